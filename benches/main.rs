@@ -1,1 +1,10 @@
-fn main() {}
+//! `cargo bench` entry point: one module per topic, each defining its criterion groups.
+//!
+//! Run everything with `cargo bench --bench main`, or one group with a filter, e.g.
+//! `cargo bench --bench main -- hold` or `cargo bench --bench main -- mmc`.
+
+use criterion::criterion_main;
+
+mod engine;
+
+criterion_main!(engine::hold, engine::mmc);

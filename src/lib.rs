@@ -10,6 +10,16 @@
 //!
 //! - [`engine`]: the domain-free core: [`engine::SimTime`], the event queue, the run loop, random
 //!   streams.
+//! - [`metrics`]: calendar periods and streaming accumulators the model writes into (bounded by
+//!   periods x series, not by events); statistics across replications. It sits before the model,
+//!   which records into it, and knows nothing of chips or rules.
+//! - [`model`]: the world (chips, sites, firms, workloads, the policy timeline) and the simulation of
+//!   one replication. No I/O.
+//! - [`scenario`]: TOML files to a validated [`model::World`]; errors with file, line, column and
+//!   field path.
+//! - [`experiment`]: replications in parallel (rayon), gathered in a fixed order.
+//! - [`report`]: CSV, JSON and output folders; pure exporters plus one place that writes files.
+//! - `cli` (in the binary): the clap commands.
 //!
 //! ## Ordering guarantee
 //!
@@ -23,3 +33,8 @@
 //! ([`engine::rng`]) with a generator whose output is specified (PCG64).
 
 pub mod engine;
+pub mod experiment;
+pub mod metrics;
+pub mod model;
+pub mod report;
+pub mod scenario;

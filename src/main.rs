@@ -1,5 +1,24 @@
-//! The `capsim` command line: parse, run, map errors to exit codes.
+//! The `capsim` command line: parse, run, map errors to exit codes
+//! (0 success, 2 bad input, 1 anything else).
 
-fn main() {
-    println!("capsim {}", env!("CARGO_PKG_VERSION"));
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::execute(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.is::<cli::AlreadyReported>() => ExitCode::from(2),
+        Err(e) if e.is::<capsim::scenario::ScenarioError>() => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
 }

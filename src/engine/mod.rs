@@ -188,7 +188,11 @@ impl<M: Model> Simulation<M> {
             Some(t) if t > limit => Some(RunOutcome::ReachedTime),
             Some(_) => {
                 let (t, _, ev) = self.ctx.queue.pop().expect("peeked an event");
-                debug_assert!(t >= self.ctx.now, "time went backward: {t} < {}", self.ctx.now);
+                debug_assert!(
+                    t >= self.ctx.now,
+                    "time went backward: {t} < {}",
+                    self.ctx.now
+                );
                 self.ctx.now = t;
                 self.model.handle(ev, &mut self.ctx);
                 self.handled += 1;

@@ -1,0 +1,165 @@
+//! Calendar-aligned reporting periods (day, week, month) mapped onto simulation time.
+
+use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
+
+use crate::engine::{SimTime, SECS_PER_DAY};
+
+/// The length of a reporting period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PeriodKind {
+    /// Calendar days.
+    Day,
+    /// ISO weeks (Monday to Sunday); the first and last may be partial.
+    Week,
+    /// Calendar months; the first and last may be partial.
+    #[default]
+    Month,
+}
+
+impl PeriodKind {
+    /// Name as written on the command line and in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeriodKind::Day => "day",
+            PeriodKind::Week => "week",
+            PeriodKind::Month => "month",
+        }
+    }
+}
+
+/// The periods of one run: `bounds[i]..bounds[i + 1]` is period `i`, labelled by `starts[i]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Periods {
+    /// Kind of period.
+    pub kind: PeriodKind,
+    /// First calendar day of each period (the first may be the scenario start mid-month).
+    pub starts: Vec<NaiveDate>,
+    /// Period boundaries in simulation time; one more than `starts`. The last is the horizon.
+    pub bounds: Vec<SimTime>,
+}
+
+impl Periods {
+    /// Periods covering `start ..= end` (whole days), aligned to the calendar.
+    pub fn new(start: NaiveDate, end_inclusive: NaiveDate, kind: PeriodKind) -> Periods {
+        let stop = end_inclusive
+            .checked_add_days(Days::new(1))
+            .expect("end date within chrono's range");
+        let mut starts = vec![start];
+        let mut d = start;
+        loop {
+            let next = match kind {
+                PeriodKind::Day => d.checked_add_days(Days::new(1)),
+                PeriodKind::Week => {
+                    let to_monday = 7 - u64::from(d.weekday().num_days_from_monday());
+                    d.checked_add_days(Days::new(to_monday))
+                }
+                PeriodKind::Month => NaiveDate::from_ymd_opt(d.year(), d.month(), 1)
+                    .and_then(|m| m.checked_add_months(Months::new(1))),
+            }
+            .expect("date within chrono's range");
+            if next >= stop {
+                break;
+            }
+            debug_assert!(kind != PeriodKind::Week || next.weekday() == Weekday::Mon);
+            starts.push(next);
+            d = next;
+        }
+        let secs = |x: NaiveDate| SimTime((x - start).num_days() as u64 * SECS_PER_DAY);
+        let mut bounds: Vec<SimTime> = starts.iter().map(|&x| secs(x)).collect();
+        bounds.push(secs(stop));
+        Periods {
+            kind,
+            starts,
+            bounds,
+        }
+    }
+
+    /// Number of periods.
+    pub fn len(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// True if there are no periods (never for a valid horizon).
+    pub fn is_empty(&self) -> bool {
+        self.starts.is_empty()
+    }
+
+    /// The end of the last period.
+    pub fn horizon(&self) -> SimTime {
+        *self.bounds.last().expect("at least one bound")
+    }
+
+    /// Index of the period holding `t` (the last period for `t` at or after the horizon).
+    #[inline]
+    pub fn index(&self, t: SimTime) -> usize {
+        let i = self.bounds.partition_point(|&b| b <= t);
+        i.saturating_sub(1).min(self.len() - 1)
+    }
+
+    /// Calls `f(period, seconds)` for each period overlapped by `[t0, t1)`.
+    #[inline]
+    pub fn split(&self, t0: SimTime, t1: SimTime, mut f: impl FnMut(usize, f64)) {
+        if t1 <= t0 {
+            return;
+        }
+        let mut i = self.index(t0);
+        let mut a = t0;
+        loop {
+            let b = if i + 1 < self.len() {
+                t1.min(self.bounds[i + 1])
+            } else {
+                t1
+            };
+            if b > a {
+                f(i, (b.0 - a.0) as f64);
+            }
+            if b >= t1 || i + 1 >= self.len() {
+                break;
+            }
+            a = b;
+            i += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn months_are_calendar_aligned() {
+        let p = Periods::new(d(2025, 1, 15), d(2025, 3, 31), PeriodKind::Month);
+        assert_eq!(p.starts, vec![d(2025, 1, 15), d(2025, 2, 1), d(2025, 3, 1)]);
+        assert_eq!(p.bounds[1].0, 17 * 86_400);
+        assert_eq!(p.horizon().0, 76 * 86_400);
+    }
+
+    #[test]
+    fn weeks_start_on_monday() {
+        // 2025-01-01 is a Wednesday.
+        let p = Periods::new(d(2025, 1, 1), d(2025, 1, 20), PeriodKind::Week);
+        assert_eq!(
+            p.starts,
+            vec![d(2025, 1, 1), d(2025, 1, 6), d(2025, 1, 13), d(2025, 1, 20)]
+        );
+    }
+
+    #[test]
+    fn split_covers_the_interval_exactly() {
+        let p = Periods::new(d(2025, 1, 1), d(2025, 12, 31), PeriodKind::Month);
+        let mut total = 0.0;
+        let mut seen = vec![];
+        p.split(SimTime(20 * 86_400), SimTime(70 * 86_400), |i, s| {
+            seen.push(i);
+            total += s;
+        });
+        assert_eq!(seen, vec![0, 1, 2]);
+        assert_eq!(total, 50.0 * 86_400.0);
+        assert_eq!(p.index(SimTime(31 * 86_400)), 1);
+        assert_eq!(p.index(SimTime(31 * 86_400 - 1)), 0);
+    }
+}

@@ -1,0 +1,315 @@
+//! The dated policy timeline: each rule is one variant of [`Rule`], judged in one place.
+//!
+//! Three questions are asked of the timeline, each answered by one function over all rules:
+//! - [`Timeline::allows`]: may this work run at this site now? (export controls on leasing,
+//!   data residency);
+//! - [`Timeline::price_factor`]: by how much do rules raise the price of a chip-hour here?
+//!   (licence fees, tariffs);
+//! - [`Timeline::delivery`]: what happens to a shipment of chips arriving now? (export bans, caps,
+//!   permit delays, supply shocks).
+//!
+//! [`Timeline::domestic_inference_share`] answers the one question specific to inference mandates.
+//! A new rule adds a variant and arms in these functions, nowhere else.
+//!
+//! A rule is in force on `[from, until)`. Rules whose `from` precedes the scenario start are in force
+//! from the start. A lease ban forbids new placements from `from` and evicts running work at
+//! `from + grace`.
+
+use crate::engine::{SimDuration, SimTime};
+
+use super::chip::Chip;
+use super::firm::Firm;
+use super::site::{Operator, Site};
+
+/// One rule of the timeline.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Rule {
+    /// Deliveries of `chip` to sites in `to` stop.
+    ExportBan {
+        /// Chip name.
+        chip: String,
+        /// Destination jurisdiction.
+        to: String,
+    },
+    /// A fee or tariff raises the price of `chip` at sites in `to` by `fee_fraction`.
+    LicenceFee {
+        /// Chip name.
+        chip: String,
+        /// Jurisdiction where the fee applies.
+        to: String,
+        /// Uplift as a fraction (0.15 = +15%).
+        fee_fraction: f64,
+    },
+    /// Firms headquartered in `firms_headquartered_in` may not use foreign-operated capacity outside
+    /// that country: no new placements from `from`; running work evicted at `from + grace`.
+    LeaseBan {
+        /// Home country of the firms the ban applies to.
+        firms_headquartered_in: String,
+        /// Grace period for running work.
+        grace: SimDuration,
+    },
+    /// Work on data of `data_class` must run in the firm's home jurisdiction.
+    DataResidency {
+        /// The data class, e.g. `customer_private`.
+        data_class: String,
+    },
+    /// Deliveries into `country` stop once its sites hold `max_chips` chips (of `chip`, or of any).
+    ChipCap {
+        /// Country capped.
+        country: String,
+        /// Only this chip, or all chips when `None`.
+        chip: Option<String>,
+        /// The cap.
+        max_chips: u64,
+    },
+    /// Deliveries to sites in `through` (of `chip`, or any) arrive `delay` late.
+    PermitDelay {
+        /// Jurisdiction whose permits delay shipments.
+        through: String,
+        /// Only this chip, or all chips when `None`.
+        chip: Option<String>,
+        /// Added delay.
+        delay: SimDuration,
+    },
+    /// At least `share` of the inference of firms headquartered in `firms_headquartered_in` must be
+    /// served on chips made in that country.
+    DomesticMandate {
+        /// Home country of the firms the mandate applies to.
+        firms_headquartered_in: String,
+        /// Share of inference demand (0..1).
+        share: f64,
+    },
+    /// Steady supply of `chip` is multiplied by `factor` (e.g. HBM runs out).
+    SupplyShock {
+        /// Chip name.
+        chip: String,
+        /// Multiplier on the supply rate (0..).
+        factor: f64,
+    },
+}
+
+impl Rule {
+    /// The rule's kind as written in scenarios.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Rule::ExportBan { .. } => "export_ban",
+            Rule::LicenceFee { .. } => "licence_fee",
+            Rule::LeaseBan { .. } => "lease_ban",
+            Rule::DataResidency { .. } => "data_residency",
+            Rule::ChipCap { .. } => "chip_cap",
+            Rule::PermitDelay { .. } => "permit_delay",
+            Rule::DomesticMandate { .. } => "domestic_mandate",
+            Rule::SupplyShock { .. } => "supply_shock",
+        }
+    }
+}
+
+/// A rule with its name, dates and source.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Policy {
+    /// Unique name (labels charts; lets a what-if replace or switch off the rule).
+    pub name: String,
+    /// In force from this instant (clamped to the start of the run).
+    pub from: SimTime,
+    /// Out of force from this instant, if ever.
+    pub until: Option<SimTime>,
+    /// What it does.
+    pub rule: Rule,
+    /// Where the rule comes from.
+    pub source: Option<String>,
+}
+
+impl Policy {
+    /// Whether the rule is in force at `t`.
+    pub fn in_force(&self, t: SimTime) -> bool {
+        t >= self.from && self.until.is_none_or(|u| t < u)
+    }
+
+    /// Instants at which this rule changes what is allowed (start, end, lease-ban deadline).
+    pub fn change_points(&self) -> Vec<SimTime> {
+        let mut v = vec![self.from];
+        if let Rule::LeaseBan { grace, .. } = &self.rule {
+            v.push(self.from.saturating_add(*grace));
+        }
+        v.extend(self.until);
+        v
+    }
+}
+
+/// Whether a job asks to be placed or to keep running where it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// A new placement (arrival, re-placement after eviction).
+    Place,
+    /// Work already running or queued at the site.
+    Stay,
+}
+
+/// The work being judged: whose it is and what data it carries.
+#[derive(Clone, Copy, Debug)]
+pub struct WorkRef<'a> {
+    /// The firm that owns the work.
+    pub firm: &'a Firm,
+    /// The data class of the work, if any.
+    pub data_class: Option<&'a str>,
+}
+
+/// What happens to a shipment of chips.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DeliveryVerdict {
+    /// Deliver now, at most this many chips (a cap may cut the lot).
+    Deliver {
+        /// Chips allowed in.
+        max_chips: u64,
+    },
+    /// Try again after `delay` (a permit); rule `rule` must not delay the same shipment again.
+    Delay {
+        /// Index of the delaying rule in the timeline.
+        rule: usize,
+        /// How long.
+        delay: SimDuration,
+    },
+    /// The shipment is stopped.
+    Banned,
+}
+
+/// All policies of a scenario, in scenario order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Timeline {
+    /// The rules.
+    pub policies: Vec<Policy>,
+}
+
+impl Timeline {
+    /// May `work` be placed at (or stay at) `site` at `t`?
+    pub fn allows(&self, work: WorkRef<'_>, site: &Site, t: SimTime, phase: Phase) -> bool {
+        self.policies.iter().all(|p| {
+            if !p.in_force(t) {
+                return true;
+            }
+            match &p.rule {
+                Rule::LeaseBan {
+                    firms_headquartered_in,
+                    grace,
+                } => {
+                    let applies = work.firm.headquarters == *firms_headquartered_in
+                        && site.jurisdiction != *firms_headquartered_in
+                        && site.operator == Operator::Foreign;
+                    let deadline = p.from.saturating_add(*grace);
+                    !applies || (phase == Phase::Stay && t < deadline)
+                }
+                Rule::DataResidency { data_class } => {
+                    work.data_class != Some(data_class.as_str())
+                        || site.jurisdiction == work.firm.headquarters
+                }
+                _ => true,
+            }
+        })
+    }
+
+    /// Multiplier on the chip-hour price of `chip` at `site` at `t` (1.0 when no rule applies).
+    pub fn price_factor(&self, site: &Site, chip: &Chip, t: SimTime) -> f64 {
+        self.policies
+            .iter()
+            .filter(|p| p.in_force(t))
+            .map(|p| match &p.rule {
+                Rule::LicenceFee {
+                    chip: c,
+                    to,
+                    fee_fraction,
+                } if *c == chip.name && *to == site.jurisdiction => 1.0 + fee_fraction,
+                _ => 1.0,
+            })
+            .product()
+    }
+
+    /// Multiplier on the steady supply rate of `chip` at `t`.
+    pub fn supply_factor(&self, chip: &Chip, t: SimTime) -> f64 {
+        self.policies
+            .iter()
+            .filter(|p| p.in_force(t))
+            .map(|p| match &p.rule {
+                Rule::SupplyShock { chip: c, factor } if *c == chip.name => *factor,
+                _ => 1.0,
+            })
+            .product()
+    }
+
+    /// What happens to `chips` chips arriving at `site` at `t`.
+    ///
+    /// `already_delayed` lists rules (by index) that delayed this shipment before, so a permit
+    /// delays a shipment once. `installed_in_country(chip_filter)` tells how many chips the sites of
+    /// the site's country hold now (of one chip, or all when `None`), for caps.
+    pub fn delivery(
+        &self,
+        site: &Site,
+        chip: &Chip,
+        chips: u64,
+        t: SimTime,
+        already_delayed: &[usize],
+        installed_in_country: &dyn Fn(Option<&str>) -> u64,
+    ) -> DeliveryVerdict {
+        let mut max_chips = chips;
+        for (i, p) in self.policies.iter().enumerate() {
+            if !p.in_force(t) {
+                continue;
+            }
+            let chip_matches = |c: &Option<String>| c.as_deref().is_none_or(|c| c == chip.name);
+            match &p.rule {
+                Rule::ExportBan { chip: c, to } if *c == chip.name && *to == site.jurisdiction => {
+                    return DeliveryVerdict::Banned;
+                }
+                Rule::PermitDelay {
+                    through,
+                    chip: c,
+                    delay,
+                } if *through == site.jurisdiction
+                    && chip_matches(c)
+                    && !already_delayed.contains(&i) =>
+                {
+                    return DeliveryVerdict::Delay {
+                        rule: i,
+                        delay: *delay,
+                    };
+                }
+                Rule::ChipCap {
+                    country,
+                    chip: c,
+                    max_chips: cap,
+                } if *country == site.jurisdiction && chip_matches(c) => {
+                    let have = installed_in_country(c.as_deref());
+                    max_chips = max_chips.min(cap.saturating_sub(have));
+                }
+                _ => {}
+            }
+        }
+        DeliveryVerdict::Deliver { max_chips }
+    }
+
+    /// Share of `firm`'s inference that must run on chips made in its home country, at `t`.
+    pub fn domestic_inference_share(&self, firm: &Firm, t: SimTime) -> f64 {
+        self.policies
+            .iter()
+            .filter(|p| p.in_force(t))
+            .filter_map(|p| match &p.rule {
+                Rule::DomesticMandate {
+                    firms_headquartered_in,
+                    share,
+                } if *firms_headquartered_in == firm.headquarters => Some(*share),
+                _ => None,
+            })
+            .fold(0.0, f64::max)
+    }
+
+    /// Every instant at which some rule changes what is allowed, sorted, without duplicates.
+    pub fn change_points(&self) -> Vec<SimTime> {
+        let mut v: Vec<SimTime> = self
+            .policies
+            .iter()
+            .flat_map(|p| p.change_points())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}

@@ -1,0 +1,568 @@
+//! Scenario files (TOML, format in `SCENARIO_FORMAT.md`) to a validated [`model::World`], with
+//! every error naming file, line, column, field path, and how to fix it.
+//!
+//! # Pipeline
+//!
+//! 1. Each layer file is parsed twice: by `toml` for its values and by `toml_edit` for its spans
+//!    (`merge.rs`). `extends` is followed from child to base; a missing `baseline.toml` falls back to
+//!    the baseline built into the binary ([`BASELINE_TOML`]).
+//! 2. The layers merge into one `toml::Value` (`merge.rs`).
+//! 3. serde reads the merged value into the raw mirror types (`raw.rs`); `serde_path_to_error`
+//!    records the field path of any failure.
+//! 4. `validate.rs` checks ranges, references and dates and builds the [`model::World`].
+//!
+//! Any failure in 2 to 4 carries a field path of the merged document; `locate.rs` finds the layer
+//! (child first) that wrote that path and turns toml_edit's span into `file:line:col`.
+//!
+//! # Order
+//!
+//! Chips, sites and firms keep the order in which the files list them (toml's `preserve_order`;
+//! keys that an extending file adds come after the base's). Their ids are indexes in that order.
+//! Policies keep timeline order: the base's entries, then each extending file's new ones.
+//!
+//! # Time
+//!
+//! Time zero is `start_date` at 00:00; a date `d` is the instant `(d - start_date)` days later, at
+//! 00:00. The horizon ends at the end of `end_date` (`end_date - start_date + 1` days). Dates that
+//! close an interval (a supply's or a workload's `until` / `end_date`, a policy's `until`) therefore
+//! mean the start of that day; left out, they default to the end of the horizon.
+
+mod locate;
+mod merge;
+mod raw;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use chrono::{Days, NaiveDate};
+use sha2::{Digest, Sha256};
+
+use crate::engine::{SimTime, SECS_PER_DAY};
+use crate::model;
+
+pub use locate::Location;
+use locate::{Locator, Seg, Want};
+use merge::Layer;
+
+/// The baseline scenario built into the binary; `extends = "baseline.toml"` falls back to it when
+/// no such file sits beside the extending file.
+pub const BASELINE_TOML: &str = include_str!("../../scenarios/baseline.toml");
+
+/// How the embedded baseline is named in [`Scenario::files`] and in error messages.
+pub const EMBEDDED_BASELINE: &str = "<embedded>/baseline.toml";
+
+/// Where one figure of the scenario comes from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Provenance {
+    /// Full field path, e.g. `chips.h100.bf16_dense_tflops`, `policy.h20-licence.from`,
+    /// `firms.bytedance.workloads.pretraining.size_flop`; a whole table's source has the table's
+    /// path (`sites.johor-h100`).
+    pub path: String,
+    /// The source text, e.g. `Nvidia H100 SXM datasheet`.
+    pub source: String,
+}
+
+/// A loaded, validated scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// Run name; output goes to `output/<name>/`.
+    pub name: String,
+    /// One or two sentences for reports.
+    pub description: String,
+    /// Master seed.
+    pub seed: u64,
+    /// First day of the horizon (time zero is its 00:00).
+    pub start_date: NaiveDate,
+    /// Last day of the horizon, inclusive.
+    pub end_date: NaiveDate,
+    /// The validated world, times in simulation seconds.
+    pub world: model::World,
+    /// Every `source` and `[sources]` entry of all layers, sorted by path.
+    pub provenance: Vec<Provenance>,
+    /// SHA-256 (hex) over the layers, child first: each layer's file name (not its folder, so the
+    /// hash does not depend on where the checkout lives), then its text.
+    pub content_hash: String,
+    /// The layer files, child first; the embedded baseline shows as [`EMBEDDED_BASELINE`].
+    pub files: Vec<String>,
+}
+
+impl Scenario {
+    /// The instant of 00:00 on `d`; dates before the start map to time zero.
+    pub fn date_to_time(&self, d: NaiveDate) -> SimTime {
+        date_to_time(self.start_date, d)
+    }
+
+    /// The calendar day that contains instant `t`.
+    pub fn time_to_date(&self, t: SimTime) -> NaiveDate {
+        self.start_date
+            .checked_add_days(Days::new(t.as_secs() / SECS_PER_DAY))
+            .unwrap_or(NaiveDate::MAX)
+    }
+}
+
+/// 00:00 on `d` in seconds since 00:00 on `start`, clamped at zero.
+pub(crate) fn date_to_time(start: NaiveDate, d: NaiveDate) -> SimTime {
+    let days = (d - start).num_days();
+    if days <= 0 {
+        SimTime::ZERO
+    } else {
+        SimTime((days as u64).saturating_mul(SECS_PER_DAY))
+    }
+}
+
+/// Why a scenario could not be loaded. Every variant but [`ScenarioError::Io`] carries a
+/// [`Location`]; its `Display` reads `file:line:col: field.path: what is wrong`, then a `help:` line.
+///
+/// Locations are boxed to keep the error small: it travels through every `?` of the loader, and
+/// clippy's `result_large_err` would otherwise flag each caller.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScenarioError {
+    /// A scenario file could not be read.
+    #[error("{file}: cannot read the file: {source}\n  help: check the path and its permissions")]
+    Io {
+        /// The file as given.
+        file: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The text is not valid TOML; `at.span` is toml's span of the offending text.
+    #[error("{at}: TOML syntax error: {message}\n  help: {help}")]
+    Syntax {
+        /// Where the parser stopped.
+        at: Box<Location>,
+        /// The parser's description.
+        message: String,
+        /// How to fix it.
+        help: String,
+    },
+
+    /// A key that this table does not take (a typo, or a key of another rule or workload kind).
+    #[error("{at}: {path}: unknown key '{key}'\n  help: {help}")]
+    UnknownKey {
+        /// Where the key is written.
+        at: Box<Location>,
+        /// Field path of the key.
+        path: String,
+        /// The key.
+        key: String,
+        /// The keys this table takes.
+        allowed: Vec<String>,
+        /// The allowed keys, and the closest one if it looks like a typo.
+        help: String,
+    },
+
+    /// A required key is absent.
+    #[error("{at}: {path}: missing key '{key}'\n  help: {help}")]
+    MissingKey {
+        /// The table that lacks it.
+        at: Box<Location>,
+        /// Field path of the missing key.
+        path: String,
+        /// The key.
+        key: String,
+        /// What to add.
+        help: String,
+    },
+
+    /// A value of the wrong type or form: a string for a number, a name outside an enumeration, a
+    /// date with a time, a negative integer for a count.
+    #[error("{at}: {path}: {message}\n  help: {help}")]
+    BadValue {
+        /// Where the value is written.
+        at: Box<Location>,
+        /// Its field path.
+        path: String,
+        /// What is wrong.
+        message: String,
+        /// What to write instead.
+        help: String,
+    },
+
+    /// A well-typed value the scenario cannot accept: out of range, a reference to an undefined
+    /// chip or site, a date outside the horizon, a duplicate name, an invalid run name.
+    #[error("{at}: {path}: {message}\n  help: {help}")]
+    Invalid {
+        /// Where the offending value (or table) is written.
+        at: Box<Location>,
+        /// Its field path.
+        path: String,
+        /// What is wrong.
+        message: String,
+        /// How to fix it.
+        help: String,
+    },
+
+    /// `extends` names a file that does not exist.
+    #[error("{at}: extends: no such file '{target}'\n  help: {help}")]
+    ExtendsNotFound {
+        /// Where the `extends` value is written.
+        at: Box<Location>,
+        /// The path as written.
+        target: String,
+        /// Where it was looked for.
+        help: String,
+    },
+
+    /// Following `extends` leads back to a file already in the chain.
+    #[error(
+        "{at}: extends: cycle {}\n  help: remove `extends` from one of these files",
+        chain.join(" -> ")
+    )]
+    ExtendsCycle {
+        /// The `extends` that closes the cycle.
+        at: Box<Location>,
+        /// The files of the cycle, the repeated one at both ends.
+        chain: Vec<String>,
+    },
+}
+
+impl ScenarioError {
+    /// Where the error is, if it is inside a file.
+    pub fn location(&self) -> Option<&Location> {
+        match self {
+            ScenarioError::Io { .. } => None,
+            ScenarioError::Syntax { at, .. }
+            | ScenarioError::UnknownKey { at, .. }
+            | ScenarioError::MissingKey { at, .. }
+            | ScenarioError::BadValue { at, .. }
+            | ScenarioError::Invalid { at, .. }
+            | ScenarioError::ExtendsNotFound { at, .. }
+            | ScenarioError::ExtendsCycle { at, .. } => Some(at),
+        }
+    }
+
+    /// The field path the error concerns, if any.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            ScenarioError::UnknownKey { path, .. }
+            | ScenarioError::MissingKey { path, .. }
+            | ScenarioError::BadValue { path, .. }
+            | ScenarioError::Invalid { path, .. } => Some(path),
+            ScenarioError::ExtendsNotFound { .. } | ScenarioError::ExtendsCycle { .. } => {
+                Some("extends")
+            }
+            ScenarioError::Io { .. } | ScenarioError::Syntax { .. } => None,
+        }
+    }
+}
+
+/// Loads the scenario at `path` and every file it extends.
+pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        file: name.clone(),
+        source,
+    })?;
+    let id = std::fs::canonicalize(path)
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| name.clone());
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let root = Layer::parse(name, text, Some(dir))?;
+    build(merge::load_chain(root, id)?)
+}
+
+/// Loads a scenario from text. `display_name` names it in errors and [`Scenario::files`];
+/// `extends` is resolved in `base_dir` (the current directory when `None`).
+pub fn load_str(
+    text: &str,
+    display_name: &str,
+    base_dir: Option<&Path>,
+) -> Result<Scenario, ScenarioError> {
+    let dir = base_dir.map(Path::to_path_buf).unwrap_or_default();
+    // If the text is that of a file in `base_dir`, identify it as that file, so that a chain which
+    // comes back to it is reported as a cycle at once.
+    let id = Path::new(display_name)
+        .file_name()
+        .and_then(|f| std::fs::canonicalize(dir.join(f)).ok())
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| format!("<text>/{display_name}"));
+    let root = Layer::parse(display_name.to_string(), text.to_string(), Some(dir))?;
+    build(merge::load_chain(root, id)?)
+}
+
+/// The baseline built into the binary.
+pub fn baseline() -> Result<Scenario, ScenarioError> {
+    let root = Layer::parse(
+        EMBEDDED_BASELINE.to_string(),
+        BASELINE_TOML.to_string(),
+        None,
+    )?;
+    build(merge::load_chain(root, EMBEDDED_BASELINE.to_string())?)
+}
+
+/// Merges, deserializes and validates a chain of layers.
+fn build(layers: Vec<Layer>) -> Result<Scenario, ScenarioError> {
+    let merged = merge::merge(&layers)?;
+    let value = toml::Value::Table(merged.table);
+    let locator = Locator {
+        layers: &layers,
+        policy_origin: &merged.policy_origin,
+        merged: &value,
+    };
+    let raw: raw::RawScenario =
+        serde_path_to_error::deserialize(value.clone()).map_err(|e| serde_error(&e, &locator))?;
+    let v = validate::validate(&raw).map_err(|issue| ScenarioError::Invalid {
+        at: locator.locate(&issue.path, issue.want),
+        path: locator.display(&issue.path),
+        message: issue.message,
+        help: issue.help,
+    })?;
+    let mut hasher = Sha256::new();
+    for l in &layers {
+        let file_name = l.name.rsplit(['/', '\\']).next().unwrap_or(&l.name);
+        hasher.update(file_name.as_bytes());
+        hasher.update([0]);
+        hasher.update((l.text.len() as u64).to_le_bytes());
+        hasher.update(l.text.as_bytes());
+    }
+    let content_hash = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let mut provenance = v.provenance;
+    provenance.sort();
+    provenance.dedup();
+    Ok(Scenario {
+        name: v.name,
+        description: v.description,
+        seed: v.seed,
+        start_date: v.start_date,
+        end_date: v.end_date,
+        world: v.world,
+        provenance,
+        content_hash,
+        files: layers.iter().map(|l| l.name.clone()).collect(),
+    })
+}
+
+/// Text between backticks, in order (serde quotes names that way in its messages).
+fn backticked(s: &str) -> Vec<String> {
+    s.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Turns a serde failure on the merged document into a located error.
+fn serde_error(
+    err: &serde_path_to_error::Error<toml::de::Error>,
+    loc: &Locator<'_>,
+) -> ScenarioError {
+    use serde_path_to_error::Segment;
+    let mut path = Vec::new();
+    for s in err.path().iter() {
+        match s {
+            Segment::Seq { index } => path.push(Seg::Index(*index)),
+            Segment::Map { key } => path.push(Seg::Key(key.clone())),
+            Segment::Enum { .. } => {}
+            Segment::Unknown => break,
+        }
+    }
+    let msg = err.inner().message().trim();
+
+    if let Some(rest) = msg.strip_prefix("unknown field ") {
+        let names = backticked(rest);
+        let k = names.first().cloned().unwrap_or_default();
+        let allowed: Vec<String> = names.into_iter().skip(1).collect();
+        if path.last() != Some(&Seg::Key(k.clone())) {
+            path.push(Seg::Key(k.clone()));
+        }
+        let help = unknown_key_help(&path, &k, &allowed, loc);
+        return ScenarioError::UnknownKey {
+            at: loc.locate(&path, Want::Key),
+            path: loc.display(&path),
+            key: k,
+            allowed,
+            help,
+        };
+    }
+
+    if let Some(rest) = msg.strip_prefix("missing field ") {
+        let k = backticked(rest).into_iter().next().unwrap_or_default();
+        let table = if path.is_empty() {
+            "the top level of the file".to_string()
+        } else {
+            format!("[{}]", loc.display(&path))
+        };
+        path.push(Seg::Key(k.clone()));
+        return ScenarioError::MissingKey {
+            at: loc.locate(&path, Want::Value),
+            path: loc.display(&path),
+            help: format!("add `{k} = ...` to {table} (see SCENARIO_FORMAT.md)"),
+            key: k,
+        };
+    }
+
+    let (message, help) = if let Some(rest) = msg.strip_prefix("unknown variant ") {
+        let names = backticked(rest);
+        let given = names.first().cloned().unwrap_or_default();
+        let options: Vec<String> = names.into_iter().skip(1).collect();
+        (
+            format!("'{given}' is not one of the accepted values"),
+            format!(
+                "use one of: {}{}",
+                options.join(", "),
+                did_you_mean(&given, &options)
+            ),
+        )
+    } else if let Some(rest) = msg.strip_prefix("invalid type: ") {
+        let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "?"));
+        let expected = friendly_type(expected);
+        (
+            format!(
+                "wrong type: found {}, expected {expected}",
+                friendly_found(found)
+            ),
+            format!("write {expected} here"),
+        )
+    } else if let Some(rest) = msg.strip_prefix("invalid value: ") {
+        let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "?"));
+        let expected = friendly_type(expected);
+        (
+            format!("found {found}, expected {expected}"),
+            format!("write {expected} here"),
+        )
+    } else if msg.starts_with(raw::DATE_MESSAGE) {
+        (
+            msg.to_string(),
+            "write a TOML local date, unquoted and without a time: 2025-04-09".to_string(),
+        )
+    } else {
+        (
+            msg.to_string(),
+            "see SCENARIO_FORMAT.md for the accepted forms of this key".to_string(),
+        )
+    };
+    ScenarioError::BadValue {
+        at: loc.locate(&path, Want::Value),
+        path: loc.display(&path),
+        message,
+        help,
+    }
+}
+
+/// Serde's names for expected types, in the words of the format.
+fn friendly_type(expected: &str) -> String {
+    match expected {
+        "f64" | "f32" => "a number".to_string(),
+        "u64" | "u32" | "u16" | "u8" | "usize" => "a whole number >= 0".to_string(),
+        "i64" | "i32" => "a whole number".to_string(),
+        "a boolean" => "true or false".to_string(),
+        "a sequence" => "an array [ ... ]".to_string(),
+        "a map" => "a table".to_string(),
+        e if e.starts_with("struct ") => "a table".to_string(),
+        e if e.starts_with("a table of named entries") => "a table".to_string(),
+        e => e.to_string(),
+    }
+}
+
+/// Serde's names for found values, in the words of the format.
+fn friendly_found(found: &str) -> String {
+    match found {
+        "map" => "a table".to_string(),
+        "sequence" => "an array".to_string(),
+        f => f.to_string(),
+    }
+}
+
+/// Help for an unknown key: the allowed keys, split by rule or kind where the table has one.
+fn unknown_key_help(path: &[Seg], k: &str, allowed: &[String], loc: &Locator<'_>) -> String {
+    let parent = &path[..path.len().saturating_sub(1)];
+    let entry = |key_name: &str| -> Option<String> {
+        let mut v = loc.merged;
+        for seg in parent {
+            v = match seg {
+                Seg::Key(s) => v.get(s.as_str())?,
+                Seg::Index(i) => v.get(*i)?,
+            };
+        }
+        v.get(key_name)?.as_str().map(str::to_string)
+    };
+    let suggestion = did_you_mean(k, allowed);
+    match parent {
+        [Seg::Key(p), Seg::Index(_)] if p == "policy" => {
+            let rule = entry("rule").and_then(|r| raw::RawRuleKind::from_name(&r));
+            match rule {
+                Some(rule) => {
+                    let (req, opt) = rule.keys();
+                    let mut keys: Vec<&str> = req.iter().chain(opt).copied().collect();
+                    keys.sort_unstable();
+                    format!(
+                        "rule '{}' takes {}, besides {}{}",
+                        rule.as_str(),
+                        keys.join(", "),
+                        raw::POLICY_COMMON_KEYS.join(", "),
+                        suggestion
+                    )
+                }
+                None => format!("allowed keys: {}{}", allowed.join(", "), suggestion),
+            }
+        }
+        [Seg::Key(f), _, Seg::Key(w), Seg::Index(_)] if f == "firms" && w == "workloads" => {
+            let kind = entry("kind");
+            let specific = match kind.as_deref() {
+                Some("training") | Some("fine_tuning") => Some(raw::WORKLOAD_BATCH_KEYS),
+                Some("inference") => Some(raw::WORKLOAD_INFERENCE_KEYS),
+                _ => None,
+            };
+            match (kind, specific) {
+                (Some(kind), Some(keys)) => format!(
+                    "{} {kind} workload takes {}, besides {}{}",
+                    if kind.starts_with('i') { "an" } else { "a" },
+                    keys.join(", "),
+                    raw::WORKLOAD_COMMON_KEYS.join(", "),
+                    suggestion
+                ),
+                _ => format!("allowed keys: {}{}", allowed.join(", "), suggestion),
+            }
+        }
+        _ if allowed.is_empty() => "this table takes no keys; remove it".to_string(),
+        _ => format!("allowed keys here: {}{}", allowed.join(", "), suggestion),
+    }
+}
+
+/// `a, b, c`, or `(none)`.
+pub(crate) fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "(none)".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// `"; did you mean 'x'?"` when one of `options` is close to `given` (case-insensitive edit
+/// distance at most a third of the length, and at least 1 allowed), else `""`.
+pub(crate) fn did_you_mean<S: AsRef<str>>(given: &str, options: &[S]) -> String {
+    let g = given.to_lowercase();
+    let limit = (g.chars().count() / 3).max(1);
+    options
+        .iter()
+        .map(|o| (edit_distance(&g, &o.as_ref().to_lowercase()), o.as_ref()))
+        .filter(|(d, o)| *d <= limit && *o != given)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, o)| format!("; did you mean '{o}'?"))
+        .unwrap_or_default()
+}
+
+/// Levenshtein distance over chars.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

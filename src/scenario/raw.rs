@@ -1,0 +1,566 @@
+//! Serde mirror of the scenario TOML: every table as written, unknown keys refused, nothing checked
+//! beyond types.
+//!
+//! These types are deserialized from the *merged* `toml::Value` (all `extends` layers applied), with
+//! `serde_path_to_error` recording the field path of any failure. Semantic checks (ranges, references,
+//! dates inside the horizon) live in `validate.rs`, which turns these into `model` types.
+//!
+//! Three things are deliberately looser here than the format, so that `validate.rs` can give a precise
+//! message instead of serde's generic one:
+//! - a policy is one flat struct with every rule's keys optional, not an internally tagged enum:
+//!   serde buffers a tagged enum's fields before it picks the variant, which loses the field path of
+//!   any later error (`policy[3]` instead of `policy[3].fee_fraction`);
+//! - a workload likewise carries every kind's keys as options;
+//! - `size_flop` and `source` have hand-written visitors, so a wrong shape says which shapes exist
+//!   (an untagged enum would only say "data did not match any variant").
+
+use std::fmt;
+
+use chrono::NaiveDate;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+
+/// Keys of a chip table (kept beside the struct; a unit test checks them against serde's list).
+pub const CHIP_KEYS: &[&str] = &[
+    "vendor",
+    "vendor_country",
+    "bf16_dense_tflops",
+    "memory_gb",
+    "board_power_w",
+    "all_in_power_w",
+    "training_mfu",
+    "inference_tokens_per_s",
+    "purchase_usd",
+    "lease_usd_per_chip_hour",
+    "source",
+];
+
+/// Keys of a site table.
+pub const SITE_KEYS: &[&str] = &[
+    "jurisdiction",
+    "operator",
+    "chip",
+    "pricing",
+    "lease_usd_per_chip_hour",
+    "amortisation_years",
+    "electricity_usd_per_kwh",
+    "pue",
+    "mtbf_hours",
+    "repair_hours",
+    "power_cap_mw",
+    "inference_priority",
+    "initial_chips",
+    "deliveries",
+    "supply",
+    "source",
+];
+
+/// Keys of a firm table.
+pub const FIRM_KEYS: &[&str] = &["headquarters", "sites", "placement", "workloads", "source"];
+
+/// Keys every workload takes, whatever its kind.
+pub const WORKLOAD_COMMON_KEYS: &[&str] = &["name", "kind", "start_date", "end_date", "source"];
+/// Keys only training and fine-tuning workloads take.
+pub const WORKLOAD_BATCH_KEYS: &[&str] = &[
+    "arrivals",
+    "size_flop",
+    "gang_chips",
+    "checkpoint_hours",
+    "restart_hours",
+    "data_class",
+];
+/// Keys only inference workloads take.
+pub const WORKLOAD_INFERENCE_KEYS: &[&str] = &[
+    "tokens_per_day",
+    "growth_per_year",
+    "daily_amplitude",
+    "peak_hour",
+    "batch_hours",
+];
+
+/// Keys every policy takes, whatever its rule.
+pub const POLICY_COMMON_KEYS: &[&str] = &["name", "rule", "from", "until", "enabled", "source"];
+
+/// Prefix of the message for a malformed date (so the error layer can offer date-specific help).
+pub const DATE_MESSAGE: &str = "expected a date like 2025-01-01";
+
+/// A table of named entries (`[chips.<name>]`, ...) in the order the merged file lists them.
+///
+/// A `Vec` rather than a map: the order becomes the order of ids in the world, and toml's
+/// `preserve_order` feature keeps file order in the merged value this is read from.
+#[derive(Clone, Debug)]
+pub struct Named<T>(pub Vec<(String, T)>);
+
+impl<T> Default for Named<T> {
+    fn default() -> Self {
+        Named(Vec::new())
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Named<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = Named<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table of named entries")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Named<T>, A::Error> {
+                let mut v = Vec::new();
+                // next_key / next_value (not a bulk collect) so serde_path_to_error sees every key.
+                while let Some(k) = map.next_key::<String>()? {
+                    let val = map.next_value::<T>()?;
+                    v.push((k, val));
+                }
+                Ok(Named(v))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+/// A calendar date written as a TOML local date (`2025-01-01`).
+///
+/// `toml::Value` hands dates to serde as strings, so `toml::value::Datetime` (which wants toml's
+/// private map form) cannot be used here; this parses the string and refuses times and offsets.
+/// A side effect: a quoted `"2025-01-01"` is accepted too, which is harmless.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RawDate(pub NaiveDate);
+
+impl<'de> Deserialize<'de> for RawDate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawDate;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a date like 2025-01-01")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawDate, E> {
+                // Exactly YYYY-MM-DD: a time or an offset would be silently dropped otherwise.
+                let shaped = s.len() == 10
+                    && s.bytes().enumerate().all(|(i, b)| match i {
+                        4 | 7 => b == b'-',
+                        _ => b.is_ascii_digit(),
+                    });
+                let parsed = if shaped {
+                    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+                } else {
+                    None
+                };
+                parsed.map(RawDate).ok_or_else(|| {
+                    E::custom(format!(
+                        "{DATE_MESSAGE} (a local date, no time or offset), found `{s}`"
+                    ))
+                })
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A whole scenario layer set, merged.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    /// Run name (output folder).
+    pub name: String,
+    /// One or two sentences.
+    pub description: String,
+    /// First day of the horizon.
+    pub start_date: RawDate,
+    /// Last day of the horizon (inclusive).
+    pub end_date: RawDate,
+    /// Master seed.
+    pub seed: u64,
+    /// Provenance by field path.
+    #[serde(default)]
+    pub sources: Named<String>,
+    /// Chip types.
+    #[serde(default)]
+    pub chips: Named<RawChip>,
+    /// Sites.
+    #[serde(default)]
+    pub sites: Named<RawSite>,
+    /// Firms.
+    #[serde(default)]
+    pub firms: Named<RawFirm>,
+    /// The policy timeline (disabled entries already removed by the merge).
+    #[serde(default)]
+    pub policy: Vec<RawPolicy>,
+}
+
+/// `source = "..."` (the whole table) or `source = { field = "..." }`.
+#[derive(Clone, Debug)]
+pub enum RawSource {
+    /// Source of the whole table.
+    Whole(String),
+    /// Source per field.
+    Fields(Named<String>),
+}
+
+impl<'de> Deserialize<'de> for RawSource {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawSource;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string, or a table from field name to source text")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawSource, E> {
+                Ok(RawSource::Whole(s.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSource, A::Error> {
+                let mut v = Vec::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    v.push((k, map.next_value::<String>()?));
+                }
+                Ok(RawSource::Fields(Named(v)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `[chips.<name>]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawChip {
+    pub vendor: String,
+    pub vendor_country: String,
+    pub bf16_dense_tflops: f64,
+    pub memory_gb: f64,
+    pub board_power_w: f64,
+    pub all_in_power_w: f64,
+    pub training_mfu: f64,
+    pub inference_tokens_per_s: f64,
+    pub purchase_usd: f64,
+    pub lease_usd_per_chip_hour: f64,
+    pub source: Option<RawSource>,
+}
+
+/// `operator = "domestic" | "foreign"`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RawOperator {
+    Domestic,
+    Foreign,
+}
+
+/// `pricing = "lease" | "owned"`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RawPricing {
+    Lease,
+    Owned,
+}
+
+/// `[sites.<name>]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSite {
+    pub jurisdiction: String,
+    pub operator: RawOperator,
+    pub chip: String,
+    pub pricing: RawPricing,
+    pub lease_usd_per_chip_hour: Option<f64>,
+    pub amortisation_years: Option<f64>,
+    pub electricity_usd_per_kwh: f64,
+    pub pue: f64,
+    pub mtbf_hours: f64,
+    pub repair_hours: f64,
+    pub power_cap_mw: Option<f64>,
+    pub inference_priority: Option<bool>,
+    #[serde(default)]
+    pub initial_chips: u64,
+    #[serde(default)]
+    pub deliveries: Vec<RawDelivery>,
+    pub supply: Option<RawSupply>,
+    pub source: Option<RawSource>,
+}
+
+/// One `{ date, chips }` of `deliveries`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDelivery {
+    pub date: RawDate,
+    pub chips: u64,
+}
+
+/// `supply = { chips_per_year, from, until }`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSupply {
+    pub chips_per_year: f64,
+    pub from: Option<RawDate>,
+    pub until: Option<RawDate>,
+}
+
+/// `placement = "cheapest" | "earliest_finish" | "home_first"`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RawPlacement {
+    Cheapest,
+    EarliestFinish,
+    HomeFirst,
+}
+
+/// `[firms.<name>]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFirm {
+    pub headquarters: String,
+    pub sites: Vec<String>,
+    pub placement: RawPlacement,
+    #[serde(default)]
+    pub workloads: Vec<RawWorkload>,
+    pub source: Option<RawSource>,
+}
+
+/// `kind = "training" | "fine_tuning" | "inference"`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RawWorkloadKind {
+    Training,
+    FineTuning,
+    Inference,
+}
+
+impl RawWorkloadKind {
+    /// As written in scenarios.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RawWorkloadKind::Training => "training",
+            RawWorkloadKind::FineTuning => "fine_tuning",
+            RawWorkloadKind::Inference => "inference",
+        }
+    }
+}
+
+/// `[[firms.<name>.workloads]]`: every kind's keys, all optional here; `validate.rs` checks which
+/// apply to the `kind`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkload {
+    pub name: String,
+    pub kind: RawWorkloadKind,
+    pub start_date: Option<RawDate>,
+    pub end_date: Option<RawDate>,
+    pub source: Option<RawSource>,
+    // training, fine_tuning
+    pub arrivals: Option<RawArrivals>,
+    pub size_flop: Option<RawQuantity>,
+    pub gang_chips: Option<u64>,
+    pub checkpoint_hours: Option<f64>,
+    pub restart_hours: Option<f64>,
+    pub data_class: Option<String>,
+    // inference
+    pub tokens_per_day: Option<f64>,
+    pub growth_per_year: Option<f64>,
+    pub daily_amplitude: Option<f64>,
+    pub peak_hour: Option<f64>,
+    pub batch_hours: Option<f64>,
+}
+
+impl RawWorkload {
+    /// `(key, present)` for every kind-specific key, in the order of the format.
+    pub fn kind_keys(&self) -> [(&'static str, bool); 11] {
+        [
+            ("arrivals", self.arrivals.is_some()),
+            ("size_flop", self.size_flop.is_some()),
+            ("gang_chips", self.gang_chips.is_some()),
+            ("checkpoint_hours", self.checkpoint_hours.is_some()),
+            ("restart_hours", self.restart_hours.is_some()),
+            ("data_class", self.data_class.is_some()),
+            ("tokens_per_day", self.tokens_per_day.is_some()),
+            ("growth_per_year", self.growth_per_year.is_some()),
+            ("daily_amplitude", self.daily_amplitude.is_some()),
+            ("peak_hour", self.peak_hour.is_some()),
+            ("batch_hours", self.batch_hours.is_some()),
+        ]
+    }
+}
+
+/// `arrivals = { every_days } | { mean_gap_days } | { dates }`: exactly one, checked in validate.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawArrivals {
+    pub every_days: Option<f64>,
+    pub mean_gap_days: Option<f64>,
+    pub dates: Option<Vec<RawDate>>,
+}
+
+/// `size_flop`: a number or one of the distribution tables. Array lengths are checked in validate.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RawQuantity {
+    /// A plain number.
+    Fixed(f64),
+    /// `{ lognormal = { median, p95 } }`.
+    LogNormal(RawLogNormal),
+    /// `{ uniform = [lo, hi] }`.
+    Uniform(Vec<f64>),
+    /// `{ triangular = [lo, mode, hi] }`.
+    Triangular(Vec<f64>),
+}
+
+/// The parameters of `{ lognormal = { median, p95 } }`.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawLogNormal {
+    pub median: f64,
+    pub p95: f64,
+}
+
+/// The distribution names `size_flop` accepts as a table key.
+pub const QUANTITY_FORMS: &[&str] = &["lognormal", "uniform", "triangular"];
+
+impl<'de> Deserialize<'de> for RawQuantity {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawQuantity;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "a number, or a table such as { lognormal = { median = .., p95 = .. } }, \
+                     { uniform = [lo, hi] } or { triangular = [lo, mode, hi] }",
+                )
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawQuantity, E> {
+                Ok(RawQuantity::Fixed(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawQuantity, E> {
+                Ok(RawQuantity::Fixed(v as f64))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawQuantity, E> {
+                Ok(RawQuantity::Fixed(v as f64))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawQuantity, A::Error> {
+                let Some(form) = map.next_key::<String>()? else {
+                    return Err(de::Error::custom(
+                        "empty table: expected one of `lognormal`, `uniform`, `triangular`",
+                    ));
+                };
+                let q = match form.as_str() {
+                    "lognormal" => RawQuantity::LogNormal(map.next_value()?),
+                    "uniform" => RawQuantity::Uniform(map.next_value()?),
+                    "triangular" => RawQuantity::Triangular(map.next_value()?),
+                    other => return Err(de::Error::unknown_field(other, QUANTITY_FORMS)),
+                };
+                if let Some(extra) = map.next_key::<String>()? {
+                    return Err(de::Error::custom(format!(
+                        "`{extra}` after `{form}`: a size takes exactly one distribution"
+                    )));
+                }
+                Ok(q)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `rule = "..."` of a policy.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RawRuleKind {
+    ExportBan,
+    LicenceFee,
+    LeaseBan,
+    DataResidency,
+    ChipCap,
+    PermitDelay,
+    DomesticMandate,
+    SupplyShock,
+}
+
+impl RawRuleKind {
+    /// As written in scenarios.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RawRuleKind::ExportBan => "export_ban",
+            RawRuleKind::LicenceFee => "licence_fee",
+            RawRuleKind::LeaseBan => "lease_ban",
+            RawRuleKind::DataResidency => "data_residency",
+            RawRuleKind::ChipCap => "chip_cap",
+            RawRuleKind::PermitDelay => "permit_delay",
+            RawRuleKind::DomesticMandate => "domestic_mandate",
+            RawRuleKind::SupplyShock => "supply_shock",
+        }
+    }
+
+    /// Parses the name as written in scenarios.
+    pub fn from_name(name: &str) -> Option<Self> {
+        RULE_KINDS.iter().copied().find(|k| k.as_str() == name)
+    }
+
+    /// `(required, optional)` rule-specific keys.
+    pub fn keys(self) -> (&'static [&'static str], &'static [&'static str]) {
+        match self {
+            RawRuleKind::ExportBan => (&["chip", "to"], &[]),
+            RawRuleKind::LicenceFee => (&["chip", "to", "fee_fraction"], &[]),
+            RawRuleKind::LeaseBan => (&["firms_headquartered_in", "grace_days"], &[]),
+            RawRuleKind::DataResidency => (&["data_class"], &[]),
+            RawRuleKind::ChipCap => (&["country", "max_chips"], &["chip"]),
+            RawRuleKind::PermitDelay => (&["through", "delay_days"], &["chip"]),
+            RawRuleKind::DomesticMandate => (&["firms_headquartered_in", "inference_share"], &[]),
+            RawRuleKind::SupplyShock => (&["chip", "factor"], &[]),
+        }
+    }
+}
+
+/// Every rule kind, in the order of the format.
+pub const RULE_KINDS: &[RawRuleKind] = &[
+    RawRuleKind::ExportBan,
+    RawRuleKind::LicenceFee,
+    RawRuleKind::LeaseBan,
+    RawRuleKind::DataResidency,
+    RawRuleKind::ChipCap,
+    RawRuleKind::PermitDelay,
+    RawRuleKind::DomesticMandate,
+    RawRuleKind::SupplyShock,
+];
+
+/// `[[policy]]`: the common keys plus every rule's keys as options; `validate.rs` checks which apply.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    pub name: String,
+    pub rule: RawRuleKind,
+    pub from: RawDate,
+    pub until: Option<RawDate>,
+    pub enabled: Option<bool>,
+    pub source: Option<RawSource>,
+    pub chip: Option<String>,
+    pub to: Option<String>,
+    pub fee_fraction: Option<f64>,
+    pub firms_headquartered_in: Option<String>,
+    pub grace_days: Option<f64>,
+    pub data_class: Option<String>,
+    pub country: Option<String>,
+    pub max_chips: Option<u64>,
+    pub through: Option<String>,
+    pub delay_days: Option<f64>,
+    pub inference_share: Option<f64>,
+    pub factor: Option<f64>,
+}
+
+impl RawPolicy {
+    /// `(key, present)` for every rule-specific key.
+    pub fn rule_keys(&self) -> [(&'static str, bool); 12] {
+        [
+            ("chip", self.chip.is_some()),
+            ("to", self.to.is_some()),
+            ("fee_fraction", self.fee_fraction.is_some()),
+            (
+                "firms_headquartered_in",
+                self.firms_headquartered_in.is_some(),
+            ),
+            ("grace_days", self.grace_days.is_some()),
+            ("data_class", self.data_class.is_some()),
+            ("country", self.country.is_some()),
+            ("max_chips", self.max_chips.is_some()),
+            ("through", self.through.is_some()),
+            ("delay_days", self.delay_days.is_some()),
+            ("inference_share", self.inference_share.is_some()),
+            ("factor", self.factor.is_some()),
+        ]
+    }
+}

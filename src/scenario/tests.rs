@@ -1,0 +1,989 @@
+//! Unit tests of the scenario layer: a table of broken scenarios (each error located and explained),
+//! a valid scenario in full, merging, and the embedded baseline.
+
+use std::path::PathBuf;
+
+use super::*;
+use crate::engine::SimDuration;
+use crate::model::{Arrivals, Operator, Pricing, Quantity, Rule, WorkloadKind};
+
+/// A small valid scenario. Line numbers matter: the broken cases below edit single lines of it
+/// and expect errors at those lines.
+const VALID: &str = r#"name = "t"
+description = "minimal"
+start_date = 2025-01-01
+end_date = 2025-12-31
+seed = 7
+
+[chips.h100]
+vendor = "nvidia"
+vendor_country = "US"
+bf16_dense_tflops = 989
+memory_gb = 80
+board_power_w = 700
+all_in_power_w = 1300
+training_mfu = 0.4
+inference_tokens_per_s = 2800
+purchase_usd = 30000
+lease_usd_per_chip_hour = 2.35
+source = { bf16_dense_tflops = "Nvidia datasheet" }
+
+[chips.ascend]
+vendor = "huawei"
+vendor_country = "CN"
+bf16_dense_tflops = 750
+memory_gb = 128
+board_power_w = 600
+all_in_power_w = 1000
+training_mfu = 0.3
+inference_tokens_per_s = 1500
+purchase_usd = 20000
+lease_usd_per_chip_hour = 1.5
+
+[sites.johor]
+jurisdiction = "MY"
+operator = "foreign"
+chip = "h100"
+pricing = "lease"
+electricity_usd_per_kwh = 0.1
+pue = 1.4
+mtbf_hours = 50000
+repair_hours = 48
+deliveries = [{ date = 2025-01-01, chips = 1000 }, { date = 2025-06-01, chips = 500 }]
+source = "Operator press release"
+
+[sites.cn-east]
+jurisdiction = "CN"
+operator = "domestic"
+chip = "ascend"
+pricing = "owned"
+electricity_usd_per_kwh = 0.08
+pue = 1.3
+mtbf_hours = 30000
+repair_hours = 72
+supply = { chips_per_year = 12000 }
+
+[firms.bytedance]
+headquarters = "CN"
+sites = ["johor", "cn-east"]
+placement = "cheapest"
+
+[[firms.bytedance.workloads]]
+name = "pretraining"
+kind = "training"
+arrivals = { every_days = 60 }
+size_flop = { lognormal = { median = 5e24, p95 = 1.5e25 } }
+gang_chips = 512
+checkpoint_hours = 1
+restart_hours = 0.5
+source = { size_flop = "Epoch AI" }
+
+[[firms.bytedance.workloads]]
+name = "chat"
+kind = "inference"
+tokens_per_day = 1e12
+growth_per_year = 3
+
+[[policy]]
+name = "h20-licence"
+rule = "licence_fee"
+chip = "h100"
+to = "MY"
+fee_fraction = 0.15
+from = 2024-06-01
+source = { from = "BIS notice" }
+
+[sources]
+"sites.cn-east.pue" = "Operator report"
+"#;
+
+/// `VALID` with the first occurrence of `from` replaced by `to` (which must exist).
+fn with(from: &str, to: &str) -> String {
+    assert!(VALID.contains(from), "test bug: {from:?} not in VALID");
+    VALID.replacen(from, to, 1)
+}
+
+/// A fresh, empty folder under the system temp dir, unique to this process and test.
+fn temp_dir(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("capsim-scenario-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).expect("write temp file");
+    p
+}
+
+fn err_of(r: Result<Scenario, ScenarioError>) -> String {
+    match r {
+        Ok(s) => panic!("expected an error, loaded '{}'", s.name),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn assert_mentions(msg: &str, parts: &[&str], case: &str) {
+    for p in parts {
+        assert!(
+            msg.contains(p),
+            "case {case}: message lacks {p:?}; message was:\n{msg}"
+        );
+    }
+}
+
+/// One broken single-file scenario: (case, text, expected `file:line:col`, path, help phrase).
+type Case = (
+    &'static str,
+    String,
+    &'static str,
+    &'static str,
+    &'static str,
+);
+
+fn single_file_cases() -> Vec<Case> {
+    vec![
+        (
+            "unknown chip reference",
+            with("chip = \"h100\"", "chip = \"H2O\""),
+            "t.toml:35:8",
+            "sites.johor.chip: unknown chip 'H2O'",
+            "known chips: ascend, h100 (define it under [chips.H2O] or fix the name)",
+        ),
+        (
+            "unknown key in a site",
+            with("pue = 1.4", "pue2 = 1.4"),
+            "t.toml:38:1",
+            "sites.johor.pue2: unknown key 'pue2'",
+            "allowed keys here: jurisdiction, operator, chip",
+        ),
+        (
+            "unknown top-level key, with a suggestion",
+            with("description = ", "descripton = "),
+            "t.toml:2:1",
+            "descripton: unknown key",
+            "did you mean 'description'?",
+        ),
+        (
+            "wrong type",
+            with("gang_chips = 512", "gang_chips = \"512\""),
+            "t.toml:65:14",
+            "firms.bytedance.workloads.pretraining.gang_chips: wrong type",
+            "write a whole number >= 0 here",
+        ),
+        (
+            "negative integer for a count",
+            with("chips = 500", "chips = -500"),
+            "t.toml:41:81",
+            "sites.johor.deliveries[1].chips",
+            "write a whole number >= 0 here",
+        ),
+        (
+            "negative quantity",
+            with("mtbf_hours = 50000", "mtbf_hours = -5"),
+            "t.toml:39:14",
+            "sites.johor.mtbf_hours: must be a finite number > 0, found -5",
+            "mean time between failures",
+        ),
+        (
+            "NaN",
+            with("memory_gb = 80", "memory_gb = nan"),
+            "t.toml:11:13",
+            "chips.h100.memory_gb: must be a finite number >= 0, found NaN",
+            "accelerator memory",
+        ),
+        (
+            "infinity",
+            with("electricity_usd_per_kwh = 0.08", "electricity_usd_per_kwh = inf"),
+            "t.toml:49:27",
+            "sites.cn-east.electricity_usd_per_kwh: must be a finite number >= 0, found inf",
+            "USD per kWh",
+        ),
+        (
+            "mfu above 1",
+            with("training_mfu = 0.4", "training_mfu = 1.5"),
+            "t.toml:14:16",
+            "chips.h100.training_mfu: must be a number in (0, 1]",
+            "0.40 means 40%",
+        ),
+        (
+            "mfu of zero",
+            with("training_mfu = 0.3", "training_mfu = 0"),
+            "t.toml:27:16",
+            "chips.ascend.training_mfu: must be a number in (0, 1]",
+            "fraction of peak",
+        ),
+        (
+            "pue below 1",
+            with("pue = 1.3", "pue = 0.9"),
+            "t.toml:50:7",
+            "sites.cn-east.pue: must be a finite number >= 1, found 0.9",
+            "at least 1",
+        ),
+        (
+            "delivery outside the horizon",
+            with("date = 2025-06-01", "date = 2026-06-01"),
+            "t.toml:41:61",
+            "sites.johor.deliveries[1].date: 2026-06-01 is outside the horizon 2025-01-01 to 2025-12-31",
+            "move the date inside the horizon",
+        ),
+        (
+            "end before start",
+            with("end_date = 2025-12-31", "end_date = 2024-12-31"),
+            "t.toml:4:12",
+            "end_date: end_date 2024-12-31 is not after start_date 2025-01-01",
+            "make end_date later than start_date",
+        ),
+        (
+            "date with a time",
+            with("start_date = 2025-01-01", "start_date = 2025-01-01T10:00:00"),
+            "t.toml:3:14",
+            "start_date: expected a date like 2025-01-01",
+            "without a time",
+        ),
+        (
+            "site that never receives chips",
+            with("chips_per_year = 12000", "chips_per_year = 0"),
+            "t.toml:44:1",
+            "sites.cn-east: site 'cn-east' never receives chips",
+            "initial_chips = 1000, deliveries = [",
+        ),
+        (
+            "firm with no sites",
+            with("sites = [\"johor\", \"cn-east\"]", "sites = []"),
+            "t.toml:57:9",
+            "firms.bytedance.sites: firm 'bytedance' has no sites",
+            "known sites: cn-east, johor",
+        ),
+        (
+            "unknown site reference",
+            with("\"cn-east\"]", "\"cn-west\"]"),
+            "t.toml:57:19",
+            "firms.bytedance.sites[1]: unknown site 'cn-west'",
+            "known sites: cn-east, johor; did you mean 'cn-east'?",
+        ),
+        (
+            "unknown chip in a policy",
+            with("chip = \"h100\"\nto = ", "chip = \"h200\"\nto = "),
+            "t.toml:79:8",
+            "policy.h20-licence.chip: unknown chip 'h200'",
+            "did you mean 'h100'?",
+        ),
+        (
+            "key of another rule",
+            with("source = { from = \"BIS notice\" }", "grace_days = 30"),
+            "t.toml:83:1",
+            "policy.h20-licence.grace_days: 'grace_days' does not apply to rule 'licence_fee'",
+            "rule 'licence_fee' takes chip, fee_fraction, to",
+        ),
+        (
+            "unknown rule",
+            with("rule = \"licence_fee\"", "rule = \"licence_fees\""),
+            "t.toml:78:8",
+            "policy.h20-licence.rule: 'licence_fees' is not one of the accepted values",
+            "did you mean 'licence_fee'?",
+        ),
+        (
+            "duplicate policy names",
+            format!(
+                "{VALID}\n[[policy]]\nname = \"h20-licence\"\nrule = \"export_ban\"\n\
+                 chip = \"h100\"\nto = \"CN\"\nfrom = 2025-04-09\n"
+            ),
+            "t.toml:89:8",
+            "policy.h20-licence: duplicate policy name 'h20-licence' (first used at line 77)",
+            "must be unique within a file",
+        ),
+        (
+            "policy after the end",
+            with("from = 2024-06-01", "from = 2026-06-01"),
+            "t.toml:82:8",
+            "policy.h20-licence.from: from 2026-06-01 is after end_date 2025-12-31",
+            "move it inside the horizon",
+        ),
+        (
+            "invalid run name",
+            with("name = \"t\"", "name = \"my run\""),
+            "t.toml:1:8",
+            "name: invalid run name 'my run'",
+            "letters, digits, '-', '_' and '.' only",
+        ),
+        (
+            "missing key",
+            with("vendor = \"huawei\"", "# vendor left out"),
+            "t.toml:20:1",
+            "chips.ascend.vendor: missing key 'vendor'",
+            "add `vendor = ...` to [chips.ascend]",
+        ),
+        (
+            "unknown enumeration value",
+            with("operator = \"foreign\"", "operator = \"foriegn\""),
+            "t.toml:34:12",
+            "sites.johor.operator: 'foriegn' is not one of the accepted values",
+            "use one of: domestic, foreign",
+        ),
+        (
+            "key of another workload kind",
+            with("growth_per_year = 3", "gang_chips = 8"),
+            "t.toml:74:1",
+            "firms.bytedance.workloads.chat.gang_chips: 'gang_chips' does not apply to an inference workload",
+            "an inference workload takes tokens_per_day",
+        ),
+        (
+            "bad distribution",
+            with("p95 = 1.5e25", "p95 = 1e24"),
+            "t.toml:64:27",
+            "firms.bytedance.workloads.pretraining.size_flop.lognormal: lognormal p95 must be >= median",
+            "median = 5e24, p95 = 1.5e25",
+        ),
+        (
+            "unknown distribution",
+            with("{ lognormal = { median", "{ lognormol = { median"),
+            "t.toml:64:15",
+            "firms.bytedance.workloads.pretraining.size_flop.lognormol: unknown key",
+            "allowed keys here: lognormal, uniform, triangular; did you mean 'lognormal'?",
+        ),
+        (
+            "source for a field the table lacks",
+            with("source = { bf16_dense_tflops = ", "source = { bf16_tflops = "),
+            "t.toml:18:12",
+            "chips.h100.source.bf16_tflops: 'bf16_tflops' is not a field of this table",
+            "source keys name fields of the table",
+        ),
+        (
+            "[sources] path to an undefined entry",
+            with("\"sites.cn-east.pue\" =", "\"sites.cn-west.pue\" ="),
+            "t.toml:86:1",
+            "sources.\"sites.cn-west.pue\": 'sites.cn-west.pue' names no defined entry of [sites]",
+            "did you mean 'cn-east'?",
+        ),
+        (
+            "lower-case country code",
+            with("jurisdiction = \"MY\"", "jurisdiction = \"my\""),
+            "t.toml:33:16",
+            "sites.johor.jurisdiction: 'my' is not a country code",
+            "did you mean 'MY'?",
+        ),
+        (
+            "arrivals with two forms",
+            with("{ every_days = 60 }", "{ every_days = 60, mean_gap_days = 30 }"),
+            "t.toml:63:31",
+            "firms.bytedance.workloads.pretraining.arrivals.mean_gap_days: arrivals takes one of",
+            "{ every_days = 60 }",
+        ),
+        (
+            "syntax error keeps toml's span",
+            with("pue = 1.4", "pue = = 1.4"),
+            "t.toml:38:7",
+            "TOML syntax error",
+            "fix the TOML at this point",
+        ),
+    ]
+}
+
+#[test]
+fn broken_scenarios_are_located_and_explained() {
+    let cases = single_file_cases();
+    assert!(cases.len() >= 15);
+    for (case, text, at, path, help) in cases {
+        let msg = err_of(load_str(&text, "t.toml", None));
+        // Shown with --nocapture, to read the messages as a user would.
+        eprintln!("{case}:\n{msg}\n");
+        let at = format!("{at}: ");
+        assert_mentions(&msg, &[&at, path, "\n  help: ", help], case);
+    }
+}
+
+#[test]
+fn broken_layered_scenarios_are_located_in_the_right_file() {
+    let dir = temp_dir("broken-layers");
+    write(&dir, "base.toml", VALID);
+    let shown = |name: &str| dir.join(name).display().to_string();
+
+    // A bad value in the extending file points into the extending file.
+    let child = write(
+        &dir,
+        "child.toml",
+        "extends = \"base.toml\"\nname = \"child\"\n\n[sites.johor]\npue = 0.5\n",
+    );
+    let msg = err_of(load_file(&child));
+    assert_mentions(
+        &msg,
+        &[
+            &format!("{}:5:7: sites.johor.pue: must be", shown("child.toml")),
+            "at least 1",
+        ],
+        "override",
+    );
+
+    // A bad value the child does not touch points into the base.
+    write(
+        &dir,
+        "bad-base.toml",
+        &with("mtbf_hours = 50000", "mtbf_hours = -1"),
+    );
+    let child = write(
+        &dir,
+        "child2.toml",
+        "extends = \"bad-base.toml\"\nname = \"child2\"\n",
+    );
+    let msg = err_of(load_file(&child));
+    assert_mentions(
+        &msg,
+        &[&format!(
+            "{}:39:14: sites.johor.mtbf_hours",
+            shown("bad-base.toml")
+        )],
+        "base value",
+    );
+
+    // An appended policy is located in the file that appended it.
+    let child = write(
+        &dir,
+        "child3.toml",
+        "extends = \"base.toml\"\nname = \"c3\"\n\n[[policy]]\nname = \"hbm\"\n\
+         rule = \"supply_shock\"\nchip = \"ascend\"\nfactor = -0.5\nfrom = 2025-03-01\n",
+    );
+    let msg = err_of(load_file(&child));
+    assert_mentions(
+        &msg,
+        &[
+            &format!(
+                "{}:8:10: policy.hbm.factor: must be a finite number >= 0",
+                shown("child3.toml")
+            ),
+            "0.5 halves it",
+        ],
+        "appended policy",
+    );
+
+    // A missing extends file.
+    let msg = err_of(load_str(
+        "extends = \"nope.toml\"\nname = \"x\"\n",
+        "w.toml",
+        Some(&dir),
+    ));
+    assert_mentions(
+        &msg,
+        &[
+            "w.toml:1:11: extends: no such file 'nope.toml'",
+            "relative to the folder of w.toml",
+        ],
+        "missing extends",
+    );
+
+    // A cycle of extends names the chain.
+    let a = write(&dir, "a.toml", "extends = \"b.toml\"\nname = \"a\"\n");
+    write(&dir, "b.toml", "name = \"b\"\nextends = \"a.toml\"\n");
+    let msg = err_of(load_file(&a));
+    assert_mentions(
+        &msg,
+        &[
+            &format!(
+                "{}:2:11: extends: cycle {} -> {} -> {}",
+                shown("b.toml"),
+                shown("a.toml"),
+                shown("b.toml"),
+                shown("a.toml")
+            ),
+            "remove `extends` from one of these files",
+        ],
+        "cycle",
+    );
+
+    // A file that extends itself.
+    let own = write(&dir, "self.toml", "extends = \"self.toml\"\n");
+    let msg = err_of(load_file(&own));
+    assert_mentions(&msg, &["self.toml:1:11: extends: cycle"], "self cycle");
+
+    // extends of the wrong type.
+    let msg = err_of(load_str("extends = 3\n", "w.toml", Some(&dir)));
+    assert_mentions(
+        &msg,
+        &["w.toml:1:11: extends: expected a file path string"],
+        "type",
+    );
+
+    // Switching off a policy that the base does not define.
+    let child = write(
+        &dir,
+        "child4.toml",
+        "extends = \"base.toml\"\nname = \"c4\"\n[[policy]]\nname = \"h20-licnce\"\nenabled = false\n",
+    );
+    let msg = err_of(load_file(&child));
+    assert_mentions(
+        &msg,
+        &[
+            &format!(
+                "{}:4:8: policy.h20-licnce.name: switches off policy 'h20-licnce'",
+                shown("child4.toml")
+            ),
+            "did you mean 'h20-licence'?",
+        ],
+        "switch off unknown",
+    );
+
+    // Unreadable root file.
+    let msg = err_of(load_file(&dir.join("absent.toml")));
+    assert_mentions(&msg, &["absent.toml: cannot read the file"], "io");
+
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn errors_expose_location_and_path() {
+    // The CLI wraps it in anyhow, which needs these.
+    fn send_sync<T: Send + Sync + std::error::Error + 'static>() {}
+    send_sync::<ScenarioError>();
+    let e = load_str(&with("pue = 1.3", "pue = 0.9"), "t.toml", None).unwrap_err();
+    let at = e.location().expect("located");
+    assert_eq!((at.file.as_str(), at.line, at.column), ("t.toml", 50, 7));
+    assert!(at.span.is_some());
+    assert_eq!(e.path(), Some("sites.cn-east.pue"));
+    assert!(matches!(e, ScenarioError::Invalid { .. }));
+
+    let e = load_str(&with("pue = 1.4", "pue2 = 1.4"), "t.toml", None).unwrap_err();
+    match e {
+        ScenarioError::UnknownKey { key, allowed, .. } => {
+            assert_eq!(key, "pue2");
+            assert!(allowed.iter().any(|a| a == "pue"), "{allowed:?}");
+        }
+        other => panic!("expected UnknownKey, got {other}"),
+    }
+}
+
+#[test]
+fn valid_scenario_loads() {
+    let s = load_str(VALID, "t.toml", None).expect("valid");
+    assert_eq!(s.name, "t");
+    assert_eq!(s.description, "minimal");
+    assert_eq!(s.seed, 7);
+    assert_eq!(s.start_date, NaiveDate::from_ymd_opt(2025, 1, 1).unwrap());
+    assert_eq!(s.end_date, NaiveDate::from_ymd_opt(2025, 12, 31).unwrap());
+    assert_eq!(s.files, vec!["t.toml".to_string()]);
+    assert_eq!(s.content_hash.len(), 64);
+    assert!(s.content_hash.bytes().all(|b| b.is_ascii_hexdigit()));
+
+    let w = &s.world;
+    assert_eq!(w.horizon, SimTime(365 * 86_400));
+    // File order, not name order.
+    let chips: Vec<&str> = w.chips.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(chips, ["h100", "ascend"]);
+    assert_eq!(w.sites.len(), 2);
+    assert_eq!(w.firms.len(), 1);
+    assert_eq!(w.firms[0].workloads.len(), 2);
+    assert_eq!(w.timeline.policies.len(), 1);
+
+    let johor = &w.sites[0];
+    assert_eq!(johor.chip, model::ChipId(0));
+    assert_eq!(johor.operator, Operator::Foreign);
+    // The lease price defaults to the chip's.
+    assert_eq!(
+        johor.pricing,
+        Pricing::Lease {
+            usd_per_chip_hour: 2.35
+        }
+    );
+    let at: Vec<(u64, u64)> = johor.deliveries.iter().map(|d| (d.at.0, d.chips)).collect();
+    assert_eq!(at, [(0, 1000), (151 * 86_400, 500)]);
+    let east = &w.sites[1];
+    assert_eq!(east.chip, model::ChipId(1));
+    assert_eq!(
+        east.pricing,
+        Pricing::Owned {
+            amortisation_years: 4.0
+        }
+    );
+    let supply = east.supply.expect("supply");
+    assert_eq!((supply.from, supply.until), (SimTime::ZERO, w.horizon));
+    assert!(!east.inference_priority);
+
+    let firm = &w.firms[0];
+    assert_eq!(firm.sites, [model::SiteId(0), model::SiteId(1)]);
+    let pre = &firm.workloads[0];
+    assert_eq!((pre.start, pre.end), (SimTime::ZERO, w.horizon));
+    match &pre.kind {
+        WorkloadKind::Batch(b) => {
+            assert_eq!(b.arrivals, Arrivals::Every(SimDuration::from_days(60)));
+            assert_eq!(
+                b.size_flop,
+                Quantity::LogNormal {
+                    median: 5e24,
+                    p95: 1.5e25
+                }
+            );
+            assert_eq!(b.gang_chips, 512);
+            assert_eq!(b.checkpoint, SimDuration::from_hours(1));
+            assert_eq!(b.restart, SimDuration::from_secs(1800));
+        }
+        other => panic!("expected a batch workload, got {other:?}"),
+    }
+    match &firm.workloads[1].kind {
+        WorkloadKind::Inference(i) => {
+            assert_eq!(i.tokens_per_day, 1e12);
+            assert_eq!(i.growth_per_year, 3.0);
+            assert_eq!(i.daily_amplitude, 0.0);
+            assert_eq!(i.peak_hour, 14.0);
+            assert_eq!(i.batch, SimDuration::from_hours(1));
+        }
+        other => panic!("expected inference, got {other:?}"),
+    }
+
+    // A `from` before the start is in force from the start.
+    let p = &w.timeline.policies[0];
+    assert_eq!(p.from, SimTime::ZERO);
+    assert_eq!(p.until, None);
+    assert_eq!(
+        p.rule,
+        Rule::LicenceFee {
+            chip: "h100".into(),
+            to: "MY".into(),
+            fee_fraction: 0.15
+        }
+    );
+    assert_eq!(p.source.as_deref(), Some("from: BIS notice"));
+
+    let prov: Vec<(&str, &str)> = s
+        .provenance
+        .iter()
+        .map(|p| (p.path.as_str(), p.source.as_str()))
+        .collect();
+    assert_eq!(
+        prov,
+        [
+            ("chips.h100.bf16_dense_tflops", "Nvidia datasheet"),
+            (
+                "firms.bytedance.workloads.pretraining.size_flop",
+                "Epoch AI"
+            ),
+            ("policy.h20-licence.from", "BIS notice"),
+            ("sites.cn-east.pue", "Operator report"),
+            ("sites.johor", "Operator press release"),
+        ]
+    );
+
+    // Dates and times.
+    let d = NaiveDate::from_ymd_opt(2025, 6, 1).unwrap();
+    assert_eq!(s.date_to_time(d), SimTime(151 * 86_400));
+    assert_eq!(s.time_to_date(SimTime(151 * 86_400 + 3_600)), d);
+    assert_eq!(
+        s.date_to_time(NaiveDate::from_ymd_opt(2020, 1, 1).unwrap()),
+        SimTime::ZERO
+    );
+    assert_eq!(s.time_to_date(SimTime::MAX), NaiveDate::MAX);
+}
+
+#[test]
+fn other_size_and_arrival_forms() {
+    let text = with(
+        "arrivals = { every_days = 60 }",
+        "arrivals = { dates = [2025-09-01, 2025-03-01] }",
+    )
+    .replacen(
+        "size_flop = { lognormal = { median = 5e24, p95 = 1.5e25 } }",
+        "size_flop = { triangular = [1e24, 2e24, 5e24] }",
+        1,
+    );
+    let s = load_str(&text, "t.toml", None).expect("valid");
+    let WorkloadKind::Batch(b) = &s.world.firms[0].workloads[0].kind else {
+        panic!("batch")
+    };
+    // Sorted.
+    assert_eq!(
+        b.arrivals,
+        Arrivals::At(vec![SimTime(59 * 86_400), SimTime(243 * 86_400)])
+    );
+    assert_eq!(
+        b.size_flop,
+        Quantity::Triangular {
+            low: 1e24,
+            mode: 2e24,
+            high: 5e24
+        }
+    );
+
+    let text = with("{ every_days = 60 }", "{ mean_gap_days = 30 }").replacen(
+        "size_flop = { lognormal = { median = 5e24, p95 = 1.5e25 } }",
+        "size_flop = 3e24",
+        1,
+    );
+    let s = load_str(&text, "t.toml", None).expect("valid");
+    let WorkloadKind::Batch(b) = &s.world.firms[0].workloads[0].kind else {
+        panic!("batch")
+    };
+    assert_eq!(
+        b.arrivals,
+        Arrivals::Poisson {
+            mean_gap: SimDuration::from_days(30)
+        }
+    );
+    assert_eq!(b.size_flop, Quantity::Fixed(3e24));
+
+    let text = with(
+        "size_flop = { lognormal = { median = 5e24, p95 = 1.5e25 } }",
+        "size_flop = { uniform = [1e24] }",
+    );
+    let msg = err_of(load_str(&text, "t.toml", None));
+    assert!(msg.contains("t.toml:64:25: firms.bytedance.workloads.pretraining.size_flop.uniform: uniform needs [low, high], found 1 numbers"), "{msg}");
+}
+
+#[test]
+fn content_hash_follows_the_text() {
+    let a = load_str(VALID, "t.toml", None).unwrap();
+    let b = load_str(VALID, "t.toml", None).unwrap();
+    let c = load_str(&with("seed = 7", "seed = 8"), "t.toml", None).unwrap();
+    assert_eq!(a.content_hash, b.content_hash);
+    assert_ne!(a.content_hash, c.content_hash);
+}
+
+#[test]
+fn merging_overrides_appends_replaces_and_disables() {
+    let dir = temp_dir("merge");
+    let base = format!(
+        "{VALID}\n[[policy]]\nname = \"cap\"\nrule = \"chip_cap\"\ncountry = \"CN\"\n\
+         max_chips = 100000\nfrom = 2025-01-01\n\n[[policy]]\nname = \"permits\"\n\
+         rule = \"permit_delay\"\nthrough = \"MY\"\ndelay_days = 30\nfrom = 2025-02-01\n\
+         until = 2025-10-01\n"
+    );
+    write(&dir, "base.toml", &base);
+    let child = write(
+        &dir,
+        "whatif.toml",
+        r#"extends = "base.toml"
+name = "whatif"
+
+[chips.a100]
+vendor = "nvidia"
+vendor_country = "US"
+bf16_dense_tflops = 312
+memory_gb = 80
+board_power_w = 400
+all_in_power_w = 800
+training_mfu = 0.45
+inference_tokens_per_s = 1000
+purchase_usd = 15000
+lease_usd_per_chip_hour = 1.2
+
+[sites.johor]
+pue = 1.2
+
+[[policy]]
+name = "h20-licence"
+rule = "export_ban"
+chip = "h100"
+to = "CN"
+from = 2025-04-09
+source = "BIS, April 2025"
+
+[[policy]]
+name = "hbm"
+rule = "supply_shock"
+chip = "ascend"
+factor = 0.5
+from = 2025-03-01
+
+[[policy]]
+name = "cap"
+enabled = false
+"#,
+    );
+    let s = load_file(&child).expect("merged scenario loads");
+    assert_eq!(s.name, "whatif");
+    assert_eq!(
+        s.files,
+        [
+            child.display().to_string(),
+            dir.join("base.toml").display().to_string()
+        ]
+    );
+    // A number overridden; the rest of the table kept.
+    let johor = &s.world.sites[0];
+    assert_eq!(johor.pue, 1.2);
+    assert_eq!(johor.mtbf_hours, 50000.0);
+    // A new chip comes after the base's.
+    let chips: Vec<&str> = s.world.chips.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(chips, ["h100", "ascend", "a100"]);
+    // Replaced in place, disabled dropped, new appended.
+    let names: Vec<&str> = s
+        .world
+        .timeline
+        .policies
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(names, ["h20-licence", "permits", "hbm"]);
+    let p0 = &s.world.timeline.policies[0];
+    assert_eq!(
+        p0.rule,
+        Rule::ExportBan {
+            chip: "h100".into(),
+            to: "CN".into()
+        }
+    );
+    assert_eq!(p0.from, SimTime(98 * 86_400));
+    assert_eq!(
+        s.world.timeline.policies[1].until,
+        Some(SimTime(273 * 86_400))
+    );
+    // The replaced entry's provenance goes with it.
+    let prov: Vec<&str> = s.provenance.iter().map(|p| p.path.as_str()).collect();
+    assert!(prov.contains(&"policy.h20-licence"), "{prov:?}");
+    assert!(!prov.contains(&"policy.h20-licence.from"), "{prov:?}");
+
+    // Three layers: the middle one's extends is followed, and nothing is inherited twice.
+    let grand = write(
+        &dir,
+        "grandchild.toml",
+        "extends = \"whatif.toml\"\nname = \"grand\"\n[sites.cn-east]\nrepair_hours = 24\n",
+    );
+    let g = load_file(&grand).expect("three layers");
+    assert_eq!(g.files.len(), 3);
+    assert_eq!(g.world.sites[1].repair_hours, 24.0);
+    assert_eq!(g.world.sites[0].pue, 1.2);
+    assert_eq!(g.world.timeline.policies.len(), 3);
+    assert_ne!(g.content_hash, s.content_hash);
+
+    // load_str resolves extends in base_dir.
+    let text = std::fs::read_to_string(&child).unwrap();
+    let s2 = load_str(&text, "whatif.toml", Some(&dir)).expect("load_str with base_dir");
+    assert_eq!(s2.world, s.world);
+
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn missing_baseline_falls_back_to_the_embedded_one() {
+    let dir = temp_dir("embedded");
+    let child = write(
+        &dir,
+        "whatif.toml",
+        "extends = \"baseline.toml\"\nname = \"whatif\"\n",
+    );
+    let s = load_file(&child).expect("extends the embedded baseline");
+    assert_eq!(s.files[1], EMBEDDED_BASELINE);
+    assert_eq!(s.name, "whatif");
+    let b = baseline().expect("baseline");
+    assert_eq!(s.world, b.world);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn embedded_baseline_loads() {
+    let b = baseline().unwrap_or_else(|e| panic!("embedded baseline: {e}"));
+    assert_eq!(b.files, [EMBEDDED_BASELINE]);
+    assert!(b.end_date > b.start_date);
+    let w = &b.world;
+    let days = (b.end_date - b.start_date).num_days() as u64 + 1;
+    assert_eq!(w.horizon, SimTime(days * 86_400));
+    assert!(!w.chips.is_empty() && !w.sites.is_empty() && !w.firms.is_empty());
+    for site in &w.sites {
+        assert!((site.chip.0 as usize) < w.chips.len());
+    }
+    for firm in &w.firms {
+        assert!(!firm.sites.is_empty());
+        assert!(firm.sites.iter().all(|s| (s.0 as usize) < w.sites.len()));
+    }
+    assert!(b.provenance.windows(2).all(|p| p[0] <= p[1]));
+    // Loaded from disk, the same text gives the same world and hash (skipped while someone is
+    // editing the file and the binary still embeds the previous text).
+    let on_disk = std::path::Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/baseline.toml"
+    ));
+    if std::fs::read_to_string(on_disk).ok().as_deref() == Some(BASELINE_TOML) {
+        let f = load_file(on_disk).expect("on-disk baseline");
+        assert_eq!(f.world, b.world);
+        assert_eq!(f.content_hash, b.content_hash);
+    }
+}
+
+/// The key lists that validate.rs and the help texts use must match what serde accepts.
+#[test]
+fn key_lists_match_serde() {
+    fn serde_keys<T: serde::de::DeserializeOwned + std::fmt::Debug>() -> Vec<String> {
+        let mut t = toml::Table::new();
+        t.insert("zz_not_a_key".into(), toml::Value::Integer(1));
+        let e = toml::Value::Table(t).try_into::<T>().unwrap_err();
+        let mut keys = backticked(e.message());
+        keys.remove(0);
+        keys.sort();
+        keys
+    }
+    fn sorted(v: &[&str]) -> Vec<String> {
+        let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    }
+    assert_eq!(serde_keys::<raw::RawChip>(), sorted(raw::CHIP_KEYS));
+    assert_eq!(serde_keys::<raw::RawSite>(), sorted(raw::SITE_KEYS));
+    assert_eq!(serde_keys::<raw::RawFirm>(), sorted(raw::FIRM_KEYS));
+    let workload: Vec<&str> = [
+        raw::WORKLOAD_COMMON_KEYS,
+        raw::WORKLOAD_BATCH_KEYS,
+        raw::WORKLOAD_INFERENCE_KEYS,
+    ]
+    .concat();
+    assert_eq!(serde_keys::<raw::RawWorkload>(), sorted(&workload));
+    let mut policy: Vec<&str> = raw::POLICY_COMMON_KEYS.to_vec();
+    for k in raw::RULE_KINDS {
+        let (req, opt) = k.keys();
+        policy.extend(
+            req.iter()
+                .chain(opt)
+                .filter(|x| !policy.contains(x))
+                .collect::<Vec<_>>(),
+        );
+    }
+    policy.sort_unstable();
+    policy.dedup();
+    assert_eq!(serde_keys::<raw::RawPolicy>(), sorted(&policy));
+}
+
+/// No input panics: every line of the valid scenario dropped, or its value replaced by odd ones.
+#[test]
+fn odd_inputs_never_panic() {
+    let odd = [
+        "nan",
+        "-inf",
+        "-1",
+        "0",
+        "1e400",
+        "\"\"",
+        "[]",
+        "{}",
+        "2030-01-01",
+        "18446744073709551615",
+        "9223372036854775807",
+        "true",
+        "\"h100\"",
+    ];
+    let lines: Vec<&str> = VALID.lines().collect();
+    for i in 0..lines.len() {
+        let mut dropped = lines.clone();
+        dropped.remove(i);
+        let _ = load_str(&dropped.join("\n"), "t.toml", None);
+        if let Some((k, _)) = lines[i].split_once(" = ") {
+            for v in odd {
+                let mut changed = lines.clone();
+                let line = format!("{k} = {v}");
+                changed[i] = &line;
+                let r = load_str(&changed.join("\n"), "t.toml", None);
+                if let Err(e) = r {
+                    // Every error but I/O is located.
+                    assert!(e.location().is_some(), "{e}");
+                }
+            }
+        }
+    }
+    for text in [
+        "",
+        "\u{feff}",
+        "[",
+        "name = \"x\"",
+        "policy = 3",
+        "policy = [1, 2]",
+        "chips = []",
+    ] {
+        let _ = load_str(text, "t.toml", None);
+    }
+}

@@ -1,0 +1,1197 @@
+//! Raw scenario to validated [`model::World`]: ranges, references, dates and per-kind keys, each
+//! failure an [`Issue`] with the field path it concerns and how to fix it (the caller locates it).
+//!
+//! Written defensively: no indexing that can fail, no arithmetic that can overflow, no `unwrap`; any
+//! input, however odd, ends in a `World` or an `Issue`.
+
+use std::collections::BTreeSet;
+
+use chrono::NaiveDate;
+
+use crate::engine::{SimDuration, SimTime, SECS_PER_DAY};
+use crate::model::{
+    self, Arrivals, BatchWorkload, Chip, ChipId, Delivery, Firm, InferenceWorkload, JobKind,
+    Operator, PlacementStrategy, Policy, Pricing, Quantity, Rule, Site, SiteId, Supply, Timeline,
+    Workload, WorkloadKind,
+};
+
+use super::locate::{fmt_key, key, Seg, Want};
+use super::raw::{
+    self, Named, RawArrivals, RawChip, RawDate, RawFirm, RawOperator, RawPlacement, RawPolicy,
+    RawPricing, RawQuantity, RawRuleKind, RawScenario, RawSite, RawSource, RawWorkload,
+    RawWorkloadKind,
+};
+use super::{date_to_time, did_you_mean, list_or_none, Provenance};
+
+/// One validation failure, not yet located.
+#[derive(Clone, Debug)]
+pub(crate) struct Issue {
+    /// Field path in the merged document.
+    pub path: Vec<Seg>,
+    /// Point at the key or at its value.
+    pub want: Want,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub help: String,
+}
+
+/// Everything validation produces.
+pub(crate) struct Validated {
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub start_date: NaiveDate,
+    pub end_date: NaiveDate,
+    pub world: model::World,
+    pub provenance: Vec<Provenance>,
+}
+
+type R<T> = Result<T, Issue>;
+
+/// A field path under construction.
+#[derive(Clone, Debug, Default)]
+struct P(Vec<Seg>);
+
+impl P {
+    fn root(k: &str) -> P {
+        P(vec![key(k)])
+    }
+    fn k(&self, k: &str) -> P {
+        let mut v = self.0.clone();
+        v.push(key(k));
+        P(v)
+    }
+    fn i(&self, i: usize) -> P {
+        let mut v = self.0.clone();
+        v.push(Seg::Index(i));
+        P(v)
+    }
+    fn value(&self, message: impl Into<String>, help: impl Into<String>) -> Issue {
+        Issue {
+            path: self.0.clone(),
+            want: Want::Value,
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+    fn key(&self, message: impl Into<String>, help: impl Into<String>) -> Issue {
+        Issue {
+            path: self.0.clone(),
+            want: Want::Key,
+            message: message.into(),
+            help: help.into(),
+        }
+    }
+}
+
+/// The range a number must fall in.
+#[derive(Clone, Copy)]
+enum Bound {
+    /// finite, > 0
+    Positive,
+    /// finite, >= 0
+    NonNegative,
+    /// (0, 1]
+    UnitOpen,
+    /// [0, 1]
+    Fraction,
+    /// finite, >= 1
+    AtLeastOne,
+    /// [0, 24)
+    HourOfDay,
+}
+
+impl Bound {
+    fn holds(self, v: f64) -> bool {
+        v.is_finite()
+            && match self {
+                Bound::Positive => v > 0.0,
+                Bound::NonNegative => v >= 0.0,
+                Bound::UnitOpen => v > 0.0 && v <= 1.0,
+                Bound::Fraction => (0.0..=1.0).contains(&v),
+                Bound::AtLeastOne => v >= 1.0,
+                Bound::HourOfDay => (0.0..24.0).contains(&v),
+            }
+    }
+    fn text(self) -> &'static str {
+        match self {
+            Bound::Positive => "a finite number > 0",
+            Bound::NonNegative => "a finite number >= 0",
+            Bound::UnitOpen => "a number in (0, 1]",
+            Bound::Fraction => "a number in [0, 1]",
+            Bound::AtLeastOne => "a finite number >= 1",
+            Bound::HourOfDay => "an hour in [0, 24)",
+        }
+    }
+}
+
+/// Checks `v` against `bound`; `help` says what the figure is.
+fn num(v: f64, path: &P, bound: Bound, help: &str) -> R<f64> {
+    if bound.holds(v) {
+        Ok(v)
+    } else {
+        Err(path.value(format!("must be {}, found {v}", bound.text()), help))
+    }
+}
+
+/// A duration given as a float in some unit, which must not round to zero seconds.
+fn duration(v: f64, path: &P, bound: Bound, secs_per_unit: f64, help: &str) -> R<SimDuration> {
+    let v = num(v, path, bound, help)?;
+    let d = SimDuration::from_secs_f64(v * secs_per_unit);
+    if d.as_secs() == 0 && v > 0.0 {
+        return Err(path.value(
+            format!("{v} is shorter than one second, the resolution of simulated time"),
+            help,
+        ));
+    }
+    Ok(d)
+}
+
+const ISO_HELP: &str = "use a two-letter upper-case ISO 3166 country code, e.g. CN, US, SG, MY, AE";
+
+/// An ISO 3166 alpha-2 code: two upper-case ASCII letters. Rules compare these codes with `==`, so
+/// `cn` for `CN` would silently never match.
+fn iso(code: &str, path: &P) -> R<String> {
+    if code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Ok(code.to_string());
+    }
+    let upper = code.to_ascii_uppercase();
+    let hint = if upper.len() == 2 && upper.bytes().all(|b| b.is_ascii_uppercase()) {
+        format!("; did you mean '{upper}'?")
+    } else {
+        String::new()
+    };
+    Err(path.value(
+        format!("'{code}' is not a country code"),
+        format!("{ISO_HELP}{hint}"),
+    ))
+}
+
+fn non_empty(s: &str, path: &P, what: &str) -> R<()> {
+    if s.trim().is_empty() {
+        Err(path.value(
+            format!("{what} must not be empty"),
+            format!("give a {what}"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// A name that reports, charts and references use.
+fn entry_name(name: &str, path: &P, what: &str) -> R<()> {
+    if name.trim().is_empty() {
+        Err(path.value(
+            format!("{what} name must not be empty"),
+            format!("give the {what} a short name such as `h100` or `johor-1`"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Sorted names for help texts.
+fn sorted<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut v: Vec<String> = names.map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+/// The horizon and date conversions.
+struct Cx {
+    start: NaiveDate,
+    end: NaiveDate,
+    horizon: SimTime,
+}
+
+impl Cx {
+    fn time(&self, d: NaiveDate) -> SimTime {
+        date_to_time(self.start, d)
+    }
+
+    /// A date that must lie inside `[start_date, end_date]`.
+    fn inside(&self, d: RawDate, path: &P) -> R<SimTime> {
+        let d = d.0;
+        if d < self.start || d > self.end {
+            return Err(path.value(
+                format!("{d} is outside the horizon {} to {}", self.start, self.end),
+                "move the date inside the horizon, or widen start_date / end_date",
+            ));
+        }
+        Ok(self.time(d))
+    }
+}
+
+pub(crate) fn validate(raw: &RawScenario) -> R<Validated> {
+    run_name(&raw.name)?;
+    let start = raw.start_date.0;
+    let end = raw.end_date.0;
+    if end <= start {
+        return Err(P::root("end_date").value(
+            format!("end_date {end} is not after start_date {start}"),
+            "the horizon runs from start_date to end_date (inclusive); make end_date later than \
+             start_date",
+        ));
+    }
+    let days = (end - start).num_days().saturating_add(1).max(1) as u64;
+    let cx = Cx {
+        start,
+        end,
+        horizon: SimTime(days.saturating_mul(SECS_PER_DAY)),
+    };
+    let mut prov = Vec::new();
+
+    let mut chips = Vec::with_capacity(raw.chips.0.len());
+    for (name, c) in &raw.chips.0 {
+        chips.push(chip(name, c, &mut prov)?);
+    }
+    let mut sites = Vec::with_capacity(raw.sites.0.len());
+    for (name, s) in &raw.sites.0 {
+        sites.push(site(&cx, name, s, &chips, &mut prov)?);
+    }
+    let mut firms = Vec::with_capacity(raw.firms.0.len());
+    for (name, f) in &raw.firms.0 {
+        firms.push(firm(&cx, name, f, &sites, &mut prov)?);
+    }
+    let mut policies = Vec::with_capacity(raw.policy.len());
+    let mut seen = BTreeSet::new();
+    for (i, p) in raw.policy.iter().enumerate() {
+        let path = P::root("policy").i(i);
+        if p.enabled == Some(false) {
+            // The merge drops these; kept here only so validation never depends on that.
+            continue;
+        }
+        if !seen.insert(p.name.as_str()) {
+            return Err(path.k("name").value(
+                format!("duplicate policy name '{}'", p.name),
+                "policy names must be unique; rename one of them",
+            ));
+        }
+        policies.push(policy(&cx, &path, p, &chips, &mut prov)?);
+    }
+    for (p, text) in &raw.sources.0 {
+        source_path(p, raw)?;
+        prov.push(Provenance {
+            path: p.clone(),
+            source: text.clone(),
+        });
+    }
+
+    Ok(Validated {
+        name: raw.name.clone(),
+        description: raw.description.clone(),
+        seed: raw.seed,
+        start_date: start,
+        end_date: end,
+        world: model::World {
+            horizon: cx.horizon,
+            chips,
+            sites,
+            firms,
+            timeline: Timeline { policies },
+        },
+        provenance: prov,
+    })
+}
+
+/// The run name becomes a folder under `output/`: keep it to a safe alphabet.
+fn run_name(name: &str) -> R<()> {
+    let path = P::root("name");
+    let bad = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')));
+    let reason = if name.is_empty() {
+        Some("it is empty".to_string())
+    } else if let Some(c) = bad {
+        Some(format!("{c:?} is not allowed"))
+    } else if name == "." || name == ".." {
+        Some("it names a folder above the output".to_string())
+    } else {
+        None
+    };
+    match reason {
+        None => Ok(()),
+        Some(r) => Err(path.value(
+            format!("invalid run name '{name}': {r}"),
+            "use letters, digits, '-', '_' and '.' only (output goes to output/<name>/), e.g. \
+             name = \"lease-ban-2026\"",
+        )),
+    }
+}
+
+/// Collects a table's `source` into provenance under `base` (the table's displayed path).
+fn sources(
+    base: &str,
+    src: &Option<RawSource>,
+    allowed: &[&str],
+    path: &P,
+    prov: &mut Vec<Provenance>,
+) -> R<Option<String>> {
+    match src {
+        None => Ok(None),
+        Some(RawSource::Whole(s)) => {
+            prov.push(Provenance {
+                path: base.to_string(),
+                source: s.clone(),
+            });
+            Ok(Some(s.clone()))
+        }
+        Some(RawSource::Fields(Named(fields))) => {
+            let mut joined = Vec::new();
+            for (field, text) in fields {
+                let head = field.split('.').next().unwrap_or("");
+                if head == "source" || !allowed.contains(&head) {
+                    let mut names: Vec<&str> =
+                        allowed.iter().copied().filter(|k| *k != "source").collect();
+                    names.sort_unstable();
+                    return Err(path.k("source").k(field).key(
+                        format!("'{field}' is not a field of this table"),
+                        format!(
+                            "source keys name fields of the table: {}{}",
+                            names.join(", "),
+                            did_you_mean(field, &names)
+                        ),
+                    ));
+                }
+                prov.push(Provenance {
+                    path: format!("{base}.{field}"),
+                    source: text.clone(),
+                });
+                joined.push(format!("{field}: {text}"));
+            }
+            Ok(Some(joined.join("; ")))
+        }
+    }
+}
+
+fn chip(name: &str, c: &RawChip, prov: &mut Vec<Provenance>) -> R<Chip> {
+    let path = P::root("chips").k(name);
+    entry_name(name, &path, "chip")?;
+    non_empty(&c.vendor, &path.k("vendor"), "vendor")?;
+    let vendor_country = iso(&c.vendor_country, &path.k("vendor_country"))?;
+    let chip = Chip {
+        name: name.to_string(),
+        vendor: c.vendor.clone(),
+        vendor_country,
+        bf16_dense_tflops: num(
+            c.bf16_dense_tflops,
+            &path.k("bf16_dense_tflops"),
+            Bound::Positive,
+            "dense BF16 peak from the datasheet, in TFLOP/s (e.g. 989 for an H100 SXM)",
+        )?,
+        memory_gb: num(
+            c.memory_gb,
+            &path.k("memory_gb"),
+            Bound::NonNegative,
+            "accelerator memory in GB",
+        )?,
+        board_power_w: num(
+            c.board_power_w,
+            &path.k("board_power_w"),
+            Bound::Positive,
+            "board power (TDP) in watts",
+        )?,
+        all_in_power_w: num(
+            c.all_in_power_w,
+            &path.k("all_in_power_w"),
+            Bound::Positive,
+            "IT power per chip in watts, host and network share included, before PUE",
+        )?,
+        training_mfu: num(
+            c.training_mfu,
+            &path.k("training_mfu"),
+            Bound::UnitOpen,
+            "model-FLOPs utilisation is a fraction of peak: 0.40 means 40%",
+        )?,
+        inference_tokens_per_s: num(
+            c.inference_tokens_per_s,
+            &path.k("inference_tokens_per_s"),
+            Bound::NonNegative,
+            "decode tokens per second per chip on the reference model",
+        )?,
+        purchase_usd: num(
+            c.purchase_usd,
+            &path.k("purchase_usd"),
+            Bound::NonNegative,
+            "purchase price per chip in USD",
+        )?,
+        lease_usd_per_chip_hour: num(
+            c.lease_usd_per_chip_hour,
+            &path.k("lease_usd_per_chip_hour"),
+            Bound::NonNegative,
+            "typical lease price in USD per chip-hour",
+        )?,
+    };
+    let base = format!("chips.{}", fmt_key(name));
+    sources(&base, &c.source, raw::CHIP_KEYS, &path, prov)?;
+    Ok(chip)
+}
+
+/// Resolves a chip name, or says which exist.
+fn chip_ref(name: &str, chips: &[Chip], path: &P) -> R<ChipId> {
+    if let Some(i) = chips.iter().position(|c| c.name == name) {
+        return Ok(ChipId(i as u32));
+    }
+    let known = sorted(chips.iter().map(|c| c.name.as_str()));
+    Err(path.value(
+        format!("unknown chip '{name}'"),
+        format!(
+            "known chips: {}{} (define it under [chips.{}] or fix the name)",
+            list_or_none(&known),
+            did_you_mean(name, &known),
+            fmt_key(name)
+        ),
+    ))
+}
+
+fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provenance>) -> R<Site> {
+    let path = P::root("sites").k(name);
+    entry_name(name, &path, "site")?;
+    let jurisdiction = iso(&s.jurisdiction, &path.k("jurisdiction"))?;
+    let chip_id = chip_ref(&s.chip, chips, &path.k("chip"))?;
+    let chip = chips.get(chip_id.0 as usize);
+
+    let pricing = match s.pricing {
+        RawPricing::Lease => {
+            if s.amortisation_years.is_some() {
+                return Err(path.k("amortisation_years").key(
+                    "amortisation_years applies only to owned sites",
+                    "remove it, or set pricing = \"owned\"",
+                ));
+            }
+            let price = match s.lease_usd_per_chip_hour {
+                Some(p) => num(
+                    p,
+                    &path.k("lease_usd_per_chip_hour"),
+                    Bound::NonNegative,
+                    "lease price at this site in USD per chip-hour",
+                )?,
+                None => chip.map_or(0.0, |c| c.lease_usd_per_chip_hour),
+            };
+            Pricing::Lease {
+                usd_per_chip_hour: price,
+            }
+        }
+        RawPricing::Owned => {
+            if s.lease_usd_per_chip_hour.is_some() {
+                return Err(path.k("lease_usd_per_chip_hour").key(
+                    "lease_usd_per_chip_hour applies only to leased sites",
+                    "remove it, or set pricing = \"lease\"",
+                ));
+            }
+            Pricing::Owned {
+                amortisation_years: num(
+                    s.amortisation_years.unwrap_or(4.0),
+                    &path.k("amortisation_years"),
+                    Bound::Positive,
+                    "years over which the purchase price is written off (default 4)",
+                )?,
+            }
+        }
+    };
+
+    let mut deliveries = Vec::with_capacity(s.deliveries.len());
+    for (i, d) in s.deliveries.iter().enumerate() {
+        let at = cx.inside(d.date, &path.k("deliveries").i(i).k("date"))?;
+        deliveries.push(Delivery { at, chips: d.chips });
+    }
+    // Stable: same-day deliveries keep file order.
+    deliveries.sort_by_key(|d| d.at);
+
+    let supply = match &s.supply {
+        None => None,
+        Some(sp) => {
+            let sp_path = path.k("supply");
+            let chips_per_year = num(
+                sp.chips_per_year,
+                &sp_path.k("chips_per_year"),
+                Bound::NonNegative,
+                "chips delivered per year at full rate, in monthly lots",
+            )?;
+            let from = match sp.from {
+                Some(d) => cx.inside(d, &sp_path.k("from"))?,
+                None => SimTime::ZERO,
+            };
+            let until = match sp.until {
+                Some(d) => cx.inside(d, &sp_path.k("until"))?,
+                None => cx.horizon,
+            };
+            if until <= from {
+                return Err(sp_path.k("until").value(
+                    "supply ends before it starts",
+                    "make until later than from (both default to the horizon)",
+                ));
+            }
+            Some(Supply {
+                chips_per_year,
+                from,
+                until,
+            })
+        }
+    };
+
+    let delivered: u64 = deliveries
+        .iter()
+        .fold(0u64, |a, d| a.saturating_add(d.chips));
+    let supplied = supply.is_some_and(|sp| sp.chips_per_year > 0.0);
+    if delivered == 0 && !supplied && s.initial_chips == 0 {
+        return Err(path.value(
+            format!("site '{name}' never receives chips"),
+            "add initial_chips = 1000, deliveries = [{ date = 2025-01-01, chips = 1000 }] or \
+             supply = { chips_per_year = 10000 }",
+        ));
+    }
+
+    let power_cap_mw = match s.power_cap_mw {
+        Some(v) => Some(num(
+            v,
+            &path.k("power_cap_mw"),
+            Bound::Positive,
+            "facility power cap in MW; leave it out for no cap",
+        )?),
+        None => None,
+    };
+
+    let site = Site {
+        name: name.to_string(),
+        jurisdiction,
+        operator: match s.operator {
+            RawOperator::Domestic => Operator::Domestic,
+            RawOperator::Foreign => Operator::Foreign,
+        },
+        chip: chip_id,
+        pricing,
+        electricity_usd_per_kwh: num(
+            s.electricity_usd_per_kwh,
+            &path.k("electricity_usd_per_kwh"),
+            Bound::NonNegative,
+            "electricity price in USD per kWh",
+        )?,
+        pue: num(
+            s.pue,
+            &path.k("pue"),
+            Bound::AtLeastOne,
+            "PUE is facility power over IT power, so it is at least 1 (typically 1.1 to 1.6)",
+        )?,
+        mtbf_hours: num(
+            s.mtbf_hours,
+            &path.k("mtbf_hours"),
+            Bound::Positive,
+            "mean time between failures of one chip, in hours (e.g. 50000)",
+        )?,
+        repair_hours: num(
+            s.repair_hours,
+            &path.k("repair_hours"),
+            Bound::NonNegative,
+            "hours a failed chip is out of service",
+        )?,
+        power_cap_mw,
+        inference_priority: s.inference_priority.unwrap_or(false),
+        initial_chips: s.initial_chips,
+        deliveries,
+        supply,
+    };
+    let base = format!("sites.{}", fmt_key(name));
+    sources(&base, &s.source, raw::SITE_KEYS, &path, prov)?;
+    Ok(site)
+}
+
+fn firm(cx: &Cx, name: &str, f: &RawFirm, sites: &[Site], prov: &mut Vec<Provenance>) -> R<Firm> {
+    let path = P::root("firms").k(name);
+    entry_name(name, &path, "firm")?;
+    let headquarters = iso(&f.headquarters, &path.k("headquarters"))?;
+    let known = sorted(sites.iter().map(|s| s.name.as_str()));
+    if f.sites.is_empty() {
+        return Err(path.k("sites").value(
+            format!("firm '{name}' has no sites"),
+            format!(
+                "list at least one site it may use; known sites: {}",
+                list_or_none(&known)
+            ),
+        ));
+    }
+    let mut ids = Vec::with_capacity(f.sites.len());
+    for (i, s) in f.sites.iter().enumerate() {
+        let sp = path.k("sites").i(i);
+        let Some(id) = sites.iter().position(|x| x.name == *s) else {
+            return Err(sp.value(
+                format!("unknown site '{s}'"),
+                format!(
+                    "known sites: {}{} (define it under [sites.{}] or fix the name)",
+                    list_or_none(&known),
+                    did_you_mean(s, &known),
+                    fmt_key(s)
+                ),
+            ));
+        };
+        let id = SiteId(id as u32);
+        if ids.contains(&id) {
+            return Err(sp.value(format!("site '{s}' is listed twice"), "remove the repeat"));
+        }
+        ids.push(id);
+    }
+    let base = format!("firms.{}", fmt_key(name));
+    let mut workloads = Vec::with_capacity(f.workloads.len());
+    let mut seen = BTreeSet::new();
+    for (i, w) in f.workloads.iter().enumerate() {
+        let wp = path.k("workloads").i(i);
+        if !seen.insert(w.name.as_str()) {
+            return Err(wp.k("name").value(
+                format!("duplicate workload name '{}' in firm '{name}'", w.name),
+                "workload names must be unique within a firm; rename one of them",
+            ));
+        }
+        workloads.push(workload(cx, &base, &wp, w, prov)?);
+    }
+    sources(&base, &f.source, raw::FIRM_KEYS, &path, prov)?;
+    Ok(Firm {
+        name: name.to_string(),
+        headquarters,
+        sites: ids,
+        placement: match f.placement {
+            RawPlacement::Cheapest => PlacementStrategy::Cheapest,
+            RawPlacement::EarliestFinish => PlacementStrategy::EarliestFinish,
+            RawPlacement::HomeFirst => PlacementStrategy::HomeFirst,
+        },
+        workloads,
+    })
+}
+
+/// An example for a key a workload kind needs.
+fn workload_example(key: &str) -> &'static str {
+    match key {
+        "arrivals" => "arrivals = { every_days = 60 }",
+        "size_flop" => "size_flop = 5e24",
+        "gang_chips" => "gang_chips = 4096",
+        "checkpoint_hours" => "checkpoint_hours = 1.0",
+        "restart_hours" => "restart_hours = 0.5",
+        "tokens_per_day" => "tokens_per_day = 1e12",
+        _ => "see SCENARIO_FORMAT.md",
+    }
+}
+
+fn workload(
+    cx: &Cx,
+    firm_base: &str,
+    path: &P,
+    w: &RawWorkload,
+    prov: &mut Vec<Provenance>,
+) -> R<Workload> {
+    entry_name(&w.name, &path.k("name"), "workload")?;
+    let kind = w.kind.as_str();
+    // "an inference workload", "a training workload".
+    let a_kind = if kind.starts_with('i') {
+        format!("an {kind}")
+    } else {
+        format!("a {kind}")
+    };
+    let specific: &[&str] = match w.kind {
+        RawWorkloadKind::Training | RawWorkloadKind::FineTuning => raw::WORKLOAD_BATCH_KEYS,
+        RawWorkloadKind::Inference => raw::WORKLOAD_INFERENCE_KEYS,
+    };
+    let takes = format!(
+        "{a_kind} workload takes {}, besides {}",
+        specific.join(", "),
+        raw::WORKLOAD_COMMON_KEYS.join(", ")
+    );
+    for (k, present) in w.kind_keys() {
+        if present && !specific.contains(&k) {
+            return Err(path.k(k).key(
+                format!("'{k}' does not apply to {a_kind} workload"),
+                format!("remove it, or change kind; {takes}"),
+            ));
+        }
+    }
+    let need = |v: Option<f64>, k: &str| -> R<f64> {
+        v.ok_or_else(|| {
+            path.value(
+                format!("{a_kind} workload needs '{k}'"),
+                format!("add {}", workload_example(k)),
+            )
+        })
+    };
+
+    let start_d = w.start_date.map_or(cx.start, |d| d.0);
+    let end_d = w.end_date.map_or(cx.end, |d| d.0);
+    let start = match w.start_date {
+        Some(d) => cx.inside(d, &path.k("start_date"))?,
+        None => SimTime::ZERO,
+    };
+    let end = match w.end_date {
+        Some(d) => cx.inside(d, &path.k("end_date"))?,
+        None => cx.horizon,
+    };
+    if end_d < start_d {
+        return Err(path.k("end_date").value(
+            format!("end_date {end_d} is before start_date {start_d}"),
+            "make end_date no earlier than start_date (both default to the horizon)",
+        ));
+    }
+
+    let kind_model = match w.kind {
+        RawWorkloadKind::Training | RawWorkloadKind::FineTuning => {
+            let arrivals = match &w.arrivals {
+                Some(a) => arrivals(cx, &path.k("arrivals"), a, start_d, end_d)?,
+                None => {
+                    return Err(path.value(
+                        format!("{a_kind} workload needs 'arrivals'"),
+                        format!("add {}", workload_example("arrivals")),
+                    ))
+                }
+            };
+            let size_flop = match &w.size_flop {
+                Some(q) => quantity(&path.k("size_flop"), q)?,
+                None => {
+                    return Err(path.value(
+                        format!("{a_kind} workload needs 'size_flop'"),
+                        format!("add {}", workload_example("size_flop")),
+                    ))
+                }
+            };
+            let gang_chips = match w.gang_chips {
+                Some(0) => {
+                    return Err(path.k("gang_chips").value(
+                        "must be at least 1",
+                        "the number of chips one job runs on, e.g. gang_chips = 4096",
+                    ))
+                }
+                Some(n) => n,
+                None => {
+                    return Err(path.value(
+                        format!("{a_kind} workload needs 'gang_chips'"),
+                        format!("add {}", workload_example("gang_chips")),
+                    ))
+                }
+            };
+            let checkpoint = duration(
+                need(w.checkpoint_hours, "checkpoint_hours")?,
+                &path.k("checkpoint_hours"),
+                Bound::Positive,
+                3_600.0,
+                "hours between checkpoints of running work, e.g. 1.0",
+            )?;
+            let restart = duration(
+                need(w.restart_hours, "restart_hours")?,
+                &path.k("restart_hours"),
+                Bound::NonNegative,
+                3_600.0,
+                "hours lost at every restart after a failure or eviction, e.g. 0.5",
+            )?;
+            if let Some(dc) = &w.data_class {
+                non_empty(dc, &path.k("data_class"), "data class")?;
+            }
+            WorkloadKind::Batch(BatchWorkload {
+                kind: if w.kind == RawWorkloadKind::Training {
+                    JobKind::Training
+                } else {
+                    JobKind::FineTuning
+                },
+                arrivals,
+                size_flop,
+                gang_chips,
+                checkpoint,
+                restart,
+                data_class: w.data_class.clone(),
+            })
+        }
+        RawWorkloadKind::Inference => WorkloadKind::Inference(InferenceWorkload {
+            tokens_per_day: num(
+                need(w.tokens_per_day, "tokens_per_day")?,
+                &path.k("tokens_per_day"),
+                Bound::NonNegative,
+                "mean demand in tokens per day at start_date",
+            )?,
+            growth_per_year: num(
+                w.growth_per_year.unwrap_or(1.0),
+                &path.k("growth_per_year"),
+                Bound::Positive,
+                "multiplicative growth per year: 1 is flat, 3 triples each year",
+            )?,
+            daily_amplitude: num(
+                w.daily_amplitude.unwrap_or(0.0),
+                &path.k("daily_amplitude"),
+                Bound::Fraction,
+                "daily cycle as a fraction of the mean: 0 is flat, 0.5 is +-50%",
+            )?,
+            peak_hour: num(
+                w.peak_hour.unwrap_or(14.0),
+                &path.k("peak_hour"),
+                Bound::HourOfDay,
+                "hour of the daily peak, 0 to 24 (default 14)",
+            )?,
+            batch: duration(
+                w.batch_hours.unwrap_or(1.0),
+                &path.k("batch_hours"),
+                Bound::Positive,
+                3_600.0,
+                "hours per inference batch (default 1): shorter is finer and slower",
+            )?,
+        }),
+    };
+
+    let base = format!("{firm_base}.workloads.{}", fmt_key(&w.name));
+    let allowed: Vec<&str> = raw::WORKLOAD_COMMON_KEYS
+        .iter()
+        .chain(specific)
+        .copied()
+        .collect();
+    sources(&base, &w.source, &allowed, path, prov)?;
+    Ok(Workload {
+        name: w.name.clone(),
+        start,
+        end,
+        kind: kind_model,
+    })
+}
+
+fn arrivals(
+    cx: &Cx,
+    path: &P,
+    a: &RawArrivals,
+    start_d: NaiveDate,
+    end_d: NaiveDate,
+) -> R<Arrivals> {
+    let given: Vec<&str> = [
+        ("every_days", a.every_days.is_some()),
+        ("mean_gap_days", a.mean_gap_days.is_some()),
+        ("dates", a.dates.is_some()),
+    ]
+    .iter()
+    .filter(|(_, p)| *p)
+    .map(|(k, _)| *k)
+    .collect();
+    let help = "write one of { every_days = 60 }, { mean_gap_days = 30 } (Poisson) or \
+                { dates = [2025-03-01, 2025-09-01] }";
+    match given.as_slice() {
+        [] => return Err(path.value("arrivals is empty", help)),
+        [_] => {}
+        [_, second, ..] => {
+            return Err(path.k(second).key(
+                format!(
+                    "arrivals takes one of every_days, mean_gap_days, dates; found {}",
+                    given.join(" and ")
+                ),
+                help,
+            ))
+        }
+    }
+    if let Some(d) = a.every_days {
+        return Ok(Arrivals::Every(duration(
+            d,
+            &path.k("every_days"),
+            Bound::Positive,
+            SECS_PER_DAY as f64,
+            "days between job arrivals, e.g. every_days = 60",
+        )?));
+    }
+    if let Some(d) = a.mean_gap_days {
+        return Ok(Arrivals::Poisson {
+            mean_gap: duration(
+                d,
+                &path.k("mean_gap_days"),
+                Bound::Positive,
+                SECS_PER_DAY as f64,
+                "mean days between job arrivals, e.g. mean_gap_days = 30",
+            )?,
+        });
+    }
+    let dates = a.dates.as_deref().unwrap_or(&[]);
+    if dates.is_empty() {
+        return Err(path.k("dates").value("no dates given", help));
+    }
+    let mut times = Vec::with_capacity(dates.len());
+    for (i, d) in dates.iter().enumerate() {
+        let dp = path.k("dates").i(i);
+        let t = cx.inside(*d, &dp)?;
+        if d.0 < start_d || d.0 > end_d {
+            return Err(dp.value(
+                format!(
+                    "{} is outside the workload's dates {start_d} to {end_d}",
+                    d.0
+                ),
+                "move the arrival inside the workload's start_date / end_date, or widen them",
+            ));
+        }
+        times.push(t);
+    }
+    times.sort();
+    Ok(Arrivals::At(times))
+}
+
+fn quantity(path: &P, q: &RawQuantity) -> R<Quantity> {
+    let (q, at, help) = match q {
+        RawQuantity::Fixed(v) => (Quantity::Fixed(*v), path.clone(), "size_flop = 5e24"),
+        RawQuantity::LogNormal(l) => (
+            Quantity::LogNormal {
+                median: l.median,
+                p95: l.p95,
+            },
+            path.k("lognormal"),
+            "size_flop = { lognormal = { median = 5e24, p95 = 1.5e25 } }, with 0 < median <= p95",
+        ),
+        RawQuantity::Uniform(v) => {
+            let at = path.k("uniform");
+            let help = "size_flop = { uniform = [1e24, 3e24] }, with 0 <= low <= high";
+            match v.as_slice() {
+                [low, high] => (
+                    Quantity::Uniform {
+                        low: *low,
+                        high: *high,
+                    },
+                    at,
+                    help,
+                ),
+                _ => {
+                    return Err(at.value(
+                        format!("uniform needs [low, high], found {} numbers", v.len()),
+                        help,
+                    ))
+                }
+            }
+        }
+        RawQuantity::Triangular(v) => {
+            let at = path.k("triangular");
+            let help = "size_flop = { triangular = [1e24, 2e24, 5e24] }, with low <= mode <= high";
+            match v.as_slice() {
+                [low, mode, high] => (
+                    Quantity::Triangular {
+                        low: *low,
+                        mode: *mode,
+                        high: *high,
+                    },
+                    at,
+                    help,
+                ),
+                _ => {
+                    return Err(at.value(
+                        format!(
+                            "triangular needs [low, mode, high], found {} numbers",
+                            v.len()
+                        ),
+                        help,
+                    ))
+                }
+            }
+        }
+    };
+    match q.validate() {
+        Ok(()) => Ok(q),
+        Err(e) => Err(at.value(e.message, format!("e.g. {help}"))),
+    }
+}
+
+fn policy(
+    cx: &Cx,
+    path: &P,
+    p: &RawPolicy,
+    chips: &[Chip],
+    prov: &mut Vec<Provenance>,
+) -> R<Policy> {
+    entry_name(&p.name, &path.k("name"), "policy")?;
+    let rule_name = p.rule.as_str();
+    let (req, opt) = p.rule.keys();
+    let takes = {
+        let mut keys: Vec<&str> = req.iter().chain(opt).copied().collect();
+        keys.sort_unstable();
+        format!(
+            "rule '{rule_name}' takes {}, besides {}",
+            keys.join(", "),
+            raw::POLICY_COMMON_KEYS.join(", ")
+        )
+    };
+    for (k, present) in p.rule_keys() {
+        if present && !req.contains(&k) && !opt.contains(&k) {
+            return Err(path.k(k).key(
+                format!("'{k}' does not apply to rule '{rule_name}'"),
+                format!("remove it, or change the rule; {takes}"),
+            ));
+        }
+    }
+    for k in req {
+        if !p
+            .rule_keys()
+            .iter()
+            .any(|(name, present)| name == k && *present)
+        {
+            return Err(path.value(
+                format!("rule '{rule_name}' needs '{k}'"),
+                format!("add {k} = ...; {takes}"),
+            ));
+        }
+    }
+
+    if p.from.0 > cx.end {
+        return Err(path.k("from").value(
+            format!("from {} is after end_date {}", p.from.0, cx.end),
+            "a rule that starts after the horizon has no effect: move it inside the horizon, \
+             or remove it (or set enabled = false)",
+        ));
+    }
+    let from = cx.time(p.from.0);
+    let until = match p.until {
+        None => None,
+        Some(u) => {
+            let up = path.k("until");
+            if u.0 <= p.from.0 {
+                return Err(up.value(
+                    format!("until {} is not after from {}", u.0, p.from.0),
+                    "a rule is in force on [from, until): make until later than from",
+                ));
+            }
+            if u.0 > cx.end {
+                return Err(up.value(
+                    format!("until {} is after end_date {}", u.0, cx.end),
+                    "leave until out if the rule stays in force to the end of the horizon",
+                ));
+            }
+            Some(cx.time(u.0))
+        }
+    };
+
+    // Rule-specific keys were checked for presence above; `missing` only guards that invariant.
+    let missing = |k: &str| path.value(format!("rule '{rule_name}' needs '{k}'"), takes.clone());
+    let s = |v: &Option<String>, k: &str| v.clone().ok_or_else(|| missing(k));
+    let f = |v: Option<f64>, k: &str| v.ok_or_else(|| missing(k));
+    let chip_name = |v: &Option<String>, k: &str| -> R<String> {
+        let c = s(v, k)?;
+        chip_ref(&c, chips, &path.k(k))?;
+        Ok(c)
+    };
+    let opt_chip = |v: &Option<String>| -> R<Option<String>> {
+        match v {
+            Some(c) => {
+                chip_ref(c, chips, &path.k("chip"))?;
+                Ok(Some(c.clone()))
+            }
+            None => Ok(None),
+        }
+    };
+    let country = |v: &Option<String>, k: &str| -> R<String> { iso(&s(v, k)?, &path.k(k)) };
+
+    let rule = match p.rule {
+        RawRuleKind::ExportBan => Rule::ExportBan {
+            chip: chip_name(&p.chip, "chip")?,
+            to: country(&p.to, "to")?,
+        },
+        RawRuleKind::LicenceFee => Rule::LicenceFee {
+            chip: chip_name(&p.chip, "chip")?,
+            to: country(&p.to, "to")?,
+            fee_fraction: num(
+                f(p.fee_fraction, "fee_fraction")?,
+                &path.k("fee_fraction"),
+                Bound::NonNegative,
+                "price uplift as a fraction: 0.15 is +15%",
+            )?,
+        },
+        RawRuleKind::LeaseBan => Rule::LeaseBan {
+            firms_headquartered_in: country(&p.firms_headquartered_in, "firms_headquartered_in")?,
+            grace: duration(
+                f(p.grace_days, "grace_days")?,
+                &path.k("grace_days"),
+                Bound::NonNegative,
+                SECS_PER_DAY as f64,
+                "days running work may stay before it is evicted, e.g. grace_days = 90",
+            )?,
+        },
+        RawRuleKind::DataResidency => {
+            let dc = s(&p.data_class, "data_class")?;
+            non_empty(&dc, &path.k("data_class"), "data class")?;
+            Rule::DataResidency { data_class: dc }
+        }
+        RawRuleKind::ChipCap => Rule::ChipCap {
+            country: country(&p.country, "country")?,
+            chip: opt_chip(&p.chip)?,
+            max_chips: p.max_chips.ok_or_else(|| missing("max_chips"))?,
+        },
+        RawRuleKind::PermitDelay => Rule::PermitDelay {
+            through: country(&p.through, "through")?,
+            chip: opt_chip(&p.chip)?,
+            delay: duration(
+                f(p.delay_days, "delay_days")?,
+                &path.k("delay_days"),
+                Bound::NonNegative,
+                SECS_PER_DAY as f64,
+                "days a shipment is held for its permit, e.g. delay_days = 60",
+            )?,
+        },
+        RawRuleKind::DomesticMandate => Rule::DomesticMandate {
+            firms_headquartered_in: country(&p.firms_headquartered_in, "firms_headquartered_in")?,
+            share: num(
+                f(p.inference_share, "inference_share")?,
+                &path.k("inference_share"),
+                Bound::Fraction,
+                "share of inference on domestic chips: 0.5 is half",
+            )?,
+        },
+        RawRuleKind::SupplyShock => Rule::SupplyShock {
+            chip: chip_name(&p.chip, "chip")?,
+            factor: num(
+                f(p.factor, "factor")?,
+                &path.k("factor"),
+                Bound::NonNegative,
+                "multiplier on the steady supply: 0.5 halves it, 0 stops it",
+            )?,
+        },
+    };
+
+    let base = format!("policy.{}", fmt_key(&p.name));
+    let allowed: Vec<&str> = raw::POLICY_COMMON_KEYS
+        .iter()
+        .chain(req)
+        .chain(opt)
+        .copied()
+        .collect();
+    let source = sources(&base, &p.source, &allowed, path, prov)?;
+    Ok(Policy {
+        name: p.name.clone(),
+        from,
+        until,
+        rule,
+        source,
+    })
+}
+
+/// A `[sources]` key must name something the scenario defines, or its provenance is silently lost.
+/// Checked up to the entry name (`chips.h100...`); names may contain dots, so the longest defined
+/// name that prefixes the rest wins.
+fn source_path(p: &str, raw: &RawScenario) -> R<()> {
+    let path = P::root("sources").k(p);
+    let (head, rest) = match p.split_once('.') {
+        Some((h, r)) => (h, Some(r)),
+        None => (p, None),
+    };
+    let names: Vec<&str> = match head {
+        "chips" => raw.chips.0.iter().map(|(n, _)| n.as_str()).collect(),
+        "sites" => raw.sites.0.iter().map(|(n, _)| n.as_str()).collect(),
+        "firms" => raw.firms.0.iter().map(|(n, _)| n.as_str()).collect(),
+        "policy" => raw.policy.iter().map(|p| p.name.as_str()).collect(),
+        "name" | "description" | "start_date" | "end_date" | "seed" if rest.is_none() => {
+            return Ok(())
+        }
+        _ => {
+            return Err(path.key(
+                format!("'{p}' is not a field path of this scenario"),
+                "paths start with chips., sites., firms., policy. or a top-level key, e.g. \
+                 \"chips.h100.bf16_dense_tflops\" = \"Nvidia H100 datasheet\"",
+            ))
+        }
+    };
+    let rest = rest.unwrap_or("");
+    let found = names
+        .iter()
+        .any(|n| rest == *n || rest.strip_prefix(n).is_some_and(|r| r.starts_with('.')));
+    if found {
+        return Ok(());
+    }
+    let first = rest.split('.').next().unwrap_or("");
+    let known = sorted(names.into_iter());
+    Err(path.key(
+        format!("'{p}' names no defined entry of [{head}]"),
+        format!(
+            "defined: {}{}",
+            list_or_none(&known),
+            did_you_mean(first, &known)
+        ),
+    ))
+}
