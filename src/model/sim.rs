@@ -45,8 +45,10 @@ use super::{
 
 /// Hours in a year, for amortisation.
 const HOURS_PER_YEAR: f64 = 8_760.0;
-/// Supply arrives in lots every twelfth of a (365.25-day) year.
-const SUPPLY_LOT: SimDuration = SimDuration(2_629_800);
+/// Steady supply arrives in daily lots, so every reporting period sees its share.
+const SUPPLY_LOT: SimDuration = SimDuration::from_days(1);
+/// Daily lots in a (365.25-day) year.
+const LOTS_PER_YEAR: f64 = 365.25;
 
 #[derive(Clone, Copy, Debug)]
 enum Ev {
@@ -56,7 +58,7 @@ enum Ev {
     PeriodEnd(u32),
     /// A shipment of chips; `delayed` has bit `i` set once permit rule `i` has delayed it.
     Delivery { site: u32, chips: u64, delayed: u64 },
-    /// A monthly lot of a site's steady supply.
+    /// A daily lot of a site's steady supply.
     SupplyLot { site: u32 },
     /// The next job of a batch workload; `index` counts its arrivals.
     Arrival {
@@ -1017,7 +1019,7 @@ impl<'w> CapacityModel<'w> {
             .world
             .timeline
             .supply_factor(self.world.site_chip(site), now);
-        let exact = sup.chips_per_year * factor / 12.0 + self.sites[s].supply_carry;
+        let exact = sup.chips_per_year * factor / LOTS_PER_YEAR + self.sites[s].supply_carry;
         let chips = exact.floor().max(0.0);
         self.sites[s].supply_carry = exact - chips;
         if chips > 0.0 {

@@ -42,7 +42,7 @@ pub struct Delivery {
     pub chips: u64,
 }
 
-/// A steady supply of chips, delivered in monthly lots between two instants.
+/// A steady supply of chips, delivered in daily lots between two instants.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Supply {
     /// Chips per year at full rate (before supply shocks).
