@@ -1,6 +1,6 @@
 //! `extends`: reading the chain of layer files (child first) and merging them into one document.
 //!
-//! Merge rules (SCENARIO_FORMAT.md): tables merge key by key; any other value, arrays included,
+//! Merge rules (the README's "Scenario format"): tables merge key by key; any other value, arrays included,
 //! replaces the base's; top-level `[[policy]]` entries append to the base's timeline, except that an
 //! entry whose `name` matches a base entry replaces it in place, and entries with `enabled = false`
 //! are dropped once all layers are merged. `extends` itself is removed from every layer before the

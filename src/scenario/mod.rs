@@ -1,4 +1,4 @@
-//! Scenario files (TOML, format in `SCENARIO_FORMAT.md`) to a validated [`model::World`], with
+//! Scenario files (TOML, format in the README's "Scenario format" section) to a validated [`model::World`], with
 //! every error naming file, line, column, field path, and how to fix it.
 //!
 //! # Pipeline
@@ -396,7 +396,7 @@ fn serde_error(
         return ScenarioError::MissingKey {
             at: loc.locate(&path, Want::Value),
             path: loc.display(&path),
-            help: format!("add `{k} = ...` to {table} (see SCENARIO_FORMAT.md)"),
+            help: format!("add `{k} = ...` to {table} (see the README's \"Scenario format\" section)"),
             key: k,
         };
     }
@@ -438,7 +438,7 @@ fn serde_error(
     } else {
         (
             msg.to_string(),
-            "see SCENARIO_FORMAT.md for the accepted forms of this key".to_string(),
+            "see the README's \"Scenario format\" section for the accepted forms of this key".to_string(),
         )
     };
     ScenarioError::BadValue {

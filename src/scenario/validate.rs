@@ -667,7 +667,7 @@ fn workload_example(key: &str) -> &'static str {
         "checkpoint_hours" => "checkpoint_hours = 1.0",
         "restart_hours" => "restart_hours = 0.5",
         "tokens_per_day" => "tokens_per_day = 1e12",
-        _ => "see SCENARIO_FORMAT.md",
+        _ => "see the README's \"Scenario format\" section",
     }
 }
 
