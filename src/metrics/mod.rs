@@ -40,6 +40,10 @@ pub struct SitePeriod {
     pub queue_job_seconds: f64,
     /// Spend at the site, USD (owned sites: capex on all online chips plus electricity of busy ones).
     pub cost_usd: f64,
+    /// What users paid for training and fine-tuning chip-hours here, USD (for unit costs).
+    pub usage_cost_training_usd: f64,
+    /// What users paid for inference chip-hours here, USD (for unit costs).
+    pub usage_cost_inference_usd: f64,
     /// Energy drawn by busy chips including PUE, MWh.
     pub energy_mwh: f64,
     /// Jobs evicted by a rule.
@@ -62,6 +66,17 @@ impl SitePeriod {
     /// Busy chip-hours over online chip-hours, or None when no chip was online.
     pub fn utilisation(&self) -> Option<f64> {
         (self.chip_hours_online > 0.0).then(|| self.chip_hours_busy / self.chip_hours_online)
+    }
+
+    /// Training spend per useful PFLOP-day, USD, or None without training compute.
+    pub fn usd_per_pflop_day(&self) -> Option<f64> {
+        (self.compute_pflop_days > 0.0)
+            .then(|| self.usage_cost_training_usd / self.compute_pflop_days)
+    }
+
+    /// Inference spend per million tokens served, USD, or None without tokens.
+    pub fn usd_per_million_tokens(&self) -> Option<f64> {
+        (self.tokens_served > 0.0).then(|| self.usage_cost_inference_usd / self.tokens_served * 1e6)
     }
 
     /// Mean number of jobs waiting in the queue over a period of `period_secs` seconds.

@@ -17,6 +17,8 @@ pub enum Group {
     Site(String),
     /// One firm.
     Firm(String),
+    /// All firms together.
+    AllFirms,
 }
 
 impl Group {
@@ -27,12 +29,13 @@ impl Group {
             Group::Jurisdiction(_) => "jurisdiction",
             Group::Site(_) => "site",
             Group::Firm(_) => "firm",
+            Group::AllFirms => "firms",
         }
     }
     /// The group's name (`all` for the world).
     pub fn name(&self) -> &str {
         match self {
-            Group::All => "all",
+            Group::All | Group::AllFirms => "all",
             Group::Jurisdiction(s) | Group::Site(s) | Group::Firm(s) => s,
         }
     }
@@ -66,6 +69,8 @@ pub const SITE_METRICS: &[&str] = &[
     "tokens_served",
     "training_jobs_completed",
     "cost_usd",
+    "usd_per_pflop_day",
+    "usd_per_million_tokens",
     "energy_mwh",
     "evictions",
     "failures",
@@ -98,6 +103,10 @@ fn site_values(parts: &[&SitePeriod]) -> Vec<Option<f64>> {
     let total = SitePeriod {
         chip_hours_online: sum(&|p| p.chip_hours_online),
         chip_hours_busy: sum(&|p| p.chip_hours_busy),
+        compute_pflop_days: sum(&|p| p.compute_pflop_days),
+        tokens_served: sum(&|p| p.tokens_served),
+        usage_cost_training_usd: sum(&|p| p.usage_cost_training_usd),
+        usage_cost_inference_usd: sum(&|p| p.usage_cost_inference_usd),
         ..SitePeriod::default()
     };
     let busy = total.chip_hours_busy;
@@ -105,10 +114,12 @@ fn site_values(parts: &[&SitePeriod]) -> Vec<Option<f64>> {
         Some(sum(&|p| p.chips_online as f64)),
         Some(busy),
         total.utilisation(),
-        Some(sum(&|p| p.compute_pflop_days)),
-        Some(sum(&|p| p.tokens_served)),
+        Some(total.compute_pflop_days),
+        Some(total.tokens_served),
         Some(sum(&|p| p.training_jobs_completed as f64)),
         Some(sum(&|p| p.cost_usd)),
+        total.usd_per_pflop_day(),
+        total.usd_per_million_tokens(),
         Some(sum(&|p| p.energy_mwh)),
         Some(sum(&|p| p.evictions as f64)),
         Some(sum(&|p| p.failures as f64)),
@@ -118,7 +129,20 @@ fn site_values(parts: &[&SitePeriod]) -> Vec<Option<f64>> {
     ]
 }
 
-fn firm_values(p: &FirmPeriod) -> Vec<Option<f64>> {
+fn firm_values(parts: &[&FirmPeriod]) -> Vec<Option<f64>> {
+    let mut total = FirmPeriod::default();
+    for p in parts {
+        total.compute_home_pflop_days += p.compute_home_pflop_days;
+        total.compute_abroad_pflop_days += p.compute_abroad_pflop_days;
+        total.tokens_demanded += p.tokens_demanded;
+        total.tokens_served += p.tokens_served;
+        total.cost_home_usd += p.cost_home_usd;
+        total.cost_abroad_usd += p.cost_abroad_usd;
+        total.training_jobs_completed += p.training_jobs_completed;
+        total.blocked_jobs += p.blocked_jobs;
+        total.evictions += p.evictions;
+    }
+    let p = &total;
     vec![
         Some(p.compute_home_pflop_days),
         Some(p.compute_abroad_pflop_days),
@@ -170,7 +194,8 @@ fn push_rows(
 /// Summarises replications (given in replication order) per period and group.
 ///
 /// `site_jurisdictions[s]` is the jurisdiction of site `s`. Rows come in a fixed order: by period,
-/// then all, jurisdictions (sorted), sites and firms (in world order), then metric.
+/// then all sites, jurisdictions (sorted), sites (in world order), all firms, firms (in world
+/// order), then metric.
 pub fn summarise(
     runs: &[RunMetrics],
     site_names: &[String],
@@ -222,8 +247,15 @@ pub fn summarise(
             let g = Group::Site(name.clone());
             push_rows(&mut out, p, &g, SITE_METRICS, &site_group(&|x| x == s));
         }
+        if !firm_names.is_empty() {
+            let all: Vec<_> = runs
+                .iter()
+                .map(|r| firm_values(&r.firm.iter().map(|f| &f[p]).collect::<Vec<_>>()))
+                .collect();
+            push_rows(&mut out, p, &Group::AllFirms, FIRM_METRICS, &all);
+        }
         for (f, name) in firm_names.iter().enumerate() {
-            let per_rep: Vec<_> = runs.iter().map(|r| firm_values(&r.firm[f][p])).collect();
+            let per_rep: Vec<_> = runs.iter().map(|r| firm_values(&[&r.firm[f][p]])).collect();
             push_rows(
                 &mut out,
                 p,

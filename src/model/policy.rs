@@ -89,6 +89,49 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// One line for tables and chart labels, e.g. `export ban: h20 to CN`.
+    pub fn describe(&self) -> String {
+        let chip_or_all = |c: &Option<String>| c.clone().unwrap_or_else(|| "all chips".into());
+        match self {
+            Rule::ExportBan { chip, to } => format!("export ban: {chip} to {to}"),
+            Rule::LicenceFee {
+                chip,
+                to,
+                fee_fraction,
+            } => format!("licence fee: +{:.0}% on {chip} in {to}", fee_fraction * 100.0),
+            Rule::LeaseBan {
+                firms_headquartered_in,
+                grace,
+            } => format!(
+                "lease ban: {firms_headquartered_in} firms off foreign capacity abroad ({:.0}-day grace)",
+                grace.as_days_f64()
+            ),
+            Rule::DataResidency { data_class } => format!("data residency: {data_class} stays home"),
+            Rule::ChipCap {
+                country,
+                chip,
+                max_chips,
+            } => format!("chip cap: {max_chips} {} in {country}", chip_or_all(chip)),
+            Rule::PermitDelay {
+                through,
+                chip,
+                delay,
+            } => format!(
+                "permit delay: {} through {through} +{:.0} days",
+                chip_or_all(chip),
+                delay.as_days_f64()
+            ),
+            Rule::DomesticMandate {
+                firms_headquartered_in,
+                share,
+            } => format!(
+                "domestic mandate: {:.0}% of {firms_headquartered_in} firms' inference on home chips",
+                share * 100.0
+            ),
+            Rule::SupplyShock { chip, factor } => format!("supply shock: {chip} supply x{factor}"),
+        }
+    }
+
     /// The rule's kind as written in scenarios.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -452,6 +452,11 @@ impl<'w> CapacityModel<'w> {
             }
             row.energy_mwh += h * mwh_per_chip_hour;
             row.cost_usd += h * site_price;
+            if inference {
+                row.usage_cost_inference_usd += h * user_price;
+            } else {
+                row.usage_cost_training_usd += h * user_price;
+            }
             let fr = &mut firm_rows[p];
             if home {
                 fr.chip_hours_home += h;

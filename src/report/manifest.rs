@@ -1,11 +1,11 @@
 //! `manifest.json`: what was run, with which inputs, by which binary.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::metrics::JobLedger;
 
 /// The manifest of one run.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     /// Scenario name.
     pub scenario: String,
@@ -33,10 +33,55 @@ pub struct Manifest {
     pub events: u64,
     /// Job ledger summed over replications.
     pub jobs: Ledger,
+    /// The sites, in world order.
+    pub sites: Vec<SiteEntry>,
+    /// The firms, in world order.
+    pub firms: Vec<FirmEntry>,
+    /// The policy timeline, in scenario order.
+    pub policies: Vec<PolicyEntry>,
+}
+
+/// A site as listed in the manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SiteEntry {
+    /// Site name.
+    pub name: String,
+    /// Jurisdiction (ISO code).
+    pub jurisdiction: String,
+    /// `domestic` or `foreign`.
+    pub operator: String,
+    /// Chip type.
+    pub chip: String,
+}
+
+/// A firm as listed in the manifest.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FirmEntry {
+    /// Firm name.
+    pub name: String,
+    /// Home jurisdiction.
+    pub headquarters: String,
+}
+
+/// A rule of the timeline as listed in the manifest (dates as the scenario wrote them).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PolicyEntry {
+    /// Rule name.
+    pub name: String,
+    /// Rule kind (`export_ban`, `lease_ban`, ...).
+    pub rule: String,
+    /// A one-line description of what it does.
+    pub summary: String,
+    /// In force from (ISO date).
+    pub from: String,
+    /// Out of force from (ISO date), if ever.
+    pub until: Option<String>,
+    /// Where the rule comes from.
+    pub source: Option<String>,
 }
 
 /// The job ledger in the manifest.
-#[derive(Clone, Debug, Default, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
     /// Jobs generated.
     pub arrived: u64,

@@ -4,18 +4,19 @@
 pub mod csv;
 pub mod manifest;
 pub mod output;
+pub mod view;
 
 use crate::experiment::RunResult;
 use crate::scenario::Scenario;
 
-/// Every file of a run folder, as (relative path, bytes), in a fixed order.
-pub fn run_files(scenario: &Scenario, result: &RunResult) -> Vec<(String, Vec<u8>)> {
-    let world = &scenario.world;
+/// The manifest of a finished run.
+pub fn manifest_of(scenario: &Scenario, result: &RunResult) -> manifest::Manifest {
     let mut ledger = manifest::Ledger::default();
     for r in &result.runs {
         ledger.add(&r.jobs);
     }
-    let m = manifest::Manifest {
+    let (sites, firms, policies) = view::world_entries(scenario);
+    manifest::Manifest {
         scenario: scenario.name.clone(),
         description: scenario.description.clone(),
         content_hash: scenario.content_hash.clone(),
@@ -29,7 +30,26 @@ pub fn run_files(scenario: &Scenario, result: &RunResult) -> Vec<(String, Vec<u8
         wall_time_s: result.wall_time_s,
         events: result.runs.iter().map(|r| r.events).sum(),
         jobs: ledger,
-    };
+        sites,
+        firms,
+        policies,
+    }
+}
+
+/// `provenance.csv`: every input figure's field path and the source the scenario gives for it.
+pub fn provenance_csv(scenario: &Scenario) -> Vec<u8> {
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    w.write_record(["field", "source"]).expect("in memory");
+    for p in &scenario.provenance {
+        w.write_record([&p.path, &p.source]).expect("in memory");
+    }
+    w.into_inner().expect("in memory")
+}
+
+/// Every file of a run folder, as (relative path, bytes), in a fixed order.
+pub fn run_files(scenario: &Scenario, result: &RunResult) -> Vec<(String, Vec<u8>)> {
+    let world = &scenario.world;
+    let m = manifest_of(scenario, result);
     vec![
         (
             "timeseries.csv".into(),
@@ -43,6 +63,7 @@ pub fn run_files(scenario: &Scenario, result: &RunResult) -> Vec<(String, Vec<u8
             "summary.csv".into(),
             csv::summary(&result.periods, &result.summary),
         ),
+        ("provenance.csv".into(), provenance_csv(scenario)),
         ("manifest.json".into(), manifest::to_json(&m)),
     ]
 }

@@ -65,6 +65,16 @@ pub struct Provenance {
     pub source: String,
 }
 
+/// The calendar dates of a policy as the scenario wrote them (the world keeps simulation times, in
+/// which a rule dated before the start is clamped to the start).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PolicyDates {
+    /// In force from this day.
+    pub from: NaiveDate,
+    /// Out of force from this day, if ever.
+    pub until: Option<NaiveDate>,
+}
+
 /// A loaded, validated scenario.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
@@ -80,6 +90,8 @@ pub struct Scenario {
     pub end_date: NaiveDate,
     /// The validated world, times in simulation seconds.
     pub world: model::World,
+    /// `policy_dates[i]` are the dates of `world.timeline.policies[i]`.
+    pub policy_dates: Vec<PolicyDates>,
     /// Every `source` and `[sources]` entry of all layers, sorted by path.
     pub provenance: Vec<Provenance>,
     /// SHA-256 (hex) over the layers, child first: each layer's file name (not its folder, so the
@@ -336,6 +348,7 @@ fn build(layers: Vec<Layer>) -> Result<Scenario, ScenarioError> {
         start_date: v.start_date,
         end_date: v.end_date,
         world: v.world,
+        policy_dates: v.policy_dates,
         provenance,
         content_hash,
         files: layers.iter().map(|l| l.name.clone()).collect(),
@@ -396,7 +409,9 @@ fn serde_error(
         return ScenarioError::MissingKey {
             at: loc.locate(&path, Want::Value),
             path: loc.display(&path),
-            help: format!("add `{k} = ...` to {table} (see the README's \"Scenario format\" section)"),
+            help: format!(
+                "add `{k} = ...` to {table} (see the README's \"Scenario format\" section)"
+            ),
             key: k,
         };
     }
@@ -438,7 +453,8 @@ fn serde_error(
     } else {
         (
             msg.to_string(),
-            "see the README's \"Scenario format\" section for the accepted forms of this key".to_string(),
+            "see the README's \"Scenario format\" section for the accepted forms of this key"
+                .to_string(),
         )
     };
     ScenarioError::BadValue {

@@ -45,6 +45,7 @@ pub(crate) struct Validated {
     pub end_date: NaiveDate,
     pub world: model::World,
     pub provenance: Vec<Provenance>,
+    pub policy_dates: Vec<super::PolicyDates>,
 }
 
 type R<T> = Result<T, Issue>;
@@ -255,6 +256,7 @@ pub(crate) fn validate(raw: &RawScenario) -> R<Validated> {
         firms.push(firm(&cx, name, f, &sites, &mut prov)?);
     }
     let mut policies = Vec::with_capacity(raw.policy.len());
+    let mut policy_dates = Vec::with_capacity(raw.policy.len());
     let mut seen = BTreeSet::new();
     for (i, p) in raw.policy.iter().enumerate() {
         let path = P::root("policy").i(i);
@@ -269,6 +271,10 @@ pub(crate) fn validate(raw: &RawScenario) -> R<Validated> {
             ));
         }
         policies.push(policy(&cx, &path, p, &chips, &mut prov)?);
+        policy_dates.push(super::PolicyDates {
+            from: p.from.0,
+            until: p.until.map(|u| u.0),
+        });
     }
     for (p, text) in &raw.sources.0 {
         source_path(p, raw)?;
@@ -292,6 +298,7 @@ pub(crate) fn validate(raw: &RawScenario) -> R<Validated> {
             timeline: Timeline { policies },
         },
         provenance: prov,
+        policy_dates,
     })
 }
 

@@ -1,0 +1,230 @@
+//! What reports show of a run: its summary series, sites, firms, policy timeline and provenance,
+//! built from a finished run or read back from a run folder, so that `run` and `compare` draw the
+//! same charts and pages from the same data.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::NaiveDate;
+
+use crate::experiment::RunResult;
+use crate::model::Operator;
+use crate::scenario::Scenario;
+
+use super::manifest::{FirmEntry, Manifest, PolicyEntry, SiteEntry};
+
+/// One metric of one group in one period, across replications.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Band {
+    /// Mean across replications.
+    pub mean: f64,
+    /// 5th percentile.
+    pub p05: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// Replications with a value.
+    pub n: usize,
+}
+
+/// Key of a series: (group kind, group name, metric), as in `summary.csv`.
+pub type SeriesKey = (String, String, String);
+
+/// A run as the report layer sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunView {
+    /// The run's manifest (scenario, seed, replications, sites, firms, policies, ...).
+    pub manifest: Manifest,
+    /// First day of each period.
+    pub periods: Vec<NaiveDate>,
+    /// Every summary series, one entry per period (None where no replication had a value).
+    pub series: BTreeMap<SeriesKey, Vec<Option<Band>>>,
+    /// (field path, source), sorted by path.
+    pub provenance: Vec<(String, String)>,
+}
+
+/// Why a run folder could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A file is missing or unreadable.
+    #[error("{file}: cannot read: {source}\n  help: give the folder a `capsim run` wrote (it holds manifest.json and summary.csv)")]
+    Io {
+        /// The file.
+        file: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file is not in the format `capsim run` writes.
+    #[error("{file}: not a capsim output file: {message}\n  help: re-run `capsim run` with this version of capsim")]
+    Format {
+        /// The file.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl RunView {
+    /// The view of a run that just finished.
+    pub fn from_run(scenario: &Scenario, result: &RunResult) -> RunView {
+        let manifest = super::manifest_of(scenario, result);
+        let n = result.periods.len();
+        let mut series: BTreeMap<SeriesKey, Vec<Option<Band>>> = BTreeMap::new();
+        for r in &result.summary {
+            let key = (
+                r.group.kind().to_string(),
+                r.group.name().to_string(),
+                r.metric.to_string(),
+            );
+            series.entry(key).or_insert_with(|| vec![None; n])[r.period] = Some(Band {
+                mean: r.mean,
+                p05: r.p05,
+                p95: r.p95,
+                n: r.n,
+            });
+        }
+        RunView {
+            manifest,
+            periods: result.periods.starts.clone(),
+            series,
+            provenance: scenario
+                .provenance
+                .iter()
+                .map(|p| (p.path.clone(), p.source.clone()))
+                .collect(),
+        }
+    }
+
+    /// Reads a run folder written by `capsim run` (`manifest.json`, `summary.csv`, `provenance.csv`).
+    pub fn read(dir: &Path) -> Result<RunView, ReadError> {
+        let read = |name: &str| {
+            let file = dir.join(name);
+            std::fs::read(&file).map_err(|source| ReadError::Io {
+                file: file.display().to_string(),
+                source,
+            })
+        };
+        let format = |name: &str, message: String| ReadError::Format {
+            file: dir.join(name).display().to_string(),
+            message,
+        };
+        let manifest: Manifest = serde_json::from_slice(&read("manifest.json")?)
+            .map_err(|e| format("manifest.json", e.to_string()))?;
+
+        let bytes = read("summary.csv")?;
+        let mut rdr = csv::Reader::from_reader(bytes.as_slice());
+        let header = rdr
+            .headers()
+            .map_err(|e| format("summary.csv", e.to_string()))?
+            .clone();
+        if header.iter().collect::<Vec<_>>() != super::csv::SUMMARY_COLUMNS {
+            return Err(format(
+                "summary.csv",
+                format!("unexpected columns {header:?}"),
+            ));
+        }
+        let mut periods: Vec<NaiveDate> = Vec::new();
+        let mut rows = Vec::new();
+        for (i, rec) in rdr.records().enumerate() {
+            let rec = rec.map_err(|e| format("summary.csv", e.to_string()))?;
+            let bad = |what: &str| format("summary.csv", format!("row {}: bad {what}", i + 2));
+            let date: NaiveDate = rec[0].parse().map_err(|_| bad("period_start"))?;
+            let num = |j: usize, what: &str| rec[j].parse::<f64>().map_err(|_| bad(what));
+            let band = Band {
+                n: rec[4].parse().map_err(|_| bad("replications"))?,
+                mean: num(5, "mean")?,
+                p05: num(6, "p05")?,
+                p95: num(7, "p95")?,
+            };
+            if periods.last() != Some(&date) && !periods.contains(&date) {
+                periods.push(date);
+            }
+            let key = (rec[1].to_string(), rec[2].to_string(), rec[3].to_string());
+            rows.push((date, key, band));
+        }
+        periods.sort();
+        let mut series: BTreeMap<SeriesKey, Vec<Option<Band>>> = BTreeMap::new();
+        for (date, key, band) in rows {
+            let p = periods.binary_search(&date).expect("collected above");
+            series
+                .entry(key)
+                .or_insert_with(|| vec![None; periods.len()])[p] = Some(band);
+        }
+
+        let mut provenance = Vec::new();
+        if let Ok(bytes) = read("provenance.csv") {
+            let mut rdr = csv::Reader::from_reader(bytes.as_slice());
+            for rec in rdr.records() {
+                let rec = rec.map_err(|e| format("provenance.csv", e.to_string()))?;
+                provenance.push((rec[0].to_string(), rec[1].to_string()));
+            }
+        }
+        Ok(RunView {
+            manifest,
+            periods,
+            series,
+            provenance,
+        })
+    }
+
+    /// A series by group kind, group and metric (e.g. `("jurisdiction", "CN", "compute_pflop_days")`).
+    pub fn series(&self, kind: &str, group: &str, metric: &str) -> Option<&[Option<Band>]> {
+        self.series
+            .get(&(kind.to_string(), group.to_string(), metric.to_string()))
+            .map(Vec::as_slice)
+    }
+
+    /// Jurisdictions with at least one site, sorted.
+    pub fn jurisdictions(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .manifest
+            .sites
+            .iter()
+            .map(|s| s.jurisdiction.clone())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+/// The manifest's site, firm and policy lists for a scenario.
+pub(super) fn world_entries(sc: &Scenario) -> (Vec<SiteEntry>, Vec<FirmEntry>, Vec<PolicyEntry>) {
+    let w = &sc.world;
+    let sites = w
+        .sites
+        .iter()
+        .map(|s| SiteEntry {
+            name: s.name.clone(),
+            jurisdiction: s.jurisdiction.clone(),
+            operator: match s.operator {
+                Operator::Domestic => "domestic".into(),
+                Operator::Foreign => "foreign".into(),
+            },
+            chip: w.chips[s.chip.0 as usize].name.clone(),
+        })
+        .collect();
+    let firms = w
+        .firms
+        .iter()
+        .map(|f| FirmEntry {
+            name: f.name.clone(),
+            headquarters: f.headquarters.clone(),
+        })
+        .collect();
+    let policies = w
+        .timeline
+        .policies
+        .iter()
+        .zip(&sc.policy_dates)
+        .map(|(p, d)| PolicyEntry {
+            name: p.name.clone(),
+            rule: p.rule.kind().to_string(),
+            summary: p.rule.describe(),
+            from: d.from.to_string(),
+            until: d.until.map(|u| u.to_string()),
+            source: p.source.clone(),
+        })
+        .collect();
+    (sites, firms, policies)
+}
