@@ -152,6 +152,24 @@ struct CapacityModel<'w> {
     next_epoch: u64,
     ledger: JobLedger,
     error: Option<ModelError>,
+    /// What rules make of each site, refreshed at every change point (rules change nothing between).
+    rates: Vec<SiteRates>,
+    /// `home[f][s]`: site `s` is in firm `f`'s home jurisdiction.
+    home: Vec<Vec<bool>>,
+    /// Per firm, its sites in order of preference for inference, with whether rules allow a new
+    /// batch there and whether they allow a running service to stay. Refreshed with `rates`.
+    inference_order: Vec<Vec<(SiteId, bool, bool)>>,
+}
+
+/// Prices and permissions at a site under the rules in force.
+#[derive(Clone, Copy, Debug, Default)]
+struct SiteRates {
+    /// Price of one chip-hour of capacity (lease price or amortised capex), fees included.
+    capacity_price: f64,
+    /// What a user pays for one busy chip-hour (capacity plus electricity at owned sites).
+    user_price: f64,
+    /// Multiplier on the site's steady supply.
+    supply_factor: f64,
 }
 
 /// Runs one replication of `world` and returns what happened, per period.
@@ -211,7 +229,22 @@ pub fn run_replication(
         next_epoch: 0,
         ledger: JobLedger::default(),
         error: None,
+        rates: Vec::new(),
+        home: world
+            .firms
+            .iter()
+            .map(|f| {
+                world
+                    .sites
+                    .iter()
+                    .map(|s| s.jurisdiction == f.headquarters)
+                    .collect()
+            })
+            .collect(),
+        inference_order: Vec::new(),
     };
+    let mut model = model;
+    model.refresh_rules(SimTime::ZERO);
     let mut sim = Simulation::new(model);
     let at = |sim: &mut Simulation<CapacityModel>, t: SimTime, ev: Ev| {
         sim.schedule_at(t, ev)
@@ -350,8 +383,7 @@ impl<'w> CapacityModel<'w> {
     }
 
     fn is_home(&self, firm: FirmId, site: SiteId) -> bool {
-        self.world.sites[site.0 as usize].jurisdiction
-            == self.world.firms[firm.0 as usize].headquarters
+        self.home[firm.0 as usize][site.0 as usize]
     }
 
     fn data_class(&self, firm: FirmId, workload: u32) -> Option<&'w str> {
@@ -378,17 +410,72 @@ impl<'w> CapacityModel<'w> {
             .allows(work, &self.world.sites[site.0 as usize], t, phase)
     }
 
+    /// Recomputes what the rules in force at `t` make of prices, supply and inference placement.
+    /// Called at the start and at every change point, after open accounts are closed.
+    fn refresh_rules(&mut self, t: SimTime) {
+        let tl = &self.world.timeline;
+        self.rates = self
+            .world
+            .sites
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let chip = self.world.site_chip(SiteId(i as u32));
+                let factor = tl.price_factor(s, chip, t);
+                let capacity_price = match s.pricing {
+                    Pricing::Lease { usd_per_chip_hour } => usd_per_chip_hour * factor,
+                    Pricing::Owned { amortisation_years } => {
+                        chip.purchase_usd * factor / (amortisation_years * HOURS_PER_YEAR)
+                    }
+                };
+                let energy = match s.pricing {
+                    Pricing::Lease { .. } => 0.0,
+                    Pricing::Owned { .. } => {
+                        chip.all_in_power_w * s.pue / 1_000.0 * s.electricity_usd_per_kwh
+                    }
+                };
+                SiteRates {
+                    capacity_price,
+                    user_price: capacity_price + energy,
+                    supply_factor: tl.supply_factor(chip, t),
+                }
+            })
+            .collect();
+        self.inference_order = self
+            .world
+            .firms
+            .iter()
+            .enumerate()
+            .map(|(f, firm)| {
+                let firm_id = FirmId(f as u32);
+                // Home first if the firm says so, then cheapest per token, then scenario order.
+                let mut v: Vec<(bool, f64, SiteId)> = firm
+                    .sites
+                    .iter()
+                    .map(|&s| {
+                        let abroad = firm.placement == PlacementStrategy::HomeFirst
+                            && !self.is_home(firm_id, s);
+                        let per_token = self.rates[s.0 as usize].user_price
+                            / self.world.site_chip(s).inference_tokens_per_s;
+                        (abroad, per_token, s)
+                    })
+                    .collect();
+                v.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
+                v.into_iter()
+                    .map(|(_, _, s)| {
+                        let place = self.allows(firm_id, None, s, t, Phase::Place);
+                        let stay = self.allows(firm_id, None, s, t, Phase::Stay);
+                        (s, place, stay)
+                    })
+                    .filter(|&(_, place, stay)| place || stay)
+                    .collect()
+            })
+            .collect();
+    }
+
     /// Price of one chip-hour of capacity at `site` (lease price or amortised capex), rules included.
-    fn capacity_price(&self, site: SiteId, t: SimTime) -> f64 {
-        let s = &self.world.sites[site.0 as usize];
-        let chip = self.world.site_chip(site);
-        let factor = self.world.timeline.price_factor(s, chip, t);
-        match s.pricing {
-            Pricing::Lease { usd_per_chip_hour } => usd_per_chip_hour * factor,
-            Pricing::Owned { amortisation_years } => {
-                chip.purchase_usd * factor / (amortisation_years * HOURS_PER_YEAR)
-            }
-        }
+    fn capacity_price(&self, site: SiteId) -> f64 {
+        self.rates[site.0 as usize].capacity_price
     }
 
     /// Electricity drawn by one busy chip for one hour, kWh (PUE included).
@@ -398,13 +485,8 @@ impl<'w> CapacityModel<'w> {
     }
 
     /// What a user pays for one busy chip-hour at `site`.
-    fn user_price(&self, site: SiteId, t: SimTime) -> f64 {
-        let s = &self.world.sites[site.0 as usize];
-        let energy = match s.pricing {
-            Pricing::Lease { .. } => 0.0,
-            Pricing::Owned { .. } => self.kwh_per_chip_hour(site) * s.electricity_usd_per_kwh,
-        };
-        self.capacity_price(site, t) + energy
+    fn user_price(&self, site: SiteId) -> f64 {
+        self.rates[site.0 as usize].user_price
     }
 
     fn free_for_training(&self, site: SiteId) -> u64 {
@@ -435,10 +517,10 @@ impl<'w> CapacityModel<'w> {
         let s = site.0 as usize;
         let f = firm.0 as usize;
         let home = self.is_home(firm, site);
-        let user_price = self.user_price(site, a);
+        let user_price = self.user_price(site);
         let site_price = match self.world.sites[s].pricing {
             // Owned capacity is costed on online chip-hours (see `accrue_online`); only energy here.
-            Pricing::Owned { .. } => user_price - self.capacity_price(site, a),
+            Pricing::Owned { .. } => user_price - self.capacity_price(site),
             Pricing::Lease { .. } => user_price,
         };
         let mwh_per_chip_hour = self.kwh_per_chip_hour(site) / 1_000.0;
@@ -520,7 +602,7 @@ impl<'w> CapacityModel<'w> {
         let from = self.sites[s].online_acc_from;
         let online = self.sites[s].online() as f64;
         let capex = match self.world.sites[s].pricing {
-            Pricing::Owned { .. } => self.capacity_price(site, from),
+            Pricing::Owned { .. } => self.capacity_price(site),
             Pricing::Lease { .. } => 0.0,
         };
         let rows = &mut self.metrics.site[s];
@@ -626,7 +708,7 @@ impl<'w> CapacityModel<'w> {
             let run_secs = restart_secs + remaining / eff;
             match f.placement {
                 PlacementStrategy::Cheapest | PlacementStrategy::HomeFirst => {
-                    run_secs / 3_600.0 * gang as f64 * self.user_price(s, now)
+                    run_secs / 3_600.0 * gang as f64 * self.user_price(s)
                 }
                 PlacementStrategy::EarliestFinish => {
                     self.expected_wait_secs(s, gang, now) + run_secs
@@ -888,6 +970,7 @@ impl<'w> CapacityModel<'w> {
                 self.accrue_job(r, now);
             }
         }
+        self.refresh_rules(now);
         // Evict work that may no longer stay where it is.
         let mut evicted = Vec::new();
         for s in 0..self.sites.len() {
@@ -1020,10 +1103,7 @@ impl<'w> CapacityModel<'w> {
         let Some(sup) = self.world.sites[s].supply else {
             return;
         };
-        let factor = self
-            .world
-            .timeline
-            .supply_factor(self.world.site_chip(site), now);
+        let factor = self.rates[s].supply_factor;
         let exact = sup.chips_per_year * factor / LOTS_PER_YEAR + self.sites[s].supply_carry;
         let chips = exact.floor().max(0.0);
         self.sites[s].supply_carry = exact - chips;
@@ -1065,34 +1145,21 @@ impl<'w> CapacityModel<'w> {
         let demand = inf.tokens_in_batch(now - wl.start) * secs / inf.batch.as_secs_f64();
         let firm = &self.world.firms[f];
         let share = self.world.timeline.domestic_inference_share(firm, now);
-        // Sites in order of preference: home first if the firm says so, then cheapest per token.
-        let mut order: Vec<(bool, f64, SiteId)> = firm
-            .sites
+        // Sites in the firm's order of preference, where rules allow a new batch or (for a service
+        // already running there) allow it to stay.
+        let order: Vec<SiteId> = self.inference_order[f]
             .iter()
-            .copied()
-            .filter(|&s| {
-                let phase = if previous.iter().any(|&(x, h, _)| x == s && h > 0) {
-                    Phase::Stay
-                } else {
-                    Phase::Place
-                };
-                self.allows(firm_id, None, s, now, phase)
+            .filter(|&&(s, place, stay)| {
+                place || (stay && previous.iter().any(|&(x, h, _)| x == s && h > 0))
             })
-            .map(|s| {
-                let abroad =
-                    firm.placement == PlacementStrategy::HomeFirst && !self.is_home(firm_id, s);
-                let per_token =
-                    self.user_price(s, now) / self.world.site_chip(s).inference_tokens_per_s;
-                (abroad, per_token, s)
-            })
+            .map(|&(s, _, _)| s)
             .collect();
-        order.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.total_cmp(&b.1)).then(a.2.cmp(&b.2)));
         let mut held: Vec<(SiteId, u64, u64)> = Vec::new();
         let mut served_total = 0.0;
         let mut served_domestic = 0.0;
         for (portion, domestic_only) in [(demand * share, true), (demand * (1.0 - share), false)] {
             let mut left = portion;
-            for &(_, _, s) in &order {
+            for &s in &order {
                 if left <= 0.0 {
                     break;
                 }
