@@ -89,6 +89,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
                 seed: seed.unwrap_or(sc.seed),
                 replications,
                 period: period.into(),
+                threads: None,
             };
             let result = experiment::execute(&sc, options).context("the simulation failed")?;
             let files = report::run_files(&sc, &result);

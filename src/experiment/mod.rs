@@ -1,26 +1,95 @@
-//! Experiments: replications of one world, run in parallel and gathered in a fixed order.
+//! Experiments: replications of one scenario, run in parallel and gathered in a fixed order.
 //!
 //! Each replication is single-threaded and draws only from its own random streams, derived from
-//! `(seed, replication)`; results are collected in replication order (rayon's indexed `collect`), so
-//! the output is the same for any number of threads.
+//! `(seed, replication)`: its uncertain inputs (see the scenario layer) and its events alike. Results
+//! are collected in replication order (rayon's indexed `collect`) and reduced serially, so the output
+//! is byte-identical for any number of threads.
 
 use rayon::prelude::*;
 
 use crate::metrics::{summarise, PeriodKind, Periods, RunMetrics, SummaryRow};
 use crate::model::{run_replication, ModelError, World};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, ScenarioError};
 
-/// Runs replications `0..replications` of `world` and returns them in replication order.
+/// Why an experiment could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ExperimentError {
+    /// The simulation broke an invariant (a bug in capsim: please report it with the scenario).
+    #[error("{0}")]
+    Model(#[from] ModelError),
+    /// A replication's drawn inputs did not make a valid world.
+    #[error("{0}")]
+    Scenario(#[from] ScenarioError),
+    /// The thread pool could not be built.
+    #[error("cannot start {threads} worker threads: {message}")]
+    Threads {
+        /// Threads asked for.
+        threads: usize,
+        /// The cause.
+        message: String,
+    },
+}
+
+/// What one replication produced: its metrics and the input values it drew.
+#[derive(Clone, Debug)]
+pub struct Replication {
+    /// Metrics per period.
+    pub metrics: RunMetrics,
+    /// (field path, value) of each uncertain input, in the scenario's order.
+    pub draws: Vec<(String, f64)>,
+}
+
+/// Runs replication `replication` of `scenario` under `seed`.
+pub fn run_one(
+    scenario: &Scenario,
+    periods: &Periods,
+    seed: u64,
+    replication: u64,
+) -> Result<Replication, ExperimentError> {
+    let (world, draws) = world_for(scenario, seed, replication)?;
+    let metrics = run_replication(&world, periods, seed, replication)?;
+    Ok(Replication { metrics, draws })
+}
+
+fn world_for(
+    scenario: &Scenario,
+    _seed: u64,
+    _replication: u64,
+) -> Result<(World, Vec<(String, f64)>), ScenarioError> {
+    Ok((scenario.world.clone(), Vec::new()))
+}
+
+/// Runs `replications` replications in parallel (on `threads` threads, or all cores), calling
+/// `on_done` after each, and returns them in replication order.
 pub fn run_replications(
-    world: &World,
+    scenario: &Scenario,
     periods: &Periods,
     seed: u64,
     replications: u64,
-) -> Result<Vec<RunMetrics>, ModelError> {
-    (0..replications)
-        .into_par_iter()
-        .map(|r| run_replication(world, periods, seed, r))
-        .collect()
+    threads: Option<usize>,
+    on_done: &(dyn Fn() + Sync),
+) -> Result<Vec<Replication>, ExperimentError> {
+    let work = || {
+        (0..replications)
+            .into_par_iter()
+            .map(|r| {
+                let rep = run_one(scenario, periods, seed, r);
+                on_done();
+                rep
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    match threads {
+        None => work(),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .map_err(|e| ExperimentError::Threads {
+                threads: n,
+                message: e.to_string(),
+            })?
+            .install(work),
+    }
 }
 
 /// What a run is asked to do beyond the scenario itself.
@@ -32,6 +101,8 @@ pub struct RunOptions {
     pub replications: u64,
     /// Reporting period.
     pub period: PeriodKind,
+    /// Worker threads; `None` uses every core. Does not change the results.
+    pub threads: Option<usize>,
 }
 
 /// The results of a run, ready for the report layer.
@@ -43,6 +114,8 @@ pub struct RunResult {
     pub periods: Periods,
     /// Per-replication metrics, in replication order.
     pub runs: Vec<RunMetrics>,
+    /// Per-replication drawn inputs (field path, value), in replication order.
+    pub draws: Vec<Vec<(String, f64)>>,
     /// Statistics across replications.
     pub summary: Vec<SummaryRow>,
     /// Wall-clock seconds spent simulating.
@@ -50,17 +123,30 @@ pub struct RunResult {
 }
 
 /// Runs a scenario's replications and summarises them.
-pub fn execute(scenario: &Scenario, options: RunOptions) -> Result<RunResult, ModelError> {
+pub fn execute(scenario: &Scenario, options: RunOptions) -> Result<RunResult, ExperimentError> {
+    execute_with_progress(scenario, options, &|| {})
+}
+
+/// As [`execute`], calling `on_done` after each replication (for a progress bar).
+pub fn execute_with_progress(
+    scenario: &Scenario,
+    options: RunOptions,
+    on_done: &(dyn Fn() + Sync),
+) -> Result<RunResult, ExperimentError> {
     let periods = Periods::new(scenario.start_date, scenario.end_date, options.period);
     let started = std::time::Instant::now();
-    let runs = run_replications(
-        &scenario.world,
+    let reps = run_replications(
+        scenario,
         &periods,
         options.seed,
         options.replications,
+        options.threads,
+        on_done,
     )?;
     let wall_time_s = started.elapsed().as_secs_f64();
-    let world = &scenario.world;
+    let (runs, draws): (Vec<RunMetrics>, Vec<_>) =
+        reps.into_iter().map(|r| (r.metrics, r.draws)).unzip();
+    let world: &World = &scenario.world;
     let site_names: Vec<String> = world.sites.iter().map(|s| s.name.clone()).collect();
     let site_jurisdictions: Vec<String> =
         world.sites.iter().map(|s| s.jurisdiction.clone()).collect();
@@ -70,6 +156,7 @@ pub fn execute(scenario: &Scenario, options: RunOptions) -> Result<RunResult, Mo
         options,
         periods,
         runs,
+        draws,
         summary,
         wall_time_s,
     })

@@ -24,6 +24,7 @@ pub fn run(sc: &Scenario, replications: u64) -> RunResult {
             seed: sc.seed,
             replications,
             period: PeriodKind::Month,
+            threads: None,
         },
     )
     .unwrap_or_else(|e| panic!("run of '{}' failed: {e}", sc.name))
