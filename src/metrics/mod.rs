@@ -4,10 +4,12 @@
 //! Memory is bounded by periods x series (sites, firms), never by the number of events or jobs: the
 //! model adds intervals and counts as they happen; percentiles come from fixed-size histograms.
 
+pub mod headline;
 pub mod histogram;
 pub mod periods;
 pub mod summary;
 
+pub use headline::{headline, headline_names, HEADLINE_METRICS};
 pub use histogram::Histogram;
 pub use periods::{PeriodKind, Periods};
 pub use summary::{summarise, Group, SummaryRow};
