@@ -1,11 +1,13 @@
-//! The clap commands: `run`, `validate`, `chips`. Thin: every step is a library call.
+//! The clap commands: `run`, `compare`, `validate`, `chips`. Thin: every step is a library call.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use capsim::experiment::{self, RunOptions};
+use capsim::experiment::{self, sweep, RunOptions};
+
+use crate::progress;
 use capsim::metrics::PeriodKind;
 use capsim::report;
 use capsim::scenario::{self, Scenario, ScenarioError};
@@ -36,6 +38,66 @@ enum Command {
         /// Reporting period of the output rows.
         #[arg(long, value_enum, default_value_t = Period::Month)]
         period: Period,
+        /// Worker threads (default: every core). The output does not depend on it.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        threads: Option<u16>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Run a scenario at many points of a parameter grid, each with the same replication seeds.
+    ///
+    /// Writes OUT/sweep-<scenario>/ (sweep.csv, records.csv, manifest.json), or with --shard I/N
+    /// only that slice of the (point, replication) pairs to OUT/sweep-<scenario>.shard-I-of-N/,
+    /// for `capsim merge`.
+    Sweep {
+        /// Scenario file (TOML). Without it, the built-in baseline.
+        scenario: Option<PathBuf>,
+        /// An axis: PATH=V1,V2,... or PATH=FROM..TO/STEP (repeat for more axes), e.g.
+        /// chips.ascend-910c.training_mfu=0.30,0.35,0.41 or
+        /// policy.lease-ban.from=2026-01-01..2027-07-01/quarter.
+        #[arg(long = "vary", value_name = "PATH=VALUES", required = true)]
+        vary: Vec<String>,
+        /// Every combination of values (grid), or one axis at a time around the scenario as written.
+        #[arg(long, value_enum, default_value_t = DesignArg::Grid)]
+        design: DesignArg,
+        /// Replications per point (every point uses the same seeds).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        replications: u64,
+        /// Master seed (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Run only slice I of N of the (point, replication) pairs (e.g. from a job array index).
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Folder that receives the sweep folder.
+        #[arg(long, default_value = "output")]
+        out: PathBuf,
+        /// Worker threads (default: every core). The output does not depend on it.
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        threads: Option<u16>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Join the shard folders of one sweep into exactly what the unsharded sweep writes.
+    Merge {
+        /// Shard folders written by `capsim sweep ... --shard I/N`.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Folder that receives the merged sweep folder.
+        #[arg(long, default_value = "output")]
+        out: PathBuf,
+    },
+    /// Compare run folders: overlaid charts, a table of differences against the first run
+    /// (comparison.csv) and report.html, written to OUT.
+    Compare {
+        /// Run folders written by `capsim run`; the first is the baseline.
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<PathBuf>,
+        /// Folder to write (default: output/compare-<run1>-vs-<run2>...).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Check scenario files without running them.
     Validate {
@@ -48,6 +110,12 @@ enum Command {
         /// Scenario file (TOML).
         scenario: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum DesignArg {
+    Grid,
+    OneAtATime,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -83,16 +151,22 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             seed,
             replications,
             period,
+            threads,
+            quiet,
         } => {
             let sc = load(scenario.as_deref())?;
             let options = RunOptions {
                 seed: seed.unwrap_or(sc.seed),
                 replications,
                 period: period.into(),
-                threads: None,
+                threads: threads.map(usize::from),
             };
-            let result = experiment::execute(&sc, options).context("the simulation failed")?;
-            let files = report::run_files(&sc, &result);
+            let bar = progress::bar(replications, "replications", quiet);
+            let result = experiment::execute_with_progress(&sc, options, &|| bar.inc(1))
+                .context("the simulation failed")?;
+            bar.finish_and_clear();
+            let files =
+                report::run_folder_files(&sc, &result).context("cannot draw the run's charts")?;
             let dest = report::output::write_folder(&out, &sc.name, &files)
                 .with_context(|| format!("cannot write the run folder under {}", out.display()))?;
             let ledger: (u64, u64, u64) = result.runs.iter().fold((0, 0, 0), |a, r| {
@@ -115,6 +189,115 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
                 ledger.0,
                 ledger.1,
                 ledger.2
+            );
+            println!("{}", dest.display());
+            Ok(())
+        }
+        Command::Sweep {
+            scenario,
+            vary,
+            design,
+            replications,
+            seed,
+            shard,
+            out,
+            threads,
+            quiet,
+        } => {
+            let sc = load(scenario.as_deref())?;
+            let axes = vary
+                .iter()
+                .map(|v| sweep::parse_axis(v))
+                .collect::<Result<Vec<_>, _>>()?;
+            let design = match design {
+                DesignArg::Grid => sweep::Design::Grid,
+                DesignArg::OneAtATime => sweep::Design::OneAtATime,
+            };
+            let plan = sweep::Plan::new(axes, design)?;
+            let shard = shard
+                .as_deref()
+                .map_or(Ok(sweep::Shard::ALL), sweep::Shard::parse)?;
+            // Every point is built and validated before anything runs.
+            let scenarios = plan.scenarios(&sc)?;
+            let seed = seed.unwrap_or(sc.seed);
+            let pairs = (scenarios.len() as u64 * replications).div_ceil(shard.count);
+            let bar = progress::bar(pairs, "runs", quiet);
+            let records = sweep::run_pairs(
+                &scenarios,
+                PeriodKind::Month,
+                seed,
+                replications,
+                shard,
+                threads.map(usize::from),
+                &|| bar.inc(1),
+            )
+            .context("the simulation failed")?;
+            bar.finish_and_clear();
+            let manifest =
+                report::sweep::SweepManifest::new(&sc, &plan, seed, replications, "month", shard);
+            let name = if shard == sweep::Shard::ALL {
+                format!("sweep-{}", sc.name)
+            } else {
+                format!("sweep-{}.shard-{}-of-{}", sc.name, shard.index, shard.count)
+            };
+            let files = report::sweep::sweep_files(&manifest, &records);
+            let dest = report::output::write_folder(&out, &name, &files).with_context(|| {
+                format!("cannot write the sweep folder under {}", out.display())
+            })?;
+            eprintln!(
+                "capsim: swept '{}' over {} points x {} replications ({} pairs in this shard)",
+                sc.name,
+                plan.points.len(),
+                replications,
+                records.len()
+            );
+            println!("{}", dest.display());
+            Ok(())
+        }
+        Command::Merge { shards, out } => {
+            let dirs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
+            let (mut manifest, records) = report::sweep::merge(&dirs)?;
+            manifest.shard = "all".into();
+            let files = report::sweep::sweep_files(&manifest, &records);
+            let name = format!("sweep-{}", manifest.scenario);
+            let dest = report::output::write_folder(&out, &name, &files).with_context(|| {
+                format!("cannot write the sweep folder under {}", out.display())
+            })?;
+            eprintln!(
+                "capsim: merged {} shards, {} pairs",
+                shards.len(),
+                records.len()
+            );
+            println!("{}", dest.display());
+            Ok(())
+        }
+        Command::Compare { runs, out } => {
+            let views = runs
+                .iter()
+                .map(|d| report::view::RunView::read(d))
+                .collect::<Result<Vec<_>, _>>()?;
+            let comparison = report::compare::compare(&views)?;
+            let charts =
+                report::charts::render(&views).context("cannot draw the comparison charts")?;
+            let files = report::compare::files(&comparison, &views, &charts);
+            let (root, name) = match &out {
+                Some(dir) => split_folder(dir)?,
+                None => (
+                    PathBuf::from("output"),
+                    report::compare::folder_name(&comparison.labels),
+                ),
+            };
+            let dest = report::output::write_folder(&root, &name, &files).with_context(|| {
+                format!(
+                    "cannot write the comparison folder {}",
+                    root.join(&name).display()
+                )
+            })?;
+            eprintln!(
+                "capsim: compared {} runs over {} to {}",
+                views.len(),
+                comparison.window.from,
+                comparison.window.until
             );
             println!("{}", dest.display());
             Ok(())
@@ -176,6 +359,21 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `--out DIR` as (parent, folder name) for `write_folder`.
+fn split_folder(dir: &Path) -> anyhow::Result<(PathBuf, String)> {
+    let name = dir.file_name().and_then(|n| n.to_str()).with_context(|| {
+        format!(
+            "--out {}: give a folder name, e.g. --out output/my-comparison",
+            dir.display()
+        )
+    })?;
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+    Ok((
+        parent.map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        name.to_string(),
+    ))
 }
 
 /// A scenario error that `validate` already printed; only its exit code is left to give.

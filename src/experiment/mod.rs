@@ -5,9 +5,12 @@
 //! are collected in replication order (rayon's indexed `collect`) and reduced serially, so the output
 //! is byte-identical for any number of threads.
 
+pub mod sweep;
+
 use rayon::prelude::*;
 
 use crate::metrics::{summarise, PeriodKind, Periods, RunMetrics, SummaryRow};
+
 use crate::model::{run_replication, ModelError, World};
 use crate::scenario::{Scenario, ScenarioError};
 
@@ -46,17 +49,9 @@ pub fn run_one(
     seed: u64,
     replication: u64,
 ) -> Result<Replication, ExperimentError> {
-    let (world, draws) = world_for(scenario, seed, replication)?;
+    let (world, draws) = scenario.world_for(seed, replication)?;
     let metrics = run_replication(&world, periods, seed, replication)?;
     Ok(Replication { metrics, draws })
-}
-
-fn world_for(
-    scenario: &Scenario,
-    _seed: u64,
-    _replication: u64,
-) -> Result<(World, Vec<(String, f64)>), ScenarioError> {
-    Ok((scenario.world.clone(), Vec::new()))
 }
 
 /// Runs `replications` replications in parallel (on `threads` threads, or all cores), calling
@@ -69,7 +64,7 @@ pub fn run_replications(
     threads: Option<usize>,
     on_done: &(dyn Fn() + Sync),
 ) -> Result<Vec<Replication>, ExperimentError> {
-    let work = || {
+    in_pool(threads, || {
         (0..replications)
             .into_par_iter()
             .map(|r| {
@@ -78,7 +73,14 @@ pub fn run_replications(
                 rep
             })
             .collect::<Result<Vec<_>, _>>()
-    };
+    })
+}
+
+/// Runs `work` on a pool of `threads` threads, or on rayon's global pool (every core).
+fn in_pool<T: Send>(
+    threads: Option<usize>,
+    work: impl FnOnce() -> Result<T, ExperimentError> + Send,
+) -> Result<T, ExperimentError> {
     match threads {
         None => work(),
         Some(n) => rayon::ThreadPoolBuilder::new()

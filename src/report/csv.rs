@@ -203,6 +203,22 @@ pub fn summary(periods: &Periods, rows: &[SummaryRow]) -> Vec<u8> {
     finish(w)
 }
 
+/// `draws.csv`: the value each replication drew for each uncertain input (header only when the
+/// scenario has none).
+pub fn draws(draws: &[Vec<(String, f64)>]) -> Vec<u8> {
+    let mut w = writer();
+    w.write_record(["replication", "field", "value"])
+        .expect("in memory");
+    for (r, rep) in draws.iter().enumerate() {
+        for (field, v) in rep {
+            // Shortest round-trip form: the exact value the replication used.
+            w.write_record([r.to_string(), field.clone(), format!("{v}")])
+                .expect("in memory");
+        }
+    }
+    finish(w)
+}
+
 #[cfg(test)]
 mod tests {
     use super::num;

@@ -1,9 +1,13 @@
 //! Reports: what a run writes. Exporters are pure functions returning bytes (`csv`, `manifest`);
 //! `output` does the file I/O. Nothing here recomputes what the metrics hold.
 
+pub mod charts;
+pub mod compare;
 pub mod csv;
+pub mod html;
 pub mod manifest;
 pub mod output;
+pub mod sweep;
 pub mod view;
 
 use crate::experiment::RunResult;
@@ -46,7 +50,8 @@ pub fn provenance_csv(scenario: &Scenario) -> Vec<u8> {
     w.into_inner().expect("in memory")
 }
 
-/// Every file of a run folder, as (relative path, bytes), in a fixed order.
+/// The data files of a run folder (CSVs and manifest), as (relative path, bytes), in a fixed order.
+/// [`run_folder_files`] adds the report and charts.
 pub fn run_files(scenario: &Scenario, result: &RunResult) -> Vec<(String, Vec<u8>)> {
     let world = &scenario.world;
     let m = manifest_of(scenario, result);
@@ -64,6 +69,33 @@ pub fn run_files(scenario: &Scenario, result: &RunResult) -> Vec<(String, Vec<u8
             csv::summary(&result.periods, &result.summary),
         ),
         ("provenance.csv".into(), provenance_csv(scenario)),
+        ("draws.csv".into(), csv::draws(&result.draws)),
         ("manifest.json".into(), manifest::to_json(&m)),
     ]
+}
+
+/// Every file of a run folder: [`run_files`], then `report.html` and `charts/<name>.svg|png`.
+pub fn run_folder_files(
+    scenario: &Scenario,
+    result: &RunResult,
+) -> Result<Vec<(String, Vec<u8>)>, charts::ChartError> {
+    let mut files = run_files(scenario, result);
+    let view = view::RunView::from_run(scenario, result);
+    let charts = charts::render(std::slice::from_ref(&view))?;
+    files.push(("report.html".into(), html::run_report(&view, &charts)));
+    files.extend(chart_files(&charts));
+    Ok(files)
+}
+
+/// `charts/<name>.svg` and `charts/<name>.png` for each chart, in chart order.
+pub fn chart_files(charts: &[charts::Chart]) -> Vec<(String, Vec<u8>)> {
+    charts
+        .iter()
+        .flat_map(|c| {
+            [
+                (format!("charts/{}.svg", c.name), c.svg.clone().into_bytes()),
+                (format!("charts/{}.png", c.name), c.png.clone()),
+            ]
+        })
+        .collect()
 }

@@ -14,6 +14,18 @@
 //! Any failure in 2 to 4 carries a field path of the merged document; `locate.rs` finds the layer
 //! (child first) that wrote that path and turns toml_edit's span into `file:line:col`.
 //!
+//! # Uncertain inputs
+//!
+//! Any non-integer figure but `size_flop` may be written as a distribution. The loaded
+//! [`Scenario::world`] is the *nominal* world (median, mode or midpoint of each distribution), and
+//! [`Scenario::inputs`] lists the figures so given. [`Scenario::world_for`] re-validates the kept
+//! raw scenario with one draw per figure for one replication; each figure has its own random
+//! stream, keyed by its field path (see `validate.rs`). `size_flop` keeps its older meaning: a
+//! distribution of job sizes, drawn per job by the model.
+//!
+//! [`Scenario::set_field`] overrides one field of the merged document and validates again (for
+//! sweeps); the override enters [`Scenario::content_hash`].
+//!
 //! # Order
 //!
 //! Chips, sites and firms keep the order in which the files list them (toml's `preserve_order`;
@@ -35,7 +47,9 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{Days, NaiveDate};
 use sha2::{Digest, Sha256};
@@ -75,6 +89,20 @@ pub struct PolicyDates {
     pub until: Option<NaiveDate>,
 }
 
+/// A figure of the scenario given as a distribution: drawn once per replication, from a random
+/// stream of its own (see [`Scenario::world_for`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct UncertainInput {
+    /// Field path as in provenance and error messages, e.g. `chips.ascend-910c.training_mfu`,
+    /// `firms.bytedance.workloads.pretraining.checkpoint_hours`, `policy.lease-ban.grace_days`.
+    pub path: String,
+    /// The distribution, in the figure's unit as written (hours, days, USD, ...).
+    pub quantity: model::Quantity,
+    /// Its value in the nominal world [`Scenario::world`]: the median of a lognormal, the mode of a
+    /// triangular, the midpoint of a uniform.
+    pub nominal: f64,
+}
+
 /// A loaded, validated scenario.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Scenario {
@@ -88,17 +116,72 @@ pub struct Scenario {
     pub start_date: NaiveDate,
     /// Last day of the horizon, inclusive.
     pub end_date: NaiveDate,
-    /// The validated world, times in simulation seconds.
+    /// The validated world, times in simulation seconds. Figures given as distributions take their
+    /// nominal values here; [`Scenario::world_for`] gives one replication's world.
     pub world: model::World,
     /// `policy_dates[i]` are the dates of `world.timeline.policies[i]`.
     pub policy_dates: Vec<PolicyDates>,
     /// Every `source` and `[sources]` entry of all layers, sorted by path.
     pub provenance: Vec<Provenance>,
     /// SHA-256 (hex) over the layers, child first: each layer's file name (not its folder, so the
-    /// hash does not depend on where the checkout lives), then its text.
+    /// hash does not depend on where the checkout lives), then its text; then each
+    /// [`Scenario::set_field`] override (path and value), in the order applied.
     pub content_hash: String,
     /// The layer files, child first; the embedded baseline shows as [`EMBEDDED_BASELINE`].
     pub files: Vec<String>,
+    /// The figures given as distributions, in validation order (chips, sites, firms and their
+    /// workloads, policies; each in file order, fields in the order of the format). Empty when every
+    /// figure is a number.
+    pub inputs: Vec<UncertainInput>,
+    /// What the scenario was built from, to validate it again.
+    source: Source,
+}
+
+/// The merged document and what it came from, shared by clones of a scenario: what
+/// [`Scenario::world_for`] and [`Scenario::set_field`] validate again.
+#[derive(Clone)]
+struct Source(Arc<SourceData>);
+
+struct SourceData {
+    /// The layer files, child first (to locate errors, and to hash).
+    layers: Arc<Vec<Layer>>,
+    /// The merged document, overrides applied.
+    merged: toml::Value,
+    /// Where each merged `[[policy]]` entry came from.
+    policy_origin: Vec<(usize, usize)>,
+    /// `merged`, deserialized.
+    raw: raw::RawScenario,
+    /// [`Scenario::set_field`] overrides applied so far: (field path, value).
+    overrides: Vec<(String, toml::Value)>,
+}
+
+impl SourceData {
+    fn locator(&self) -> Locator<'_> {
+        Locator {
+            layers: &self.layers,
+            policy_origin: &self.policy_origin,
+            merged: &self.merged,
+        }
+    }
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let files: Vec<&str> = self.0.layers.iter().map(|l| l.name.as_str()).collect();
+        f.debug_struct("Source")
+            .field("files", &files)
+            .field("overrides", &self.0.overrides)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Two sources are equal when their merged documents and overrides are (the layers' texts are
+/// compared through [`Scenario::content_hash`] and [`Scenario::files`]).
+impl PartialEq for Source {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.0.merged == other.0.merged && self.0.overrides == other.0.overrides)
+    }
 }
 
 impl Scenario {
@@ -112,6 +195,86 @@ impl Scenario {
         self.start_date
             .checked_add_days(Days::new(t.as_secs() / SECS_PER_DAY))
             .unwrap_or(NaiveDate::MAX)
+    }
+
+    /// The world of replication `replication` under master seed `seed`, and the value drawn for
+    /// each of [`Scenario::inputs`], in that order: `(path, value)`, in the figure's unit as
+    /// written.
+    ///
+    /// Each figure is drawn from its own stream, `engine::rng::stream_by_key(seed, replication,
+    /// fnv1a64("input:" + path))`, so a draw depends only on `(seed, replication, path)` and the
+    /// figure's distribution: adding, removing or changing another uncertain figure moves no other
+    /// draw. When no figure is uncertain this is a clone of [`Scenario::world`] and no draws.
+    ///
+    /// Every draw lies in the support that loading checked against the figure's range, so this
+    /// does not fail for a scenario that loaded; a draw of a duration below one second counts as one
+    /// second. An error here would mean a bug, and is reported like a load error.
+    pub fn world_for(
+        &self,
+        seed: u64,
+        replication: u64,
+    ) -> Result<(model::World, Vec<(String, f64)>), ScenarioError> {
+        if self.inputs.is_empty() {
+            return Ok((self.world.clone(), Vec::new()));
+        }
+        let src = &*self.source.0;
+        let locator = src.locator();
+        let mode = validate::Mode::Sample { seed, replication };
+        let v = validate::validate(&src.raw, mode, &|p| locator.display(p)).map_err(|issue| {
+            let mut e = issue_error(issue, &locator);
+            if let ScenarioError::Invalid { message, .. } = &mut e {
+                message.push_str(&format!(
+                    " (drawn for replication {replication} under seed {seed})"
+                ));
+            }
+            e
+        })?;
+        Ok((v.world, v.draws))
+    }
+
+    /// Overrides one field of the merged scenario and validates it again: world, inputs and
+    /// everything else follow the new value, and [`Scenario::content_hash`] covers the override.
+    /// On error the scenario is unchanged.
+    ///
+    /// `path` is a dotted field path as in provenance and error messages: `chips.h100.training_mfu`,
+    /// `sites.johor-h100.pue`, `sites.johor-h100.supply.chips_per_year`,
+    /// `firms.bytedance.workloads.pretraining.checkpoint_hours`, `policy.lease-ban.from`, or a
+    /// top-level key (`seed`, `end_date`). Entries of `policy` and of a firm's `workloads` go by
+    /// name; a name with dots or other odd characters is quoted (`sites."a.b".pue`). `value` is
+    /// anything the field takes in a file: a number, a distribution table, a date
+    /// (`toml::Value::Datetime`), a string, an array.
+    ///
+    /// A path that names nothing is an [`ScenarioError::UnknownKey`] that lists what exists at the
+    /// deepest level that does; a key that the table takes but the file leaves out (an optional
+    /// field) is added. A value of the wrong type or out of range is the error loading would give,
+    /// at the place of the field in its file, with the override named in the message.
+    pub fn set_field(&mut self, path: &str, value: toml::Value) -> Result<(), ScenarioError> {
+        let src = &*self.source.0;
+        let locator = src.locator();
+        let segs = parse_field_path(path).map_err(|message| ScenarioError::BadValue {
+            at: locator.locate(&[], Want::Value),
+            path: path.to_string(),
+            message: format!("set_field: cannot read the field path: {message}"),
+            help: "write a dotted path such as chips.h100.training_mfu or \
+                   policy.lease-ban.from; quote a name with dots: sites.\"a.b\".pue"
+                .to_string(),
+        })?;
+        let mut merged = src.merged.clone();
+        let at = assign(&mut merged, &segs, value.clone())
+            .map_err(|u| unknown_field_error(path, u, &locator))?;
+        let shown = locator.display(&at);
+        let note = format!(" (after set_field {shown} = {value})");
+        let mut overrides = src.overrides.clone();
+        overrides.push((shown, value));
+        let next = from_parts(
+            Arc::clone(&src.layers),
+            merged,
+            src.policy_origin.clone(),
+            overrides,
+        )
+        .map_err(|e| with_note(e, &note))?;
+        *self = next;
+        Ok(())
     }
 }
 
@@ -311,27 +474,45 @@ pub fn baseline() -> Result<Scenario, ScenarioError> {
 /// Merges, deserializes and validates a chain of layers.
 fn build(layers: Vec<Layer>) -> Result<Scenario, ScenarioError> {
     let merged = merge::merge(&layers)?;
-    let value = toml::Value::Table(merged.table);
+    from_parts(
+        Arc::new(layers),
+        toml::Value::Table(merged.table),
+        merged.policy_origin,
+        Vec::new(),
+    )
+}
+
+/// Deserializes and validates a merged document (the nominal world).
+fn from_parts(
+    layers: Arc<Vec<Layer>>,
+    merged: toml::Value,
+    policy_origin: Vec<(usize, usize)>,
+    overrides: Vec<(String, toml::Value)>,
+) -> Result<Scenario, ScenarioError> {
     let locator = Locator {
         layers: &layers,
-        policy_origin: &merged.policy_origin,
-        merged: &value,
+        policy_origin: &policy_origin,
+        merged: &merged,
     };
     let raw: raw::RawScenario =
-        serde_path_to_error::deserialize(value.clone()).map_err(|e| serde_error(&e, &locator))?;
-    let v = validate::validate(&raw).map_err(|issue| ScenarioError::Invalid {
-        at: locator.locate(&issue.path, issue.want),
-        path: locator.display(&issue.path),
-        message: issue.message,
-        help: issue.help,
-    })?;
+        serde_path_to_error::deserialize(merged.clone()).map_err(|e| serde_error(&e, &locator))?;
+    let v = validate::validate(&raw, validate::Mode::Nominal, &|p| locator.display(p))
+        .map_err(|issue| issue_error(issue, &locator))?;
     let mut hasher = Sha256::new();
-    for l in &layers {
+    for l in layers.iter() {
         let file_name = l.name.rsplit(['/', '\\']).next().unwrap_or(&l.name);
         hasher.update(file_name.as_bytes());
         hasher.update([0]);
         hasher.update((l.text.len() as u64).to_le_bytes());
         hasher.update(l.text.as_bytes());
+    }
+    for (path, value) in &overrides {
+        let value = value.to_string();
+        hasher.update(b"set_field\0");
+        hasher.update((path.len() as u64).to_le_bytes());
+        hasher.update(path.as_bytes());
+        hasher.update((value.len() as u64).to_le_bytes());
+        hasher.update(value.as_bytes());
     }
     let content_hash = hasher
         .finalize()
@@ -341,6 +522,7 @@ fn build(layers: Vec<Layer>) -> Result<Scenario, ScenarioError> {
     let mut provenance = v.provenance;
     provenance.sort();
     provenance.dedup();
+    let files = layers.iter().map(|l| l.name.clone()).collect();
     Ok(Scenario {
         name: v.name,
         description: v.description,
@@ -351,8 +533,285 @@ fn build(layers: Vec<Layer>) -> Result<Scenario, ScenarioError> {
         policy_dates: v.policy_dates,
         provenance,
         content_hash,
-        files: layers.iter().map(|l| l.name.clone()).collect(),
+        files,
+        inputs: v.inputs,
+        source: Source(Arc::new(SourceData {
+            layers,
+            merged,
+            policy_origin,
+            raw,
+            overrides,
+        })),
     })
+}
+
+/// A validation issue, located.
+fn issue_error(issue: validate::Issue, locator: &Locator<'_>) -> ScenarioError {
+    ScenarioError::Invalid {
+        at: locator.locate(&issue.path, issue.want),
+        path: locator.display(&issue.path),
+        message: issue.message,
+        help: issue.help,
+    }
+}
+
+/// Splits a dotted field path into its keys; a key may be quoted (`sites."a.b".pue`), with `\"`
+/// and `\\` escapes inside the quotes.
+fn parse_field_path(path: &str) -> Result<Vec<String>, String> {
+    let mut keys = Vec::new();
+    let mut chars = path.chars().peekable();
+    loop {
+        let mut k = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    None => return Err(format!("unterminated quote in '{path}'")),
+                    Some('"') => break,
+                    Some('\\') => match chars.next() {
+                        Some(c @ ('"' | '\\')) => k.push(c),
+                        _ => return Err(format!("unknown escape in '{path}'")),
+                    },
+                    Some(c) => k.push(c),
+                }
+            }
+            if !matches!(chars.peek(), None | Some('.')) {
+                return Err(format!("a quoted key must be followed by '.' in '{path}'"));
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == '.' {
+                    break;
+                }
+                k.push(c);
+                chars.next();
+            }
+            if k.is_empty() {
+                return Err(format!("empty key in '{path}'"));
+            }
+        }
+        keys.push(k);
+        // Past the '.', if any.
+        if chars.next().is_none() {
+            return Ok(keys);
+        }
+    }
+}
+
+/// A field path of [`Scenario::set_field`] that names nothing.
+struct UnknownField {
+    /// The deepest path that exists.
+    at: Vec<Seg>,
+    /// The key not found there.
+    key: String,
+    /// What exists there: entry names, or keys.
+    existing: Vec<String>,
+    /// What the level holds (`"chip"`, `"policy"`, `"key"`), for the message.
+    what: &'static str,
+    /// Keys the table takes that the file leaves out, if known.
+    also: Vec<String>,
+}
+
+/// The keys a table of the merged document takes, by where it is (`None`: not a table of fields).
+fn table_keys(at: &[Seg]) -> Option<Vec<&'static str>> {
+    let is = |s: &Seg, k: &str| matches!(s, Seg::Key(x) if x == k);
+    Some(match at {
+        [] => vec![
+            "name",
+            "description",
+            "start_date",
+            "end_date",
+            "seed",
+            "sources",
+            "chips",
+            "sites",
+            "firms",
+            "policy",
+        ],
+        [c, _] if is(c, "chips") => raw::CHIP_KEYS.to_vec(),
+        [c, _] if is(c, "sites") => raw::SITE_KEYS.to_vec(),
+        [c, _, sp] if is(c, "sites") && is(sp, "supply") => {
+            vec!["chips_per_year", "from", "until"]
+        }
+        [c, _] if is(c, "firms") => raw::FIRM_KEYS.to_vec(),
+        [c, _, w, Seg::Index(_)] if is(c, "firms") && is(w, "workloads") => [
+            raw::WORKLOAD_COMMON_KEYS,
+            raw::WORKLOAD_BATCH_KEYS,
+            raw::WORKLOAD_INFERENCE_KEYS,
+        ]
+        .concat(),
+        [c, _, w, Seg::Index(_), a]
+            if is(c, "firms") && is(w, "workloads") && is(a, "arrivals") =>
+        {
+            vec!["every_days", "mean_gap_days", "dates"]
+        }
+        [p, Seg::Index(_)] if is(p, "policy") => {
+            let mut keys = raw::POLICY_COMMON_KEYS.to_vec();
+            for k in raw::RULE_KINDS {
+                let (req, opt) = k.keys();
+                for key in req.iter().chain(opt) {
+                    if !keys.contains(key) {
+                        keys.push(key);
+                    }
+                }
+            }
+            keys
+        }
+        _ => return None,
+    })
+}
+
+/// What the entries of a table of named entries are called.
+fn entry_kind(at: &[Seg]) -> Option<&'static str> {
+    match at {
+        [Seg::Key(k)] if k == "chips" => Some("chip"),
+        [Seg::Key(k)] if k == "sites" => Some("site"),
+        [Seg::Key(k)] if k == "firms" => Some("firm"),
+        _ => None,
+    }
+}
+
+/// Sets the field at `keys` of the merged document to `value`; returns its path. Entries of
+/// `policy` and of a firm's `workloads` are found by name. A missing last key is added if its table
+/// takes it.
+fn assign(
+    root: &mut toml::Value,
+    keys: &[String],
+    value: toml::Value,
+) -> Result<Vec<Seg>, UnknownField> {
+    let mut at: Vec<Seg> = Vec::new();
+    let mut cur = root;
+    for (i, k) in keys.iter().enumerate() {
+        let last = i + 1 == keys.len();
+        let unknown = |at: &[Seg], existing: Vec<String>, what, also| UnknownField {
+            at: at.to_vec(),
+            key: k.clone(),
+            existing,
+            what,
+            also,
+        };
+        let named_array = matches!(at.as_slice(), [Seg::Key(p)] if p == "policy")
+            || matches!(at.as_slice(), [Seg::Key(f), _, Seg::Key(w)] if f == "firms" && w == "workloads");
+        cur = match cur {
+            toml::Value::Table(t) => {
+                if !t.contains_key(k.as_str()) {
+                    let existing: Vec<String> = t.keys().cloned().collect();
+                    if let Some(kind) = entry_kind(&at) {
+                        return Err(unknown(&at, existing, kind, Vec::new()));
+                    }
+                    let takes = table_keys(&at).unwrap_or_default();
+                    if last && takes.contains(&k.as_str()) {
+                        t.insert(k.clone(), value);
+                        at.push(Seg::Key(k.clone()));
+                        return Ok(at);
+                    }
+                    let also = takes
+                        .iter()
+                        .filter(|x| !t.contains_key(**x))
+                        .map(|x| x.to_string())
+                        .collect();
+                    return Err(unknown(&at, existing, "key", also));
+                }
+                at.push(Seg::Key(k.clone()));
+                match t.get_mut(k.as_str()) {
+                    Some(v) => v,
+                    None => return Err(unknown(&at, Vec::new(), "key", Vec::new())),
+                }
+            }
+            toml::Value::Array(a) if named_array => {
+                let name_of =
+                    |e: &toml::Value| e.get("name").and_then(|n| n.as_str()).map(str::to_string);
+                let Some(j) = a
+                    .iter()
+                    .position(|e| name_of(e).as_deref() == Some(k.as_str()))
+                else {
+                    let existing = a.iter().filter_map(name_of).collect();
+                    let what = if at.len() == 1 { "policy" } else { "workload" };
+                    return Err(unknown(&at, existing, what, Vec::new()));
+                };
+                at.push(Seg::Index(j));
+                match a.get_mut(j) {
+                    Some(v) => v,
+                    None => return Err(unknown(&at, Vec::new(), "key", Vec::new())),
+                }
+            }
+            _ => return Err(unknown(&at, Vec::new(), "value", Vec::new())),
+        };
+        if last {
+            *cur = value;
+            return Ok(at);
+        }
+    }
+    Err(UnknownField {
+        at,
+        key: String::new(),
+        existing: Vec::new(),
+        what: "key",
+        also: Vec::new(),
+    })
+}
+
+/// The error for a [`Scenario::set_field`] path that names nothing.
+fn unknown_field_error(given: &str, u: UnknownField, loc: &Locator<'_>) -> ScenarioError {
+    let mut full = u.at.clone();
+    full.push(Seg::Key(u.key.clone()));
+    let here = if u.at.is_empty() {
+        "the top level".to_string()
+    } else {
+        loc.display(&u.at)
+    };
+    let mut existing = u.existing.clone();
+    existing.sort();
+    let help = match u.what {
+        "value" => format!(
+            "set_field '{given}': {here} is a value, not a table; set {here} itself (an array \
+             is set whole)"
+        ),
+        "key" => {
+            let mut also = u.also.clone();
+            also.sort();
+            let mut options = existing.clone();
+            options.extend(also.iter().cloned());
+            format!(
+                "set_field '{given}': {here} has {}{}{}",
+                list_or_none(&existing),
+                if also.is_empty() {
+                    String::new()
+                } else {
+                    format!("; it also takes {}", also.join(", "))
+                },
+                did_you_mean(&u.key, &options)
+            )
+        }
+        what => format!(
+            "set_field '{given}': no {what} '{}' in {here}; defined: {}{}",
+            u.key,
+            list_or_none(&existing),
+            did_you_mean(&u.key, &existing)
+        ),
+    };
+    ScenarioError::UnknownKey {
+        at: loc.locate(&u.at, Want::Value),
+        path: loc.display(&full),
+        key: u.key,
+        allowed: existing,
+        help,
+    }
+}
+
+/// Appends `note` to an error's message (or, for errors without one, to its help).
+fn with_note(mut e: ScenarioError, note: &str) -> ScenarioError {
+    match &mut e {
+        ScenarioError::BadValue { message, .. } | ScenarioError::Invalid { message, .. } => {
+            message.push_str(note)
+        }
+        ScenarioError::UnknownKey { help, .. }
+        | ScenarioError::MissingKey { help, .. }
+        | ScenarioError::Syntax { help, .. }
+        | ScenarioError::ExtendsNotFound { help, .. } => help.push_str(note),
+        ScenarioError::Io { .. } | ScenarioError::ExtendsCycle { .. } => {}
+    }
+    e
 }
 
 /// Text between backticks, in order (serde quotes names that way in its messages).
@@ -430,7 +889,31 @@ fn serde_error(
         )
     } else if let Some(rest) = msg.strip_prefix("invalid type: ") {
         let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, "?"));
+        let whole = matches!(
+            expected,
+            "u64" | "u32" | "u16" | "u8" | "usize" | "i64" | "i32"
+        );
         let expected = friendly_type(expected);
+        if whole && found == "map" {
+            // Most figures take a distribution; counts do not.
+            let k = match path.last() {
+                Some(Seg::Key(k)) => k.clone(),
+                _ => "this".to_string(),
+            };
+            return ScenarioError::BadValue {
+                at: loc.locate(&path, Want::Value),
+                path: loc.display(&path),
+                message: format!(
+                    "{k} is a whole count and takes no distribution: found a table, expected {expected}"
+                ),
+                help: format!(
+                    "write {expected}, e.g. {k} = 512; counts (gang_chips, initial_chips, \
+                     deliveries' chips, max_chips, seed) are the same in every replication, while \
+                     other figures take {{ lognormal = .. }}, {{ uniform = .. }} or \
+                     {{ triangular = .. }}"
+                ),
+            };
+        }
         (
             format!(
                 "wrong type: found {}, expected {expected}",

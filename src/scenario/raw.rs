@@ -11,8 +11,13 @@
 //!   serde buffers a tagged enum's fields before it picks the variant, which loses the field path of
 //!   any later error (`policy[3]` instead of `policy[3].fee_fraction`);
 //! - a workload likewise carries every kind's keys as options;
-//! - `size_flop` and `source` have hand-written visitors, so a wrong shape says which shapes exist
-//!   (an untagged enum would only say "data did not match any variant").
+//! - numeric figures ([`RawQuantity`]) and `source` have hand-written visitors, so a wrong shape says
+//!   which shapes exist (an untagged enum would only say "data did not match any variant").
+//!
+//! Every non-integer figure is a [`RawQuantity`]: a number, or a distribution. What a distribution
+//! means depends on the field: on `size_flop` it is drawn per job by the model; on every other field
+//! `validate.rs` resolves it once per replication (the nominal value, or a draw). Integer counts
+//! (`gang_chips`, `initial_chips`, deliveries' `chips`, `max_chips`, `seed`) stay `u64`.
 
 use std::fmt;
 
@@ -227,14 +232,14 @@ impl<'de> Deserialize<'de> for RawSource {
 pub struct RawChip {
     pub vendor: String,
     pub vendor_country: String,
-    pub bf16_dense_tflops: f64,
-    pub memory_gb: f64,
-    pub board_power_w: f64,
-    pub all_in_power_w: f64,
-    pub training_mfu: f64,
-    pub inference_tokens_per_s: f64,
-    pub purchase_usd: f64,
-    pub lease_usd_per_chip_hour: f64,
+    pub bf16_dense_tflops: RawQuantity,
+    pub memory_gb: RawQuantity,
+    pub board_power_w: RawQuantity,
+    pub all_in_power_w: RawQuantity,
+    pub training_mfu: RawQuantity,
+    pub inference_tokens_per_s: RawQuantity,
+    pub purchase_usd: RawQuantity,
+    pub lease_usd_per_chip_hour: RawQuantity,
     pub source: Option<RawSource>,
 }
 
@@ -262,13 +267,13 @@ pub struct RawSite {
     pub operator: RawOperator,
     pub chip: String,
     pub pricing: RawPricing,
-    pub lease_usd_per_chip_hour: Option<f64>,
-    pub amortisation_years: Option<f64>,
-    pub electricity_usd_per_kwh: f64,
-    pub pue: f64,
-    pub mtbf_hours: f64,
-    pub repair_hours: f64,
-    pub power_cap_mw: Option<f64>,
+    pub lease_usd_per_chip_hour: Option<RawQuantity>,
+    pub amortisation_years: Option<RawQuantity>,
+    pub electricity_usd_per_kwh: RawQuantity,
+    pub pue: RawQuantity,
+    pub mtbf_hours: RawQuantity,
+    pub repair_hours: RawQuantity,
+    pub power_cap_mw: Option<RawQuantity>,
     pub inference_priority: Option<bool>,
     #[serde(default)]
     pub initial_chips: u64,
@@ -290,7 +295,7 @@ pub struct RawDelivery {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSupply {
-    pub chips_per_year: f64,
+    pub chips_per_year: RawQuantity,
     pub from: Option<RawDate>,
     pub until: Option<RawDate>,
 }
@@ -350,15 +355,15 @@ pub struct RawWorkload {
     pub arrivals: Option<RawArrivals>,
     pub size_flop: Option<RawQuantity>,
     pub gang_chips: Option<u64>,
-    pub checkpoint_hours: Option<f64>,
-    pub restart_hours: Option<f64>,
+    pub checkpoint_hours: Option<RawQuantity>,
+    pub restart_hours: Option<RawQuantity>,
     pub data_class: Option<String>,
     // inference
-    pub tokens_per_day: Option<f64>,
-    pub growth_per_year: Option<f64>,
-    pub daily_amplitude: Option<f64>,
-    pub peak_hour: Option<f64>,
-    pub batch_hours: Option<f64>,
+    pub tokens_per_day: Option<RawQuantity>,
+    pub growth_per_year: Option<RawQuantity>,
+    pub daily_amplitude: Option<RawQuantity>,
+    pub peak_hour: Option<RawQuantity>,
+    pub batch_hours: Option<RawQuantity>,
 }
 
 impl RawWorkload {
@@ -384,12 +389,13 @@ impl RawWorkload {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawArrivals {
-    pub every_days: Option<f64>,
-    pub mean_gap_days: Option<f64>,
+    pub every_days: Option<RawQuantity>,
+    pub mean_gap_days: Option<RawQuantity>,
     pub dates: Option<Vec<RawDate>>,
 }
 
-/// `size_flop`: a number or one of the distribution tables. Array lengths are checked in validate.
+/// A figure: a number or one of the distribution tables. Array lengths, parameter order and the
+/// distribution's support against the field's range are checked in validate.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RawQuantity {
     /// A plain number.
@@ -410,7 +416,7 @@ pub struct RawLogNormal {
     pub p95: f64,
 }
 
-/// The distribution names `size_flop` accepts as a table key.
+/// The distribution names a figure accepts as a table key.
 pub const QUANTITY_FORMS: &[&str] = &["lognormal", "uniform", "triangular"];
 
 impl<'de> Deserialize<'de> for RawQuantity {
@@ -447,7 +453,7 @@ impl<'de> Deserialize<'de> for RawQuantity {
                 };
                 if let Some(extra) = map.next_key::<String>()? {
                     return Err(de::Error::custom(format!(
-                        "`{extra}` after `{form}`: a size takes exactly one distribution"
+                        "`{extra}` after `{form}`: a figure takes exactly one distribution"
                     )));
                 }
                 Ok(q)
@@ -530,16 +536,16 @@ pub struct RawPolicy {
     pub source: Option<RawSource>,
     pub chip: Option<String>,
     pub to: Option<String>,
-    pub fee_fraction: Option<f64>,
+    pub fee_fraction: Option<RawQuantity>,
     pub firms_headquartered_in: Option<String>,
-    pub grace_days: Option<f64>,
+    pub grace_days: Option<RawQuantity>,
     pub data_class: Option<String>,
     pub country: Option<String>,
     pub max_chips: Option<u64>,
     pub through: Option<String>,
-    pub delay_days: Option<f64>,
-    pub inference_share: Option<f64>,
-    pub factor: Option<f64>,
+    pub delay_days: Option<RawQuantity>,
+    pub inference_share: Option<RawQuantity>,
+    pub factor: Option<RawQuantity>,
 }
 
 impl RawPolicy {

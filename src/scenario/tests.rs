@@ -987,3 +987,672 @@ fn odd_inputs_never_panic() {
         let _ = load_str(text, "t.toml", None);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Uncertain inputs: figures given as distributions, drawn once per replication.
+
+/// `VALID` with two uncertain figures: a chip's MFU (triangular) and a workload's checkpoint
+/// interval (lognormal, a duration).
+fn uncertain() -> String {
+    with(
+        "training_mfu = 0.4",
+        "training_mfu = { triangular = [0.30, 0.35, 0.41] }",
+    )
+    .replacen(
+        "checkpoint_hours = 1",
+        "checkpoint_hours = { lognormal = { median = 1, p95 = 2 } }",
+        1,
+    )
+}
+
+const MFU: &str = "chips.h100.training_mfu";
+const CHECKPOINT: &str = "firms.bytedance.workloads.pretraining.checkpoint_hours";
+
+fn checkpoint_of(w: &model::World) -> SimDuration {
+    match &w.firms[0].workloads[0].kind {
+        WorkloadKind::Batch(b) => b.checkpoint,
+        other => panic!("expected a batch workload, got {other:?}"),
+    }
+}
+
+/// The draw of the figure at `path`, as the documented stream contract defines it.
+fn contract_draw(q: &Quantity, seed: u64, replication: u64, path: &str) -> f64 {
+    let key = crate::engine::rng::fnv1a64(format!("input:{path}").as_bytes());
+    q.sample(&mut crate::engine::rng::stream_by_key(
+        seed,
+        replication,
+        key,
+    ))
+}
+
+#[test]
+fn scenario_is_shareable_across_threads() {
+    fn shareable<T: Clone + std::fmt::Debug + PartialEq + Send + Sync>() {}
+    shareable::<Scenario>();
+    shareable::<UncertainInput>();
+}
+
+#[test]
+fn certain_scenario_has_no_inputs_and_world_for_is_the_world() {
+    let s = load_str(VALID, "t.toml", None).unwrap();
+    assert!(s.inputs.is_empty());
+    let (w, draws) = s.world_for(7, 3).unwrap();
+    assert_eq!(w, s.world);
+    assert!(draws.is_empty());
+    // The embedded baseline and the shipped what-ifs are all certain today.
+    assert!(baseline().unwrap().inputs.is_empty());
+}
+
+#[test]
+fn nominal_world_uses_median_mode_and_midpoint() {
+    let s = load_str(&uncertain(), "t.toml", None).expect("valid");
+    let paths: Vec<&str> = s.inputs.iter().map(|i| i.path.as_str()).collect();
+    assert_eq!(paths, [MFU, CHECKPOINT]);
+    assert_eq!(
+        s.inputs[0].quantity,
+        Quantity::Triangular {
+            low: 0.30,
+            mode: 0.35,
+            high: 0.41
+        }
+    );
+    assert_eq!(
+        s.inputs[1].quantity,
+        Quantity::LogNormal {
+            median: 1.0,
+            p95: 2.0
+        }
+    );
+    assert_eq!((s.inputs[0].nominal, s.inputs[1].nominal), (0.35, 1.0));
+    assert_eq!(s.world.chips[0].training_mfu, 0.35);
+    assert_eq!(checkpoint_of(&s.world), SimDuration::from_hours(1));
+
+    // A uniform's nominal value is its midpoint.
+    let text = with("pue = 1.3", "pue = { uniform = [1.2, 1.6] }");
+    let s = load_str(&text, "t.toml", None).unwrap();
+    assert_eq!(s.inputs.len(), 1);
+    assert_eq!(s.inputs[0].path, "sites.cn-east.pue");
+    assert!((s.world.sites[1].pue - 1.4).abs() < 1e-12);
+
+    // size_flop keeps its per-job meaning: a distribution there is no uncertain input.
+    assert!(load_str(VALID, "t.toml", None).unwrap().inputs.is_empty());
+}
+
+#[test]
+fn world_for_draws_inside_the_support_per_replication() {
+    let s = load_str(&uncertain(), "t.toml", None).unwrap();
+    let mut mfus = Vec::new();
+    for r in 0..200 {
+        let (w, draws) = s.world_for(11, r).unwrap();
+        let paths: Vec<&str> = draws.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, [MFU, CHECKPOINT]);
+        let (mfu, hours) = (draws[0].1, draws[1].1);
+        assert!((0.30..=0.41).contains(&mfu), "replication {r}: {mfu}");
+        assert!(hours.is_finite() && hours > 0.0, "replication {r}: {hours}");
+        // The world carries the draws.
+        assert_eq!(w.chips[0].training_mfu, mfu);
+        assert_eq!(
+            checkpoint_of(&w),
+            SimDuration::from_secs_f64(hours * 3_600.0).max(SimDuration(1))
+        );
+        // The draws follow the documented stream contract.
+        assert_eq!(mfu, contract_draw(&s.inputs[0].quantity, 11, r, MFU));
+        assert_eq!(
+            hours,
+            contract_draw(&s.inputs[1].quantity, 11, r, CHECKPOINT)
+        );
+        // Everything else is the nominal world.
+        let mut back = w.clone();
+        back.chips[0].training_mfu = 0.35;
+        if let WorkloadKind::Batch(b) = &mut back.firms[0].workloads[0].kind {
+            b.checkpoint = SimDuration::from_hours(1);
+        }
+        assert_eq!(back, s.world, "replication {r}");
+        // Same (seed, replication), same world.
+        assert_eq!(s.world_for(11, r).unwrap(), (w, draws.clone()));
+        mfus.push(mfu);
+    }
+    // Different across replications and seeds.
+    let mut distinct = mfus.clone();
+    distinct.sort_by(f64::total_cmp);
+    distinct.dedup();
+    assert_eq!(distinct.len(), 200);
+    let other_seed: Vec<f64> = (0..200)
+        .map(|r| s.world_for(12, r).unwrap().1[0].1)
+        .collect();
+    assert_ne!(mfus, other_seed);
+    // The draws follow the distribution: mean of a triangular is (low + mode + high) / 3.
+    let mean = mfus.iter().sum::<f64>() / 200.0;
+    assert!((mean - 0.3533).abs() < 0.01, "mean MFU {mean}");
+    // A clone shares the source and draws the same.
+    assert_eq!(
+        s.clone().world_for(11, 5).unwrap(),
+        s.world_for(11, 5).unwrap()
+    );
+}
+
+#[test]
+fn each_uncertain_input_has_its_own_stream() {
+    let a = load_str(&uncertain(), "t.toml", None).unwrap();
+    // B's distribution changes ...
+    let b = load_str(
+        &uncertain().replacen("median = 1, p95 = 2", "median = 2, p95 = 5", 1),
+        "t.toml",
+        None,
+    )
+    .unwrap();
+    // ... and a third uncertain figure appears, between the two in validation order.
+    let c = load_str(
+        &uncertain().replacen("pue = 1.4", "pue = { uniform = [1.2, 1.5] }", 1),
+        "t.toml",
+        None,
+    )
+    .unwrap();
+    let paths: Vec<&str> = c.inputs.iter().map(|i| i.path.as_str()).collect();
+    assert_eq!(paths, [MFU, "sites.johor.pue", CHECKPOINT]);
+    for r in 0..200 {
+        let (_, da) = a.world_for(3, r).unwrap();
+        let (_, db) = b.world_for(3, r).unwrap();
+        let (_, dc) = c.world_for(3, r).unwrap();
+        assert_eq!(
+            da[0], db[0],
+            "replication {r}: A's draw moved with B's distribution"
+        );
+        assert_ne!(da[1], db[1]);
+        assert_eq!(
+            da[0], dc[0],
+            "replication {r}: A's draw moved when a figure was added"
+        );
+        assert_eq!(
+            da[1], dc[2],
+            "replication {r}: B's draw moved when a figure was added"
+        );
+        assert!((1.2..=1.5).contains(&dc[1].1));
+    }
+}
+
+/// Distributions that do not fit their figure: (case, text, `file:line:col`, path and message,
+/// help phrase).
+fn misfit_cases() -> Vec<Case> {
+    vec![
+        (
+            "lognormal MFU",
+            with(
+                "training_mfu = 0.4",
+                "training_mfu = { lognormal = { median = 0.35, p95 = 0.45 } }",
+            ),
+            "t.toml:14:30",
+            "chips.h100.training_mfu.lognormal: a lognormal distribution has no upper bound, but \
+             training_mfu must be a number in (0, 1]",
+            "training_mfu takes a number in (0, 1], or { uniform = [low, high] } or \
+             { triangular = [low, mode, high] } with 0 < low and high <= 1",
+        ),
+        (
+            "triangular MFU above 1",
+            with(
+                "training_mfu = 0.4",
+                "training_mfu = { triangular = [0.3, 0.35, 1.2] }",
+            ),
+            "t.toml:14:31",
+            "chips.h100.training_mfu.triangular: triangular [0.3, 0.35, 1.2] can draw values up \
+             to 1.2, but training_mfu must be a number in (0, 1]",
+            "e.g. training_mfu = { triangular = [0.3, 0.35, 0.4] }",
+        ),
+        (
+            "uniform MFU from 0",
+            with(
+                "training_mfu = 0.3",
+                "training_mfu = { uniform = [0, 0.4] }",
+            ),
+            "t.toml:27:28",
+            "chips.ascend.training_mfu.uniform: uniform [0, 0.4] can draw values down to 0",
+            "with 0 < low and high <= 1",
+        ),
+        (
+            "PUE below 1",
+            with("pue = 1.3", "pue = { uniform = [0.9, 1.4] }"),
+            "t.toml:50:19",
+            "sites.cn-east.pue.uniform: uniform [0.9, 1.4] can draw values down to 0.9, but pue \
+             must be a finite number >= 1",
+            "with low >= 1",
+        ),
+        (
+            "lognormal PUE",
+            with(
+                "pue = 1.3",
+                "pue = { lognormal = { median = 1.3, p95 = 1.5 } }",
+            ),
+            "t.toml:50:21",
+            "sites.cn-east.pue.lognormal: a lognormal distribution reaches down to 0, but pue \
+             must be a finite number >= 1",
+            "PUE is facility power over IT power",
+        ),
+        (
+            "MTBF from 0",
+            with(
+                "mtbf_hours = 50000",
+                "mtbf_hours = { triangular = [0, 40000, 60000] }",
+            ),
+            "t.toml:39:29",
+            "sites.johor.mtbf_hours.triangular: triangular [0, 40000, 60000] can draw values \
+             down to 0, but mtbf_hours must be a finite number > 0",
+            "with low > 0",
+        ),
+        (
+            "lognormal too wide",
+            with(
+                "mtbf_hours = 50000",
+                "mtbf_hours = { lognormal = { median = 50000, p95 = 1e300 } }",
+            ),
+            "t.toml:39:28",
+            "sites.johor.mtbf_hours.lognormal: lognormal with median 50000 and p95 1e300 is too \
+             wide: its extreme draws would overflow or round to 0",
+            "mean time between failures",
+        ),
+        (
+            "peak hour reaching 24",
+            with(
+                "growth_per_year = 3",
+                "growth_per_year = 3\npeak_hour = { uniform = [20, 24] }",
+            ),
+            "t.toml:75:25",
+            "firms.bytedance.workloads.chat.peak_hour.uniform: uniform [20, 24] can draw values \
+             up to 24, but peak_hour must be an hour in [0, 24)",
+            "with high < 24",
+        ),
+        (
+            "malformed triangular on a figure",
+            with(
+                "training_mfu = 0.4",
+                "training_mfu = { triangular = [0.3, 0.35] }",
+            ),
+            "t.toml:14:31",
+            "chips.h100.training_mfu.triangular: triangular needs [low, mode, high], found 2 \
+             numbers",
+            "e.g. training_mfu = { triangular = [0.3, 0.35, 0.4] }, with low <= mode <= high",
+        ),
+        (
+            "lognormal p95 below median on a figure",
+            with(
+                "mtbf_hours = 50000",
+                "mtbf_hours = { lognormal = { median = 50000, p95 = 100 } }",
+            ),
+            "t.toml:39:28",
+            "sites.johor.mtbf_hours.lognormal: lognormal p95 must be >= median",
+            "e.g. mtbf_hours = { lognormal = { median = 2, p95 = 4 } }, with 0 < median <= p95",
+        ),
+        (
+            "uniform in the wrong order on a policy figure",
+            with(
+                "fee_fraction = 0.15",
+                "fee_fraction = { uniform = [0.2, 0.1] }",
+            ),
+            "t.toml:81:30",
+            "policy.h20-licence.fee_fraction.uniform: uniform bounds must be finite, >= 0 and \
+             low <= high",
+            "e.g. fee_fraction = { uniform = [1, 4] }",
+        ),
+        (
+            "unknown distribution on a figure",
+            with("pue = 1.3", "pue = { normal = [1.2, 1.4] }"),
+            "t.toml:50:9",
+            "sites.cn-east.pue.normal: unknown key 'normal'",
+            "allowed keys here: lognormal, uniform, triangular",
+        ),
+    ]
+}
+
+#[test]
+fn distributions_outside_a_figures_range_are_refused_at_load() {
+    for (case, text, at, path, help) in misfit_cases() {
+        let msg = err_of(load_str(&text, "t.toml", None));
+        eprintln!("{case}:\n{msg}\n");
+        let at = format!("{at}: ");
+        assert_mentions(&msg, &[&at, path, "\n  help: ", help], case);
+        assert!(!msg.contains("size_flop"), "case {case}: {msg}");
+    }
+}
+
+#[test]
+fn a_distribution_on_a_count_is_refused() {
+    for (from, to, at, path) in [
+        (
+            "gang_chips = 512",
+            "gang_chips = { uniform = [256, 512] }",
+            "t.toml:65:14",
+            "firms.bytedance.workloads.pretraining.gang_chips",
+        ),
+        (
+            "chips = 500",
+            "chips = { triangular = [400, 500, 600] }",
+            "t.toml:41:81",
+            "sites.johor.deliveries[1].chips",
+        ),
+    ] {
+        let msg = err_of(load_str(&with(from, to), "t.toml", None));
+        eprintln!("{msg}\n");
+        let key = path.rsplit('.').next().unwrap();
+        assert_mentions(
+            &msg,
+            &[
+                &format!("{at}: {path}: {key} is a whole count and takes no distribution"),
+                "help: write a whole number >= 0",
+                "are the same in every replication",
+            ],
+            from,
+        );
+    }
+}
+
+#[test]
+fn every_non_integer_figure_takes_a_distribution() {
+    // Each figure of the format, written as a narrow uniform around a valid value.
+    let text =
+        format!(
+        "{}\n[sites.extra]\njurisdiction = \"CN\"\noperator = \"domestic\"\nchip = \"ascend\"\n\
+         pricing = \"owned\"\namortisation_years = {{ uniform = [3, 5] }}\n\
+         electricity_usd_per_kwh = {{ uniform = [0.05, 0.1] }}\npue = {{ uniform = [1.1, 1.3] }}\n\
+         mtbf_hours = {{ uniform = [20000, 40000] }}\nrepair_hours = {{ uniform = [24, 72] }}\n\
+         power_cap_mw = {{ uniform = [50, 100] }}\n\
+         supply = {{ chips_per_year = {{ uniform = [1000, 2000] }} }}\n\
+         [[policy]]\nname = \"ban\"\nrule = \"lease_ban\"\nfirms_headquartered_in = \"CN\"\n\
+         from = 2025-06-01\ngrace_days = {{ uniform = [30, 90] }}\n\
+         [[policy]]\nname = \"permits\"\nrule = \"permit_delay\"\nthrough = \"MY\"\n\
+         from = 2025-02-01\ndelay_days = {{ uniform = [10, 30] }}\n\
+         [[policy]]\nname = \"mandate\"\nrule = \"domestic_mandate\"\n\
+         firms_headquartered_in = \"CN\"\nfrom = 2025-02-01\n\
+         inference_share = {{ uniform = [0.3, 0.6] }}\n\
+         [[policy]]\nname = \"hbm\"\nrule = \"supply_shock\"\nchip = \"ascend\"\n\
+         from = 2025-02-01\nfactor = {{ uniform = [0.3, 0.6] }}\n",
+        VALID
+            .replace("[sources]\n\"sites.cn-east.pue\" = \"Operator report\"\n", "")
+            .replacen("bf16_dense_tflops = 989", "bf16_dense_tflops = { uniform = [900, 989] }", 1)
+            .replacen("memory_gb = 80", "memory_gb = { uniform = [80, 96] }", 1)
+            .replacen("board_power_w = 700", "board_power_w = { uniform = [650, 700] }", 1)
+            .replacen("all_in_power_w = 1300", "all_in_power_w = { uniform = [1200, 1400] }", 1)
+            .replacen(
+                "inference_tokens_per_s = 2800",
+                "inference_tokens_per_s = { uniform = [2500, 3000] }",
+                1
+            )
+            .replacen("purchase_usd = 30000", "purchase_usd = { uniform = [25000, 35000] }", 1)
+            .replacen(
+                "lease_usd_per_chip_hour = 2.35",
+                "lease_usd_per_chip_hour = { uniform = [2, 3] }",
+                1
+            )
+            .replacen(
+                "pricing = \"lease\"",
+                "pricing = \"lease\"\nlease_usd_per_chip_hour = { uniform = [2.5, 3.5] }",
+                1
+            )
+            .replacen(
+                "{ every_days = 60 }",
+                "{ every_days = { uniform = [50, 70] } }",
+                1
+            )
+            .replacen("restart_hours = 0.5", "restart_hours = { uniform = [0.25, 1] }", 1)
+            .replacen(
+                "tokens_per_day = 1e12",
+                "tokens_per_day = { lognormal = { median = 1e12, p95 = 3e12 } }\n\
+                 daily_amplitude = { uniform = [0.2, 0.4] }\n\
+                 peak_hour = { triangular = [12, 14, 16] }\n\
+                 batch_hours = { uniform = [0.5, 2] }",
+                1
+            )
+            .replacen("growth_per_year = 3", "growth_per_year = { uniform = [2, 4] }", 1)
+            .replacen("fee_fraction = 0.15", "fee_fraction = { uniform = [0.1, 0.2] }", 1)
+    );
+    let s = load_str(&text, "t.toml", None).unwrap_or_else(|e| panic!("{e}"));
+    let paths: Vec<&str> = s.inputs.iter().map(|i| i.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "chips.h100.bf16_dense_tflops",
+            "chips.h100.memory_gb",
+            "chips.h100.board_power_w",
+            "chips.h100.all_in_power_w",
+            "chips.h100.inference_tokens_per_s",
+            "chips.h100.purchase_usd",
+            "chips.h100.lease_usd_per_chip_hour",
+            "sites.johor.lease_usd_per_chip_hour",
+            "sites.extra.amortisation_years",
+            "sites.extra.supply.chips_per_year",
+            "sites.extra.power_cap_mw",
+            "sites.extra.electricity_usd_per_kwh",
+            "sites.extra.pue",
+            "sites.extra.mtbf_hours",
+            "sites.extra.repair_hours",
+            "firms.bytedance.workloads.pretraining.arrivals.every_days",
+            "firms.bytedance.workloads.pretraining.restart_hours",
+            "firms.bytedance.workloads.chat.tokens_per_day",
+            "firms.bytedance.workloads.chat.growth_per_year",
+            "firms.bytedance.workloads.chat.daily_amplitude",
+            "firms.bytedance.workloads.chat.peak_hour",
+            "firms.bytedance.workloads.chat.batch_hours",
+            "policy.h20-licence.fee_fraction",
+            "policy.ban.grace_days",
+            "policy.permits.delay_days",
+            "policy.mandate.inference_share",
+            "policy.hbm.factor",
+        ]
+    );
+    for r in 0..20 {
+        let (_, draws) = s.world_for(1, r).unwrap();
+        assert_eq!(draws.len(), s.inputs.len());
+    }
+    // The other forms on a duration: mean_gap_days.
+    let text = with(
+        "{ every_days = 60 }",
+        "{ mean_gap_days = { triangular = [20, 30, 50] } }",
+    );
+    let s = load_str(&text, "t.toml", None).unwrap();
+    assert_eq!(
+        s.inputs[0].path,
+        "firms.bytedance.workloads.pretraining.arrivals.mean_gap_days"
+    );
+}
+
+#[test]
+fn uncertain_figures_in_an_extending_file() {
+    let dir = temp_dir("uncertain-layers");
+    write(&dir, "base.toml", VALID);
+    let child = write(
+        &dir,
+        "child.toml",
+        "extends = \"base.toml\"\nname = \"child\"\n\n[sites.johor]\n\
+         pue = { triangular = [1.1, 1.2, 1.5] }\n",
+    );
+    let s = load_file(&child).unwrap();
+    assert_eq!(s.inputs.len(), 1);
+    assert_eq!(s.inputs[0].path, "sites.johor.pue");
+    assert_eq!(s.world.sites[0].pue, 1.2);
+    let (w, d) = s.world_for(5, 0).unwrap();
+    assert_eq!(w.sites[0].pue, d[0].1);
+
+    // A misfit in the child is located in the child.
+    let bad = write(
+        &dir,
+        "bad.toml",
+        "extends = \"base.toml\"\nname = \"bad\"\n\n[sites.johor]\n\
+         pue = { triangular = [0.9, 1.2, 1.5] }\n",
+    );
+    let msg = err_of(load_file(&bad));
+    assert_mentions(
+        &msg,
+        &[&format!(
+            "{}:5:22: sites.johor.pue.triangular: triangular [0.9, 1.2, 1.5] can draw values down \
+             to 0.9",
+            dir.join("bad.toml").display()
+        )],
+        "child misfit",
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn set_field_overrides_one_field_and_validates_again() {
+    let base = load_str(VALID, "t.toml", None).unwrap();
+    let mut s = base.clone();
+    s.set_field(MFU, toml::Value::Float(0.5)).unwrap();
+    assert_eq!(s.world.chips[0].training_mfu, 0.5);
+    assert_ne!(s.content_hash, base.content_hash);
+    assert_eq!(s.provenance, base.provenance);
+    assert!(s.inputs.is_empty());
+    // Nothing else moves.
+    let mut back = s.world.clone();
+    back.chips[0].training_mfu = 0.4;
+    assert_eq!(back, base.world);
+
+    // The same override gives the same hash; a second override changes it again.
+    let mut again = base.clone();
+    again.set_field(MFU, toml::Value::Float(0.5)).unwrap();
+    assert_eq!(again.content_hash, s.content_hash);
+    assert_eq!(again, s);
+
+    // A date, a quoted entry name, a workload by name, a nested table, an optional key the file
+    // leaves out, and a distribution (which becomes an uncertain input).
+    let date: toml::value::Datetime = "2025-03-01".parse().unwrap();
+    s.set_field("policy.h20-licence.from", toml::Value::Datetime(date))
+        .unwrap();
+    assert_eq!(s.world.timeline.policies[0].from, SimTime(59 * 86_400));
+    assert_eq!(
+        s.policy_dates[0].from,
+        NaiveDate::from_ymd_opt(2025, 3, 1).unwrap()
+    );
+    s.set_field("sites.\"johor\".mtbf_hours", toml::Value::Integer(40_000))
+        .unwrap();
+    assert_eq!(s.world.sites[0].mtbf_hours, 40_000.0);
+    s.set_field(
+        "firms.bytedance.workloads.chat.tokens_per_day",
+        toml::Value::Float(2e12),
+    )
+    .unwrap();
+    s.set_field(
+        "firms.bytedance.workloads.chat.daily_amplitude",
+        toml::Value::Float(0.3),
+    )
+    .unwrap();
+    match &s.world.firms[0].workloads[1].kind {
+        WorkloadKind::Inference(i) => {
+            assert_eq!((i.tokens_per_day, i.daily_amplitude), (2e12, 0.3));
+        }
+        other => panic!("expected inference, got {other:?}"),
+    }
+    s.set_field(
+        "sites.cn-east.supply.chips_per_year",
+        toml::Value::Integer(24_000),
+    )
+    .unwrap();
+    assert_eq!(s.world.sites[1].supply.unwrap().chips_per_year, 24_000.0);
+    let pue: toml::Value = toml::from_str::<toml::Table>("v = { uniform = [1.2, 1.4] }")
+        .unwrap()
+        .remove("v")
+        .unwrap();
+    s.set_field("sites.cn-east.pue", pue).unwrap();
+    assert_eq!(s.inputs.len(), 1);
+    assert_eq!(s.inputs[0].path, "sites.cn-east.pue");
+    let (w, d) = s.world_for(1, 0).unwrap();
+    assert_eq!(w.sites[1].pue, d[0].1);
+    assert!((1.2..=1.4).contains(&d[0].1));
+    // Earlier overrides hold in every replication's world.
+    assert_eq!(w.sites[0].mtbf_hours, 40_000.0);
+    assert_eq!(s.provenance, base.provenance);
+
+    // Top-level keys.
+    s.set_field("seed", toml::Value::Integer(99)).unwrap();
+    assert_eq!(s.seed, 99);
+}
+
+#[test]
+fn set_field_errors_name_the_path_and_leave_the_scenario_unchanged() {
+    let base = load_str(VALID, "t.toml", None).unwrap();
+    let cases: Vec<(&str, toml::Value, &[&str])> = vec![
+        (
+            "chips.h10.training_mfu",
+            toml::Value::Float(0.5),
+            &[
+                "t.toml:7:2: chips.h10: unknown key 'h10'",
+                "no chip 'h10' in chips; defined: ascend, h100; did you mean 'h100'?",
+            ],
+        ),
+        (
+            "chips.h100.training_muf",
+            toml::Value::Float(0.5),
+            &[
+                "chips.h100.training_muf: unknown key 'training_muf'",
+                "chips.h100 has all_in_power_w, bf16_dense_tflops",
+                "did you mean 'training_mfu'?",
+            ],
+        ),
+        (
+            "policy.h20.from",
+            toml::Value::Float(0.5),
+            &["no policy 'h20' in policy; defined: h20-licence"],
+        ),
+        (
+            "firms.bytedance.workloads.chatbot.tokens_per_day",
+            toml::Value::Float(1.0),
+            &["no workload 'chatbot' in firms.bytedance.workloads; defined: chat, pretraining"],
+        ),
+        (
+            "sites.johor.supply.chips_per_year",
+            toml::Value::Float(1.0),
+            &["sites.johor has chip", "it also takes", "supply"],
+        ),
+        (
+            "sites.johor.pue.low",
+            toml::Value::Float(1.0),
+            &["sites.johor.pue is a value, not a table"],
+        ),
+        (
+            "chipz.h100.training_mfu",
+            toml::Value::Float(1.0),
+            &["the top level has chips", "did you mean 'chips'?"],
+        ),
+        (
+            "chips..training_mfu",
+            toml::Value::Float(1.0),
+            &["chips..training_mfu: set_field: cannot read the field path: empty key"],
+        ),
+        (
+            MFU,
+            toml::Value::Float(1.5),
+            &[
+                "t.toml:14:16: chips.h100.training_mfu: must be a number in (0, 1], found 1.5 \
+                 (after set_field chips.h100.training_mfu = 1.5)",
+                "0.40 means 40%",
+            ],
+        ),
+        (
+            MFU,
+            toml::Value::String("high".into()),
+            &[
+                "t.toml:14:16: chips.h100.training_mfu: wrong type",
+                "(after set_field chips.h100.training_mfu = \"high\")",
+            ],
+        ),
+        (
+            "sites.johor.pue",
+            toml::from_str::<toml::Table>("v = { lognormal = { median = 1.3, p95 = 1.5 } }")
+                .unwrap()
+                .remove("v")
+                .unwrap(),
+            &["sites.johor.pue.lognormal: a lognormal distribution reaches down to 0"],
+        ),
+        (
+            "firms.bytedance.workloads.pretraining.gang_chips",
+            toml::Value::Float(1.5),
+            &["firms.bytedance.workloads.pretraining.gang_chips: wrong type"],
+        ),
+    ];
+    for (path, value, parts) in cases {
+        let mut s = base.clone();
+        let e = s.set_field(path, value).unwrap_err();
+        let msg = e.to_string();
+        eprintln!("{path}:\n{msg}\n");
+        assert!(e.location().is_some(), "{msg}");
+        assert_mentions(&msg, parts, path);
+        assert_eq!(s, base, "{path}: the scenario changed on error");
+    }
+}

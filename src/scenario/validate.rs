@@ -3,12 +3,23 @@
 //!
 //! Written defensively: no indexing that can fail, no arithmetic that can overflow, no `unwrap`; any
 //! input, however odd, ends in a `World` or an `Issue`.
+//!
+//! # Uncertain figures
+//!
+//! Every non-integer figure but `size_flop` may be a distribution ([`RawQuantity`]). [`Cx::value`]
+//! resolves it before the figure's range check, according to the [`Mode`]: its nominal value (median
+//! of a lognormal, mode of a triangular, midpoint of a uniform), or one draw from a stream of its own,
+//! keyed by the figure's field path, so that adding or changing one uncertain figure moves no other
+//! figure's draw. At load the distribution's whole support is checked against the figure's range, so
+//! a replication can never draw a value the nominal world would refuse. `size_flop` keeps its
+//! meaning: a distribution of job sizes, drawn per job by the model.
 
+use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 
-use crate::engine::{SimDuration, SimTime, SECS_PER_DAY};
+use crate::engine::{rng, SimDuration, SimTime, SECS_PER_DAY};
 use crate::model::{
     self, Arrivals, BatchWorkload, Chip, ChipId, Delivery, Firm, InferenceWorkload, JobKind,
     Operator, PlacementStrategy, Policy, Pricing, Quantity, Rule, Site, SiteId, Supply, Timeline,
@@ -21,7 +32,7 @@ use super::raw::{
     RawPricing, RawQuantity, RawRuleKind, RawScenario, RawSite, RawSource, RawWorkload,
     RawWorkloadKind,
 };
-use super::{date_to_time, did_you_mean, list_or_none, Provenance};
+use super::{date_to_time, did_you_mean, list_or_none, Provenance, UncertainInput};
 
 /// One validation failure, not yet located.
 #[derive(Clone, Debug)]
@@ -46,6 +57,25 @@ pub(crate) struct Validated {
     pub world: model::World,
     pub provenance: Vec<Provenance>,
     pub policy_dates: Vec<super::PolicyDates>,
+    /// Every figure given as a distribution, in validation order.
+    pub inputs: Vec<UncertainInput>,
+    /// In [`Mode::Sample`], `(path, value drawn)` in the order of `inputs`; empty otherwise.
+    pub draws: Vec<(String, f64)>,
+}
+
+/// How figures given as distributions resolve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// The nominal world: median of a lognormal, mode of a triangular, midpoint of a uniform.
+    Nominal,
+    /// One replication's world: each figure drawn from its own stream
+    /// `rng::stream_by_key(seed, replication, fnv1a64("input:" + field path))`.
+    Sample {
+        /// Master seed.
+        seed: u64,
+        /// Replication index.
+        replication: u64,
+    },
 }
 
 type R<T> = Result<T, Issue>;
@@ -125,6 +155,211 @@ impl Bound {
             Bound::HourOfDay => "an hour in [0, 24)",
         }
     }
+
+    /// The forms of a figure whose every draw stays in range.
+    fn forms(self) -> &'static str {
+        match self {
+            Bound::Positive => {
+                "a number > 0, { lognormal = { median, p95 } }, or { uniform = [low, high] } or \
+                 { triangular = [low, mode, high] } with low > 0"
+            }
+            Bound::NonNegative => {
+                "a number >= 0, { lognormal = { median, p95 } }, { uniform = [low, high] } or \
+                 { triangular = [low, mode, high] }"
+            }
+            Bound::UnitOpen => {
+                "a number in (0, 1], or { uniform = [low, high] } or \
+                 { triangular = [low, mode, high] } with 0 < low and high <= 1 (not lognormal, \
+                 which has no upper bound)"
+            }
+            Bound::Fraction => {
+                "a number in [0, 1], or { uniform = [low, high] } or \
+                 { triangular = [low, mode, high] } with high <= 1 (not lognormal, which has no \
+                 upper bound)"
+            }
+            Bound::AtLeastOne => {
+                "a number >= 1, or { uniform = [low, high] } or { triangular = [low, mode, high] } \
+                 with low >= 1 (not lognormal, which reaches down to 0)"
+            }
+            Bound::HourOfDay => {
+                "an hour in [0, 24), or { uniform = [low, high] } or \
+                 { triangular = [low, mode, high] } with high < 24 (not lognormal, which has no \
+                 upper bound)"
+            }
+        }
+    }
+
+    /// `(low, mode, high)` of an example distribution that fits the range.
+    fn example(self) -> (f64, f64, f64) {
+        match self {
+            Bound::Positive | Bound::NonNegative => (1.0, 2.0, 4.0),
+            Bound::UnitOpen | Bound::Fraction => (0.3, 0.35, 0.4),
+            Bound::AtLeastOne => (1.1, 1.3, 1.5),
+            Bound::HourOfDay => (12.0, 14.0, 16.0),
+        }
+    }
+}
+
+/// z-score of the 95th percentile of the standard normal (as in [`Quantity`]).
+const Z95: f64 = 1.644_853_626_951_472_2;
+
+/// A lognormal's draws are taken to lie within this many standard deviations of the log-median. The
+/// normal sampler cannot reach beyond about 14; the margin keeps the check independent of it.
+const LOGNORMAL_SIGMAS: f64 = 40.0;
+
+/// Checks that every value `q` can draw satisfies `bound`; the message says which value does not.
+/// `key` names the figure. Parameters must have passed [`Quantity::validate`] (finite, >= 0,
+/// ordered), so a range that is an interval only needs its two ends checked.
+fn support_fits(q: &Quantity, bound: Bound, key: &str) -> Result<(), String> {
+    let must = format!("{key} must be {}", bound.text());
+    let (form, low, high) = match *q {
+        Quantity::Fixed(v) => (fmt_num(v), v, v),
+        Quantity::Uniform { low, high } => (
+            format!("uniform [{}, {}]", fmt_num(low), fmt_num(high)),
+            low,
+            high,
+        ),
+        Quantity::Triangular { low, mode, high } => (
+            format!(
+                "triangular [{}, {}, {}]",
+                fmt_num(low),
+                fmt_num(mode),
+                fmt_num(high)
+            ),
+            low,
+            high,
+        ),
+        Quantity::LogNormal { median, p95 } => {
+            if let Some(m) = lognormal_misfit(bound, key) {
+                return Err(m);
+            }
+            // Support (0, inf) fits; check that no draw overflows or underflows to 0.
+            let sigma = (p95 / median).ln() / Z95;
+            let (mu, span) = (median.ln(), LOGNORMAL_SIGMAS * sigma);
+            return if mu + span < f64::MAX.ln() && mu - span > f64::MIN_POSITIVE.ln() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "lognormal with median {} and p95 {} is too wide: its extreme draws would \
+                     overflow or round to 0",
+                    fmt_num(median),
+                    fmt_num(p95)
+                ))
+            };
+        }
+    };
+    if !bound.holds(low) {
+        let low = fmt_num(low);
+        return Err(format!("{form} can draw values down to {low}, but {must}"));
+    }
+    if !bound.holds(high) {
+        let high = fmt_num(high);
+        return Err(format!("{form} can draw values up to {high}, but {must}"));
+    }
+    Ok(())
+}
+
+/// Why a lognormal (support `(0, inf)`) cannot stand for a figure with range `bound`, if it cannot.
+fn lognormal_misfit(bound: Bound, key: &str) -> Option<String> {
+    let must = format!("{key} must be {}", bound.text());
+    match bound {
+        Bound::Positive | Bound::NonNegative => None,
+        Bound::AtLeastOne => Some(format!(
+            "a lognormal distribution reaches down to 0, but {must}"
+        )),
+        Bound::UnitOpen | Bound::Fraction | Bound::HourOfDay => Some(format!(
+            "a lognormal distribution has no upper bound, but {must}"
+        )),
+    }
+}
+
+/// The value of a distribution in the nominal world: median, mode or midpoint.
+fn nominal(q: &Quantity) -> f64 {
+    match *q {
+        Quantity::Fixed(v) => v,
+        Quantity::LogNormal { median, .. } => median,
+        Quantity::Uniform { low, high } => low + (high - low) / 2.0,
+        Quantity::Triangular { mode, .. } => mode,
+    }
+}
+
+/// The largest value a figure can take (a lognormal: unbounded). Shapes must have passed validation.
+fn upper(q: &RawQuantity) -> f64 {
+    match q {
+        RawQuantity::Fixed(v) => *v,
+        RawQuantity::LogNormal(_) => f64::INFINITY,
+        RawQuantity::Uniform(v) | RawQuantity::Triangular(v) => v.last().copied().unwrap_or(0.0),
+    }
+}
+
+/// The stream key of the uncertain figure at `path` (its displayed field path).
+pub(crate) fn input_key(path: &str) -> u64 {
+    let mut bytes = Vec::with_capacity(6 + path.len());
+    bytes.extend_from_slice(b"input:");
+    bytes.extend_from_slice(path.as_bytes());
+    rng::fnv1a64(&bytes)
+}
+
+/// Example texts for the distribution forms of one figure, for help on a malformed distribution.
+struct Examples {
+    fixed: String,
+    lognormal: String,
+    uniform: String,
+    triangular: String,
+}
+
+impl Examples {
+    /// Examples for the figure `key`, in numbers that fit `bound`.
+    fn of(key: &str, bound: Bound) -> Examples {
+        let (lo, mode, hi) = bound.example();
+        Examples {
+            fixed: format!("{key} = {mode}"),
+            lognormal: format!(
+                "{key} = {{ lognormal = {{ median = {mode}, p95 = {hi} }} }}, with 0 < median <= p95"
+            ),
+            uniform: format!("{key} = {{ uniform = [{lo}, {hi}] }}, with 0 <= low <= high"),
+            triangular: format!(
+                "{key} = {{ triangular = [{lo}, {mode}, {hi}] }}, with low <= mode <= high and \
+                 low < high"
+            ),
+        }
+    }
+
+    /// Examples for `size_flop`, a distribution of job sizes.
+    fn size_flop() -> Examples {
+        Examples {
+            fixed: "size_flop = 5e24".to_string(),
+            lognormal: "size_flop = { lognormal = { median = 5e24, p95 = 1.5e25 } }, with 0 < \
+                        median <= p95"
+                .to_string(),
+            uniform: "size_flop = { uniform = [1e24, 3e24] }, with 0 <= low <= high".to_string(),
+            triangular: "size_flop = { triangular = [1e24, 2e24, 5e24] }, with low <= mode <= high"
+                .to_string(),
+        }
+    }
+}
+
+/// The last key of a path (the figure's name in messages).
+fn last_key(path: &P) -> &str {
+    path.0
+        .iter()
+        .rev()
+        .find_map(|s| match s {
+            Seg::Key(k) => Some(k.as_str()),
+            Seg::Index(_) => None,
+        })
+        .unwrap_or("value")
+}
+
+/// A number for messages: as written for ordinary magnitudes, in exponent form beyond them (so
+/// 1e300 does not print as 301 digits).
+fn fmt_num(v: f64) -> String {
+    let a = v.abs();
+    if a.is_finite() && a != 0.0 && !(1e-4..1e15).contains(&a) {
+        format!("{v:e}")
+    } else {
+        format!("{v}")
+    }
 }
 
 /// Checks `v` against `bound`; `help` says what the figure is.
@@ -132,7 +367,10 @@ fn num(v: f64, path: &P, bound: Bound, help: &str) -> R<f64> {
     if bound.holds(v) {
         Ok(v)
     } else {
-        Err(path.value(format!("must be {}, found {v}", bound.text()), help))
+        Err(path.value(
+            format!("must be {}, found {}", bound.text(), fmt_num(v)),
+            help,
+        ))
     }
 }
 
@@ -199,14 +437,95 @@ fn sorted<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
     v
 }
 
-/// The horizon and date conversions.
-struct Cx {
+/// The horizon and date conversions, and how figures given as distributions resolve.
+struct Cx<'a> {
     start: NaiveDate,
     end: NaiveDate,
     horizon: SimTime,
+    mode: Mode,
+    /// A path as shown in messages and provenance (`policy.lease-ban.grace_days`).
+    display: &'a dyn Fn(&[Seg]) -> String,
+    /// The uncertain figures met so far, in validation order.
+    inputs: RefCell<Vec<UncertainInput>>,
+    /// In [`Mode::Sample`], the values drawn for them.
+    draws: RefCell<Vec<(String, f64)>>,
 }
 
-impl Cx {
+impl Cx<'_> {
+    /// Resolves a figure before its range check. A number is returned as written (the caller's check
+    /// reports it). A distribution must be well-formed and its whole support must lie in `bound`;
+    /// it is recorded as an uncertain input and resolves to its nominal value, or in
+    /// [`Mode::Sample`] to one draw from its own stream. The flag says whether the value was drawn.
+    fn value(&self, q: &RawQuantity, path: &P, bound: Bound, help: &str) -> R<(f64, bool)> {
+        let form = match q {
+            RawQuantity::Fixed(v) => return Ok((*v, false)),
+            RawQuantity::LogNormal(_) => "lognormal",
+            RawQuantity::Uniform(_) => "uniform",
+            RawQuantity::Triangular(_) => "triangular",
+        };
+        let key = last_key(path);
+        let misfit = |message: String| {
+            let (lo, mode, hi) = bound.example();
+            path.k(form).value(
+                message,
+                format!(
+                    "{key} takes {}; e.g. {key} = {{ triangular = [{lo}, {mode}, {hi}] }} ({help})",
+                    bound.forms()
+                ),
+            )
+        };
+        // A lognormal on a bounded figure is wrong whatever its parameters: say so before any
+        // complaint about them.
+        if let (RawQuantity::LogNormal(_), Some(m)) = (q, lognormal_misfit(bound, key)) {
+            return Err(misfit(m));
+        }
+        let quantity = quantity(path, q, &Examples::of(key, bound))?;
+        support_fits(&quantity, bound, key).map_err(misfit)?;
+        let shown = (self.display)(&path.0);
+        let nominal = nominal(&quantity);
+        let (v, drawn) = match self.mode {
+            Mode::Nominal => (nominal, false),
+            Mode::Sample { seed, replication } => {
+                let mut g = rng::stream_by_key(seed, replication, input_key(&shown));
+                let v = quantity.sample(&mut g);
+                self.draws.borrow_mut().push((shown.clone(), v));
+                (v, true)
+            }
+        };
+        self.inputs.borrow_mut().push(UncertainInput {
+            path: shown,
+            quantity,
+            nominal,
+        });
+        Ok((v, drawn))
+    }
+
+    /// A figure resolved by [`Cx::value`] and checked against `bound`.
+    fn num(&self, q: &RawQuantity, path: &P, bound: Bound, help: &str) -> R<f64> {
+        let (v, _) = self.value(q, path, bound, help)?;
+        num(v, path, bound, help)
+    }
+
+    /// A duration resolved by [`Cx::value`]. A draw shorter than the one-second resolution of
+    /// simulated time is taken as one second (the support check cannot exclude it for a lognormal,
+    /// and it is no mistake of the file); a number or nominal value that short is refused.
+    fn duration(
+        &self,
+        q: &RawQuantity,
+        path: &P,
+        bound: Bound,
+        secs_per_unit: f64,
+        help: &str,
+    ) -> R<SimDuration> {
+        let (v, drawn) = self.value(q, path, bound, help)?;
+        if drawn {
+            let v = num(v, path, bound, help)?;
+            let d = SimDuration::from_secs_f64(v * secs_per_unit);
+            return Ok(if v > 0.0 { d.max(SimDuration(1)) } else { d });
+        }
+        duration(v, path, bound, secs_per_unit, help)
+    }
+
     fn time(&self, d: NaiveDate) -> SimTime {
         date_to_time(self.start, d)
     }
@@ -224,7 +543,13 @@ impl Cx {
     }
 }
 
-pub(crate) fn validate(raw: &RawScenario) -> R<Validated> {
+/// Validates `raw` into a world; `mode` says how figures given as distributions resolve, `display`
+/// turns a path into the text that names it (the locator's, so input paths match error paths).
+pub(crate) fn validate(
+    raw: &RawScenario,
+    mode: Mode,
+    display: &dyn Fn(&[Seg]) -> String,
+) -> R<Validated> {
     run_name(&raw.name)?;
     let start = raw.start_date.0;
     let end = raw.end_date.0;
@@ -240,12 +565,16 @@ pub(crate) fn validate(raw: &RawScenario) -> R<Validated> {
         start,
         end,
         horizon: SimTime(days.saturating_mul(SECS_PER_DAY)),
+        mode,
+        display,
+        inputs: RefCell::new(Vec::new()),
+        draws: RefCell::new(Vec::new()),
     };
     let mut prov = Vec::new();
 
     let mut chips = Vec::with_capacity(raw.chips.0.len());
     for (name, c) in &raw.chips.0 {
-        chips.push(chip(name, c, &mut prov)?);
+        chips.push(chip(&cx, name, c, &mut prov)?);
     }
     let mut sites = Vec::with_capacity(raw.sites.0.len());
     for (name, s) in &raw.sites.0 {
@@ -299,6 +628,8 @@ pub(crate) fn validate(raw: &RawScenario) -> R<Validated> {
         },
         provenance: prov,
         policy_dates,
+        inputs: cx.inputs.into_inner(),
+        draws: cx.draws.into_inner(),
     })
 }
 
@@ -372,7 +703,7 @@ fn sources(
     }
 }
 
-fn chip(name: &str, c: &RawChip, prov: &mut Vec<Provenance>) -> R<Chip> {
+fn chip(cx: &Cx, name: &str, c: &RawChip, prov: &mut Vec<Provenance>) -> R<Chip> {
     let path = P::root("chips").k(name);
     entry_name(name, &path, "chip")?;
     non_empty(&c.vendor, &path.k("vendor"), "vendor")?;
@@ -381,50 +712,50 @@ fn chip(name: &str, c: &RawChip, prov: &mut Vec<Provenance>) -> R<Chip> {
         name: name.to_string(),
         vendor: c.vendor.clone(),
         vendor_country,
-        bf16_dense_tflops: num(
-            c.bf16_dense_tflops,
+        bf16_dense_tflops: cx.num(
+            &c.bf16_dense_tflops,
             &path.k("bf16_dense_tflops"),
             Bound::Positive,
             "dense BF16 peak from the datasheet, in TFLOP/s (e.g. 989 for an H100 SXM)",
         )?,
-        memory_gb: num(
-            c.memory_gb,
+        memory_gb: cx.num(
+            &c.memory_gb,
             &path.k("memory_gb"),
             Bound::NonNegative,
             "accelerator memory in GB",
         )?,
-        board_power_w: num(
-            c.board_power_w,
+        board_power_w: cx.num(
+            &c.board_power_w,
             &path.k("board_power_w"),
             Bound::Positive,
             "board power (TDP) in watts",
         )?,
-        all_in_power_w: num(
-            c.all_in_power_w,
+        all_in_power_w: cx.num(
+            &c.all_in_power_w,
             &path.k("all_in_power_w"),
             Bound::Positive,
             "IT power per chip in watts, host and network share included, before PUE",
         )?,
-        training_mfu: num(
-            c.training_mfu,
+        training_mfu: cx.num(
+            &c.training_mfu,
             &path.k("training_mfu"),
             Bound::UnitOpen,
             "model-FLOPs utilisation is a fraction of peak: 0.40 means 40%",
         )?,
-        inference_tokens_per_s: num(
-            c.inference_tokens_per_s,
+        inference_tokens_per_s: cx.num(
+            &c.inference_tokens_per_s,
             &path.k("inference_tokens_per_s"),
             Bound::NonNegative,
             "decode tokens per second per chip on the reference model",
         )?,
-        purchase_usd: num(
-            c.purchase_usd,
+        purchase_usd: cx.num(
+            &c.purchase_usd,
             &path.k("purchase_usd"),
             Bound::NonNegative,
             "purchase price per chip in USD",
         )?,
-        lease_usd_per_chip_hour: num(
-            c.lease_usd_per_chip_hour,
+        lease_usd_per_chip_hour: cx.num(
+            &c.lease_usd_per_chip_hour,
             &path.k("lease_usd_per_chip_hour"),
             Bound::NonNegative,
             "typical lease price in USD per chip-hour",
@@ -467,8 +798,8 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
                     "remove it, or set pricing = \"owned\"",
                 ));
             }
-            let price = match s.lease_usd_per_chip_hour {
-                Some(p) => num(
+            let price = match &s.lease_usd_per_chip_hour {
+                Some(p) => cx.num(
                     p,
                     &path.k("lease_usd_per_chip_hour"),
                     Bound::NonNegative,
@@ -488,8 +819,10 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
                 ));
             }
             Pricing::Owned {
-                amortisation_years: num(
-                    s.amortisation_years.unwrap_or(4.0),
+                amortisation_years: cx.num(
+                    s.amortisation_years
+                        .as_ref()
+                        .unwrap_or(&RawQuantity::Fixed(4.0)),
                     &path.k("amortisation_years"),
                     Bound::Positive,
                     "years over which the purchase price is written off (default 4)",
@@ -510,8 +843,8 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
         None => None,
         Some(sp) => {
             let sp_path = path.k("supply");
-            let chips_per_year = num(
-                sp.chips_per_year,
+            let chips_per_year = cx.num(
+                &sp.chips_per_year,
                 &sp_path.k("chips_per_year"),
                 Bound::NonNegative,
                 "chips delivered per year at full rate, in monthly lots",
@@ -530,18 +863,24 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
                     "make until later than from (both default to the horizon)",
                 ));
             }
-            Some(Supply {
-                chips_per_year,
-                from,
-                until,
-            })
+            Some((
+                Supply {
+                    chips_per_year,
+                    from,
+                    until,
+                },
+                upper(&sp.chips_per_year),
+            ))
         }
     };
 
     let delivered: u64 = deliveries
         .iter()
         .fold(0u64, |a, d| a.saturating_add(d.chips));
-    let supplied = supply.is_some_and(|sp| sp.chips_per_year > 0.0);
+    // On what the supply can be (not on this replication's draw), so that every replication of a
+    // valid scenario validates.
+    let supplied = supply.is_some_and(|(_, most)| most > 0.0);
+    let supply = supply.map(|(sp, _)| sp);
     if delivered == 0 && !supplied && s.initial_chips == 0 {
         return Err(path.value(
             format!("site '{name}' never receives chips"),
@@ -550,8 +889,8 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
         ));
     }
 
-    let power_cap_mw = match s.power_cap_mw {
-        Some(v) => Some(num(
+    let power_cap_mw = match &s.power_cap_mw {
+        Some(v) => Some(cx.num(
             v,
             &path.k("power_cap_mw"),
             Bound::Positive,
@@ -569,26 +908,26 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
         },
         chip: chip_id,
         pricing,
-        electricity_usd_per_kwh: num(
-            s.electricity_usd_per_kwh,
+        electricity_usd_per_kwh: cx.num(
+            &s.electricity_usd_per_kwh,
             &path.k("electricity_usd_per_kwh"),
             Bound::NonNegative,
             "electricity price in USD per kWh",
         )?,
-        pue: num(
-            s.pue,
+        pue: cx.num(
+            &s.pue,
             &path.k("pue"),
             Bound::AtLeastOne,
             "PUE is facility power over IT power, so it is at least 1 (typically 1.1 to 1.6)",
         )?,
-        mtbf_hours: num(
-            s.mtbf_hours,
+        mtbf_hours: cx.num(
+            &s.mtbf_hours,
             &path.k("mtbf_hours"),
             Bound::Positive,
             "mean time between failures of one chip, in hours (e.g. 50000)",
         )?,
-        repair_hours: num(
-            s.repair_hours,
+        repair_hours: cx.num(
+            &s.repair_hours,
             &path.k("repair_hours"),
             Bound::NonNegative,
             "hours a failed chip is out of service",
@@ -678,11 +1017,11 @@ fn workload_example(key: &str) -> &'static str {
     }
 }
 
-fn workload(
+fn workload<'a>(
     cx: &Cx,
     firm_base: &str,
     path: &P,
-    w: &RawWorkload,
+    w: &'a RawWorkload,
     prov: &mut Vec<Provenance>,
 ) -> R<Workload> {
     entry_name(&w.name, &path.k("name"), "workload")?;
@@ -710,8 +1049,8 @@ fn workload(
             ));
         }
     }
-    let need = |v: Option<f64>, k: &str| -> R<f64> {
-        v.ok_or_else(|| {
+    let need = |v: &'a Option<RawQuantity>, k: &str| -> R<&'a RawQuantity> {
+        v.as_ref().ok_or_else(|| {
             path.value(
                 format!("{a_kind} workload needs '{k}'"),
                 format!("add {}", workload_example(k)),
@@ -748,7 +1087,8 @@ fn workload(
                 }
             };
             let size_flop = match &w.size_flop {
-                Some(q) => quantity(&path.k("size_flop"), q)?,
+                // A distribution of job sizes, drawn per job by the model: not an uncertain input.
+                Some(q) => quantity(&path.k("size_flop"), q, &Examples::size_flop())?,
                 None => {
                     return Err(path.value(
                         format!("{a_kind} workload needs 'size_flop'"),
@@ -771,15 +1111,15 @@ fn workload(
                     ))
                 }
             };
-            let checkpoint = duration(
-                need(w.checkpoint_hours, "checkpoint_hours")?,
+            let checkpoint = cx.duration(
+                need(&w.checkpoint_hours, "checkpoint_hours")?,
                 &path.k("checkpoint_hours"),
                 Bound::Positive,
                 3_600.0,
                 "hours between checkpoints of running work, e.g. 1.0",
             )?;
-            let restart = duration(
-                need(w.restart_hours, "restart_hours")?,
+            let restart = cx.duration(
+                need(&w.restart_hours, "restart_hours")?,
                 &path.k("restart_hours"),
                 Bound::NonNegative,
                 3_600.0,
@@ -803,32 +1143,36 @@ fn workload(
             })
         }
         RawWorkloadKind::Inference => WorkloadKind::Inference(InferenceWorkload {
-            tokens_per_day: num(
-                need(w.tokens_per_day, "tokens_per_day")?,
+            tokens_per_day: cx.num(
+                need(&w.tokens_per_day, "tokens_per_day")?,
                 &path.k("tokens_per_day"),
                 Bound::NonNegative,
                 "mean demand in tokens per day at start_date",
             )?,
-            growth_per_year: num(
-                w.growth_per_year.unwrap_or(1.0),
+            growth_per_year: cx.num(
+                w.growth_per_year
+                    .as_ref()
+                    .unwrap_or(&RawQuantity::Fixed(1.0)),
                 &path.k("growth_per_year"),
                 Bound::Positive,
                 "multiplicative growth per year: 1 is flat, 3 triples each year",
             )?,
-            daily_amplitude: num(
-                w.daily_amplitude.unwrap_or(0.0),
+            daily_amplitude: cx.num(
+                w.daily_amplitude
+                    .as_ref()
+                    .unwrap_or(&RawQuantity::Fixed(0.0)),
                 &path.k("daily_amplitude"),
                 Bound::Fraction,
                 "daily cycle as a fraction of the mean: 0 is flat, 0.5 is +-50%",
             )?,
-            peak_hour: num(
-                w.peak_hour.unwrap_or(14.0),
+            peak_hour: cx.num(
+                w.peak_hour.as_ref().unwrap_or(&RawQuantity::Fixed(14.0)),
                 &path.k("peak_hour"),
                 Bound::HourOfDay,
                 "hour of the daily peak, 0 to 24 (default 14)",
             )?,
-            batch: duration(
-                w.batch_hours.unwrap_or(1.0),
+            batch: cx.duration(
+                w.batch_hours.as_ref().unwrap_or(&RawQuantity::Fixed(1.0)),
                 &path.k("batch_hours"),
                 Bound::Positive,
                 3_600.0,
@@ -883,8 +1227,8 @@ fn arrivals(
             ))
         }
     }
-    if let Some(d) = a.every_days {
-        return Ok(Arrivals::Every(duration(
+    if let Some(d) = &a.every_days {
+        return Ok(Arrivals::Every(cx.duration(
             d,
             &path.k("every_days"),
             Bound::Positive,
@@ -892,9 +1236,9 @@ fn arrivals(
             "days between job arrivals, e.g. every_days = 60",
         )?));
     }
-    if let Some(d) = a.mean_gap_days {
+    if let Some(d) = &a.mean_gap_days {
         return Ok(Arrivals::Poisson {
-            mean_gap: duration(
+            mean_gap: cx.duration(
                 d,
                 &path.k("mean_gap_days"),
                 Bound::Positive,
@@ -926,20 +1270,22 @@ fn arrivals(
     Ok(Arrivals::At(times))
 }
 
-fn quantity(path: &P, q: &RawQuantity) -> R<Quantity> {
+/// A figure's parameters as a [`Quantity`], checked for shape and order (not against the figure's
+/// range); `ex` gives the help texts, in the figure's own terms.
+fn quantity(path: &P, q: &RawQuantity, ex: &Examples) -> R<Quantity> {
     let (q, at, help) = match q {
-        RawQuantity::Fixed(v) => (Quantity::Fixed(*v), path.clone(), "size_flop = 5e24"),
+        RawQuantity::Fixed(v) => (Quantity::Fixed(*v), path.clone(), &ex.fixed),
         RawQuantity::LogNormal(l) => (
             Quantity::LogNormal {
                 median: l.median,
                 p95: l.p95,
             },
             path.k("lognormal"),
-            "size_flop = { lognormal = { median = 5e24, p95 = 1.5e25 } }, with 0 < median <= p95",
+            &ex.lognormal,
         ),
         RawQuantity::Uniform(v) => {
             let at = path.k("uniform");
-            let help = "size_flop = { uniform = [1e24, 3e24] }, with 0 <= low <= high";
+            let help = &ex.uniform;
             match v.as_slice() {
                 [low, high] => (
                     Quantity::Uniform {
@@ -959,7 +1305,7 @@ fn quantity(path: &P, q: &RawQuantity) -> R<Quantity> {
         }
         RawQuantity::Triangular(v) => {
             let at = path.k("triangular");
-            let help = "size_flop = { triangular = [1e24, 2e24, 5e24] }, with low <= mode <= high";
+            let help = &ex.triangular;
             match v.as_slice() {
                 [low, mode, high] => (
                     Quantity::Triangular {
@@ -988,10 +1334,10 @@ fn quantity(path: &P, q: &RawQuantity) -> R<Quantity> {
     }
 }
 
-fn policy(
+fn policy<'a>(
     cx: &Cx,
     path: &P,
-    p: &RawPolicy,
+    p: &'a RawPolicy,
     chips: &[Chip],
     prov: &mut Vec<Provenance>,
 ) -> R<Policy> {
@@ -1059,7 +1405,7 @@ fn policy(
     // Rule-specific keys were checked for presence above; `missing` only guards that invariant.
     let missing = |k: &str| path.value(format!("rule '{rule_name}' needs '{k}'"), takes.clone());
     let s = |v: &Option<String>, k: &str| v.clone().ok_or_else(|| missing(k));
-    let f = |v: Option<f64>, k: &str| v.ok_or_else(|| missing(k));
+    let f = |v: &'a Option<RawQuantity>, k: &str| v.as_ref().ok_or_else(|| missing(k));
     let chip_name = |v: &Option<String>, k: &str| -> R<String> {
         let c = s(v, k)?;
         chip_ref(&c, chips, &path.k(k))?;
@@ -1084,8 +1430,8 @@ fn policy(
         RawRuleKind::LicenceFee => Rule::LicenceFee {
             chip: chip_name(&p.chip, "chip")?,
             to: country(&p.to, "to")?,
-            fee_fraction: num(
-                f(p.fee_fraction, "fee_fraction")?,
+            fee_fraction: cx.num(
+                f(&p.fee_fraction, "fee_fraction")?,
                 &path.k("fee_fraction"),
                 Bound::NonNegative,
                 "price uplift as a fraction: 0.15 is +15%",
@@ -1093,8 +1439,8 @@ fn policy(
         },
         RawRuleKind::LeaseBan => Rule::LeaseBan {
             firms_headquartered_in: country(&p.firms_headquartered_in, "firms_headquartered_in")?,
-            grace: duration(
-                f(p.grace_days, "grace_days")?,
+            grace: cx.duration(
+                f(&p.grace_days, "grace_days")?,
                 &path.k("grace_days"),
                 Bound::NonNegative,
                 SECS_PER_DAY as f64,
@@ -1114,8 +1460,8 @@ fn policy(
         RawRuleKind::PermitDelay => Rule::PermitDelay {
             through: country(&p.through, "through")?,
             chip: opt_chip(&p.chip)?,
-            delay: duration(
-                f(p.delay_days, "delay_days")?,
+            delay: cx.duration(
+                f(&p.delay_days, "delay_days")?,
                 &path.k("delay_days"),
                 Bound::NonNegative,
                 SECS_PER_DAY as f64,
@@ -1124,8 +1470,8 @@ fn policy(
         },
         RawRuleKind::DomesticMandate => Rule::DomesticMandate {
             firms_headquartered_in: country(&p.firms_headquartered_in, "firms_headquartered_in")?,
-            share: num(
-                f(p.inference_share, "inference_share")?,
+            share: cx.num(
+                f(&p.inference_share, "inference_share")?,
                 &path.k("inference_share"),
                 Bound::Fraction,
                 "share of inference on domestic chips: 0.5 is half",
@@ -1133,8 +1479,8 @@ fn policy(
         },
         RawRuleKind::SupplyShock => Rule::SupplyShock {
             chip: chip_name(&p.chip, "chip")?,
-            factor: num(
-                f(p.factor, "factor")?,
+            factor: cx.num(
+                f(&p.factor, "factor")?,
                 &path.k("factor"),
                 Bound::NonNegative,
                 "multiplier on the steady supply: 0.5 halves it, 0 stops it",

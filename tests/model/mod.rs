@@ -5,6 +5,7 @@ mod calibration;
 mod cli;
 mod determinism;
 mod policies;
+mod report;
 mod shipped;
 
 use capsim::experiment::{self, RunOptions, RunResult};

@@ -1,0 +1,569 @@
+//! Sweeps: a scenario run at many points of a parameter grid, each point with the same replication
+//! seeds (common random numbers), so differences between points come from the parameters, not the
+//! noise. Sweeps can be cut into shards that run on different machines and merged afterwards into
+//! exactly what the unsharded sweep writes.
+//!
+//! A sweep is described by axes, each a scenario field path and the values it takes
+//! (`chips.ascend-910c.training_mfu=0.30,0.35,0.41`,
+//! `policy.lease-ban.from=2026-01-01..2027-07-01/quarter`). Point 0 is the scenario as written (the
+//! baseline); the other points are the grid (every combination) or, with the one-at-a-time design,
+//! each value of each axis with the other axes as written.
+//!
+//! The unit of work is a (point, replication) pair, numbered point-major. Shard `i` of `n` takes
+//! the pairs whose number is `i - 1` modulo `n`. Every pair yields the headline numbers of its
+//! replication ([`crate::metrics::headline`]); they are all a sweep keeps, so memory grows with
+//! points x replications x a dozen numbers, never with events or periods.
+
+use chrono::{Datelike, Days, Months, NaiveDate};
+use rayon::prelude::*;
+
+use crate::metrics::{headline, headline_names, summary::quantile_sorted, PeriodKind, Periods};
+use crate::scenario::{Scenario, ScenarioError};
+
+use super::{in_pool, run_one, ExperimentError};
+
+/// Most points a sweep may have.
+pub const MAX_POINTS: usize = 10_000;
+
+/// A sweep axis could not be understood, or makes no valid scenario.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// The `--vary` text is malformed.
+    #[error("--vary '{spec}': {message}\n  help: {help}")]
+    Syntax {
+        /// The text as given.
+        spec: String,
+        /// What is wrong.
+        message: String,
+        /// How to write it.
+        help: String,
+    },
+    /// Too many points.
+    #[error("the sweep has {points} points, more than the limit of {max}\n  help: use fewer values or a coarser step, or split the sweep")]
+    TooManyPoints {
+        /// Points asked for.
+        points: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A point's overrides do not make a valid scenario (unknown field, out of range, ...).
+    #[error("sweep point {point} ({label}): {source}")]
+    Point {
+        /// Point index.
+        point: usize,
+        /// Its overrides.
+        label: String,
+        /// The scenario's complaint, with the field path.
+        #[source]
+        source: ScenarioError,
+    },
+    /// `--shard` is malformed.
+    #[error("--shard '{0}': expected I/N with 1 <= I <= N, e.g. --shard 3/16")]
+    Shard(String),
+}
+
+const VARY_HELP: &str = "write PATH=V1,V2,... (numbers, dates or words) or PATH=FROM..TO/STEP, \
+e.g. chips.ascend-910c.training_mfu=0.30,0.35,0.41 or chips.h100.training_mfu=0.3..0.5/0.05 or \
+policy.lease-ban.from=2026-01-01..2027-07-01/quarter (steps for dates: day, week, month, quarter, \
+year, or a number of days like 30d)";
+
+/// One value on an axis: as TOML, and as a label for tables and charts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AxisValue {
+    /// The value set into the scenario.
+    pub value: toml::Value,
+    /// How it prints (`0.35`, `2026-07-01`).
+    pub label: String,
+    /// Its position on a numeric axis (dates: days since 1970-01-01).
+    pub x: f64,
+}
+
+/// A field and the values it takes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Axis {
+    /// Field path, e.g. `chips.ascend-910c.training_mfu`.
+    pub path: String,
+    /// The values, in the order given.
+    pub values: Vec<AxisValue>,
+}
+
+fn date_value(d: NaiveDate) -> AxisValue {
+    let value = toml::Value::Datetime(toml::value::Datetime {
+        date: Some(toml::value::Date {
+            year: d.year() as u16,
+            month: d.month() as u8,
+            day: d.day() as u8,
+        }),
+        time: None,
+        offset: None,
+    });
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+    AxisValue {
+        value,
+        label: d.to_string(),
+        x: (d - epoch).num_days() as f64,
+    }
+}
+
+fn number_value(v: f64) -> AxisValue {
+    // Shortest representation that reads back to the same float.
+    let label = format!("{v}");
+    AxisValue {
+        value: toml::Value::Float(v),
+        label,
+        x: v,
+    }
+}
+
+fn scalar(spec: &str, text: &str) -> Result<AxisValue, SweepError> {
+    let t = text.trim();
+    if let Ok(d) = t.parse::<NaiveDate>() {
+        return Ok(date_value(d));
+    }
+    if let Ok(v) = t.parse::<f64>() {
+        if !v.is_finite() {
+            return Err(SweepError::Syntax {
+                spec: spec.into(),
+                message: format!("'{t}' is not a finite number"),
+                help: VARY_HELP.into(),
+            });
+        }
+        return Ok(number_value(v));
+    }
+    match t {
+        "true" | "false" => Ok(AxisValue {
+            value: toml::Value::Boolean(t == "true"),
+            label: t.into(),
+            x: f64::from(u8::from(t == "true")),
+        }),
+        "" => Err(SweepError::Syntax {
+            spec: spec.into(),
+            message: "an empty value".into(),
+            help: VARY_HELP.into(),
+        }),
+        _ => Ok(AxisValue {
+            value: toml::Value::String(t.into()),
+            label: t.into(),
+            x: f64::NAN,
+        }),
+    }
+}
+
+/// Parses one `--vary PATH=VALUES` argument.
+pub fn parse_axis(spec: &str) -> Result<Axis, SweepError> {
+    let err = |message: String| SweepError::Syntax {
+        spec: spec.into(),
+        message,
+        help: VARY_HELP.into(),
+    };
+    let (path, values) = spec
+        .split_once('=')
+        .ok_or_else(|| err("no '=' between the field path and its values".into()))?;
+    let path = path.trim();
+    if path.is_empty() || path.split('.').any(str::is_empty) {
+        return Err(err(format!("'{path}' is not a field path")));
+    }
+    let values = values.trim();
+    let out = if let Some((range, step)) = values.split_once('/') {
+        let (from, to) = range
+            .split_once("..")
+            .ok_or_else(|| err("a step needs a range FROM..TO before the '/'".into()))?;
+        let (from, to, step) = (from.trim(), to.trim(), step.trim());
+        match (from.parse::<NaiveDate>(), to.parse::<NaiveDate>()) {
+            (Ok(a), Ok(b)) => {
+                if b < a {
+                    return Err(err(format!("empty range: {b} is before {a}")));
+                }
+                let next: Box<dyn Fn(NaiveDate) -> Option<NaiveDate>> = match step {
+                    "day" => Box::new(|d: NaiveDate| d.checked_add_days(Days::new(1))),
+                    "week" => Box::new(|d: NaiveDate| d.checked_add_days(Days::new(7))),
+                    "month" => Box::new(|d: NaiveDate| d.checked_add_months(Months::new(1))),
+                    "quarter" => Box::new(|d: NaiveDate| d.checked_add_months(Months::new(3))),
+                    "year" => Box::new(|d: NaiveDate| d.checked_add_months(Months::new(12))),
+                    s => {
+                        let n: u64 = s
+                            .strip_suffix('d')
+                            .and_then(|n| n.parse().ok())
+                            .ok_or_else(|| err(format!("unknown date step '{s}'")))?;
+                        if n == 0 {
+                            return Err(err("zero step".into()));
+                        }
+                        Box::new(move |d: NaiveDate| d.checked_add_days(Days::new(n)))
+                    }
+                };
+                let mut v = vec![];
+                let mut d = a;
+                while d <= b {
+                    v.push(date_value(d));
+                    if v.len() > MAX_POINTS {
+                        return Err(SweepError::TooManyPoints {
+                            points: v.len(),
+                            max: MAX_POINTS,
+                        });
+                    }
+                    d = match next(d) {
+                        Some(n) => n,
+                        None => break,
+                    };
+                }
+                v
+            }
+            _ => {
+                let num = |t: &str| -> Result<f64, SweepError> {
+                    t.parse::<f64>()
+                        .ok()
+                        .filter(|v| v.is_finite())
+                        .ok_or_else(|| err(format!("'{t}' is neither a date nor a number")))
+                };
+                let (a, b, s) = (num(from)?, num(to)?, num(step)?);
+                if b < a {
+                    return Err(err(format!("empty range: {b} is below {a}")));
+                }
+                if s <= 0.0 {
+                    return Err(err(format!("the step must be positive, found {s}")));
+                }
+                let n = ((b - a) / s + 1e-9).floor() as usize + 1;
+                if n > MAX_POINTS {
+                    return Err(SweepError::TooManyPoints {
+                        points: n,
+                        max: MAX_POINTS,
+                    });
+                }
+                // Computed from the index, not by adding steps, so no rounding error accumulates;
+                // rounded to 12 significant digits so 0.1 steps print as 0.3, not 0.30000000000000004.
+                (0..n)
+                    .map(|i| {
+                        let v = a + s * i as f64;
+                        number_value(format!("{v:.12e}").parse().expect("formatted float"))
+                    })
+                    .collect()
+            }
+        }
+    } else {
+        values
+            .split(',')
+            .map(|t| scalar(spec, t))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    if out.is_empty() {
+        return Err(err("no values".into()));
+    }
+    Ok(Axis {
+        path: path.to_string(),
+        values: out,
+    })
+}
+
+/// How points are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Design {
+    /// Every combination of axis values.
+    #[default]
+    Grid,
+    /// Each value of each axis, with the other axes as the scenario writes them.
+    OneAtATime,
+}
+
+/// One point of a sweep: the overrides it applies (empty for the baseline point).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Point {
+    /// (axis index, value index) for each axis it sets.
+    pub settings: Vec<(usize, usize)>,
+}
+
+/// The points of a sweep.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    /// The axes.
+    pub axes: Vec<Axis>,
+    /// The design.
+    pub design: Design,
+    /// Point 0 is the baseline (no overrides).
+    pub points: Vec<Point>,
+}
+
+impl Plan {
+    /// Lays out the points of `axes` under `design`.
+    pub fn new(axes: Vec<Axis>, design: Design) -> Result<Plan, SweepError> {
+        let mut points = vec![Point { settings: vec![] }];
+        match design {
+            Design::Grid => {
+                let total = axes
+                    .iter()
+                    .try_fold(1usize, |acc, a| acc.checked_mul(a.values.len()))
+                    .unwrap_or(usize::MAX);
+                if total >= MAX_POINTS {
+                    return Err(SweepError::TooManyPoints {
+                        points: total.saturating_add(1),
+                        max: MAX_POINTS,
+                    });
+                }
+                for k in 0..total {
+                    let mut rest = k;
+                    let mut settings = vec![(0, 0); axes.len()];
+                    // The last axis varies fastest.
+                    for (a, axis) in axes.iter().enumerate().rev() {
+                        settings[a] = (a, rest % axis.values.len());
+                        rest /= axis.values.len();
+                    }
+                    points.push(Point { settings });
+                }
+            }
+            Design::OneAtATime => {
+                for (a, axis) in axes.iter().enumerate() {
+                    for v in 0..axis.values.len() {
+                        points.push(Point {
+                            settings: vec![(a, v)],
+                        });
+                    }
+                }
+                if points.len() > MAX_POINTS {
+                    return Err(SweepError::TooManyPoints {
+                        points: points.len(),
+                        max: MAX_POINTS,
+                    });
+                }
+            }
+        }
+        Ok(Plan {
+            axes,
+            design,
+            points,
+        })
+    }
+
+    /// A point's overrides as text, e.g. `chips.h100.training_mfu=0.35, policy.x.from=2026-07-01`.
+    pub fn label(&self, point: usize) -> String {
+        let s = &self.points[point].settings;
+        if s.is_empty() {
+            return "baseline".into();
+        }
+        s.iter()
+            .map(|&(a, v)| format!("{}={}", self.axes[a].path, self.axes[a].values[v].label))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The scenario of each point, validated; fails before anything runs if any point is invalid.
+    pub fn scenarios(&self, base: &Scenario) -> Result<Vec<Scenario>, SweepError> {
+        (0..self.points.len())
+            .map(|p| {
+                let mut sc = base.clone();
+                for &(a, v) in &self.points[p].settings {
+                    let axis = &self.axes[a];
+                    sc.set_field(&axis.path, axis.values[v].value.clone())
+                        .map_err(|source| SweepError::Point {
+                            point: p,
+                            label: self.label(p),
+                            source,
+                        })?;
+                }
+                Ok(sc)
+            })
+            .collect()
+    }
+}
+
+/// A slice of the (point, replication) pairs: shard `index` (1-based) of `count`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based index.
+    pub index: u64,
+    /// Number of shards.
+    pub count: u64,
+}
+
+impl Shard {
+    /// The whole sweep.
+    pub const ALL: Shard = Shard { index: 1, count: 1 };
+
+    /// Parses `I/N`.
+    pub fn parse(s: &str) -> Result<Shard, SweepError> {
+        let bad = || SweepError::Shard(s.to_string());
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count): (u64, u64) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if count == 0 || index == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether pair number `k` belongs to this shard.
+    pub fn owns(&self, k: u64) -> bool {
+        k % self.count == self.index - 1
+    }
+}
+
+/// The headline numbers of one (point, replication) pair.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    /// Point index.
+    pub point: usize,
+    /// Replication index.
+    pub replication: u64,
+    /// Headline values, in [`headline_names`] order.
+    pub values: Vec<f64>,
+}
+
+/// Runs this shard's pairs of a sweep in parallel (on `threads` threads, or every core); records
+/// come back in pair order.
+pub fn run_pairs(
+    scenarios: &[Scenario],
+    period: PeriodKind,
+    seed: u64,
+    replications: u64,
+    shard: Shard,
+    threads: Option<usize>,
+    on_done: &(dyn Fn() + Sync),
+) -> Result<Vec<Record>, ExperimentError> {
+    let pairs: Vec<(usize, u64)> = (0..scenarios.len())
+        .flat_map(|p| (0..replications).map(move |r| (p, r)))
+        .enumerate()
+        .filter(|&(k, _)| shard.owns(k as u64))
+        .map(|(_, pr)| pr)
+        .collect();
+    let periods: Vec<Periods> = scenarios
+        .iter()
+        .map(|s| Periods::new(s.start_date, s.end_date, period))
+        .collect();
+    in_pool(threads, || {
+        pairs
+            .into_par_iter()
+            .map(|(p, r)| {
+                // Common random numbers: every point uses the same seed for replication r.
+                let rep = run_one(&scenarios[p], &periods[p], seed, r)?;
+                on_done();
+                Ok(Record {
+                    point: p,
+                    replication: r,
+                    values: headline(&rep.metrics),
+                })
+            })
+            .collect()
+    })
+}
+
+/// Mean, p05 and p95 of one metric at one point, over the replications that have a value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PointStat {
+    /// Point index.
+    pub point: usize,
+    /// Metric name.
+    pub metric: String,
+    /// Replications with a value (NaN ratios are left out).
+    pub n: usize,
+    /// Mean.
+    pub mean: f64,
+    /// 5th percentile.
+    pub p05: f64,
+    /// 95th percentile.
+    pub p95: f64,
+}
+
+/// Reduces records (any order) to statistics per (point, metric), in (point, metric) order.
+pub fn reduce(records: &[Record], points: usize, firm_names: &[String]) -> Vec<PointStat> {
+    let names = headline_names(firm_names);
+    let mut sorted: Vec<&Record> = records.iter().collect();
+    sorted.sort_by_key(|r| (r.point, r.replication));
+    let mut out = Vec::new();
+    for p in 0..points {
+        let at: Vec<&&Record> = sorted.iter().filter(|r| r.point == p).collect();
+        for (m, name) in names.iter().enumerate() {
+            let mut v: Vec<f64> = at
+                .iter()
+                .filter_map(|r| r.values.get(m).copied())
+                .filter(|x| !x.is_nan())
+                .collect();
+            if v.is_empty() {
+                continue;
+            }
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            v.sort_by(f64::total_cmp);
+            out.push(PointStat {
+                point: p,
+                metric: name.clone(),
+                n: v.len(),
+                mean,
+                p05: quantile_sorted(&v, 0.05),
+                p95: quantile_sorted(&v, 0.95),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_parse_lists_numeric_ranges_and_date_ranges() {
+        let a = parse_axis("chips.x.training_mfu=0.30,0.35,0.41").unwrap();
+        assert_eq!(a.path, "chips.x.training_mfu");
+        assert_eq!(
+            a.values
+                .iter()
+                .map(|v| v.label.as_str())
+                .collect::<Vec<_>>(),
+            ["0.3", "0.35", "0.41"]
+        );
+        let b = parse_axis("chips.x.training_mfu=0.3..0.5/0.1").unwrap();
+        assert_eq!(
+            b.values
+                .iter()
+                .map(|v| v.label.as_str())
+                .collect::<Vec<_>>(),
+            ["0.3", "0.4", "0.5"]
+        );
+        let c = parse_axis("policy.lease-ban.from=2026-01-01..2027-07-01/quarter").unwrap();
+        assert_eq!(c.values.len(), 7);
+        assert_eq!(c.values[1].label, "2026-04-01");
+        assert_eq!(c.values[6].label, "2027-07-01");
+    }
+
+    #[test]
+    fn invalid_axes_are_clear_errors() {
+        for bad in [
+            "no-equals",
+            "a.b=",
+            "a.b=2..1/0.5",
+            "a.b=1..2/0",
+            "a.b=1..2/-1",
+            "a.b=2026-01-01..2025-01-01/month",
+            "a.b=2025-01-01..2026-01-01/fortnight",
+            "a.b=0..1e9/1",
+            "=1,2",
+        ] {
+            let e = parse_axis(bad).unwrap_err().to_string();
+            assert!(e.contains("help") || e.contains("limit"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn grid_and_one_at_a_time_designs() {
+        let a = parse_axis("a.x=1,2").unwrap();
+        let b = parse_axis("b.y=3,4,5").unwrap();
+        let grid = Plan::new(vec![a.clone(), b.clone()], Design::Grid).unwrap();
+        assert_eq!(grid.points.len(), 1 + 6);
+        assert_eq!(grid.label(0), "baseline");
+        assert_eq!(grid.label(1), "a.x=1, b.y=3");
+        assert_eq!(grid.label(6), "a.x=2, b.y=5");
+        let oat = Plan::new(vec![a, b], Design::OneAtATime).unwrap();
+        assert_eq!(oat.points.len(), 1 + 5);
+        assert_eq!(oat.label(3), "b.y=3");
+    }
+
+    #[test]
+    fn shards_partition_the_pairs() {
+        let shards: Vec<Shard> = (1..=3).map(|i| Shard { index: i, count: 3 }).collect();
+        for k in 0..100u64 {
+            assert_eq!(shards.iter().filter(|s| s.owns(k)).count(), 1);
+        }
+        assert!(Shard::parse("0/3").is_err());
+        assert!(Shard::parse("4/3").is_err());
+        assert_eq!(Shard::parse("2/3").unwrap(), Shard { index: 2, count: 3 });
+    }
+}

@@ -1,0 +1,1522 @@
+//! Draws a chart `Spec` with plotters: the same code for the SVG and the PNG backend.
+//!
+//! Layout is done in design pixels on a 1600 x 900 page; a `Canvas` scales to the backend. The PNG
+//! is drawn at twice that size and halved (a 2 x 2 box filter), because plotters' bitmap backend
+//! does not anti-alias lines and polygons. Axes, ticks and legends are drawn here rather than with
+//! plotters' mesh, to control tick placement (calendar months, 1-2-5 log ticks) and number formats.
+
+use chrono::{Datelike, Months, NaiveDate};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters::style::{FontDesc, FontFamily, FontStyle, FontTransform, RGBAColor};
+
+use super::spec::{Body, HeatRow, LegendItem, Panel, Pt, Series, Spec, Val};
+use super::style::{
+    linear_ticks, log_ticks, viridis, Marker, Style, Unit, FAINT, FAMILY, GRID, INK, MUTED, POLICY,
+};
+
+/// Page size in design pixels (and in SVG and PNG pixels).
+pub const WIDTH: u32 = 1600;
+pub const HEIGHT: u32 = 900;
+/// The PNG is drawn at this multiple and shrunk.
+const SUPERSAMPLE: u32 = 2;
+
+type R = Result<(), String>;
+
+fn err<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// The chart as an SVG document.
+pub(super) fn svg(spec: &Spec) -> Result<String, String> {
+    let mut out = String::new();
+    {
+        let area = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT)).into_drawing_area();
+        draw(
+            spec,
+            &Canvas {
+                area: &area,
+                scale: 1.0,
+                raster: false,
+            },
+        )?;
+        area.present().map_err(err)?;
+    }
+    Ok(out)
+}
+
+/// Why a PNG could not be made.
+pub(super) enum PngFailure {
+    Draw(String),
+    Encode(String),
+}
+
+/// The chart as PNG bytes (RGB, 8 bits).
+pub(super) fn png(spec: &Spec) -> Result<Vec<u8>, PngFailure> {
+    let (w, h) = (WIDTH * SUPERSAMPLE, HEIGHT * SUPERSAMPLE);
+    let mut buf = vec![255u8; (w * h * 3) as usize];
+    {
+        let area = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        draw(
+            spec,
+            &Canvas {
+                area: &area,
+                scale: SUPERSAMPLE as f64,
+                raster: true,
+            },
+        )
+        .map_err(PngFailure::Draw)?;
+        area.present()
+            .map_err(|e| PngFailure::Draw(e.to_string()))?;
+    }
+    let small = shrink(&buf, w, h, SUPERSAMPLE);
+    encode_png(&small, WIDTH, HEIGHT).map_err(PngFailure::Encode)
+}
+
+/// Averages `k x k` blocks of an RGB buffer.
+fn shrink(buf: &[u8], w: u32, h: u32, k: u32) -> Vec<u8> {
+    let (w, h, k) = (w as usize, h as usize, k as usize);
+    let (sw, sh) = (w / k, h / k);
+    let mut out = vec![0u8; sw * sh * 3];
+    for y in 0..sh {
+        for x in 0..sw {
+            for c in 0..3 {
+                let mut sum = 0u32;
+                for dy in 0..k {
+                    let row = (y * k + dy) * w;
+                    for dx in 0..k {
+                        sum += buf[(row + x * k + dx) * 3 + c] as u32;
+                    }
+                }
+                let n = (k * k) as u32;
+                out[(y * sw + x) * 3 + c] = ((sum + n / 2) / n) as u8;
+            }
+        }
+    }
+    out
+}
+
+fn encode_png(rgb: &[u8], w: u32, h: u32) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.set_compression(png::Compression::Default);
+        let mut writer = enc.write_header().map_err(err)?;
+        writer.write_image_data(rgb).map_err(err)?;
+        writer.finish().map_err(err)?;
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text metrics
+
+/// plotters' text size is the font's line height (ascent - descent) for the bitmap backend
+/// (ab_glyph), but 1.24 em for SVG; DejaVu Sans' line height is 1.164 em. These factors make an
+/// `em` mean the same on both.
+const RASTER_SIZE_PER_EM: f64 = 1.164;
+const SVG_SIZE_PER_EM: f64 = 1.24;
+/// Where the baseline falls below a top-anchored text's anchor, in em.
+const RASTER_BASELINE_EM: f64 = RASTER_SIZE_PER_EM / 2.0;
+const SVG_BASELINE_EM: f64 = 0.76;
+/// Half of DejaVu Sans' cap height, in em: the visual centre of a line of capitals and digits.
+const HALF_CAP_EM: f64 = 0.365;
+
+fn font_style(bold: bool) -> FontStyle {
+    if bold {
+        FontStyle::Bold
+    } else {
+        FontStyle::Normal
+    }
+}
+
+/// Width of `text` at `em` design pixels.
+fn text_w(text: &str, em: f64, bold: bool) -> f64 {
+    // Measured at a large size, then scaled, to avoid rounding to whole pixels.
+    const REF: f64 = 100.0;
+    FontDesc::new(
+        FontFamily::Name(FAMILY),
+        REF * RASTER_SIZE_PER_EM,
+        font_style(bold),
+    )
+    .box_size(text)
+    .map(|(w, _)| w as f64 * em / REF)
+    .unwrap_or(text.chars().count() as f64 * em * 0.6)
+}
+
+/// `text`, shortened with an ellipsis to fit `max_w`.
+fn fit(text: &str, em: f64, bold: bool, max_w: f64) -> String {
+    if text_w(text, em, bold) <= max_w {
+        return text.to_string();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut n = chars.len();
+    while n > 0 {
+        let s: String = chars[..n].iter().collect::<String>().trim_end().to_string() + "\u{2026}";
+        if text_w(&s, em, bold) <= max_w {
+            return s;
+        }
+        n -= 1;
+    }
+    String::new()
+}
+
+/// `text` broken into lines no wider than `max_w`, at spaces.
+fn wrap(text: &str, em: f64, bold: bool, max_w: f64) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in text.split(' ') {
+        let candidate = if cur.is_empty() {
+            word.to_string()
+        } else {
+            format!("{cur} {word}")
+        };
+        if !cur.is_empty() && text_w(&candidate, em, bold) > max_w {
+            lines.push(std::mem::take(&mut cur));
+            cur = word.to_string();
+        } else {
+            cur = candidate;
+        }
+    }
+    if !cur.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+// ---------------------------------------------------------------------------------------------
+// Canvas: design-pixel drawing primitives over a plotters drawing area
+
+struct Canvas<'a, DB: DrawingBackend> {
+    area: &'a DrawingArea<DB, Shift>,
+    /// Device pixels per design pixel.
+    scale: f64,
+    /// Bitmap backend (thick lines drawn as segments with round joins; text metrics differ).
+    raster: bool,
+}
+
+fn rgba(c: RGBColor, alpha: f64) -> RGBAColor {
+    RGBAColor(c.0, c.1, c.2, alpha)
+}
+
+impl<DB: DrawingBackend> Canvas<'_, DB> {
+    fn px(&self, x: f64, y: f64) -> (i32, i32) {
+        (
+            (x * self.scale).round() as i32,
+            (y * self.scale).round() as i32,
+        )
+    }
+
+    fn font(&self, em: f64, bold: bool) -> FontDesc<'static> {
+        let per_em = if self.raster {
+            RASTER_SIZE_PER_EM
+        } else {
+            SVG_SIZE_PER_EM
+        };
+        FontDesc::new(
+            FontFamily::Name(FAMILY),
+            em * per_em * self.scale,
+            font_style(bold),
+        )
+    }
+
+    fn baseline_em(&self) -> f64 {
+        if self.raster {
+            RASTER_BASELINE_EM
+        } else {
+            SVG_BASELINE_EM
+        }
+    }
+
+    /// Horizontal text with its baseline at `baseline`.
+    #[allow(clippy::too_many_arguments)]
+    fn text(
+        &self,
+        text: &str,
+        x: f64,
+        baseline: f64,
+        em: f64,
+        bold: bool,
+        color: RGBColor,
+        h: HPos,
+    ) -> R {
+        let style = self
+            .font(em, bold)
+            .color(&color)
+            .pos(Pos::new(h, VPos::Top));
+        let y = baseline - self.baseline_em() * em;
+        self.area
+            .draw_text(text, &style, self.px(x, y))
+            .map_err(err)
+    }
+
+    /// Text reading upwards, centred on (`x`, `y`).
+    fn vtext(&self, text: &str, x: f64, y: f64, em: f64, bold: bool, color: RGBColor) -> R {
+        let style = self
+            .font(em, bold)
+            .transform(FontTransform::Rotate270)
+            .color(&color)
+            .pos(Pos::new(HPos::Center, VPos::Top));
+        // After the rotation, "down" in the text is +x: put the caps' centre line on `x`.
+        let ax = x + HALF_CAP_EM * em - self.baseline_em() * em;
+        self.area
+            .draw_text(text, &style, self.px(ax, y))
+            .map_err(err)
+    }
+
+    fn rect(&self, x0: f64, y0: f64, x1: f64, y1: f64, color: RGBAColor) -> R {
+        let (a, b) = (self.px(x0, y0), self.px(x1, y1));
+        if b.0 < a.0 || b.1 < a.1 {
+            return Ok(());
+        }
+        self.area
+            .draw(&Rectangle::new([a, b], color.filled()))
+            .map_err(err)
+    }
+
+    fn frame(&self, x0: f64, y0: f64, x1: f64, y1: f64, color: RGBColor, width: f64) -> R {
+        self.line(
+            &[(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)],
+            rgba(color, 1.0),
+            width,
+            &[],
+        )
+    }
+
+    fn polygon(&self, pts: &[(f64, f64)], color: RGBAColor) -> R {
+        if pts.len() < 3 {
+            return Ok(());
+        }
+        let dev: Vec<(i32, i32)> = pts.iter().map(|&(x, y)| self.px(x, y)).collect();
+        self.area
+            .draw(&Polygon::new(dev, color.filled()))
+            .map_err(err)
+    }
+
+    /// A polyline with a dash pattern (design pixels; empty: solid).
+    fn line(&self, pts: &[(f64, f64)], color: RGBAColor, width: f64, dash: &[f64]) -> R {
+        if pts.len() < 2 {
+            return Ok(());
+        }
+        let pieces = if dash.is_empty() {
+            vec![pts.to_vec()]
+        } else {
+            dash_pieces(pts, dash)
+        };
+        let w = (width * self.scale).round().max(1.0) as u32;
+        let style = ShapeStyle {
+            color,
+            filled: false,
+            stroke_width: w,
+        };
+        for piece in pieces {
+            let mut dev: Vec<(i32, i32)> = piece.iter().map(|&(x, y)| self.px(x, y)).collect();
+            dev.dedup();
+            if dev.len() < 2 {
+                if let Some(&p) = dev.first() {
+                    if self.raster && w > 2 {
+                        self.area
+                            .draw(&Circle::new(p, w / 2, color.filled()))
+                            .map_err(err)?;
+                    }
+                }
+                continue;
+            }
+            if self.raster && w > 2 {
+                // plotters turns a thick polyline into one polygon with mitred joins, which
+                // spikes at sharp turns; draw segments with round joins instead.
+                for seg in dev.windows(2) {
+                    self.area
+                        .draw(&PathElement::new(vec![seg[0], seg[1]], style))
+                        .map_err(err)?;
+                }
+                for &p in &dev {
+                    self.area
+                        .draw(&Circle::new(p, w / 2, color.filled()))
+                        .map_err(err)?;
+                }
+            } else {
+                self.area.draw(&PathElement::new(dev, style)).map_err(err)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn marker(&self, m: Marker, x: f64, y: f64, r: f64, color: RGBColor) -> R {
+        // A white halo keeps markers visible on bands and other lines.
+        self.marker_shape(m, x, y, r + 1.4, WHITE)?;
+        self.marker_shape(m, x, y, r, color)
+    }
+
+    fn marker_shape(&self, m: Marker, x: f64, y: f64, r: f64, color: RGBColor) -> R {
+        let c = rgba(color, 1.0);
+        match m {
+            Marker::None => Ok(()),
+            Marker::Circle => {
+                let (cx, cy) = self.px(x, y);
+                let rr = (r * self.scale).round().max(1.0) as u32;
+                self.area
+                    .draw(&Circle::new((cx, cy), rr, c.filled()))
+                    .map_err(err)
+            }
+            Marker::Square => {
+                let r = r * 0.88;
+                self.polygon(
+                    &[
+                        (x - r, y - r),
+                        (x + r, y - r),
+                        (x + r, y + r),
+                        (x - r, y + r),
+                    ],
+                    c,
+                )
+            }
+            Marker::Diamond => {
+                let r = r * 1.25;
+                self.polygon(&[(x, y - r), (x + r, y), (x, y + r), (x - r, y)], c)
+            }
+            Marker::TriangleUp => {
+                let r = r * 1.3;
+                self.polygon(
+                    &[
+                        (x, y - r),
+                        (x + r * 0.95, y + r * 0.7),
+                        (x - r * 0.95, y + r * 0.7),
+                    ],
+                    c,
+                )
+            }
+            Marker::TriangleDown => {
+                let r = r * 1.3;
+                self.polygon(
+                    &[
+                        (x, y + r),
+                        (x + r * 0.95, y - r * 0.7),
+                        (x - r * 0.95, y - r * 0.7),
+                    ],
+                    c,
+                )
+            }
+            Marker::Cross => {
+                let w = r * 0.55;
+                self.line(&[(x - r, y - r), (x + r, y + r)], c, w, &[])?;
+                self.line(&[(x - r, y + r), (x + r, y - r)], c, w, &[])
+            }
+        }
+    }
+
+    /// Diagonal hatching inside a rectangle.
+    fn hatch(&self, x0: f64, y0: f64, x1: f64, y1: f64, spacing: f64, color: RGBColor) -> R {
+        // Lines x - y = c, clipped to the rectangle.
+        let mut c = x0 - y1 + spacing / 2.0;
+        while c < x1 - y0 {
+            let xa = x0.max(y0 + c);
+            let xb = x1.min(y1 + c);
+            if xb > xa {
+                self.line(&[(xa, xa - c), (xb, xb - c)], rgba(color, 1.0), 1.0, &[])?;
+            }
+            c += spacing;
+        }
+        Ok(())
+    }
+}
+
+/// Splits a polyline into its drawn stretches under a dash pattern.
+fn dash_pieces(pts: &[(f64, f64)], pattern: &[f64]) -> Vec<Vec<(f64, f64)>> {
+    let mut out = Vec::new();
+    let mut cur: Vec<(f64, f64)> = vec![pts[0]];
+    let mut k = 0; // index into pattern; even: drawn
+    let mut left = pattern[0];
+    for w in pts.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let len = ((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt();
+        let mut t = 0.0;
+        while len - t > left {
+            t += left;
+            let p = (a.0 + (b.0 - a.0) * t / len, a.1 + (b.1 - a.1) * t / len);
+            if k % 2 == 0 {
+                cur.push(p);
+                out.push(std::mem::take(&mut cur));
+            } else {
+                cur = vec![p];
+            }
+            k = (k + 1) % pattern.len();
+            left = pattern[k];
+        }
+        left -= len - t;
+        if k % 2 == 0 {
+            cur.push(b);
+        }
+    }
+    if k % 2 == 0 && cur.len() > 1 {
+        out.push(cur);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Layout
+
+const MARGIN_L: f64 = 32.0;
+const MARGIN_R: f64 = 30.0;
+const MARGIN_T: f64 = 20.0;
+const MARGIN_B: f64 = 14.0;
+
+const EM_TITLE: f64 = 27.0;
+const EM_SUBTITLE: f64 = 16.0;
+const EM_PANEL_TITLE: f64 = 16.5;
+const EM_AXIS_TITLE: f64 = 15.0;
+const EM_TICK: f64 = 14.5;
+const EM_LEGEND: f64 = 15.0;
+const EM_KEY: f64 = 14.0;
+const EM_NOTE: f64 = 13.0;
+const EM_MARK: f64 = 12.5;
+
+const KEY_ROW: f64 = 21.0;
+const HATCH_SPACING: f64 = 3.5;
+const HATCH_ALPHA: f64 = 0.3;
+const NOTE_ROW: f64 = 18.0;
+const LEGEND_ROW: f64 = 27.0;
+const MARK_ROW: f64 = 21.0;
+
+/// Where a panel's data goes, and how values map onto it.
+struct Plot {
+    x0: f64,
+    y0: f64,
+    x1: f64,
+    y1: f64,
+    days: f64,
+    lo: f64,
+    hi: f64,
+    log: bool,
+}
+
+impl Plot {
+    fn fx(&self, day: f64) -> f64 {
+        self.x0 + (self.x1 - self.x0) * (day / self.days).clamp(0.0, 1.0)
+    }
+    fn fy(&self, v: f64) -> f64 {
+        let t = if self.log {
+            let v = v.max(self.lo);
+            (v.log10() - self.lo.log10()) / (self.hi.log10() - self.lo.log10())
+        } else {
+            (v - self.lo) / (self.hi - self.lo)
+        };
+        self.y1 - (self.y1 - self.y0) * t.clamp(0.0, 1.0)
+    }
+}
+
+/// The y range of line panels: (min, max) of everything drawn, stacks included.
+fn data_range(panels: &[&Panel]) -> Option<(f64, f64)> {
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    let mut seen = false;
+    for p in panels {
+        let Body::Lines(series) = &p.body else {
+            continue;
+        };
+        let n = series.iter().map(|s| s.points.len()).max().unwrap_or(0);
+        let mut base = vec![0.0; n];
+        for s in series {
+            for (i, pt) in s.points.iter().enumerate() {
+                let Some(v) = pt.v else { continue };
+                let off = if s.stacked { base[i] } else { 0.0 };
+                let mut vals = vec![v.mean + off];
+                if s.band {
+                    vals.extend([v.lo + off, v.hi + off]);
+                }
+                for x in vals {
+                    if p.log && x <= 0.0 {
+                        continue;
+                    }
+                    seen = true;
+                    lo = lo.min(x);
+                    hi = hi.max(x);
+                }
+                if s.stacked {
+                    base[i] += v.mean;
+                }
+            }
+        }
+    }
+    seen.then_some((lo, hi))
+}
+
+/// Month ticks on the time axis, as many as fit in `width` design pixels.
+fn month_ticks(start: NaiveDate, days: f64, width: f64) -> Vec<(f64, String)> {
+    let first = NaiveDate::from_ymd_opt(start.year(), start.month(), 1).unwrap_or(start);
+    for step in [1u32, 2, 3, 6, 12, 24, 60] {
+        let mut ticks = Vec::new();
+        let mut d = first;
+        loop {
+            let x = (d - start).num_days() as f64;
+            if x > days + 0.5 {
+                break;
+            }
+            let idx = d.year() as i64 * 12 + d.month0() as i64;
+            if x >= -0.5 && idx.rem_euclid(step as i64) == 0 {
+                ticks.push((x, format!("{:04}-{:02}", d.year(), d.month())));
+            }
+            match d.checked_add_months(Months::new(1)) {
+                Some(n) => d = n,
+                None => break,
+            }
+        }
+        if ticks.len() as f64 * 84.0 <= width || step == 60 {
+            return ticks;
+        }
+    }
+    Vec::new()
+}
+
+/// The chart's page: header, grid of panels, legend column, footer.
+fn draw<DB: DrawingBackend>(spec: &Spec, cv: &Canvas<'_, DB>) -> R {
+    let w = WIDTH as f64;
+    let h = HEIGHT as f64;
+    cv.area.fill(&WHITE).map_err(err)?;
+
+    // Header.
+    let content_w = w - MARGIN_L - MARGIN_R;
+    cv.text(
+        &fit(&spec.title, EM_TITLE, true, content_w),
+        MARGIN_L,
+        MARGIN_T + EM_TITLE,
+        EM_TITLE,
+        true,
+        INK,
+        HPos::Left,
+    )?;
+    cv.text(
+        &fit(&spec.subtitle, EM_SUBTITLE, false, content_w),
+        MARGIN_L,
+        MARGIN_T + EM_TITLE + 27.0,
+        EM_SUBTITLE,
+        false,
+        MUTED,
+        HPos::Left,
+    )?;
+    let region_top = MARGIN_T + EM_TITLE + 46.0;
+
+    // Footer: policy key, notes, source, bottom up.
+    let key_cols = if spec.key.len() > 5 { 2 } else { 1 };
+    let key_rows = spec.key.len().div_ceil(key_cols);
+    let note_lines: Vec<String> = spec
+        .notes
+        .iter()
+        .flat_map(|n| wrap(n, EM_NOTE, false, content_w))
+        .collect();
+    let footer_h = key_rows as f64 * KEY_ROW + note_lines.len() as f64 * NOTE_ROW + NOTE_ROW + 6.0;
+    let footer_top = h - MARGIN_B - footer_h;
+    let mut y = footer_top + 4.0;
+    let col_w = content_w / key_cols as f64;
+    for (i, item) in spec.key.iter().enumerate() {
+        let (c, r) = (i / key_rows, i % key_rows);
+        let x = MARGIN_L + c as f64 * col_w;
+        let by = y + r as f64 * KEY_ROW;
+        let bw = mark_box(cv, &item.label, x, by + 1.0)?;
+        cv.text(
+            &fit(&item.text, EM_KEY, false, col_w - bw - 22.0),
+            x + bw + 8.0,
+            by + 15.0,
+            EM_KEY,
+            false,
+            INK,
+            HPos::Left,
+        )?;
+    }
+    y += key_rows as f64 * KEY_ROW;
+    for line in &note_lines {
+        cv.text(line, MARGIN_L, y + 14.0, EM_NOTE, false, MUTED, HPos::Left)?;
+        y += NOTE_ROW;
+    }
+    cv.text(
+        &fit(&spec.source, EM_NOTE * 0.95, false, content_w),
+        MARGIN_L,
+        y + 15.0,
+        EM_NOTE * 0.95,
+        false,
+        FAINT,
+        HPos::Left,
+    )?;
+
+    // Legend column.
+    let legend_w = legend_width(&spec.legend);
+    let legend_x = w - MARGIN_R - legend_w;
+    let region = (MARGIN_L, region_top, legend_x - 30.0, footer_top - 16.0);
+    draw_legend(cv, &spec.legend, legend_x, region.1 + 8.0, legend_w)?;
+
+    // Panels.
+    let n = spec.panels.len().max(1);
+    let cols = spec.cols.clamp(1, n);
+    let rows = n.div_ceil(cols);
+    let gap_x = 34.0;
+    let gap_y = 14.0;
+    let titled = spec.panels.iter().any(|p| p.title.is_some());
+    let title_h = if titled { 25.0 } else { 0.0 };
+    let shared = if spec.shared_y {
+        data_range(&spec.panels.iter().collect::<Vec<_>>())
+    } else {
+        None
+    };
+    // A y title shared by all panels is drawn once, at the left of the grid.
+    let common_title = (n > 1
+        && !spec.panels[0].y_title.is_empty()
+        && spec.panels.windows(2).all(|w| w[0].y_title == w[1].y_title))
+    .then(|| spec.panels[0].y_title.as_str());
+    let grid_x0 = region.0 + if common_title.is_some() { 26.0 } else { 0.0 };
+    let pw = (region.2 - grid_x0 - gap_x * (cols - 1) as f64) / cols as f64;
+    let row_h_guess = (region.3 - region.1) / rows as f64;
+
+    // First pass, horizontal: each panel's y scale decides its plot's left edge.
+    struct Layout {
+        x0: f64,
+        x1: f64,
+        plot_x0: f64,
+        plot_x1: f64,
+        y_title: bool,
+    }
+    let mut layouts = Vec::new();
+    let mut yaxes = Vec::new();
+    let mut tick_labels = Vec::new();
+    for (i, p) in spec.panels.iter().enumerate() {
+        let x0 = grid_x0 + (i % cols) as f64 * (pw + gap_x);
+        let yaxis = y_axis(p, shared, row_h_guess - title_h - 40.0);
+        // Log ticks span decades: each is written on its own (0.5, 1, 10), not aligned.
+        let labels = if p.log {
+            yaxis.0.iter().map(|t| p.unit.format(*t)).collect()
+        } else {
+            p.unit.format_ticks(&yaxis.0)
+        };
+        let y_title = !p.y_title.is_empty() && common_title.is_none();
+        let left = match &p.body {
+            Body::Lines(_) => {
+                let tick_w = labels
+                    .iter()
+                    .map(|t| text_w(t, EM_TICK, false))
+                    .fold(0.0, f64::max);
+                let title_w = if y_title { 24.0 } else { 0.0 };
+                title_w + tick_w + 10.0
+            }
+            Body::Heatmap(rows) => heat_label_width(rows) + 10.0,
+        };
+        layouts.push(Layout {
+            x0,
+            x1: x0 + pw,
+            plot_x0: x0 + left,
+            plot_x1: x0 + pw - 4.0,
+            y_title,
+        });
+        yaxes.push(yaxis);
+        tick_labels.push(labels);
+    }
+    // Panels in a column share their plot's left edge, so that time axes line up.
+    for c in 0..cols {
+        let left = layouts
+            .iter()
+            .skip(c)
+            .step_by(cols)
+            .map(|l| l.plot_x0 - l.x0)
+            .fold(0.0, f64::max);
+        for l in layouts.iter_mut().skip(c).step_by(cols) {
+            l.plot_x0 = l.x0 + left;
+        }
+    }
+
+    // Policy label levels, staggered so that close dates do not collide (computed on the
+    // narrowest panel, used for all so that panels line up). The labels sit above the first
+    // row of panels only; the lines run through every panel.
+    let narrowest = layouts
+        .iter()
+        .map(|l| l.plot_x1 - l.plot_x0)
+        .fold(f64::INFINITY, f64::min);
+    let levels = mark_levels(spec, narrowest);
+    let strip_h = match levels.iter().max() {
+        Some(m) => (*m + 1) as f64 * MARK_ROW + 2.0,
+        None => 0.0,
+    };
+
+    // Second pass, vertical: every row's plot gets the same height.
+    let ph = (region.3 - region.1 - strip_h - gap_y * (rows - 1) as f64) / rows as f64;
+    let mut plots_y = (f64::INFINITY, f64::NEG_INFINITY);
+    for (i, (((p, l), (ticks, lo, hi)), labels)) in spec
+        .panels
+        .iter()
+        .zip(&layouts)
+        .zip(&yaxes)
+        .zip(&tick_labels)
+        .enumerate()
+    {
+        let r = i / cols;
+        let y0 = region.1 + r as f64 * (ph + gap_y) + if r > 0 { strip_h } else { 0.0 };
+        let strip = if r == 0 { strip_h } else { 0.0 };
+        let plot = Plot {
+            x0: l.plot_x0,
+            y0: y0 + title_h + strip + 8.0,
+            x1: l.plot_x1,
+            y1: y0 + strip + ph - 28.0,
+            days: spec.x_days.max(1.0),
+            lo: *lo,
+            hi: *hi,
+            log: p.log,
+        };
+        plots_y = (plots_y.0.min(plot.y0), plots_y.1.max(plot.y1));
+        if let Some(t) = &p.title {
+            cv.text(
+                &fit(t, EM_PANEL_TITLE, true, l.x1 - l.x0),
+                l.x0,
+                y0 + EM_PANEL_TITLE,
+                EM_PANEL_TITLE,
+                true,
+                INK,
+                HPos::Left,
+            )?;
+        }
+        let marks = Marks {
+            levels: &levels,
+            labels: r == 0,
+        };
+        match &p.body {
+            Body::Lines(series) => {
+                let axis = YAxis {
+                    ticks,
+                    labels,
+                    title: l.y_title.then_some(p.y_title.as_str()),
+                    title_x: l.x0 + 9.0,
+                };
+                draw_lines_panel(cv, spec, series, &plot, &axis, &marks)?
+            }
+            Body::Heatmap(rows) => draw_heatmap(cv, spec, rows, &plot, &marks)?,
+        }
+    }
+    if let Some(title) = common_title {
+        cv.vtext(
+            &fit(title, EM_AXIS_TITLE, false, plots_y.1 - plots_y.0 + 40.0),
+            region.0 + 9.0,
+            (plots_y.0 + plots_y.1) / 2.0,
+            EM_AXIS_TITLE,
+            false,
+            INK,
+        )?;
+    }
+    Ok(())
+}
+
+/// Which policy labels a panel draws.
+struct Marks<'a> {
+    /// Stagger level of each mark's label.
+    levels: &'a [usize],
+    /// Whether this panel draws the labels (the first row does) or only the lines.
+    labels: bool,
+}
+
+/// The y axis of a panel: (ticks, bottom, top).
+fn y_axis(p: &Panel, shared: Option<(f64, f64)>, plot_h: f64) -> (Vec<f64>, f64, f64) {
+    if let Body::Heatmap(_) = p.body {
+        return (Vec::new(), 0.0, 1.0);
+    }
+    let range = shared.or_else(|| data_range(&[p]));
+    let target = ((plot_h / 70.0).round() as usize).clamp(3, 6);
+    match (range, p.log) {
+        (Some((lo, hi)), true) => log_ticks(lo, hi),
+        (Some((lo, hi)), false) => {
+            let hi = if p.unit == Unit::Percent && hi <= 0.0 {
+                0.01
+            } else {
+                hi
+            };
+            linear_ticks(lo.min(0.0), hi.max(lo.min(0.0) + 1e-9), target)
+        }
+        (None, true) => log_ticks(1.0, 10.0),
+        (None, false) => linear_ticks(0.0, 1.0, target),
+    }
+}
+
+/// A policy mark's number box; returns its width.
+fn mark_box<DB: DrawingBackend>(
+    cv: &Canvas<'_, DB>,
+    label: &str,
+    x: f64,
+    y: f64,
+) -> Result<f64, String> {
+    let bw = text_w(label, EM_MARK, true) + 10.0;
+    let bh = 17.0;
+    cv.rect(x, y, x + bw, y + bh, rgba(WHITE, 1.0))?;
+    cv.frame(x, y, x + bw, y + bh, POLICY, 1.0)?;
+    cv.text(
+        label,
+        x + bw / 2.0,
+        y + bh / 2.0 + HALF_CAP_EM * EM_MARK,
+        EM_MARK,
+        true,
+        INK,
+        HPos::Center,
+    )?;
+    Ok(bw)
+}
+
+/// Stagger levels for the marks' labels at a plot width.
+fn mark_levels(spec: &Spec, width: f64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..spec.marks.len()).collect();
+    order.sort_by(|&a, &b| spec.marks[a].x.total_cmp(&spec.marks[b].x));
+    let mut right_edges: Vec<f64> = Vec::new();
+    let mut levels = vec![0; spec.marks.len()];
+    for i in order {
+        let m = &spec.marks[i];
+        let x = width * (m.x / spec.x_days.max(1.0));
+        let bw = text_w(&m.label, EM_MARK, true) + 10.0;
+        let left = x - bw / 2.0;
+        let level = right_edges
+            .iter()
+            .position(|&r| r + 3.0 < left)
+            .unwrap_or(right_edges.len());
+        if level == right_edges.len() {
+            right_edges.push(x + bw / 2.0);
+        } else {
+            right_edges[level] = x + bw / 2.0;
+        }
+        levels[i] = level;
+    }
+    levels
+}
+
+/// Vertical policy lines over a plot, with their numbered labels in the strip above it.
+fn draw_marks<DB: DrawingBackend>(
+    cv: &Canvas<'_, DB>,
+    spec: &Spec,
+    plot: &Plot,
+    marks: &Marks<'_>,
+    on_heatmap: bool,
+) -> R {
+    for (m, &level) in spec.marks.iter().zip(marks.levels) {
+        let x = plot.fx(m.x);
+        let box_bottom = if marks.labels {
+            plot.y0 - 6.0 - level as f64 * MARK_ROW
+        } else {
+            plot.y0
+        };
+        let dash: &[f64] = if m.end { &[5.0, 4.0] } else { &[] };
+        if on_heatmap {
+            cv.line(&[(x, plot.y0), (x, plot.y1)], rgba(WHITE, 0.9), 4.0, &[])?;
+            cv.line(&[(x, plot.y0), (x, plot.y1)], rgba(INK, 1.0), 1.6, dash)?;
+            cv.line(
+                &[(x, box_bottom), (x, plot.y0)],
+                rgba(POLICY, 1.0),
+                1.2,
+                &[],
+            )?;
+        } else {
+            cv.line(
+                &[(x, box_bottom), (x, plot.y1)],
+                rgba(POLICY, 0.9),
+                1.3,
+                dash,
+            )?;
+        }
+        if marks.labels {
+            let bw = text_w(&m.label, EM_MARK, true) + 10.0;
+            mark_box(cv, &m.label, x - bw / 2.0, box_bottom - 17.0)?;
+        }
+    }
+    Ok(())
+}
+
+/// The time axis under a plot.
+fn draw_time_axis<DB: DrawingBackend>(cv: &Canvas<'_, DB>, spec: &Spec, plot: &Plot) -> R {
+    cv.line(
+        &[(plot.x0, plot.y1), (plot.x1, plot.y1)],
+        rgba(MUTED, 1.0),
+        1.2,
+        &[],
+    )?;
+    for (day, label) in month_ticks(spec.x_start, spec.x_days, plot.x1 - plot.x0) {
+        let x = plot.fx(day);
+        cv.line(
+            &[(x, plot.y1), (x, plot.y1 + 5.0)],
+            rgba(MUTED, 1.0),
+            1.2,
+            &[],
+        )?;
+        cv.text(
+            &label,
+            x,
+            plot.y1 + 21.0,
+            EM_TICK,
+            false,
+            MUTED,
+            HPos::Center,
+        )?;
+    }
+    Ok(())
+}
+
+/// Index ranges of consecutive points that have a value.
+fn runs_of(points: &[Pt]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, p) in points.iter().enumerate() {
+        match (p.v.is_some(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                out.push(s..i);
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push(s..points.len());
+    }
+    out
+}
+
+/// Vertical lines every `spacing` design pixels between two polylines over the same x values.
+fn vertical_hatch<DB: DrawingBackend>(
+    cv: &Canvas<'_, DB>,
+    upper: &[(f64, f64)],
+    lower: &[(f64, f64)],
+    spacing: f64,
+    color: RGBAColor,
+) -> R {
+    let (Some(first), Some(last)) = (upper.first(), upper.last()) else {
+        return Ok(());
+    };
+    let at = |line: &[(f64, f64)], x: f64| -> f64 {
+        let i = line
+            .partition_point(|p| p.0 < x)
+            .clamp(1, line.len().max(2) - 1);
+        if line.len() < 2 {
+            return line[0].1;
+        }
+        let (a, b) = (line[i - 1], line[i]);
+        if b.0 == a.0 {
+            a.1
+        } else {
+            a.1 + (b.1 - a.1) * ((x - a.0) / (b.0 - a.0)).clamp(0.0, 1.0)
+        }
+    };
+    let mut x = (first.0 / spacing).ceil() * spacing;
+    while x <= last.0 {
+        let (ya, yb) = (at(upper, x), at(lower, x));
+        if (yb - ya).abs() >= 1.0 {
+            cv.line(&[(x, ya), (x, yb)], color, 1.0, &[])?;
+        }
+        x += spacing;
+    }
+    Ok(())
+}
+
+/// A line panel's y axis: ticks, their labels, the title (if drawn here) and where.
+struct YAxis<'a> {
+    ticks: &'a [f64],
+    labels: &'a [String],
+    title: Option<&'a str>,
+    title_x: f64,
+}
+
+fn draw_lines_panel<DB: DrawingBackend>(
+    cv: &Canvas<'_, DB>,
+    spec: &Spec,
+    series: &[Series],
+    plot: &Plot,
+    axis: &YAxis<'_>,
+    marks: &Marks<'_>,
+) -> R {
+    // Grid and y ticks.
+    for (&t, label) in axis.ticks.iter().zip(axis.labels) {
+        let y = plot.fy(t);
+        cv.line(&[(plot.x0, y), (plot.x1, y)], rgba(GRID, 1.0), 1.0, &[])?;
+        cv.text(
+            label,
+            plot.x0 - 8.0,
+            y + HALF_CAP_EM * EM_TICK,
+            EM_TICK,
+            false,
+            MUTED,
+            HPos::Right,
+        )?;
+    }
+    if let Some(title) = axis.title {
+        cv.vtext(
+            &fit(title, EM_AXIS_TITLE, false, plot.y1 - plot.y0 + 20.0),
+            axis.title_x,
+            (plot.y0 + plot.y1) / 2.0,
+            EM_AXIS_TITLE,
+            false,
+            INK,
+        )?;
+    }
+    draw_marks(cv, spec, plot, marks, false)?;
+
+    // Stacked layers: fills first, then each layer's band on its top edge.
+    let n = series.iter().map(|s| s.points.len()).max().unwrap_or(0);
+    let mut base = vec![0.0; n];
+    let mut stacked_tops: Vec<(Style, Vec<(f64, f64)>)> = Vec::new();
+    for s in series.iter().filter(|s| s.stacked) {
+        let below = base.clone();
+        for (i, p) in s.points.iter().enumerate() {
+            if let Some(v) = p.v {
+                base[i] += v.mean;
+            }
+        }
+        for run in runs_of(&s.points) {
+            // (x, below, value) per point of the run.
+            let at = |f: fn(&Val) -> f64| -> Vec<(f64, f64)> {
+                run.clone()
+                    .map(|i| {
+                        let p = &s.points[i];
+                        (
+                            plot.fx(p.x()),
+                            plot.fy(below[i] + p.v.as_ref().map_or(0.0, f)),
+                        )
+                    })
+                    .collect()
+            };
+            let top = at(|v| v.mean);
+            let bottom = at(|_| 0.0);
+            let mut poly = top.clone();
+            poly.extend(bottom.iter().rev());
+            cv.polygon(&poly, rgba(s.style.color, 0.85))?;
+            if s.band {
+                // Vertical hatching between the part's p05 and p95 edges: it marks the band
+                // without tinting the layers' colours.
+                let (hi, lo) = (at(|v| v.hi), at(|v| v.lo));
+                vertical_hatch(cv, &hi, &lo, HATCH_SPACING, rgba(INK, HATCH_ALPHA))?;
+            }
+            stacked_tops.push((s.style, top));
+        }
+    }
+    for (style, top) in &stacked_tops {
+        let dark = RGBColor(
+            (style.color.0 as f64 * 0.6) as u8,
+            (style.color.1 as f64 * 0.6) as u8,
+            (style.color.2 as f64 * 0.6) as u8,
+        );
+        cv.line(top, rgba(dark, 1.0), style.width, &[])?;
+    }
+
+    // Bands of the curves, all before any line so no band hides a line.
+    for s in series.iter().filter(|s| !s.stacked && s.band) {
+        for run in runs_of(&s.points) {
+            let run = &s.points[run];
+            let mut poly: Vec<(f64, f64)> = run
+                .iter()
+                .map(|p| (plot.fx(p.x()), plot.fy(p.v.map_or(0.0, |v| v.hi))))
+                .collect();
+            for p in run.iter().rev() {
+                poly.push((plot.fx(p.x()), plot.fy(p.v.map_or(0.0, |v| v.lo))));
+            }
+            cv.polygon(&poly, rgba(s.style.color, 0.17))?;
+        }
+    }
+    let curves: Vec<&Series> = series.iter().filter(|s| !s.stacked).collect();
+    for s in &curves {
+        for run in runs_of(&s.points) {
+            let pts: Vec<(f64, f64)> = s.points[run]
+                .iter()
+                .map(|p| (plot.fx(p.x()), plot.fy(p.v.map_or(0.0, |v| v.mean))))
+                .collect();
+            if pts.len() == 1 {
+                cv.marker(
+                    if s.style.marker == Marker::None {
+                        Marker::Circle
+                    } else {
+                        s.style.marker
+                    },
+                    pts[0].0,
+                    pts[0].1,
+                    3.0,
+                    s.style.color,
+                )?;
+            }
+            cv.line(
+                &pts,
+                rgba(s.style.color, 1.0),
+                s.style.width,
+                s.style.dash.pattern(),
+            )?;
+        }
+    }
+    // Markers on every few points, staggered between series.
+    let slots = ((plot.x1 - plot.x0) / 80.0).clamp(4.0, 14.0) as usize;
+    let k = n.div_ceil(slots).max(1);
+    for (j, s) in curves.iter().enumerate() {
+        if s.style.marker == Marker::None {
+            continue;
+        }
+        let phase = (j * k / curves.len().max(1)) % k;
+        for (i, p) in s.points.iter().enumerate() {
+            if let (Some(v), true) = (p.v, i % k == phase) {
+                cv.marker(
+                    s.style.marker,
+                    plot.fx(p.x()),
+                    plot.fy(v.mean),
+                    4.2,
+                    s.style.color,
+                )?;
+            }
+        }
+    }
+    if series.is_empty()
+        || series
+            .iter()
+            .all(|s| s.points.iter().all(|p| p.v.is_none()))
+    {
+        cv.text(
+            "no data",
+            (plot.x0 + plot.x1) / 2.0,
+            (plot.y0 + plot.y1) / 2.0,
+            EM_LEGEND,
+            false,
+            FAINT,
+            HPos::Center,
+        )?;
+    }
+    draw_time_axis(cv, spec, plot)
+}
+
+fn heat_label_width(rows: &[HeatRow]) -> f64 {
+    let label = rows
+        .iter()
+        .filter_map(|r| r.label.as_deref())
+        .map(|t| text_w(t, EM_TICK, false))
+        .fold(0.0, f64::max);
+    let sub = rows
+        .iter()
+        .filter_map(|r| r.sub.as_deref())
+        .map(|t| text_w(t, EM_NOTE, false))
+        .fold(0.0, f64::max);
+    if sub > 0.0 {
+        label + 12.0 + sub
+    } else {
+        label
+    }
+}
+
+fn draw_heatmap<DB: DrawingBackend>(
+    cv: &Canvas<'_, DB>,
+    spec: &Spec,
+    rows: &[HeatRow],
+    plot: &Plot,
+    marks: &Marks<'_>,
+) -> R {
+    let groups = rows.iter().filter(|r| r.label.is_some()).count().max(1);
+    let grouped = rows.iter().any(|r| r.sub.is_some());
+    let group_gap = if grouped { 8.0 } else { 3.0 };
+    let row_gap = if grouped { 1.0 } else { 0.0 };
+    let n = rows.len().max(1) as f64;
+    let avail =
+        plot.y1 - plot.y0 - group_gap * (groups as f64 - 1.0) - row_gap * (n - groups as f64);
+    let rh = avail / n;
+    let sub_w = rows
+        .iter()
+        .filter_map(|r| r.sub.as_deref())
+        .map(|t| text_w(t, EM_NOTE, false))
+        .fold(0.0, f64::max);
+    let label_right = if grouped {
+        plot.x0 - 10.0 - sub_w - 12.0
+    } else {
+        plot.x0 - 10.0
+    };
+    let mut y = plot.y0;
+    let mut group_start = y;
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            y += if row.label.is_some() {
+                group_gap
+            } else {
+                row_gap
+            };
+        }
+        if row.label.is_some() {
+            group_start = y;
+        }
+        for &(x0, x1, v) in &row.cells {
+            let (a, b) = (plot.fx(x0), plot.fx(x1));
+            match v {
+                Some(v) => cv.rect(a, y, b, y + rh, rgba(viridis(v), 1.0))?,
+                None => cv.hatch(a, y, b, y + rh, 7.0, RGBColor(170, 170, 170))?,
+            }
+        }
+        if let Some(sub) = &row.sub {
+            cv.text(
+                sub,
+                plot.x0 - 10.0,
+                y + rh / 2.0 + HALF_CAP_EM * EM_NOTE,
+                EM_NOTE,
+                false,
+                MUTED,
+                HPos::Right,
+            )?;
+        }
+        // The group label is centred on its rows, drawn at the group's last row.
+        let last_in_group = rows.get(i + 1).is_none_or(|r| r.label.is_some());
+        if last_in_group {
+            if let Some(label) = rows[..=i].iter().rev().find_map(|r| r.label.as_deref()) {
+                cv.text(
+                    label,
+                    label_right,
+                    (group_start + y + rh) / 2.0 + HALF_CAP_EM * EM_TICK,
+                    EM_TICK,
+                    false,
+                    INK,
+                    HPos::Right,
+                )?;
+            }
+        }
+        y += rh;
+    }
+    draw_marks(cv, spec, plot, marks, true)?;
+    draw_time_axis(cv, spec, plot)
+}
+
+fn legend_width(items: &[LegendItem]) -> f64 {
+    let widest = items
+        .iter()
+        .map(|it| match it {
+            LegendItem::Heading(t) => text_w(t, EM_LEGEND, true),
+            LegendItem::Line { label, .. } | LegendItem::Swatch { label, .. } => {
+                text_w(label, EM_LEGEND, false) + 58.0
+            }
+            LegendItem::ColorBar { title } => text_w(title, EM_LEGEND, true).max(110.0),
+            LegendItem::Missing(t) => text_w(t, EM_LEGEND, false) + 40.0,
+            LegendItem::Band(_) | LegendItem::HatchBand(_) | LegendItem::Policy(_) => 0.0,
+        })
+        .fold(0.0, f64::max);
+    widest.clamp(210.0, 330.0)
+}
+
+fn draw_legend<DB: DrawingBackend>(
+    cv: &Canvas<'_, DB>,
+    items: &[LegendItem],
+    x: f64,
+    top: f64,
+    width: f64,
+) -> R {
+    let mut y = top;
+    let sample_w = 46.0;
+    let text_x = x + sample_w + 10.0;
+    let text_max = width - sample_w - 10.0;
+    for item in items {
+        match item {
+            LegendItem::Heading(t) => {
+                cv.text(
+                    &fit(t, EM_LEGEND, true, width),
+                    x,
+                    y + 16.0,
+                    EM_LEGEND,
+                    true,
+                    INK,
+                    HPos::Left,
+                )?;
+                y += LEGEND_ROW;
+            }
+            LegendItem::Line { label, style, band } => {
+                let cy = y + 11.0;
+                if *band {
+                    cv.rect(x, cy - 8.0, x + sample_w, cy + 8.0, rgba(style.color, 0.17))?;
+                }
+                cv.line(
+                    &[(x, cy), (x + sample_w, cy)],
+                    rgba(style.color, 1.0),
+                    style.width,
+                    style.dash.pattern(),
+                )?;
+                if style.marker != Marker::None {
+                    cv.marker(style.marker, x + sample_w / 2.0, cy, 4.2, style.color)?;
+                }
+                for (k, line) in wrap(label, EM_LEGEND, false, text_max).iter().enumerate() {
+                    cv.text(
+                        line,
+                        text_x,
+                        cy + HALF_CAP_EM * EM_LEGEND + k as f64 * 19.0,
+                        EM_LEGEND,
+                        false,
+                        INK,
+                        HPos::Left,
+                    )?;
+                    if k > 0 {
+                        y += 19.0;
+                    }
+                }
+                y += LEGEND_ROW;
+            }
+            LegendItem::Swatch { label, color } => {
+                let cy = y + 11.0;
+                cv.rect(
+                    x + 8.0,
+                    cy - 9.0,
+                    x + sample_w - 8.0,
+                    cy + 9.0,
+                    rgba(*color, 0.85),
+                )?;
+                cv.text(
+                    &fit(label, EM_LEGEND, false, text_max),
+                    text_x,
+                    cy + HALF_CAP_EM * EM_LEGEND,
+                    EM_LEGEND,
+                    false,
+                    INK,
+                    HPos::Left,
+                )?;
+                y += LEGEND_ROW;
+            }
+            LegendItem::Band(label) => {
+                y += 6.0;
+                let cy = y + 11.0;
+                cv.rect(x, cy - 8.0, x + sample_w, cy + 8.0, rgba(INK, 0.17))?;
+                cv.line(&[(x, cy), (x + sample_w, cy)], rgba(INK, 1.0), 2.0, &[])?;
+                let lines = wrap(label, EM_NOTE, false, text_max);
+                for (k, line) in lines.iter().enumerate() {
+                    cv.text(
+                        line,
+                        text_x,
+                        cy + HALF_CAP_EM * EM_NOTE + k as f64 * 17.0
+                            - (lines.len() - 1) as f64 * 8.5,
+                        EM_NOTE,
+                        false,
+                        MUTED,
+                        HPos::Left,
+                    )?;
+                }
+                y += LEGEND_ROW + (lines.len().saturating_sub(1)) as f64 * 17.0;
+            }
+            LegendItem::HatchBand(label) => {
+                y += 6.0;
+                let cy = y + 11.0;
+                let upper = [(x, cy - 8.0), (x + sample_w, cy - 8.0)];
+                let lower = [(x, cy + 8.0), (x + sample_w, cy + 8.0)];
+                vertical_hatch(cv, &upper, &lower, HATCH_SPACING, rgba(INK, HATCH_ALPHA))?;
+                let lines = wrap(label, EM_NOTE, false, text_max);
+                for (k, line) in lines.iter().enumerate() {
+                    let base = cy + HALF_CAP_EM * EM_NOTE + k as f64 * 17.0
+                        - (lines.len() - 1) as f64 * 8.5;
+                    cv.text(line, text_x, base, EM_NOTE, false, MUTED, HPos::Left)?;
+                }
+                y += LEGEND_ROW + (lines.len().saturating_sub(1)) as f64 * 17.0;
+            }
+            LegendItem::Policy(label) => {
+                y += 6.0;
+                let cy = y + 11.0;
+                let bw = text_w("1", EM_MARK, true) + 10.0;
+                let bx = x + sample_w / 2.0 - bw / 2.0;
+                cv.line(
+                    &[
+                        (x + sample_w / 2.0, cy - 2.0),
+                        (x + sample_w / 2.0, cy + 22.0),
+                    ],
+                    rgba(POLICY, 1.0),
+                    1.3,
+                    &[],
+                )?;
+                mark_box(cv, "1", bx, cy - 14.0)?;
+                let lines = wrap(label, EM_NOTE, false, text_max);
+                for (k, line) in lines.iter().enumerate() {
+                    cv.text(
+                        line,
+                        text_x,
+                        cy + HALF_CAP_EM * EM_NOTE + k as f64 * 17.0,
+                        EM_NOTE,
+                        false,
+                        MUTED,
+                        HPos::Left,
+                    )?;
+                }
+                y += LEGEND_ROW + 8.0 + (lines.len().saturating_sub(1)) as f64 * 17.0;
+            }
+            LegendItem::ColorBar { title } => {
+                cv.text(
+                    &fit(title, EM_LEGEND, true, width),
+                    x,
+                    y + 16.0,
+                    EM_LEGEND,
+                    true,
+                    INK,
+                    HPos::Left,
+                )?;
+                let (bx0, bx1) = (x, x + 26.0);
+                let (by0, by1) = (y + 30.0, y + 260.0);
+                let steps = 115;
+                for i in 0..steps {
+                    let t0 = i as f64 / steps as f64;
+                    let t1 = (i + 1) as f64 / steps as f64;
+                    let ya = by1 - (by1 - by0) * t1;
+                    let yb = by1 - (by1 - by0) * t0;
+                    cv.rect(bx0, ya, bx1, yb + 0.6, rgba(viridis((t0 + t1) / 2.0), 1.0))?;
+                }
+                cv.frame(bx0, by0, bx1, by1, MUTED, 1.0)?;
+                for k in 0..=4 {
+                    let t = k as f64 / 4.0;
+                    let ty = by1 - (by1 - by0) * t;
+                    cv.line(&[(bx1, ty), (bx1 + 5.0, ty)], rgba(MUTED, 1.0), 1.0, &[])?;
+                    cv.text(
+                        &Unit::Percent.format(t),
+                        bx1 + 9.0,
+                        ty + HALF_CAP_EM * EM_TICK,
+                        EM_TICK,
+                        false,
+                        INK,
+                        HPos::Left,
+                    )?;
+                }
+                y = by1 + 18.0;
+            }
+            LegendItem::Missing(label) => {
+                let cy = y + 11.0;
+                cv.hatch(
+                    x,
+                    cy - 9.0,
+                    x + 26.0,
+                    cy + 9.0,
+                    7.0,
+                    RGBColor(170, 170, 170),
+                )?;
+                cv.frame(x, cy - 9.0, x + 26.0, cy + 9.0, MUTED, 1.0)?;
+                cv.text(
+                    &fit(label, EM_LEGEND, false, width - 36.0),
+                    x + 36.0,
+                    cy + HALF_CAP_EM * EM_LEGEND,
+                    EM_LEGEND,
+                    false,
+                    INK,
+                    HPos::Left,
+                )?;
+                y += LEGEND_ROW;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dashes_cover_the_pattern() {
+        let pieces = dash_pieces(&[(0.0, 0.0), (30.0, 0.0)], &[10.0, 5.0]);
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(pieces[0], vec![(0.0, 0.0), (10.0, 0.0)]);
+        assert_eq!(pieces[1], vec![(15.0, 0.0), (25.0, 0.0)]);
+    }
+
+    #[test]
+    fn month_ticks_fit() {
+        let start = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+        let days = 1095.0;
+        let wide = month_ticks(start, days, 1200.0);
+        assert_eq!(wide.first().map(|t| t.1.as_str()), Some("2025-01"));
+        assert!(wide.len() * 84 <= 1200);
+        assert!(wide.iter().any(|t| t.1 == "2025-07"));
+        let narrow = month_ticks(start, days, 300.0);
+        assert!(narrow.len() <= 3, "{narrow:?}");
+    }
+
+    #[test]
+    fn shrink_averages() {
+        let buf = vec![0, 0, 0, 255, 255, 255, 0, 0, 0, 255, 255, 255];
+        assert_eq!(shrink(&buf, 2, 2, 2), vec![128, 128, 128]);
+    }
+}

@@ -1,0 +1,333 @@
+//! Tests of the charts on a small run view built by hand.
+
+use std::collections::BTreeMap;
+
+use chrono::{Months, NaiveDate};
+
+use super::*;
+use crate::report::manifest::{FirmEntry, Ledger, Manifest, PolicyEntry, SiteEntry};
+use crate::report::view::{Band, RunView};
+
+const NAMES: [&str; 7] = [
+    "throughput-compute",
+    "throughput-tokens",
+    "cost-spend",
+    "cost-unit",
+    "compute-share",
+    "sites",
+    "training",
+];
+
+fn policy(name: &str, from: &str, until: Option<&str>) -> PolicyEntry {
+    PolicyEntry {
+        name: name.into(),
+        rule: "export_ban".into(),
+        summary: format!("summary of {name}"),
+        from: from.into(),
+        until: until.map(Into::into),
+        source: None,
+    }
+}
+
+/// A year of monthly periods, two sites in two jurisdictions, two firms, `reps` replications.
+fn view(scenario: &str, reps: usize, scale: f64) -> RunView {
+    let start = NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
+    let periods: Vec<NaiveDate> = (0..12).map(|m| start + Months::new(m)).collect();
+    let manifest = Manifest {
+        scenario: scenario.into(),
+        description: "test".into(),
+        content_hash: "0".into(),
+        files: vec![],
+        seed: 1,
+        replications: reps as u64,
+        period: "month".into(),
+        start_date: "2025-01-01".into(),
+        end_date: "2025-12-31".into(),
+        capsim_version: "0.0.0".into(),
+        wall_time_s: 0.0,
+        events: 0,
+        jobs: Ledger::default(),
+        sites: vec![
+            SiteEntry {
+                name: "cn-ascend".into(),
+                jurisdiction: "CN".into(),
+                operator: "domestic".into(),
+                chip: "ascend-910c".into(),
+            },
+            SiteEntry {
+                name: "johor-h100".into(),
+                jurisdiction: "MY".into(),
+                operator: "foreign".into(),
+                chip: "h100".into(),
+            },
+        ],
+        firms: vec![
+            FirmEntry {
+                name: "alpha".into(),
+                headquarters: "CN".into(),
+            },
+            FirmEntry {
+                name: "beta".into(),
+                headquarters: "CN".into(),
+            },
+        ],
+        policies: vec![
+            policy("old-ban", "2022-10-07", None),
+            policy("permit-delay", "2025-04-09", None),
+            policy("lease-ban", "2025-04-20", Some("2025-10-01")),
+        ],
+    };
+    let band = |i: usize, level: f64| {
+        let mean = scale * level * (1.0 + 0.1 * i as f64);
+        let spread = if reps > 1 { 0.2 * mean } else { 0.0 };
+        Some(Band {
+            mean,
+            p05: mean - spread,
+            p95: mean + spread,
+            n: reps,
+        })
+    };
+    let mut series = BTreeMap::new();
+    let mut put = |kind: &str, group: &str, metric: &str, level: f64| {
+        let v: Vec<Option<Band>> = (0..periods.len()).map(|i| band(i, level)).collect();
+        series.insert((kind.into(), group.into(), metric.into()), v);
+    };
+    for (kind, group, k) in [
+        ("all", "all", 2.0),
+        ("jurisdiction", "CN", 1.0),
+        ("jurisdiction", "MY", 1.5),
+    ] {
+        put(kind, group, "compute_pflop_days", 40_000.0 * k);
+        put(kind, group, "cost_usd", 5e6 * k);
+        put(kind, group, "completion_hours_p50", 20.0 * k);
+        put(kind, group, "usd_per_pflop_day", 140.0);
+        put(kind, group, "usd_per_million_tokens", 0.05);
+    }
+    put("site", "cn-ascend", "utilisation", 0.5);
+    put("site", "johor-h100", "utilisation", 0.7);
+    put("firms", "all", "tokens_served", 9e12);
+    put("firms", "all", "tokens_demanded", 9.5e12);
+    for firm in ["alpha", "beta"] {
+        put("firm", firm, "compute_home_pflop_days", 10_000.0);
+        put("firm", firm, "compute_abroad_pflop_days", 30_000.0);
+    }
+    // A site that comes online mid-year: no utilisation before.
+    if let Some(v) = series.get_mut(&("site".into(), "cn-ascend".into(), "utilisation".into())) {
+        for b in v.iter_mut().take(3) {
+            *b = None;
+        }
+    }
+    RunView {
+        manifest,
+        periods,
+        series,
+        provenance: vec![],
+    }
+}
+
+fn png_info(bytes: &[u8]) -> (u32, u32, usize) {
+    let decoder = png::Decoder::new(bytes);
+    let mut reader = decoder.read_info().expect("a PNG header");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("PNG data");
+    let px = info.color_type.samples();
+    let mut colours: Vec<[u8; 3]> = buf[..info.buffer_size()]
+        .chunks(px)
+        .map(|c| [c[0], c[1], c[2]])
+        .collect();
+    colours.sort_unstable();
+    colours.dedup();
+    (info.width, info.height, colours.len())
+}
+
+/// Checks that tags open and close in order (enough XML for our output: no comments or CDATA).
+fn balanced(svg: &str) -> Result<(), String> {
+    let mut stack: Vec<&str> = Vec::new();
+    let mut rest = svg;
+    while let Some(i) = rest.find('<') {
+        rest = &rest[i + 1..];
+        let end = rest.find('>').ok_or("unclosed '<'")?;
+        let tag = &rest[..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('?') || tag.starts_with('!') {
+            continue;
+        }
+        if let Some(name) = tag.strip_prefix('/') {
+            let open = stack
+                .pop()
+                .ok_or(format!("</{name}> without an opening tag"))?;
+            if open != name.trim() {
+                return Err(format!("<{open}> closed by </{name}>"));
+            }
+        } else if !tag.ends_with('/') {
+            stack.push(tag.split_whitespace().next().unwrap_or(""));
+        }
+    }
+    if stack.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("unclosed: {stack:?}"))
+    }
+}
+
+fn find<'a>(charts: &'a [Chart], name: &str) -> &'a Chart {
+    charts.iter().find(|c| c.name == name).expect(name)
+}
+
+#[test]
+fn every_chart_is_drawn_as_valid_png_and_svg() {
+    let charts = render(&[view("test-run", 8, 1.0)]).unwrap();
+    let names: Vec<&str> = charts.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, NAMES);
+    for c in &charts {
+        let (w, h, colours) = png_info(&c.png);
+        assert_eq!((w, h), (WIDTH, HEIGHT), "{}", c.name);
+        assert!(colours > 100, "{}: only {colours} colours", c.name);
+        assert!(c.svg.starts_with("<svg"), "{}", c.name);
+        assert!(c.svg.trim_end().ends_with("</svg>"), "{}", c.name);
+        balanced(&c.svg).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        assert!(!c.title.is_empty());
+        assert!(c.svg.contains(&c.title.replace('\'', "&apos;")) || c.svg.contains(&c.title));
+        // Every chart carries the policy timeline: marks 1 to 3, the key, the note on old rules.
+        for text in [
+            "permit-delay: summary of permit-delay",
+            "lease-ban: summary of lease-ban (until 2025-10-01)",
+            "3 end",
+            "1 other rule in force for the whole horizon",
+        ] {
+            assert!(c.svg.contains(text), "{}: no '{text}'", c.name);
+        }
+        assert!(
+            !c.svg.contains("old-ban"),
+            "{}: a rule from before the start is keyed",
+            c.name
+        );
+    }
+    let expect = [
+        (
+            "throughput-compute",
+            &[
+                "China (CN)",
+                "Malaysia (MY)",
+                "All sites",
+                "PFLOP-days per month",
+                "2025-07",
+            ][..],
+        ),
+        (
+            "throughput-tokens",
+            &[
+                "tokens served",
+                "tokens demanded",
+                "tokens per month",
+                "% of demand",
+            ],
+        ),
+        ("cost-spend", &["USD per month", "China (CN)", "$"]),
+        (
+            "cost-unit",
+            &["USD per PFLOP-day", "USD per million tokens", "test-run"],
+        ),
+        (
+            "compute-share",
+            &["alpha (home: CN)", "beta (home: CN)", "abroad", "at home"],
+        ),
+        (
+            "sites",
+            &[
+                "cn-ascend (CN, ascend-910c)",
+                "johor-h100 (MY, h100)",
+                "Utilisation",
+                "no chips online",
+                "100%",
+            ],
+        ),
+        (
+            "training",
+            &[
+                "days, median job (log scale)",
+                "China (CN)",
+                "Malaysia (MY)",
+            ],
+        ),
+    ];
+    for (name, texts) in expect {
+        let c = find(&charts, name);
+        for t in texts {
+            assert!(c.svg.contains(t), "{name}: no '{t}'");
+        }
+        if name != "sites" {
+            assert!(
+                c.svg.contains("5th to 95th percentile"),
+                "{name}: no band legend"
+            );
+        }
+    }
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    let a = render(&[view("a", 8, 1.0)]).unwrap();
+    let b = render(&[view("a", 8, 1.0)]).unwrap();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn runs_are_overlaid_with_scenario_names() {
+    let mut what_if = view("what-if", 8, 0.6);
+    what_if
+        .manifest
+        .policies
+        .push(policy("new-rule", "2025-08-01", None));
+    let charts = render(&[view("baseline", 8, 1.0), what_if]).unwrap();
+    assert_eq!(charts.len(), NAMES.len());
+    for c in &charts {
+        assert!(
+            c.svg.contains("baseline") && c.svg.contains("what-if"),
+            "{}",
+            c.name
+        );
+        assert!(c.svg.contains("[only in what-if]"), "{}", c.name);
+        let (w, h, colours) = png_info(&c.png);
+        assert_eq!((w, h), (WIDTH, HEIGHT));
+        assert!(colours > 100);
+        balanced(&c.svg).unwrap();
+    }
+    // Split charts get a panel per group, runs overlaid in each.
+    let compute = find(&charts, "throughput-compute");
+    assert!(compute.svg.contains("All sites") && compute.svg.contains("Malaysia (MY)"));
+    assert!(find(&charts, "compute-share").svg.contains("alpha: abroad"));
+}
+
+#[test]
+fn one_replication_draws_no_band() {
+    let charts = render(&[view("single", 1, 1.0)]).unwrap();
+    for c in &charts {
+        assert!(!c.svg.contains("5th to 95th percentile"), "{}", c.name);
+        assert!(c.svg.contains("one replication"), "{}", c.name);
+    }
+}
+
+#[test]
+fn bad_input_is_an_error() {
+    assert!(matches!(render(&[]), Err(ChartError::NoRuns)));
+    let mut weekly = view("weekly", 2, 1.0);
+    weekly.manifest.period = "week".into();
+    let e = render(&[view("monthly", 2, 1.0), weekly]).unwrap_err();
+    assert!(matches!(e, ChartError::MixedPeriods { .. }), "{e}");
+    assert!(e.to_string().contains("--period"));
+    let mut bad = view("bad", 2, 1.0);
+    bad.manifest.policies[1].from = "soon".into();
+    assert!(matches!(render(&[bad]), Err(ChartError::BadDate { .. })));
+}
+
+#[test]
+fn missing_series_still_draw() {
+    let mut v = view("sparse", 4, 1.0);
+    v.series.clear();
+    let charts = render(&[v]).unwrap();
+    assert_eq!(charts.len(), NAMES.len());
+    for c in &charts {
+        balanced(&c.svg).unwrap();
+    }
+}

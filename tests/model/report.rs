@@ -1,0 +1,269 @@
+//! report.html and comparison.csv against golden files, and `capsim compare` as a user meets it.
+//!
+//! Golden files: `tests/golden/report.html` (a tiny two-site scenario, 2 replications, seed 7) and
+//! `tests/golden/comparison.csv` (that run against a lease-ban what-if of it). The page is rendered
+//! with fixed placeholder charts, so chart styling changes do not touch the golden files. After an
+//! intended change to the page or the table, rewrite them and review the diff:
+//!
+//! ```sh
+//! UPDATE_GOLDEN=1 cargo test report::
+//! git diff tests/golden/
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use capsim::report::charts::Chart;
+use capsim::report::compare;
+use capsim::report::html;
+use capsim::report::view::RunView;
+
+use super::{load, run, two_sites};
+
+const WORKLOADS: &str = r#"
+[[firms.acme.workloads]]
+name = "pretraining"
+kind = "training"
+arrivals = { mean_gap_days = 45 }
+size_flop = { lognormal = { median = 2e24, p95 = 6e24 } }
+gang_chips = 2048
+checkpoint_hours = 1
+restart_hours = 0.5
+
+[[firms.acme.workloads]]
+name = "chat"
+kind = "inference"
+tokens_per_day = 2e11
+growth_per_year = 3
+batch_hours = 24
+"#;
+
+/// Sources (one with markup in it, which the page must escape).
+const SOURCES: &str = r#"
+[sources]
+"seed" = "assumption: any seed <b>will do</b> & this one is 7"
+"start_date" = "test horizon"
+"#;
+
+const LEASE_BAN: &str = r#"
+[[policy]]
+name = "lease-ban"
+rule = "lease_ban"
+firms_headquartered_in = "CN"
+grace_days = 30
+from = 2025-07-01
+source = "what-if: \"a lease ban\" from July"
+"#;
+
+/// The tiny scenario as TOML: the base (`lease_ban = false`) or the what-if.
+fn scenario_toml(lease_ban: bool) -> String {
+    let (name, policies) = if lease_ban {
+        ("two-sites-lease-ban", format!("{LEASE_BAN}{SOURCES}"))
+    } else {
+        ("two-sites", SOURCES.to_string())
+    };
+    two_sites(&policies, WORKLOADS)
+        .replace("name = \"two-sites\"", &format!("name = \"{name}\""))
+        .replace(
+            "description = \"test world\"",
+            "description = \"A <small> test world: one firm & two sites; \\\"quoted\\\" text.\"",
+        )
+}
+
+fn view(lease_ban: bool) -> RunView {
+    let sc = load(&scenario_toml(lease_ban));
+    let r = run(&sc, 2);
+    RunView::from_run(&sc, &r)
+}
+
+/// Charts that never change, standing in for `charts::render`.
+fn placeholder_charts() -> Vec<Chart> {
+    ["first", "second"]
+        .iter()
+        .map(|n| Chart {
+            name: format!("placeholder-{n}"),
+            title: format!("Placeholder <{n}> chart & caption"),
+            svg: format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg width=\"400\" height=\"100\" \
+                 viewBox=\"0 0 400 100\" xmlns=\"http://www.w3.org/2000/svg\"><rect x=\"0\" y=\"0\" \
+                 width=\"400\" height=\"100\" fill=\"#ddd\"/><text x=\"10\" y=\"50\">{n}</text></svg>"
+            ),
+            png: vec![],
+        })
+        .collect()
+}
+
+/// Compares `actual` with the golden file `name`, or rewrites it when `UPDATE_GOLDEN=1`.
+fn golden(name: &str, actual: &[u8]) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; create it with UPDATE_GOLDEN=1 cargo test report::",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let (e, a) = (
+            String::from_utf8_lossy(&expected),
+            String::from_utf8_lossy(actual),
+        );
+        let line = e
+            .lines()
+            .zip(a.lines())
+            .position(|(x, y)| x != y)
+            .unwrap_or(e.lines().count().min(a.lines().count()));
+        panic!(
+            "{name} differs from {} at line {}:\n  expected: {}\n  actual:   {}\n\
+             If the change is intended: UPDATE_GOLDEN=1 cargo test report:: and review git diff tests/golden/",
+            path.display(),
+            line + 1,
+            e.lines().nth(line).unwrap_or("<end of file>"),
+            a.lines().nth(line).unwrap_or("<end of file>"),
+        );
+    }
+}
+
+#[test]
+fn run_report_matches_its_golden_file_and_is_self_contained() {
+    let v = view(false);
+    let page = html::run_report(&v, &placeholder_charts());
+    golden("report.html", &page);
+
+    let text = String::from_utf8(page).unwrap();
+    // Self-contained: no scripts, nothing fetched.
+    for bad in ["<script", "src=", "href=", "url(", "@import"] {
+        assert!(!text.contains(bad), "report.html contains {bad}");
+    }
+    // Scenario text is escaped; our SVG is inserted as markup, without its XML declaration.
+    assert!(text.contains("A &lt;small&gt; test world: one firm &amp; two sites"));
+    assert!(text.contains("any seed &lt;b&gt;will do&lt;/b&gt; &amp; this one is 7"));
+    assert!(!text.contains("<small>") && !text.contains("<?xml"));
+    assert!(text.contains("<svg width=\"400\""));
+    assert!(text.contains("<b>Figure 2.</b> Placeholder &lt;second&gt; chart &amp; caption"));
+    // The facts and headline numbers a reader looks for.
+    for needle in [
+        "<h1>two-sites</h1>",
+        "2025-01-01 to 2025-12-31",
+        "Seed</th><td>7</td>",
+        "Offshore share of training compute",
+        "December 2025",
+        "@media print",
+        "break-inside: avoid",
+    ] {
+        assert!(text.contains(needle), "report.html lacks {needle}");
+    }
+}
+
+#[test]
+fn comparison_table_matches_its_golden_file() {
+    let (base, whatif) = (view(false), view(true));
+    let views = [base, whatif];
+    let c = compare::compare(&views).unwrap();
+    let csv = compare::comparison_csv(&c);
+    golden("comparison.csv", &csv);
+
+    // The lease ban brings offshore training home.
+    let text = String::from_utf8(csv).unwrap();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("offshore_share,firm,acme,end,"))
+        .unwrap();
+    assert!(row.contains(",0,0,0,"), "{row}");
+    let page = String::from_utf8(html::compare_report(&c, &views, &placeholder_charts())).unwrap();
+    assert!(page.contains("two-sites vs two-sites-lease-ban"));
+    assert!(page.contains("what-if: &quot;a lease ban&quot; from July") || page.contains("what-if: &#34;a lease ban&#34; from July"));
+    assert!(!page.contains("<script") && !page.contains("href="));
+}
+
+// ----- the command line ---------------------------------------------------------------------------
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("capsim-report-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn capsim(args: &[&Path]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_capsim"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn p(s: &str) -> &Path {
+    Path::new(s)
+}
+
+#[test]
+fn compare_writes_csv_charts_and_report_and_refuses_what_is_not_a_run() {
+    let dir = tmp("compare");
+    let out = dir.join("out");
+    for (file, lease_ban) in [("base.toml", false), ("whatif.toml", true)] {
+        let f = dir.join(file);
+        std::fs::write(&f, scenario_toml(lease_ban)).unwrap();
+        let (code, _, stderr) = capsim(&[p("run"), &f, p("--out"), &out, p("--replications"), p("2")]);
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let (a, b) = (out.join("two-sites"), out.join("two-sites-lease-ban"));
+    assert!(a.join("report.html").is_file(), "run writes report.html");
+    let cmp = dir.join("cmp");
+    let (code, stdout, stderr) = capsim(&[p("compare"), &a, &b, p("--out"), &cmp]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), cmp.display().to_string());
+    for f in ["comparison.csv", "report.html"] {
+        assert!(cmp.join(f).is_file(), "{f} missing");
+    }
+    let charts: Vec<_> = std::fs::read_dir(cmp.join("charts"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        charts.iter().any(|c| c.ends_with(".svg")) && charts.iter().any(|c| c.ends_with(".png")),
+        "{charts:?}"
+    );
+
+    // A folder that is not a run folder: exit 2, naming the file and saying what to give instead.
+    let empty = dir.join("not-a-run");
+    std::fs::create_dir_all(&empty).unwrap();
+    let refused = dir.join("refused");
+    let (code, _, stderr) = capsim(&[p("compare"), &a, &empty, p("--out"), &refused]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("manifest.json") && stderr.contains("help:"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // Runs reported by different periods: exit 2, saying how to fix it.
+    let weekly = dir.join("weekly");
+    let (code, _, stderr) = capsim(&[
+        p("run"),
+        &dir.join("whatif.toml"),
+        p("--out"),
+        &weekly,
+        p("--period"),
+        p("week"),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = capsim(&[
+        p("compare"),
+        &a,
+        &weekly.join("two-sites-lease-ban"),
+        p("--out"),
+        &refused,
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--period month"), "{stderr}");
+    assert!(!refused.exists(), "a refused comparison writes nothing");
+}
