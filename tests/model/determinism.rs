@@ -21,13 +21,17 @@ fn files(threads: usize, seed: u64) -> Vec<(String, Vec<u8>)> {
 }
 
 #[test]
-fn same_seed_gives_byte_identical_csvs_on_one_or_two_threads() {
+fn same_seed_gives_byte_identical_csvs_on_1_2_or_16_threads() {
     let a = files(1, 11);
     let b = files(2, 11);
     assert!(a.len() >= 4, "timeseries, firms, summary and provenance");
     for ((na, ba), (nb, bb)) in a.iter().zip(&b) {
         assert_eq!(na, nb);
         assert!(ba == bb, "{na} differs between 1 and 2 threads");
+    }
+    let d = files(16, 11);
+    for ((na, ba), (_, bd)) in a.iter().zip(&d) {
+        assert!(ba == bd, "{na} differs between 1 and 16 threads");
     }
     let c = files(2, 12);
     assert!(a[0].1 != c[0].1, "another seed must give other results");

@@ -7,6 +7,7 @@ mod determinism;
 mod policies;
 mod report;
 mod shipped;
+mod sweep;
 
 use capsim::experiment::{self, RunOptions, RunResult};
 use capsim::metrics::PeriodKind;

@@ -45,6 +45,19 @@ const SOURCES: &str = r#"
 "start_date" = "test horizon"
 "#;
 
+/// A rule of the base scenario, in force for part of the year.
+const LICENCE_FEE: &str = r#"
+[[policy]]
+name = "my-fee"
+rule = "licence_fee"
+chip = "h100"
+to = "MY"
+fee_fraction = 0.25
+from = 2025-04-01
+until = 2025-10-01
+source = "test: a <made-up> fee"
+"#;
+
 const LEASE_BAN: &str = r#"
 [[policy]]
 name = "lease-ban"
@@ -58,9 +71,12 @@ source = "what-if: \"a lease ban\" from July"
 /// The tiny scenario as TOML: the base (`lease_ban = false`) or the what-if.
 fn scenario_toml(lease_ban: bool) -> String {
     let (name, policies) = if lease_ban {
-        ("two-sites-lease-ban", format!("{LEASE_BAN}{SOURCES}"))
+        (
+            "two-sites-lease-ban",
+            format!("{LICENCE_FEE}{LEASE_BAN}{SOURCES}"),
+        )
     } else {
-        ("two-sites", SOURCES.to_string())
+        ("two-sites", format!("{LICENCE_FEE}{SOURCES}"))
     };
     two_sites(&policies, WORKLOADS)
         .replace("name = \"two-sites\"", &format!("name = \"{name}\""))
@@ -143,7 +159,7 @@ fn run_report_matches_its_golden_file_and_is_self_contained() {
     }
     // Scenario text is escaped; our SVG is inserted as markup, without its XML declaration.
     assert!(text.contains("A &lt;small&gt; test world: one firm &amp; two sites"));
-    assert!(text.contains("any seed &lt;b&gt;will do&lt;/b&gt; &amp; this one is 7"));
+    assert!(text.contains("any seed &lt;b&gt;will do&lt;") && text.contains("&amp; this one is 7"));
     assert!(!text.contains("<small>") && !text.contains("<?xml"));
     assert!(text.contains("<svg width=\"400\""));
     assert!(text.contains("<b>Figure 2.</b> Placeholder &lt;second&gt; chart &amp; caption"));
@@ -154,6 +170,8 @@ fn run_report_matches_its_golden_file_and_is_self_contained() {
         "Seed</th><td>7</td>",
         "Offshore share of training compute",
         "December 2025",
+        "licence fee: +25% on h100 in MY",
+        "test: a &lt;made-up&gt; fee",
         "@media print",
         "break-inside: avoid",
     ] {
@@ -175,10 +193,11 @@ fn comparison_table_matches_its_golden_file() {
         .lines()
         .find(|l| l.starts_with("offshore_share,firm,acme,end,"))
         .unwrap();
-    assert!(row.contains(",0,0,0,"), "{row}");
+    assert_eq!(row.split(',').nth(6), Some("1"), "{row}");
+    assert_eq!(row.split(',').nth(9), Some("0"), "{row}");
     let page = String::from_utf8(html::compare_report(&c, &views, &placeholder_charts())).unwrap();
     assert!(page.contains("two-sites vs two-sites-lease-ban"));
-    assert!(page.contains("what-if: &quot;a lease ban&quot; from July") || page.contains("what-if: &#34;a lease ban&#34; from July"));
+    assert!(page.contains("what-if: &quot;a lease ban&quot; from July"));
     assert!(!page.contains("<script") && !page.contains("href="));
 }
 
@@ -245,24 +264,17 @@ fn compare_writes_csv_charts_and_report_and_refuses_what_is_not_a_run() {
     assert!(stderr.contains("manifest.json") && stderr.contains("help:"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 
-    // Runs reported by different periods: exit 2, saying how to fix it.
+    // Runs reported by different periods: exit 2, saying how to fix it. (A copy of a run whose
+    // manifest says `week` stands in for a weekly run, which would take another simulation.)
     let weekly = dir.join("weekly");
-    let (code, _, stderr) = capsim(&[
-        p("run"),
-        &dir.join("whatif.toml"),
-        p("--out"),
-        &weekly,
-        p("--period"),
-        p("week"),
-    ]);
-    assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = capsim(&[
-        p("compare"),
-        &a,
-        &weekly.join("two-sites-lease-ban"),
-        p("--out"),
-        &refused,
-    ]);
+    std::fs::create_dir_all(&weekly).unwrap();
+    for f in ["summary.csv", "provenance.csv"] {
+        std::fs::copy(b.join(f), weekly.join(f)).unwrap();
+    }
+    let manifest = std::fs::read_to_string(b.join("manifest.json")).unwrap();
+    let manifest = manifest.replace("\"period\": \"month\"", "\"period\": \"week\"");
+    std::fs::write(weekly.join("manifest.json"), manifest).unwrap();
+    let (code, _, stderr) = capsim(&[p("compare"), &a, &weekly, p("--out"), &refused]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--period month"), "{stderr}");
     assert!(!refused.exists(), "a refused comparison writes nothing");

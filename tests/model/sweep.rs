@@ -1,0 +1,195 @@
+//! Sweeps from the command line: shards merge into exactly what the unsharded sweep writes, the
+//! thread count changes nothing, and bad axes are clear errors before anything runs.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("capsim-sweep-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn capsim(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_capsim"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A tiny world so the sweep is quick: the two-site test world with steady fine-tuning work.
+fn scenario(dir: &Path) -> String {
+    let workloads = r#"
+[[firms.acme.workloads]]
+name = "tuning"
+kind = "fine_tuning"
+arrivals = { mean_gap_days = 3 }
+size_flop = { lognormal = { median = 2e22, p95 = 8e22 } }
+gang_chips = 1024
+checkpoint_hours = 1
+restart_hours = 0.2
+"#;
+    let policy = r#"
+[[policy]]
+name = "lease-ban"
+rule = "lease_ban"
+firms_headquartered_in = "CN"
+grace_days = 30
+from = 2025-09-01
+"#;
+    let path = dir.join("tiny.toml");
+    std::fs::write(
+        &path,
+        super::two_sites(policy, workloads).replace("mtbf_hours = 1e9", "mtbf_hours = 50000"),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+const AXES: [&str; 4] = [
+    "--vary",
+    "sites.johor.lease_usd_per_chip_hour=0.4,0.9",
+    "--vary",
+    "policy.lease-ban.from=2025-03-01..2025-09-01/quarter",
+];
+
+#[test]
+fn shards_merge_into_the_unsharded_sweep_byte_for_byte() {
+    let dir = tmp("merge");
+    let sc = scenario(&dir);
+    let d = |x: &str| dir.join(x).display().to_string();
+    let mut whole = vec!["sweep", &sc, "--replications", "3", "--out"];
+    let whole_out = d("whole");
+    whole.push(&whole_out);
+    whole.extend(AXES);
+    whole.extend(["--threads", "2", "--quiet"]);
+    let (code, err) = capsim(&whole);
+    assert_eq!(code, 0, "{err}");
+    let shards_out = d("shards");
+    for i in 1..=3 {
+        let shard = format!("{i}/3");
+        let mut args = vec![
+            "sweep",
+            &sc,
+            "--replications",
+            "3",
+            "--out",
+            &shards_out,
+            "--shard",
+            &shard,
+        ];
+        args.extend(AXES);
+        args.extend(["--threads", "1", "--quiet"]);
+        let (code, err) = capsim(&args);
+        assert_eq!(code, 0, "{err}");
+    }
+    let mut merge = vec!["merge".to_string()];
+    let mut shard_dirs: Vec<String> = std::fs::read_dir(&shards_out)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().display().to_string())
+        .collect();
+    shard_dirs.sort();
+    shard_dirs.reverse(); // order of the folders must not matter
+    merge.extend(shard_dirs);
+    merge.extend(["--out".to_string(), d("merged")]);
+    let (code, err) = capsim(&merge.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{err}");
+    for f in ["sweep.csv", "records.csv", "manifest.json"] {
+        let a = std::fs::read(dir.join("whole/sweep-two-sites").join(f)).unwrap();
+        let b = std::fs::read(dir.join("merged/sweep-two-sites").join(f)).unwrap();
+        assert!(
+            a == b,
+            "{f} differs between the unsharded sweep and the merged shards"
+        );
+    }
+    // 1 baseline + 2 x 3 grid points, 3 replications each.
+    let records = std::fs::read_to_string(dir.join("whole/sweep-two-sites/records.csv")).unwrap();
+    assert_eq!(records.lines().count(), 1 + 7 * 3);
+    let sweep = std::fs::read_to_string(dir.join("whole/sweep-two-sites/sweep.csv")).unwrap();
+    assert!(
+        sweep.contains("policy.lease-ban.from=2025-06-01"),
+        "{sweep}"
+    );
+
+    // A missing shard is refused.
+    let (code, err) = capsim(&[
+        "merge",
+        &format!("{shards_out}/sweep-two-sites.shard-1-of-3"),
+        "--out",
+        &d("bad"),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("pairs"), "{err}");
+}
+
+#[test]
+fn points_share_replication_seeds() {
+    // Common random numbers: a point whose override equals the value as written reproduces the
+    // baseline point exactly, replication by replication.
+    let dir = tmp("crn");
+    let sc = scenario(&dir);
+    let out = dir.join("o").display().to_string();
+    let (code, err) = capsim(&[
+        "sweep",
+        &sc,
+        "--replications",
+        "3",
+        "--out",
+        &out,
+        "--quiet",
+        "--vary",
+        "sites.johor.lease_usd_per_chip_hour=0.5,0.9",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let records = std::fs::read_to_string(dir.join("o/sweep-two-sites/records.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = records
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    for r in 0..3 {
+        assert_eq!(
+            rows[r][2..],
+            rows[3 + r][2..],
+            "replication {r}: baseline and price 0.5 differ"
+        );
+    }
+    assert_ne!(
+        rows[0][2..],
+        rows[6][2..],
+        "a different price gives different results"
+    );
+}
+
+#[test]
+fn bad_axes_are_clear_errors_before_any_run() {
+    let dir = tmp("bad");
+    let sc = scenario(&dir);
+    let out = dir.join("o").display().to_string();
+    for (axis, needle) in [
+        ("chips.h100.no_such_field=1,2", "no_such_field"),
+        ("sites.nowhere.pue=1.2", "nowhere"),
+        ("chips.h100.training_mfu=0.5..0.4/0.1", "empty range"),
+        ("chips.h100.training_mfu=0.3..0.5/0", "positive"),
+        ("chips.h100.training_mfu=0..1e9/1", "limit"),
+        ("chips.h100.training_mfu=1.5", "training_mfu"),
+        (
+            "policy.lease-ban.from=2025-01-01..2026-01-01/fortnight",
+            "fortnight",
+        ),
+    ] {
+        let (code, err) = capsim(&["sweep", &sc, "--out", &out, "--quiet", "--vary", axis]);
+        assert_eq!(code, 2, "{axis}: {err}");
+        assert!(
+            err.contains(needle),
+            "{axis}: message lacks '{needle}': {err}"
+        );
+        assert!(!dir.join("o").exists(), "{axis}: something was written");
+    }
+}
