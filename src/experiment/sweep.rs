@@ -55,7 +55,7 @@ pub enum SweepError {
         label: String,
         /// The scenario's complaint, with the field path.
         #[source]
-        source: ScenarioError,
+        source: Box<ScenarioError>,
     },
     /// `--shard` is malformed.
     #[error("--shard '{0}': expected I/N with 1 <= I <= N, e.g. --shard 3/16")]
@@ -355,7 +355,7 @@ impl Plan {
                         .map_err(|source| SweepError::Point {
                             point: p,
                             label: self.label(p),
-                            source,
+                            source: Box::new(source),
                         })?;
                 }
                 Ok(sc)

@@ -209,6 +209,10 @@ impl Scenario {
     /// Every draw lies in the support that loading checked against the figure's range, so this
     /// does not fail for a scenario that loaded; a draw of a duration below one second counts as one
     /// second. An error here would mean a bug, and is reported like a load error.
+    ///
+    /// The world is built from the scenario's merged document, not from [`Scenario::world`]: change
+    /// a field with [`Scenario::set_field`], not by editing `world`, or replications that draw will
+    /// not see the change.
     pub fn world_for(
         &self,
         seed: u64,

@@ -1279,7 +1279,8 @@ fn misfit_cases() -> Vec<Case> {
             ),
             "t.toml:39:28",
             "sites.johor.mtbf_hours.lognormal: lognormal p95 must be >= median",
-            "e.g. mtbf_hours = { lognormal = { median = 2, p95 = 4 } }, with 0 < median <= p95",
+            "e.g. mtbf_hours = { lognormal = { median = 50000, p95 = 80000 } }, with 0 < median \
+             <= p95",
         ),
         (
             "uniform in the wrong order on a policy figure",
@@ -1287,10 +1288,10 @@ fn misfit_cases() -> Vec<Case> {
                 "fee_fraction = 0.15",
                 "fee_fraction = { uniform = [0.2, 0.1] }",
             ),
-            "t.toml:81:30",
+            "t.toml:81:28",
             "policy.h20-licence.fee_fraction.uniform: uniform bounds must be finite, >= 0 and \
              low <= high",
-            "e.g. fee_fraction = { uniform = [1, 4] }",
+            "e.g. fee_fraction = { uniform = [0.1, 0.25] }, with 0 <= low <= high",
         ),
         (
             "unknown distribution on a figure",

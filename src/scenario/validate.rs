@@ -188,15 +188,47 @@ impl Bound {
             }
         }
     }
+}
 
-    /// `(low, mode, high)` of an example distribution that fits the range.
-    fn example(self) -> (f64, f64, f64) {
-        match self {
+/// `(low, mode, high)` of an example distribution for the figure `key`, in plausible numbers that
+/// fit `bound`.
+fn example(key: &str, bound: Bound) -> (f64, f64, f64) {
+    let typical = match key {
+        "bf16_dense_tflops" => (700.0, 800.0, 1000.0),
+        "memory_gb" => (64.0, 96.0, 128.0),
+        "board_power_w" => (500.0, 700.0, 1000.0),
+        "all_in_power_w" => (1000.0, 1300.0, 1600.0),
+        "inference_tokens_per_s" => (1500.0, 2500.0, 3500.0),
+        "purchase_usd" => (20000.0, 25000.0, 35000.0),
+        "lease_usd_per_chip_hour" => (1.8, 2.2, 3.0),
+        "amortisation_years" => (3.0, 4.0, 5.0),
+        "electricity_usd_per_kwh" => (0.06, 0.08, 0.12),
+        "mtbf_hours" => (30000.0, 50000.0, 80000.0),
+        "repair_hours" => (24.0, 48.0, 72.0),
+        "power_cap_mw" => (50.0, 100.0, 150.0),
+        "chips_per_year" => (8000.0, 12000.0, 16000.0),
+        "every_days" => (45.0, 60.0, 90.0),
+        "mean_gap_days" => (20.0, 30.0, 45.0),
+        "checkpoint_hours" | "batch_hours" => (0.5, 1.0, 2.0),
+        "restart_hours" => (0.25, 0.5, 1.0),
+        "tokens_per_day" => (5e11, 1e12, 2e12),
+        "growth_per_year" => (1.5, 2.5, 4.0),
+        "fee_fraction" => (0.1, 0.15, 0.25),
+        "grace_days" => (30.0, 90.0, 180.0),
+        "delay_days" => (15.0, 30.0, 60.0),
+        "factor" => (0.3, 0.5, 0.8),
+        _ => match bound {
             Bound::Positive | Bound::NonNegative => (1.0, 2.0, 4.0),
             Bound::UnitOpen | Bound::Fraction => (0.3, 0.35, 0.4),
             Bound::AtLeastOne => (1.1, 1.3, 1.5),
             Bound::HourOfDay => (12.0, 14.0, 16.0),
-        }
+        },
+    };
+    let (lo, mode, hi) = typical;
+    if [lo, mode, hi].iter().all(|v| bound.holds(*v)) {
+        typical
+    } else {
+        (1.0, 2.0, 4.0)
     }
 }
 
@@ -311,7 +343,7 @@ struct Examples {
 impl Examples {
     /// Examples for the figure `key`, in numbers that fit `bound`.
     fn of(key: &str, bound: Bound) -> Examples {
-        let (lo, mode, hi) = bound.example();
+        let (lo, mode, hi) = example(key, bound);
         Examples {
             fixed: format!("{key} = {mode}"),
             lognormal: format!(
@@ -465,7 +497,7 @@ impl Cx<'_> {
         };
         let key = last_key(path);
         let misfit = |message: String| {
-            let (lo, mode, hi) = bound.example();
+            let (lo, mode, hi) = example(key, bound);
             path.k(form).value(
                 message,
                 format!(
@@ -1298,7 +1330,7 @@ fn quantity(path: &P, q: &RawQuantity, ex: &Examples) -> R<Quantity> {
                 _ => {
                     return Err(at.value(
                         format!("uniform needs [low, high], found {} numbers", v.len()),
-                        help,
+                        format!("e.g. {help}"),
                     ))
                 }
             }
@@ -1322,7 +1354,7 @@ fn quantity(path: &P, q: &RawQuantity, ex: &Examples) -> R<Quantity> {
                             "triangular needs [low, mode, high], found {} numbers",
                             v.len()
                         ),
-                        help,
+                        format!("e.g. {help}"),
                     ))
                 }
             }
