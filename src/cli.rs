@@ -55,15 +55,17 @@ enum Command {
         scenario: Option<PathBuf>,
         /// An axis: PATH=V1,V2,... or PATH=FROM..TO/STEP (repeat for more axes), e.g.
         /// chips.ascend-910c.training_mfu=0.30,0.35,0.41 or
-        /// policy.lease-ban.from=2026-01-01..2027-07-01/quarter.
-        #[arg(long = "vary", value_name = "PATH=VALUES", required = true)]
+        /// policy.lease-ban.from=2026-01-01..2027-07-01/quarter. Default: the scenario's [sweep].
+        #[arg(long = "vary", value_name = "PATH=VALUES")]
         vary: Vec<String>,
-        /// Every combination of values (grid), or one axis at a time around the scenario as written.
-        #[arg(long, value_enum, default_value_t = DesignArg::Grid)]
-        design: DesignArg,
-        /// Replications per point (every point uses the same seeds).
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
-        replications: u64,
+        /// Every combination of values (grid), or one axis at a time around the scenario as
+        /// written. Default: the scenario's [sweep], else grid.
+        #[arg(long, value_enum)]
+        design: Option<DesignArg>,
+        /// Replications per point (every point uses the same seeds). Default: the scenario's
+        /// [sweep], else 10.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        replications: Option<u64>,
         /// Master seed (default: the scenario's `seed`).
         #[arg(long)]
         seed: Option<u64>,
@@ -205,14 +207,46 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             quiet,
         } => {
             let sc = load(scenario.as_deref())?;
+            let spec = sc.sweep();
+            let vary = if vary.is_empty() {
+                spec.as_ref().map(|s| s.vary.clone()).unwrap_or_default()
+            } else {
+                vary
+            };
+            if vary.is_empty() {
+                return Err(sweep::SweepError::Syntax {
+                    spec: String::new(),
+                    message:
+                        "no axes: give --vary PATH=VALUES or a [sweep] section with vary = [...]"
+                            .into(),
+                    help: "e.g. --vary chips.ascend-910c.training_mfu=0.30,0.35,0.41".into(),
+                }
+                .into());
+            }
             let axes = vary
                 .iter()
                 .map(|v| sweep::parse_axis(v))
                 .collect::<Result<Vec<_>, _>>()?;
             let design = match design {
-                DesignArg::Grid => sweep::Design::Grid,
-                DesignArg::OneAtATime => sweep::Design::OneAtATime,
+                Some(DesignArg::Grid) => sweep::Design::Grid,
+                Some(DesignArg::OneAtATime) => sweep::Design::OneAtATime,
+                None => match spec.as_ref().and_then(|s| s.design.as_deref()) {
+                    None | Some("grid") => sweep::Design::Grid,
+                    Some("one-at-a-time") => sweep::Design::OneAtATime,
+                    Some(other) => {
+                        return Err(sweep::SweepError::Syntax {
+                            spec: format!("[sweep] design = \"{other}\""),
+                            message: "unknown design".into(),
+                            help: "use design = \"grid\" or design = \"one-at-a-time\"".into(),
+                        }
+                        .into())
+                    }
+                },
             };
+            let replications = replications
+                .or(spec.as_ref().and_then(|s| s.replications))
+                .unwrap_or(10)
+                .max(1);
             let plan = sweep::Plan::new(axes, design)?;
             let shard = shard
                 .as_deref()
@@ -277,9 +311,6 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
                 .map(|d| report::view::RunView::read(d))
                 .collect::<Result<Vec<_>, _>>()?;
             let comparison = report::compare::compare(&views)?;
-            let charts =
-                report::charts::render(&views).context("cannot draw the comparison charts")?;
-            let files = report::compare::files(&comparison, &views, &charts);
             let (root, name) = match &out {
                 Some(dir) => split_folder(dir)?,
                 None => (
@@ -287,6 +318,10 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
                     report::compare::folder_name(&comparison.labels),
                 ),
             };
+            report::compare::check_out(&root.join(&name))?;
+            let charts =
+                report::charts::render(&views).context("cannot draw the comparison charts")?;
+            let files = report::compare::files(&comparison, &views, &charts);
             let dest = report::output::write_folder(&root, &name, &files).with_context(|| {
                 format!(
                     "cannot write the comparison folder {}",
@@ -362,12 +397,11 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// `--out DIR` as (parent, folder name) for `write_folder`.
-fn split_folder(dir: &Path) -> anyhow::Result<(PathBuf, String)> {
-    let name = dir.file_name().and_then(|n| n.to_str()).with_context(|| {
-        format!(
-            "--out {}: give a folder name, e.g. --out output/my-comparison",
-            dir.display()
-        )
+fn split_folder(dir: &Path) -> Result<(PathBuf, String), report::compare::CompareError> {
+    let name = dir.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+        report::compare::CompareError::BadOut {
+            out: dir.display().to_string(),
+        }
     })?;
     let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
     Ok((

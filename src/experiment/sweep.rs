@@ -336,7 +336,7 @@ impl Plan {
     pub fn label(&self, point: usize) -> String {
         let s = &self.points[point].settings;
         if s.is_empty() {
-            return "baseline".into();
+            return "as written".into();
         }
         s.iter()
             .map(|&(a, v)| format!("{}={}", self.axes[a].path, self.axes[a].values[v].label))
@@ -548,7 +548,7 @@ mod tests {
         let b = parse_axis("b.y=3,4,5").unwrap();
         let grid = Plan::new(vec![a.clone(), b.clone()], Design::Grid).unwrap();
         assert_eq!(grid.points.len(), 1 + 6);
-        assert_eq!(grid.label(0), "baseline");
+        assert_eq!(grid.label(0), "as written");
         assert_eq!(grid.label(1), "a.x=1, b.y=3");
         assert_eq!(grid.label(6), "a.x=2, b.y=5");
         let oat = Plan::new(vec![a, b], Design::OneAtATime).unwrap();

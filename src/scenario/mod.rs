@@ -79,6 +79,17 @@ pub struct Provenance {
     pub source: String,
 }
 
+/// The `[sweep]` section of a scenario: axes in `--vary` syntax, checked when the sweep is planned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SweepSpec {
+    /// Axes, each `PATH=VALUES`.
+    pub vary: Vec<String>,
+    /// `grid` or `one-at-a-time`, if given.
+    pub design: Option<String>,
+    /// Replications per point, if given.
+    pub replications: Option<u64>,
+}
+
 /// The calendar dates of a policy as the scenario wrote them (the world keeps simulation times, in
 /// which a rule dated before the start is clamped to the start).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,6 +196,15 @@ impl PartialEq for Source {
 }
 
 impl Scenario {
+    /// The scenario's `[sweep]` section, if it has one.
+    pub fn sweep(&self) -> Option<SweepSpec> {
+        self.source.0.raw.sweep.as_ref().map(|s| SweepSpec {
+            vary: s.vary.clone(),
+            design: s.design.clone(),
+            replications: s.replications,
+        })
+    }
+
     /// The instant of 00:00 on `d`; dates before the start map to time zero.
     pub fn date_to_time(&self, d: NaiveDate) -> SimTime {
         date_to_time(self.start_date, d)
@@ -631,6 +651,7 @@ fn table_keys(at: &[Seg]) -> Option<Vec<&'static str>> {
             "sites",
             "firms",
             "policy",
+            "sweep",
         ],
         [c, _] if is(c, "chips") => raw::CHIP_KEYS.to_vec(),
         [c, _] if is(c, "sites") => raw::SITE_KEYS.to_vec(),

@@ -192,6 +192,21 @@ pub struct RawScenario {
     /// The policy timeline (disabled entries already removed by the merge).
     #[serde(default)]
     pub policy: Vec<RawPolicy>,
+    /// A sweep this scenario is meant to be run over (`capsim sweep` without `--vary`).
+    #[serde(default)]
+    pub sweep: Option<RawSweep>,
+}
+
+/// `[sweep]`: axes in the command line's `--vary` syntax.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RawSweep {
+    /// Axes, each `PATH=VALUES` as for `--vary`.
+    pub vary: Vec<String>,
+    /// `grid` or `one-at-a-time`.
+    pub design: Option<String>,
+    /// Replications per point.
+    pub replications: Option<u64>,
 }
 
 /// `source = "..."` (the whole table) or `source = { field = "..." }`.
