@@ -15,7 +15,7 @@ out=""
 for a in "$@"; do
     case "$a" in
         --install) install=1 ;;
-        -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
         -*) echo "unknown option $a (see --help)" >&2; exit 2 ;;
         *) out="$a" ;;
     esac

@@ -173,7 +173,7 @@ impl Headline {
             (Scope::Total, Aggregate::Sum) => "sum of per-period means",
             (Scope::Total, Aggregate::OffshoreRatio) => "abroad / all compute, summed means",
             (Scope::Total, Aggregate::MedianOverPeriods) => "median of per-period means",
-            (Scope::Total, Aggregate::None) => "",
+            (Scope::Total, Aggregate::None) => "none (a count at each period's end)",
         }
     }
 }
@@ -228,6 +228,18 @@ pub enum CompareError {
         other: String,
         /// Its horizon.
         other_horizon: String,
+    },
+    /// The output folder is a run folder, which writing the comparison would replace.
+    #[error("{out} is a run folder (it holds manifest.json); writing the comparison there would replace the run\n  help: give another --out, e.g. --out output/compare")]
+    OutIsARun {
+        /// The folder.
+        out: String,
+    },
+    /// `--out` names no folder (`/`, `..`).
+    #[error("--out {out}: not a folder name\n  help: give the folder to write, e.g. --out output/my-comparison")]
+    BadOut {
+        /// What was given.
+        out: String,
     },
     /// A manifest date is not an ISO date.
     #[error("run '{run}': manifest.json has {field} = '{value}', not an ISO date (YYYY-MM-DD)\n  help: re-run `capsim run` with this version of capsim")]
@@ -541,6 +553,16 @@ pub fn comparison_csv(c: &Comparison) -> Vec<u8> {
         w.write_record(&rec).expect("in memory");
     }
     w.into_inner().expect("in memory")
+}
+
+/// Refuses an output folder that is a run folder (`write_folder` replaces what is there).
+pub fn check_out(out: &std::path::Path) -> Result<(), CompareError> {
+    if out.join("manifest.json").exists() {
+        return Err(CompareError::OutIsARun {
+            out: out.display().to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// The default folder name of a comparison: `compare-<a>-vs-<b>...` (at most four names, then

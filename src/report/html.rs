@@ -191,6 +191,8 @@ struct Policy<'a> {
     from: &'a str,
     until: Option<&'a str>,
     source: Option<&'a str>,
+    /// In a comparison: not in the baseline as it is here (new, or changed).
+    changed: bool,
 }
 
 #[derive(Serialize)]
@@ -226,11 +228,13 @@ fn figs(figures: &[Chart]) -> Vec<Fig<'_>> {
         .collect()
 }
 
-fn policies(view: &RunView) -> Vec<Policy<'_>> {
+/// The view's policy timeline; with a `baseline`, rules not in it as they are here are marked.
+fn policies<'a>(view: &'a RunView, baseline: Option<&RunView>) -> Vec<Policy<'a>> {
     view.manifest
         .policies
         .iter()
         .map(|p| Policy {
+            changed: baseline.is_some_and(|b| !b.manifest.policies.contains(p)),
             name: &p.name,
             rule: &p.rule,
             summary: &p.summary,
@@ -341,7 +345,7 @@ fn headline_blocks(hs: &[Headline]) -> Vec<HeadlineBlock> {
             label: metric_label(m),
             has_total: m.total != compare::Aggregate::None,
             total_how: if m.total == compare::Aggregate::None {
-                "a count at each period's end"
+                "none (a count at each period's end)"
             } else {
                 total_how
             },
@@ -439,7 +443,7 @@ pub fn run_report(view: &RunView, figures: &[Chart]) -> Vec<u8> {
         last_period: last.map_or("—".into(), |d| period_label(d, &m.period)),
         any_band: hs.iter().any(|h| h.value.is_some_and(|v| v.band.is_some())),
         headlines: headline_blocks(&hs),
-        policies: policies(view),
+        policies: policies(view, None),
         figures: figs(figures),
         sites: m
             .sites
@@ -475,6 +479,8 @@ struct RunEntry<'a> {
     version: &'a str,
     hash: &'a str,
     policies: Vec<Policy<'a>>,
+    /// Baseline rules this run does not have (by name).
+    dropped: Vec<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -527,8 +533,10 @@ pub fn compare_report(c: &Comparison, views: &[RunView], figures: &[Chart]) -> V
         .labels
         .iter()
         .zip(views)
-        .map(|(label, v)| {
+        .enumerate()
+        .map(|(i, (label, v))| {
             let m = &v.manifest;
+            let baseline = (i > 0).then_some(base);
             RunEntry {
                 label,
                 scenario: &m.scenario,
@@ -539,7 +547,15 @@ pub fn compare_report(c: &Comparison, views: &[RunView], figures: &[Chart]) -> V
                 horizon: format!("{} to {}", m.start_date, m.end_date),
                 version: &m.capsim_version,
                 hash: &m.content_hash[..m.content_hash.len().min(12)],
-                policies: policies(v),
+                policies: policies(v, baseline),
+                dropped: baseline.map_or(vec![], |b| {
+                    b.manifest
+                        .policies
+                        .iter()
+                        .filter(|bp| !m.policies.iter().any(|p| p.name == bp.name))
+                        .map(|bp| bp.name.as_str())
+                        .collect()
+                }),
             }
         })
         .collect();
@@ -572,7 +588,7 @@ pub fn compare_report(c: &Comparison, views: &[RunView], figures: &[Chart]) -> V
                     .rows
                     .iter()
                     .find(|r| r.metric.name == m.name && r.scope == Scope::Total)
-                    .map_or("a count at each period's end", |r| r.how),
+                    .map_or("none (a count at each period's end)", |r| r.how),
                 rows,
             });
         }
@@ -603,7 +619,7 @@ mod tests {
     #[test]
     fn numbers_read_naturally() {
         assert_eq!(compact(0.0), "0");
-        assert_eq!(compact(3.14159), "3.14");
+        assert_eq!(compact(3.456), "3.46");
         assert_eq!(compact(42.25), "42.2");
         assert_eq!(compact(999.6), "1000");
         assert_eq!(compact(1234.0), "1,234");

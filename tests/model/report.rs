@@ -233,7 +233,8 @@ fn compare_writes_csv_charts_and_report_and_refuses_what_is_not_a_run() {
     for (file, lease_ban) in [("base.toml", false), ("whatif.toml", true)] {
         let f = dir.join(file);
         std::fs::write(&f, scenario_toml(lease_ban)).unwrap();
-        let (code, _, stderr) = capsim(&[p("run"), &f, p("--out"), &out, p("--replications"), p("2")]);
+        let (code, _, stderr) =
+            capsim(&[p("run"), &f, p("--out"), &out, p("--replications"), p("2")]);
         assert_eq!(code, 0, "{stderr}");
     }
     let (a, b) = (out.join("two-sites"), out.join("two-sites-lease-ban"));
@@ -261,7 +262,10 @@ fn compare_writes_csv_charts_and_report_and_refuses_what_is_not_a_run() {
     let refused = dir.join("refused");
     let (code, _, stderr) = capsim(&[p("compare"), &a, &empty, p("--out"), &refused]);
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("manifest.json") && stderr.contains("help:"), "{stderr}");
+    assert!(
+        stderr.contains("manifest.json") && stderr.contains("help:"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 
     // Runs reported by different periods: exit 2, saying how to fix it. (A copy of a run whose
@@ -278,4 +282,10 @@ fn compare_writes_csv_charts_and_report_and_refuses_what_is_not_a_run() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--period month"), "{stderr}");
     assert!(!refused.exists(), "a refused comparison writes nothing");
+
+    // --out naming a run folder would replace the run: refused.
+    let (code, _, stderr) = capsim(&[p("compare"), &a, &b, p("--out"), &a]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("is a run folder"), "{stderr}");
+    assert!(a.join("summary.csv").is_file(), "the run folder is intact");
 }

@@ -78,21 +78,20 @@ pub(super) fn png(spec: &Spec) -> Result<Vec<u8>, PngFailure> {
 fn shrink(buf: &[u8], w: u32, h: u32, k: u32) -> Vec<u8> {
     let (w, h, k) = (w as usize, h as usize, k as usize);
     let (sw, sh) = (w / k, h / k);
-    let mut out = vec![0u8; sw * sh * 3];
+    let n = (k * k) as u32;
+    let mut out = Vec::with_capacity(sw * sh * 3);
+    let mut sums = vec![0u32; sw * 3];
     for y in 0..sh {
-        for x in 0..sw {
-            for c in 0..3 {
-                let mut sum = 0u32;
-                for dy in 0..k {
-                    let row = (y * k + dy) * w;
-                    for dx in 0..k {
-                        sum += buf[(row + x * k + dx) * 3 + c] as u32;
-                    }
-                }
-                let n = (k * k) as u32;
-                out[(y * sw + x) * 3 + c] = ((sum + n / 2) / n) as u8;
+        sums.fill(0);
+        for row in buf[y * k * w * 3..(y + 1) * k * w * 3].chunks_exact(w * 3) {
+            for (i, px) in row[..sw * k * 3].chunks_exact(3).enumerate() {
+                let o = (i / k) * 3;
+                sums[o] += px[0] as u32;
+                sums[o + 1] += px[1] as u32;
+                sums[o + 2] += px[2] as u32;
             }
         }
+        out.extend(sums.iter().map(|s| ((s + n / 2) / n) as u8));
     }
     out
 }
@@ -576,7 +575,10 @@ fn month_ticks(start: NaiveDate, days: f64, width: f64) -> Vec<(f64, String)> {
 fn draw<DB: DrawingBackend>(spec: &Spec, cv: &Canvas<'_, DB>) -> R {
     let w = WIDTH as f64;
     let h = HEIGHT as f64;
-    cv.area.fill(&WHITE).map_err(err)?;
+    if !cv.raster {
+        // (The bitmap starts white.)
+        cv.area.fill(&WHITE).map_err(err)?;
+    }
 
     // Header.
     let content_w = w - MARGIN_L - MARGIN_R;
@@ -858,7 +860,7 @@ fn mark_box<DB: DrawingBackend>(
 }
 
 /// Stagger levels for the marks' labels at a plot width.
-fn mark_levels(spec: &Spec, width: f64) -> Vec<usize> {
+pub(super) fn mark_levels(spec: &Spec, width: f64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..spec.marks.len()).collect();
     order.sort_by(|&a, &b| spec.marks[a].x.total_cmp(&spec.marks[b].x));
     let mut right_edges: Vec<f64> = Vec::new();
@@ -1233,8 +1235,11 @@ fn draw_heatmap<DB: DrawingBackend>(
         if row.label.is_some() {
             group_start = y;
         }
-        for &(x0, x1, v) in &row.cells {
-            let (a, b) = (plot.fx(x0), plot.fx(x1));
+        for (k, &(x0, x1, v)) in row.cells.iter().enumerate() {
+            // Each cell reaches a pixel into the next, which paints over it: no hairline seams
+            // where an SVG viewer anti-aliases two abutting edges.
+            let overlap = if k + 1 < row.cells.len() { 1.0 } else { 0.0 };
+            let (a, b) = (plot.fx(x0), plot.fx(x1) + overlap);
             match v {
                 Some(v) => cv.rect(a, y, b, y + rh, rgba(viridis(v), 1.0))?,
                 None => cv.hatch(a, y, b, y + rh, 7.0, RGBColor(170, 170, 170))?,

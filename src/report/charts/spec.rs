@@ -203,6 +203,8 @@ struct Ctx<'a> {
     subtitle: String,
     /// The subtitle of the heatmap, which has cells, not lines.
     subtitle_cells: String,
+    /// The subtitle of the stacked chart.
+    subtitle_layers: String,
     source: String,
 }
 
@@ -302,6 +304,13 @@ impl<'a> Ctx<'a> {
             }
             Some(m) => format!("{who}. Lines: {m}."),
         };
+        let subtitle_layers = match &mean_of {
+            None => format!("{who}. One replication (no uncertainty band)."),
+            Some(m) if any_band => {
+                format!("{who}. Layers: {m}; hatched: 5th to 95th percentile of each part.")
+            }
+            Some(m) => format!("{who}. Layers: {m}."),
+        };
         let subtitle_cells = match &mean_of {
             None => format!("{who}. One replication."),
             Some(m) => format!("{who}. Cells: {m}."),
@@ -339,6 +348,7 @@ impl<'a> Ctx<'a> {
             key_note,
             subtitle,
             subtitle_cells,
+            subtitle_layers,
             source,
         })
     }
@@ -892,6 +902,7 @@ impl<'a> Ctx<'a> {
                     color: home_style.color,
                 },
             ];
+            spec.subtitle = self.subtitle_layers.clone();
             if banded_any {
                 spec.notes.insert(
                     0,
@@ -1102,22 +1113,18 @@ fn timeline(
     let mut key = Vec::new();
     for (i, (_, name, from, until, summary, who)) in marked.into_iter().enumerate() {
         let label = (i + 1).to_string();
-        let mut text = String::new();
+        // Dates and name first: a long line is cut at the end, in the summary.
+        let dates = match (inside(from), until) {
+            (true, Some(u)) => format!("{from} to {u}"),
+            (true, None) => from.to_string(),
+            (false, u) => format!("until {}", u.expect("ends inside")),
+        };
         if inside(from) {
             marks.push(Mark {
                 x: day(from),
                 label: label.clone(),
                 end: false,
             });
-            text.push_str(&format!("{from}  {name}: {summary}"));
-            if let Some(u) = until {
-                text.push_str(&format!(" (until {u})"));
-            }
-        } else {
-            text.push_str(&format!(
-                "{name}: {summary} (in force until {})",
-                until.expect("ends")
-            ));
         }
         if let Some(u) = until.filter(|u| inside(*u)) {
             marks.push(Mark {
@@ -1126,10 +1133,13 @@ fn timeline(
                 end: true,
             });
         }
-        if who.len() < runs.len() {
+        let only = if who.len() < runs.len() {
             let only: Vec<&str> = who.iter().map(|&r| names[r].as_str()).collect();
-            text.push_str(&format!(" [only in {}]", only.join(", ")));
-        }
+            format!(" [only in {}]", only.join(", "))
+        } else {
+            String::new()
+        };
+        let text = format!("{dates}  {name}{only}: {summary}");
         key.push(KeyItem { label, text });
     }
     let note = (throughout > 0).then(|| {

@@ -416,9 +416,9 @@ mod tests {
         assert_eq!(lo, 0.2);
         assert_eq!(hi, 100.0);
         assert!(t.contains(&1.0) && t.contains(&50.0));
-        let (t, lo, hi) = log_ticks(0.4, 130.0);
-        assert_eq!((lo, hi), (0.2, 200.0));
-        assert_eq!(t, vec![0.2, 1.0, 10.0, 100.0, 200.0]);
+        let (t, lo, hi) = log_ticks(0.04, 130.0);
+        assert_eq!((lo, hi), (0.02, 200.0));
+        assert_eq!(t, vec![0.02, 0.1, 1.0, 10.0, 100.0]);
         assert_eq!(
             Unit::Usd.format_ticks(&[0.0, 0.05, 0.1, 0.15]),
             ["$0", "$0.05", "$0.10", "$0.15"]

@@ -125,14 +125,27 @@ fn view(scenario: &str, reps: usize, scale: f64) -> RunView {
     }
 }
 
+/// The charts as SVG only (name, svg): PNGs cost most of a render, and tests of what a chart
+/// shows need only the SVG (both come from the same drawing code).
+fn svgs(runs: &[RunView]) -> Vec<(&'static str, String)> {
+    style::register_fonts().unwrap();
+    spec::build(runs)
+        .unwrap()
+        .iter()
+        .map(|s| (s.name, draw::svg(s).unwrap()))
+        .collect()
+}
+
 fn png_info(bytes: &[u8]) -> (u32, u32, usize) {
     let decoder = png::Decoder::new(bytes);
     let mut reader = decoder.read_info().expect("a PNG header");
     let mut buf = vec![0; reader.output_buffer_size()];
     let info = reader.next_frame(&mut buf).expect("PNG data");
     let px = info.color_type.samples();
+    // Every third pixel is plenty to tell a chart from a blank page, and cheaper to sort.
     let mut colours: Vec<[u8; 3]> = buf[..info.buffer_size()]
         .chunks(px)
+        .step_by(3)
         .map(|c| [c[0], c[1], c[2]])
         .collect();
     colours.sort_unstable();
@@ -175,8 +188,23 @@ fn find<'a>(charts: &'a [Chart], name: &str) -> &'a Chart {
 }
 
 #[test]
-fn every_chart_is_drawn_as_valid_png_and_svg() {
+fn every_chart_is_drawn_as_valid_png_and_svg_deterministically() {
     let charts = render(&[view("test-run", 8, 1.0)]).unwrap();
+    // Same input, same bytes: every SVG, and the PNGs of the two charts with the most drawing (a
+    // second full render would double the slowest test of an unoptimised build).
+    let again = svgs(&[view("test-run", 8, 1.0)]);
+    let specs = spec::build(&[view("test-run", 8, 1.0)]).unwrap();
+    for (c, (name, svg)) in charts.iter().zip(&again) {
+        assert_eq!(c.name, *name);
+        assert!(c.svg == *svg, "{name}: SVG differs between two renders");
+    }
+    for s in specs
+        .iter()
+        .filter(|s| s.name == "sites" || s.name == "compute-share")
+    {
+        let png = draw::png(s).unwrap_or_else(|_| panic!("png"));
+        assert!(find(&charts, s.name).png == png, "{}: PNG differs", s.name);
+    }
     let names: Vec<&str> = charts.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, NAMES);
     for c in &charts {
@@ -188,11 +216,12 @@ fn every_chart_is_drawn_as_valid_png_and_svg() {
         balanced(&c.svg).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         assert!(!c.title.is_empty());
         assert!(c.svg.contains(&c.title.replace('\'', "&apos;")) || c.svg.contains(&c.title));
-        // Every chart carries the policy timeline: marks 1 to 3, the key, the note on old rules.
+        // Every chart carries the policy timeline: marks 1, 2 and 2 end, the key, the note on the
+        // rule in force throughout.
         for text in [
-            "permit-delay: summary of permit-delay",
-            "lease-ban: summary of lease-ban (until 2025-10-01)",
-            "3 end",
+            "2025-04-09  permit-delay: summary of permit-delay",
+            "2025-04-20 to 2025-10-01  lease-ban: summary of lease-ban",
+            "2 end",
             "1 other rule in force for the whole horizon",
         ] {
             assert!(c.svg.contains(text), "{}: no '{text}'", c.name);
@@ -266,45 +295,41 @@ fn every_chart_is_drawn_as_valid_png_and_svg() {
 }
 
 #[test]
-fn rendering_is_deterministic() {
-    let a = render(&[view("a", 8, 1.0)]).unwrap();
-    let b = render(&[view("a", 8, 1.0)]).unwrap();
-    assert_eq!(a, b);
-}
-
-#[test]
 fn runs_are_overlaid_with_scenario_names() {
     let mut what_if = view("what-if", 8, 0.6);
     what_if
         .manifest
         .policies
         .push(policy("new-rule", "2025-08-01", None));
-    let charts = render(&[view("baseline", 8, 1.0), what_if]).unwrap();
+    let runs = [view("baseline", 8, 1.0), what_if];
+    let charts = svgs(&runs);
     assert_eq!(charts.len(), NAMES.len());
-    for c in &charts {
+    for (name, svg) in &charts {
         assert!(
-            c.svg.contains("baseline") && c.svg.contains("what-if"),
-            "{}",
-            c.name
+            svg.contains("baseline") && svg.contains("what-if"),
+            "{name}"
         );
-        assert!(c.svg.contains("[only in what-if]"), "{}", c.name);
-        let (w, h, colours) = png_info(&c.png);
-        assert_eq!((w, h), (WIDTH, HEIGHT));
-        assert!(colours > 100);
-        balanced(&c.svg).unwrap();
+        assert!(svg.contains("new-rule [only in what-if]: "), "{name}");
+        balanced(svg).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
+    let svg = |name: &str| &charts.iter().find(|c| c.0 == name).expect(name).1;
     // Split charts get a panel per group, runs overlaid in each.
-    let compute = find(&charts, "throughput-compute");
-    assert!(compute.svg.contains("All sites") && compute.svg.contains("Malaysia (MY)"));
-    assert!(find(&charts, "compute-share").svg.contains("alpha: abroad"));
+    assert!(svg("throughput-compute").contains("All sites"));
+    assert!(svg("throughput-compute").contains("Malaysia (MY)"));
+    assert!(svg("compute-share").contains("alpha: abroad"));
+    // One PNG of the comparison (the full set costs seconds in an unoptimised build).
+    let spec = spec::build(&runs).unwrap().remove(0);
+    let png = draw::png(&spec).unwrap_or_else(|_| panic!("png"));
+    let (w, h, colours) = png_info(&png);
+    assert_eq!((w, h), (WIDTH, HEIGHT));
+    assert!(colours > 100);
 }
 
 #[test]
 fn one_replication_draws_no_band() {
-    let charts = render(&[view("single", 1, 1.0)]).unwrap();
-    for c in &charts {
-        assert!(!c.svg.contains("5th to 95th percentile"), "{}", c.name);
-        assert!(c.svg.contains("one replication"), "{}", c.name);
+    for (name, svg) in svgs(&[view("single", 1, 1.0)]) {
+        assert!(!svg.contains("5th to 95th percentile"), "{name}");
+        assert!(svg.contains("One replication"), "{name}");
     }
 }
 
@@ -325,9 +350,30 @@ fn bad_input_is_an_error() {
 fn missing_series_still_draw() {
     let mut v = view("sparse", 4, 1.0);
     v.series.clear();
-    let charts = render(&[v]).unwrap();
+    let charts = svgs(&[v]);
     assert_eq!(charts.len(), NAMES.len());
-    for c in &charts {
-        balanced(&c.svg).unwrap();
+    for (name, svg) in &charts {
+        balanced(svg).unwrap_or_else(|e| panic!("{name}: {e}"));
+        if *name != "sites" {
+            assert!(svg.contains("no data"), "{name}");
+        }
     }
+}
+
+#[test]
+fn close_rules_are_staggered() {
+    let mut v = view("crowded", 2, 1.0);
+    v.manifest.policies = vec![
+        policy("a", "2025-03-01", None),
+        policy("b", "2025-03-03", None),
+        policy("c", "2025-03-05", Some("2025-03-08")),
+        policy("d", "2025-09-01", None),
+    ];
+    let specs = spec::build(&[v]).unwrap();
+    let s = &specs[0];
+    let labels: Vec<&str> = s.marks.iter().map(|m| m.label.as_str()).collect();
+    assert_eq!(labels, ["1", "2", "3", "3 end", "4"]);
+    let levels = draw::mark_levels(s, 1000.0);
+    // The four early labels each get their own level; the lone September one sits on the first.
+    assert_eq!(levels, [0, 1, 2, 3, 0]);
 }

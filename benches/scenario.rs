@@ -1,0 +1,88 @@
+//! Scenario benchmarks: one replication of the shipped baseline (three years, monthly periods), the
+//! whole `capsim run` pipeline behind it, and replications and a sweep on 1 and 2 threads.
+//!
+//! - `baseline/replication`: one replication of the embedded baseline (target: well under a second).
+//! - `baseline/run_and_files`: loading excluded, the replication plus summary and every output file's
+//!   bytes (CSV, JSON, charts, report.html), as `capsim run` does before writing.
+//! - `replications/{threads}`: 8 replications on a pool of 1 or 2 threads; the ratio of the two is
+//!   the scaling on this machine (target: at least 1.8x on 2 cores).
+//! - `sweep/{threads}`: a 3-point sweep (plus the baseline point) of 2 replications each.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use capsim::experiment::{self, sweep, RunOptions};
+use capsim::metrics::{PeriodKind, Periods};
+use capsim::model::run_replication;
+use capsim::report;
+use capsim::scenario;
+use criterion::{criterion_group, BenchmarkId, Criterion, SamplingMode, Throughput};
+
+fn baseline(c: &mut Criterion) {
+    let sc = scenario::baseline().expect("the embedded baseline loads");
+    let periods = Periods::new(sc.start_date, sc.end_date, PeriodKind::Month);
+    let mut g = c.benchmark_group("baseline");
+    g.sample_size(20).measurement_time(Duration::from_secs(10));
+    g.bench_function("replication", |b| {
+        b.iter(|| run_replication(black_box(&sc.world), &periods, sc.seed, 0).expect("runs"))
+    });
+    g.bench_function("run_and_files", |b| {
+        b.iter(|| {
+            let options = RunOptions {
+                seed: sc.seed,
+                replications: 1,
+                period: PeriodKind::Month,
+                threads: Some(1),
+            };
+            let r = experiment::execute(&sc, options).expect("runs");
+            report::run_folder_files(&sc, &r).expect("renders")
+        })
+    });
+    g.finish();
+}
+
+fn replications(c: &mut Criterion) {
+    let sc = scenario::baseline().expect("the embedded baseline loads");
+    let mut g = c.benchmark_group("replications");
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(15))
+        .throughput(Throughput::Elements(8));
+    for threads in [1usize, 2] {
+        g.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, &t| {
+            b.iter(|| {
+                let options = RunOptions {
+                    seed: sc.seed,
+                    replications: 8,
+                    period: PeriodKind::Month,
+                    threads: Some(t),
+                };
+                experiment::execute(&sc, options).expect("runs")
+            })
+        });
+    }
+    g.finish();
+}
+
+fn sweeps(c: &mut Criterion) {
+    let sc = scenario::baseline().expect("the embedded baseline loads");
+    let axis = sweep::parse_axis("chips.ascend-910c.training_mfu=0.30,0.35,0.41").expect("axis");
+    let plan = sweep::Plan::new(vec![axis], sweep::Design::Grid).expect("plan");
+    let points = plan.scenarios(&sc).expect("points");
+    let mut g = c.benchmark_group("sweep");
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(15))
+        .throughput(Throughput::Elements(points.len() as u64 * 2));
+    for threads in [1usize, 2] {
+        g.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, &t| {
+            b.iter(|| {
+                sweep::run_pairs(&points, PeriodKind::Month, sc.seed, 2, sweep::Shard::ALL, Some(t), &|| {})
+                    .expect("runs")
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(scenario_benches, baseline, replications, sweeps);
