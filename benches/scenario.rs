@@ -77,8 +77,16 @@ fn sweeps(c: &mut Criterion) {
     for threads in [1usize, 2] {
         g.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, &t| {
             b.iter(|| {
-                sweep::run_pairs(&points, PeriodKind::Month, sc.seed, 2, sweep::Shard::ALL, Some(t), &|| {})
-                    .expect("runs")
+                sweep::run_pairs(
+                    &points,
+                    PeriodKind::Month,
+                    sc.seed,
+                    2,
+                    sweep::Shard::ALL,
+                    Some(t),
+                    &|| {},
+                )
+                .expect("runs")
             })
         });
     }

@@ -23,7 +23,7 @@
 //! # Cancelling events
 //!
 //! There is no `cancel`: models mark stale events themselves (for instance with a per-entity epoch
-//! carried in the event and checked in `handle`). This keeps the queue a plain heap.
+//! carried in the event and checked in `handle`). This keeps the queue free of deletions.
 
 pub mod queue;
 pub mod rng;
