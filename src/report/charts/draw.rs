@@ -655,7 +655,7 @@ fn draw<DB: DrawingBackend>(spec: &Spec, cv: &Canvas<'_, DB>) -> R {
     let cols = spec.cols.clamp(1, n);
     let rows = n.div_ceil(cols);
     let gap_x = 34.0;
-    let gap_y = 14.0;
+    let gap_y = 22.0;
     let titled = spec.panels.iter().any(|p| p.title.is_some());
     let title_h = if titled { 25.0 } else { 0.0 };
     let shared = if spec.shared_y {

@@ -17,16 +17,21 @@
 //! | `sites` | utilisation per site and period, as a heatmap |
 //! | `training` | median time from arrival to completion, by jurisdiction where jobs ran, in days |
 //!
-//! With one run, a chart draws that run's groups together (one curve per jurisdiction, say). With
-//! several, the runs are overlaid on the same axes, one colour, dash and marker per run, legend
-//! names the scenario names; so that a panel never holds runs x groups curves, a chart split by
-//! group gets one panel per group (the total first), and `compute-share` one panel per firm for
-//! abroad and one for at home (stacked areas do not overlay). `sites` gets one row per run under
-//! each site.
+//! With one run, a chart draws that run's groups together: one curve per jurisdiction, with the
+//! all-sites total in a panel of its own above (drawn with its parts, its band would cover them);
+//! `compute-share` stacks each firm's home and abroad compute, one panel per firm. With several
+//! runs, the runs are overlaid on the same axes, one colour, dash and marker per run (the first,
+//! the baseline, black and solid), legend names the scenario names. So that no panel holds runs x
+//! groups curves, a chart split by group then gets one panel per group (the total first), and
+//! `compute-share` one panel per firm for abroad and one for at home (stacked areas do not
+//! overlay); `sites` gets one row per run under each site. Groups that are zero (or, on the log
+//! axis of `training`, empty) in every run are left out and named in a note.
 //!
-//! Every curve with more than one replication carries its 5th-95th percentile band. Every chart
-//! marks the rules that start or end inside the horizon with numbered vertical lines, keyed under
-//! the chart; rules in force throughout are counted in a note, not drawn.
+//! Every curve with more than one replication carries its 5th-95th percentile band (on stacked
+//! layers, hatching around the layer's top edge). Every chart marks the rules that start or end
+//! inside the horizon with numbered vertical lines (labels staggered when dates crowd), keyed
+//! under the chart; rules in force throughout are counted in a note, not drawn. Colours are
+//! Okabe-Ito, plus a dash pattern and marker per series for greyscale; the heatmap uses viridis.
 
 mod draw;
 mod spec;

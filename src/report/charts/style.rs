@@ -55,8 +55,8 @@ pub(super) enum Dash {
     Solid,
     Dashed,
     Dotted,
-    DashDot,
-    LongDash,
+    DotDashed,
+    LongDashed,
 }
 
 impl Dash {
@@ -65,8 +65,8 @@ impl Dash {
             Dash::Solid => &[],
             Dash::Dashed => &[11.0, 6.0],
             Dash::Dotted => &[2.5, 4.5],
-            Dash::DashDot => &[11.0, 4.5, 2.5, 4.5],
-            Dash::LongDash => &[22.0, 7.0],
+            Dash::DotDashed => &[11.0, 4.5, 2.5, 4.5],
+            Dash::LongDashed => &[22.0, 7.0],
         }
     }
 }
@@ -104,8 +104,8 @@ const SERIES_COLORS: [RGBColor; 6] = [
 const DASHES: [Dash; 5] = [
     Dash::Solid,
     Dash::Dashed,
-    Dash::DashDot,
-    Dash::LongDash,
+    Dash::DotDashed,
+    Dash::LongDashed,
     Dash::Dotted,
 ];
 const MARKERS: [Marker; 6] = [
@@ -151,8 +151,8 @@ pub(super) fn run_style(i: usize) -> Style {
     const RUN_DASHES: [Dash; 5] = [
         Dash::Solid,
         Dash::Dashed,
-        Dash::DashDot,
-        Dash::LongDash,
+        Dash::DotDashed,
+        Dash::LongDashed,
         Dash::Dotted,
     ];
     const RUN_MARKERS: [Marker; 6] = [
