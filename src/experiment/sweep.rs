@@ -11,7 +11,7 @@
 //!
 //! The unit of work is a (point, replication) pair, numbered point-major. Shard `i` of `n` takes
 //! the pairs whose number is `i - 1` modulo `n`. Every pair yields the headline numbers of its
-//! replication ([`crate::metrics::headline`]); they are all a sweep keeps, so memory grows with
+//! replication ([`crate::metrics::headline()`]); they are all a sweep keeps, so memory grows with
 //! points x replications x a dozen numbers, never with events or periods.
 
 use chrono::{Datelike, Days, Months, NaiveDate};
