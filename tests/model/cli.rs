@@ -1,27 +1,7 @@
 //! The command line as a user meets it: exit codes, messages with file:line:col, no half-written
 //! output.
 
-use std::path::PathBuf;
-use std::process::Command;
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("capsim-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn capsim(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_capsim"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use super::{capsim, tmp};
 
 /// Broken scenarios (as diffs over the baseline): what to change, and what the message must say.
 const BROKEN: &[(&str, &str, &[&str])] = &[
@@ -64,7 +44,7 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
 
 #[test]
 fn broken_scenarios_exit_2_with_located_messages_and_write_nothing() {
-    let dir = tmp("broken");
+    let dir = tmp("cli-broken");
     let out = dir.join("out");
     for (name, diff, needles) in BROKEN {
         let file = dir.join("bad.toml");
@@ -102,7 +82,7 @@ fn broken_scenarios_exit_2_with_located_messages_and_write_nothing() {
 
 #[test]
 fn run_writes_the_documented_files_and_validate_and_chips_work() {
-    let dir = tmp("ok");
+    let dir = tmp("cli-ok");
     let (code, stdout, stderr) =
         capsim(&["run", "--out", dir.to_str().unwrap(), "--replications", "2"]);
     assert_eq!(code, 0, "{stderr}");

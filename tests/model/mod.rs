@@ -13,6 +13,27 @@ use capsim::experiment::{self, RunOptions, RunResult};
 use capsim::metrics::PeriodKind;
 use capsim::scenario::{self, Scenario};
 
+/// A fresh, empty scratch folder for one test.
+pub fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("capsim-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Runs the `capsim` binary: (exit code, stdout, stderr).
+pub fn capsim<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_capsim"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Loads a scenario written inline in a test.
 pub fn load(toml: &str) -> Scenario {
     scenario::load_str(toml, "test.toml", None).unwrap_or_else(|e| panic!("test scenario: {e}"))

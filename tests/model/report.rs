@@ -10,8 +10,9 @@
 //! git diff tests/golden/
 //! ```
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use super::{capsim, tmp};
+
+use std::path::Path;
 
 use capsim::report::charts::Chart;
 use capsim::report::compare;
@@ -203,32 +204,13 @@ fn comparison_table_matches_its_golden_file() {
 
 // ----- the command line ---------------------------------------------------------------------------
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("capsim-report-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn capsim(args: &[&Path]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_capsim"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn p(s: &str) -> &Path {
     Path::new(s)
 }
 
 #[test]
 fn compare_writes_csv_charts_and_report_and_refuses_what_is_not_a_run() {
-    let dir = tmp("compare");
+    let dir = tmp("report-compare");
     let out = dir.join("out");
     for (file, lease_ban) in [("base.toml", false), ("whatif.toml", true)] {
         let f = dir.join(file);

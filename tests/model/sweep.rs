@@ -1,26 +1,9 @@
 //! Sweeps from the command line: shards merge into exactly what the unsharded sweep writes, the
 //! thread count changes nothing, and bad axes are clear errors before anything runs.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use super::{capsim, tmp};
 
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("capsim-sweep-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn capsim(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_capsim"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use std::path::Path;
 
 /// A tiny world so the sweep is quick: the two-site test world with steady fine-tuning work.
 fn scenario(dir: &Path) -> String {
@@ -60,7 +43,7 @@ const AXES: [&str; 4] = [
 
 #[test]
 fn shards_merge_into_the_unsharded_sweep_byte_for_byte() {
-    let dir = tmp("merge");
+    let dir = tmp("sweep-merge");
     let sc = scenario(&dir);
     let d = |x: &str| dir.join(x).display().to_string();
     let mut whole = vec!["sweep", &sc, "--replications", "3", "--out"];
@@ -68,7 +51,7 @@ fn shards_merge_into_the_unsharded_sweep_byte_for_byte() {
     whole.push(&whole_out);
     whole.extend(AXES);
     whole.extend(["--threads", "2", "--quiet"]);
-    let (code, err) = capsim(&whole);
+    let (code, _, err) = capsim(&whole);
     assert_eq!(code, 0, "{err}");
     let shards_out = d("shards");
     for i in 1..=3 {
@@ -85,7 +68,7 @@ fn shards_merge_into_the_unsharded_sweep_byte_for_byte() {
         ];
         args.extend(AXES);
         args.extend(["--threads", "1", "--quiet"]);
-        let (code, err) = capsim(&args);
+        let (code, _, err) = capsim(&args);
         assert_eq!(code, 0, "{err}");
     }
     let mut merge = vec!["merge".to_string()];
@@ -98,7 +81,7 @@ fn shards_merge_into_the_unsharded_sweep_byte_for_byte() {
     shard_dirs.reverse(); // order of the folders must not matter
     merge.extend(shard_dirs);
     merge.extend(["--out".to_string(), d("merged")]);
-    let (code, err) = capsim(&merge.iter().map(String::as_str).collect::<Vec<_>>());
+    let (code, _, err) = capsim(&merge.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, 0, "{err}");
     for f in ["sweep.csv", "records.csv", "manifest.json"] {
         let a = std::fs::read(dir.join("whole/sweep-two-sites").join(f)).unwrap();
@@ -118,7 +101,7 @@ fn shards_merge_into_the_unsharded_sweep_byte_for_byte() {
     );
 
     // A missing shard is refused.
-    let (code, err) = capsim(&[
+    let (code, _, err) = capsim(&[
         "merge",
         &format!("{shards_out}/sweep-two-sites.shard-1-of-3"),
         "--out",
@@ -132,10 +115,10 @@ fn shards_merge_into_the_unsharded_sweep_byte_for_byte() {
 fn points_share_replication_seeds() {
     // Common random numbers: a point whose override equals the value as written reproduces the
     // baseline point exactly, replication by replication.
-    let dir = tmp("crn");
+    let dir = tmp("sweep-crn");
     let sc = scenario(&dir);
     let out = dir.join("o").display().to_string();
-    let (code, err) = capsim(&[
+    let (code, _, err) = capsim(&[
         "sweep",
         &sc,
         "--replications",
@@ -169,7 +152,7 @@ fn points_share_replication_seeds() {
 
 #[test]
 fn bad_axes_are_clear_errors_before_any_run() {
-    let dir = tmp("bad");
+    let dir = tmp("sweep-bad");
     let sc = scenario(&dir);
     let out = dir.join("o").display().to_string();
     for (axis, needle) in [
@@ -184,7 +167,7 @@ fn bad_axes_are_clear_errors_before_any_run() {
             "fortnight",
         ),
     ] {
-        let (code, err) = capsim(&["sweep", &sc, "--out", &out, "--quiet", "--vary", axis]);
+        let (code, _, err) = capsim(&["sweep", &sc, "--out", &out, "--quiet", "--vary", axis]);
         assert_eq!(code, 2, "{axis}: {err}");
         assert!(
             err.contains(needle),
