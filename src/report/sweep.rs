@@ -13,7 +13,7 @@ use crate::experiment::sweep::{reduce, Design, Plan, PointStat, Record, Shard};
 use crate::scenario::Scenario;
 
 use super::csv::num;
-use super::view::ReadError;
+use super::view::{format_error, read_in, ReadError};
 
 /// What a sweep folder says about itself.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -179,17 +179,8 @@ pub fn sweep_files(manifest: &SweepManifest, records: &[Record]) -> Vec<(String,
 
 /// Reads a sweep or shard folder: its manifest and records.
 pub fn read_sweep(dir: &Path) -> Result<(SweepManifest, Vec<Record>), ReadError> {
-    let read = |name: &str| {
-        let file = dir.join(name);
-        std::fs::read(&file).map_err(|source| ReadError::Io {
-            file: file.display().to_string(),
-            source,
-        })
-    };
-    let format = |name: &str, message: String| ReadError::Format {
-        file: dir.join(name).display().to_string(),
-        message,
-    };
+    let read = |name: &str| read_in(dir, name);
+    let format = |name: &str, message: String| format_error(dir, name, message);
     let manifest: SweepManifest = serde_json::from_slice(&read("manifest.json")?)
         .map_err(|e| format("manifest.json", format!("not a sweep manifest: {e}")))?;
     let bytes = read("records.csv")?;

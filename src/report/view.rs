@@ -97,17 +97,8 @@ impl RunView {
 
     /// Reads a run folder written by `capsim run` (`manifest.json`, `summary.csv`, `provenance.csv`).
     pub fn read(dir: &Path) -> Result<RunView, ReadError> {
-        let read = |name: &str| {
-            let file = dir.join(name);
-            std::fs::read(&file).map_err(|source| ReadError::Io {
-                file: file.display().to_string(),
-                source,
-            })
-        };
-        let format = |name: &str, message: String| ReadError::Format {
-            file: dir.join(name).display().to_string(),
-            message,
-        };
+        let read = |name: &str| read_in(dir, name);
+        let format = |name: &str, message: String| format_error(dir, name, message);
         let manifest: Manifest = serde_json::from_slice(&read("manifest.json")?)
             .map_err(|e| format("manifest.json", e.to_string()))?;
 
@@ -185,6 +176,23 @@ impl RunView {
         v.sort();
         v.dedup();
         v
+    }
+}
+
+/// The bytes of `dir/name`, or an error naming the file.
+pub(super) fn read_in(dir: &Path, name: &str) -> Result<Vec<u8>, ReadError> {
+    let file = dir.join(name);
+    std::fs::read(&file).map_err(|source| ReadError::Io {
+        file: file.display().to_string(),
+        source,
+    })
+}
+
+/// `dir/name` is not in the format capsim writes.
+pub(super) fn format_error(dir: &Path, name: &str, message: String) -> ReadError {
+    ReadError::Format {
+        file: dir.join(name).display().to_string(),
+        message,
     }
 }
 
