@@ -274,7 +274,8 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             } else {
                 format!("sweep-{}.shard-{}-of-{}", sc.name, shard.index, shard.count)
             };
-            let files = report::sweep::sweep_files(&manifest, &records);
+            let files = report::sweep::sweep_files(&manifest, &records)
+                .context("cannot draw the sweep's charts")?;
             let dest = report::output::write_folder(&out, &name, &files).with_context(|| {
                 format!("cannot write the sweep folder under {}", out.display())
             })?;
@@ -292,7 +293,8 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             let dirs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
             let (mut manifest, records) = report::sweep::merge(&dirs)?;
             manifest.shard = "all".into();
-            let files = report::sweep::sweep_files(&manifest, &records);
+            let files = report::sweep::sweep_files(&manifest, &records)
+                .context("cannot draw the sweep's charts")?;
             let name = format!("sweep-{}", manifest.scenario);
             let dest = report::output::write_folder(&out, &name, &files).with_context(|| {
                 format!("cannot write the sweep folder under {}", out.display())

@@ -165,7 +165,10 @@ pub fn point_settings(plan: &Plan) -> Vec<Vec<Option<String>>> {
 }
 
 /// Every file of a sweep folder (or shard folder), in a fixed order.
-pub fn sweep_files(manifest: &SweepManifest, records: &[Record]) -> Vec<(String, Vec<u8>)> {
+pub fn sweep_files(
+    manifest: &SweepManifest,
+    records: &[Record],
+) -> Result<Vec<(String, Vec<u8>)>, super::charts::ChartError> {
     let mut files = vec![("records.csv".to_string(), records_csv(manifest, records))];
     if manifest.shard == "all" {
         let stats = reduce(records, manifest.points.len(), &manifest.firms);
@@ -174,7 +177,7 @@ pub fn sweep_files(manifest: &SweepManifest, records: &[Record]) -> Vec<(String,
     let mut m = serde_json::to_vec_pretty(manifest).expect("serialisable");
     m.push(b'\n');
     files.push(("manifest.json".into(), m));
-    files
+    Ok(files)
 }
 
 /// Reads a sweep or shard folder: its manifest and records.
