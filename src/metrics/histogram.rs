@@ -1,8 +1,12 @@
-//! A fixed-size log-binned histogram of durations in hours, for bounded-memory percentiles.
+//! A log-binned histogram of durations in hours, for bounded-memory percentiles.
 //!
 //! Bins: one for values below 0.01 h, then 20 bins per decade from 0.01 h to 1e5 h, then an overflow
 //! bin. A percentile is reported as the geometric midpoint of its bin, so its relative error is at
 //! most about 6% (half a bin, 10^(1/40)), whatever the number of samples.
+//!
+//! Only the span of bins from the lowest to the highest one used is stored, and an empty histogram
+//! stores nothing: a run holds two histograms per site and period, most of them empty or narrow,
+//! so a replication's metrics stay small (this keeps many replications in memory at once cheap).
 
 const LOW_HOURS: f64 = 0.01;
 const BINS_PER_DECADE: f64 = 20.0;
@@ -11,21 +15,15 @@ const DECADES: usize = 7;
 pub const NBINS: usize = DECADES * 20 + 2;
 
 /// Counts of durations (hours) in log-spaced bins.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// `counts[i]` is the count of bin `lo + i`; the span always runs from the lowest to the highest
+/// non-empty bin (counts only grow), so equal histograms have equal representations.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Histogram {
-    counts: Box<[u32; NBINS]>,
+    lo: usize,
+    counts: Vec<u32>,
     n: u64,
     sum: f64,
-}
-
-impl Default for Histogram {
-    fn default() -> Self {
-        Histogram {
-            counts: Box::new([0; NBINS]),
-            n: 0,
-            sum: 0.0,
-        }
-    }
 }
 
 impl Histogram {
@@ -45,17 +43,42 @@ impl Histogram {
         }
     }
 
+    /// Widens the stored span to cover bins `lo..=hi`.
+    fn cover(&mut self, lo: usize, hi: usize) {
+        if self.counts.is_empty() {
+            self.lo = lo;
+            self.counts = vec![0; hi - lo + 1];
+            return;
+        }
+        if lo < self.lo {
+            let mut wider = vec![0; self.lo - lo];
+            wider.extend_from_slice(&self.counts);
+            self.counts = wider;
+            self.lo = lo;
+        }
+        let top = self.lo + self.counts.len() - 1;
+        if hi > top {
+            self.counts.resize(hi - self.lo + 1, 0);
+        }
+    }
+
     /// Adds one duration in hours.
     pub fn add(&mut self, hours: f64) {
-        self.counts[Self::bin(hours)] += 1;
+        let b = Self::bin(hours);
+        self.cover(b, b);
+        self.counts[b - self.lo] += 1;
         self.n += 1;
         self.sum += hours;
     }
 
     /// Adds every count of `other`.
     pub fn merge(&mut self, other: &Histogram) {
-        for (a, b) in self.counts.iter_mut().zip(other.counts.iter()) {
-            *a += b;
+        if !other.counts.is_empty() {
+            self.cover(other.lo, other.lo + other.counts.len() - 1);
+            let at = other.lo - self.lo;
+            for (a, b) in self.counts[at..].iter_mut().zip(&other.counts) {
+                *a += b;
+            }
         }
         self.n += other.n;
         self.sum += other.sum;
@@ -78,10 +101,10 @@ impl Histogram {
         }
         let rank = ((q.clamp(0.0, 1.0) * self.n as f64).ceil() as u64).max(1);
         let mut seen = 0u64;
-        for (b, &c) in self.counts.iter().enumerate() {
+        for (i, &c) in self.counts.iter().enumerate() {
             seen += u64::from(c);
             if seen >= rank {
-                return Some(Self::bin_mid(b));
+                return Some(Self::bin_mid(self.lo + i));
             }
         }
         Some(Self::bin_mid(NBINS - 1))
@@ -104,6 +127,56 @@ mod tests {
         assert!((p95 / 950.0 - 1.0).abs() < 0.07, "{p95}");
         assert_eq!(h.mean(), Some(500.5));
         assert_eq!(Histogram::default().quantile(0.5), None);
+    }
+
+    /// The stored span is an implementation detail: histograms built in any order, by adding or
+    /// by merging, hold the same counts and report the same quantiles as a full-width reference.
+    #[test]
+    fn sparse_span_matches_a_full_width_reference() {
+        let xs = [5.0, 0.0, 3e4, 0.2, 7.5, 1e9, 0.011, 5.0, 120.0, 0.003];
+        let mut full = [0u64; NBINS];
+        let mut whole = Histogram::default();
+        for &x in &xs {
+            full[Histogram::bin(x)] += 1;
+            whole.add(x);
+        }
+        let (mut left, mut right) = (Histogram::default(), Histogram::default());
+        for (i, &x) in xs.iter().enumerate() {
+            if i % 3 == 0 {
+                left.add(x)
+            } else {
+                right.add(x)
+            }
+        }
+        let mut merged = Histogram::default();
+        merged.merge(&right);
+        merged.merge(&Histogram::default());
+        merged.merge(&left);
+        // (Sums are added in another order, so compare the counts.)
+        assert_eq!(
+            (merged.lo, &merged.counts, merged.n),
+            (whole.lo, &whole.counts, whole.n)
+        );
+        for b in 0..NBINS {
+            let stored = b
+                .checked_sub(whole.lo)
+                .and_then(|i| whole.counts.get(i))
+                .copied()
+                .unwrap_or(0);
+            assert_eq!(u64::from(stored), full[b], "bin {b}");
+        }
+        for q in [0.0, 0.05, 0.5, 0.95, 1.0] {
+            let rank = ((q * xs.len() as f64).ceil() as u64).max(1);
+            let mut seen = 0;
+            let want = (0..NBINS)
+                .find(|&b| {
+                    seen += full[b];
+                    seen >= rank
+                })
+                .map(Histogram::bin_mid);
+            assert_eq!(whole.quantile(q), want, "q {q}");
+        }
+        assert!(Histogram::default().counts.is_empty());
     }
 
     #[test]
