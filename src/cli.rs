@@ -35,6 +35,14 @@ enum Command {
         /// Monte Carlo replications.
         #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
         replications: u64,
+        /// Set a field on top of the scenario file (repeatable), as a sweep point does, e.g.
+        /// --set chips.h100.training_mfu=0.35 or --set policy.lease-ban.from=2026-07-01. The
+        /// manifest lists the overrides.
+        #[arg(long = "set", value_name = "PATH=VALUE")]
+        set: Vec<String>,
+        /// Name of the run folder (default: the scenario's name).
+        #[arg(long)]
+        name: Option<String>,
         /// Reporting period of the output rows.
         #[arg(long, value_enum, default_value_t = Period::Month)]
         period: Period,
@@ -47,9 +55,10 @@ enum Command {
     },
     /// Run a scenario at many points of a parameter grid, each with the same replication seeds.
     ///
-    /// Writes OUT/sweep-<scenario>/ (sweep.csv, records.csv, manifest.json), or with --shard I/N
-    /// only that slice of the (point, replication) pairs to OUT/sweep-<scenario>.shard-I-of-N/,
-    /// for `capsim merge`.
+    /// Writes OUT/sweep-<scenario>/: sweep.csv, records.csv, manifest.json, charts/, and under
+    /// points/NNN/ each point's run folder, as `capsim run` writes it. With --shard I/N, only that
+    /// slice of the (point, replication) pairs, to OUT/sweep-<scenario>.shard-I-of-N/ (headline
+    /// numbers only), for `capsim merge`.
     Sweep {
         /// Scenario file (TOML). Without it, the built-in baseline.
         scenario: Option<PathBuf>,
@@ -70,8 +79,16 @@ enum Command {
         #[arg(long)]
         seed: Option<u64>,
         /// Run only slice I of N of the (point, replication) pairs (e.g. from a job array index).
+        /// Shards keep headline numbers only (no points/ folders).
         #[arg(long, value_name = "I/N")]
         shard: Option<String>,
+        /// Reporting period of the per-point run folders.
+        #[arg(long, value_enum, default_value_t = Period::Month)]
+        period: Period,
+        /// Keep only the headline numbers of each (point, replication): no points/ folders. Memory
+        /// then stays bounded by those numbers, however many replications.
+        #[arg(long)]
+        headline_only: bool,
         /// Folder that receives the sweep folder.
         #[arg(long, default_value = "output")]
         out: PathBuf,
@@ -152,11 +169,17 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             out,
             seed,
             replications,
+            set,
+            name,
             period,
             threads,
             quiet,
         } => {
-            let sc = load(scenario.as_deref())?;
+            let mut sc = load(scenario.as_deref())?;
+            for spec in &set {
+                let (path, value) = sweep::parse_setting(spec)?;
+                sc.set_field(&path, value)?;
+            }
             let options = RunOptions {
                 seed: seed.unwrap_or(sc.seed),
                 replications,
@@ -169,7 +192,8 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             bar.finish_and_clear();
             let files =
                 report::run_folder_files(&sc, &result).context("cannot draw the run's charts")?;
-            let dest = report::output::write_folder(&out, &sc.name, &files)
+            let folder_name = name.as_deref().unwrap_or(&sc.name);
+            let dest = report::output::write_folder(&out, folder_name, &files)
                 .with_context(|| format!("cannot write the run folder under {}", out.display()))?;
             let ledger: (u64, u64, u64) = result.runs.iter().fold((0, 0, 0), |a, r| {
                 (
@@ -202,6 +226,8 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             replications,
             seed,
             shard,
+            period,
+            headline_only,
             out,
             threads,
             quiet,
@@ -255,36 +281,84 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             let scenarios = plan.scenarios(&sc)?;
             let seed = seed.unwrap_or(sc.seed);
             let pairs = (scenarios.len() as u64 * replications).div_ceil(shard.count);
-            let bar = progress::bar(pairs, "runs", quiet);
-            let records = sweep::run_pairs(
-                &scenarios,
-                PeriodKind::Month,
-                seed,
-                replications,
-                shard,
-                threads.map(usize::from),
-                &|| bar.inc(1),
-            )
-            .context("the simulation failed")?;
-            bar.finish_and_clear();
-            let manifest =
-                report::sweep::SweepManifest::new(&sc, &plan, seed, replications, "month", shard);
+            let period = PeriodKind::from(period);
             let name = if shard == sweep::Shard::ALL {
                 format!("sweep-{}", sc.name)
             } else {
                 format!("sweep-{}.shard-{}-of-{}", sc.name, shard.index, shard.count)
             };
-            let files = report::sweep::sweep_files(&manifest, &records)
-                .context("cannot draw the sweep's charts")?;
-            let dest = report::output::write_folder(&out, &name, &files).with_context(|| {
+            let folder = report::output::Folder::create(&out, &name).with_context(|| {
                 format!("cannot write the sweep folder under {}", out.display())
             })?;
+            let point_folders = shard == sweep::Shard::ALL && !headline_only;
+            let bar = progress::bar(pairs, "runs", quiet);
+            let records = if point_folders {
+                let width = (scenarios.len() - 1).to_string().len().max(3);
+                sweep::run_points(
+                    &scenarios,
+                    period,
+                    seed,
+                    replications,
+                    threads.map(usize::from),
+                    &|| bar.inc(1),
+                    &|p, result| {
+                        let sub = format!("points/{p:0width$}");
+                        let write = || -> anyhow::Result<()> {
+                            let files = report::run_folder_files(&scenarios[p], result)?;
+                            folder.write_all(&sub, &files)?;
+                            Ok(())
+                        };
+                        write()
+                            .with_context(|| format!("cannot write {sub} of the sweep folder"))
+                            .map_err(|e| experiment::ExperimentError::Output(e.into()))
+                    },
+                )
+            } else {
+                sweep::run_pairs(
+                    &scenarios,
+                    period,
+                    seed,
+                    replications,
+                    shard,
+                    threads.map(usize::from),
+                    &|| bar.inc(1),
+                )
+            }
+            .context("the sweep failed")?;
+            bar.finish_and_clear();
+            let manifest = report::sweep::SweepManifest::new(
+                &sc,
+                &plan,
+                seed,
+                replications,
+                period.as_str(),
+                shard,
+            );
+            let files = report::sweep::sweep_files(&manifest, &records)
+                .context("cannot draw the sweep's charts")?;
+            folder
+                .write_all("", &files)
+                .and_then(|()| folder.finish())
+                .with_context(|| {
+                    format!("cannot write the sweep folder under {}", out.display())
+                })?;
+            let dest = out.join(&name);
             eprintln!(
-                "capsim: swept '{}' over {} points x {} replications ({} pairs in this shard)",
+                "capsim: swept '{}' over {} points x {} replications ({} pairs{}){}",
                 sc.name,
                 plan.points.len(),
                 replications,
-                records.len()
+                records.len(),
+                if shard == sweep::Shard::ALL {
+                    String::new()
+                } else {
+                    format!(" in shard {}/{}", shard.index, shard.count)
+                },
+                if point_folders {
+                    "; each point's run folder is under points/"
+                } else {
+                    ""
+                }
             );
             println!("{}", dest.display());
             Ok(())

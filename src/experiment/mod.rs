@@ -23,6 +23,9 @@ pub enum ExperimentError {
     /// A replication's drawn inputs did not make a valid world.
     #[error("{0}")]
     Scenario(#[from] ScenarioError),
+    /// Writing a sweep point's results failed (the caller's output step).
+    #[error("{0}")]
+    Output(Box<dyn std::error::Error + Send + Sync>),
     /// The thread pool could not be built.
     #[error("cannot start {threads} worker threads: {message}")]
     Threads {
@@ -146,6 +149,18 @@ pub fn execute_with_progress(
         on_done,
     )?;
     let wall_time_s = started.elapsed().as_secs_f64();
+    Ok(assemble(scenario, options, periods, reps, wall_time_s))
+}
+
+/// A run's result from its replications (in replication order): splits metrics from draws and
+/// summarises across replications.
+pub(crate) fn assemble(
+    scenario: &Scenario,
+    options: RunOptions,
+    periods: Periods,
+    reps: Vec<Replication>,
+    wall_time_s: f64,
+) -> RunResult {
     let (runs, draws): (Vec<RunMetrics>, Vec<_>) =
         reps.into_iter().map(|r| (r.metrics, r.draws)).unzip();
     let world: &World = &scenario.world;
@@ -154,12 +169,12 @@ pub fn execute_with_progress(
         world.sites.iter().map(|s| s.jurisdiction.clone()).collect();
     let firm_names: Vec<String> = world.firms.iter().map(|f| f.name.clone()).collect();
     let summary = summarise(&runs, &site_names, &site_jurisdictions, &firm_names);
-    Ok(RunResult {
+    RunResult {
         options,
         periods,
         runs,
         draws,
         summary,
         wall_time_s,
-    })
+    }
 }

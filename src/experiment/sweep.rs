@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use crate::metrics::{headline, headline_names, summary::quantile_sorted, PeriodKind, Periods};
 use crate::scenario::{Scenario, ScenarioError};
 
-use super::{in_pool, run_one, ExperimentError};
+use super::{assemble, in_pool, run_one, ExperimentError, RunOptions, RunResult};
 
 /// Most points a sweep may have.
 pub const MAX_POINTS: usize = 10_000;
@@ -56,6 +56,14 @@ pub enum SweepError {
         /// The scenario's complaint, with the field path.
         #[source]
         source: Box<ScenarioError>,
+    },
+    /// A `--set PATH=VALUE` is malformed.
+    #[error("--set '{spec}': {message}\n  help: write PATH=VALUE with a value as in a scenario file, e.g. --set chips.h100.training_mfu=0.35, --set policy.lease-ban.from=2026-07-01 or --set 'chips.h100.training_mfu={{ triangular = [0.30, 0.35, 0.41] }}'")]
+    Setting {
+        /// The text as given.
+        spec: String,
+        /// What is wrong.
+        message: String,
     },
     /// `--shard` is malformed.
     #[error("--shard '{0}': expected I/N with 1 <= I <= N, e.g. --shard 3/16")]
@@ -254,6 +262,41 @@ pub fn parse_axis(spec: &str) -> Result<Axis, SweepError> {
     })
 }
 
+/// Parses one `--set PATH=VALUE`: the value is read as a TOML value (a number, a date, a quoted
+/// string, an array, an inline table such as a distribution), and a bare word as a string.
+pub fn parse_setting(spec: &str) -> Result<(String, toml::Value), SweepError> {
+    let err = |message: String| SweepError::Setting {
+        spec: spec.into(),
+        message,
+    };
+    let (path, text) = spec
+        .split_once('=')
+        .ok_or_else(|| err("no '=' between the field path and its value".into()))?;
+    let (path, text) = (path.trim(), text.trim());
+    if path.is_empty() || path.split('.').any(str::is_empty) {
+        return Err(err(format!("'{path}' is not a field path")));
+    }
+    if text.is_empty() {
+        return Err(err("an empty value".into()));
+    }
+    #[derive(serde::Deserialize)]
+    struct One {
+        v: toml::Value,
+    }
+    let value = match toml::from_str::<One>(&format!("v = {text}")) {
+        Ok(one) => one.v,
+        Err(_)
+            if text
+                .chars()
+                .all(|c| c.is_alphanumeric() || "-_".contains(c)) =>
+        {
+            toml::Value::String(text.to_string())
+        }
+        Err(e) => return Err(err(format!("not a value: {}", e.message()))),
+    };
+    Ok((path.to_string(), value))
+}
+
 /// How points are laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Design {
@@ -443,6 +486,90 @@ pub fn run_pairs(
                 })
             })
             .collect()
+    })
+}
+
+/// Runs every (point, replication) pair of a whole sweep and hands each point's full result, as
+/// `capsim run` of that point's scenario would produce it ([`super::execute`] with the same seed,
+/// replications and period), to `sink` together with the point's index; returns the records, in
+/// pair order, exactly as [`run_pairs`] does.
+///
+/// Points run in batches of consecutive points with at least four pairs per thread between them
+/// (one point when it has that many replications), every pair of a batch in parallel; then the
+/// batch's points are summarised and passed to `sink` in parallel, and dropped. Memory therefore
+/// holds one batch's replications, as `capsim run` holds its own: it grows with the replications
+/// per point, not with the number of points. `sink` is called from worker threads, once per
+/// point, in no fixed order; the first error it returns stops the sweep.
+#[allow(clippy::too_many_arguments)]
+pub fn run_points(
+    scenarios: &[Scenario],
+    period: PeriodKind,
+    seed: u64,
+    replications: u64,
+    threads: Option<usize>,
+    on_done: &(dyn Fn() + Sync),
+    sink: &(dyn Fn(usize, &RunResult) -> Result<(), ExperimentError> + Sync),
+) -> Result<Vec<Record>, ExperimentError> {
+    let periods: Vec<Periods> = scenarios
+        .iter()
+        .map(|s| Periods::new(s.start_date, s.end_date, period))
+        .collect();
+    in_pool(threads, || {
+        let wanted = 4 * rayon::current_num_threads() as u64;
+        let per_batch = wanted.div_ceil(replications.max(1)).max(1) as usize;
+        let mut records = Vec::with_capacity(scenarios.len() * replications as usize);
+        for first in (0..scenarios.len()).step_by(per_batch) {
+            let batch = first..(first + per_batch).min(scenarios.len());
+            let started = std::time::Instant::now();
+            let pairs: Vec<(usize, u64)> = batch
+                .clone()
+                .flat_map(|p| (0..replications).map(move |r| (p, r)))
+                .collect();
+            let mut reps = pairs
+                .into_par_iter()
+                .map(|(p, r)| {
+                    let rep = run_one(&scenarios[p], &periods[p], seed, r);
+                    on_done();
+                    rep
+                })
+                .collect::<Result<Vec<_>, _>>()?
+                .into_iter();
+            let wall_time_s = started.elapsed().as_secs_f64();
+            let per_point: Vec<(usize, Vec<_>)> = batch
+                .map(|p| (p, reps.by_ref().take(replications as usize).collect()))
+                .collect();
+            let batch_records = per_point
+                .into_par_iter()
+                .map(|(p, reps)| {
+                    let options = RunOptions {
+                        seed,
+                        replications,
+                        period,
+                        threads,
+                    };
+                    let result = assemble(
+                        &scenarios[p],
+                        options,
+                        periods[p].clone(),
+                        reps,
+                        wall_time_s,
+                    );
+                    sink(p, &result)?;
+                    Ok(result
+                        .runs
+                        .iter()
+                        .enumerate()
+                        .map(|(r, run)| Record {
+                            point: p,
+                            replication: r as u64,
+                            values: headline(run),
+                        })
+                        .collect::<Vec<_>>())
+                })
+                .collect::<Result<Vec<_>, ExperimentError>>()?;
+            records.extend(batch_records.into_iter().flatten());
+        }
+        Ok(records)
     })
 }
 

@@ -635,6 +635,7 @@ mod tests {
                 description: String::new(),
                 content_hash: String::new(),
                 files: vec![],
+                overrides: vec![],
                 seed: 1,
                 replications: 2,
                 period: period.into(),

@@ -388,7 +388,7 @@ fn run_facts(view: &RunView) -> Vec<Fact> {
     } else {
         m.replications.to_string()
     };
-    vec![
+    let mut facts = vec![
         Fact {
             label: "Horizon",
             value: format!("{} to {}", m.start_date, m.end_date),
@@ -424,7 +424,22 @@ fn run_facts(view: &RunView) -> Vec<Fact> {
                 j.arrived, j.completed, j.running, j.queued, j.blocked
             ),
         },
-    ]
+    ];
+    if !m.overrides.is_empty() {
+        // Right after the scenario files, which they modify.
+        let at = facts
+            .iter()
+            .position(|f| f.label == "Scenario files")
+            .map_or(facts.len(), |i| i + 1);
+        facts.insert(
+            at,
+            Fact {
+                label: "Overrides",
+                value: m.overrides.join("; "),
+            },
+        );
+    }
+    facts
 }
 
 /// `report.html` of one run, with `figures` (from `charts::render(&[view])`) inline (their SVG,

@@ -15,6 +15,9 @@ pub struct Manifest {
     pub content_hash: String,
     /// The scenario files, child first.
     pub files: Vec<String>,
+    /// Fields set on top of the files (`capsim run --set`, or a sweep point), as `path = value`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
     /// Master seed.
     pub seed: u64,
     /// Number of replications.

@@ -25,6 +25,7 @@ pub fn manifest_of(scenario: &Scenario, result: &RunResult) -> manifest::Manifes
         description: scenario.description.clone(),
         content_hash: scenario.content_hash.clone(),
         files: scenario.files.clone(),
+        overrides: scenario.overrides(),
         seed: result.options.seed,
         replications: result.options.replications,
         period: result.options.period.as_str().to_string(),

@@ -278,7 +278,7 @@ impl Scenario {
         let segs = parse_field_path(path).map_err(|message| ScenarioError::BadValue {
             at: locator.locate(&[], Want::Value),
             path: path.to_string(),
-            message: format!("set_field: cannot read the field path: {message}"),
+            message: format!("setting a field: cannot read the field path: {message}"),
             help: "write a dotted path such as chips.h100.training_mfu or \
                    policy.lease-ban.from; quote a name with dots: sites.\"a.b\".pue"
                 .to_string(),
@@ -287,7 +287,7 @@ impl Scenario {
         let at = assign(&mut merged, &segs, value.clone())
             .map_err(|u| unknown_field_error(path, u, &locator))?;
         let shown = locator.display(&at);
-        let note = format!(" (after set_field {shown} = {value})");
+        let note = format!(" (after setting {shown} = {value})");
         let mut overrides = src.overrides.clone();
         overrides.push((shown, value));
         let next = from_parts(
@@ -299,6 +299,17 @@ impl Scenario {
         .map_err(|e| with_note(e, &note))?;
         *self = next;
         Ok(())
+    }
+
+    /// The [`Scenario::set_field`] overrides applied so far, in order, as `path = value` (the
+    /// value as TOML), for manifests and reports.
+    pub fn overrides(&self) -> Vec<String> {
+        self.source
+            .0
+            .overrides
+            .iter()
+            .map(|(path, value)| format!("{path} = {value}"))
+            .collect()
     }
 }
 
@@ -789,7 +800,7 @@ fn unknown_field_error(given: &str, u: UnknownField, loc: &Locator<'_>) -> Scena
     existing.sort();
     let help = match u.what {
         "value" => format!(
-            "set_field '{given}': {here} is a value, not a table; set {here} itself (an array \
+            "setting '{given}': {here} is a value, not a table; set {here} itself (an array \
              is set whole)"
         ),
         "key" => {
@@ -798,7 +809,7 @@ fn unknown_field_error(given: &str, u: UnknownField, loc: &Locator<'_>) -> Scena
             let mut options = existing.clone();
             options.extend(also.iter().cloned());
             format!(
-                "set_field '{given}': {here} has {}{}{}",
+                "setting '{given}': {here} has {}{}{}",
                 list_or_none(&existing),
                 if also.is_empty() {
                     String::new()
@@ -809,7 +820,7 @@ fn unknown_field_error(given: &str, u: UnknownField, loc: &Locator<'_>) -> Scena
             )
         }
         what => format!(
-            "set_field '{given}': no {what} '{}' in {here}; defined: {}{}",
+            "setting '{given}': no {what} '{}' in {here}; defined: {}{}",
             u.key,
             list_or_none(&existing),
             did_you_mean(&u.key, &existing)

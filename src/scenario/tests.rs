@@ -1614,7 +1614,7 @@ fn set_field_errors_name_the_path_and_leave_the_scenario_unchanged() {
         (
             "chips..training_mfu",
             toml::Value::Float(1.0),
-            &["chips..training_mfu: set_field: cannot read the field path: empty key"],
+            &["chips..training_mfu: setting a field: cannot read the field path: empty key"],
         ),
         (
             MFU,
@@ -1630,7 +1630,7 @@ fn set_field_errors_name_the_path_and_leave_the_scenario_unchanged() {
             toml::Value::String("high".into()),
             &[
                 "t.toml:14:16: chips.h100.training_mfu: wrong type",
-                "(after set_field chips.h100.training_mfu = \"high\")",
+                "(after setting chips.h100.training_mfu = \"high\")",
             ],
         ),
         (

@@ -4,6 +4,7 @@
 mod calibration;
 mod cli;
 mod determinism;
+mod points;
 mod policies;
 mod report;
 mod shipped;

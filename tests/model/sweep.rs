@@ -6,7 +6,7 @@ use super::{capsim, tmp};
 use std::path::Path;
 
 /// A tiny world so the sweep is quick: the two-site test world with steady fine-tuning work.
-fn scenario(dir: &Path) -> String {
+pub(super) fn scenario(dir: &Path) -> String {
     let workloads = r#"
 [[firms.acme.workloads]]
 name = "tuning"

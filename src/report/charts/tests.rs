@@ -38,6 +38,7 @@ fn view(scenario: &str, reps: usize, scale: f64) -> RunView {
         description: "test".into(),
         content_hash: "0".into(),
         files: vec![],
+        overrides: vec![],
         seed: 1,
         replications: reps as u64,
         period: "month".into(),
