@@ -374,7 +374,8 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
                 format!("cannot write the sweep folder under {}", out.display())
             })?;
             eprintln!(
-                "capsim: merged {} shards, {} pairs",
+                "capsim: merged {} shards, {} pairs (shards keep headline numbers only: for a \
+                 point's run folder, `capsim run` the scenario with --set for each of its axes)",
                 shards.len(),
                 records.len()
             );
