@@ -1,6 +1,7 @@
 //! Sweep outputs: `sweep.csv` (statistics per point and metric), `records.csv` (the headline numbers
-//! of every (point, replication) pair, exact), and `manifest.json`; and reading shard folders back
-//! for `capsim merge`.
+//! of every (point, replication) pair, exact), `charts/` (each headline number against each axis,
+//! and a tornado of one-at-a-time sensitivities) and `manifest.json`; and reading shard folders
+//! back for `capsim merge`.
 //!
 //! `records.csv` writes floats in Rust's shortest round-trip form, so a merge reads back exactly the
 //! values the shards computed, and its outputs are byte-identical to an unsharded sweep's.
@@ -164,7 +165,9 @@ pub fn point_settings(plan: &Plan) -> Vec<Vec<Option<String>>> {
         .collect()
 }
 
-/// Every file of a sweep folder (or shard folder), in a fixed order.
+/// Every file of a sweep folder (or shard folder), in a fixed order: `records.csv`; for a whole
+/// (or merged) sweep `sweep.csv` and the charts (`charts/<name>.svg` and `.png`, see
+/// [`super::charts::render_sweep`]); `manifest.json`. A shard has no statistics, so no charts.
 pub fn sweep_files(
     manifest: &SweepManifest,
     records: &[Record],
@@ -173,6 +176,8 @@ pub fn sweep_files(
     if manifest.shard == "all" {
         let stats = reduce(records, manifest.points.len(), &manifest.firms);
         files.push(("sweep.csv".into(), sweep_csv(manifest, &stats)));
+        let charts = super::charts::render_sweep(manifest, &stats)?;
+        files.extend(super::chart_files(&charts));
     }
     let mut m = serde_json::to_vec_pretty(manifest).expect("serialisable");
     m.push(b'\n');

@@ -83,13 +83,67 @@ fn shards_merge_into_the_unsharded_sweep_byte_for_byte() {
     merge.extend(["--out".to_string(), d("merged")]);
     let (code, _, err) = capsim(&merge.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, 0, "{err}");
-    for f in ["sweep.csv", "records.csv", "manifest.json"] {
+    // The charts: one per axis (a grid of two axes has no tornado), none in the shards.
+    let charts = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d.join("charts"))
+            .map(|r| {
+                r.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    let chart_names = charts(&dir.join("whole/sweep-two-sites"));
+    assert_eq!(
+        chart_names,
+        [
+            "sweep-1-sites-johor-lease-usd-per-chip-hour.png",
+            "sweep-1-sites-johor-lease-usd-per-chip-hour.svg",
+            "sweep-2-policy-lease-ban-from.png",
+            "sweep-2-policy-lease-ban-from.svg",
+        ]
+    );
+    for shard in std::fs::read_dir(&shards_out).unwrap().flatten() {
+        assert!(
+            charts(&shard.path()).is_empty(),
+            "{:?} has charts",
+            shard.path()
+        );
+    }
+    let mut compared = vec!["sweep.csv", "records.csv", "manifest.json"]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    compared.extend(chart_names.iter().map(|c| format!("charts/{c}")));
+    for f in &compared {
         let a = std::fs::read(dir.join("whole/sweep-two-sites").join(f)).unwrap();
         let b = std::fs::read(dir.join("merged/sweep-two-sites").join(f)).unwrap();
         assert!(
             a == b,
             "{f} differs between the unsharded sweep and the merged shards"
         );
+    }
+    assert_eq!(
+        charts(&dir.join("merged/sweep-two-sites")),
+        chart_names,
+        "the merged folder has other charts"
+    );
+    let png =
+        std::fs::read(dir.join("whole/sweep-two-sites/charts/sweep-2-policy-lease-ban-from.png"))
+            .unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    let svg = std::fs::read_to_string(
+        dir.join("whole/sweep-two-sites/charts/sweep-2-policy-lease-ban-from.svg"),
+    )
+    .unwrap();
+    for text in [
+        "Sweep over policy.lease-ban.from",
+        "One line per value of",
+        "as written",
+    ] {
+        assert!(svg.contains(text), "the axis chart lacks '{text}'");
     }
     // 1 baseline + 2 x 3 grid points, 3 replications each.
     let records = std::fs::read_to_string(dir.join("whole/sweep-two-sites/records.csv")).unwrap();
@@ -148,6 +202,17 @@ fn points_share_replication_seeds() {
         rows[6][2..],
         "a different price gives different results"
     );
+    // A grid of one axis: its chart and the tornado.
+    let charts = dir.join("o/sweep-two-sites/charts");
+    for name in ["sweep-1-sites-johor-lease-usd-per-chip-hour", "tornado"] {
+        let png = std::fs::read(charts.join(format!("{name}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}");
+        let svg = std::fs::read_to_string(charts.join(format!("{name}.svg"))).unwrap();
+        assert!(
+            svg.contains("sites.johor.lease_usd_per_chip_hour"),
+            "{name}"
+        );
+    }
 }
 
 #[test]

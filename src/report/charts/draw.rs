@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontDesc, FontFamily, FontStyle, FontTransform, RGBAColor};
 
-use super::spec::{Body, HeatRow, LegendItem, Panel, Pt, Series, Spec, Val};
+use super::spec::{Body, HeatRow, KeyItem, LegendItem, Panel, Pt, Series, Spec, Val};
 use super::style::{
     linear_ticks, log_ticks, viridis, Marker, Style, Unit, FAINT, FAMILY, GRID, INK, MUTED, POLICY,
 };
@@ -22,25 +22,34 @@ pub const HEIGHT: u32 = 900;
 /// The PNG is drawn at this multiple and shrunk.
 const SUPERSAMPLE: u32 = 2;
 
-type R = Result<(), String>;
+pub(super) type R = Result<(), String>;
 
-fn err<E: std::fmt::Display>(e: E) -> String {
+pub(super) fn err<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
+/// Something drawn on a chart page: a run chart's `Spec`, or a sweep chart.
+pub(super) trait Drawing {
+    /// Draws the whole page on `cv` (design pixels).
+    fn draw_on<DB: DrawingBackend>(&self, cv: &Canvas<'_, DB>) -> R;
+}
+
+impl Drawing for Spec {
+    fn draw_on<DB: DrawingBackend>(&self, cv: &Canvas<'_, DB>) -> R {
+        draw(self, cv)
+    }
+}
+
 /// The chart as an SVG document.
-pub(super) fn svg(spec: &Spec) -> Result<String, String> {
+pub(super) fn svg(spec: &impl Drawing) -> Result<String, String> {
     let mut out = String::new();
     {
         let area = SVGBackend::with_string(&mut out, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(
-            spec,
-            &Canvas {
-                area: &area,
-                scale: 1.0,
-                raster: false,
-            },
-        )?;
+        spec.draw_on(&Canvas {
+            area: &area,
+            scale: 1.0,
+            raster: false,
+        })?;
         area.present().map_err(err)?;
     }
     Ok(out)
@@ -53,19 +62,16 @@ pub(super) enum PngFailure {
 }
 
 /// The chart as PNG bytes (RGB, 8 bits).
-pub(super) fn png(spec: &Spec) -> Result<Vec<u8>, PngFailure> {
+pub(super) fn png(spec: &impl Drawing) -> Result<Vec<u8>, PngFailure> {
     let (w, h) = (WIDTH * SUPERSAMPLE, HEIGHT * SUPERSAMPLE);
     let mut buf = vec![255u8; (w * h * 3) as usize];
     {
         let area = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
-        draw(
-            spec,
-            &Canvas {
-                area: &area,
-                scale: SUPERSAMPLE as f64,
-                raster: true,
-            },
-        )
+        spec.draw_on(&Canvas {
+            area: &area,
+            scale: SUPERSAMPLE as f64,
+            raster: true,
+        })
         .map_err(PngFailure::Draw)?;
         area.present()
             .map_err(|e| PngFailure::Draw(e.to_string()))?;
@@ -122,7 +128,7 @@ const SVG_SIZE_PER_EM: f64 = 1.24;
 const RASTER_BASELINE_EM: f64 = RASTER_SIZE_PER_EM / 2.0;
 const SVG_BASELINE_EM: f64 = 0.76;
 /// Half of DejaVu Sans' cap height, in em: the visual centre of a line of capitals and digits.
-const HALF_CAP_EM: f64 = 0.365;
+pub(super) const HALF_CAP_EM: f64 = 0.365;
 
 fn font_style(bold: bool) -> FontStyle {
     if bold {
@@ -133,7 +139,7 @@ fn font_style(bold: bool) -> FontStyle {
 }
 
 /// Width of `text` at `em` design pixels.
-fn text_w(text: &str, em: f64, bold: bool) -> f64 {
+pub(super) fn text_w(text: &str, em: f64, bold: bool) -> f64 {
     // Measured at a large size, then scaled, to avoid rounding to whole pixels.
     const REF: f64 = 100.0;
     FontDesc::new(
@@ -147,7 +153,7 @@ fn text_w(text: &str, em: f64, bold: bool) -> f64 {
 }
 
 /// `text`, shortened with an ellipsis to fit `max_w`.
-fn fit(text: &str, em: f64, bold: bool, max_w: f64) -> String {
+pub(super) fn fit(text: &str, em: f64, bold: bool, max_w: f64) -> String {
     if text_w(text, em, bold) <= max_w {
         return text.to_string();
     }
@@ -163,8 +169,9 @@ fn fit(text: &str, em: f64, bold: bool, max_w: f64) -> String {
     String::new()
 }
 
-/// `text` broken into lines no wider than `max_w`, at spaces.
-fn wrap(text: &str, em: f64, bold: bool, max_w: f64) -> Vec<String> {
+/// `text` broken into lines no wider than `max_w`, at spaces; a word wider than a line on its own
+/// (a long field path) is broken after a `.`, `=`, `-`, `_` or `/`, or anywhere if it has none.
+pub(super) fn wrap(text: &str, em: f64, bold: bool, max_w: f64) -> Vec<String> {
     let mut lines = Vec::new();
     let mut cur = String::new();
     for word in text.split(' ') {
@@ -179,6 +186,11 @@ fn wrap(text: &str, em: f64, bold: bool, max_w: f64) -> Vec<String> {
         } else {
             cur = candidate;
         }
+        if text_w(&cur, em, bold) > max_w {
+            let mut pieces = break_word(&cur, em, bold, max_w);
+            cur = pieces.pop().unwrap_or_default();
+            lines.extend(pieces);
+        }
     }
     if !cur.is_empty() {
         lines.push(cur);
@@ -186,10 +198,36 @@ fn wrap(text: &str, em: f64, bold: bool, max_w: f64) -> Vec<String> {
     lines
 }
 
+/// A word too wide for `max_w`, cut into pieces that fit, preferably after punctuation.
+fn break_word(word: &str, em: f64, bold: bool, max_w: f64) -> Vec<String> {
+    let chars: Vec<char> = word.chars().collect();
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    while start < chars.len() {
+        let piece = |end: usize| chars[start..end].iter().collect::<String>();
+        // The longest prefix that fits (at least one character).
+        let mut end = start + 1;
+        while end < chars.len() && text_w(&piece(end + 1), em, bold) <= max_w {
+            end += 1;
+        }
+        if end < chars.len() {
+            if let Some(b) = (start + 1..end)
+                .rev()
+                .find(|&i| matches!(chars[i - 1], '.' | '=' | '-' | '_' | '/'))
+            {
+                end = b;
+            }
+        }
+        pieces.push(piece(end));
+        start = end;
+    }
+    pieces
+}
+
 // ---------------------------------------------------------------------------------------------
 // Canvas: design-pixel drawing primitives over a plotters drawing area
 
-struct Canvas<'a, DB: DrawingBackend> {
+pub(super) struct Canvas<'a, DB: DrawingBackend> {
     area: &'a DrawingArea<DB, Shift>,
     /// Device pixels per design pixel.
     scale: f64,
@@ -197,7 +235,7 @@ struct Canvas<'a, DB: DrawingBackend> {
     raster: bool,
 }
 
-fn rgba(c: RGBColor, alpha: f64) -> RGBAColor {
+pub(super) fn rgba(c: RGBColor, alpha: f64) -> RGBAColor {
     RGBAColor(c.0, c.1, c.2, alpha)
 }
 
@@ -232,7 +270,7 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
 
     /// Horizontal text with its baseline at `baseline`.
     #[allow(clippy::too_many_arguments)]
-    fn text(
+    pub(super) fn text(
         &self,
         text: &str,
         x: f64,
@@ -253,7 +291,15 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
     }
 
     /// Text reading upwards, centred on (`x`, `y`).
-    fn vtext(&self, text: &str, x: f64, y: f64, em: f64, bold: bool, color: RGBColor) -> R {
+    pub(super) fn vtext(
+        &self,
+        text: &str,
+        x: f64,
+        y: f64,
+        em: f64,
+        bold: bool,
+        color: RGBColor,
+    ) -> R {
         let style = self
             .font(em, bold)
             .transform(FontTransform::Rotate270)
@@ -266,7 +312,7 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
             .map_err(err)
     }
 
-    fn rect(&self, x0: f64, y0: f64, x1: f64, y1: f64, color: RGBAColor) -> R {
+    pub(super) fn rect(&self, x0: f64, y0: f64, x1: f64, y1: f64, color: RGBAColor) -> R {
         let (a, b) = (self.px(x0, y0), self.px(x1, y1));
         if b.0 < a.0 || b.1 < a.1 {
             return Ok(());
@@ -276,7 +322,15 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
             .map_err(err)
     }
 
-    fn frame(&self, x0: f64, y0: f64, x1: f64, y1: f64, color: RGBColor, width: f64) -> R {
+    pub(super) fn frame(
+        &self,
+        x0: f64,
+        y0: f64,
+        x1: f64,
+        y1: f64,
+        color: RGBColor,
+        width: f64,
+    ) -> R {
         self.line(
             &[(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)],
             rgba(color, 1.0),
@@ -285,7 +339,7 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
         )
     }
 
-    fn polygon(&self, pts: &[(f64, f64)], color: RGBAColor) -> R {
+    pub(super) fn polygon(&self, pts: &[(f64, f64)], color: RGBAColor) -> R {
         if pts.len() < 3 {
             return Ok(());
         }
@@ -296,7 +350,7 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
     }
 
     /// A polyline with a dash pattern (design pixels; empty: solid).
-    fn line(&self, pts: &[(f64, f64)], color: RGBAColor, width: f64, dash: &[f64]) -> R {
+    pub(super) fn line(&self, pts: &[(f64, f64)], color: RGBAColor, width: f64, dash: &[f64]) -> R {
         if pts.len() < 2 {
             return Ok(());
         }
@@ -344,7 +398,7 @@ impl<DB: DrawingBackend> Canvas<'_, DB> {
         Ok(())
     }
 
-    fn marker(&self, m: Marker, x: f64, y: f64, r: f64, color: RGBColor) -> R {
+    pub(super) fn marker(&self, m: Marker, x: f64, y: f64, r: f64, color: RGBColor) -> R {
         // A white halo keeps markers visible on bands and other lines.
         self.marker_shape(m, x, y, r + 1.4, WHITE)?;
         self.marker_shape(m, x, y, r, color)
@@ -459,19 +513,19 @@ fn dash_pieces(pts: &[(f64, f64)], pattern: &[f64]) -> Vec<Vec<(f64, f64)>> {
 // ---------------------------------------------------------------------------------------------
 // Layout
 
-const MARGIN_L: f64 = 32.0;
+pub(super) const MARGIN_L: f64 = 32.0;
 const MARGIN_R: f64 = 30.0;
 const MARGIN_T: f64 = 20.0;
 const MARGIN_B: f64 = 14.0;
 
 const EM_TITLE: f64 = 27.0;
 const EM_SUBTITLE: f64 = 16.0;
-const EM_PANEL_TITLE: f64 = 16.5;
-const EM_AXIS_TITLE: f64 = 15.0;
-const EM_TICK: f64 = 14.5;
-const EM_LEGEND: f64 = 15.0;
+pub(super) const EM_PANEL_TITLE: f64 = 16.5;
+pub(super) const EM_AXIS_TITLE: f64 = 15.0;
+pub(super) const EM_TICK: f64 = 14.5;
+pub(super) const EM_LEGEND: f64 = 15.0;
 const EM_KEY: f64 = 14.0;
-const EM_NOTE: f64 = 13.0;
+pub(super) const EM_NOTE: f64 = 13.0;
 const EM_MARK: f64 = 12.5;
 
 const KEY_ROW: f64 = 21.0;
@@ -545,7 +599,7 @@ fn data_range(panels: &[&Panel]) -> Option<(f64, f64)> {
 }
 
 /// Month ticks on the time axis, as many as fit in `width` design pixels.
-fn month_ticks(start: NaiveDate, days: f64, width: f64) -> Vec<(f64, String)> {
+pub(super) fn month_ticks(start: NaiveDate, days: f64, width: f64) -> Vec<(f64, String)> {
     let first = NaiveDate::from_ymd_opt(start.year(), start.month(), 1).unwrap_or(start);
     for step in [1u32, 2, 3, 6, 12, 24, 60] {
         let mut ticks = Vec::new();
@@ -571,8 +625,25 @@ fn month_ticks(start: NaiveDate, days: f64, width: f64) -> Vec<(f64, String)> {
     Vec::new()
 }
 
-/// The chart's page: header, grid of panels, legend column, footer.
-fn draw<DB: DrawingBackend>(spec: &Spec, cv: &Canvas<'_, DB>) -> R {
+/// What a chart page has around its panels.
+pub(super) struct Page<'a> {
+    pub title: &'a str,
+    pub subtitle: &'a str,
+    pub legend: &'a [LegendItem],
+    pub key: &'a [KeyItem],
+    pub notes: &'a [String],
+    pub source: &'a str,
+}
+
+/// The region left for panels: (left, top, right, bottom), design pixels.
+pub(super) type Region = (f64, f64, f64, f64);
+
+/// Draws a page's white ground, header (title, subtitle), footer (key, notes, source, bottom up)
+/// and legend column; returns the region left for the panels.
+pub(super) fn draw_page<DB: DrawingBackend>(
+    cv: &Canvas<'_, DB>,
+    page: &Page<'_>,
+) -> Result<Region, String> {
     let w = WIDTH as f64;
     let h = HEIGHT as f64;
     if !cv.raster {
@@ -583,7 +654,7 @@ fn draw<DB: DrawingBackend>(spec: &Spec, cv: &Canvas<'_, DB>) -> R {
     // Header.
     let content_w = w - MARGIN_L - MARGIN_R;
     cv.text(
-        &fit(&spec.title, EM_TITLE, true, content_w),
+        &fit(page.title, EM_TITLE, true, content_w),
         MARGIN_L,
         MARGIN_T + EM_TITLE,
         EM_TITLE,
@@ -592,7 +663,7 @@ fn draw<DB: DrawingBackend>(spec: &Spec, cv: &Canvas<'_, DB>) -> R {
         HPos::Left,
     )?;
     cv.text(
-        &fit(&spec.subtitle, EM_SUBTITLE, false, content_w),
+        &fit(page.subtitle, EM_SUBTITLE, false, content_w),
         MARGIN_L,
         MARGIN_T + EM_TITLE + 27.0,
         EM_SUBTITLE,
@@ -603,9 +674,9 @@ fn draw<DB: DrawingBackend>(spec: &Spec, cv: &Canvas<'_, DB>) -> R {
     let region_top = MARGIN_T + EM_TITLE + 46.0;
 
     // Footer: policy key, notes, source, bottom up.
-    let key_cols = if spec.key.len() > 5 { 2 } else { 1 };
-    let key_rows = spec.key.len().div_ceil(key_cols);
-    let note_lines: Vec<String> = spec
+    let key_cols = if page.key.len() > 5 { 2 } else { 1 };
+    let key_rows = page.key.len().div_ceil(key_cols);
+    let note_lines: Vec<String> = page
         .notes
         .iter()
         .flat_map(|n| wrap(n, EM_NOTE, false, content_w))
@@ -614,7 +685,7 @@ fn draw<DB: DrawingBackend>(spec: &Spec, cv: &Canvas<'_, DB>) -> R {
     let footer_top = h - MARGIN_B - footer_h;
     let mut y = footer_top + 4.0;
     let col_w = content_w / key_cols as f64;
-    for (i, item) in spec.key.iter().enumerate() {
+    for (i, item) in page.key.iter().enumerate() {
         let (c, r) = (i / key_rows, i % key_rows);
         let x = MARGIN_L + c as f64 * col_w;
         let by = y + r as f64 * KEY_ROW;
@@ -635,7 +706,7 @@ fn draw<DB: DrawingBackend>(spec: &Spec, cv: &Canvas<'_, DB>) -> R {
         y += NOTE_ROW;
     }
     cv.text(
-        &fit(&spec.source, EM_NOTE * 0.95, false, content_w),
+        &fit(page.source, EM_NOTE * 0.95, false, content_w),
         MARGIN_L,
         y + 15.0,
         EM_NOTE * 0.95,
@@ -645,10 +716,26 @@ fn draw<DB: DrawingBackend>(spec: &Spec, cv: &Canvas<'_, DB>) -> R {
     )?;
 
     // Legend column.
-    let legend_w = legend_width(&spec.legend);
+    let legend_w = legend_width(page.legend);
     let legend_x = w - MARGIN_R - legend_w;
     let region = (MARGIN_L, region_top, legend_x - 30.0, footer_top - 16.0);
-    draw_legend(cv, &spec.legend, legend_x, region.1 + 8.0, legend_w)?;
+    draw_legend(cv, page.legend, legend_x, region.1 + 8.0, legend_w)?;
+    Ok(region)
+}
+
+/// The chart's page: header, grid of panels, legend column, footer.
+fn draw<DB: DrawingBackend>(spec: &Spec, cv: &Canvas<'_, DB>) -> R {
+    let region = draw_page(
+        cv,
+        &Page {
+            title: &spec.title,
+            subtitle: &spec.subtitle,
+            legend: &spec.legend,
+            key: &spec.key,
+            notes: &spec.notes,
+            source: &spec.source,
+        },
+    )?;
 
     // Panels.
     let n = spec.panels.len().max(1);
@@ -1307,15 +1394,12 @@ fn draw_legend<DB: DrawingBackend>(
     for item in items {
         match item {
             LegendItem::Heading(t) => {
-                cv.text(
-                    &fit(t, EM_LEGEND, true, width),
-                    x,
-                    y + 16.0,
-                    EM_LEGEND,
-                    true,
-                    INK,
-                    HPos::Left,
-                )?;
+                for (k, line) in wrap(t, EM_LEGEND, true, width).iter().enumerate() {
+                    if k > 0 {
+                        y += 19.0;
+                    }
+                    cv.text(line, x, y + 16.0, EM_LEGEND, true, INK, HPos::Left)?;
+                }
                 y += LEGEND_ROW;
             }
             LegendItem::Line { label, style, band } => {
@@ -1517,6 +1601,33 @@ mod tests {
         assert!(wide.iter().any(|t| t.1 == "2025-07"));
         let narrow = month_ticks(start, days, 300.0);
         assert!(narrow.len() <= 3, "{narrow:?}");
+    }
+
+    #[test]
+    fn long_words_break_at_punctuation() {
+        crate::report::charts::style::register_fonts().unwrap();
+        let path = "policy.us-offshore-lease-ban-cn.from";
+        let lines = wrap(&format!("One line per value of {path}"), 15.0, true, 250.0);
+        assert!(lines.len() >= 2, "{lines:?}");
+        assert!(
+            lines.iter().all(|l| text_w(l, 15.0, true) <= 250.0),
+            "{lines:?}"
+        );
+        assert_eq!(
+            lines.concat().replace(' ', ""),
+            format!("Onelineper value of{path}").replace(' ', "")
+        );
+        // Breaks come after punctuation where there is some.
+        let pieces = break_word(path, 15.0, false, 200.0);
+        assert!(pieces.len() >= 2, "{pieces:?}");
+        assert!(
+            pieces[..pieces.len() - 1]
+                .iter()
+                .all(|p| p.ends_with(['.', '-'])),
+            "{pieces:?}"
+        );
+        // Short text is untouched.
+        assert_eq!(wrap("a b", 15.0, false, 500.0), ["a b"]);
     }
 
     #[test]

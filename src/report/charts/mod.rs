@@ -1,9 +1,9 @@
-//! Charts of a run, or of several runs overlaid (a baseline and its what-ifs), as SVG (for print)
-//! and PNG (1600 x 900, for slides).
+//! Charts of a run, or of several runs overlaid (a baseline and its what-ifs), and of a sweep, as
+//! SVG (for print) and PNG (1600 x 900, for slides).
 //!
-//! [`render`] is a pure function: same runs in, same bytes out (no timestamps, fixed order). It
-//! draws with a font bundled in the binary (DejaVu Sans, `assets/fonts/`), so it needs no system
-//! fonts.
+//! [`render`] and [`render_sweep`] are pure functions: same input, same bytes out (no timestamps,
+//! fixed order). They draw with a font bundled in the binary (DejaVu Sans, `assets/fonts/`), so
+//! they need no system fonts.
 //!
 //! # The charts
 //!
@@ -32,12 +32,38 @@
 //! inside the horizon with numbered vertical lines (labels staggered when dates crowd), keyed
 //! under the chart; rules in force throughout are counted in a note, not drawn. Colours are
 //! Okabe-Ito, plus a dash pattern and marker per series for greyscale; the heatmap uses viridis.
+//!
+//! # Sweep charts
+//!
+//! [`render_sweep`] draws a whole (or merged) sweep from its manifest and per-point statistics
+//! (`sweep.csv`); `capsim sweep` and `capsim merge` write them to `charts/` beside `sweep.csv`.
+//!
+//! | name | what it shows |
+//! |---|---|
+//! | `sweep-<k>-<path>` | for axis `k` (1-based, in `--vary` order; `<path>` its field path with `.` and `_` as `-`), a panel per headline number: the mean at each of the axis's values, with markers and the 5th-95th percentile band; the scenario as written (point 0) as a dashed reference line labelled "as written", with its own faint band |
+//! | `tornado` | one-at-a-time sweeps and grids of one axis only: a panel per headline number, a bar per axis from the lowest to the highest mean over its values (the part below the as-written mean blue, above vermillion), longest on top, each end labelled with the value that gave it, around a line at the as-written mean and its faint 5th-95th percentile band (the noise to compare swings against) |
+//!
+//! The x axis of an axis chart follows the axis's value labels: all dates give a calendar axis,
+//! all numbers a linear one, anything else (words, or a mix) evenly spaced categories in the order
+//! given, whose points are not joined by lines. Which points an axis chart shows: under
+//! one-at-a-time, the points that set only that axis; under a grid of one axis, every point but
+//! point 0; under a grid of several axes, a series per combination of the other axes' values
+//! (legend `b.y=3, c.z=x`), or, above five combinations, only the slice where each other axis
+//! sits at its middle value (said in a note). A grid of several axes has no tornado: each of its
+//! points moves several fields at once, so a bar per axis would mix in the others' effects.
+//!
+//! Headline numbers with no value at any point, or zero at every point, get no panel and are
+//! named in a note. Value axes carry units (PFLOP-days, USD, % for shares, hours, jobs, tokens)
+//! with k/M/B/T prefixes.
 
 mod draw;
 mod spec;
 mod style;
+mod sweep;
 
+use super::sweep::SweepManifest;
 use super::view::RunView;
+use crate::experiment::sweep::PointStat;
 
 pub use draw::{HEIGHT, WIDTH};
 
@@ -89,6 +115,14 @@ pub enum ChartError {
         /// What it holds.
         value: String,
     },
+    /// A sweep's manifest does not hold together (a damaged or hand-edited folder).
+    #[error("sweep of '{scenario}': {message}\n  help: re-run `capsim sweep` (or `capsim merge`) with this version of capsim")]
+    BadSweep {
+        /// The sweep's scenario.
+        scenario: String,
+        /// What does not fit.
+        message: String,
+    },
     /// The bundled font did not load (a broken build).
     #[error("the bundled chart font does not load\n  help: rebuild capsim from a clean checkout (assets/fonts/)")]
     Font,
@@ -115,32 +149,47 @@ pub enum ChartError {
 pub fn render(runs: &[RunView]) -> Result<Vec<Chart>, ChartError> {
     style::register_fonts().map_err(|()| ChartError::Font)?;
     let specs = spec::build(runs)?;
+    specs.iter().map(|s| finish(s.name, &s.title, s)).collect()
+}
+
+/// Every chart of a whole sweep from its manifest and per-point statistics: one per axis
+/// (`sweep-<k>-<path>`, in axis order), then the `tornado` where the design allows one (see
+/// [the table](self#sweep-charts)).
+pub fn render_sweep(
+    manifest: &SweepManifest,
+    stats: &[PointStat],
+) -> Result<Vec<Chart>, ChartError> {
+    style::register_fonts().map_err(|()| ChartError::Font)?;
+    let specs = sweep::build(manifest, stats)?;
     specs
         .iter()
-        .map(|s| {
-            let svg = draw::svg(s).map_err(|message| ChartError::Draw {
-                chart: s.name.to_string(),
-                message,
-            })?;
-            let chart = || s.name.to_string();
-            let png = draw::png(s).map_err(|f| match f {
-                draw::PngFailure::Draw(message) => ChartError::Draw {
-                    chart: chart(),
-                    message,
-                },
-                draw::PngFailure::Encode(message) => ChartError::Encode {
-                    chart: chart(),
-                    message,
-                },
-            })?;
-            Ok(Chart {
-                name: s.name.to_string(),
-                title: s.title.clone(),
-                svg,
-                png,
-            })
-        })
+        .map(|s| finish(s.name(), s.title(), s))
         .collect()
+}
+
+/// Draws a chart as SVG and PNG.
+fn finish(name: &str, title: &str, drawing: &impl draw::Drawing) -> Result<Chart, ChartError> {
+    let chart = || name.to_string();
+    let svg = draw::svg(drawing).map_err(|message| ChartError::Draw {
+        chart: chart(),
+        message,
+    })?;
+    let png = draw::png(drawing).map_err(|f| match f {
+        draw::PngFailure::Draw(message) => ChartError::Draw {
+            chart: chart(),
+            message,
+        },
+        draw::PngFailure::Encode(message) => ChartError::Encode {
+            chart: chart(),
+            message,
+        },
+    })?;
+    Ok(Chart {
+        name: chart(),
+        title: title.to_string(),
+        svg,
+        png,
+    })
 }
 
 #[cfg(test)]

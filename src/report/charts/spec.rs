@@ -70,7 +70,7 @@ pub(super) struct Panel {
     pub body: Body,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub(super) enum LegendItem {
     Heading(String),
     Line {

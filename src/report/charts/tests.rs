@@ -137,7 +137,7 @@ fn svgs(runs: &[RunView]) -> Vec<(&'static str, String)> {
         .collect()
 }
 
-fn png_info(bytes: &[u8]) -> (u32, u32, usize) {
+pub(super) fn png_info(bytes: &[u8]) -> (u32, u32, usize) {
     let decoder = png::Decoder::new(bytes);
     let mut reader = decoder.read_info().expect("a PNG header");
     let mut buf = vec![0; reader.output_buffer_size()];
@@ -155,7 +155,7 @@ fn png_info(bytes: &[u8]) -> (u32, u32, usize) {
 }
 
 /// Checks that tags open and close in order (enough XML for our output: no comments or CDATA).
-fn balanced(svg: &str) -> Result<(), String> {
+pub(super) fn balanced(svg: &str) -> Result<(), String> {
     let mut stack: Vec<&str> = Vec::new();
     let mut rest = svg;
     while let Some(i) = rest.find('<') {
