@@ -1621,7 +1621,7 @@ fn set_field_errors_name_the_path_and_leave_the_scenario_unchanged() {
             toml::Value::Float(1.5),
             &[
                 "t.toml:14:16: chips.h100.training_mfu: must be a number in (0, 1], found 1.5 \
-                 (after set_field chips.h100.training_mfu = 1.5)",
+                 (after setting chips.h100.training_mfu = 1.5)",
                 "0.40 means 40%",
             ],
         ),
