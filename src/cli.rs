@@ -175,6 +175,9 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             threads,
             quiet,
         } => {
+            if let Some(n) = threads {
+                experiment::limit_threads(n.into())?;
+            }
             let mut sc = load(scenario.as_deref())?;
             for spec in &set {
                 let (path, value) = sweep::parse_setting(spec)?;
@@ -232,6 +235,9 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             threads,
             quiet,
         } => {
+            if let Some(n) = threads {
+                experiment::limit_threads(n.into())?;
+            }
             let sc = load(scenario.as_deref())?;
             let spec = sc.sweep();
             let vary = if vary.is_empty() {

@@ -17,7 +17,8 @@
 //!   one replication. No I/O.
 //! - [`scenario`]: TOML files to a validated [`model::World`]; errors with file, line, column and
 //!   field path.
-//! - [`experiment`]: replications in parallel (rayon), gathered in a fixed order.
+//! - [`experiment`]: replications in parallel (rayon), gathered in a fixed order; it also sizes
+//!   the pool that draws charts in parallel ([`report::charts`], one chart per task).
 //! - [`report`]: CSV, JSON and output folders; pure exporters plus one place that writes files.
 //! - `cli` (in the binary): the clap commands.
 //!

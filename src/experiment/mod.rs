@@ -79,6 +79,19 @@ pub fn run_replications(
     })
 }
 
+/// Caps every parallel step of this process outside [`RunOptions::threads`]' own pool (drawing
+/// charts, one per task) at `threads` threads, by sizing rayon's global pool. Call it once, before
+/// anything runs in parallel; a second call is an error.
+pub fn limit_threads(threads: usize) -> Result<(), ExperimentError> {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()
+        .map_err(|e| ExperimentError::Threads {
+            threads,
+            message: e.to_string(),
+        })
+}
+
 /// Runs `work` on a pool of `threads` threads, or on rayon's global pool (every core).
 fn in_pool<T: Send>(
     threads: Option<usize>,

@@ -64,6 +64,7 @@ mod sweep;
 use super::sweep::SweepManifest;
 use super::view::RunView;
 use crate::experiment::sweep::PointStat;
+use rayon::prelude::*;
 
 pub use draw::{HEIGHT, WIDTH};
 
@@ -149,7 +150,12 @@ pub enum ChartError {
 pub fn render(runs: &[RunView]) -> Result<Vec<Chart>, ChartError> {
     style::register_fonts().map_err(|()| ChartError::Font)?;
     let specs = spec::build(runs)?;
-    specs.iter().map(|s| finish(s.name, &s.title, s)).collect()
+    // One chart per task: each is pure, and `collect` keeps chart order, so the bytes do not
+    // depend on the threads.
+    specs
+        .par_iter()
+        .map(|s| finish(s.name, &s.title, s))
+        .collect()
 }
 
 /// Every chart of a whole sweep from its manifest and per-point statistics: one per axis
@@ -162,7 +168,7 @@ pub fn render_sweep(
     style::register_fonts().map_err(|()| ChartError::Font)?;
     let specs = sweep::build(manifest, stats)?;
     specs
-        .iter()
+        .par_iter()
         .map(|s| finish(s.name(), s.title(), s))
         .collect()
 }
