@@ -11,7 +11,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontDesc, FontFamily, FontStyle, FontTransform, RGBAColor};
 
-use super::spec::{Body, HeatRow, KeyItem, LegendItem, Panel, Pt, Series, Spec, Val};
+use super::spec::{Body, HeatRow, KeyItem, LegendItem, Panel, Series, Spec, Val};
 use super::style::{
     linear_ticks, log_ticks, viridis, Marker, Style, Unit, FAINT, FAMILY, GRID, INK, MUTED, POLICY,
 };
@@ -1041,12 +1041,12 @@ fn draw_time_axis<DB: DrawingBackend>(cv: &Canvas<'_, DB>, spec: &Spec, plot: &P
     Ok(())
 }
 
-/// Index ranges of consecutive points that have a value.
-fn runs_of(points: &[Pt]) -> Vec<std::ops::Range<usize>> {
+/// Index ranges of consecutive items that have a value (`has`): the pieces of a broken line.
+pub(super) fn runs_of<T>(items: &[T], has: impl Fn(&T) -> bool) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut start = None;
-    for (i, p) in points.iter().enumerate() {
-        match (p.v.is_some(), start) {
+    for (i, item) in items.iter().enumerate() {
+        match (has(item), start) {
             (true, None) => start = Some(i),
             (false, Some(s)) => {
                 out.push(s..i);
@@ -1056,9 +1056,31 @@ fn runs_of(points: &[Pt]) -> Vec<std::ops::Range<usize>> {
         }
     }
     if let Some(s) = start {
-        out.push(s..points.len());
+        out.push(s..items.len());
     }
     out
+}
+
+/// Horizontal grid lines across `x0..x1` with their labels to the left: (y in pixels, label).
+pub(super) fn y_grid<'a, DB: DrawingBackend>(
+    cv: &Canvas<'_, DB>,
+    x0: f64,
+    x1: f64,
+    rows: impl Iterator<Item = (f64, &'a str)>,
+) -> R {
+    for (y, label) in rows {
+        cv.line(&[(x0, y), (x1, y)], rgba(GRID, 1.0), 1.0, &[])?;
+        cv.text(
+            label,
+            x0 - 8.0,
+            y + HALF_CAP_EM * EM_TICK,
+            EM_TICK,
+            false,
+            MUTED,
+            HPos::Right,
+        )?;
+    }
+    Ok(())
 }
 
 /// Vertical lines every `spacing` design pixels between two polylines over the same x values.
@@ -1114,19 +1136,13 @@ fn draw_lines_panel<DB: DrawingBackend>(
     marks: &Marks<'_>,
 ) -> R {
     // Grid and y ticks.
-    for (&t, label) in axis.ticks.iter().zip(axis.labels) {
-        let y = plot.fy(t);
-        cv.line(&[(plot.x0, y), (plot.x1, y)], rgba(GRID, 1.0), 1.0, &[])?;
-        cv.text(
-            label,
-            plot.x0 - 8.0,
-            y + HALF_CAP_EM * EM_TICK,
-            EM_TICK,
-            false,
-            MUTED,
-            HPos::Right,
-        )?;
-    }
+    let rows = axis.ticks.iter().zip(axis.labels);
+    y_grid(
+        cv,
+        plot.x0,
+        plot.x1,
+        rows.map(|(&t, l)| (plot.fy(t), l.as_str())),
+    )?;
     if let Some(title) = axis.title {
         cv.vtext(
             &fit(title, EM_AXIS_TITLE, false, plot.y1 - plot.y0 + 20.0),
@@ -1150,7 +1166,7 @@ fn draw_lines_panel<DB: DrawingBackend>(
                 base[i] += v.mean;
             }
         }
-        for run in runs_of(&s.points) {
+        for run in runs_of(&s.points, |p| p.v.is_some()) {
             // (x, below, value) per point of the run.
             let at = |f: fn(&Val) -> f64| -> Vec<(f64, f64)> {
                 run.clone()
@@ -1188,7 +1204,7 @@ fn draw_lines_panel<DB: DrawingBackend>(
 
     // Bands of the curves, all before any line so no band hides a line.
     for s in series.iter().filter(|s| !s.stacked && s.band) {
-        for run in runs_of(&s.points) {
+        for run in runs_of(&s.points, |p| p.v.is_some()) {
             let run = &s.points[run];
             let mut poly: Vec<(f64, f64)> = run
                 .iter()
@@ -1202,7 +1218,7 @@ fn draw_lines_panel<DB: DrawingBackend>(
     }
     let curves: Vec<&Series> = series.iter().filter(|s| !s.stacked).collect();
     for s in &curves {
-        for run in runs_of(&s.points) {
+        for run in runs_of(&s.points, |p| p.v.is_some()) {
             let pts: Vec<(f64, f64)> = s.points[run]
                 .iter()
                 .map(|p| (plot.fx(p.x()), plot.fy(p.v.map_or(0.0, |v| v.mean))))

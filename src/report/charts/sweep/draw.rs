@@ -5,8 +5,8 @@ use plotters::prelude::{DrawingBackend, WHITE};
 use plotters::style::text_anchor::HPos;
 
 use super::super::draw::{
-    draw_page, fit, month_ticks, rgba, text_w, wrap, Canvas, Drawing, Page, Region, EM_AXIS_TITLE,
-    EM_NOTE, EM_TICK, HALF_CAP_EM, R,
+    draw_page, fit, month_ticks, rgba, runs_of, text_w, wrap, y_grid, Canvas, Drawing, Page,
+    Region, EM_AXIS_TITLE, EM_NOTE, EM_TICK, HALF_CAP_EM, R,
 };
 use super::super::style::{linear_ticks, Marker, Unit, FAINT, GRID, INK, MUTED};
 use super::{
@@ -351,26 +351,6 @@ fn draw_axis_chart<DB: DrawingBackend>(cv: &Canvas<'_, DB>, c: &AxisChart) -> R 
     Ok(())
 }
 
-/// Index ranges of consecutive points with a value.
-fn runs_of(points: &[(f64, Option<Stat>)]) -> Vec<std::ops::Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = None;
-    for (i, (_, s)) in points.iter().enumerate() {
-        match (s.is_some(), start) {
-            (true, None) => start = Some(i),
-            (false, Some(s0)) => {
-                out.push(s0..i);
-                start = None;
-            }
-            _ => {}
-        }
-    }
-    if let Some(s0) = start {
-        out.push(s0..points.len());
-    }
-    out
-}
-
 fn draw_axis_panel<DB: DrawingBackend>(
     cv: &Canvas<'_, DB>,
     c: &AxisChart,
@@ -381,19 +361,13 @@ fn draw_axis_panel<DB: DrawingBackend>(
     cell: &Cell,
 ) -> R {
     // Grid and y ticks.
-    for (&t, label) in ticks.iter().zip(labels) {
-        let y = plot.fy(t);
-        cv.line(&[(plot.x0, y), (plot.x1, y)], rgba(GRID, 1.0), 1.0, &[])?;
-        cv.text(
-            label,
-            plot.x0 - 8.0,
-            y + HALF_CAP_EM * EM_TICK,
-            EM_TICK,
-            false,
-            MUTED,
-            HPos::Right,
-        )?;
-    }
+    let rows = ticks.iter().zip(labels);
+    y_grid(
+        cv,
+        plot.x0,
+        plot.x1,
+        rows.map(|(&t, l)| (plot.fy(t), l.as_str())),
+    )?;
     if !p.metric.unit_title.is_empty() {
         cv.vtext(
             &fit(
@@ -449,7 +423,7 @@ fn draw_axis_panel<DB: DrawingBackend>(
     };
     for (i, s) in p.series.iter().enumerate().filter(|(_, s)| s.band) {
         let color = rgba(s.style.color, band_alpha);
-        for run in runs_of(&s.points) {
+        for run in runs_of(&s.points, |(_, st)| st.is_some()) {
             let pts = &s.points[run];
             if categorical || pts.len() == 1 {
                 for (x, st) in pts {
@@ -489,7 +463,7 @@ fn draw_axis_panel<DB: DrawingBackend>(
     // Lines (not between categories: their order is not a scale), then markers on top.
     if !categorical {
         for s in &p.series {
-            for run in runs_of(&s.points) {
+            for run in runs_of(&s.points, |(_, st)| st.is_some()) {
                 let pts: Vec<(f64, f64)> = s.points[run]
                     .iter()
                     .map(|(x, st)| (plot.fx(*x), plot.fy(st.map_or(0.0, |v| v.mean))))
