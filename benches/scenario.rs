@@ -1,12 +1,18 @@
 //! Scenario benchmarks: one replication of the shipped baseline (three years, monthly periods), the
-//! whole `capsim run` pipeline behind it, and replications and a sweep on 1 and 2 threads.
+//! whole `capsim run` pipeline behind it, and replications and a sweep on 1, 2, 4, 8 and 16
+//! threads (as many of those as the machine has cores).
 //!
 //! - `baseline/replication`: one replication of the embedded baseline (target: well under a second).
 //! - `baseline/run_and_files`: loading excluded, the replication plus summary and every output file's
 //!   bytes (CSV, JSON, charts, report.html), as `capsim run` does before writing.
-//! - `replications/{threads}`: 8 replications on a pool of 1 or 2 threads; the ratio of the two is
-//!   the scaling on this machine (target: at least 1.8x on 2 cores).
-//! - `sweep/{threads}`: a 3-point sweep (plus the baseline point) of 2 replications each.
+//! - `replications/{threads}`: 64 replications (and their summary) on a pool of `threads` threads;
+//!   the ratio to `replications/1` is the scaling on this machine (targets: at least 1.8x on 2
+//!   cores, 14x on 16).
+//! - `sweep/{threads}`: a 3-point sweep (plus the baseline point) of 16 replications each: 64
+//!   (point, replication) pairs, headline numbers only.
+//!
+//! For the machine's own ceiling, run N copies of `replications/1` at once and compare their
+//! per-iteration time with one copy's (see README, Performance).
 
 use std::hint::black_box;
 use std::time::Duration;
@@ -41,19 +47,30 @@ fn baseline(c: &mut Criterion) {
     g.finish();
 }
 
+/// Replications per iteration of `replications/{threads}`: enough to keep 16 threads busy.
+const REPLICATIONS: u64 = 64;
+/// Replications per point of `sweep/{threads}` (4 points).
+const SWEEP_REPLICATIONS: u64 = 16;
+
+/// 1, 2, 4, 8, 16: those this machine has the cores for.
+fn thread_counts() -> Vec<usize> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    [1, 2, 4, 8, 16].into_iter().filter(|&t| t <= cores.max(2)).collect()
+}
+
 fn replications(c: &mut Criterion) {
     let sc = scenario::baseline().expect("the embedded baseline loads");
     let mut g = c.benchmark_group("replications");
     g.sample_size(10)
         .sampling_mode(SamplingMode::Flat)
         .measurement_time(Duration::from_secs(15))
-        .throughput(Throughput::Elements(8));
-    for threads in [1usize, 2] {
+        .throughput(Throughput::Elements(REPLICATIONS));
+    for threads in thread_counts() {
         g.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, &t| {
             b.iter(|| {
                 let options = RunOptions {
                     seed: sc.seed,
-                    replications: 8,
+                    replications: REPLICATIONS,
                     period: PeriodKind::Month,
                     threads: Some(t),
                 };
@@ -73,15 +90,15 @@ fn sweeps(c: &mut Criterion) {
     g.sample_size(10)
         .sampling_mode(SamplingMode::Flat)
         .measurement_time(Duration::from_secs(15))
-        .throughput(Throughput::Elements(points.len() as u64 * 2));
-    for threads in [1usize, 2] {
+        .throughput(Throughput::Elements(points.len() as u64 * SWEEP_REPLICATIONS));
+    for threads in thread_counts() {
         g.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, &t| {
             b.iter(|| {
                 sweep::run_pairs(
                     &points,
                     PeriodKind::Month,
                     sc.seed,
-                    2,
+                    SWEEP_REPLICATIONS,
                     sweep::Shard::ALL,
                     Some(t),
                     &|| {},
