@@ -340,7 +340,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
                 period.as_str(),
                 shard,
             );
-            let files = report::sweep::sweep_files(&manifest, &records)
+            let files = report::sweep::sweep_files(&manifest, &records, point_folders)
                 .context("cannot draw the sweep's charts")?;
             folder
                 .write_all("", &files)
@@ -373,7 +373,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             let dirs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
             let (mut manifest, records) = report::sweep::merge(&dirs)?;
             manifest.shard = "all".into();
-            let files = report::sweep::sweep_files(&manifest, &records)
+            let files = report::sweep::sweep_files(&manifest, &records, false)
                 .context("cannot draw the sweep's charts")?;
             let name = format!("sweep-{}", manifest.scenario);
             let dest = report::output::write_folder(&out, &name, &files).with_context(|| {

@@ -1,10 +1,12 @@
-//! `report.html`: a run's, or a comparison's, page. One self-contained file (CSS and charts inline,
-//! no scripts, no fetches) that reads well on screen and prints on A4 or Letter.
+//! `report.html`: a run's, a comparison's, or a sweep's page. One self-contained file (CSS and
+//! charts inline, no scripts, no fetches) that reads well on screen and prints on A4 or Letter. A
+//! sweep's page may link to its points' own pages (relative links into the sweep folder).
 //!
 //! Templates live in `templates/` and are compiled into the binary; minijinja escapes every value
-//! (scenario names, descriptions and sources are user input). The only markup inserted unescaped is
-//! the charts' SVG, which capsim itself draws. Numbers are formatted here, not in the templates, so
-//! that formatting is tested in Rust.
+//! (scenario names, descriptions, sources, axis values and point labels are user input). The only
+//! text inserted unescaped is the charts' SVG, which capsim itself draws, and a sweep point's link,
+//! built from its number alone. Numbers are formatted here, not in the templates, so that
+//! formatting is tested in Rust.
 
 use chrono::NaiveDate;
 use minijinja::value::Serde;
@@ -13,13 +15,16 @@ use serde::Serialize;
 
 use super::charts::Chart;
 use super::compare::{self, Comparison, Headline, Metric, Scope, Value, Window};
+use super::sweep::SweepManifest;
 use super::view::RunView;
+use crate::experiment::sweep::PointStat;
 
 const TEMPLATES: &[(&str, &str)] = &[
     ("layout.html", include_str!("templates/layout.html")),
     ("macros.html", include_str!("templates/macros.html")),
     ("report.html", include_str!("templates/report.html")),
     ("compare.html", include_str!("templates/compare.html")),
+    ("sweep.html", include_str!("templates/sweep.html")),
     ("style.css", include_str!("templates/style.css")),
 ];
 
@@ -199,6 +204,8 @@ struct Policy<'a> {
 struct Fig<'a> {
     number: usize,
     title: &'a str,
+    /// Words after the title in the caption (how to read the chart), where the page gives them.
+    note: Option<String>,
     svg: &'a str,
 }
 
@@ -222,6 +229,7 @@ fn figs(figures: &[Chart]) -> Vec<Fig<'_>> {
             Fig {
                 number: i + 1,
                 title: &f.title,
+                note: None,
                 svg,
             }
         })
@@ -254,9 +262,19 @@ fn group_label(kind: &str, group: &str) -> String {
 }
 
 fn metric_label(m: &Metric) -> String {
-    match m.unit {
-        "share" | "jobs" | "tokens" => capitalise(m.label),
-        u => format!("{} ({u})", capitalise(m.label)),
+    labelled(m.label, m.unit)
+}
+
+/// `label` capitalised, with its unit in brackets where the values do not show it.
+fn labelled(label: &str, unit: &str) -> String {
+    with_unit(capitalise(label), unit)
+}
+
+/// `label` with its unit in brackets where the values do not show it.
+fn with_unit(label: String, unit: &str) -> String {
+    match unit {
+        "share" | "jobs" | "tokens" | "" => label,
+        u => format!("{label} ({u})"),
     }
 }
 
@@ -627,6 +645,373 @@ pub fn compare_report(c: &Comparison, views: &[RunView], figures: &[Chart]) -> V
     render("compare.html", page)
 }
 
+// ----- a sweep's page ---------------------------------------------------------------------------
+
+/// The headline numbers of a sweep (`sweep.csv`'s metrics) as the page names them, in the words
+/// of the sweep charts' panel titles: (name, label, unit as [`format_value`] takes it, how the
+/// figure is built from one replication).
+const SWEEP_METRICS: &[(&str, &str, &str, &str)] = &[
+    (
+        "compute_pflop_days",
+        "effective compute",
+        "PFLOP-days",
+        "total over the horizon",
+    ),
+    (
+        "compute_abroad_share",
+        "share of compute abroad",
+        "share",
+        "of the total over the horizon",
+    ),
+    (
+        "cost_usd",
+        "spend on compute",
+        "USD",
+        "total over the horizon",
+    ),
+    (
+        "tokens_served",
+        "tokens served",
+        "tokens",
+        "total over the horizon",
+    ),
+    (
+        "tokens_served_share",
+        "share of token demand served",
+        "share",
+        "of the total over the horizon",
+    ),
+    (
+        "training_jobs_completed",
+        "training jobs completed",
+        "jobs",
+        "total over the horizon",
+    ),
+    (
+        "completion_hours_p50",
+        "median time to completion",
+        "hours",
+        "arrival to finish, over the jobs completed in the horizon",
+    ),
+    (
+        "blocked_jobs_end",
+        "jobs blocked at the end",
+        "jobs",
+        "at the end of the horizon",
+    ),
+    (
+        "evictions",
+        "jobs evicted by rules",
+        "jobs",
+        "total over the horizon",
+    ),
+];
+
+/// (label, unit, how) of a sweep headline number; a firm's name stays as the scenario spells it.
+fn sweep_metric(name: &str) -> (String, &'static str, &'static str) {
+    if let Some(&(_, label, unit, how)) = SWEEP_METRICS.iter().find(|m| m.0 == name) {
+        return (capitalise(label), unit, how);
+    }
+    match name.strip_prefix("offshore_share.") {
+        Some(firm) => (
+            format!("{firm}: compute abroad"),
+            "share",
+            "share of its total over the horizon",
+        ),
+        None => (name.to_string(), "", ""),
+    }
+}
+
+/// Where point `p`'s run folder is, relative to the sweep folder: `points/NNN`, zero-padded to the
+/// digits of the largest point index, at least 3 (as `capsim sweep` names them).
+pub fn point_folder(p: usize, points: usize) -> String {
+    let width = points.saturating_sub(1).to_string().len().max(3);
+    format!("points/{p:0width$}")
+}
+
+#[derive(Serialize)]
+struct AxisRow<'a> {
+    number: usize,
+    path: &'a str,
+    values: &'a [String],
+}
+
+#[derive(Serialize)]
+struct PointEntry<'a> {
+    number: usize,
+    label: &'a str,
+    /// Link to the point's run report, where the sweep wrote point folders.
+    href: Option<String>,
+    /// Each axis's value at the point (`as written` where the point leaves it).
+    values: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+struct PointRow<'a> {
+    point: &'a PointEntry<'a>,
+    value: Cell,
+    /// The mean minus point 0's.
+    diff: String,
+}
+
+#[derive(Serialize)]
+struct SweepBlock<'a> {
+    label: String,
+    /// The metric's name in `sweep.csv`.
+    name: String,
+    how: &'static str,
+    rows: Vec<PointRow<'a>>,
+}
+
+#[derive(Serialize)]
+struct SweepPage<'a> {
+    version: &'a str,
+    scenario: &'a str,
+    lede: String,
+    facts: Vec<Fact>,
+    axes: Vec<AxisRow<'a>>,
+    points: &'a [PointEntry<'a>],
+    replications: u64,
+    any_band: bool,
+    point_folders: bool,
+    blocks: Vec<SweepBlock<'a>>,
+    /// Headline numbers no point has a value for, and those zero at every point (no block).
+    empty: Vec<String>,
+    zero: Vec<String>,
+    figures: Vec<Fig<'a>>,
+}
+
+fn sweep_facts(m: &SweepManifest, point_folders: bool) -> Vec<Fact> {
+    let n = m.points.len();
+    vec![
+        Fact {
+            label: "Design",
+            value: match m.design.as_str() {
+                "grid" => "grid: every combination of the axes' values".into(),
+                "one_at_a_time" => {
+                    "one at a time: each axis varied alone, the others as written".into()
+                }
+                other => other.to_string(),
+            },
+        },
+        Fact {
+            label: "Points",
+            value: format!("{n} (point 0 is the scenario as written)"),
+        },
+        Fact {
+            label: "Replications per point",
+            value: if m.replications == 1 {
+                "1 (no uncertainty bands)".into()
+            } else {
+                m.replications.to_string()
+            },
+        },
+        Fact {
+            label: "Seed",
+            value: format!("{} (the same replication seeds at every point)", m.seed),
+        },
+        Fact {
+            label: "Reported by",
+            value: m.period.clone(),
+        },
+        Fact {
+            label: "Content hash",
+            value: format!("SHA-256 {}", m.content_hash),
+        },
+        Fact {
+            label: "capsim version",
+            value: m.capsim_version.clone(),
+        },
+        Fact {
+            label: "Shard",
+            value: m.shard.clone(),
+        },
+        Fact {
+            label: "Point run folders",
+            value: if point_folders {
+                format!(
+                    "{}/ to {}/: each point's full run, with its own report (linked below)",
+                    point_folder(0, n),
+                    point_folder(n.saturating_sub(1), n)
+                )
+            } else {
+                "none: this sweep kept the headline numbers only (--headline-only, or merged \
+                 shards); for a point's full run, `capsim run` the scenario with --set for each \
+                 of its axes"
+                    .into()
+            },
+        },
+    ]
+}
+
+/// What the sweep is, in a sentence.
+fn sweep_lede(m: &SweepManifest) -> String {
+    let n = m.points.len();
+    let axes = match m.axes.len() {
+        1 => "one field".to_string(),
+        k => format!("{k} fields"),
+    };
+    let how = if m.design == "one_at_a_time" {
+        "one at a time"
+    } else {
+        "in every combination"
+    };
+    let reps = match m.replications {
+        1 => "once".to_string(),
+        r => format!("{r} times"),
+    };
+    format!(
+        "The scenario as written and {} variation{} of it, moving {axes} {how}; every point run \
+         {reps}, with the same replication seeds.",
+        n.saturating_sub(1),
+        if n == 2 { "" } else { "s" }
+    )
+}
+
+/// How to read sweep chart `chart` (its name, see [`super::charts::render_sweep`]).
+fn sweep_chart_note(chart: &Chart, m: &SweepManifest) -> Option<String> {
+    if chart.name == "tornado" {
+        return Some(
+            "Each bar spans the lowest to the highest mean an axis gives a headline number over \
+             its values, the other axes as written; the line is the scenario as written and its \
+             faint band the 5th to 95th percentile across replications: swings inside it are \
+             within the noise."
+                .into(),
+        );
+    }
+    let k: usize = chart
+        .name
+        .strip_prefix("sweep-")?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()?;
+    let axis = m.axes.get(k.checked_sub(1)?)?;
+    let others = if m.design == "grid" && m.axes.len() > 1 {
+        " (one line per combination of the other axes' values, or one slice of them, as the \
+         chart's note says)"
+    } else {
+        ""
+    };
+    Some(format!(
+        "Each headline number against {}: the mean at each value{others}, with its 5th to 95th \
+         percentile band across replications; the dashed line is the scenario as written \
+         (point 0), with its own faint band.",
+        axis.path
+    ))
+}
+
+/// `report.html` of a whole (or merged) sweep: its facts, axes and points, every headline number
+/// at every point (mean, p05 – p95, difference from point 0), and `figures` (from
+/// [`super::charts::render_sweep`]) inline. With `point_folders`, each point's label links to its
+/// run report (`points/NNN/report.html`, relative).
+pub fn sweep_report(
+    m: &SweepManifest,
+    stats: &[PointStat],
+    figures: &[Chart],
+    point_folders: bool,
+) -> Vec<u8> {
+    let n = m.points.len();
+    let entries: Vec<PointEntry> = m
+        .points
+        .iter()
+        .enumerate()
+        .map(|(p, label)| PointEntry {
+            number: p,
+            label,
+            href: point_folders.then(|| format!("{}/report.html", point_folder(p, n))),
+            values: (0..m.axes.len())
+                .map(|a| {
+                    m.point_values
+                        .get(p)
+                        .and_then(|v| v.get(a))
+                        .and_then(|v| v.as_deref())
+                        .unwrap_or("as written")
+                })
+                .collect(),
+        })
+        .collect();
+    let at: std::collections::HashMap<(usize, &str), &PointStat> = stats
+        .iter()
+        .map(|s| ((s.point, s.metric.as_str()), s))
+        .collect();
+    let value = |p: usize, metric: &str| {
+        at.get(&(p, metric)).map(|s| Value {
+            mean: s.mean,
+            band: (s.n > 1).then_some((s.p05, s.p95)),
+        })
+    };
+    let mut blocks = Vec::new();
+    let (mut empty, mut zero) = (Vec::new(), Vec::new());
+    for name in crate::metrics::headline_names(&m.firms) {
+        let (label, unit, how) = sweep_metric(&name);
+        // As the sweep charts do: a number no point has, or zero everywhere, gets no block.
+        let values: Vec<Value> = (0..n).filter_map(|p| value(p, &name)).collect();
+        if values.is_empty() {
+            empty.push(label);
+            continue;
+        }
+        if values
+            .iter()
+            .all(|v| v.mean == 0.0 && v.band.is_none_or(|(lo, hi)| lo == 0.0 && hi == 0.0))
+        {
+            zero.push(label);
+            continue;
+        }
+        let reference = value(0, &name);
+        let rows = entries
+            .iter()
+            .map(|e| {
+                let v = value(e.number, &name);
+                PointRow {
+                    point: e,
+                    value: cell(v, unit),
+                    diff: match (e.number, v, reference) {
+                        (0, _, _) => "reference".into(),
+                        (_, Some(v), Some(r)) => format_diff(v.mean - r.mean, unit),
+                        _ => "—".into(),
+                    },
+                }
+            })
+            .collect();
+        blocks.push(SweepBlock {
+            label: with_unit(label, unit),
+            name,
+            how,
+            rows,
+        });
+    }
+    let mut figs = figs(figures);
+    for (f, chart) in figs.iter_mut().zip(figures) {
+        f.note = sweep_chart_note(chart, m);
+    }
+    let page = SweepPage {
+        version: &m.capsim_version,
+        scenario: &m.scenario,
+        lede: sweep_lede(m),
+        facts: sweep_facts(m, point_folders),
+        axes: m
+            .axes
+            .iter()
+            .enumerate()
+            .map(|(i, a)| AxisRow {
+                number: i + 1,
+                path: &a.path,
+                values: &a.values,
+            })
+            .collect(),
+        points: &entries,
+        replications: m.replications,
+        any_band: stats.iter().any(|s| s.n > 1),
+        point_folders,
+        blocks,
+        empty,
+        zero,
+        figures: figs,
+    };
+    render("sweep.html", page)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -671,5 +1056,213 @@ mod tests {
         assert!(figs(&ok)[0].svg.starts_with("<svg"));
         let bad = [chart("<svg><script>alert(1)</script></svg>")];
         assert!(std::panic::catch_unwind(|| figs(&bad)).is_err());
+    }
+
+    /// Checks that every element the page opens is closed, in order (void elements and `/>`
+    /// aside), and that nothing but markup uses `<`; returns the first problem.
+    fn balanced(html: &str) -> Result<(), String> {
+        const VOID: &[&str] = &["meta", "br", "hr", "img", "input", "link", "wbr"];
+        let mut stack: Vec<String> = Vec::new();
+        let mut rest = html;
+        while let Some(i) = rest.find('<') {
+            rest = &rest[i + 1..];
+            let end = rest
+                .find('>')
+                .ok_or_else(|| format!("unclosed '<' before {:?}", &rest[..rest.len().min(40)]))?;
+            let tag = &rest[..end];
+            rest = &rest[end + 1..];
+            if tag.starts_with('!') {
+                continue; // doctype
+            }
+            if tag.contains('<') {
+                return Err(format!("'<' inside a tag: {tag:?}"));
+            }
+            let closing = tag.starts_with('/');
+            let name: String = tag
+                .trim_start_matches('/')
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            if name.is_empty() {
+                return Err(format!("a '<' that opens no tag: <{tag}>"));
+            }
+            if closing {
+                match stack.pop() {
+                    Some(open) if open == name => {}
+                    other => return Err(format!("</{name}> closes {other:?}")),
+                }
+            } else if !tag.ends_with('/') && !VOID.contains(&name.as_str()) {
+                stack.push(name);
+            }
+        }
+        if stack.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("never closed: {stack:?}"))
+        }
+    }
+
+    #[test]
+    fn the_tag_check_catches_what_it_should() {
+        assert!(balanced("<p><b>x</b><br></p><svg><rect/></svg>").is_ok());
+        assert!(balanced("<p><b>x</p>").is_err());
+        assert!(balanced("<p>x").is_err());
+        assert!(balanced("<td>a < b</td>").is_err());
+    }
+
+    /// minijinja's HTML escaping, to find user text in the page.
+    fn escaped(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+            .replace('\'', "&#x27;")
+            .replace('/', "&#x2f;")
+    }
+
+    /// A grid of two axes (one with a hostile path and value), 2 x 2 + 1 points, 3 replications.
+    fn hostile_sweep() -> (SweepManifest, Vec<PointStat>, Vec<Chart>) {
+        use super::super::sweep::AxisEntry;
+        let evil_path = "policy.<script>alert('x')</script>.from";
+        let evil_value = "2026-01-01\"><b>bold</b>";
+        let axes = vec![
+            AxisEntry {
+                path: "chips.h100.training_mfu".into(),
+                values: vec!["0.3".into(), "0.45".into()],
+            },
+            AxisEntry {
+                path: evil_path.into(),
+                values: vec!["2025-07-01".into(), evil_value.into()],
+            },
+        ];
+        let mut points = vec!["as written".to_string()];
+        let mut point_values = vec![vec![None, None]];
+        for a in &axes[0].values {
+            for b in &axes[1].values {
+                points.push(format!("{}={a}, {evil_path}={b}", axes[0].path));
+                point_values.push(vec![Some(a.clone()), Some(b.clone())]);
+            }
+        }
+        let firms = vec!["acme".to_string()];
+        let mut stats = Vec::new();
+        for p in 0..points.len() {
+            for name in crate::metrics::headline_names(&firms) {
+                let mean = match name.as_str() {
+                    "evictions" => 0.0,
+                    "completion_hours_p50" if p > 0 => continue, // no value: a dash
+                    "compute_abroad_share" | "tokens_served_share" => 0.25 + 0.05 * p as f64,
+                    "offshore_share.acme" => continue, // no value anywhere
+                    _ => 1.0e6 * (1.0 + p as f64),
+                };
+                stats.push(PointStat {
+                    point: p,
+                    metric: name,
+                    n: 3,
+                    mean,
+                    p05: mean * 0.9,
+                    p95: mean * 1.1,
+                });
+            }
+        }
+        let manifest = SweepManifest {
+            scenario: "evil<i>scenario</i>".into(),
+            content_hash: "abc123".into(),
+            seed: 42,
+            replications: 3,
+            period: "month".into(),
+            design: "grid".into(),
+            axes,
+            points,
+            point_values,
+            firms,
+            shard: "all".into(),
+            capsim_version: "9.9.9".into(),
+        };
+        let charts = [
+            "sweep-1-chips-h100-training-mfu",
+            "sweep-2-policy-x",
+            "tornado",
+        ]
+        .iter()
+        .map(|n| Chart {
+            name: n.to_string(),
+            title: format!("Chart <{n}>"),
+            svg: "<?xml version=\"1.0\"?>\n<svg viewBox=\"0 0 10 10\"><g><rect/></g></svg>".into(),
+            png: vec![],
+        })
+        .collect();
+        (manifest, stats, charts)
+    }
+
+    #[test]
+    fn sweep_page_is_well_formed_escaped_complete_and_links_only_to_point_folders_it_has() {
+        let (m, stats, charts) = hostile_sweep();
+        for folders in [false, true] {
+            let page = String::from_utf8(sweep_report(&m, &stats, &charts, folders)).unwrap();
+            balanced(&page).unwrap_or_else(|e| panic!("point folders {folders}: {e}"));
+            // Nothing of the user's text goes in unescaped.
+            assert!(!page.contains("<script"), "a script tag got through");
+            assert!(!page.contains("<b>bold"), "markup in a value got through");
+            assert!(
+                !page.contains("<i>scenario"),
+                "markup in the name got through"
+            );
+            assert!(page.contains(&escaped("evil<i>scenario</i>")));
+            // Every axis, value and point label is named.
+            for a in &m.axes {
+                assert!(page.contains(&escaped(&a.path)), "axis {} missing", a.path);
+                for v in &a.values {
+                    assert!(page.contains(&escaped(v)), "value {v} missing");
+                }
+            }
+            for (p, label) in m.points.iter().enumerate() {
+                assert!(
+                    page.contains(&escaped(label)),
+                    "point {p} '{label}' missing"
+                );
+                let href = format!("href=\"points/{p:03}/report.html\"");
+                assert_eq!(page.contains(&href), folders, "point {p}: {href}");
+            }
+            if !folders {
+                assert!(!page.contains("href="), "a link without point folders");
+            }
+            assert_eq!(page.matches("<a ").count(), page.matches("</a>").count());
+            // Point 0 is the reference; differences are against it, in the run report's units.
+            assert!(page.contains("<span class=\"band\">reference</span>"));
+            assert!(page.contains("<td class=\"num diff\">reference</td>"));
+            assert!(page.contains("$2.00 M"), "point 1's spend");
+            assert!(page.contains("+$1.00 M"), "point 1's spend against point 0");
+            assert!(page.contains("$1.80 M – $2.20 M"), "point 1's band");
+            assert!(page.contains("30.0%") && page.contains("+5.0 pp"));
+            // Left out, and said so: no value anywhere, or zero everywhere.
+            assert!(page.contains("acme: compute abroad"));
+            assert!(!page.contains("offshore_share.acme</code>"));
+            assert!(page.contains("zero at every point: Jobs evicted by rules"));
+            // A value missing at some points reads as a dash.
+            assert!(page.contains("<span class=\"v\">—</span>"));
+            // Facts, and the charts inline with their captions.
+            for fact in ["grid: every combination", "abc123", "9.9.9", "month", "42"] {
+                assert!(page.contains(&escaped(fact)), "fact {fact} missing");
+            }
+            assert!(page.contains("<th scope=\"row\">Shard</th><td>all</td>"));
+            assert_eq!(page.matches("<figure ").count(), 3);
+            assert!(!page.contains("<?xml"));
+            assert!(page.contains("Chart &lt;tornado&gt;. Each bar spans"));
+            assert!(page.contains(&format!(
+                "Each headline number against {}: the mean at each value (one line per combination",
+                escaped(&m.axes[1].path)
+            )));
+            assert!(page.contains("common random numbers"));
+            assert!(page.contains("5th to the 95th percentile"));
+        }
+    }
+
+    #[test]
+    fn point_folders_are_numbered_as_capsim_sweep_names_them() {
+        assert_eq!(point_folder(0, 1), "points/000");
+        assert_eq!(point_folder(7, 9), "points/007");
+        assert_eq!(point_folder(999, 1000), "points/999");
+        assert_eq!(point_folder(5, 1001), "points/0005");
+        assert_eq!(point_folder(10_000, 10_001), "points/10000");
     }
 }

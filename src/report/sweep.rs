@@ -1,7 +1,7 @@
 //! Sweep outputs: `sweep.csv` (statistics per point and metric), `records.csv` (the headline numbers
-//! of every (point, replication) pair, exact), `charts/` (each headline number against each axis,
-//! and a tornado of one-at-a-time sensitivities) and `manifest.json`; and reading shard folders
-//! back for `capsim merge`.
+//! of every (point, replication) pair, exact), `report.html` (the sweep's page), `charts/` (each
+//! headline number against each axis, and a tornado of one-at-a-time sensitivities) and
+//! `manifest.json`; and reading shard folders back for `capsim merge`.
 //!
 //! `records.csv` writes floats in Rust's shortest round-trip form, so a merge reads back exactly the
 //! values the shards computed, and its outputs are byte-identical to an unsharded sweep's.
@@ -166,17 +166,27 @@ pub fn point_settings(plan: &Plan) -> Vec<Vec<Option<String>>> {
 }
 
 /// Every file of a sweep folder (or shard folder), in a fixed order: `records.csv`; for a whole
-/// (or merged) sweep `sweep.csv` and the charts (`charts/<name>.svg` and `.png`, see
-/// [`super::charts::render_sweep`]); `manifest.json`. A shard has no statistics, so no charts.
+/// (or merged) sweep `sweep.csv`, `report.html` (see [`super::html::sweep_report`]) and the charts
+/// (`charts/<name>.svg` and `.png`, see [`super::charts::render_sweep`]); `manifest.json`. A shard
+/// has no statistics, so no report and no charts.
+///
+/// `point_folders`: whether the sweep folder also holds each point's run folder (`points/NNN/`,
+/// written by `capsim sweep` itself), which the report then links to. Only the report depends on
+/// it; a shard ignores it.
 pub fn sweep_files(
     manifest: &SweepManifest,
     records: &[Record],
+    point_folders: bool,
 ) -> Result<Vec<(String, Vec<u8>)>, super::charts::ChartError> {
     let mut files = vec![("records.csv".to_string(), records_csv(manifest, records))];
     if manifest.shard == "all" {
         let stats = reduce(records, manifest.points.len(), &manifest.firms);
         files.push(("sweep.csv".into(), sweep_csv(manifest, &stats)));
         let charts = super::charts::render_sweep(manifest, &stats)?;
+        files.push((
+            "report.html".into(),
+            super::html::sweep_report(manifest, &stats, &charts, point_folders),
+        ));
         files.extend(super::chart_files(&charts));
     }
     let mut m = serde_json::to_vec_pretty(manifest).expect("serialisable");

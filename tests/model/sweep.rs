@@ -53,6 +53,14 @@ fn shards_merge_into_the_unsharded_sweep_byte_for_byte() {
     whole.extend(["--threads", "2", "--quiet"]);
     let (code, _, err) = capsim(&whole);
     assert_eq!(code, 0, "{err}");
+    // The same sweep keeping headline numbers only: no point folders, so nothing for its report
+    // to link to, as after a merge.
+    let lean_out = d("lean");
+    let mut lean = vec!["sweep", &sc, "--replications", "3", "--out", &lean_out];
+    lean.extend(AXES);
+    lean.extend(["--headline-only", "--threads", "2", "--quiet"]);
+    let (code, _, err) = capsim(&lean);
+    assert_eq!(code, 0, "{err}");
     let shards_out = d("shards");
     for i in 1..=3 {
         let shard = format!("{i}/3");
@@ -129,6 +137,80 @@ fn shards_merge_into_the_unsharded_sweep_byte_for_byte() {
         charts(&dir.join("merged/sweep-two-sites")),
         chart_names,
         "the merged folder has other charts"
+    );
+    // The merged folder is, file for file and byte for byte, the --headline-only sweep, report
+    // included.
+    let files = |d: &Path| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let lean_dir = dir.join("lean/sweep-two-sites");
+    let merged_dir = dir.join("merged/sweep-two-sites");
+    assert_eq!(
+        files(&lean_dir),
+        [
+            "charts",
+            "manifest.json",
+            "records.csv",
+            "report.html",
+            "sweep.csv"
+        ]
+    );
+    assert_eq!(files(&merged_dir), files(&lean_dir));
+    compared.push("report.html".into());
+    for f in &compared {
+        let a = std::fs::read(lean_dir.join(f)).unwrap();
+        let b = std::fs::read(merged_dir.join(f)).unwrap();
+        assert!(
+            a == b,
+            "{f} differs between the --headline-only sweep and the merged shards"
+        );
+    }
+    // The whole sweep's report links each point to its run report, which is there; the merged
+    // one has no links (no point folders), and otherwise names the same points.
+    let report = |d: &Path| std::fs::read_to_string(d.join("report.html")).unwrap();
+    let whole_dir = dir.join("whole/sweep-two-sites");
+    let (linked, unlinked) = (report(&whole_dir), report(&merged_dir));
+    assert!(
+        !unlinked.contains("href=") && !unlinked.contains("<a "),
+        "the merged report links somewhere"
+    );
+    for p in 0..7 {
+        let target = format!("points/{p:03}/report.html");
+        assert!(
+            linked.contains(&format!("<a href=\"{target}\">")),
+            "the report does not link {target}"
+        );
+        assert!(whole_dir.join(&target).is_file(), "{target} is not there");
+    }
+    assert!(
+        !linked.contains("points/007/"),
+        "a link to a point that does not exist"
+    );
+    for needle in [
+        "sites.johor.lease_usd_per_chip_hour",
+        "policy.lease-ban.from",
+        "as written",
+        "common random numbers",
+    ] {
+        assert!(linked.contains(needle), "the report lacks '{needle}'");
+        assert!(
+            unlinked.contains(needle),
+            "the merged report lacks '{needle}'"
+        );
+    }
+    // Its charts inline, as drawn to charts/ (less the XML declaration).
+    let svg = std::fs::read_to_string(whole_dir.join("charts/sweep-2-policy-lease-ban-from.svg"))
+        .unwrap();
+    let body = &svg[svg.find("<svg").unwrap()..];
+    assert!(
+        linked.contains(body.trim_end()),
+        "the report lacks the axis chart"
     );
     let png =
         std::fs::read(dir.join("whole/sweep-two-sites/charts/sweep-2-policy-lease-ban-from.png"))
