@@ -55,7 +55,10 @@ const SWEEP_REPLICATIONS: u64 = 16;
 /// 1, 2, 4, 8, 16: those this machine has the cores for.
 fn thread_counts() -> Vec<usize> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    [1, 2, 4, 8, 16].into_iter().filter(|&t| t <= cores.max(2)).collect()
+    [1, 2, 4, 8, 16]
+        .into_iter()
+        .filter(|&t| t <= cores.max(2))
+        .collect()
 }
 
 fn replications(c: &mut Criterion) {
@@ -90,7 +93,9 @@ fn sweeps(c: &mut Criterion) {
     g.sample_size(10)
         .sampling_mode(SamplingMode::Flat)
         .measurement_time(Duration::from_secs(15))
-        .throughput(Throughput::Elements(points.len() as u64 * SWEEP_REPLICATIONS));
+        .throughput(Throughput::Elements(
+            points.len() as u64 * SWEEP_REPLICATIONS,
+        ));
     for threads in thread_counts() {
         g.bench_with_input(BenchmarkId::from_parameter(threads), &threads, |b, &t| {
             b.iter(|| {
