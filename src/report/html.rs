@@ -775,6 +775,8 @@ struct SweepPage<'a> {
     any_band: bool,
     point_folders: bool,
     blocks: Vec<SweepBlock<'a>>,
+    /// Points past [`PAGE_POINTS`], left out of the tables (sweep.csv has them).
+    more_points: usize,
     /// Headline numbers no point has a value for, and those zero at every point (no block).
     empty: Vec<String>,
     zero: Vec<String>,
@@ -901,10 +903,15 @@ fn sweep_chart_note(chart: &Chart, m: &SweepManifest) -> Option<String> {
     ))
 }
 
+/// Most points a sweep page tabulates: beyond that the page would run to megabytes of rows that no
+/// reader scrolls; the charts and sweep.csv cover every point.
+pub const PAGE_POINTS: usize = 200;
+
 /// `report.html` of a whole (or merged) sweep: its facts, axes and points, every headline number
 /// at every point (mean, p05 – p95, difference from point 0), and `figures` (from
 /// [`super::charts::render_sweep`]) inline. With `point_folders`, each point's label links to its
-/// run report (`points/NNN/report.html`, relative).
+/// run report (`points/NNN/report.html`, relative). The tables stop after [`PAGE_POINTS`] points,
+/// with a note.
 pub fn sweep_report(
     m: &SweepManifest,
     stats: &[PointStat],
@@ -931,6 +938,7 @@ pub fn sweep_report(
                 .collect(),
         })
         .collect();
+    let shown = n.min(PAGE_POINTS);
     let at: std::collections::HashMap<(usize, &str), &PointStat> = stats
         .iter()
         .map(|s| ((s.point, s.metric.as_str()), s))
@@ -959,7 +967,7 @@ pub fn sweep_report(
             continue;
         }
         let reference = value(0, &name);
-        let rows = entries
+        let rows = entries[..shown]
             .iter()
             .map(|e| {
                 let v = value(e.number, &name);
@@ -1000,7 +1008,8 @@ pub fn sweep_report(
                 values: &a.values,
             })
             .collect(),
-        points: &entries,
+        points: &entries[..shown],
+        more_points: n - shown,
         replications: m.replications,
         any_band: stats.iter().any(|s| s.n > 1),
         point_folders,
@@ -1192,6 +1201,26 @@ mod tests {
         })
         .collect();
         (manifest, stats, charts)
+    }
+
+    /// A very large sweep tabulates its first [`PAGE_POINTS`] points and says how many it left out.
+    #[test]
+    fn a_large_sweep_page_stops_at_page_points_and_says_so() {
+        let (mut m, stats, charts) = hostile_sweep();
+        let extra = PAGE_POINTS + 7 - m.points.len();
+        for i in 0..extra {
+            m.points.push(format!("extra point {i}"));
+            m.point_values.push(vec![Some("0.3".into()), None]);
+        }
+        let page = String::from_utf8(sweep_report(&m, &stats, &charts, true)).unwrap();
+        balanced(&page).unwrap();
+        assert!(page.contains("the other 7 are left out"), "note missing");
+        let last_shown = PAGE_POINTS - 1 - (m.points.len() - extra);
+        assert!(page.contains(&format!("extra point {last_shown}<")));
+        assert!(!page.contains(&format!("extra point {}<", last_shown + 1)));
+        let (small, stats, charts) = hostile_sweep();
+        let page = String::from_utf8(sweep_report(&small, &stats, &charts, true)).unwrap();
+        assert!(!page.contains("left out of this page"));
     }
 
     #[test]
