@@ -1,4 +1,5 @@
-//! The clap commands: `run`, `compare`, `validate`, `chips`. Thin: every step is a library call.
+//! The clap commands: `run`, `sweep`, `merge`, `compare`, `validate`, `chips`. Thin: every step is a
+//! library call.
 
 use std::path::{Path, PathBuf};
 
@@ -55,10 +56,10 @@ enum Command {
     },
     /// Run a scenario at many points of a parameter grid, each with the same replication seeds.
     ///
-    /// Writes OUT/sweep-<scenario>/: sweep.csv, records.csv, manifest.json, charts/, and under
-    /// points/NNN/ each point's run folder, as `capsim run` writes it. With --shard I/N, only that
-    /// slice of the (point, replication) pairs, to OUT/sweep-<scenario>.shard-I-of-N/ (headline
-    /// numbers only), for `capsim merge`.
+    /// Writes OUT/sweep-<scenario>/: sweep.csv, records.csv, manifest.json, report.html, charts/,
+    /// and under points/NNN/ each point's run folder, as `capsim run` writes it. With --shard I/N,
+    /// only that slice of the (point, replication) pairs, to OUT/sweep-<scenario>.shard-I-of-N/
+    /// (headline numbers only), for `capsim merge`.
     Sweep {
         /// Scenario file (TOML). Without it, the built-in baseline.
         scenario: Option<PathBuf>,
