@@ -152,6 +152,18 @@ pub(super) fn text_w(text: &str, em: f64, bold: bool) -> f64 {
     .unwrap_or(text.chars().count() as f64 * em * 0.6)
 }
 
+/// The width of the widest of `texts` (0 for none), in design pixels.
+pub(super) fn widest<S: AsRef<str>>(
+    texts: impl IntoIterator<Item = S>,
+    em: f64,
+    bold: bool,
+) -> f64 {
+    texts
+        .into_iter()
+        .map(|t| text_w(t.as_ref(), em, bold))
+        .fold(0.0, f64::max)
+}
+
 /// `text`, shortened with an ellipsis to fit `max_w`.
 pub(super) fn fit(text: &str, em: f64, bold: bool, max_w: f64) -> String {
     if text_w(text, em, bold) <= max_w {
@@ -782,10 +794,7 @@ fn draw<DB: DrawingBackend>(spec: &Spec, cv: &Canvas<'_, DB>) -> R {
         let y_title = !p.y_title.is_empty() && common_title.is_none();
         let left = match &p.body {
             Body::Lines(_) => {
-                let tick_w = labels
-                    .iter()
-                    .map(|t| text_w(t, EM_TICK, false))
-                    .fold(0.0, f64::max);
+                let tick_w = widest(&labels, EM_TICK, false);
                 let title_w = if y_title { 24.0 } else { 0.0 };
                 title_w + tick_w + 10.0
             }
@@ -1283,16 +1292,12 @@ fn draw_lines_panel<DB: DrawingBackend>(
 }
 
 fn heat_label_width(rows: &[HeatRow]) -> f64 {
-    let label = rows
-        .iter()
-        .filter_map(|r| r.label.as_deref())
-        .map(|t| text_w(t, EM_TICK, false))
-        .fold(0.0, f64::max);
-    let sub = rows
-        .iter()
-        .filter_map(|r| r.sub.as_deref())
-        .map(|t| text_w(t, EM_NOTE, false))
-        .fold(0.0, f64::max);
+    let label = widest(
+        rows.iter().filter_map(|r| r.label.as_deref()),
+        EM_TICK,
+        false,
+    );
+    let sub = widest(rows.iter().filter_map(|r| r.sub.as_deref()), EM_NOTE, false);
     if sub > 0.0 {
         label + 12.0 + sub
     } else {
@@ -1315,11 +1320,7 @@ fn draw_heatmap<DB: DrawingBackend>(
     let avail =
         plot.y1 - plot.y0 - group_gap * (groups as f64 - 1.0) - row_gap * (n - groups as f64);
     let rh = avail / n;
-    let sub_w = rows
-        .iter()
-        .filter_map(|r| r.sub.as_deref())
-        .map(|t| text_w(t, EM_NOTE, false))
-        .fold(0.0, f64::max);
+    let sub_w = widest(rows.iter().filter_map(|r| r.sub.as_deref()), EM_NOTE, false);
     let label_right = if grouped {
         plot.x0 - 10.0 - sub_w - 12.0
     } else {

@@ -5,8 +5,8 @@ use plotters::prelude::{DrawingBackend, WHITE};
 use plotters::style::text_anchor::HPos;
 
 use super::super::draw::{
-    draw_page, fit, month_ticks, rgba, runs_of, text_w, wrap, y_grid, Canvas, Drawing, Page,
-    Region, EM_AXIS_TITLE, EM_NOTE, EM_TICK, HALF_CAP_EM, R,
+    draw_page, fit, month_ticks, rgba, runs_of, text_w, widest, wrap, y_grid, Canvas, Drawing,
+    Page, Region, EM_AXIS_TITLE, EM_NOTE, EM_TICK, HALF_CAP_EM, R,
 };
 use super::super::style::{linear_ticks, Marker, Unit, FAINT, GRID, INK, MUTED};
 use super::{
@@ -195,15 +195,12 @@ pub(super) fn fitting_ticks(lo: f64, hi: f64, width: f64, unit: Unit) -> Vec<(f6
             continue;
         }
         let labels = unit.format_ticks(&inside);
-        let widest = labels
-            .iter()
-            .map(|l| text_w(l, EM_TICK, false))
-            .fold(0.0, f64::max);
+        let widest_label = widest(&labels, EM_TICK, false);
         let spacing = match inside.as_slice() {
             [a, b, ..] => width * (b - a) / (hi - lo),
             _ => f64::INFINITY,
         };
-        if best.is_empty() || widest + 14.0 <= spacing {
+        if best.is_empty() || widest_label + 14.0 <= spacing {
             best = inside.into_iter().zip(labels).collect();
         }
     }
@@ -312,10 +309,7 @@ fn draw_axis_chart<DB: DrawingBackend>(cv: &Canvas<'_, DB>, c: &AxisChart) -> R 
             None => linear_ticks(0.0, 1.0, target),
         };
         let labels = p.metric.unit.format_ticks(&ticks);
-        let tick_w = labels
-            .iter()
-            .map(|t| text_w(t, EM_TICK, false))
-            .fold(0.0, f64::max);
+        let tick_w = widest(&labels, EM_TICK, false);
         let title_w = if p.metric.unit_title.is_empty() {
             0.0
         } else {
