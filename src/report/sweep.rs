@@ -67,6 +67,28 @@ impl SweepManifest {
         SweepManifest {
             scenario: scenario.name.clone(),
             content_hash: scenario.content_hash.clone(),
+            firms: scenario
+                .world
+                .firms
+                .iter()
+                .map(|f| f.name.clone())
+                .collect(),
+            ..SweepManifest::of_plan(plan, seed, replications, period, shard)
+        }
+    }
+
+    /// What the manifest says of the plan and the run: everything but the scenario's name,
+    /// content hash and firms, which are left empty.
+    pub fn of_plan(
+        plan: &Plan,
+        seed: u64,
+        replications: u64,
+        period: &str,
+        shard: Shard,
+    ) -> SweepManifest {
+        SweepManifest {
+            scenario: String::new(),
+            content_hash: String::new(),
             seed,
             replications,
             period: period.to_string(),
@@ -84,12 +106,7 @@ impl SweepManifest {
                 .collect(),
             points: (0..plan.points.len()).map(|p| plan.label(p)).collect(),
             point_values: point_settings(plan),
-            firms: scenario
-                .world
-                .firms
-                .iter()
-                .map(|f| f.name.clone())
-                .collect(),
+            firms: vec![],
             shard: if shard == Shard::ALL {
                 "all".into()
             } else {
@@ -152,7 +169,7 @@ pub fn sweep_csv(manifest: &SweepManifest, stats: &[PointStat]) -> Vec<u8> {
 }
 
 /// Per point, the label of each axis's value there (None where the point leaves the axis as written).
-pub fn point_settings(plan: &Plan) -> Vec<Vec<Option<String>>> {
+fn point_settings(plan: &Plan) -> Vec<Vec<Option<String>>> {
     plan.points
         .iter()
         .map(|p| {

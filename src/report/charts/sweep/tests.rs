@@ -5,8 +5,7 @@ use super::super::tests::{balanced, png_info};
 use super::super::{draw as base, render_sweep, style, ChartError, HEIGHT, WIDTH};
 use super::draw::{fitting_ticks, x_ticks};
 use super::*;
-use crate::experiment::sweep::{parse_axis, Design, Plan};
-use crate::report::sweep::{point_settings, AxisEntry};
+use crate::experiment::sweep::{parse_axis, Design, Plan, Shard};
 
 const MFU: &str = "chips.h100.training_mfu=0.3,0.4,0.5";
 const DATES: &str = "policy.lease-ban.from=2026-01-01..2027-01-01/quarter";
@@ -22,26 +21,9 @@ fn manifest(axes: &[&str], design: Design, replications: u64) -> SweepManifest {
     SweepManifest {
         scenario: "test-sweep".into(),
         content_hash: "0".into(),
-        seed: 1,
-        replications,
-        period: "month".into(),
-        design: match design {
-            Design::Grid => "grid".into(),
-            Design::OneAtATime => "one_at_a_time".into(),
-        },
-        axes: plan
-            .axes
-            .iter()
-            .map(|a| AxisEntry {
-                path: a.path.clone(),
-                values: a.values.iter().map(|v| v.label.clone()).collect(),
-            })
-            .collect(),
-        points: (0..plan.points.len()).map(|p| plan.label(p)).collect(),
-        point_values: point_settings(&plan),
         firms: vec!["alpha".into(), "beta".into()],
-        shard: "all".into(),
         capsim_version: "0.0.0".into(),
+        ..SweepManifest::of_plan(&plan, 1, replications, "month", Shard::ALL)
     }
 }
 
