@@ -647,78 +647,42 @@ pub fn compare_report(c: &Comparison, views: &[RunView], figures: &[Chart]) -> V
 
 // ----- a sweep's page ---------------------------------------------------------------------------
 
-/// The headline numbers of a sweep (`sweep.csv`'s metrics) as the page names them, in the words
-/// of the sweep charts' panel titles: (name, label, unit as [`format_value`] takes it, how the
-/// figure is built from one replication).
-const SWEEP_METRICS: &[(&str, &str, &str, &str)] = &[
-    (
-        "compute_pflop_days",
-        "effective compute",
-        "PFLOP-days",
-        "total over the horizon",
-    ),
+/// How the sweep page shows each headline number (`sweep.csv`'s metrics): (name, unit as
+/// [`format_value`] takes it, how the figure is built from one replication). Their titles are the
+/// sweep charts' panel titles ([`super::charts::headline_title`]).
+const SWEEP_METRICS: &[(&str, &str, &str)] = &[
+    ("compute_pflop_days", "PFLOP-days", "total over the horizon"),
     (
         "compute_abroad_share",
-        "share of compute abroad",
         "share",
         "of the total over the horizon",
     ),
-    (
-        "cost_usd",
-        "spend on compute",
-        "USD",
-        "total over the horizon",
-    ),
-    (
-        "tokens_served",
-        "tokens served",
-        "tokens",
-        "total over the horizon",
-    ),
+    ("cost_usd", "USD", "total over the horizon"),
+    ("tokens_served", "tokens", "total over the horizon"),
     (
         "tokens_served_share",
-        "share of token demand served",
         "share",
         "of the total over the horizon",
     ),
-    (
-        "training_jobs_completed",
-        "training jobs completed",
-        "jobs",
-        "total over the horizon",
-    ),
+    ("training_jobs_completed", "jobs", "total over the horizon"),
     (
         "completion_hours_p50",
-        "median time to completion",
         "hours",
         "arrival to finish, over the jobs completed in the horizon",
     ),
-    (
-        "blocked_jobs_end",
-        "jobs blocked at the end",
-        "jobs",
-        "at the end of the horizon",
-    ),
-    (
-        "evictions",
-        "jobs evicted by rules",
-        "jobs",
-        "total over the horizon",
-    ),
+    ("blocked_jobs_end", "jobs", "at the end of the horizon"),
+    ("evictions", "jobs", "total over the horizon"),
 ];
 
-/// (label, unit, how) of a sweep headline number; a firm's name stays as the scenario spells it.
+/// (title, unit, how) of a sweep headline number; a firm's name stays as the scenario spells it.
 fn sweep_metric(name: &str) -> (String, &'static str, &'static str) {
-    if let Some(&(_, label, unit, how)) = SWEEP_METRICS.iter().find(|m| m.0 == name) {
-        return (capitalise(label), unit, how);
+    let title = super::charts::headline_title(name);
+    if let Some(&(_, unit, how)) = SWEEP_METRICS.iter().find(|m| m.0 == name) {
+        return (title, unit, how);
     }
     match name.strip_prefix("offshore_share.") {
-        Some(firm) => (
-            format!("{firm}: compute abroad"),
-            "share",
-            "share of its total over the horizon",
-        ),
-        None => (name.to_string(), "", ""),
+        Some(_) => (title, "share", "share of its total over the horizon"),
+        None => (title, "", ""),
     }
 }
 

@@ -173,6 +173,12 @@ pub fn render_sweep(
         .collect()
 }
 
+/// How the sweep charts title a headline number (`compute_pflop_days` -> "Effective compute",
+/// `offshore_share.<firm>` -> "<firm>: compute abroad"), for pages that name them alike.
+pub fn headline_title(name: &str) -> String {
+    sweep::metric_info(name).title
+}
+
 /// Draws a chart as SVG and PNG.
 fn finish(name: &str, title: &str, drawing: &impl draw::Drawing) -> Result<Chart, ChartError> {
     let chart = || name.to_string();
