@@ -17,7 +17,9 @@
 use chrono::{Datelike, Days, Months, NaiveDate};
 use rayon::prelude::*;
 
-use crate::metrics::{headline, headline_names, summary::quantile_sorted, PeriodKind, Periods};
+use crate::metrics::{
+    headline, headline_names, summary::quantile_sorted, PeriodKind, Periods, RunMetrics,
+};
 use crate::scenario::{Scenario, ScenarioError};
 
 use super::{assemble, in_pool, run_one, ExperimentError, RunOptions, RunResult};
@@ -451,6 +453,25 @@ pub struct Record {
     pub values: Vec<f64>,
 }
 
+impl Record {
+    /// The headline numbers of replication `replication` at point `point`.
+    fn of(point: usize, replication: u64, run: &RunMetrics) -> Record {
+        Record {
+            point,
+            replication,
+            values: headline(run),
+        }
+    }
+}
+
+/// Each point's reporting periods.
+fn periods_of(scenarios: &[Scenario], period: PeriodKind) -> Vec<Periods> {
+    scenarios
+        .iter()
+        .map(|s| Periods::new(s.start_date, s.end_date, period))
+        .collect()
+}
+
 /// Runs this shard's pairs of a sweep in parallel (on `threads` threads, or every core); records
 /// come back in pair order.
 pub fn run_pairs(
@@ -468,10 +489,7 @@ pub fn run_pairs(
         .filter(|&(k, _)| shard.owns(k as u64))
         .map(|(_, pr)| pr)
         .collect();
-    let periods: Vec<Periods> = scenarios
-        .iter()
-        .map(|s| Periods::new(s.start_date, s.end_date, period))
-        .collect();
+    let periods = periods_of(scenarios, period);
     in_pool(threads, || {
         pairs
             .into_par_iter()
@@ -479,11 +497,7 @@ pub fn run_pairs(
                 // Common random numbers: every point uses the same seed for replication r.
                 let rep = run_one(&scenarios[p], &periods[p], seed, r)?;
                 on_done();
-                Ok(Record {
-                    point: p,
-                    replication: r,
-                    values: headline(&rep.metrics),
-                })
+                Ok(Record::of(p, r, &rep.metrics))
             })
             .collect()
     })
@@ -510,10 +524,7 @@ pub fn run_points(
     on_done: &(dyn Fn() + Sync),
     sink: &(dyn Fn(usize, &RunResult) -> Result<(), ExperimentError> + Sync),
 ) -> Result<Vec<Record>, ExperimentError> {
-    let periods: Vec<Periods> = scenarios
-        .iter()
-        .map(|s| Periods::new(s.start_date, s.end_date, period))
-        .collect();
+    let periods = periods_of(scenarios, period);
     in_pool(threads, || {
         let wanted = 4 * rayon::current_num_threads() as u64;
         let per_batch = wanted.div_ceil(replications.max(1)).max(1) as usize;
@@ -559,11 +570,7 @@ pub fn run_points(
                         .runs
                         .iter()
                         .enumerate()
-                        .map(|(r, run)| Record {
-                            point: p,
-                            replication: r as u64,
-                            values: headline(run),
-                        })
+                        .map(|(r, run)| Record::of(p, r as u64, run))
                         .collect::<Vec<_>>())
                 })
                 .collect::<Result<Vec<_>, ExperimentError>>()?;
