@@ -173,8 +173,8 @@ pub fn render_sweep(
         .collect()
 }
 
-/// How the sweep charts title a headline number (`compute_pflop_days` -> "Effective compute",
-/// `offshore_share.<firm>` -> "<firm>: compute abroad"), for pages that name them alike.
+/// How the sweep charts title a headline number (`compute_pflop_days` -> `Effective compute`,
+/// `offshore_share.<firm>` -> `<firm>: compute abroad`), for pages that name them alike.
 pub fn headline_title(name: &str) -> String {
     sweep::metric_info(name).title
 }
