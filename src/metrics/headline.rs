@@ -1,7 +1,7 @@
 //! Headline numbers of one replication: the scalars an analyst compares across scenarios and sweep
 //! points (totals over the horizon and values at its end).
 
-use super::{Histogram, RunMetrics};
+use super::{Histogram, JobKind, RunMetrics};
 
 /// Names of the headline numbers, in output order. Per-firm offshore shares follow these, named
 /// `offshore_share.<firm>`.
@@ -27,7 +27,9 @@ pub fn headline(run: &RunMetrics) -> Vec<f64> {
     let served: f64 = firm_rows().map(|p| p.tokens_served).sum();
     let mut done = Histogram::default();
     for p in run.site.iter().flatten() {
-        done.merge(&p.completion_hours);
+        for h in &p.completion_hours.0 {
+            done.merge(h);
+        }
     }
     let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { f64::NAN };
     let mut v = vec![
@@ -36,11 +38,13 @@ pub fn headline(run: &RunMetrics) -> Vec<f64> {
         firm_rows().map(|p| p.cost_usd()).sum(),
         served,
         ratio(served, demanded),
-        firm_rows().map(|p| p.training_jobs_completed as f64).sum(),
+        firm_rows()
+            .map(|p| p.jobs_completed[JobKind::Training] as f64)
+            .sum(),
         done.quantile(0.5).unwrap_or(f64::NAN),
         run.firm
             .iter()
-            .map(|f| f.last().map_or(0, |p| p.blocked_jobs) as f64)
+            .map(|f| f.last().map_or(0, |p| p.blocked_jobs()) as f64)
             .sum(),
         firm_rows().map(|p| p.evictions as f64).sum(),
     ];

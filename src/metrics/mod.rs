@@ -12,10 +12,99 @@ pub mod summary;
 pub use headline::{headline, headline_names, HEADLINE_METRICS};
 pub use histogram::Histogram;
 pub use periods::{PeriodKind, Periods};
+
+use crate::engine::SimTime;
 pub use summary::{summarise, Group, SummaryRow};
 
 /// Seconds in a PFLOP-day divided into FLOP: 1e15 FLOP/s for one day.
 pub const FLOP_PER_PFLOP_DAY: f64 = 1e15 * 86_400.0;
+
+/// Whether a batch job is pre-training or fine-tuning: the kinds reported separately.
+///
+/// Adding a kind: add a variant here and to [`JobKind::ALL`]; the compiler then walks you through
+/// every place that names kinds (names in outputs, per-kind arrays).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum JobKind {
+    /// Large gang pre-training.
+    Training,
+    /// Smaller fine-tuning.
+    FineTuning,
+}
+
+impl JobKind {
+    /// Every kind, in output order.
+    pub const ALL: [JobKind; 2] = [JobKind::Training, JobKind::FineTuning];
+
+    /// Name used in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Training => "training",
+            JobKind::FineTuning => "fine_tuning",
+        }
+    }
+
+    /// Position in [`JobKind::ALL`] and in [`PerKind`].
+    pub fn index(self) -> usize {
+        match self {
+            JobKind::Training => 0,
+            JobKind::FineTuning => 1,
+        }
+    }
+}
+
+/// One value per job kind, indexed by [`JobKind`].
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PerKind<T>(pub [T; 2]);
+
+impl<T> std::ops::Index<JobKind> for PerKind<T> {
+    type Output = T;
+    fn index(&self, k: JobKind) -> &T {
+        &self.0[k.index()]
+    }
+}
+
+impl<T> std::ops::IndexMut<JobKind> for PerKind<T> {
+    fn index_mut(&mut self, k: JobKind) -> &mut T {
+        &mut self.0[k.index()]
+    }
+}
+
+/// Jobs of one kind that had arrived and not finished at the end of a period, and their age.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Backlog {
+    /// Waiting in a site queue for capacity.
+    pub waiting: u64,
+    /// With no allowed site: blocked by a rule.
+    pub blocked: u64,
+    /// Holding chips.
+    pub running: u64,
+    /// Sum over these jobs of the time since arrival, hours.
+    pub age_hours_sum: f64,
+    /// The oldest of them: time since arrival, hours (0 when there are none).
+    pub age_hours_max: f64,
+}
+
+impl Backlog {
+    /// Jobs not finished: waiting, blocked or running.
+    pub fn jobs(&self) -> u64 {
+        self.waiting + self.blocked + self.running
+    }
+
+    /// Mean time since arrival of the unfinished jobs, hours, or None when there are none.
+    pub fn age_hours_mean(&self) -> Option<f64> {
+        let n = self.jobs();
+        (n > 0).then(|| self.age_hours_sum / n as f64)
+    }
+
+    /// Adds another group's backlog to this one.
+    pub fn merge(&mut self, other: &Backlog) {
+        self.waiting += other.waiting;
+        self.blocked += other.blocked;
+        self.running += other.running;
+        self.age_hours_sum += other.age_hours_sum;
+        self.age_hours_max = self.age_hours_max.max(other.age_hours_max);
+    }
+}
 
 /// What one site did in one period.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -28,24 +117,30 @@ pub struct SitePeriod {
     pub chip_hours_busy: f64,
     /// Of which inference.
     pub chip_hours_inference: f64,
-    /// Useful training and fine-tuning compute: peak x MFU x productive chip-time, PFLOP-days.
+    /// Useful (net) training and fine-tuning compute: peak x MFU x productive chip-time that was
+    /// kept (checkpointed or finished), PFLOP-days, in the period the work was done.
     pub compute_pflop_days: f64,
-    /// Compute rolled back by failures (already counted in `compute_pflop_days`), PFLOP-days.
+    /// Compute done and then rolled back by failures (not in `compute_pflop_days`), PFLOP-days, in
+    /// the period the lost work was done.
     pub lost_pflop_days: f64,
     /// Inference tokens served.
     pub tokens_served: f64,
-    /// Training jobs completed here.
-    pub training_jobs_completed: u64,
-    /// Fine-tuning jobs completed here.
-    pub fine_tuning_jobs_completed: u64,
+    /// Jobs completed here, by kind.
+    pub jobs_completed: PerKind<u64>,
     /// Time-integral of the queue length, job-seconds (divide by period length for the mean).
     pub queue_job_seconds: f64,
-    /// Spend at the site, USD (owned sites: capex on all online chips plus electricity of busy ones).
+    /// Jobs waiting in the site's queue at the end of the period.
+    pub jobs_waiting_end: u64,
+    /// What the site cost in the period, USD: lease of busy chip-hours at leased sites; capex of
+    /// every online chip-hour plus electricity of busy ones at owned sites. Always equals
+    /// `usage_cost_training_usd + usage_cost_inference_usd + cost_idle_usd`.
     pub cost_usd: f64,
-    /// What users paid for training and fine-tuning chip-hours here, USD (for unit costs).
+    /// What users paid for training and fine-tuning chip-hours here, USD.
     pub usage_cost_training_usd: f64,
-    /// What users paid for inference chip-hours here, USD (for unit costs).
+    /// What users paid for inference chip-hours here, USD.
     pub usage_cost_inference_usd: f64,
+    /// Capex of online chip-hours no one used (owned sites), USD: paid by no firm.
+    pub cost_idle_usd: f64,
     /// Energy drawn by busy chips including PUE, MWh.
     pub energy_mwh: f64,
     /// Jobs evicted by a rule.
@@ -60,8 +155,8 @@ pub struct SitePeriod {
     pub chips_refused: u64,
     /// Waits from arrival to first start of jobs that started here, hours.
     pub wait_hours: Histogram,
-    /// Arrival-to-completion times of training and fine-tuning jobs completed here, hours.
-    pub completion_hours: Histogram,
+    /// Arrival-to-completion times of jobs completed here, hours, by kind.
+    pub completion_hours: PerKind<Histogram>,
 }
 
 impl SitePeriod {
@@ -89,15 +184,22 @@ impl SitePeriod {
             0.0
         }
     }
+
+    /// What users paid here (training and inference), USD.
+    pub fn usage_cost_usd(&self) -> f64 {
+        self.usage_cost_training_usd + self.usage_cost_inference_usd
+    }
 }
 
 /// What one firm did in one period.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FirmPeriod {
-    /// Useful training compute at sites in the firm's home jurisdiction, PFLOP-days.
+    /// Useful (net) training compute at sites in the firm's home jurisdiction, PFLOP-days.
     pub compute_home_pflop_days: f64,
-    /// Useful training compute at sites abroad, PFLOP-days.
+    /// Useful (net) training compute at sites abroad, PFLOP-days.
     pub compute_abroad_pflop_days: f64,
+    /// Compute rolled back by failures, PFLOP-days (not in the two above).
+    pub lost_pflop_days: f64,
     /// Chip-hours used at home (training and inference).
     pub chip_hours_home: f64,
     /// Chip-hours used abroad.
@@ -114,12 +216,12 @@ pub struct FirmPeriod {
     pub cost_abroad_usd: f64,
     /// Training and fine-tuning jobs that arrived.
     pub jobs_arrived: u64,
-    /// Training jobs completed.
-    pub training_jobs_completed: u64,
-    /// Fine-tuning jobs completed.
-    pub fine_tuning_jobs_completed: u64,
-    /// Jobs with no allowed site at the end of the period.
-    pub blocked_jobs: u64,
+    /// Jobs completed, by kind.
+    pub jobs_completed: PerKind<u64>,
+    /// Arrival-to-completion times of the firm's jobs completed in the period, hours, by kind.
+    pub completion_hours: PerKind<Histogram>,
+    /// Jobs not finished at the end of the period, by kind.
+    pub backlog: PerKind<Backlog>,
     /// The firm's jobs evicted by a rule.
     pub evictions: u64,
 }
@@ -135,6 +237,70 @@ impl FirmPeriod {
     pub fn cost_usd(&self) -> f64 {
         self.cost_home_usd + self.cost_abroad_usd
     }
+
+    /// Jobs with no allowed site at the end of the period (blocked by a rule), all kinds.
+    pub fn blocked_jobs(&self) -> u64 {
+        self.backlog.0.iter().map(|b| b.blocked).sum()
+    }
+
+    /// Jobs waiting in a site queue for capacity at the end of the period, all kinds.
+    pub fn waiting_jobs(&self) -> u64 {
+        self.backlog.0.iter().map(|b| b.waiting).sum()
+    }
+}
+
+/// How a job stood at the end of the run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// Finished.
+    Completed,
+    /// Holding chips.
+    Running,
+    /// In a site queue, waiting for capacity.
+    Waiting,
+    /// No allowed site (blocked by a rule).
+    Blocked,
+}
+
+impl JobOutcome {
+    /// Name used in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobOutcome::Completed => "completed",
+            JobOutcome::Running => "running",
+            JobOutcome::Waiting => "waiting",
+            JobOutcome::Blocked => "blocked",
+        }
+    }
+}
+
+/// What happened to one training or fine-tuning job (one row of `jobs.csv`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobRecord {
+    /// Firm index in the world.
+    pub firm: u32,
+    /// Workload index within the firm.
+    pub workload: u32,
+    /// Training or fine-tuning.
+    pub kind: JobKind,
+    /// Work to do, FLOP.
+    pub size_flop: f64,
+    /// Chips in the gang.
+    pub gang_chips: u64,
+    /// When it arrived.
+    pub arrived: SimTime,
+    /// When it first started, if it did.
+    pub first_start: Option<SimTime>,
+    /// When it finished, if it did.
+    pub completed: Option<SimTime>,
+    /// Site indices it ran on, in the order it first ran there.
+    pub sites: Vec<u32>,
+    /// Times a rule evicted it.
+    pub evictions: u32,
+    /// Chip failures that interrupted it.
+    pub failures: u32,
+    /// Where it stood at the end of the run.
+    pub outcome: JobOutcome,
 }
 
 /// Job counts at the end of a run: the conservation ledger.
@@ -146,7 +312,7 @@ pub struct JobLedger {
     pub completed: u64,
     /// Jobs holding chips at the end.
     pub running: u64,
-    /// Jobs waiting in a site queue at the end.
+    /// Jobs waiting in a site queue for capacity at the end.
     pub queued: u64,
     /// Jobs with no allowed site at the end.
     pub blocked: u64,
@@ -170,6 +336,8 @@ pub struct RunMetrics {
     pub firm: Vec<Vec<FirmPeriod>>,
     /// Job conservation ledger at the end.
     pub jobs: JobLedger,
+    /// One record per training or fine-tuning job, in arrival order.
+    pub job_records: Vec<JobRecord>,
     /// Events the engine handled.
     pub events: u64,
 }
@@ -182,6 +350,7 @@ impl RunMetrics {
             site: vec![vec![SitePeriod::default(); periods]; sites],
             firm: vec![vec![FirmPeriod::default(); periods]; firms],
             jobs: JobLedger::default(),
+            job_records: Vec::new(),
             events: 0,
         }
     }

@@ -96,6 +96,28 @@ impl Periods {
         i.saturating_sub(1).min(self.len() - 1)
     }
 
+    /// Length of period `p` in days (whole days: periods are made of calendar days).
+    pub fn days(&self, p: usize) -> f64 {
+        (self.bounds[p + 1].0 - self.bounds[p].0) as f64 / SECS_PER_DAY as f64
+    }
+
+    /// Whether period `p` covers its whole calendar day, week (Monday to Sunday) or month; the
+    /// first and last periods of a horizon may be partial.
+    pub fn is_full(&self, p: usize) -> bool {
+        let start = self.starts[p];
+        let days = self.days(p) as u32;
+        match self.kind {
+            PeriodKind::Day => days == 1,
+            PeriodKind::Week => start.weekday() == Weekday::Mon && days == 7,
+            PeriodKind::Month => {
+                let first = start.day() == 1;
+                let next = NaiveDate::from_ymd_opt(start.year(), start.month(), 1)
+                    .and_then(|m| m.checked_add_months(Months::new(1)));
+                first && next.is_some_and(|n| (n - start).num_days() == i64::from(days))
+            }
+        }
+    }
+
     /// Calls `f(period, seconds)` for each period overlapped by `[t0, t1)`.
     #[inline]
     pub fn split(&self, t0: SimTime, t1: SimTime, mut f: impl FnMut(usize, f64)) {
@@ -146,6 +168,20 @@ mod tests {
             p.starts,
             vec![d(2025, 1, 1), d(2025, 1, 6), d(2025, 1, 13), d(2025, 1, 20)]
         );
+    }
+
+    #[test]
+    fn partial_periods_are_known() {
+        let w = Periods::new(d(2025, 1, 1), d(2025, 1, 24), PeriodKind::Week);
+        assert_eq!(w.days(0), 5.0);
+        assert!(!w.is_full(0));
+        assert!(w.is_full(1) && w.is_full(2));
+        assert_eq!(w.days(3), 5.0);
+        assert!(!w.is_full(3));
+        let m = Periods::new(d(2025, 1, 15), d(2025, 3, 31), PeriodKind::Month);
+        assert!(!m.is_full(0));
+        assert!(m.is_full(1) && m.is_full(2));
+        assert_eq!(m.days(1), 28.0);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! Ratios (utilisation, offshore share) and percentiles (waits) are computed per replication from the
 //! group's sums and merged histograms, then summarised; never averaged across sites.
 
-use super::{FirmPeriod, Histogram, RunMetrics, SitePeriod};
+use super::{FirmPeriod, Histogram, JobKind, RunMetrics, SitePeriod};
 
 /// The kind and name of a summary group.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -98,7 +98,9 @@ fn site_values(parts: &[&SitePeriod]) -> Vec<Option<f64>> {
     let mut done = Histogram::default();
     for p in parts {
         wait.merge(&p.wait_hours);
-        done.merge(&p.completion_hours);
+        for h in &p.completion_hours.0 {
+            done.merge(h);
+        }
     }
     let total = SitePeriod {
         chip_hours_online: sum(&|p| p.chip_hours_online),
@@ -116,7 +118,7 @@ fn site_values(parts: &[&SitePeriod]) -> Vec<Option<f64>> {
         total.utilisation(),
         Some(total.compute_pflop_days),
         Some(total.tokens_served),
-        Some(sum(&|p| p.training_jobs_completed as f64)),
+        Some(sum(&|p| p.jobs_completed[JobKind::Training] as f64)),
         Some(sum(&|p| p.cost_usd)),
         total.usd_per_pflop_day(),
         total.usd_per_million_tokens(),
@@ -138,8 +140,10 @@ fn firm_values(parts: &[&FirmPeriod]) -> Vec<Option<f64>> {
         total.tokens_served += p.tokens_served;
         total.cost_home_usd += p.cost_home_usd;
         total.cost_abroad_usd += p.cost_abroad_usd;
-        total.training_jobs_completed += p.training_jobs_completed;
-        total.blocked_jobs += p.blocked_jobs;
+        for k in JobKind::ALL {
+            total.jobs_completed[k] += p.jobs_completed[k];
+            total.backlog[k].merge(&p.backlog[k]);
+        }
         total.evictions += p.evictions;
     }
     let p = &total;
@@ -150,8 +154,8 @@ fn firm_values(parts: &[&FirmPeriod]) -> Vec<Option<f64>> {
         Some(p.tokens_demanded),
         Some(p.tokens_served),
         Some(p.cost_usd()),
-        Some(p.training_jobs_completed as f64),
-        Some(p.blocked_jobs as f64),
+        Some(p.jobs_completed[JobKind::Training] as f64),
+        Some(p.blocked_jobs() as f64),
         Some(p.evictions as f64),
     ]
 }

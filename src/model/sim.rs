@@ -917,17 +917,12 @@ impl<'w> CapacityModel<'w> {
         let p = self.periods.index(now);
         let (s, f) = (site.0 as usize, job.firm.0 as usize);
         let row = &mut self.metrics.site[s][p];
-        row.completion_hours.add((now - job.arrived).as_hours_f64());
-        match job.kind {
-            JobKind::Training => {
-                row.training_jobs_completed += 1;
-                self.metrics.firm[f][p].training_jobs_completed += 1;
-            }
-            JobKind::FineTuning => {
-                row.fine_tuning_jobs_completed += 1;
-                self.metrics.firm[f][p].fine_tuning_jobs_completed += 1;
-            }
-        }
+        let hours = (now - job.arrived).as_hours_f64();
+        row.completion_hours[job.kind].add(hours);
+        row.jobs_completed[job.kind] += 1;
+        let fr = &mut self.metrics.firm[f][p];
+        fr.completion_hours[job.kind].add(hours);
+        fr.jobs_completed[job.kind] += 1;
         self.try_start(site, now, ctx);
     }
 
@@ -1218,16 +1213,26 @@ impl<'w> CapacityModel<'w> {
 
     // ----- periods, invariants, the end ----------------------------------------------------
 
-    fn on_period_end(&mut self, p: usize, _now: SimTime) {
+    fn on_period_end(&mut self, p: usize, now: SimTime) {
         for (s, st) in self.sites.iter().enumerate() {
             self.metrics.site[s][p].chips_online = st.online();
         }
         for &j in &self.blocked {
             let job = self.jobs[j as usize].as_ref().expect("blocked job is live");
-            self.metrics.firm[job.firm.0 as usize][p].blocked_jobs += 1;
             if let Some(s) = job.last_site {
                 self.metrics.site[s.0 as usize][p].blocked_jobs += 1;
             }
+        }
+        for job in self.jobs.iter().flatten() {
+            let b = &mut self.metrics.firm[job.firm.0 as usize][p].backlog[job.kind];
+            match job.state {
+                JobState::Queued(_) => b.waiting += 1,
+                JobState::Running(_) => b.running += 1,
+                JobState::Blocked => b.blocked += 1,
+            }
+            let age = now.saturating_since(job.arrived).as_hours_f64();
+            b.age_hours_sum += age;
+            b.age_hours_max = b.age_hours_max.max(age);
         }
     }
 

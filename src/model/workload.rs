@@ -141,24 +141,7 @@ impl Arrivals {
 /// A class of data that rules may bind to a place (e.g. `customer_private`).
 pub type DataClass = String;
 
-/// Whether a batch job is pre-training or fine-tuning (reported separately).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum JobKind {
-    /// Large gang pre-training.
-    Training,
-    /// Smaller fine-tuning.
-    FineTuning,
-}
-
-impl JobKind {
-    /// Name used in outputs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::Training => "training",
-            JobKind::FineTuning => "fine_tuning",
-        }
-    }
-}
+pub use crate::metrics::JobKind;
 
 /// A generator of gang jobs (training or fine-tuning).
 #[derive(Clone, Debug, PartialEq)]

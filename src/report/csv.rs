@@ -1,6 +1,6 @@
 //! CSV exporters: pure functions from metrics to bytes, columns in a fixed, documented order.
 
-use crate::metrics::{Periods, RunMetrics, SummaryRow};
+use crate::metrics::{JobKind, Periods, RunMetrics, SummaryRow};
 use crate::model::{Operator, World};
 
 /// Formats a number for CSV: integers without a decimal point, others with at most 4 decimals.
@@ -89,12 +89,12 @@ pub fn timeseries(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<
                     num(r.compute_pflop_days),
                     num(r.lost_pflop_days),
                     num(r.tokens_served),
-                    r.training_jobs_completed.to_string(),
-                    r.fine_tuning_jobs_completed.to_string(),
+                    r.jobs_completed[JobKind::Training].to_string(),
+                    r.jobs_completed[JobKind::FineTuning].to_string(),
                     num(r.queue_length_mean(period_secs)),
                     opt(r.wait_hours.quantile(0.5)),
                     opt(r.wait_hours.quantile(0.95)),
-                    opt(r.completion_hours.quantile(0.5)),
+                    opt(r.completion_hours[JobKind::Training].quantile(0.5)),
                     num(r.cost_usd),
                     num(r.energy_mwh),
                     r.evictions.to_string(),
@@ -159,9 +159,9 @@ pub fn firms(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
                     num(r.cost_abroad_usd),
                     num(r.cost_usd()),
                     r.jobs_arrived.to_string(),
-                    r.training_jobs_completed.to_string(),
-                    r.fine_tuning_jobs_completed.to_string(),
-                    r.blocked_jobs.to_string(),
+                    r.jobs_completed[JobKind::Training].to_string(),
+                    r.jobs_completed[JobKind::FineTuning].to_string(),
+                    r.blocked_jobs().to_string(),
                     r.evictions.to_string(),
                 ])
                 .expect("in memory");

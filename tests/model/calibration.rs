@@ -2,6 +2,7 @@
 //! and the DeepSeek-V3 technical report (2,048 H800).
 
 use super::{load, run, H100};
+use capsim::metrics::JobKind;
 
 /// One site, one firm, one training job of `size_flop` on `gang` chips at `t = 10 days`.
 /// The MTBF comes from Llama 3: 419 unexpected interruptions in 54 days on 16,384 GPUs gives a
@@ -57,7 +58,7 @@ fn llama_3_405b_interruptions_and_gpu_hours_match_the_paper() {
         let failures: u64 = m.site[0].iter().map(|p| p.failures).sum();
         let days = m.site[0]
             .iter()
-            .find_map(|p| p.completion_hours.mean())
+            .find_map(|p| p.completion_hours[JobKind::Training].mean())
             .expect("the job completed")
             / 24.0;
         // Completion time from arrival equals run time: the cluster is idle when the job arrives.
@@ -110,7 +111,7 @@ fn a_broken_failure_model_would_fail_calibration() {
     let failures: u64 = m.site[0].iter().map(|p| p.failures).sum();
     let days = m.site[0]
         .iter()
-        .find_map(|p| p.completion_hours.mean())
+        .find_map(|p| p.completion_hours[JobKind::Training].mean())
         .unwrap()
         / 24.0;
     assert!(failures as f64 / (days / 54.0) > 419.0 * 1.2);

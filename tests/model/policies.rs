@@ -1,7 +1,7 @@
 //! Policy behaviour, each rule checked on the outputs of small worlds and of the shipped what-ifs.
 
 use super::{load, run, two_sites};
-use capsim::metrics::RunMetrics;
+use capsim::metrics::{JobKind, RunMetrics};
 use capsim::scenario;
 
 const TRAINING_ONE_JOB: &str = r#"
@@ -40,14 +40,14 @@ from = 2025-03-01
     assert_eq!(
         m.site[johor]
             .iter()
-            .map(|p| p.training_jobs_completed)
+            .map(|p| p.jobs_completed[JobKind::Training])
             .sum::<u64>(),
         0
     );
     assert_eq!(
         m.site[home]
             .iter()
-            .map(|p| p.training_jobs_completed)
+            .map(|p| p.jobs_completed[JobKind::Training])
             .sum::<u64>(),
         1
     );
@@ -146,14 +146,14 @@ fn customer_private_fine_tuning_never_runs_outside_its_home_jurisdiction() {
     assert_eq!(
         m.site[johor]
             .iter()
-            .map(|p| p.fine_tuning_jobs_completed)
+            .map(|p| p.jobs_completed[JobKind::FineTuning])
             .sum::<u64>(),
         0
     );
     assert!(
         m.site[home]
             .iter()
-            .map(|p| p.fine_tuning_jobs_completed)
+            .map(|p| p.jobs_completed[JobKind::FineTuning])
             .sum::<u64>()
             > 100
     );
@@ -164,7 +164,7 @@ fn customer_private_fine_tuning_never_runs_outside_its_home_jurisdiction() {
     assert!(
         free.site[johor]
             .iter()
-            .map(|p| p.fine_tuning_jobs_completed)
+            .map(|p| p.jobs_completed[JobKind::FineTuning])
             .sum::<u64>()
             > 100
     );
