@@ -1,0 +1,177 @@
+//! What happens is added to the metrics here: chip-hours, costs, energy, useful and lost compute,
+//! queue lengths. Accounts are brought up to date lazily (at a job's stop, a rule change, the end)
+//! and split over the periods they span.
+
+use crate::engine::SimTime;
+use crate::metrics::FLOP_PER_PFLOP_DAY;
+
+use super::super::{FirmId, Pricing, SiteId};
+use super::jobs::JobState;
+use super::CapacityModel;
+
+impl CapacityModel<'_> {
+    /// Price of one chip-hour of capacity at `site` (lease price or amortised capex), rules included.
+    pub(super) fn capacity_price(&self, site: SiteId) -> f64 {
+        self.rates[site.0 as usize].capacity_price
+    }
+
+    /// What a user pays for one busy chip-hour at `site`.
+    pub(super) fn user_price(&self, site: SiteId) -> f64 {
+        self.rates[site.0 as usize].user_price
+    }
+
+    /// Electricity drawn by one busy chip for one hour, kWh (PUE included).
+    fn kwh_per_chip_hour(&self, site: SiteId) -> f64 {
+        let s = &self.world.sites[site.0 as usize];
+        self.world.site_chip(site).all_in_power_w * s.pue / 1_000.0
+    }
+
+    /// Adds `chips` busy chips at `site` for `firm` over `[a, b)` to the metrics.
+    pub(super) fn accrue_busy(
+        &mut self,
+        site: SiteId,
+        firm: FirmId,
+        chips: u64,
+        a: SimTime,
+        b: SimTime,
+        inference: bool,
+    ) {
+        if chips == 0 || b <= a {
+            return;
+        }
+        let s = site.0 as usize;
+        let f = firm.0 as usize;
+        let home = self.is_home(firm, site);
+        let user_price = self.user_price(site);
+        let (site_price, capex) = match self.world.sites[s].pricing {
+            // Owned capacity is costed on online chip-hours (see `accrue_online`); only energy here.
+            Pricing::Owned { .. } => (
+                user_price - self.capacity_price(site),
+                self.capacity_price(site),
+            ),
+            Pricing::Lease { .. } => (user_price, 0.0),
+        };
+        let mwh_per_chip_hour = self.kwh_per_chip_hour(site) / 1_000.0;
+        let (site_rows, firm_rows) = (&mut self.metrics.site[s], &mut self.metrics.firm[f]);
+        let capex_busy = &mut self.capex_busy[s];
+        self.periods.split(a, b, |p, secs| {
+            let h = chips as f64 * secs / 3_600.0;
+            let row = &mut site_rows[p];
+            row.chip_hours_busy += h;
+            row.energy_mwh += h * mwh_per_chip_hour;
+            row.cost_usd += h * site_price;
+            capex_busy[p] += h * capex;
+            if inference {
+                row.chip_hours_inference += h;
+                row.usage_cost_inference_usd += h * user_price;
+            } else {
+                row.usage_cost_training_usd += h * user_price;
+            }
+            let fr = &mut firm_rows[p];
+            if home {
+                fr.chip_hours_home += h;
+                fr.cost_home_usd += h * user_price;
+            } else {
+                fr.chip_hours_abroad += h;
+                fr.cost_abroad_usd += h * user_price;
+            }
+        });
+    }
+
+    /// Brings a running job's chip-time up to `now`, and credits its compute up to its last
+    /// checkpoint.
+    pub(super) fn accrue_job(&mut self, j: u32, now: SimTime) {
+        let job = self.job(j);
+        let JobState::Running(site) = job.state else {
+            return;
+        };
+        let (firm, gang, a) = (job.firm, job.gang, job.acc_from);
+        self.accrue_busy(site, firm, gang, a, now, false);
+        self.job_mut(j).acc_from = now;
+        let kept = self.checkpoint_before(j, now);
+        self.credit_compute(j, kept);
+    }
+
+    /// The last checkpoint of running job `j` at or before `t` (its productive start if none).
+    pub(super) fn checkpoint_before(&self, j: u32, t: SimTime) -> SimTime {
+        let job = self.job(j);
+        let done = t.saturating_since(job.productive_from).as_secs();
+        SimTime(job.productive_from.0 + done / job.checkpoint_secs * job.checkpoint_secs)
+    }
+
+    /// Credits job `j`'s productive work from its credit cursor up to `upto` as useful compute.
+    pub(super) fn credit_compute(&mut self, j: u32, upto: SimTime) {
+        let job = self.job(j);
+        let site = match job.state {
+            JobState::Running(s) => s,
+            // Stopped just now: credited at the site it ran on.
+            JobState::Queued(_) | JobState::Blocked => job.last_site.expect("ran somewhere"),
+        };
+        let (firm, rate, a) = (job.firm, job.rate, job.credited_to.max(job.productive_from));
+        if upto <= a {
+            return;
+        }
+        self.job_mut(j).credited_to = upto;
+        let home = self.is_home(firm, site);
+        let (site_rows, firm_rows) = (
+            &mut self.metrics.site[site.0 as usize],
+            &mut self.metrics.firm[firm.0 as usize],
+        );
+        self.periods.split(a, upto, |p, secs| {
+            let pfd = rate * secs / FLOP_PER_PFLOP_DAY;
+            site_rows[p].compute_pflop_days += pfd;
+            if home {
+                firm_rows[p].compute_home_pflop_days += pfd;
+            } else {
+                firm_rows[p].compute_abroad_pflop_days += pfd;
+            }
+        });
+    }
+
+    /// Records job `j`'s work over `[a, b)` at `site` as lost (rolled back by a failure).
+    pub(super) fn record_lost(&mut self, j: u32, site: SiteId, a: SimTime, b: SimTime) {
+        let job = self.job(j);
+        let (firm, rate) = (job.firm, job.rate);
+        let a = a.max(job.productive_from);
+        let (site_rows, firm_rows) = (
+            &mut self.metrics.site[site.0 as usize],
+            &mut self.metrics.firm[firm.0 as usize],
+        );
+        self.periods.split(a, b, |p, secs| {
+            let pfd = rate * secs / FLOP_PER_PFLOP_DAY;
+            site_rows[p].lost_pflop_days += pfd;
+            firm_rows[p].lost_pflop_days += pfd;
+        });
+    }
+
+    /// Brings a site's online chip-hours (and owned capex) up to `now`.
+    pub(super) fn accrue_online(&mut self, site: SiteId, now: SimTime) {
+        let s = site.0 as usize;
+        let from = self.sites[s].online_acc_from;
+        let online = self.sites[s].online() as f64;
+        let capex = match self.world.sites[s].pricing {
+            Pricing::Owned { .. } => self.capacity_price(site),
+            Pricing::Lease { .. } => 0.0,
+        };
+        let rows = &mut self.metrics.site[s];
+        let capex_online = &mut self.capex_online[s];
+        self.periods.split(from, now, |p, secs| {
+            let h = online * secs / 3_600.0;
+            rows[p].chip_hours_online += h;
+            rows[p].cost_usd += h * capex;
+            capex_online[p] += h * capex;
+        });
+        self.sites[s].online_acc_from = now;
+    }
+
+    /// Brings a site's queue-length integral up to `now`.
+    pub(super) fn accrue_queue(&mut self, site: SiteId, now: SimTime) {
+        let s = site.0 as usize;
+        let from = self.sites[s].queue_acc_from;
+        let len = self.sites[s].queue.len() as f64;
+        let rows = &mut self.metrics.site[s];
+        self.periods
+            .split(from, now, |p, secs| rows[p].queue_job_seconds += len * secs);
+        self.sites[s].queue_acc_from = now;
+    }
+}

@@ -1,0 +1,230 @@
+//! Inference demand served in batches: each tick releases the last batch's chips, lets training go
+//! first where inference has no priority, and places the next batch in the firm's order of
+//! preference. No allocation per tick; what does not change between ticks is computed once.
+
+use crate::engine::{Context, SimTime};
+
+use super::super::{SiteId, Workload, WorkloadKind};
+use super::{CapacityModel, Ev};
+
+/// Chips one inference batch holds at a site, and how many it wanted there.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Held {
+    pub site: SiteId,
+    pub held: u64,
+    pub wanted: u64,
+}
+
+/// The running state of one inference workload.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Service {
+    /// What the current batch holds.
+    pub held: Vec<Held>,
+    /// Growth rate per second, `ln(growth_per_year) / year` (0 for flat demand).
+    k: f64,
+    /// `exp(k x t)` at the start of the next batch, `t` counted from the workload's start.
+    next_exp: Option<(SimTime, f64)>,
+}
+
+const SECS_PER_YEAR: f64 = 365.25 * 86_400.0;
+
+impl Service {
+    pub fn new(wl: &Workload) -> Self {
+        let k = match &wl.kind {
+            WorkloadKind::Inference(inf) if (inf.growth_per_year - 1.0).abs() >= 1e-12 => {
+                inf.growth_per_year.ln() / SECS_PER_YEAR
+            }
+            _ => 0.0,
+        };
+        Service {
+            k,
+            ..Service::default()
+        }
+    }
+
+    /// Tokens demanded over `[t0, t0 + dt)` (seconds since the workload's start) at `per_sec` tokens
+    /// per second at the start, growing at `k`, with the daily cycle taken at the batch midpoint
+    /// (as [`super::super::InferenceWorkload::tokens_in_batch`], for any batch length).
+    fn demand(
+        &mut self,
+        at: SimTime,
+        t0: f64,
+        dt: f64,
+        inf: &super::super::InferenceWorkload,
+    ) -> f64 {
+        let per_sec = inf.tokens_per_day / 86_400.0;
+        let trend = if self.k == 0.0 {
+            dt
+        } else {
+            let e0 = match self.next_exp {
+                Some((t, e)) if t == at => e,
+                _ => (self.k * t0).exp(),
+            };
+            let e1 = (self.k * (t0 + dt)).exp();
+            self.next_exp = Some((at.saturating_add(crate::engine::SimDuration(dt as u64)), e1));
+            (e1 - e0) / self.k
+        };
+        let mid_hour = ((t0 + dt / 2.0) / 3_600.0).rem_euclid(24.0);
+        let phase = (mid_hour - inf.peak_hour) / 24.0 * std::f64::consts::TAU;
+        per_sec * trend * (1.0 + inf.daily_amplitude * phase.cos())
+    }
+}
+
+impl CapacityModel<'_> {
+    pub(super) fn on_inference_tick(
+        &mut self,
+        f: usize,
+        w: usize,
+        now: SimTime,
+        ctx: &mut Context<Ev>,
+    ) {
+        let wl = &self.world.firms[f].workloads[w];
+        let WorkloadKind::Inference(inf) = &wl.kind else {
+            return;
+        };
+        // Release the last batch's chips; where inference has no priority, training goes first.
+        let mut previous = std::mem::take(&mut self.held_scratch);
+        std::mem::swap(&mut previous, &mut self.inference[f][w].held);
+        for h in &previous {
+            let st = &mut self.sites[h.site.0 as usize];
+            st.inference_alloc -= h.held;
+            st.inference_wanted -= h.wanted;
+        }
+        for h in &previous {
+            if !self.world.sites[h.site.0 as usize].inference_priority {
+                self.try_start(h.site, now, ctx);
+            }
+        }
+        // A batch ends at the next rule change, so its price is that of the rules in force.
+        let next_change = self
+            .change_points
+            .get(self.change_points.partition_point(|&c| c <= now))
+            .copied()
+            .unwrap_or(SimTime::MAX);
+        let horizon = self.periods.horizon();
+        let batch_end = now
+            .saturating_add(inf.batch)
+            .min(horizon)
+            .min(wl.end)
+            .min(next_change);
+        if batch_end <= now {
+            // The last tick (at the workload's end) only releases the last batch's chips.
+            for h in &previous {
+                self.try_start(h.site, now, ctx);
+            }
+            self.retry_stranded(now, ctx);
+            previous.clear();
+            self.held_scratch = previous;
+            return;
+        }
+        let secs = (batch_end - now).as_secs_f64();
+        let t0 = (now - wl.start).as_secs_f64();
+        let demand = self.inference[f][w].demand(now, t0, secs, inf);
+        let firm = &self.world.firms[f];
+        let firm_id = super::super::FirmId(f as u32);
+        let share = self.world.timeline.domestic_inference_share(firm, now);
+        let p = self.periods.index(now);
+        let mut held = std::mem::take(&mut self.inference[f][w].held);
+        let mut served_total = 0.0;
+        let mut served_domestic = 0.0;
+        for (portion, domestic_only) in [(demand * share, true), (demand * (1.0 - share), false)] {
+            let mut left = portion;
+            for i in 0..self.inference_order[f].len() {
+                if left <= 0.0 {
+                    break;
+                }
+                let (s, place, stay) = self.inference_order[f][i];
+                // A new batch where rules allow one, or where a running service may stay.
+                if !(place || (stay && previous.iter().any(|h| h.site == s && h.held > 0))) {
+                    continue;
+                }
+                let domestic = self.domestic_chip[f][s.0 as usize];
+                if domestic_only && !domestic {
+                    continue;
+                }
+                let per_chip = self.world.site_chip(s).inference_tokens_per_s * secs;
+                let need = (left / per_chip).ceil() as u64;
+                let st = &self.sites[s.0 as usize];
+                let free = st
+                    .online()
+                    .saturating_sub(st.busy_jobs + st.inference_alloc);
+                let take = need.min(free);
+                let wanted = if take < need {
+                    need.min(st.online().saturating_sub(st.inference_alloc))
+                } else {
+                    take
+                };
+                let served = left.min(take as f64 * per_chip);
+                left -= served;
+                served_total += served;
+                if domestic {
+                    served_domestic += served;
+                }
+                let st = &mut self.sites[s.0 as usize];
+                st.inference_alloc += take;
+                st.inference_wanted += wanted;
+                self.metrics.site[s.0 as usize][p].tokens_served += served;
+                self.accrue_busy(s, firm_id, take, now, batch_end, true);
+                held.push(Held {
+                    site: s,
+                    held: take,
+                    wanted,
+                });
+            }
+        }
+        let fr = &mut self.metrics.firm[f][p];
+        fr.tokens_demanded += demand;
+        fr.tokens_served += served_total;
+        fr.tokens_served_domestic_chips += served_domestic;
+        // Training where inference now wants more may no longer fit; where it wants less, start.
+        for h in held.iter().chain(previous.iter()) {
+            self.replace_unfit(h.site, now, ctx);
+            self.try_start(h.site, now, ctx);
+        }
+        self.inference[f][w].held = held;
+        self.retry_stranded(now, ctx);
+        previous.clear();
+        self.held_scratch = previous;
+        if batch_end < horizon {
+            ctx.schedule_at(
+                batch_end,
+                Ev::InferenceTick {
+                    firm: f as u32,
+                    workload: w as u32,
+                },
+            )
+            .expect("not in the past");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::super::InferenceWorkload;
+    use super::*;
+    use crate::engine::SimDuration;
+
+    #[test]
+    fn cached_demand_matches_the_workloads_own_integral() {
+        let inf = InferenceWorkload {
+            tokens_per_day: 5.5e12,
+            growth_per_year: 2.5,
+            daily_amplitude: 0.4,
+            peak_hour: 14.0,
+            batch: SimDuration::from_hours(1),
+        };
+        let wl = Workload {
+            name: "x".into(),
+            start: SimTime(0),
+            end: SimTime::MAX,
+            kind: WorkloadKind::Inference(inf.clone()),
+        };
+        let mut svc = Service::new(&wl);
+        for h in 0..2_000u64 {
+            let t = SimTime(h * 3_600);
+            let a = svc.demand(t, t.0 as f64, 3_600.0, &inf);
+            let b = inf.tokens_in_batch(SimDuration(t.0));
+            assert!((a / b - 1.0).abs() < 1e-9, "hour {h}: {a} vs {b}");
+        }
+    }
+}

@@ -1,0 +1,333 @@
+//! One replication of a world: the event handlers that move jobs through sites under the timeline.
+//!
+//! The simulation is split by concern; each file holds the handlers and state of one part:
+//!
+//! | file | what |
+//! |---|---|
+//! | `jobs.rs` | the job table, arrivals, starts, ends, failures, the backlog counters |
+//! | `queue.rs` | a site's queue with its running totals; FIFO + EASY backfilling (a pure function) |
+//! | `placement.rs` | where a job goes (a pure choice over candidate sites) and re-placement |
+//! | `inference.rs` | inference demand served in batches |
+//! | `supply.rs` | deliveries, permit delays, steady supply |
+//! | `rules.rs` | policy change points: prices, evictions, retries |
+//! | `accounting.rs` | chip-hours, costs, energy, useful and lost compute into the metrics |
+//! | `invariants.rs` | the checks every run makes, and the end of the run |
+//!
+//! # Events and ties
+//!
+//! Policy change points, period ends and dated deliveries are scheduled before the run starts, so at
+//! any instant they are handled before job events scheduled later (the engine breaks ties
+//! first-scheduled-first): a rule that starts on a date applies to a job arriving at that instant.
+//!
+//! # What is modelled
+//!
+//! - Training and fine-tuning jobs are gangs: they start when `gang_chips` chips are free at their
+//!   site (FIFO with EASY backfilling: a later job may jump the queue only if it does not delay the
+//!   head job's reserved start; backfilling looks at most [`queue::BACKFILL_DEPTH`] jobs deep).
+//! - A job waits only where it can start: placement prefers sites whose *training capacity* (chips
+//!   online less those held for inference at priority sites) holds its gang. When a site's training
+//!   capacity falls below a queued job's gang (inference demand rises, a chip fails), the job is
+//!   placed again; a job that no site can run now waits at its best site and is placed again when
+//!   capacity appears anywhere. Jobs waiting for capacity and jobs blocked by a rule are counted
+//!   apart.
+//! - A running gang of `n` chips fails at `n / mtbf` per hour (superposition: one pending failure
+//!   event per job, not per chip). A failure rolls the job back to its last checkpoint, sends one
+//!   chip to repair, and requeues the job at the head of its site's queue; its next start costs
+//!   `restart_hours`. Writing checkpoints is assumed free.
+//! - Useful compute is credited when it is kept: at each checkpoint (seen when the job is next
+//!   accounted), at the end, at an eviction (which checkpoints) and at the horizon. Work rolled back
+//!   by a failure is *lost* compute, reported apart; both in the period the work was done.
+//! - A rule that stops allowing work where it is (a lease-ban deadline, say) evicts it: the job is
+//!   checkpointed (nothing is lost), its chips are freed, and it is placed again. Work with no allowed
+//!   site is *blocked* and retried at every rule change and delivery. No job is ever dropped.
+//! - Inference is a demand stream placed once per batch on the free chips of allowed sites, in the
+//!   firm's order of preference; demand beyond free capacity is reported as unserved. At sites with
+//!   `inference_priority`, training leaves free the chips inference wanted at the last batch;
+//!   elsewhere training goes first (queued jobs start on the chips a batch releases before the next
+//!   batch is placed). A batch ends at the next rule change, so its price is that of the rules in
+//!   force; failures of inference chips are not modelled.
+//!
+//! # Costs and energy
+//!
+//! Leased sites charge each busy chip-hour (electricity included). Owned sites cost their amortised
+//! capex on every online chip-hour plus the electricity of busy chips; firms are charged capex plus
+//! electricity for the chip-hours they use, and the capex of idle chip-hours is `cost_idle_usd`, paid
+//! by no firm. So in every period: what sites cost = what firms pay + what no one used (checked).
+//! Energy counts busy chips at `all_in_power_w x PUE`; idle draw is not modelled.
+
+mod accounting;
+mod inference;
+mod invariants;
+mod jobs;
+mod placement;
+pub mod queue;
+mod rules;
+mod supply;
+
+use crate::engine::rng::{fnv1a64, splitmix64, stream_by_key, SimRng};
+use crate::engine::{Context, Model, SimTime, Simulation};
+use crate::metrics::{Periods, RunMetrics};
+
+use super::{Arrivals, FirmId, ModelError, SiteId, WorkloadKind, World};
+use jobs::{Backlogs, Job};
+use queue::SiteState;
+use rules::SiteRates;
+use supply::Shipment;
+
+#[derive(Clone, Copy, Debug)]
+enum Ev {
+    /// Some rule starts, ends or reaches a deadline.
+    PolicyChange,
+    /// The end of reporting period `0`.
+    PeriodEnd(u32),
+    /// A shipment of chips (an index into the model's shipments).
+    Delivery { shipment: u32 },
+    /// A daily lot of a site's steady supply.
+    SupplyLot { site: u32 },
+    /// The next job of a batch workload; `index` counts its arrivals.
+    Arrival {
+        firm: u32,
+        workload: u32,
+        index: u32,
+    },
+    /// The next batch of an inference workload.
+    InferenceTick { firm: u32, workload: u32 },
+    /// A running job finishes, if its epoch still matches.
+    JobEnd { job: u32, epoch: u64 },
+    /// A running job loses a chip, if its epoch still matches.
+    JobFailure { job: u32, epoch: u64 },
+    /// A chip comes back from repair.
+    RepairDone { site: u32 },
+}
+
+/// The model of one replication.
+struct CapacityModel<'w> {
+    world: &'w World,
+    periods: &'w Periods,
+    metrics: RunMetrics,
+    sites: Vec<SiteState>,
+    jobs: Vec<Option<Job<'w>>>,
+    free_slots: Vec<u32>,
+    /// Jobs with no allowed site.
+    blocked: Vec<u32>,
+    /// Jobs waiting at a site whose training capacity cannot hold their gang (no site could).
+    stranded: Vec<u32>,
+    /// Per firm and kind: counts and ages of unfinished jobs.
+    backlogs: Backlogs,
+    inference: Vec<Vec<inference::Service>>,
+    /// Scratch buffer for an inference batch's allocations (no allocation per tick).
+    held_scratch: Vec<inference::Held>,
+    arrival_rng: Vec<Vec<SimRng>>,
+    size_rng: Vec<Vec<SimRng>>,
+    failure_rng: Vec<SimRng>,
+    next_epoch: u64,
+    completed: u64,
+    shipments: Vec<Shipment>,
+    error: Option<ModelError>,
+    /// What rules make of each site, refreshed at every change point (rules change nothing between).
+    rates: Vec<SiteRates>,
+    /// Rule change points, sorted (batches of inference end at the next one).
+    change_points: Vec<SimTime>,
+    /// `home[f][s]`: site `s` is in firm `f`'s home jurisdiction.
+    home: Vec<Vec<bool>>,
+    /// `domestic_chip[f][s]`: site `s`'s chip is made in firm `f`'s home country.
+    domestic_chip: Vec<Vec<bool>>,
+    /// Per firm, its sites in order of preference for inference, with whether rules allow a new
+    /// batch there and whether they allow a running service to stay. Refreshed with `rates`.
+    inference_order: Vec<Vec<(SiteId, bool, bool)>>,
+    /// Owned capacity's capex per site and period: on online chip-hours, and on busy ones (their
+    /// difference is the idle cost).
+    capex_online: Vec<Vec<f64>>,
+    capex_busy: Vec<Vec<f64>>,
+}
+
+/// Runs one replication of `world` and returns what happened, per period.
+///
+/// Deterministic: the result depends only on the world, the periods, `seed` and `replication`.
+/// Fails only if an internal invariant breaks (a bug), with a message naming the values.
+pub fn run_replication(
+    world: &World,
+    periods: &Periods,
+    seed: u64,
+    replication: u64,
+) -> Result<RunMetrics, ModelError> {
+    let horizon = periods.horizon();
+    let key = |name: &str, a: u64, b: u64| fnv1a64(name.as_bytes()) ^ splitmix64((a << 32) | b);
+    let per_workload = |name: &str| -> Vec<Vec<SimRng>> {
+        world
+            .firms
+            .iter()
+            .enumerate()
+            .map(|(f, firm)| {
+                (0..firm.workloads.len())
+                    .map(|w| stream_by_key(seed, replication, key(name, f as u64, w as u64)))
+                    .collect()
+            })
+            .collect()
+    };
+    let (nsites, nperiods) = (world.sites.len(), periods.len());
+    let firm_site = |f: &dyn Fn(&super::Firm, usize) -> bool| -> Vec<Vec<bool>> {
+        world
+            .firms
+            .iter()
+            .map(|firm| (0..nsites).map(|s| f(firm, s)).collect())
+            .collect()
+    };
+    let mut model = CapacityModel {
+        world,
+        periods,
+        metrics: RunMetrics::new(replication, nsites, world.firms.len(), nperiods),
+        sites: world
+            .sites
+            .iter()
+            .map(|s| SiteState::new(s.initial_chips))
+            .collect(),
+        jobs: Vec::new(),
+        free_slots: Vec::new(),
+        blocked: Vec::new(),
+        stranded: Vec::new(),
+        backlogs: Backlogs::new(world.firms.len()),
+        inference: world
+            .firms
+            .iter()
+            .map(|f| f.workloads.iter().map(inference::Service::new).collect())
+            .collect(),
+        held_scratch: Vec::new(),
+        arrival_rng: per_workload("arrivals"),
+        size_rng: per_workload("sizes"),
+        failure_rng: (0..nsites)
+            .map(|s| stream_by_key(seed, replication, key("failures", s as u64, 0)))
+            .collect(),
+        next_epoch: 0,
+        completed: 0,
+        shipments: Vec::new(),
+        error: None,
+        rates: Vec::new(),
+        change_points: world.timeline.change_points(),
+        home: firm_site(&|f, s| world.sites[s].jurisdiction == f.headquarters),
+        domestic_chip: firm_site(&|f, s| {
+            world.site_chip(SiteId(s as u32)).vendor_country == f.headquarters
+        }),
+        inference_order: Vec::new(),
+        capex_online: vec![vec![0.0; nperiods]; nsites],
+        capex_busy: vec![vec![0.0; nperiods]; nsites],
+    };
+    model.refresh_rules(SimTime::ZERO);
+    // Shipments are numbered in the order they are scheduled.
+    let mut initial = Vec::new();
+    for (s, site) in world.sites.iter().enumerate() {
+        for d in &site.deliveries {
+            initial.push((
+                d.at,
+                model.new_shipment(SiteId(s as u32), d.chips, Vec::new()),
+            ));
+        }
+    }
+    let mut sim = Simulation::new(model);
+    let at = |sim: &mut Simulation<CapacityModel>, t: SimTime, ev: Ev| {
+        sim.schedule_at(t, ev)
+            .expect("initial events are not in the past");
+    };
+    // Order matters for ties at one instant: rules, then period ends, then deliveries, then jobs.
+    for t in world.timeline.change_points() {
+        if t < horizon {
+            at(&mut sim, t, Ev::PolicyChange);
+        }
+    }
+    for p in 0..periods.len() {
+        at(&mut sim, periods.bounds[p + 1], Ev::PeriodEnd(p as u32));
+    }
+    let mut next = initial.into_iter();
+    for (s, site) in world.sites.iter().enumerate() {
+        for _ in &site.deliveries {
+            let (t, shipment) = next.next().expect("one shipment per delivery");
+            at(&mut sim, t, Ev::Delivery { shipment });
+        }
+        if let Some(sup) = &site.supply {
+            if sup.from < horizon {
+                at(&mut sim, sup.from, Ev::SupplyLot { site: s as u32 });
+            }
+        }
+    }
+    for (f, firm) in world.firms.iter().enumerate() {
+        for (w, wl) in firm.workloads.iter().enumerate() {
+            let (firm, workload) = (f as u32, w as u32);
+            match &wl.kind {
+                WorkloadKind::Inference(_) => {
+                    at(&mut sim, wl.start, Ev::InferenceTick { firm, workload });
+                }
+                WorkloadKind::Batch(b) => {
+                    let first = match &b.arrivals {
+                        Arrivals::Every(_) => Some(wl.start),
+                        Arrivals::Poisson { .. } => {
+                            let (m, _) = sim.parts_mut();
+                            let gap = b.arrivals.next_gap(&mut m.arrival_rng[f][w]);
+                            gap.map(|g| wl.start.saturating_add(g))
+                        }
+                        Arrivals::At(ts) => ts.first().copied(),
+                    };
+                    if let Some(t) = first.filter(|&t| t <= wl.end && t < horizon) {
+                        let ev = Ev::Arrival {
+                            firm,
+                            workload,
+                            index: 0,
+                        };
+                        at(&mut sim, t, ev);
+                    }
+                }
+            }
+        }
+    }
+    sim.run_until(horizon);
+    let events = sim.events_handled();
+    let mut model = sim.into_model();
+    if let Some(e) = model.error.take() {
+        return Err(e);
+    }
+    model.finish(horizon, events)
+}
+
+impl Model for CapacityModel<'_> {
+    type Event = Ev;
+
+    fn handle(&mut self, ev: Ev, ctx: &mut Context<Ev>) {
+        let now = ctx.now();
+        match ev {
+            Ev::PolicyChange => self.on_policy_change(now, ctx),
+            Ev::PeriodEnd(p) => self.on_period_end(p as usize, now),
+            Ev::Delivery { shipment } => self.on_delivery(shipment, now, ctx),
+            Ev::SupplyLot { site } => self.on_supply_lot(SiteId(site), now, ctx),
+            Ev::Arrival {
+                firm,
+                workload,
+                index,
+            } => self.on_arrival(firm as usize, workload as usize, index, now, ctx),
+            Ev::InferenceTick { firm, workload } => {
+                self.on_inference_tick(firm as usize, workload as usize, now, ctx)
+            }
+            Ev::JobEnd { job, epoch } => {
+                if self.epoch_matches(job, epoch) {
+                    self.on_job_end(job, now, ctx);
+                }
+            }
+            Ev::JobFailure { job, epoch } => {
+                if self.epoch_matches(job, epoch) {
+                    self.on_job_failure(job, now, ctx);
+                }
+            }
+            Ev::RepairDone { site } => self.on_repair_done(SiteId(site), now, ctx),
+        }
+        if cfg!(debug_assertions) {
+            self.check_capacity(now);
+        }
+        if self.error.is_some() {
+            ctx.stop();
+        }
+    }
+}
+
+impl CapacityModel<'_> {
+    fn is_home(&self, firm: FirmId, site: SiteId) -> bool {
+        self.home[firm.0 as usize][site.0 as usize]
+    }
+}

@@ -1,0 +1,239 @@
+//! Where a job goes: the firm's strategy over the allowed sites, as a pure choice
+//! ([`choose`]), and re-placement of jobs that wait where they cannot start.
+
+use crate::engine::{Context, SimTime};
+
+use super::super::policy::{Phase, WorkRef};
+use super::super::{FirmId, PlacementStrategy, SiteId};
+use super::jobs::JobState;
+use super::{CapacityModel, Ev};
+
+/// One allowed site as placement sees it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct Option_ {
+    /// The site.
+    pub site: SiteId,
+    /// The site's training capacity holds the gang (it can start here, now or after the work
+    /// ahead of it).
+    pub fits: bool,
+    /// Ranks after home sites (home-first firms only).
+    pub abroad: bool,
+    /// The strategy's score: cost or expected finish, lower is better.
+    pub score: f64,
+}
+
+/// The best option: sites where the job fits first; then home before abroad (home-first firms);
+/// then the lowest score; then the first site in scenario order. None if there is no option.
+pub(super) fn choose(options: &[Option_]) -> Option<&Option_> {
+    options.iter().min_by(|a, b| {
+        b.fits
+            .cmp(&a.fits)
+            .then(a.abroad.cmp(&b.abroad))
+            .then(a.score.total_cmp(&b.score))
+            .then(a.site.cmp(&b.site))
+    })
+}
+
+impl CapacityModel<'_> {
+    /// May work of `firm` with `data_class` be placed at (or stay at) `site` at `t`?
+    pub(super) fn allows(
+        &self,
+        firm: FirmId,
+        data_class: Option<&str>,
+        site: SiteId,
+        t: SimTime,
+        phase: Phase,
+    ) -> bool {
+        let work = WorkRef {
+            firm: &self.world.firms[firm.0 as usize],
+            data_class,
+        };
+        self.world
+            .timeline
+            .allows(work, &self.world.sites[site.0 as usize], t, phase)
+    }
+
+    /// Expected wait before `gang` chips start at `site`: zero if they are free now and no one
+    /// waits; else the chip-seconds of work ahead (kept as running totals) spread over the site's
+    /// training capacity. None if the capacity cannot hold the gang.
+    fn expected_wait_secs(&self, site: SiteId, gang: u64, now: SimTime) -> Option<f64> {
+        let cap = self.training_capacity(site);
+        if cap < gang || cap == 0 {
+            return None;
+        }
+        let st = &self.sites[site.0 as usize];
+        if st.queue.is_empty() && self.free_for_training(site) >= gang {
+            return Some(0.0);
+        }
+        Some(st.work_ahead(now) as f64 / cap as f64)
+    }
+
+    /// The best allowed site for job `j` now, by its firm's strategy (see [`choose`]).
+    fn best_site(&self, j: u32, now: SimTime) -> Option<Option_> {
+        let job = self.job(j);
+        let (firm, gang, dc) = (job.firm, job.gang, job.data_class);
+        let remaining = (job.total_flop - job.saved_flop).max(0.0);
+        let restart_secs = if job.restart_pending {
+            job.restart.as_secs_f64()
+        } else {
+            0.0
+        };
+        let f = &self.world.firms[firm.0 as usize];
+        let home_first = f.placement == PlacementStrategy::HomeFirst;
+        let options: Vec<Option_> = f
+            .sites
+            .iter()
+            .copied()
+            .filter(|&s| self.sites[s.0 as usize].installed >= gang)
+            .filter(|&s| self.allows(firm, dc, s, now, Phase::Place))
+            .map(|s| {
+                let eff = self.world.site_chip(s).effective_flop_per_s() * gang as f64;
+                let run_secs = restart_secs + remaining / eff;
+                let wait = self.expected_wait_secs(s, gang, now);
+                let score = match f.placement {
+                    PlacementStrategy::Cheapest | PlacementStrategy::HomeFirst => {
+                        run_secs / 3_600.0 * gang as f64 * self.user_price(s)
+                    }
+                    PlacementStrategy::EarliestFinish => wait.unwrap_or(f64::MAX / 4.0) + run_secs,
+                };
+                Option_ {
+                    site: s,
+                    fits: wait.is_some(),
+                    abroad: home_first && !self.is_home(firm, s),
+                    score,
+                }
+            })
+            .collect();
+        choose(&options).copied()
+    }
+
+    /// Sends job `j` (not in any queue, not running) to the best allowed site, or blocks it.
+    pub(super) fn place(&mut self, j: u32, now: SimTime, ctx: &mut Context<Ev>) {
+        match self.best_site(j, now) {
+            None => {
+                self.set_state(j, JobState::Blocked);
+                self.blocked.push(j);
+            }
+            Some(o) => {
+                self.set_state(j, JobState::Queued(o.site));
+                self.job_mut(j).last_site = Some(o.site);
+                self.mark_stranded(j, !o.fits);
+                self.enqueue(j, o.site, false, now);
+                self.try_start(o.site, now, ctx);
+            }
+        }
+    }
+
+    fn mark_stranded(&mut self, j: u32, stranded: bool) {
+        let job = self.job_mut(j);
+        if stranded && !job.stranded {
+            self.stranded.push(j);
+        }
+        self.job_mut(j).stranded = stranded;
+    }
+
+    /// Looks again at queued job `j`: it moves if another site is better now that its own cannot
+    /// start it (or capacity appeared elsewhere); it keeps its place if its own site is still best.
+    fn reconsider(&mut self, j: u32, site: SiteId, now: SimTime, ctx: &mut Context<Ev>) {
+        match self.best_site(j, now) {
+            Some(o) if o.site == site => self.mark_stranded(j, !o.fits),
+            _ => {
+                self.dequeue(site, j, now);
+                self.job_mut(j).stranded = false;
+                self.place(j, now, ctx);
+            }
+        }
+    }
+
+    /// Looks again at the jobs queued at `site` whose gang its training capacity no longer holds
+    /// (inference wants more, a chip failed). Walks the queue only when the largest queued gang
+    /// does not fit, which the site knows without a walk; jobs already known to fit nowhere are
+    /// left to [`Self::retry_stranded`].
+    pub(super) fn replace_unfit(&mut self, site: SiteId, now: SimTime, ctx: &mut Context<Ev>) {
+        let cap = self.training_capacity(site);
+        let st = &self.sites[site.0 as usize];
+        if st.max_queued_gang().is_none_or(|g| g <= cap) {
+            return;
+        }
+        let unfit: Vec<u32> = st
+            .queue
+            .iter()
+            .copied()
+            .filter(|&q| {
+                let job = self.job(q);
+                job.gang > cap && !job.stranded
+            })
+            .collect();
+        for j in unfit {
+            self.reconsider(j, site, now, ctx);
+        }
+    }
+
+    /// Looks again at the jobs that wait where they cannot start, after capacity appeared somewhere.
+    pub(super) fn retry_stranded(&mut self, now: SimTime, ctx: &mut Context<Ev>) {
+        if self.stranded.is_empty() {
+            return;
+        }
+        let stranded = std::mem::take(&mut self.stranded);
+        for j in stranded {
+            let Some(job) = self.jobs[j as usize].as_ref() else {
+                continue;
+            };
+            let (JobState::Queued(site), true) = (job.state, job.stranded) else {
+                continue;
+            };
+            self.job_mut(j).stranded = false;
+            self.reconsider(j, site, now, ctx);
+            if let Some(JobState::Queued(s)) = self.jobs[j as usize].as_ref().map(|x| x.state) {
+                self.try_start(s, now, ctx);
+            }
+        }
+    }
+
+    /// Places every blocked job again (a rule or the capacity changed).
+    pub(super) fn retry_blocked(&mut self, now: SimTime, ctx: &mut Context<Ev>) {
+        let blocked = std::mem::take(&mut self.blocked);
+        for j in blocked {
+            self.place(j, now, ctx);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn o(site: u32, fits: bool, abroad: bool, score: f64) -> Option_ {
+        Option_ {
+            site: SiteId(site),
+            fits,
+            abroad,
+            score,
+        }
+    }
+
+    #[test]
+    fn a_site_where_the_job_fits_beats_a_better_score_where_it_cannot_start() {
+        let opts = [o(0, false, false, 1.0), o(1, true, false, 100.0)];
+        assert_eq!(choose(&opts).unwrap().site, SiteId(1));
+    }
+
+    #[test]
+    fn home_first_then_score_then_scenario_order() {
+        let opts = [
+            o(0, true, true, 1.0),
+            o(1, true, false, 5.0),
+            o(2, true, false, 5.0),
+        ];
+        assert_eq!(choose(&opts).unwrap().site, SiteId(1));
+        let opts = [o(0, true, false, 9.0), o(1, true, false, 5.0)];
+        assert_eq!(choose(&opts).unwrap().site, SiteId(1));
+    }
+
+    #[test]
+    fn with_nowhere_to_start_the_best_score_still_wins() {
+        let opts = [o(0, false, false, 9.0), o(1, false, false, 5.0)];
+        assert_eq!(choose(&opts).unwrap().site, SiteId(1));
+        assert!(choose(&[]).is_none());
+    }
+}

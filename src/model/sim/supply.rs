@@ -1,0 +1,128 @@
+//! Chips arriving: dated deliveries, permit delays (each rule delays a shipment at most once,
+//! however many rules there are), caps and bans, power caps, and steady supply in daily lots.
+
+use crate::engine::{Context, SimDuration, SimTime};
+
+use super::super::policy::DeliveryVerdict;
+use super::super::SiteId;
+use super::{CapacityModel, Ev};
+
+/// Steady supply arrives in daily lots, so every reporting period sees its share.
+const SUPPLY_LOT: SimDuration = SimDuration::from_days(1);
+/// Daily lots in a (365.25-day) year.
+const LOTS_PER_YEAR: f64 = 365.25;
+
+/// A shipment of chips on its way to a site.
+#[derive(Clone, Debug)]
+pub(super) struct Shipment {
+    pub site: SiteId,
+    pub chips: u64,
+    /// Timeline indices of the permit rules that already delayed it.
+    pub delayed: Vec<usize>,
+}
+
+impl CapacityModel<'_> {
+    /// Registers a shipment and returns its number.
+    pub(super) fn new_shipment(&mut self, site: SiteId, chips: u64, delayed: Vec<usize>) -> u32 {
+        self.shipments.push(Shipment {
+            site,
+            chips,
+            delayed,
+        });
+        (self.shipments.len() - 1) as u32
+    }
+
+    pub(super) fn on_delivery(&mut self, shipment: u32, now: SimTime, ctx: &mut Context<Ev>) {
+        let Shipment {
+            site,
+            chips,
+            delayed,
+        } = std::mem::replace(
+            &mut self.shipments[shipment as usize],
+            Shipment {
+                site: SiteId(0),
+                chips: 0,
+                delayed: Vec::new(),
+            },
+        );
+        self.deliver(site, chips, delayed, now, ctx);
+    }
+
+    fn deliver(
+        &mut self,
+        site: SiteId,
+        chips: u64,
+        mut delayed: Vec<usize>,
+        now: SimTime,
+        ctx: &mut Context<Ev>,
+    ) {
+        let s = site.0 as usize;
+        let spec = &self.world.sites[s];
+        let chip = self.world.site_chip(site);
+        let installed_in_country = |filter: Option<&str>| -> u64 {
+            self.world
+                .sites
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| x.jurisdiction == spec.jurisdiction)
+                .filter(|(i, _)| {
+                    filter.is_none_or(|c| self.world.site_chip(SiteId(*i as u32)).name == c)
+                })
+                .map(|(i, _)| self.sites[i].installed)
+                .sum()
+        };
+        let verdict =
+            self.world
+                .timeline
+                .delivery(spec, chip, chips, now, &delayed, &installed_in_country);
+        let p = self.periods.index(now);
+        match verdict {
+            DeliveryVerdict::Banned => self.metrics.site[s][p].chips_refused += chips,
+            DeliveryVerdict::Delay { rule, delay } => {
+                let at = now.saturating_add(delay);
+                if at < self.periods.horizon() {
+                    delayed.push(rule);
+                    let shipment = self.new_shipment(site, chips, delayed);
+                    ctx.schedule_at(at, Ev::Delivery { shipment })
+                        .expect("not in the past");
+                }
+            }
+            DeliveryVerdict::Deliver { max_chips } => {
+                let power_room = spec.power_cap_mw.map_or(u64::MAX, |mw| {
+                    let per_chip_w = chip.all_in_power_w * spec.pue;
+                    ((mw * 1e6 / per_chip_w).floor() as u64).saturating_sub(self.sites[s].installed)
+                });
+                let n = chips.min(max_chips).min(power_room);
+                self.accrue_online(site, now);
+                self.sites[s].installed += n;
+                let row = &mut self.metrics.site[s][p];
+                row.chips_delivered += n;
+                row.chips_refused += chips - n;
+                if n > 0 {
+                    self.retry_blocked(now, ctx);
+                    self.try_start(site, now, ctx);
+                    self.retry_stranded(now, ctx);
+                }
+            }
+        }
+    }
+
+    pub(super) fn on_supply_lot(&mut self, site: SiteId, now: SimTime, ctx: &mut Context<Ev>) {
+        let s = site.0 as usize;
+        let Some(sup) = self.world.sites[s].supply else {
+            return;
+        };
+        let factor = self.rates[s].supply_factor;
+        let exact = sup.chips_per_year * factor / LOTS_PER_YEAR + self.sites[s].supply_carry;
+        let chips = exact.floor().max(0.0);
+        self.sites[s].supply_carry = exact - chips;
+        if chips > 0.0 {
+            self.deliver(site, chips as u64, Vec::new(), now, ctx);
+        }
+        let next = now.saturating_add(SUPPLY_LOT);
+        if next < sup.until && next < self.periods.horizon() {
+            ctx.schedule_at(next, Ev::SupplyLot { site: site.0 })
+                .expect("not in the past");
+        }
+    }
+}
