@@ -1,7 +1,7 @@
 //! Calibration against published training runs: the Llama 3 paper (Llama 3.1 405B on 16,384 H100)
 //! and the DeepSeek-V3 technical report (2,048 H800).
 
-use super::{load, run, H100};
+use crate::support::{load, run, H100};
 
 /// One site, one firm, one training job of `size_flop` on `gang` chips at `t = 10 days`.
 /// The MTBF comes from Llama 3: 419 unexpected interruptions in 54 days on 16,384 GPUs gives a

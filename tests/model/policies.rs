@@ -1,6 +1,6 @@
 //! Policy behaviour, each rule checked on the outputs of small worlds and of the shipped what-ifs.
 
-use super::{load, run, two_sites};
+use crate::support::{load, run, two_sites};
 use capsim::metrics::RunMetrics;
 use capsim::scenario;
 
