@@ -1,5 +1,9 @@
 //! Helpers shared by every layer's tests: scratch folders, the `capsim` binary, loading and running
-//! scenarios.
+//! scenarios, reading results by name, and the [`WorldBuilder`] that writes small test worlds.
+
+pub mod world;
+
+pub use world::{Chip, WorldBuilder, ASCEND_910C, H100};
 
 use capsim::experiment::{self, RunOptions, RunResult};
 use capsim::metrics::PeriodKind;
@@ -33,20 +37,48 @@ pub fn load(toml: &str) -> Scenario {
 
 /// Runs `replications` replications of a scenario, reported by month.
 pub fn run(sc: &Scenario, replications: u64) -> RunResult {
+    run_by(sc, replications, PeriodKind::Month)
+}
+
+/// Runs `replications` replications of a scenario, reported by `period`.
+pub fn run_by(sc: &Scenario, replications: u64, period: PeriodKind) -> RunResult {
     experiment::execute(
         sc,
         RunOptions {
             seed: sc.seed,
             replications,
-            period: PeriodKind::Month,
+            period,
             threads: None,
         },
     )
     .unwrap_or_else(|e| panic!("run of '{}' failed: {e}", sc.name))
 }
 
-/// One H100 chip entry, with figures from the Nvidia datasheet and the Llama 3 paper.
-pub const H100: &str = r#"
+/// Index of the site called `name` (the `s` of `result.runs[r].site[s][p]`).
+pub fn site_index(sc: &Scenario, name: &str) -> usize {
+    sc.world
+        .sites
+        .iter()
+        .position(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no site '{name}' in '{}'", sc.name))
+}
+
+/// Index of the firm called `name` (the `f` of `result.runs[r].firm[f][p]`).
+pub fn firm_index(sc: &Scenario, name: &str) -> usize {
+    sc.world
+        .firms
+        .iter()
+        .position(|f| f.name == name)
+        .unwrap_or_else(|| panic!("no firm '{name}' in '{}'", sc.name))
+}
+
+/// Sum of one figure over periods.
+pub fn total<T>(rows: &[T], f: impl Fn(&T) -> f64) -> f64 {
+    rows.iter().map(f).sum()
+}
+
+/// The H100 chip entry of [`two_sites`] (the builder's [`H100`] as TOML text).
+const H100_TOML: &str = r#"
 [chips.h100]
 vendor = "nvidia"
 vendor_country = "US"
@@ -72,7 +104,7 @@ description = "test world"
 start_date = 2025-01-01
 end_date = 2025-12-31
 seed = 7
-{H100}
+{H100_TOML}
 [sites.johor]
 jurisdiction = "MY"
 operator = "foreign"
