@@ -3,4 +3,7 @@
 //! published training runs.
 
 mod calibration;
+mod placement;
 mod policies;
+mod rules;
+mod scheduling;
