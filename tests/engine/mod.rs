@@ -10,6 +10,7 @@ mod mmc;
 mod queue_props;
 mod station;
 mod stats;
+mod value_stability;
 
 /// The proptest configuration of these tests: the default, except that failing cases are saved beside
 /// the test's source file (proptest's default looks for a `lib.rs`, which integration tests lack).

@@ -1,56 +1,53 @@
 //! Calibration against published training runs: the Llama 3 paper (Llama 3.1 405B on 16,384 H100)
 //! and the DeepSeek-V3 technical report (2,048 H800).
 
-use super::{load, run, H100};
 use capsim::metrics::JobKind;
+use capsim::scenario::Scenario;
 
-/// One site, one firm, one training job of `size_flop` on `gang` chips at `t = 10 days`.
+use crate::support::{run, Chip, WorldBuilder, H100};
+
+/// One site, one firm, one training job of `size_flop` on `gang` of the site's `chips` at
+/// `t = 10 days`, with a per-chip MTBF of `mtbf_hours`.
+///
 /// The MTBF comes from Llama 3: 419 unexpected interruptions in 54 days on 16,384 GPUs gives a
-/// per-GPU MTBF of 16,384 x 54 x 24 / 419 = 50,680 hours.
-fn one_run(chip: &str, chip_name: &str, chips: u64, gang: u64, size_flop: f64) -> String {
-    format!(
-        r#"
-name = "calibration"
-description = "one published training run"
-start_date = 2024-01-01
-end_date = 2024-12-31
-seed = 3
-{chip}
-[sites.cluster]
-jurisdiction = "US"
-operator = "domestic"
-chip = "{chip_name}"
-pricing = "lease"
-electricity_usd_per_kwh = 0.08
-pue = 1.2
-mtbf_hours = 50680
-repair_hours = 24
-initial_chips = {chips}
-
-[firms.lab]
-headquarters = "US"
-sites = ["cluster"]
-placement = "cheapest"
-
-[[firms.lab.workloads]]
-name = "pretraining"
-kind = "training"
-arrivals = {{ dates = [2024-01-11] }}
-size_flop = {size_flop:e}
-gang_chips = {gang}
-# Llama 3 reports > 90% effective training time with frequent checkpoints and fast restarts:
-# 20-minute checkpoints (10 minutes lost on average) and 12-minute restarts.
-checkpoint_hours = 0.333
-restart_hours = 0.2
-"#
-    )
+/// per-GPU MTBF of 16,384 x 54 x 24 / 419 = 50,680 hours. Llama 3 reports > 90% effective training
+/// time with frequent checkpoints and fast restarts: 20-minute checkpoints (10 minutes lost on
+/// average) and 12-minute restarts.
+fn one_run(chip: Chip, chips: u64, gang: u64, size_flop: f64, mtbf_hours: f64) -> Scenario {
+    WorldBuilder::new()
+        .name("calibration")
+        .horizon("2024-01-01", "2024-12-31")
+        .seed(3)
+        .chip(chip)
+        .site("cluster", |s| {
+            s.chip(chip.name)
+                .domestic("US")
+                .lease(chip.lease_usd_per_chip_hour)
+                .pue(1.2)
+                .mtbf_hours(mtbf_hours)
+                .chips(chips)
+        })
+        .firm("lab", |f| {
+            f.headquarters("US").sites(["cluster"]).training(|w| {
+                w.name("pretraining")
+                    .dates(["2024-01-11"])
+                    .size_flop(size_flop)
+                    .gang(gang)
+                    .checkpoint_hours(0.333)
+                    .restart_hours(0.2)
+            })
+        })
+        .build()
 }
+
+/// Llama 3's per-GPU MTBF, hours.
+const LLAMA_3_MTBF_HOURS: f64 = 50_680.0;
 
 #[test]
 fn llama_3_405b_interruptions_and_gpu_hours_match_the_paper() {
     // 3.8e25 FLOP: 6 x 405e9 parameters x 15.6e12 tokens (Llama 3 paper); 16,384 H100 at MFU 0.40,
     // with 256 spares for chips in repair.
-    let sc = load(&one_run(H100, "h100", 16_384 + 256, 16_384, 3.8e25));
+    let sc = one_run(H100, 16_384 + 256, 16_384, 3.8e25, LLAMA_3_MTBF_HOURS);
     let r = run(&sc, 4);
     for m in &r.runs {
         assert_eq!(m.jobs.completed, 1, "{:?}", m.jobs);
@@ -83,10 +80,12 @@ fn deepseek_v3_gpu_hours_match_the_report() {
     // H800: same compute as the H100 (989 TFLOP/s dense BF16), cut NVLink; DeepSeek-V3 report
     // (Dec 2024): 2,048 H800, 2.664 M GPU-hours for pre-training; 3.3e24 FLOP = 6 x 37e9 active
     // parameters x 14.8e12 tokens; MFU 0.35 is what those figures imply.
-    let h800 = H100
-        .replace("[chips.h100]", "[chips.h800]")
-        .replace("training_mfu = 0.40", "training_mfu = 0.35");
-    let sc = load(&one_run(&h800, "h800", 2_048 + 32, 2_048, 3.3e24));
+    let h800 = Chip {
+        name: "h800",
+        training_mfu: 0.35,
+        ..H100
+    };
+    let sc = one_run(h800, 2_048 + 32, 2_048, 3.3e24, LLAMA_3_MTBF_HOURS);
     let r = run(&sc, 4);
     for m in &r.runs {
         assert_eq!(m.jobs.completed, 1, "{:?}", m.jobs);
@@ -104,9 +103,14 @@ fn deepseek_v3_gpu_hours_match_the_report() {
 fn a_broken_failure_model_would_fail_calibration() {
     // The same Llama run with ten times the failure rate must leave the paper's band: the check above
     // is sensitive to the failure model, not satisfied by construction.
-    let toml = one_run(H100, "h100", 16_384 + 256, 16_384, 3.8e25)
-        .replace("mtbf_hours = 50680", "mtbf_hours = 5068");
-    let r = run(&load(&toml), 1);
+    let sc = one_run(
+        H100,
+        16_384 + 256,
+        16_384,
+        3.8e25,
+        LLAMA_3_MTBF_HOURS / 10.0,
+    );
+    let r = run(&sc, 1);
     let m = &r.runs[0];
     let failures: u64 = m.site[0].iter().map(|p| p.failures).sum();
     let days = m.site[0]

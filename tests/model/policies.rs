@@ -1,19 +1,44 @@
 //! Policy behaviour, each rule checked on the outputs of small worlds and of the shipped what-ifs.
+//! Each small-world test also runs its control (the same world without the rule) and asserts that
+//! the control shows the opposite, so no check here holds by construction.
 
-use super::{load, run, two_sites};
 use capsim::metrics::{JobKind, RunMetrics};
 use capsim::scenario;
 
-const TRAINING_ONE_JOB: &str = r#"
-[[firms.acme.workloads]]
-name = "pretraining"
-kind = "training"
-arrivals = { dates = [2025-01-10] }
-size_flop = 2e25
-gang_chips = 4096
-checkpoint_hours = 1
-restart_hours = 0.5
-"#;
+use crate::support::world::FirmBuilder;
+use crate::support::{run, WorldBuilder, H100};
+
+/// A small two-site world: a foreign leased H100 site in Malaysia (0.5 USD per chip-hour, cheaper
+/// than the home site's amortised capex plus electricity, about 0.83) and a domestic owned H100
+/// stockpile in China; one Chinese firm, `acme`, that may use both, preferring the cheapest.
+/// `firm` adds its workloads.
+fn two_sites(firm: impl FnOnce(FirmBuilder) -> FirmBuilder) -> WorldBuilder {
+    WorldBuilder::new()
+        .name("two-sites")
+        .chip(H100)
+        .site("johor", |s| {
+            s.foreign("MY")
+                .lease(0.5)
+                .electricity(0.10)
+                .pue(1.4)
+                .delivery("2025-01-01", 4096)
+        })
+        .site("home", |s| s.domestic("CN").electricity(0.07).chips(4096))
+        .firm("acme", |f| {
+            firm(f.sites(["johor", "home"]).placement("cheapest"))
+        })
+}
+
+/// One 2e25-FLOP pretraining run on 4,096 chips, arriving on 2025-01-10.
+fn training_one_job(f: FirmBuilder) -> FirmBuilder {
+    f.training(|w| {
+        w.name("pretraining")
+            .dates(["2025-01-10"])
+            .size_flop(2e25)
+            .gang(4096)
+            .restart_hours(0.5)
+    })
+}
 
 fn site_sum(m: &RunMetrics, site: usize, f: impl Fn(&capsim::metrics::SitePeriod) -> f64) -> f64 {
     m.site[site].iter().map(f).sum()
@@ -21,17 +46,14 @@ fn site_sum(m: &RunMetrics, site: usize, f: impl Fn(&capsim::metrics::SitePeriod
 
 #[test]
 fn lease_ban_evicts_offshore_training_which_finishes_at_home_with_nothing_lost() {
-    let policy = r#"
-[[policy]]
-name = "lease-ban"
-rule = "lease_ban"
-firms_headquartered_in = "CN"
-grace_days = 30
-from = 2025-03-01
-"#;
     // Johor is cheaper, so the job starts abroad; the deadline is 2025-03-31.
-    let toml = two_sites(policy, TRAINING_ONE_JOB);
-    let sc = load(&toml);
+    let world = two_sites(training_one_job);
+    let sc = world
+        .clone()
+        .policy("lease-ban", "lease_ban", "2025-03-01", |p| {
+            p.firms_headquartered_in("CN").grace_days(30.0)
+        })
+        .build();
     let r = run(&sc, 1);
     let m = &r.runs[0];
     let (johor, home) = (0, 1);
@@ -68,6 +90,17 @@ from = 2025-03-01
         (done / pflop_days - 1.0).abs() < 1e-3,
         "{done} vs {pflop_days}"
     );
+    // Control: without the ban the job stays abroad and finishes there, never evicted.
+    let free = run(&world.build(), 1).runs.remove(0);
+    assert_eq!(free.site[johor].iter().map(|p| p.evictions).sum::<u64>(), 0);
+    assert_eq!(
+        free.site[johor]
+            .iter()
+            .map(|p| p.jobs_completed[JobKind::Training])
+            .sum::<u64>(),
+        1
+    );
+    assert_eq!(site_sum(&free, home, |p| p.compute_pflop_days), 0.0);
 }
 
 #[test]
@@ -112,30 +145,22 @@ fn shipped_lease_ban_ends_offshore_compute_after_the_grace_period() {
 }
 
 fn private_fine_tuning(residency: bool) -> RunMetrics {
-    let policy = if residency {
-        r#"
-[[policy]]
-name = "pipl"
-rule = "data_residency"
-data_class = "customer_private"
-from = 2021-11-01
-"#
-    } else {
-        ""
-    };
-    let workloads = r#"
-[[firms.acme.workloads]]
-name = "customer-tuning"
-kind = "fine_tuning"
-arrivals = { mean_gap_days = 2 }
-size_flop = { lognormal = { median = 2e21, p95 = 8e21 } }
-gang_chips = 256
-checkpoint_hours = 1
-restart_hours = 0.2
-data_class = "customer_private"
-"#;
-    let sc = load(&two_sites(policy, workloads));
-    run(&sc, 1).runs.remove(0)
+    let mut world = two_sites(|f| {
+        f.fine_tuning(|w| {
+            w.name("customer-tuning")
+                .mean_gap_days(2.0)
+                .size("{ lognormal = { median = 2e21, p95 = 8e21 } }")
+                .gang(256)
+                .restart_hours(0.2)
+                .data_class("customer_private")
+        })
+    });
+    if residency {
+        world = world.policy("pipl", "data_residency", "2021-11-01", |p| {
+            p.data_class("customer_private")
+        });
+    }
+    run(&world.build(), 1).runs.remove(0)
 }
 
 #[test]
@@ -172,19 +197,13 @@ fn customer_private_fine_tuning_never_runs_outside_its_home_jurisdiction() {
 
 #[test]
 fn an_export_ban_stops_deliveries_from_its_date() {
-    let policy = r#"
-[[policy]]
-name = "h100-ban"
-rule = "export_ban"
-chip = "h100"
-to = "CN"
-from = 2025-07-01
-"#;
-    let toml = two_sites(policy, "").replace(
-        "initial_chips = 4096",
-        "initial_chips = 4096\nsupply = { chips_per_year = 12000 }",
-    );
-    let sc = load(&toml);
+    let world = two_sites(|f| f).edit_site("home", |s| s.supply(12_000.0));
+    let sc = world
+        .clone()
+        .policy("h100-ban", "export_ban", "2025-07-01", |p| {
+            p.chip("h100").to("CN")
+        })
+        .build();
     let r = run(&sc, 1);
     let home = &r.runs[0].site[1];
     let july = chrono::NaiveDate::from_ymd_opt(2025, 7, 1).unwrap();
@@ -205,35 +224,35 @@ from = 2025-07-01
     // The stockpile stays, and the foreign site is not affected.
     assert!(home.last().unwrap().chips_online >= 4096 + 5 * 1000);
     assert!(r.runs[0].site[0].iter().all(|p| p.chips_refused == 0));
+    // chips_online stops growing at the ban...
+    let online: Vec<u64> = home.iter().map(|p| p.chips_online).collect();
+    assert!(online[5..].iter().all(|&n| n == online[5]), "{online:?}");
+    // ...where the control (no ban) keeps growing all year and refuses nothing.
+    let free = run(&world.build(), 1).runs.remove(0);
+    let free_home = &free.site[1];
+    assert!(free_home.iter().all(|p| p.chips_refused == 0));
+    assert!(free_home[11].chips_online >= online[5] + 5 * 1000);
 }
 
 #[test]
 fn a_licence_fee_raises_cost_by_the_fee() {
-    let workloads = r#"
-[[firms.acme.workloads]]
-name = "tuning"
-kind = "fine_tuning"
-arrivals = { every_days = 3 }
-size_flop = 5e21
-gang_chips = 512
-checkpoint_hours = 1
-restart_hours = 0.2
-"#;
-    let fee = r#"
-[[policy]]
-name = "fee"
-rule = "licence_fee"
-chip = "h100"
-to = "MY"
-fee_fraction = 0.15
-from = 2025-07-01
-"#;
     // Only the leased Malaysian site, so placement cannot move work away from the fee.
-    let only_johor = |p: &str| {
-        two_sites(p, workloads).replace(r#"sites = ["johor", "home"]"#, r#"sites = ["johor"]"#)
-    };
-    let with = run(&load(&only_johor(fee)), 1).runs.remove(0);
-    let without = run(&load(&only_johor("")), 1).runs.remove(0);
+    let only_johor = two_sites(|f| {
+        f.sites(["johor"]).fine_tuning(|w| {
+            w.name("tuning")
+                .every_days(3.0)
+                .size_flop(5e21)
+                .gang(512)
+                .restart_hours(0.2)
+        })
+    });
+    let with_fee = only_johor
+        .clone()
+        .policy("fee", "licence_fee", "2025-07-01", |p| {
+            p.chip("h100").to("MY").fee_fraction(0.15)
+        });
+    let with = run(&with_fee.build(), 1).runs.remove(0);
+    let without = run(&only_johor.build(), 1).runs.remove(0);
     let july = 6;
     for p in 0..12 {
         let (a, b) = (with.site[0][p].cost_usd, without.site[0][p].cost_usd);

@@ -1,7 +1,7 @@
 //! Sweeps from the command line: shards merge into exactly what the unsharded sweep writes, the
 //! thread count changes nothing, and bad axes are clear errors before anything runs.
 
-use super::{capsim, tmp};
+use crate::support::{capsim, tmp};
 
 use std::path::Path;
 
@@ -28,7 +28,8 @@ from = 2025-09-01
     let path = dir.join("tiny.toml");
     std::fs::write(
         &path,
-        super::two_sites(policy, workloads).replace("mtbf_hours = 1e9", "mtbf_hours = 50000"),
+        crate::support::two_sites(policy, workloads)
+            .replace("mtbf_hours = 1e9", "mtbf_hours = 50000"),
     )
     .unwrap();
     path.display().to_string()

@@ -1,7 +1,7 @@
 //! The command line as a user meets it: exit codes, messages with file:line:col, no half-written
 //! output.
 
-use super::{capsim, tmp};
+use crate::support::{capsim, tmp};
 
 /// Broken scenarios (as diffs over the baseline): what to change, and what the message must say.
 const BROKEN: &[(&str, &str, &[&str])] = &[

@@ -1,16 +1,16 @@
 //! report.html and comparison.csv against golden files, and `capsim compare` as a user meets it.
 //!
-//! Golden files: `tests/golden/report.html` (a tiny two-site scenario, 2 replications, seed 7) and
-//! `tests/golden/comparison.csv` (that run against a lease-ban what-if of it). The page is rendered
-//! with fixed placeholder charts, so chart styling changes do not touch the golden files. After an
-//! intended change to the page or the table, rewrite them and review the diff:
+//! Golden files: `tests/report/golden/report.html` (a tiny two-site scenario, 2 replications,
+//! seed 7) and `tests/report/golden/comparison.csv` (that run against a lease-ban what-if of it).
+//! The page is rendered with fixed placeholder charts, so chart styling changes do not touch the
+//! golden files. After an intended change to the page or the table, rewrite them and review the diff:
 //!
 //! ```sh
 //! UPDATE_GOLDEN=1 cargo test report::
-//! git diff tests/golden/
+//! git diff tests/report/golden/
 //! ```
 
-use super::{capsim, tmp};
+use crate::support::{capsim, tmp};
 
 use std::path::Path;
 
@@ -19,7 +19,7 @@ use capsim::report::compare;
 use capsim::report::html;
 use capsim::report::view::RunView;
 
-use super::{load, run, two_sites};
+use crate::support::{load, run, two_sites};
 
 const WORKLOADS: &str = r#"
 [[firms.acme.workloads]]
@@ -113,7 +113,7 @@ fn placeholder_charts() -> Vec<Chart> {
 /// Compares `actual` with the golden file `name`, or rewrites it when `UPDATE_GOLDEN=1`.
 fn golden(name: &str, actual: &[u8]) {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/golden")
+        .join("tests/report/golden")
         .join(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -138,7 +138,7 @@ fn golden(name: &str, actual: &[u8]) {
             .unwrap_or(e.lines().count().min(a.lines().count()));
         panic!(
             "{name} differs from {} at line {}:\n  expected: {}\n  actual:   {}\n\
-             If the change is intended: UPDATE_GOLDEN=1 cargo test report:: and review git diff tests/golden/",
+             If the change is intended: UPDATE_GOLDEN=1 cargo test report:: and review git diff tests/report/golden/",
             path.display(),
             line + 1,
             e.lines().nth(line).unwrap_or("<end of file>"),

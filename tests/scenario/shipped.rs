@@ -40,7 +40,7 @@ fn every_shipped_scenario_loads_and_runs() {
 #[test]
 fn baseline_runs_its_full_horizon_with_every_invariant() {
     let sc = scenario::baseline().unwrap();
-    let r = super::run(&sc, 1);
+    let r = crate::support::run(&sc, 1);
     let m = &r.runs[0];
     assert!(m.jobs.is_conserved(), "{:?}", m.jobs);
     assert!(m.jobs.completed > 0, "{:?}", m.jobs);

@@ -2,7 +2,7 @@
 //! point (the replication seeds are shared), shards and `--headline-only` keep none, and `--set`
 //! is checked like any scenario field.
 
-use super::{capsim, tmp};
+use crate::support::{capsim, tmp};
 
 use std::path::Path;
 

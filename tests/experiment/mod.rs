@@ -1,0 +1,6 @@
+//! Experiments: byte-identical results on any number of threads, sweeps and their shards, and
+//! per-point outputs.
+
+mod determinism;
+mod points;
+mod sweep;

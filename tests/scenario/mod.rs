@@ -1,0 +1,5 @@
+//! The scenario layer: every shipped scenario loads and runs, and the test-world builder goes
+//! through the real loader (its errors included).
+
+mod builder;
+mod shipped;
