@@ -5,5 +5,6 @@
 mod calibration;
 mod placement;
 mod policies;
+mod regressions;
 mod rules;
 mod scheduling;
