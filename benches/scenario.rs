@@ -8,6 +8,9 @@
 //! - `replications/{threads}`: 64 replications (and their summary) on a pool of `threads` threads;
 //!   the ratio to `replications/1` is the scaling on this machine (targets: at least 1.8x on 2
 //!   cores, 14x on 16).
+//! - `load/{k}`: one replication of the baseline with every arrival rate and inference demand
+//!   multiplied by `k` (1, 10, 100), in events per second: the cost of an event must not grow with
+//!   the load (the README gives the time per event at each k).
 //! - `sweep/{threads}`: a 3-point sweep (plus the baseline point) of 16 replications each: 64
 //!   (point, replication) pairs, headline numbers only.
 //!
@@ -44,6 +47,26 @@ fn baseline(c: &mut Criterion) {
             report::run_folder_files(&sc, &r).expect("renders")
         })
     });
+    g.finish();
+}
+
+fn load(c: &mut Criterion) {
+    let sc = scenario::baseline().expect("the embedded baseline loads");
+    let periods = Periods::new(sc.start_date, sc.end_date, PeriodKind::Month);
+    let mut g = c.benchmark_group("load");
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(20));
+    for k in [1u32, 10, 100] {
+        let world = sc.world.with_load_scaled(f64::from(k));
+        let events = run_replication(&world, &periods, sc.seed, 0)
+            .expect("runs")
+            .events;
+        g.throughput(Throughput::Elements(events));
+        g.bench_with_input(BenchmarkId::from_parameter(k), &world, |b, w| {
+            b.iter(|| run_replication(black_box(w), &periods, sc.seed, 0).expect("runs"))
+        });
+    }
     g.finish();
 }
 
@@ -115,4 +138,4 @@ fn sweeps(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(scenario_benches, baseline, replications, sweeps);
+criterion_group!(scenario_benches, baseline, load, replications, sweeps);

@@ -20,7 +20,7 @@ pub use workload::{
     Arrivals, BatchWorkload, InferenceWorkload, JobKind, Quantity, Workload, WorkloadKind,
 };
 
-use crate::engine::SimTime;
+use crate::engine::{SimDuration, SimTime};
 
 /// A model-level validation failure (a constructor refused a value).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -58,6 +58,36 @@ impl World {
     /// The chip installed at a site.
     pub fn site_chip(&self, site: SiteId) -> &Chip {
         &self.chips[self.sites[site.0 as usize].chip.0 as usize]
+    }
+
+    /// The same world with `k` times the work: every batch workload's arrival rate and every
+    /// inference demand multiplied by `k` (gaps divided by `k`; listed dates are kept). Sites,
+    /// chips and rules are unchanged. For load studies and the scaling benchmark
+    /// (`cargo bench -- load`).
+    pub fn with_load_scaled(&self, k: f64) -> World {
+        assert!(
+            k > 0.0 && k.is_finite(),
+            "load factor must be positive, got {k}"
+        );
+        let mut w = self.clone();
+        for firm in &mut w.firms {
+            for wl in &mut firm.workloads {
+                match &mut wl.kind {
+                    WorkloadKind::Batch(b) => match &mut b.arrivals {
+                        Arrivals::Every(d) => {
+                            *d = SimDuration::from_secs_f64(d.as_secs_f64() / k).max(SimDuration(1))
+                        }
+                        Arrivals::Poisson { mean_gap } => {
+                            *mean_gap = SimDuration::from_secs_f64(mean_gap.as_secs_f64() / k)
+                                .max(SimDuration(1))
+                        }
+                        Arrivals::At(_) => {}
+                    },
+                    WorkloadKind::Inference(inf) => inf.tokens_per_day *= k,
+                }
+            }
+        }
+        w
     }
 
     /// A chip by name.

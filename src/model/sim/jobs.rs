@@ -35,6 +35,8 @@ pub(super) struct Job<'w> {
     pub restart: SimDuration,
     /// Data class, if any rule cares.
     pub data_class: Option<&'w str>,
+    /// Placement class (firm and data class): which sites rules allow.
+    pub class: u32,
     /// Checkpointed progress at the start of the current segment.
     pub saved_flop: f64,
     pub arrived: SimTime,
@@ -179,6 +181,7 @@ impl<'w> CapacityModel<'w> {
             checkpoint_secs: b.checkpoint.as_secs().max(1),
             restart: b.restart,
             data_class: b.data_class.as_deref(),
+            class: self.workload_class[f][w],
             saved_flop: 0.0,
             arrived: now,
             state: JobState::Blocked,

@@ -110,8 +110,16 @@ struct CapacityModel<'w> {
     free_slots: Vec<u32>,
     /// Jobs with no allowed site.
     blocked: Vec<u32>,
-    /// Jobs waiting at a site whose training capacity cannot hold their gang (no site could).
-    stranded: Vec<u32>,
+    /// Queued jobs that wait at a site whose training capacity cannot hold their gang (no site
+    /// could when they were placed), as (placement class, gang, job).
+    stranded: std::collections::BTreeSet<(u32, u64, u32)>,
+    /// Placement classes: jobs of one firm with one data class have the same allowed sites.
+    classes: Vec<(FirmId, Option<&'w str>)>,
+    /// `workload_class[f][w]`: the placement class of firm `f`'s workload `w`.
+    workload_class: Vec<Vec<u32>>,
+    /// Per class, the firm's sites where rules allow a new placement now, in the firm's order.
+    /// Refreshed with `rates`.
+    class_sites: Vec<Vec<SiteId>>,
     /// Per firm and kind: counts and ages of unfinished jobs.
     backlogs: Backlogs,
     inference: Vec<Vec<inference::Service>>,
@@ -173,6 +181,32 @@ pub fn run_replication(
             .map(|firm| (0..nsites).map(|s| f(firm, s)).collect())
             .collect()
     };
+    // Placement classes: (firm, data class) in first-seen order.
+    let mut classes: Vec<(FirmId, Option<&str>)> = Vec::new();
+    let workload_class: Vec<Vec<u32>> = world
+        .firms
+        .iter()
+        .enumerate()
+        .map(|(f, firm)| {
+            firm.workloads
+                .iter()
+                .map(|wl| {
+                    let dc = match &wl.kind {
+                        WorkloadKind::Batch(b) => b.data_class.as_deref(),
+                        WorkloadKind::Inference(_) => None,
+                    };
+                    let key = (FirmId(f as u32), dc);
+                    match classes.iter().position(|c| *c == key) {
+                        Some(i) => i as u32,
+                        None => {
+                            classes.push(key);
+                            (classes.len() - 1) as u32
+                        }
+                    }
+                })
+                .collect()
+        })
+        .collect();
     let mut model = CapacityModel {
         world,
         periods,
@@ -185,7 +219,10 @@ pub fn run_replication(
         jobs: Vec::new(),
         free_slots: Vec::new(),
         blocked: Vec::new(),
-        stranded: Vec::new(),
+        stranded: Default::default(),
+        classes,
+        workload_class,
+        class_sites: Vec::new(),
         backlogs: Backlogs::new(world.firms.len()),
         inference: world
             .firms

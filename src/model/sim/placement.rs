@@ -71,7 +71,7 @@ impl CapacityModel<'_> {
     /// The best allowed site for job `j` now, by its firm's strategy (see [`choose`]).
     fn best_site(&self, j: u32, now: SimTime) -> Option<Option_> {
         let job = self.job(j);
-        let (firm, gang, dc) = (job.firm, job.gang, job.data_class);
+        let (firm, gang, class) = (job.firm, job.gang, job.class as usize);
         let remaining = (job.total_flop - job.saved_flop).max(0.0);
         let restart_secs = if job.restart_pending {
             job.restart.as_secs_f64()
@@ -80,12 +80,11 @@ impl CapacityModel<'_> {
         };
         let f = &self.world.firms[firm.0 as usize];
         let home_first = f.placement == PlacementStrategy::HomeFirst;
-        let options: Vec<Option_> = f
-            .sites
+        // Sites where rules allow a placement now (refreshed at every rule change).
+        let options: Vec<Option_> = self.class_sites[class]
             .iter()
             .copied()
             .filter(|&s| self.sites[s.0 as usize].installed >= gang)
-            .filter(|&s| self.allows(firm, dc, s, now, Phase::Place))
             .map(|s| {
                 let eff = self.world.site_chip(s).effective_flop_per_s() * gang as f64;
                 let run_secs = restart_secs + remaining / eff;
@@ -116,27 +115,39 @@ impl CapacityModel<'_> {
             }
             Some(o) => {
                 self.set_state(j, JobState::Queued(o.site));
-                self.job_mut(j).last_site = Some(o.site);
-                self.mark_stranded(j, !o.fits);
+                let job = self.job_mut(j);
+                job.last_site = Some(o.site);
+                job.stranded = !o.fits;
                 self.enqueue(j, o.site, false, now);
                 self.try_start(o.site, now, ctx);
             }
         }
     }
 
-    fn mark_stranded(&mut self, j: u32, stranded: bool) {
+    /// Marks queued job `j` at `site` as stranded (its gang fits nowhere now) or not.
+    fn set_stranded(&mut self, j: u32, site: SiteId, stranded: bool) {
         let job = self.job_mut(j);
-        if stranded && !job.stranded {
-            self.stranded.push(j);
+        if job.stranded == stranded {
+            return;
         }
-        self.job_mut(j).stranded = stranded;
+        job.stranded = stranded;
+        let gang = job.gang;
+        let class = self.job(j).class;
+        let st = &mut self.sites[site.0 as usize];
+        if stranded {
+            st.remove_gang(gang);
+            self.stranded.insert((class, gang, j));
+        } else {
+            self.stranded.remove(&(class, gang, j));
+            st.add_gang(gang);
+        }
     }
 
     /// Looks again at queued job `j`: it moves if another site is better now that its own cannot
     /// start it (or capacity appeared elsewhere); it keeps its place if its own site is still best.
     fn reconsider(&mut self, j: u32, site: SiteId, now: SimTime, ctx: &mut Context<Ev>) {
         match self.best_site(j, now) {
-            Some(o) if o.site == site => self.mark_stranded(j, !o.fits),
+            Some(o) if o.site == site => self.set_stranded(j, site, !o.fits),
             _ => {
                 self.dequeue(site, j, now);
                 self.job_mut(j).stranded = false;
@@ -146,9 +157,9 @@ impl CapacityModel<'_> {
     }
 
     /// Looks again at the jobs queued at `site` whose gang its training capacity no longer holds
-    /// (inference wants more, a chip failed). Walks the queue only when the largest queued gang
-    /// does not fit, which the site knows without a walk; jobs already known to fit nowhere are
-    /// left to [`Self::retry_stranded`].
+    /// (inference wants more, a chip failed). Walks the queue only when the largest gang of the
+    /// jobs queued here and not yet known to be stranded does not fit, which the site knows
+    /// without a walk; stranded jobs are left to [`Self::retry_stranded`].
     pub(super) fn replace_unfit(&mut self, site: SiteId, now: SimTime, ctx: &mut Context<Ev>) {
         let cap = self.training_capacity(site);
         let st = &self.sites[site.0 as usize];
@@ -169,20 +180,41 @@ impl CapacityModel<'_> {
         }
     }
 
-    /// Looks again at the jobs that wait where they cannot start, after capacity appeared somewhere.
+    /// Looks again at the stranded jobs whose gang the training capacity of a site they may use
+    /// now holds (per placement class, against its largest capacity first: it costs nothing while
+    /// none does).
     pub(super) fn retry_stranded(&mut self, now: SimTime, ctx: &mut Context<Ev>) {
         if self.stranded.is_empty() {
             return;
         }
-        let stranded = std::mem::take(&mut self.stranded);
-        for j in stranded {
+        let mut candidates = Vec::new();
+        for c in 0..self.classes.len() as u32 {
+            let Some(&(first, smallest, _)) = self.stranded.range((c, 0, 0)..).next() else {
+                break;
+            };
+            if first != c {
+                continue;
+            }
+            let largest = self.class_sites[c as usize]
+                .iter()
+                .map(|&s| self.training_capacity(s))
+                .max()
+                .unwrap_or(0);
+            if largest >= smallest {
+                candidates.extend(
+                    self.stranded
+                        .range((c, 0, 0)..=(c, largest, u32::MAX))
+                        .map(|&(_, _, j)| j),
+                );
+            }
+        }
+        for j in candidates {
             let Some(job) = self.jobs[j as usize].as_ref() else {
                 continue;
             };
             let (JobState::Queued(site), true) = (job.state, job.stranded) else {
                 continue;
             };
-            self.job_mut(j).stranded = false;
             self.reconsider(j, site, now, ctx);
             if let Some(JobState::Queued(s)) = self.jobs[j as usize].as_ref().map(|x| x.state) {
                 self.try_start(s, now, ctx);

@@ -33,7 +33,8 @@ pub(super) struct SiteState {
     pub run_gang_end: u128,
     /// Sum over queued jobs of `gang x expected run` (chip-seconds).
     pub queue_work: u128,
-    /// Gangs of queued jobs (multiset: gang -> count).
+    /// Gangs of queued jobs that fit the site's training capacity (not stranded; multiset:
+    /// gang -> count). Stranded jobs are tracked by the model.
     pub queue_gangs: BTreeMap<u64, u32>,
     pub online_acc_from: SimTime,
     pub queue_acc_from: SimTime,
@@ -52,12 +53,12 @@ impl SiteState {
         self.installed - self.in_repair
     }
 
-    /// The largest gang waiting here, if any.
+    /// The largest gang waiting here that is not stranded, if any.
     pub fn max_queued_gang(&self) -> Option<u64> {
         self.queue_gangs.keys().next_back().copied()
     }
 
-    /// The smallest gang waiting here, if any.
+    /// The smallest gang waiting here that is not stranded, if any (a stranded one cannot start).
     pub fn min_queued_gang(&self) -> Option<u64> {
         self.queue_gangs.keys().next().copied()
     }
@@ -71,19 +72,17 @@ impl SiteState {
         running + self.queue_work
     }
 
-    fn add_gang(&mut self, gang: u64, work: u128) {
+    pub fn add_gang(&mut self, gang: u64) {
         *self.queue_gangs.entry(gang).or_insert(0) += 1;
-        self.queue_work += work;
     }
 
-    fn remove_gang(&mut self, gang: u64, work: u128) {
+    pub fn remove_gang(&mut self, gang: u64) {
         match self.queue_gangs.get_mut(&gang) {
             Some(n) if *n > 1 => *n -= 1,
             _ => {
                 self.queue_gangs.remove(&gang);
             }
         }
-        self.queue_work -= work;
     }
 }
 
@@ -197,9 +196,14 @@ impl CapacityModel<'_> {
         let run = self.expected_run(j, site).as_secs();
         let job = self.job_mut(j);
         job.queued_secs = run;
-        let gang = job.gang;
+        let (gang, stranded, class) = (job.gang, job.stranded, job.class);
         let st = &mut self.sites[site.0 as usize];
-        st.add_gang(gang, u128::from(gang) * u128::from(run));
+        st.queue_work += u128::from(gang) * u128::from(run);
+        if stranded {
+            self.stranded.insert((class, gang, j));
+        } else {
+            st.add_gang(gang);
+        }
         if front {
             st.queue.push_front(j);
         } else {
@@ -214,8 +218,15 @@ impl CapacityModel<'_> {
             .queue
             .remove(i)
             .expect("queue position in range");
-        let (gang, run) = (self.job(j).gang, self.job(j).queued_secs);
-        self.sites[site.0 as usize].remove_gang(gang, u128::from(gang) * u128::from(run));
+        let job = self.job(j);
+        let (gang, run, stranded, class) = (job.gang, job.queued_secs, job.stranded, job.class);
+        let st = &mut self.sites[site.0 as usize];
+        st.queue_work -= u128::from(gang) * u128::from(run);
+        if stranded {
+            self.stranded.remove(&(class, gang, j));
+        } else {
+            st.remove_gang(gang);
+        }
         j
     }
 

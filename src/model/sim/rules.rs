@@ -54,6 +54,18 @@ impl CapacityModel<'_> {
                 }
             })
             .collect();
+        self.class_sites = self
+            .classes
+            .iter()
+            .map(|&(firm, dc)| {
+                self.world.firms[firm.0 as usize]
+                    .sites
+                    .iter()
+                    .copied()
+                    .filter(|&s| self.allows(firm, dc, s, t, Phase::Place))
+                    .collect()
+            })
+            .collect();
         self.inference_order = self
             .world
             .firms
