@@ -169,7 +169,7 @@ fn run_report_matches_its_golden_file_and_is_self_contained() {
         "<h1>two-sites</h1>",
         "2025-01-01 to 2025-12-31",
         "Seed</th><td>7</td>",
-        "Offshore share of training compute",
+        "Share of training compute abroad",
         "December 2025",
         "licence fee: +25% on h100 in MY",
         "test: a &lt;made-up&gt; fee",
@@ -192,10 +192,10 @@ fn comparison_table_matches_its_golden_file() {
     let text = String::from_utf8(csv).unwrap();
     let row = text
         .lines()
-        .find(|l| l.starts_with("offshore_share,firm,acme,end,"))
+        .find(|l| l.starts_with("offshore_share.acme,firm,acme,end,"))
         .unwrap();
-    assert_eq!(row.split(',').nth(6), Some("1"), "{row}");
-    assert_eq!(row.split(',').nth(9), Some("0"), "{row}");
+    assert_eq!(row.split(',').nth(6), Some("1.0"), "{row}");
+    assert_eq!(row.split(',').nth(9), Some("0.0"), "{row}");
     let page = String::from_utf8(html::compare_report(&c, &views, &placeholder_charts())).unwrap();
     assert!(page.contains("two-sites vs two-sites-lease-ban"));
     assert!(page.contains("what-if: &quot;a lease ban&quot; from July"));
@@ -254,7 +254,7 @@ fn compare_writes_csv_charts_and_report_and_refuses_what_is_not_a_run() {
     // manifest says `week` stands in for a weekly run, which would take another simulation.)
     let weekly = dir.join("weekly");
     std::fs::create_dir_all(&weekly).unwrap();
-    for f in ["summary.csv", "provenance.csv"] {
+    for f in ["summary.csv", "headline.csv", "provenance.csv"] {
         std::fs::copy(b.join(f), weekly.join(f)).unwrap();
     }
     let manifest = std::fs::read_to_string(b.join("manifest.json")).unwrap();
