@@ -314,6 +314,59 @@ mod tests {
         assert_eq!(cell(None, Dtype::Count), "");
     }
 
+    /// `jobs.csv` from records made by hand (the model fills them in a run).
+    #[test]
+    fn jobs_have_one_row_each_with_names_iso_times_and_empty_cells_for_what_did_not_happen() {
+        use crate::engine::SimTime;
+        use crate::metrics::{JobKind, JobOutcome, JobRecord, PeriodKind};
+        let sc = crate::scenario::baseline().unwrap();
+        let w = &sc.world;
+        let periods = Periods::new(sc.start_date, sc.end_date, PeriodKind::Month);
+        let mut run = RunMetrics::new(1, w.sites.len(), w.firms.len(), periods.len());
+        let h = 3600;
+        let job = |arrived: u64, first_start, completed, outcome| JobRecord {
+            firm: 0,
+            workload: 0,
+            kind: JobKind::FineTuning,
+            size_flop: 1e21,
+            gang_chips: 64,
+            arrived: SimTime(arrived),
+            first_start,
+            completed,
+            sites: vec![0, 1],
+            evictions: 1,
+            failures: 0,
+            outcome,
+        };
+        run.job_records = vec![
+            job(
+                h,
+                Some(SimTime(3 * h)),
+                Some(SimTime(27 * h + 1800)),
+                JobOutcome::Completed,
+            ),
+            job(2 * h, None, None, JobOutcome::Blocked),
+        ];
+        let text = String::from_utf8(jobs(w, &periods, &[run])).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], JOBS_COLUMNS.join(","));
+        let (firm, workload) = (&w.firms[0].name, &w.firms[0].workloads[0].name);
+        let sites = format!("{};{}", w.sites[0].name, w.sites[1].name);
+        let start = sc.start_date;
+        assert_eq!(
+            lines[1],
+            format!(
+                "1,0,{firm},{workload},fine_tuning,1e21,64,{start}T01:00:00,{start}T03:00:00,\
+                 {}T03:30:00,2.0,26.5,{sites},1,0,completed",
+                start.succ_opt().unwrap()
+            )
+        );
+        assert_eq!(
+            lines[2],
+            format!("1,1,{firm},{workload},fine_tuning,1e21,64,{start}T02:00:00,,,,,{sites},1,0,blocked")
+        );
+    }
+
     #[test]
     fn timestamps_are_iso_date_times_from_the_start() {
         let d = NaiveDate::from_ymd_opt(2026, 3, 14).unwrap();
