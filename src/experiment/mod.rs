@@ -181,7 +181,13 @@ pub(crate) fn assemble(
     let site_jurisdictions: Vec<String> =
         world.sites.iter().map(|s| s.jurisdiction.clone()).collect();
     let firm_names: Vec<String> = world.firms.iter().map(|f| f.name.clone()).collect();
-    let summary = summarise(&runs, &site_names, &site_jurisdictions, &firm_names);
+    let summary = summarise(
+        &runs,
+        &periods,
+        &site_names,
+        &site_jurisdictions,
+        &firm_names,
+    );
     RunResult {
         options,
         periods,

@@ -17,9 +17,7 @@
 use chrono::{Datelike, Days, Months, NaiveDate};
 use rayon::prelude::*;
 
-use crate::metrics::{
-    headline, headline_names, summary::quantile_sorted, PeriodKind, Periods, RunMetrics,
-};
+use crate::metrics::{headline, headline_names, summary::Spread, PeriodKind, Periods, RunMetrics};
 use crate::scenario::{Scenario, ScenarioError};
 
 use super::{assemble, in_pool, run_one, ExperimentError, RunOptions, RunResult};
@@ -455,11 +453,11 @@ pub struct Record {
 
 impl Record {
     /// The headline numbers of replication `replication` at point `point`.
-    fn of(point: usize, replication: u64, run: &RunMetrics) -> Record {
+    fn of(point: usize, replication: u64, run: &RunMetrics, periods: &Periods) -> Record {
         Record {
             point,
             replication,
-            values: headline(run),
+            values: headline(run, periods),
         }
     }
 }
@@ -497,7 +495,7 @@ pub fn run_pairs(
                 // Common random numbers: every point uses the same seed for replication r.
                 let rep = run_one(&scenarios[p], &periods[p], seed, r)?;
                 on_done();
-                Ok(Record::of(p, r, &rep.metrics))
+                Ok(Record::of(p, r, &rep.metrics, &periods[p]))
             })
             .collect()
     })
@@ -570,7 +568,7 @@ pub fn run_points(
                         .runs
                         .iter()
                         .enumerate()
-                        .map(|(r, run)| Record::of(p, r as u64, run))
+                        .map(|(r, run)| Record::of(p, r as u64, run, &result.periods))
                         .collect::<Vec<_>>())
                 })
                 .collect::<Result<Vec<_>, ExperimentError>>()?;
@@ -606,23 +604,16 @@ pub fn reduce(records: &[Record], points: usize, firm_names: &[String]) -> Vec<P
     for p in 0..points {
         let at: Vec<&&Record> = sorted.iter().filter(|r| r.point == p).collect();
         for (m, name) in names.iter().enumerate() {
-            let mut v: Vec<f64> = at
-                .iter()
-                .filter_map(|r| r.values.get(m).copied())
-                .filter(|x| !x.is_nan())
-                .collect();
-            if v.is_empty() {
+            let Some(s) = Spread::of(at.iter().filter_map(|r| r.values.get(m).copied())) else {
                 continue;
-            }
-            let mean = v.iter().sum::<f64>() / v.len() as f64;
-            v.sort_by(f64::total_cmp);
+            };
             out.push(PointStat {
                 point: p,
                 metric: name.clone(),
-                n: v.len(),
-                mean,
-                p05: quantile_sorted(&v, 0.05),
-                p95: quantile_sorted(&v, 0.95),
+                n: s.n,
+                mean: s.mean,
+                p05: s.p05,
+                p95: s.p95,
             });
         }
     }

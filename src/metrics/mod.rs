@@ -4,12 +4,13 @@
 //! Memory is bounded by periods x series (sites, firms), never by the number of events or jobs: the
 //! model adds intervals and counts as they happen; percentiles come from fixed-size histograms.
 
+pub mod catalog;
 pub mod headline;
 pub mod histogram;
 pub mod periods;
 pub mod summary;
 
-pub use headline::{headline, headline_names, HEADLINE_METRICS};
+pub use headline::{headline, headline_names};
 pub use histogram::Histogram;
 pub use periods::{PeriodKind, Periods};
 

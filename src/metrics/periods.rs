@@ -25,6 +25,29 @@ impl PeriodKind {
             PeriodKind::Month => "month",
         }
     }
+
+    /// The kind [`PeriodKind::as_str`] names (`day`, `week`, `month`).
+    pub fn parse(s: &str) -> Option<PeriodKind> {
+        [PeriodKind::Day, PeriodKind::Week, PeriodKind::Month]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+
+    /// Whether a period of this kind starting on `start` and `days` long covers its whole calendar
+    /// day, week (Monday to Sunday) or month (so a reader of outputs can tell, from a period's start
+    /// and `period_days`, what [`Periods::is_full`] says).
+    pub fn is_full(self, start: NaiveDate, days: u32) -> bool {
+        match self {
+            PeriodKind::Day => days == 1,
+            PeriodKind::Week => start.weekday() == Weekday::Mon && days == 7,
+            PeriodKind::Month => {
+                let first = start.day() == 1;
+                let next = NaiveDate::from_ymd_opt(start.year(), start.month(), 1)
+                    .and_then(|m| m.checked_add_months(Months::new(1)));
+                first && next.is_some_and(|n| (n - start).num_days() == i64::from(days))
+            }
+        }
+    }
 }
 
 /// The periods of one run: `bounds[i]..bounds[i + 1]` is period `i`, labelled by `starts[i]`.
@@ -104,18 +127,7 @@ impl Periods {
     /// Whether period `p` covers its whole calendar day, week (Monday to Sunday) or month; the
     /// first and last periods of a horizon may be partial.
     pub fn is_full(&self, p: usize) -> bool {
-        let start = self.starts[p];
-        let days = self.days(p) as u32;
-        match self.kind {
-            PeriodKind::Day => days == 1,
-            PeriodKind::Week => start.weekday() == Weekday::Mon && days == 7,
-            PeriodKind::Month => {
-                let first = start.day() == 1;
-                let next = NaiveDate::from_ymd_opt(start.year(), start.month(), 1)
-                    .and_then(|m| m.checked_add_months(Months::new(1)));
-                first && next.is_some_and(|n| (n - start).num_days() == i64::from(days))
-            }
-        }
+        self.kind.is_full(self.starts[p], self.days(p) as u32)
     }
 
     /// Calls `f(period, seconds)` for each period overlapped by `[t0, t1)`.

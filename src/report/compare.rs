@@ -1,26 +1,32 @@
 //! Headline numbers of a run, and their differences between runs (`capsim compare`).
 //!
-//! Everything here is read from the summary series a [`RunView`] holds; nothing is recomputed from
-//! replications. A figure at the end of the horizon is the last period's band (mean over
-//! replications, p05 and p95 where there are two or more). A figure over the horizon is built from
-//! per-period means (a sum, a ratio of sums, or a median over periods): the summary holds no
-//! per-replication totals, so such figures have a mean and no band.
+//! The headline numbers are the catalog's ([`crate::metrics::catalog::HEADLINES`]), with one
+//! definition everywhere: the run page, this comparison and the sweep read the same per-replication
+//! values. Each number is shown twice:
+//!
+//! - over the whole horizon (scope `total`): the mean, p05 and p95 across replications of each
+//!   replication's value over its horizon (`headline.csv`), so totals carry bands;
+//! - in the last full period of the window (scope `end`): that period's band of the matching
+//!   series in `summary.csv`. A partial last period (the five days of a week cut by the horizon)
+//!   would read as a drop, so the last period that is full in every run is used, and `how` names it.
 //!
 //! Runs are compared over their common window: the periods whose first day lies between the latest
 //! start and the earliest end of the runs' horizons (for runs of the same scenario horizon, every
-//! period).
+//! period). A run whose horizon is longer than the window has no `total` figure (its headline
+//! numbers cover its whole horizon).
 
 use chrono::NaiveDate;
 
 use super::charts::Chart;
 use super::view::{Band, RunView};
+use crate::metrics::catalog::{headline_of, Headline as Def, Kind};
 
 /// Where a headline figure is taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Scope {
-    /// The last period of the window.
+    /// The last full period of the window.
     End,
-    /// The whole window.
+    /// The whole horizon.
     Total,
 }
 
@@ -34,107 +40,12 @@ impl Scope {
     }
 }
 
-/// How a figure over the whole window is built from the per-period series.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Aggregate {
-    /// Sum of the per-period means.
-    Sum,
-    /// Offshore share: summed abroad compute over summed home and abroad compute (per-period means).
-    OffshoreRatio,
-    /// Median over periods of the per-period mean (for percentiles, which do not add up).
-    MedianOverPeriods,
-    /// No figure over the window: the metric is a stock counted at each period's end.
-    None,
-}
-
-/// Which groups a headline metric is reported for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Groups {
-    /// Each firm, then all firms together (`firm/<name>`, `firms/all`).
-    Firms,
-    /// The whole world (`all/all`).
-    All,
-}
-
-/// A headline metric: a summary metric and how it is read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Metric {
-    /// Summary metric name (as in `summary.csv`).
-    pub name: &'static str,
-    /// What a reader calls it.
-    pub label: &'static str,
-    /// Unit (`share` is a fraction 0..1).
-    pub unit: &'static str,
-    /// The groups it is reported for.
-    pub groups: Groups,
-    /// How the figure over the window is built.
-    pub total: Aggregate,
-}
-
-/// The headline metrics, in report order.
-pub const METRICS: &[Metric] = &[
-    Metric {
-        name: "offshore_share",
-        label: "offshore share of training compute",
-        unit: "share",
-        groups: Groups::Firms,
-        total: Aggregate::OffshoreRatio,
-    },
-    Metric {
-        name: "cost_usd",
-        label: "cost",
-        unit: "USD",
-        groups: Groups::Firms,
-        total: Aggregate::Sum,
-    },
-    Metric {
-        name: "tokens_served",
-        label: "tokens served",
-        unit: "tokens",
-        groups: Groups::Firms,
-        total: Aggregate::Sum,
-    },
-    Metric {
-        name: "tokens_demanded",
-        label: "tokens demanded",
-        unit: "tokens",
-        groups: Groups::Firms,
-        total: Aggregate::Sum,
-    },
-    Metric {
-        name: "blocked_jobs",
-        label: "blocked jobs",
-        unit: "jobs",
-        groups: Groups::Firms,
-        total: Aggregate::None,
-    },
-    Metric {
-        name: "compute_pflop_days",
-        label: "useful training compute",
-        unit: "PFLOP-days",
-        groups: Groups::All,
-        total: Aggregate::Sum,
-    },
-    Metric {
-        name: "completion_hours_p50",
-        label: "median job completion time (arrival to finish)",
-        unit: "hours",
-        groups: Groups::All,
-        total: Aggregate::MedianOverPeriods,
-    },
-];
-
-/// The headline metric called `name`.
-pub fn metric(name: &str) -> Option<&'static Metric> {
-    METRICS.iter().find(|m| m.name == name)
-}
-
 /// A headline figure: mean over replications, and p05 and p95 where there is a band.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Value {
-    /// Mean over replications (or built from per-period means, see [`Aggregate`]).
+    /// Mean over replications.
     pub mean: f64,
-    /// 5th and 95th percentiles over replications, where the figure has a band.
+    /// 5th and 95th percentiles over replications, where two or more replications have a value.
     pub band: Option<(f64, f64)>,
 }
 
@@ -145,36 +56,42 @@ impl Value {
             band: (b.n > 1).then_some((b.p05, b.p95)),
         }
     }
-    fn mean(mean: f64) -> Value {
-        Value { mean, band: None }
-    }
 }
 
 /// One headline figure of one run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Headline {
-    /// The metric.
-    pub metric: &'static Metric,
-    /// Group kind (`firm`, `firms`, `all`).
+    /// Output name (`cost_usd`, `offshore_share.<firm>`).
+    pub name: String,
+    /// The catalog's headline entry.
+    pub def: &'static Def,
+    /// Group kind of the matching `summary.csv` series (`all`, `firms`, `firm`).
     pub group_kind: String,
     /// Group name.
     pub group: String,
-    /// End of the window or the whole window.
+    /// End of the window or the whole horizon.
     pub scope: Scope,
-    /// The figure; `None` where the series has no value (e.g. no compute in the last period).
+    /// How the figure is built, in words (the `how` column of `comparison.csv`).
+    pub how: String,
+    /// The figure; `None` where there is no value (e.g. no compute in the last period).
     pub value: Option<Value>,
 }
 
 impl Headline {
-    /// How the figure is built, in words (the `how` column of `comparison.csv`).
-    pub fn how(&self) -> &'static str {
-        match (self.scope, self.metric.total) {
-            (Scope::End, _) => "last period",
-            (Scope::Total, Aggregate::Sum) => "sum of per-period means",
-            (Scope::Total, Aggregate::OffshoreRatio) => "abroad / all compute, summed means",
-            (Scope::Total, Aggregate::MedianOverPeriods) => "median of per-period means",
-            (Scope::Total, Aggregate::None) => "none (a count at each period's end)",
-        }
+    /// Unit of the figure (as the catalog gives it).
+    pub fn unit(&self) -> &'static str {
+        self.def.metric().unit
+    }
+}
+
+/// How a headline number is built over a horizon from one replication's rows, in words.
+pub fn how_total(def: &Def) -> &'static str {
+    let m = def.metric();
+    match m.kind {
+        Kind::Flow => "per replication: sum over the horizon",
+        Kind::Ratio => "per replication: ratio of sums over the horizon",
+        Kind::Percentile => "per replication: over every job in the horizon (merged histograms)",
+        Kind::Stock => "per replication: at the end of the horizon",
     }
 }
 
@@ -312,108 +229,120 @@ pub fn common_window(views: &[RunView]) -> Result<Window, CompareError> {
     Ok(w)
 }
 
-/// The groups a metric is reported for in a run: firms in world order, then all firms; or all.
-fn groups(view: &RunView, g: Groups) -> Vec<(String, String)> {
-    match g {
-        Groups::Firms => view
-            .manifest
-            .firms
-            .iter()
-            .map(|f| ("firm".to_string(), f.name.clone()))
-            .chain(std::iter::once(("firms".to_string(), "all".to_string())))
-            .collect(),
-        Groups::All => vec![("all".to_string(), "all".to_string())],
-    }
-}
-
-fn total(view: &RunView, m: &Metric, kind: &str, group: &str, periods: &[usize]) -> Option<Value> {
-    let means = |metric: &str| -> Vec<f64> {
-        view.series(kind, group, metric)
-            .map(|s| {
-                periods
-                    .iter()
-                    .filter_map(|&p| s.get(p).copied().flatten())
-                    .map(|b| b.mean)
-                    .collect()
-            })
-            .unwrap_or_default()
+/// The period the `end` figures are read from: the last period of the baseline in `window` that
+/// is full in every run (and so has the same length everywhere); failing that, the last one in the
+/// window. Returns its first day and whether it is full.
+pub fn end_period(views: &[RunView], window: &Window) -> Option<(NaiveDate, bool)> {
+    let base = views.first()?;
+    let periods = window.periods(base);
+    let full_everywhere = |d: NaiveDate| {
+        views.iter().all(|v| {
+            v.periods
+                .iter()
+                .position(|&x| x == d)
+                .is_some_and(|p| v.is_full(p))
+        })
     };
-    match m.total {
-        Aggregate::Sum => {
-            let v = means(m.name);
-            (!v.is_empty()).then(|| Value::mean(v.iter().sum()))
-        }
-        Aggregate::OffshoreRatio => {
-            let home: f64 = means("compute_home_pflop_days").iter().sum();
-            let abroad: f64 = means("compute_abroad_pflop_days").iter().sum();
-            (home + abroad > 0.0).then(|| Value::mean(abroad / (home + abroad)))
-        }
-        Aggregate::MedianOverPeriods => {
-            let mut v = means(m.name);
-            if v.is_empty() {
-                return None;
-            }
-            v.sort_by(f64::total_cmp);
-            Some(Value::mean(crate::metrics::summary::quantile_sorted(
-                &v, 0.5,
-            )))
-        }
-        Aggregate::None => None,
+    periods
+        .iter()
+        .rev()
+        .map(|&p| base.periods[p])
+        .find(|&d| full_everywhere(d))
+        .map(|d| (d, true))
+        .or_else(|| periods.last().map(|&p| (base.periods[p], false)))
+}
+
+/// `how` of an `end` figure read in the period starting `d`.
+fn how_end(d: NaiveDate, full: bool) -> String {
+    if full {
+        format!("last full period ({d})")
+    } else {
+        format!("last period ({d}, partial: no full period in the window)")
     }
 }
 
-/// A run's headline figures over `window`: for each metric and group, the end of the window, then
-/// (where the metric has one) the whole window.
-pub fn headlines(view: &RunView, window: &Window) -> Vec<Headline> {
-    let periods = window.periods(view);
-    let last = periods.last().copied();
+/// A run's headline figures: for each headline number (in headline order), the `end` figure read in
+/// the period starting `end` (see [`end_period`]), then the `total` one (None when `whole` is false:
+/// the run's horizon is longer than the window).
+pub fn headlines(view: &RunView, end: Option<(NaiveDate, bool)>, whole: bool) -> Vec<Headline> {
     let mut out = Vec::new();
-    for m in METRICS {
-        for (kind, group) in groups(view, m.groups) {
-            let end = last.and_then(|p| {
-                view.series(&kind, &group, m.name)
-                    .and_then(|s| s.get(p).copied().flatten())
-                    .map(|b| Value::of_band(&b))
-            });
-            out.push(Headline {
-                metric: m,
-                group_kind: kind.clone(),
-                group: group.clone(),
-                scope: Scope::End,
-                value: end,
-            });
-            if m.total != Aggregate::None {
-                out.push(Headline {
-                    metric: m,
-                    group_kind: kind.clone(),
-                    group: group.clone(),
-                    scope: Scope::Total,
-                    value: total(view, m, &kind, &group, &periods),
-                });
-            }
-        }
+    for (name, _) in &view.headlines {
+        let Some((def, firm)) = headline_of(name) else {
+            continue; // a number this version does not know
+        };
+        let (kind, group) = def.summary_group(firm.unwrap_or(""));
+        let end_value = end.and_then(|(d, _)| {
+            let p = view.periods.iter().position(|&x| x == d)?;
+            view.series(kind, group, def.metric().name)?
+                .get(p)
+                .copied()
+                .flatten()
+                .map(|b| Value::of_band(&b))
+        });
+        let row = |scope, how: String, value| Headline {
+            name: name.clone(),
+            def,
+            group_kind: kind.to_string(),
+            group: group.to_string(),
+            scope,
+            how,
+            value,
+        };
+        out.push(row(
+            Scope::End,
+            end.map_or("no period".into(), |(d, full)| how_end(d, full)),
+            end_value,
+        ));
+        let total = if whole {
+            view.headline_band(name).map(|b| Value::of_band(&b))
+        } else {
+            None
+        };
+        let how = if whole {
+            how_total(def).to_string()
+        } else {
+            format!(
+                "{} (none: the window is shorter than this run's horizon)",
+                how_total(def)
+            )
+        };
+        out.push(row(Scope::Total, how, total));
     }
     out
+}
+
+/// A single run's headline figures over its whole horizon.
+pub fn run_headlines(view: &RunView) -> Vec<Headline> {
+    let window = run_window(view);
+    let views = std::slice::from_ref(view);
+    headlines(view, end_period(views, &window), true)
 }
 
 /// One line of a comparison: a headline figure in every run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
-    /// The metric.
-    pub metric: &'static Metric,
+    /// Output name of the headline number.
+    pub name: String,
+    /// The catalog's headline entry.
+    pub def: &'static Def,
     /// Group kind.
     pub group_kind: String,
     /// Group name.
     pub group: String,
     /// End of the window or the whole window.
     pub scope: Scope,
-    /// How the figure is built (see [`Headline::how`]).
-    pub how: &'static str,
+    /// How the figure is built (the baseline's [`Headline::how`]).
+    pub how: String,
     /// The figure in each run, in run order (`None`: the run has no such group or no value).
     pub values: Vec<Option<Value>>,
 }
 
 impl Row {
+    /// Unit of the figure (as the catalog gives it).
+    pub fn unit(&self) -> &'static str {
+        self.def.metric().unit
+    }
+
     /// Run `i`'s mean minus the baseline's.
     pub fn diff(&self, i: usize) -> Option<f64> {
         Some(self.values.get(i).copied()??.mean - self.values.first().copied()??.mean)
@@ -461,25 +390,27 @@ pub fn compare(views: &[RunView]) -> Result<Comparison, CompareError> {
         return Err(CompareError::TooFew { count: views.len() });
     }
     let window = common_window(views)?;
-    let per_run: Vec<Vec<Headline>> = views.iter().map(|v| headlines(v, &window)).collect();
+    let end = end_period(views, &window);
+    let per_run: Vec<Vec<Headline>> = views
+        .iter()
+        .map(|v| headlines(v, end, window.periods(v).len() == v.periods.len()))
+        .collect();
     let mut rows: Vec<Row> = Vec::new();
     for (i, hs) in per_run.iter().enumerate() {
         for h in hs {
-            let found = rows.iter_mut().find(|r| {
-                r.metric.name == h.metric.name
-                    && r.group_kind == h.group_kind
-                    && r.group == h.group
-                    && r.scope == h.scope
-            });
+            let found = rows
+                .iter_mut()
+                .find(|r| r.name == h.name && r.scope == h.scope);
             let row = match found {
                 Some(r) => r,
                 None => {
                     rows.push(Row {
-                        metric: h.metric,
+                        name: h.name.clone(),
+                        def: h.def,
                         group_kind: h.group_kind.clone(),
                         group: h.group.clone(),
                         scope: h.scope,
-                        how: h.how(),
+                        how: h.how.clone(),
                         values: vec![None; views.len()],
                     });
                     rows.last_mut().expect("just pushed")
@@ -488,12 +419,12 @@ pub fn compare(views: &[RunView]) -> Result<Comparison, CompareError> {
             row.values[i] = h.value;
         }
     }
-    // Later runs' extra groups (a firm only a what-if has) go after the baseline's, but each
-    // metric's rows stay together.
+    // Later runs' extra numbers (a firm only a what-if has) go after the baseline's, but the rows
+    // of one catalog entry stay together.
     rows.sort_by_key(|r| {
-        METRICS
+        crate::metrics::catalog::HEADLINES
             .iter()
-            .position(|m| m.name == r.metric.name)
+            .position(|d| std::ptr::eq(d, r.def))
             .unwrap_or(usize::MAX)
     });
     let window_trimmed = views
@@ -511,11 +442,12 @@ pub fn compare(views: &[RunView]) -> Result<Comparison, CompareError> {
 pub const COMPARISON_KEY_COLUMNS: &[&str] =
     &["metric", "group_kind", "group", "scope", "how", "unit"];
 
-/// `comparison.csv`: one row per (metric, group, scope); for each run `<label>_mean`, `_p05`,
+/// `comparison.csv`: one row per (headline number, scope), every headline number of the runs; for
+/// each run `<label>_mean`, `_p05`,
 /// `_p95` (empty without a band), and for each run after the first `<label>_diff` and `_ratio`
 /// against the first.
 pub fn comparison_csv(c: &Comparison) -> Vec<u8> {
-    let num = super::csv::num;
+    let num = super::csv::float;
     let mut w = ::csv::Writer::from_writer(Vec::new());
     let mut header: Vec<String> = COMPARISON_KEY_COLUMNS
         .iter()
@@ -533,12 +465,12 @@ pub fn comparison_csv(c: &Comparison) -> Vec<u8> {
     w.write_record(&header).expect("in memory");
     for r in &c.rows {
         let mut rec: Vec<String> = vec![
-            r.metric.name.into(),
+            r.name.clone(),
             r.group_kind.clone(),
             r.group.clone(),
             r.scope.as_str().into(),
-            r.how.into(),
-            r.metric.unit.into(),
+            r.how.clone(),
+            r.unit().into(),
         ];
         for (i, v) in r.values.iter().enumerate() {
             rec.push(v.map(|v| num(v.mean)).unwrap_or_default());
@@ -593,6 +525,7 @@ pub fn files(c: &Comparison, views: &[RunView], charts: &[Chart]) -> Vec<(String
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::headline_names;
     use crate::report::manifest::{FirmEntry, Ledger, Manifest};
     use std::collections::BTreeMap;
 
@@ -609,26 +542,33 @@ mod tests {
         })
     }
 
+    /// A run of one firm `acme`: firms' cost 10 (9 to 11) in every period, acme's offshore share
+    /// in every period but the last; per replication, firms' cost 10 and 20 over the horizon, every
+    /// other headline number 1 and 3.
     fn view(name: &str, period: &str, start: &str, end: &str, periods: &[&str]) -> RunView {
         let mut series = BTreeMap::new();
         let key = |k: &str, g: &str, m: &str| (k.to_string(), g.to_string(), m.to_string());
         let n = periods.len();
-        series.insert(key("firm", "acme", "cost_usd"), vec![band(10.0, 2); n]);
-        series.insert(
-            key("firm", "acme", "compute_home_pflop_days"),
-            vec![band(3.0, 2); n],
-        );
-        series.insert(
-            key("firm", "acme", "compute_abroad_pflop_days"),
-            vec![band(1.0, 2); n],
-        );
+        series.insert(key("firms", "all", "cost_usd"), vec![band(10.0, 2); n]);
         let mut share = vec![band(0.25, 2); n];
         share[n - 1] = None;
         series.insert(key("firm", "acme", "offshore_share"), share);
-        series.insert(
-            key("all", "all", "completion_hours_p50"),
-            (0..n).map(|i| band(i as f64 * 10.0, 1)).collect(),
-        );
+        let starts: Vec<NaiveDate> = periods.iter().map(|s| d(s)).collect();
+        let stop = d(end).succ_opt().unwrap();
+        let period_days = (0..n)
+            .map(|i| (starts.get(i + 1).copied().unwrap_or(stop) - starts[i]).num_days() as f64)
+            .collect();
+        let headlines = headline_names(&["acme".into()])
+            .into_iter()
+            .map(|h| {
+                let v = if h == "cost_firms_usd" {
+                    vec![Some(10.0), Some(20.0)]
+                } else {
+                    vec![Some(1.0), Some(3.0)]
+                };
+                (h, v)
+            })
+            .collect();
         RunView {
             manifest: Manifest {
                 scenario: name.into(),
@@ -652,9 +592,11 @@ mod tests {
                 }],
                 policies: vec![],
             },
-            periods: periods.iter().map(|s| d(s)).collect(),
+            periods: starts,
+            period_days,
             series,
             provenance: vec![],
+            headlines,
         }
     }
 
@@ -662,44 +604,69 @@ mod tests {
         vec!["2025-01-01", "2025-02-01", "2025-03-01"]
     }
 
-    fn find<'a>(hs: &'a [Headline], metric: &str, group: &str, scope: Scope) -> &'a Headline {
+    fn find<'a>(hs: &'a [Headline], name: &str, scope: Scope) -> &'a Headline {
         hs.iter()
-            .find(|h| h.metric.name == metric && h.group == group && h.scope == scope)
+            .find(|h| h.name == name && h.scope == scope)
             .unwrap()
     }
 
     #[test]
-    fn headlines_read_the_last_period_and_build_totals_from_means() {
+    fn totals_come_from_replications_and_end_figures_from_the_last_full_period() {
         let v = view("a", "month", "2025-01-01", "2025-03-31", &months());
-        let hs = headlines(&v, &run_window(&v));
-        let cost_end = find(&hs, "cost_usd", "acme", Scope::End).value.unwrap();
-        assert_eq!(cost_end.mean, 10.0);
-        assert_eq!(cost_end.band, Some((9.0, 11.0)));
-        let cost_total = find(&hs, "cost_usd", "acme", Scope::Total).value.unwrap();
-        assert_eq!(cost_total, Value::mean(30.0));
+        let hs = run_headlines(&v);
+        let end = find(&hs, "cost_firms_usd", Scope::End);
+        assert_eq!(
+            (end.group_kind.as_str(), end.group.as_str()),
+            ("firms", "all")
+        );
+        assert_eq!(
+            end.value.unwrap(),
+            Value {
+                mean: 10.0,
+                band: Some((9.0, 11.0))
+            }
+        );
+        assert_eq!(end.how, "last full period (2025-03-01)");
+        let total = find(&hs, "cost_firms_usd", Scope::Total);
+        assert_eq!(
+            total.value.unwrap(),
+            Value {
+                mean: 15.0,
+                band: Some((10.5, 19.5))
+            }
+        );
+        assert_eq!(total.how, "per replication: sum over the horizon");
         // No compute in the last period: no share there, but one over the horizon.
-        assert_eq!(find(&hs, "offshore_share", "acme", Scope::End).value, None);
-        let share = find(&hs, "offshore_share", "acme", Scope::Total)
-            .value
-            .unwrap();
-        assert_eq!(share.mean, 0.25);
-        // One replication: no band.
-        let done = find(&hs, "completion_hours_p50", "all", Scope::End)
-            .value
-            .unwrap();
-        assert_eq!(done, Value::mean(20.0));
-        let typical = find(&hs, "completion_hours_p50", "all", Scope::Total)
-            .value
-            .unwrap();
-        assert_eq!(typical.mean, 10.0);
-        // A stock has no total.
-        assert!(hs
-            .iter()
-            .all(|h| !(h.metric.name == "blocked_jobs" && h.scope == Scope::Total)));
+        assert_eq!(find(&hs, "offshore_share.acme", Scope::End).value, None);
+        assert_eq!(
+            find(&hs, "offshore_share.acme", Scope::Total)
+                .value
+                .unwrap()
+                .mean,
+            2.0
+        );
+        // Every headline number, at the end and over the horizon.
+        assert_eq!(hs.len(), 2 * headline_names(&["acme".into()]).len());
+
+        // A horizon that ends mid-month: the end figures come from the last full month.
+        let short = view("a", "month", "2025-01-01", "2025-03-15", &months());
+        assert!(!short.is_full(2) && short.is_full(1));
+        let hs = run_headlines(&short);
+        assert_eq!(
+            find(&hs, "offshore_share.acme", Scope::End).how,
+            "last full period (2025-02-01)"
+        );
+        assert_eq!(
+            find(&hs, "offshore_share.acme", Scope::End)
+                .value
+                .unwrap()
+                .mean,
+            0.25
+        );
     }
 
     #[test]
-    fn comparison_has_diffs_ratios_and_unique_labels() {
+    fn comparison_has_every_headline_number_diffs_ratios_and_unique_labels() {
         let a = view("a", "month", "2025-01-01", "2025-03-31", &months());
         let mut b = a.clone();
         for s in b.series.values_mut() {
@@ -707,15 +674,28 @@ mod tests {
                 x.mean *= 2.0;
             }
         }
+        for (_, v) in b.headlines.iter_mut() {
+            for x in v.iter_mut().flatten() {
+                *x *= 2.0;
+            }
+        }
         let c = compare(&[a.clone(), b, a]).unwrap();
         assert_eq!(c.labels, ["a", "a-2", "a-3"]);
         assert!(!c.window_trimmed);
+        for name in headline_names(&["acme".into()]) {
+            for scope in [Scope::End, Scope::Total] {
+                assert!(
+                    c.rows.iter().any(|r| r.name == name && r.scope == scope),
+                    "{name}"
+                );
+            }
+        }
         let cost = c
             .rows
             .iter()
-            .find(|r| r.metric.name == "cost_usd" && r.group == "acme" && r.scope == Scope::Total)
+            .find(|r| r.name == "cost_firms_usd" && r.scope == Scope::Total)
             .unwrap();
-        assert_eq!(cost.diff(1), Some(30.0));
+        assert_eq!(cost.diff(1), Some(15.0));
         assert_eq!(cost.ratio(1), Some(2.0));
         assert_eq!(cost.ratio(2), Some(1.0));
         let csv = String::from_utf8(comparison_csv(&c)).unwrap();
@@ -723,9 +703,10 @@ mod tests {
         assert!(header
             .starts_with("metric,group_kind,group,scope,how,unit,a_mean,a_p05,a_p95,a-2_mean"));
         assert!(header.contains("a-2_diff,a-2_ratio") && !header.contains("a_diff"));
-        assert!(
-            csv.contains("cost_usd,firm,acme,total,sum of per-period means,USD,30,,,60,,,30,2,")
-        );
+        assert!(csv.contains(
+            "cost_firms_usd,firms,all,total,per replication: sum over the horizon,USD,\
+             15.0,10.5,19.5,30.0,21.0,39.0,15.0,2.0,15.0,10.5,19.5,0.0,1.0\n"
+        ));
     }
 
     #[test]
@@ -768,13 +749,19 @@ mod tests {
             }
         );
         assert!(c.window_trimmed);
-        let cost = c
-            .rows
-            .iter()
-            .find(|r| r.metric.name == "cost_usd" && r.scope == Scope::Total && r.group == "acme")
-            .unwrap();
-        assert_eq!(cost.values[0].unwrap().mean, 20.0);
-        assert_eq!(cost.values[1].unwrap().mean, 20.0);
+        let find = |scope| {
+            c.rows
+                .iter()
+                .find(|r| r.name == "cost_firms_usd" && r.scope == scope)
+                .unwrap()
+        };
+        // Both runs reach past the window: their horizon totals are not over it.
+        assert_eq!(find(Scope::Total).values, [None, None]);
+        assert!(find(Scope::Total).how.contains("window is shorter"));
+        let end = find(Scope::End);
+        assert_eq!(end.how, "last full period (2025-03-01)");
+        assert_eq!(end.values[0].unwrap().mean, 10.0);
+        assert_eq!(end.values[1].unwrap().mean, 10.0);
     }
 
     #[test]

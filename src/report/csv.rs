@@ -1,25 +1,41 @@
 //! CSV exporters: pure functions from metrics to bytes, columns in a fixed, documented order.
 
-use crate::metrics::{JobKind, Periods, RunMetrics, SummaryRow};
+use chrono::{NaiveDate, NaiveDateTime};
+
+use crate::metrics::catalog::{self, headline_list, Dtype, Rows};
+use crate::metrics::{headline, Periods, RunMetrics, SummaryRow};
 use crate::model::{Operator, World};
 
-/// Formats a number for CSV: integers without a decimal point, others with at most 4 decimals.
-pub fn num(v: f64) -> String {
-    if v.is_finite() && v == v.trunc() && v.abs() < 1e15 {
-        format!("{v:.0}")
+/// A float cell: Rust's shortest round-trip form, always with a `.` or an exponent (`3.0`,
+/// `0.1987`, `1e300`), so every reader types the column as a float; `-0.0` as `0.0`; NaN and
+/// infinities (no value) as an empty cell.
+pub fn float(v: f64) -> String {
+    if !v.is_finite() {
+        String::new()
+    } else if v == 0.0 {
+        "0.0".into()
     } else {
-        let s = format!("{v:.4}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        if s == "-0" {
-            "0".to_string()
-        } else {
-            s.to_string()
-        }
+        format!("{v:?}")
     }
 }
 
-fn opt(v: Option<f64>) -> String {
-    v.map(num).unwrap_or_default()
+/// A count cell: an integer; a value that is not a whole, non-negative number (none: a bug) is
+/// written as a float rather than truncated, and no value as an empty cell.
+pub fn count(v: f64) -> String {
+    if v.is_finite() && v >= 0.0 && v == v.trunc() && v < 9.0e15 {
+        format!("{}", v as u64)
+    } else {
+        float(v)
+    }
+}
+
+/// A cell of type `dtype` (empty for no value).
+pub fn cell(v: Option<f64>, dtype: Dtype) -> String {
+    match (v, dtype) {
+        (None, _) => String::new(),
+        (Some(v), Dtype::Count) => count(v),
+        (Some(v), Dtype::Float) => float(v),
+    }
 }
 
 fn writer() -> csv::Writer<Vec<u8>> {
@@ -30,142 +46,199 @@ fn finish(w: csv::Writer<Vec<u8>>) -> Vec<u8> {
     w.into_inner().expect("writing to memory cannot fail")
 }
 
-/// Columns of `timeseries.csv`.
-pub const TIMESERIES_COLUMNS: &[&str] = &[
+/// Length of period `p` in whole days, as written in the `period_days` columns.
+fn days(periods: &Periods, p: usize) -> String {
+    count(periods.days(p))
+}
+
+/// Columns of `timeseries.csv` before the site metrics ([`catalog::SITE`], in catalog order).
+pub const TIMESERIES_KEYS: &[&str] = &[
     "replication",
     "period_start",
+    "period_days",
     "site",
     "jurisdiction",
     "operator",
     "chip",
-    "chips_online",
-    "chip_hours_online",
-    "chip_hours_busy",
-    "chip_hours_inference",
-    "utilisation",
-    "compute_pflop_days",
-    "lost_pflop_days",
-    "tokens_served",
-    "training_jobs_completed",
-    "fine_tuning_jobs_completed",
-    "queue_length_mean",
-    "wait_hours_p50",
-    "wait_hours_p95",
-    "completion_hours_p50",
-    "cost_usd",
-    "energy_mwh",
-    "evictions",
-    "failures",
-    "blocked_jobs",
-    "chips_delivered",
-    "chips_refused",
 ];
 
-/// One row per (replication, period, site).
+/// One row per (replication, period, site): the keys, then every site metric of the catalog.
 pub fn timeseries(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
     let mut w = writer();
-    w.write_record(TIMESERIES_COLUMNS).expect("in memory");
+    let header = TIMESERIES_KEYS
+        .iter()
+        .copied()
+        .chain(catalog::SITE.iter().map(|m| m.name));
+    w.write_record(header).expect("in memory");
     for run in runs {
         for p in 0..periods.len() {
-            let period_secs = (periods.bounds[p + 1].0 - periods.bounds[p].0) as f64;
+            let secs = (periods.bounds[p + 1].0 - periods.bounds[p].0) as f64;
             for (s, site) in world.sites.iter().enumerate() {
-                let r = &run.site[s][p];
+                let rows = Rows::one(&run.site[s][p], secs);
                 let operator = match site.operator {
                     Operator::Domestic => "domestic",
                     Operator::Foreign => "foreign",
                 };
-                w.write_record([
+                let mut rec = vec![
                     run.replication.to_string(),
                     periods.starts[p].to_string(),
+                    days(periods, p),
                     site.name.clone(),
                     site.jurisdiction.clone(),
                     operator.to_string(),
                     world.chips[site.chip.0 as usize].name.clone(),
-                    r.chips_online.to_string(),
-                    num(r.chip_hours_online),
-                    num(r.chip_hours_busy),
-                    num(r.chip_hours_inference),
-                    opt(r.utilisation()),
-                    num(r.compute_pflop_days),
-                    num(r.lost_pflop_days),
-                    num(r.tokens_served),
-                    r.jobs_completed[JobKind::Training].to_string(),
-                    r.jobs_completed[JobKind::FineTuning].to_string(),
-                    num(r.queue_length_mean(period_secs)),
-                    opt(r.wait_hours.quantile(0.5)),
-                    opt(r.wait_hours.quantile(0.95)),
-                    opt(r.completion_hours[JobKind::Training].quantile(0.5)),
-                    num(r.cost_usd),
-                    num(r.energy_mwh),
-                    r.evictions.to_string(),
-                    r.failures.to_string(),
-                    r.blocked_jobs.to_string(),
-                    r.chips_delivered.to_string(),
-                    r.chips_refused.to_string(),
-                ])
-                .expect("in memory");
+                ];
+                rec.extend(
+                    catalog::SITE
+                        .iter()
+                        .map(|m| cell(m.of_sites(&rows), m.dtype)),
+                );
+                w.write_record(&rec).expect("in memory");
             }
         }
     }
     finish(w)
 }
 
-/// Columns of `firms.csv`.
-pub const FIRMS_COLUMNS: &[&str] = &[
+/// Columns of `firms.csv` before the firm metrics ([`catalog::FIRM`], in catalog order).
+pub const FIRMS_KEYS: &[&str] = &[
     "replication",
     "period_start",
+    "period_days",
     "firm",
     "headquarters",
-    "compute_home_pflop_days",
-    "compute_abroad_pflop_days",
-    "offshore_share",
-    "chip_hours_home",
-    "chip_hours_abroad",
-    "tokens_demanded",
-    "tokens_served",
-    "tokens_served_domestic_chips",
-    "cost_home_usd",
-    "cost_abroad_usd",
-    "cost_usd",
-    "jobs_arrived",
-    "training_jobs_completed",
-    "fine_tuning_jobs_completed",
-    "blocked_jobs",
-    "evictions",
 ];
 
-/// One row per (replication, period, firm).
+/// One row per (replication, period, firm): the keys, then every firm metric of the catalog.
 pub fn firms(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
     let mut w = writer();
-    w.write_record(FIRMS_COLUMNS).expect("in memory");
+    let header = FIRMS_KEYS
+        .iter()
+        .copied()
+        .chain(catalog::FIRM.iter().map(|m| m.name));
+    w.write_record(header).expect("in memory");
     for run in runs {
         for p in 0..periods.len() {
+            let secs = (periods.bounds[p + 1].0 - periods.bounds[p].0) as f64;
             for (f, firm) in world.firms.iter().enumerate() {
-                let r = &run.firm[f][p];
-                w.write_record([
+                let rows = Rows::one(&run.firm[f][p], secs);
+                let mut rec = vec![
                     run.replication.to_string(),
                     periods.starts[p].to_string(),
+                    days(periods, p),
                     firm.name.clone(),
                     firm.headquarters.clone(),
-                    num(r.compute_home_pflop_days),
-                    num(r.compute_abroad_pflop_days),
-                    opt(r.offshore_share()),
-                    num(r.chip_hours_home),
-                    num(r.chip_hours_abroad),
-                    num(r.tokens_demanded),
-                    num(r.tokens_served),
-                    num(r.tokens_served_domestic_chips),
-                    num(r.cost_home_usd),
-                    num(r.cost_abroad_usd),
-                    num(r.cost_usd()),
-                    r.jobs_arrived.to_string(),
-                    r.jobs_completed[JobKind::Training].to_string(),
-                    r.jobs_completed[JobKind::FineTuning].to_string(),
-                    r.blocked_jobs().to_string(),
-                    r.evictions.to_string(),
-                ])
-                .expect("in memory");
+                ];
+                rec.extend(
+                    catalog::FIRM
+                        .iter()
+                        .map(|m| cell(m.of_firms(&rows), m.dtype)),
+                );
+                w.write_record(&rec).expect("in memory");
             }
+        }
+    }
+    finish(w)
+}
+
+/// Columns of `headline.csv`.
+pub const HEADLINE_COLUMNS: &[&str] = &["replication", "metric", "value"];
+
+/// `headline.csv`: every headline number of every replication over the whole horizon, one per row
+/// (tidy), in replication then headline order; no value (a ratio with nothing to divide) is empty.
+pub fn headlines(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
+    let firms: Vec<String> = world.firms.iter().map(|f| f.name.clone()).collect();
+    let list = headline_list(&firms);
+    let mut w = writer();
+    w.write_record(HEADLINE_COLUMNS).expect("in memory");
+    for run in runs {
+        for (h, v) in list.iter().zip(headline(run, periods)) {
+            let dtype = h.headline.metric().dtype;
+            w.write_record([
+                run.replication.to_string(),
+                h.name.clone(),
+                cell(Some(v), dtype),
+            ])
+            .expect("in memory");
+        }
+    }
+    finish(w)
+}
+
+/// Columns of `jobs.csv`.
+pub const JOBS_COLUMNS: &[&str] = &[
+    "replication",
+    "job",
+    "firm",
+    "workload",
+    "kind",
+    "size_flop",
+    "gang_chips",
+    "arrived",
+    "first_start",
+    "completed",
+    "wait_hours",
+    "completion_hours",
+    "sites",
+    "evictions",
+    "failures",
+    "final_state",
+];
+
+/// An instant as an ISO 8601 local date-time from the scenario's start (`2026-03-14T06:30:00`).
+fn timestamp(start: NaiveDate, t: crate::engine::SimTime) -> String {
+    let secs = i64::try_from(t.0).unwrap_or(i64::MAX);
+    let at: Option<NaiveDateTime> = start
+        .and_hms_opt(0, 0, 0)
+        .and_then(|d| d.checked_add_signed(chrono::TimeDelta::try_seconds(secs)?));
+    at.map(|d| d.format("%Y-%m-%dT%H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+/// `jobs.csv`: one row per (replication, training or fine-tuning job), jobs numbered in arrival
+/// order within their replication. Times are ISO 8601 date-times from the scenario's start; a job
+/// that never started or finished has empty cells there.
+pub fn jobs(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
+    let start = periods.starts.first().copied().unwrap_or_default();
+    let hours = |a: crate::engine::SimTime, b: crate::engine::SimTime| {
+        float(b.saturating_since(a).as_hours_f64())
+    };
+    let mut w = writer();
+    w.write_record(JOBS_COLUMNS).expect("in memory");
+    for run in runs {
+        for (i, j) in run.job_records.iter().enumerate() {
+            let firm = world.firms.get(j.firm as usize);
+            let workload = firm
+                .and_then(|f| f.workloads.get(j.workload as usize))
+                .map_or_else(|| j.workload.to_string(), |wl| wl.name.clone());
+            let sites: Vec<&str> = j
+                .sites
+                .iter()
+                .map(|&s| world.sites.get(s as usize).map_or("?", |s| s.name.as_str()))
+                .collect();
+            w.write_record([
+                run.replication.to_string(),
+                i.to_string(),
+                firm.map_or_else(|| j.firm.to_string(), |f| f.name.clone()),
+                workload,
+                j.kind.as_str().to_string(),
+                float(j.size_flop),
+                j.gang_chips.to_string(),
+                timestamp(start, j.arrived),
+                j.first_start
+                    .map(|t| timestamp(start, t))
+                    .unwrap_or_default(),
+                j.completed.map(|t| timestamp(start, t)).unwrap_or_default(),
+                j.first_start
+                    .map(|t| hours(j.arrived, t))
+                    .unwrap_or_default(),
+                j.completed.map(|t| hours(j.arrived, t)).unwrap_or_default(),
+                sites.join(";"),
+                j.evictions.to_string(),
+                j.failures.to_string(),
+                j.outcome.as_str().to_string(),
+            ])
+            .expect("in memory");
         }
     }
     finish(w)
@@ -174,6 +247,7 @@ pub fn firms(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
 /// Columns of `summary.csv`.
 pub const SUMMARY_COLUMNS: &[&str] = &[
     "period_start",
+    "period_days",
     "group_kind",
     "group",
     "metric",
@@ -190,13 +264,14 @@ pub fn summary(periods: &Periods, rows: &[SummaryRow]) -> Vec<u8> {
     for r in rows {
         w.write_record([
             periods.starts[r.period].to_string(),
+            days(periods, r.period),
             r.group.kind().to_string(),
             r.group.name().to_string(),
             r.metric.to_string(),
             r.n.to_string(),
-            num(r.mean),
-            num(r.p05),
-            num(r.p95),
+            float(r.mean),
+            float(r.p05),
+            float(r.p95),
         ])
         .expect("in memory");
     }
@@ -212,7 +287,7 @@ pub fn draws(draws: &[Vec<(String, f64)>]) -> Vec<u8> {
     for (r, rep) in draws.iter().enumerate() {
         for (field, v) in rep {
             // Shortest round-trip form: the exact value the replication used.
-            w.write_record([r.to_string(), field.clone(), format!("{v}")])
+            w.write_record([r.to_string(), field.clone(), float(*v)])
                 .expect("in memory");
         }
     }
@@ -221,14 +296,83 @@ pub fn draws(draws: &[Vec<(String, f64)>]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
-    use super::num;
+    use super::*;
 
     #[test]
-    fn numbers_are_compact_and_stable() {
-        assert_eq!(num(3.0), "3");
-        assert_eq!(num(0.30000000000000004), "0.3");
-        assert_eq!(num(1.23456), "1.2346");
-        assert_eq!(num(-0.00001), "0");
-        assert_eq!(num(2.5e12), "2500000000000");
+    fn floats_always_read_as_floats_and_round_trip() {
+        assert_eq!(float(3.0), "3.0");
+        assert_eq!(float(0.1987), "0.1987");
+        assert_eq!(float(1e300), "1e300");
+        assert_eq!(float(-0.0), "0.0");
+        assert_eq!(float(f64::NAN), "");
+        assert_eq!(float(f64::INFINITY), "");
+        assert_eq!(float(2.5e12), "2500000000000.0");
+        let x = 0.1 + 0.2;
+        assert_eq!(float(x).parse::<f64>().unwrap(), x);
+        assert_eq!(count(3.0), "3");
+        assert_eq!(count(0.0), "0");
+        assert_eq!(cell(None, Dtype::Count), "");
+    }
+
+    /// `jobs.csv` from records made by hand (the model fills them in a run).
+    #[test]
+    fn jobs_have_one_row_each_with_names_iso_times_and_empty_cells_for_what_did_not_happen() {
+        use crate::engine::SimTime;
+        use crate::metrics::{JobKind, JobOutcome, JobRecord, PeriodKind};
+        let sc = crate::scenario::baseline().unwrap();
+        let w = &sc.world;
+        let periods = Periods::new(sc.start_date, sc.end_date, PeriodKind::Month);
+        let mut run = RunMetrics::new(1, w.sites.len(), w.firms.len(), periods.len());
+        let h = 3600;
+        let job = |arrived: u64, first_start, completed, outcome| JobRecord {
+            firm: 0,
+            workload: 0,
+            kind: JobKind::FineTuning,
+            size_flop: 1e21,
+            gang_chips: 64,
+            arrived: SimTime(arrived),
+            first_start,
+            completed,
+            sites: vec![0, 1],
+            evictions: 1,
+            failures: 0,
+            outcome,
+        };
+        run.job_records = vec![
+            job(
+                h,
+                Some(SimTime(3 * h)),
+                Some(SimTime(27 * h + 1800)),
+                JobOutcome::Completed,
+            ),
+            job(2 * h, None, None, JobOutcome::Blocked),
+        ];
+        let text = String::from_utf8(jobs(w, &periods, &[run])).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], JOBS_COLUMNS.join(","));
+        let (firm, workload) = (&w.firms[0].name, &w.firms[0].workloads[0].name);
+        let sites = format!("{};{}", w.sites[0].name, w.sites[1].name);
+        let start = sc.start_date;
+        assert_eq!(
+            lines[1],
+            format!(
+                "1,0,{firm},{workload},fine_tuning,1e21,64,{start}T01:00:00,{start}T03:00:00,\
+                 {}T03:30:00,2.0,26.5,{sites},1,0,completed",
+                start.succ_opt().unwrap()
+            )
+        );
+        assert_eq!(
+            lines[2],
+            format!("1,1,{firm},{workload},fine_tuning,1e21,64,{start}T02:00:00,,,,,{sites},1,0,blocked")
+        );
+    }
+
+    #[test]
+    fn timestamps_are_iso_date_times_from_the_start() {
+        let d = NaiveDate::from_ymd_opt(2026, 3, 14).unwrap();
+        assert_eq!(
+            timestamp(d, crate::engine::SimTime(86_400 + 6 * 3600 + 1800)),
+            "2026-03-15T06:30:00"
+        );
     }
 }

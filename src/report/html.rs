@@ -14,7 +14,7 @@ use minijinja::Environment;
 use serde::Serialize;
 
 use super::charts::Chart;
-use super::compare::{self, Comparison, Headline, Metric, Scope, Value, Window};
+use super::compare::{self, Comparison, Headline, Scope, Value, Window};
 use super::sweep::SweepManifest;
 use super::view::RunView;
 use crate::experiment::sweep::PointStat;
@@ -261,13 +261,12 @@ fn group_label(kind: &str, group: &str) -> String {
     }
 }
 
-fn metric_label(m: &Metric) -> String {
-    labelled(m.label, m.unit)
-}
-
-/// `label` capitalised, with its unit in brackets where the values do not show it.
-fn labelled(label: &str, unit: &str) -> String {
-    with_unit(capitalise(label), unit)
+fn headline_label(def: &crate::metrics::catalog::Headline, name: &str) -> String {
+    let label = match name.split_once('.') {
+        Some((_, firm)) => format!("{firm}: {}", def.label),
+        None => capitalise(def.label),
+    };
+    with_unit(label, def.metric().unit)
 }
 
 /// `label` with its unit in brackets where the values do not show it.
@@ -289,88 +288,42 @@ fn horizon_text(w: &Window) -> String {
     format!("{} to {}", w.from, w.until)
 }
 
+/// How a reader calls the period `end` figures are read in.
+fn end_label(end: Option<(NaiveDate, bool)>, kind: &str) -> String {
+    match end {
+        Some((d, true)) => period_label(d, kind),
+        Some((d, false)) => format!("{} (partial: no full period)", period_label(d, kind)),
+        None => "—".into(),
+    }
+}
+
 // ----- a run's page -----------------------------------------------------------------------------
 
 #[derive(Serialize)]
 struct HeadlineRow {
-    group: String,
-    total: Option<Cell>,
+    label: String,
+    how: String,
+    total: Cell,
     end: Cell,
 }
 
-#[derive(Serialize)]
-struct HeadlineBlock {
-    label: String,
-    has_total: bool,
-    total_how: &'static str,
-    rows: Vec<HeadlineRow>,
-}
-
-fn headline_blocks(hs: &[Headline]) -> Vec<HeadlineBlock> {
-    let find = |metric: &str, kind: &str, group: &str, scope: Scope| {
-        hs.iter()
-            .find(|h| {
-                h.metric.name == metric
-                    && h.group_kind == kind
-                    && h.group == group
-                    && h.scope == scope
-            })
-            .and_then(|h| h.value)
-    };
-    let mut out: Vec<HeadlineBlock> = Vec::new();
-    for m in compare::METRICS {
-        let mut rows = Vec::new();
-        let mut total_how = "";
-        for h in hs
-            .iter()
-            .filter(|h| h.metric.name == m.name && h.scope == Scope::End)
-        {
-            let total = find(m.name, &h.group_kind, &h.group, Scope::Total);
-            let mut total_cell = (m.total != compare::Aggregate::None).then(|| cell(total, m.unit));
-            if let Some(t) = hs.iter().find(|x| {
-                x.metric.name == m.name
-                    && x.group_kind == h.group_kind
-                    && x.group == h.group
-                    && x.scope == Scope::Total
-            }) {
-                total_how = t.how();
+/// One row per headline number: over the horizon, and in the last full period.
+fn headline_rows(hs: &[Headline]) -> Vec<HeadlineRow> {
+    hs.iter()
+        .filter(|h| h.scope == Scope::Total)
+        .map(|t| {
+            let end = hs
+                .iter()
+                .find(|e| e.name == t.name && e.scope == Scope::End)
+                .and_then(|e| e.value);
+            HeadlineRow {
+                label: headline_label(t.def, &t.name),
+                how: compare::how_total(t.def).to_string(),
+                total: cell(t.value, t.unit()),
+                end: cell(end, t.unit()),
             }
-            let mut end_cell = cell(h.value, m.unit);
-            // Served tokens read best beside demand: the share of demand met.
-            if m.name == "tokens_served" {
-                let share = |served: Option<Value>, demanded: Option<Value>| {
-                    let (s, d) = (served?.mean, demanded?.mean);
-                    (d > 0.0).then(|| format!("{:.1}% of demand", 100.0 * s / d))
-                };
-                end_cell.note = share(
-                    h.value,
-                    find("tokens_demanded", &h.group_kind, &h.group, Scope::End),
-                );
-                if let Some(c) = total_cell.as_mut() {
-                    c.note = share(
-                        total,
-                        find("tokens_demanded", &h.group_kind, &h.group, Scope::Total),
-                    );
-                }
-            }
-            rows.push(HeadlineRow {
-                group: group_label(&h.group_kind, &h.group),
-                total: total_cell,
-                end: end_cell,
-            });
-        }
-        out.push(HeadlineBlock {
-            label: metric_label(m),
-            has_total: m.total != compare::Aggregate::None,
-            total_how: if m.total == compare::Aggregate::None {
-                "none (a count at each period's end)"
-            } else {
-                total_how
-            },
-            rows,
-        });
-    }
-    out
+        })
+        .collect()
 }
 
 #[derive(Serialize)]
@@ -390,7 +343,7 @@ struct RunPage<'a> {
     horizon: String,
     last_period: String,
     any_band: bool,
-    headlines: Vec<HeadlineBlock>,
+    headlines: Vec<HeadlineRow>,
     policies: Vec<Policy<'a>>,
     figures: Vec<Fig<'a>>,
     sites: Vec<Site<'a>>,
@@ -465,17 +418,17 @@ fn run_facts(view: &RunView) -> Vec<Fact> {
 pub fn run_report(view: &RunView, figures: &[Chart]) -> Vec<u8> {
     let m = &view.manifest;
     let window = compare::run_window(view);
-    let hs = compare::headlines(view, &window);
-    let last = window.periods(view).last().map(|&p| view.periods[p]);
+    let end = compare::end_period(std::slice::from_ref(view), &window);
+    let hs = compare::run_headlines(view);
     let page = RunPage {
         version: &m.capsim_version,
         scenario: &m.scenario,
         description: &m.description,
         facts: run_facts(view),
         horizon: horizon_text(&window),
-        last_period: last.map_or("—".into(), |d| period_label(d, &m.period)),
+        last_period: end_label(end, &m.period),
         any_band: hs.iter().any(|h| h.value.is_some_and(|v| v.band.is_some())),
-        headlines: headline_blocks(&hs),
+        headlines: headline_rows(&hs),
         policies: policies(view, None),
         figures: figs(figures),
         sites: m
@@ -534,7 +487,7 @@ struct DiffRow {
 #[derive(Serialize)]
 struct DiffBlock {
     label: String,
-    total_how: &'static str,
+    total_how: String,
     rows: Vec<DiffRow>,
 }
 
@@ -557,11 +510,7 @@ struct ComparePage<'a> {
 /// `charts::render(views)`) inline.
 pub fn compare_report(c: &Comparison, views: &[RunView], figures: &[Chart]) -> Vec<u8> {
     let base = &views[0];
-    let last = c
-        .window
-        .periods(base)
-        .last()
-        .map(|&p| period_label(base.periods[p], &base.manifest.period));
+    let last = end_label(compare::end_period(views, &c.window), &base.manifest.period);
     let runs = c
         .labels
         .iter()
@@ -593,38 +542,38 @@ pub fn compare_report(c: &Comparison, views: &[RunView], figures: &[Chart]) -> V
         })
         .collect();
     let mut blocks: Vec<DiffBlock> = Vec::new();
-    for m in compare::METRICS {
-        let rows: Vec<DiffRow> = c
-            .rows
-            .iter()
-            .filter(|r| r.metric.name == m.name)
-            .map(|r| DiffRow {
-                group: group_label(&r.group_kind, &r.group),
-                scope: match r.scope {
-                    Scope::End => "last period",
-                    Scope::Total => "whole window",
-                },
-                base: cell(r.values[0], m.unit),
-                others: (1..r.values.len())
-                    .map(|i| DiffCell {
-                        value: cell(r.values[i], m.unit),
-                        diff: r.diff(i).map_or("—".into(), |d| format_diff(d, m.unit)),
-                        ratio: r.ratio(i).map_or("—".into(), |x| format!("×{x:.3}")),
-                    })
-                    .collect(),
-            })
-            .collect();
-        if !rows.is_empty() {
+    for r in &c.rows {
+        let unit = r.unit();
+        let row = DiffRow {
+            group: group_label(&r.group_kind, &r.group),
+            scope: match r.scope {
+                Scope::End => "last full period",
+                Scope::Total => "whole horizon",
+            },
+            base: cell(r.values[0], unit),
+            others: (1..r.values.len())
+                .map(|i| DiffCell {
+                    value: cell(r.values[i], unit),
+                    diff: r.diff(i).map_or("—".into(), |d| format_diff(d, unit)),
+                    ratio: r.ratio(i).map_or("—".into(), |x| format!("×{x:.3}")),
+                })
+                .collect(),
+        };
+        let label = headline_label(r.def, &r.name);
+        // Rows of one number are adjacent (end, then total): one block, which says how the total
+        // is built.
+        if blocks.last().is_none_or(|b| b.label != label) {
             blocks.push(DiffBlock {
-                label: metric_label(m),
-                total_how: c
-                    .rows
-                    .iter()
-                    .find(|r| r.metric.name == m.name && r.scope == Scope::Total)
-                    .map_or("none (a count at each period's end)", |r| r.how),
-                rows,
+                label,
+                total_how: String::new(),
+                rows: vec![],
             });
         }
+        let block = blocks.last_mut().expect("just pushed");
+        if r.scope == Scope::Total {
+            block.total_how = r.how.clone();
+        }
+        block.rows.push(row);
     }
     let page = ComparePage {
         version: env!("CARGO_PKG_VERSION"),
@@ -634,7 +583,7 @@ pub fn compare_report(c: &Comparison, views: &[RunView], figures: &[Chart]) -> V
         others: &c.labels[1..],
         window: horizon_text(&c.window),
         window_trimmed: c.window_trimmed,
-        last_period: last.unwrap_or_else(|| "—".into()),
+        last_period: last,
         any_band: c
             .rows
             .iter()
@@ -647,41 +596,13 @@ pub fn compare_report(c: &Comparison, views: &[RunView], figures: &[Chart]) -> V
 
 // ----- a sweep's page ---------------------------------------------------------------------------
 
-/// How the sweep page shows each headline number (`sweep.csv`'s metrics): (name, unit as
-/// [`format_value`] takes it, how the figure is built from one replication). Their titles are the
-/// sweep charts' panel titles ([`super::charts::headline_title`]).
-const SWEEP_METRICS: &[(&str, &str, &str)] = &[
-    ("compute_pflop_days", "PFLOP-days", "total over the horizon"),
-    (
-        "compute_abroad_share",
-        "share",
-        "of the total over the horizon",
-    ),
-    ("cost_usd", "USD", "total over the horizon"),
-    ("tokens_served", "tokens", "total over the horizon"),
-    (
-        "tokens_served_share",
-        "share",
-        "of the total over the horizon",
-    ),
-    ("training_jobs_completed", "jobs", "total over the horizon"),
-    (
-        "completion_hours_p50",
-        "hours",
-        "arrival to finish, over the jobs completed in the horizon",
-    ),
-    ("blocked_jobs_end", "jobs", "at the end of the horizon"),
-    ("evictions", "jobs", "total over the horizon"),
-];
-
-/// (title, unit, how) of a sweep headline number; a firm's name stays as the scenario spells it.
+/// (title, unit, how) of a sweep headline number, from the catalog; its title is the sweep
+/// charts' panel title ([`super::charts::headline_title`]) and a firm's name stays as the scenario
+/// spells it.
 fn sweep_metric(name: &str) -> (String, &'static str, &'static str) {
     let title = super::charts::headline_title(name);
-    if let Some(&(_, unit, how)) = SWEEP_METRICS.iter().find(|m| m.0 == name) {
-        return (title, unit, how);
-    }
-    match name.strip_prefix("offshore_share.") {
-        Some(_) => (title, "share", "share of its total over the horizon"),
+    match crate::metrics::catalog::headline_of(name) {
+        Some((def, _)) => (title, def.metric().unit, compare::how_total(def)),
         None => (title, "", ""),
     }
 }
@@ -1122,7 +1043,7 @@ mod tests {
             for name in crate::metrics::headline_names(&firms) {
                 let mean = match name.as_str() {
                     "evictions" => 0.0,
-                    "completion_hours_p50" if p > 0 => continue, // no value: a dash
+                    "completion_hours_p50_training" if p > 0 => continue, // no value: a dash
                     "compute_abroad_share" | "tokens_served_share" => 0.25 + 0.05 * p as f64,
                     "offshore_share.acme" => continue, // no value anywhere
                     _ => 1.0e6 * (1.0 + p as f64),

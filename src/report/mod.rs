@@ -69,6 +69,14 @@ pub fn run_files(scenario: &Scenario, result: &RunResult) -> Vec<(String, Vec<u8
             "summary.csv".into(),
             csv::summary(&result.periods, &result.summary),
         ),
+        (
+            "headline.csv".into(),
+            csv::headlines(world, &result.periods, &result.runs),
+        ),
+        (
+            "jobs.csv".into(),
+            csv::jobs(world, &result.periods, &result.runs),
+        ),
         ("provenance.csv".into(), provenance_csv(scenario)),
         ("draws.csv".into(), csv::draws(&result.draws)),
         ("manifest.json".into(), manifest::to_json(&m)),

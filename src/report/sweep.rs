@@ -3,8 +3,9 @@
 //! headline number against each axis, and a tornado of one-at-a-time sensitivities) and
 //! `manifest.json`; and reading shard folders back for `capsim merge`.
 //!
-//! `records.csv` writes floats in Rust's shortest round-trip form, so a merge reads back exactly the
-//! values the shards computed, and its outputs are byte-identical to an unsharded sweep's.
+//! `records.csv` writes floats in Rust's shortest round-trip form (counts as integers, no value as an
+//! empty cell), so a merge reads back exactly the values the shards computed, and its outputs are
+//! byte-identical to an unsharded sweep's.
 
 use std::path::Path;
 
@@ -13,8 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::experiment::sweep::{reduce, Design, Plan, PointStat, Record, Shard};
 use crate::scenario::Scenario;
 
-use super::csv::num;
+use super::csv::{cell, float};
 use super::view::{format_error, read_in, ReadError};
+use crate::metrics::catalog::headline_list;
 
 /// What a sweep folder says about itself.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -127,16 +129,21 @@ impl SweepManifest {
 
 /// `records.csv`: one row per (point, replication), exact values.
 pub fn records_csv(manifest: &SweepManifest, records: &[Record]) -> Vec<u8> {
-    let names = crate::metrics::headline_names(&manifest.firms);
+    let list = headline_list(&manifest.firms);
     let mut w = ::csv::Writer::from_writer(Vec::new());
     let mut header = vec!["point".to_string(), "replication".to_string()];
-    header.extend(names);
+    header.extend(list.iter().map(|h| h.name.clone()));
     w.write_record(&header).expect("in memory");
     let mut sorted: Vec<&Record> = records.iter().collect();
     sorted.sort_by_key(|r| (r.point, r.replication));
     for r in sorted {
         let mut row = vec![r.point.to_string(), r.replication.to_string()];
-        row.extend(r.values.iter().map(|v| format!("{v}")));
+        row.extend(
+            r.values
+                .iter()
+                .zip(&list)
+                .map(|(&v, h)| cell(Some(v), h.headline.metric().dtype)),
+        );
         w.write_record(&row).expect("in memory");
     }
     w.into_inner().expect("in memory")
@@ -159,9 +166,9 @@ pub fn sweep_csv(manifest: &SweepManifest, stats: &[PointStat]) -> Vec<u8> {
         row.extend([
             s.metric.clone(),
             s.n.to_string(),
-            num(s.mean),
-            num(s.p05),
-            num(s.p95),
+            float(s.mean),
+            float(s.p05),
+            float(s.p95),
         ]);
         w.write_record(&row).expect("in memory");
     }
@@ -229,7 +236,10 @@ pub fn read_sweep(dir: &Path) -> Result<(SweepManifest, Vec<Record>), ReadError>
         let values = rec
             .iter()
             .skip(2)
-            .map(|s| s.parse::<f64>().map_err(|_| bad()))
+            .map(|s| match s {
+                "" => Ok(f64::NAN),
+                s => s.parse::<f64>().map_err(|_| bad()),
+            })
             .collect::<Result<Vec<_>, _>>()?;
         records.push(Record {
             point,

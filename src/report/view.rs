@@ -8,6 +8,8 @@ use std::path::Path;
 use chrono::NaiveDate;
 
 use crate::experiment::RunResult;
+use crate::metrics::summary::Spread;
+use crate::metrics::{headline, headline_names, PeriodKind};
 use crate::model::Operator;
 use crate::scenario::Scenario;
 
@@ -29,6 +31,10 @@ pub struct Band {
 /// Key of a series: (group kind, group name, metric), as in `summary.csv`.
 pub type SeriesKey = (String, String, String);
 
+/// Each headline number's name and its value in each replication (None: no value there), in
+/// headline order.
+pub type Headlines = Vec<(String, Vec<Option<f64>>)>;
+
 /// A run as the report layer sees it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunView {
@@ -36,10 +42,16 @@ pub struct RunView {
     pub manifest: Manifest,
     /// First day of each period.
     pub periods: Vec<NaiveDate>,
+    /// Length of each period in days (the first and last may be partial: see
+    /// [`RunView::is_full`]).
+    pub period_days: Vec<f64>,
     /// Every summary series, one entry per period (None where no replication had a value).
     pub series: BTreeMap<SeriesKey, Vec<Option<Band>>>,
     /// (field path, source), sorted by path.
     pub provenance: Vec<(String, String)>,
+    /// Each headline number over the whole horizon, per replication (None: no value), in
+    /// headline order (`headline.csv`).
+    pub headlines: Headlines,
 }
 
 /// Why a run folder could not be read.
@@ -69,6 +81,29 @@ impl RunView {
     pub fn from_run(scenario: &Scenario, result: &RunResult) -> RunView {
         let manifest = super::manifest_of(scenario, result);
         let n = result.periods.len();
+        let names = headline_names(
+            &manifest
+                .firms
+                .iter()
+                .map(|f| f.name.clone())
+                .collect::<Vec<_>>(),
+        );
+        let per_run: Vec<Vec<f64>> = result
+            .runs
+            .iter()
+            .map(|r| headline(r, &result.periods))
+            .collect();
+        let headlines = names
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let v = per_run
+                    .iter()
+                    .map(|r| r.get(i).copied().filter(|x| !x.is_nan()))
+                    .collect();
+                (name, v)
+            })
+            .collect();
         let mut series: BTreeMap<SeriesKey, Vec<Option<Band>>> = BTreeMap::new();
         for r in &result.summary {
             let key = (
@@ -86,16 +121,19 @@ impl RunView {
         RunView {
             manifest,
             periods: result.periods.starts.clone(),
+            period_days: (0..n).map(|p| result.periods.days(p)).collect(),
             series,
             provenance: scenario
                 .provenance
                 .iter()
                 .map(|p| (p.path.clone(), p.source.clone()))
                 .collect(),
+            headlines,
         }
     }
 
-    /// Reads a run folder written by `capsim run` (`manifest.json`, `summary.csv`, `provenance.csv`).
+    /// Reads a run folder written by `capsim run` (`manifest.json`, `summary.csv`, `headline.csv`,
+    /// `provenance.csv`).
     pub fn read(dir: &Path) -> Result<RunView, ReadError> {
         let read = |name: &str| read_in(dir, name);
         let format = |name: &str, message: String| format_error(dir, name, message);
@@ -115,22 +153,24 @@ impl RunView {
             ));
         }
         let mut periods: Vec<NaiveDate> = Vec::new();
+        let mut days: BTreeMap<NaiveDate, f64> = BTreeMap::new();
         let mut rows = Vec::new();
         for (i, rec) in rdr.records().enumerate() {
             let rec = rec.map_err(|e| format("summary.csv", e.to_string()))?;
             let bad = |what: &str| format("summary.csv", format!("row {}: bad {what}", i + 2));
             let date: NaiveDate = rec[0].parse().map_err(|_| bad("period_start"))?;
             let num = |j: usize, what: &str| rec[j].parse::<f64>().map_err(|_| bad(what));
+            days.insert(date, num(1, "period_days")?);
             let band = Band {
-                n: rec[4].parse().map_err(|_| bad("replications"))?,
-                mean: num(5, "mean")?,
-                p05: num(6, "p05")?,
-                p95: num(7, "p95")?,
+                n: rec[5].parse().map_err(|_| bad("replications"))?,
+                mean: num(6, "mean")?,
+                p05: num(7, "p05")?,
+                p95: num(8, "p95")?,
             };
             if periods.last() != Some(&date) && !periods.contains(&date) {
                 periods.push(date);
             }
-            let key = (rec[1].to_string(), rec[2].to_string(), rec[3].to_string());
+            let key = (rec[2].to_string(), rec[3].to_string(), rec[4].to_string());
             rows.push((date, key, band));
         }
         periods.sort();
@@ -141,6 +181,10 @@ impl RunView {
                 .entry(key)
                 .or_insert_with(|| vec![None; periods.len()])[p] = Some(band);
         }
+
+        let period_days = periods.iter().map(|d| days[d]).collect();
+        let headlines = read_headlines(&read("headline.csv")?)
+            .map_err(|message| format("headline.csv", message))?;
 
         let mut provenance = Vec::new();
         if let Ok(bytes) = read("provenance.csv") {
@@ -153,8 +197,10 @@ impl RunView {
         Ok(RunView {
             manifest,
             periods,
+            period_days,
             series,
             provenance,
+            headlines,
         })
     }
 
@@ -163,6 +209,37 @@ impl RunView {
         self.series
             .get(&(kind.to_string(), group.to_string(), metric.to_string()))
             .map(Vec::as_slice)
+    }
+
+    /// Whether period `p` covers its whole calendar day, week or month (as
+    /// [`crate::metrics::Periods::is_full`] says of the run's periods).
+    pub fn is_full(&self, p: usize) -> bool {
+        let Some(kind) = PeriodKind::parse(&self.manifest.period) else {
+            return false;
+        };
+        match (self.periods.get(p), self.period_days.get(p)) {
+            (Some(&start), Some(&days)) => kind.is_full(start, days as u32),
+            _ => false,
+        }
+    }
+
+    /// A headline number's values, one per replication (None: no value there).
+    pub fn headline(&self, name: &str) -> Option<&[Option<f64>]> {
+        self.headlines
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// A headline number across replications: mean, p05, p95 and how many had a value.
+    pub fn headline_band(&self, name: &str) -> Option<Band> {
+        let s = Spread::of(self.headline(name)?.iter().flatten().copied())?;
+        Some(Band {
+            mean: s.mean,
+            p05: s.p05,
+            p95: s.p95,
+            n: s.n,
+        })
     }
 
     /// Jurisdictions with at least one site, sorted.
@@ -177,6 +254,38 @@ impl RunView {
         v.dedup();
         v
     }
+}
+
+/// Headline numbers per replication from `headline.csv`'s bytes, in the file's order of metrics.
+fn read_headlines(bytes: &[u8]) -> Result<Headlines, String> {
+    let mut rdr = csv::Reader::from_reader(bytes);
+    let header = rdr.headers().map_err(|e| e.to_string())?.clone();
+    if header.iter().collect::<Vec<_>>() != super::csv::HEADLINE_COLUMNS {
+        return Err(format!("unexpected columns {header:?}"));
+    }
+    let mut out: Headlines = Vec::new();
+    for (i, rec) in rdr.records().enumerate() {
+        let rec = rec.map_err(|e| e.to_string())?;
+        let bad = || format!("row {}: bad value", i + 2);
+        let rep: usize = rec[0].parse().map_err(|_| bad())?;
+        let value = match &rec[2] {
+            "" => None,
+            s => Some(s.parse::<f64>().map_err(|_| bad())?),
+        };
+        let at = match out.iter().position(|(n, _)| n == &rec[1]) {
+            Some(at) => at,
+            None => {
+                out.push((rec[1].to_string(), Vec::new()));
+                out.len() - 1
+            }
+        };
+        let v = &mut out[at].1;
+        if v.len() <= rep {
+            v.resize(rep + 1, None);
+        }
+        v[rep] = value;
+    }
+    Ok(out)
 }
 
 /// The bytes of `dir/name`, or an error naming the file.

@@ -169,7 +169,7 @@ fn run_report_matches_its_golden_file_and_is_self_contained() {
         "<h1>two-sites</h1>",
         "2025-01-01 to 2025-12-31",
         "Seed</th><td>7</td>",
-        "Offshore share of training compute",
+        "Share of training compute abroad",
         "December 2025",
         "licence fee: +25% on h100 in MY",
         "test: a &lt;made-up&gt; fee",
@@ -192,10 +192,10 @@ fn comparison_table_matches_its_golden_file() {
     let text = String::from_utf8(csv).unwrap();
     let row = text
         .lines()
-        .find(|l| l.starts_with("offshore_share,firm,acme,end,"))
+        .find(|l| l.starts_with("offshore_share.acme,firm,acme,end,"))
         .unwrap();
-    assert_eq!(row.split(',').nth(6), Some("1"), "{row}");
-    assert_eq!(row.split(',').nth(9), Some("0"), "{row}");
+    assert_eq!(row.split(',').nth(6), Some("1.0"), "{row}");
+    assert_eq!(row.split(',').nth(9), Some("0.0"), "{row}");
     let page = String::from_utf8(html::compare_report(&c, &views, &placeholder_charts())).unwrap();
     assert!(page.contains("two-sites vs two-sites-lease-ban"));
     assert!(page.contains("what-if: &quot;a lease ban&quot; from July"));
@@ -254,7 +254,7 @@ fn compare_writes_csv_charts_and_report_and_refuses_what_is_not_a_run() {
     // manifest says `week` stands in for a weekly run, which would take another simulation.)
     let weekly = dir.join("weekly");
     std::fs::create_dir_all(&weekly).unwrap();
-    for f in ["summary.csv", "provenance.csv"] {
+    for f in ["summary.csv", "headline.csv", "provenance.csv"] {
         std::fs::copy(b.join(f), weekly.join(f)).unwrap();
     }
     let manifest = std::fs::read_to_string(b.join("manifest.json")).unwrap();
@@ -270,4 +270,122 @@ fn compare_writes_csv_charts_and_report_and_refuses_what_is_not_a_run() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("is a run folder"), "{stderr}");
     assert!(a.join("summary.csv").is_file(), "the run folder is intact");
+}
+
+// ----- one type per column ------------------------------------------------------------------------
+
+/// Whether `cell` reads as a float in every CSV reader: a `.` or an exponent, or empty (no value).
+fn is_float_cell(cell: &str) -> bool {
+    cell.is_empty() || ((cell.contains('.') || cell.contains('e')) && cell.parse::<f64>().is_ok())
+}
+
+/// Every CSV of a daily run has one type per column, as the catalog says: every cell of a float
+/// column has a `.` or an exponent (or is empty), every cell of a count column is a u64. (Daily
+/// periods make whole-number floats common: a reader that guesses types from the first rows must
+/// still read a float column as floats.)
+#[test]
+fn every_csv_of_a_daily_run_has_one_type_per_column() {
+    use capsim::experiment::{self, RunOptions};
+    use capsim::metrics::catalog::{self, headline_of, Dtype};
+    use capsim::metrics::PeriodKind;
+
+    let sc = load(&scenario_toml(true));
+    let options = RunOptions {
+        seed: sc.seed,
+        replications: 2,
+        period: PeriodKind::Day,
+        threads: None,
+    };
+    let result = experiment::execute(&sc, options).unwrap();
+    let files = capsim::report::run_files(&sc, &result);
+    let dtype_of = |column: &str| -> Option<Dtype> {
+        let metric = catalog::SITE
+            .iter()
+            .chain(catalog::FIRM)
+            .find(|m| m.name == column);
+        match column {
+            "mean" | "p05" | "p95" | "size_flop" | "wait_hours" | "completion_hours" => {
+                Some(Dtype::Float)
+            }
+            "replication" | "period_days" | "replications" | "job" | "gang_chips" | "evictions"
+            | "failures" => Some(Dtype::Count),
+            _ => metric.map(|m| m.dtype),
+        }
+    };
+    let check = |file: &str, column: &str, cell: &str, dtype: Dtype| match dtype {
+        Dtype::Float => assert!(is_float_cell(cell), "{file}: {column} = {cell:?}"),
+        Dtype::Count => assert!(cell.parse::<u64>().is_ok(), "{file}: {column} = {cell:?}"),
+    };
+    let mut checked = Vec::new();
+    for (name, bytes) in &files {
+        if !name.ends_with(".csv") || name == "provenance.csv" {
+            continue;
+        }
+        let mut rdr = ::csv::Reader::from_reader(bytes.as_slice());
+        let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
+        if ["timeseries.csv", "firms.csv", "summary.csv"].contains(&name.as_str()) {
+            assert!(
+                header.iter().any(|c| c == "period_days"),
+                "{name} lacks period_days"
+            );
+        }
+        let mut rows = 0;
+        for rec in rdr.records() {
+            let rec = rec.unwrap();
+            rows += 1;
+            for (column, cell) in header.iter().zip(rec.iter()) {
+                let dtype = match (name.as_str(), column.as_str()) {
+                    ("headline.csv", "value") => {
+                        Some(headline_of(&rec[1]).unwrap().0.metric().dtype)
+                    }
+                    ("draws.csv", "value") => Some(Dtype::Float),
+                    _ => dtype_of(column),
+                };
+                if let Some(d) = dtype {
+                    check(name, column, cell, d);
+                }
+            }
+        }
+        checked.push((name.clone(), rows));
+    }
+    let names: Vec<&str> = checked.iter().map(|(n, _)| n.as_str()).collect();
+    for want in [
+        "timeseries.csv",
+        "firms.csv",
+        "summary.csv",
+        "headline.csv",
+        "jobs.csv",
+    ] {
+        assert!(names.contains(&want), "{want} missing: {names:?}");
+    }
+    assert!(checked
+        .iter()
+        .all(|(n, rows)| *rows > 0 || n == "draws.csv" || n == "jobs.csv"));
+
+    // The comparison of two daily runs, too.
+    let base = load(&scenario_toml(false));
+    let base = experiment::execute(
+        &base,
+        RunOptions {
+            seed: base.seed,
+            replications: 2,
+            period: PeriodKind::Day,
+            threads: None,
+        },
+    )
+    .unwrap();
+    let views = [
+        RunView::from_run(&load(&scenario_toml(false)), &base),
+        RunView::from_run(&sc, &result),
+    ];
+    let c = compare::compare(&views).unwrap();
+    let csv = compare::comparison_csv(&c);
+    let mut rdr = ::csv::Reader::from_reader(csv.as_slice());
+    let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
+    for rec in rdr.records() {
+        let rec = rec.unwrap();
+        for (column, cell) in header.iter().zip(rec.iter()).skip(6) {
+            check("comparison.csv", column, cell, Dtype::Float);
+        }
+    }
 }

@@ -120,9 +120,14 @@ fn view(scenario: &str, reps: usize, scale: f64) -> RunView {
     }
     RunView {
         manifest,
+        period_days: periods
+            .iter()
+            .map(|&d| ((d + Months::new(1)) - d).num_days() as f64)
+            .collect(),
         periods,
         series,
         provenance: vec![],
+        headlines: vec![],
     }
 }
 
