@@ -9,13 +9,20 @@
 //!
 //! | name | what it shows |
 //! |---|---|
-//! | `throughput-compute` | effective compute per period (`compute_pflop_days`): all sites and each jurisdiction |
-//! | `throughput-tokens` | tokens served against tokens demanded (all firms), and the unserved share |
-//! | `cost-spend` | spend per period (`cost_usd`): all sites and each jurisdiction |
-//! | `cost-unit` | `usd_per_pflop_day` and `usd_per_million_tokens`, all sites |
-//! | `compute-share` | each firm's compute at home and abroad |
+//! | `throughput-compute` | useful (net) compute per day (`compute_pflop_days`): all sites and each jurisdiction; and in a panel of its own the compute failures rolled back (`lost_pflop_days`), titled with its share of all compute done |
+//! | `throughput-tokens` | tokens served against tokens demanded per day (all firms), and the unserved share |
+//! | `cost-spend` | what the sites cost per day, stacked by who paid: firms at home (`cost_home_usd`), abroad (`cost_abroad_usd`), no one (`cost_idle_usd`), under the sites' total (`cost_usd`); and each jurisdiction's `cost_usd` |
+//! | `cost-unit` | `usd_per_pflop_day` (per useful, net PFLOP-day) and `usd_per_million_tokens`, all sites |
+//! | `compute-share` | each firm's compute per day at home and abroad |
 //! | `sites` | utilisation per site and period, as a heatmap |
-//! | `training` | median time from arrival to completion, by jurisdiction where jobs ran, in days |
+//! | `training` | median days from arrival to completion of pre-training and of fine-tuning (`completion_hours_p50_<kind>`, log scale), each above its backlog: the firms' jobs not finished at period end (`backlog_<kind>_end`) |
+//!
+//! Flows (compute, tokens, spend) are drawn as rates per day: each period's total divided by its
+//! length in days (`spec::period_days`, from the period starts and the manifest's end date), so
+//! a partial first or last period or a short month draws at the height of its daily rate and
+//! does not read as a drop. Compute per day is labelled PFLOP/s (1 PFLOP-day per day is 1 PFLOP/s
+//! sustained), the unit cluster capacity is quoted in. Stocks (backlog), ratios and times are
+//! drawn as summarised.
 //!
 //! With one run, a chart draws that run's groups together: one curve per jurisdiction, with the
 //! all-sites total in a panel of its own above (drawn with its parts, its band would cover them);
@@ -54,7 +61,10 @@
 //!
 //! Headline numbers with no value at any point, or zero at every point, get no panel and are
 //! named in a note. Value axes carry units (PFLOP-days, USD, % for shares, hours, jobs, tokens)
-//! with k/M/B/T prefixes.
+//! with k/M/B/T prefixes. The value axes of axis charts always start at 0 (every headline number
+//! is a quantity), and each panel writes beside its title how far its means spread (`spread
+//! 1.4%` of the scenario as written; `pts` for shares); the tornado's axes span the swings, and a
+//! panel whose axis leaves 0 out says `axis not from 0` and carries a break mark.
 
 mod draw;
 mod spec;

@@ -183,6 +183,41 @@ fn parse_date(run: &RunView, field: &str, value: &str) -> Result<NaiveDate, Char
     })
 }
 
+/// How a summary series is read onto a chart's y axis.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Read {
+    /// As summarised, times a factor: stocks (chips online, backlog at period end), ratios and
+    /// times.
+    Level(f64),
+    /// A flow summed over each period (compute, tokens, spend, energy), divided by the period's
+    /// length in days: a partial first or last period, or a short month, then draws at the same
+    /// height as a full one at the same daily rate instead of reading as a drop.
+    PerDay,
+}
+
+/// The y title of compute drawn as a rate. A PFLOP-day per day is 1 PFLOP/s sustained; PFLOP/s is
+/// the unit cluster capacity is quoted in (one H100 peaks near 1 PFLOP/s dense BF16), so the axis
+/// reads as effective capacity kept busy, which "PFLOP-days per day" does not.
+pub(super) const COMPUTE_RATE: &str = "PFLOP/s (average over the period)";
+
+/// The note every chart of flows carries: why they are rates.
+const RATE_NOTE: &str = "Flows are drawn as daily rates (the period's total divided by its days), \
+     so partial first and last periods and short months do not read as drops. Compute in PFLOP/s \
+     sustained: 1 PFLOP/s for a day is 1 PFLOP-day (8.64e19 FLOP).";
+
+/// Each period's length in days: from its first day to the next period's, the last to the day
+/// after the manifest's end date (inclusive). The first and last periods may be partial.
+pub(super) fn period_days(run: &RunView) -> Result<Vec<f64>, ChartError> {
+    let end = parse_date(run, "end_date", &run.manifest.end_date)?;
+    let stop = end.checked_add_days(Days::new(1)).unwrap_or(end);
+    Ok((0..run.periods.len())
+        .map(|i| {
+            let next = run.periods.get(i + 1).copied().unwrap_or(stop);
+            (next - run.periods[i]).num_days() as f64
+        })
+        .collect())
+}
+
 /// Which groups a split chart shows: (group kind, group, label, style when runs are not compared).
 type GroupSel = (&'static str, String, String, Style);
 
@@ -192,10 +227,10 @@ struct Ctx<'a> {
     names: Vec<String>,
     /// Each run's period spans on the shared time axis.
     spans: Vec<Vec<(f64, f64)>>,
+    /// Each run's period lengths in days ([`period_days`]).
+    days_of: Vec<Vec<f64>>,
     start: NaiveDate,
     days: f64,
-    /// "month", "week" or "day".
-    period: String,
     jurisdictions: Vec<String>,
     marks: Vec<Mark>,
     key: Vec<KeyItem>,
@@ -252,6 +287,8 @@ impl<'a> Ctx<'a> {
                     .collect()
             })
             .collect();
+
+        let days_of = runs.iter().map(period_days).collect::<Result<_, _>>()?;
 
         let mut names: Vec<String> = Vec::new();
         for r in runs {
@@ -339,9 +376,9 @@ impl<'a> Ctx<'a> {
             runs,
             names,
             spans,
+            days_of,
             start,
             days: day(stop),
-            period: first.manifest.period.clone(),
             jurisdictions,
             marks,
             key,
@@ -357,31 +394,35 @@ impl<'a> Ctx<'a> {
         self.runs.len() > 1
     }
 
-    fn per_period(&self) -> String {
-        format!("per {}", self.period)
-    }
-
-    /// A run's series as points, values multiplied by `scale`.
-    fn points(
+    /// A run's series as points, read as `read` says (a level, or a flow per day).
+    pub(super) fn points(
         &self,
         r: usize,
         kind: &str,
         group: &str,
         metric: &str,
-        scale: f64,
+        read: Read,
     ) -> Option<Vec<Pt>> {
         let s = self.runs[r].series(kind, group, metric)?;
         Some(
             s.iter()
                 .zip(&self.spans[r])
-                .map(|(b, &(x0, x1))| Pt {
-                    x0,
-                    x1,
-                    v: b.map(|b| Val {
-                        mean: b.mean * scale,
-                        lo: b.p05 * scale,
-                        hi: b.p95 * scale,
-                    }),
+                .zip(&self.days_of[r])
+                .map(|((b, &(x0, x1)), &days)| {
+                    let k = match read {
+                        Read::Level(k) => Some(k),
+                        // A period of no days has no rate (only a damaged manifest makes one).
+                        Read::PerDay => (days > 0.0).then(|| 1.0 / days),
+                    };
+                    Pt {
+                        x0,
+                        x1,
+                        v: (*b).zip(k).map(|(b, k)| Val {
+                            mean: b.mean * k,
+                            lo: b.p05 * k,
+                            hi: b.p95 * k,
+                        }),
+                    }
                 })
                 .collect(),
         )
@@ -484,7 +525,7 @@ impl<'a> Ctx<'a> {
         spec: &mut Spec,
         groups: Vec<GroupSel>,
         metric: &str,
-        scale: f64,
+        read: Read,
         unit: Unit,
         y_title: &str,
         log: bool,
@@ -494,7 +535,7 @@ impl<'a> Ctx<'a> {
         let mut hidden = Vec::new();
         for g in groups {
             let has = (0..self.runs.len()).any(|r| {
-                self.points(r, g.0, &g.1, metric, scale).is_some_and(|p| {
+                self.points(r, g.0, &g.1, metric, read).is_some_and(|p| {
                     p.iter()
                         .flat_map(|p| p.v)
                         .any(|v| v.mean != 0.0 || v.hi != 0.0)
@@ -517,7 +558,7 @@ impl<'a> Ctx<'a> {
                 let s = Series {
                     style: *style,
                     points: self
-                        .points(0, kind, group, metric, scale)
+                        .points(0, kind, group, metric, read)
                         .unwrap_or_default(),
                     band,
                     stacked: false,
@@ -554,7 +595,7 @@ impl<'a> Ctx<'a> {
                     series.push(Series {
                         style: run_style(r),
                         points: self
-                            .points(r, kind, group, metric, scale)
+                            .points(r, kind, group, metric, read)
                             .unwrap_or_default(),
                         band,
                         stacked: false,
@@ -591,26 +632,114 @@ impl<'a> Ctx<'a> {
     fn throughput_compute(&self) -> Spec {
         let mut spec = self.spec(
             "throughput-compute",
-            "Effective compute delivered, by jurisdiction of the data centre",
+            "Useful compute delivered, by jurisdiction of the data centre, and compute lost to \
+             failures",
         );
         self.split(
             &mut spec,
             self.jurisdiction_groups(true),
             "compute_pflop_days",
-            1.0,
+            Read::PerDay,
             Unit::Plain,
-            &format!("PFLOP-days {}", self.per_period()),
+            COMPUTE_RATE,
             false,
             "no compute in any period",
         );
+        for p in &mut spec.panels {
+            if let Some(t) = &mut p.title {
+                *t = format!("Useful compute: {t}");
+            }
+        }
+        self.lost_panel(&mut spec);
+        spec.notes.insert(0, RATE_NOTE.into());
         spec.notes.insert(
             0,
-            "Effective compute: useful training and fine-tuning work (peak BF16 x MFU x productive \
-             chip-time); 1 PFLOP-day = 8.64e19 FLOP."
+            "Useful compute: training and fine-tuning work kept (peak BF16 x MFU x productive \
+             chip-time), net of the work failures rolled back to the last checkpoint, which is \
+             drawn apart as lost."
                 .into(),
         );
         self.finish_legend(&mut spec);
         spec
+    }
+
+    /// The panel of compute lost to failures (all sites, a curve per run), titled with the share
+    /// of all compute done that was lost; a note instead where no run lost any.
+    fn lost_panel(&self, spec: &mut Spec) {
+        let metric = "lost_pflop_days";
+        let style = |r: usize| {
+            if self.compare() {
+                run_style(r)
+            } else {
+                // Black like the total it is lost from, dotted: the jurisdictions' colours
+                // stay theirs.
+                Style {
+                    color: okabe_ito::BLACK,
+                    dash: Dash::Dotted,
+                    marker: Marker::Cross,
+                    width: 2.6,
+                }
+            }
+        };
+        let mut series = Vec::new();
+        let mut shares = Vec::new();
+        for r in 0..self.runs.len() {
+            let total = |m: &str| -> f64 {
+                self.runs[r]
+                    .series("all", "all", m)
+                    .map_or(0.0, |s| s.iter().flatten().map(|b| b.mean).sum())
+            };
+            let (lost, kept) = (total(metric), total("compute_pflop_days"));
+            if lost > 0.0 {
+                let share = 100.0 * lost / (lost + kept);
+                shares.push(if self.compare() {
+                    format!("{} {share:.1}%", self.names[r])
+                } else {
+                    format!("{share:.1}%")
+                });
+            }
+            let band = self.banded(r, "all", "all", metric);
+            series.push(Series {
+                style: style(r),
+                points: self
+                    .points(r, "all", "all", metric, Read::PerDay)
+                    .unwrap_or_default(),
+                band,
+                stacked: false,
+            });
+        }
+        if shares.is_empty() {
+            spec.notes.insert(
+                0,
+                "No compute was lost to failures in any period (no panel drawn).".into(),
+            );
+            return;
+        }
+        if !self.compare() {
+            spec.legend.push(LegendItem::Heading("Lost".into()));
+            spec.legend.push(LegendItem::Line {
+                label: "lost to failures, all sites".into(),
+                style: style(0),
+                band: series[0].band,
+            });
+        }
+        spec.panels.push(Panel {
+            title: Some(format!(
+                "Lost to failures, all sites ({} of all compute done)",
+                shares.join(", ")
+            )),
+            y_title: COMPUTE_RATE.into(),
+            unit: Unit::Plain,
+            log: false,
+            body: Body::Lines(series),
+        });
+        // A lone useful-compute panel had no title; beside the lost one it needs one.
+        if let [first, _] = spec.panels.as_mut_slice() {
+            first.title.get_or_insert_with(|| "Useful compute".into());
+        }
+        if self.compare() {
+            spec.cols = grid_cols(spec.panels.len());
+        }
     }
 
     fn throughput_tokens(&self) -> Spec {
@@ -618,8 +747,11 @@ impl<'a> Ctx<'a> {
             "throughput-tokens",
             "Inference tokens served against tokens demanded, all firms",
         );
-        let y_title = format!("tokens {}", self.per_period());
-        let get = |r: usize, m: &str| self.points(r, "firms", "all", m, 1.0).unwrap_or_default();
+        let y_title = "tokens per day".to_string();
+        let get = |r: usize, m: &str| {
+            self.points(r, "firms", "all", m, Read::PerDay)
+                .unwrap_or_default()
+        };
         let mut tokens = Vec::new();
         if !self.compare() {
             let served = Style {
@@ -770,22 +902,159 @@ impl<'a> Ctx<'a> {
     fn cost_spend(&self) -> Spec {
         let mut spec = self.spec(
             "cost-spend",
-            "Spend on compute, by jurisdiction of the data centre",
+            "What the sites cost, and who paid: firms at home, firms abroad, or no one (idle)",
         );
-        self.split(
-            &mut spec,
-            self.jurisdiction_groups(true),
-            "cost_usd",
-            1.0,
-            Unit::Usd,
-            &format!("USD {}", self.per_period()),
-            false,
-            "no spend in any period",
-        );
+        let y_title = "USD per day";
+        // (group kind, group, metric, label, colour): the parts of sites' cost_usd, bottom up.
+        let parts = [
+            (
+                "firms",
+                "all",
+                "cost_home_usd",
+                "paid by firms at home",
+                okabe_ito::BLUE,
+            ),
+            (
+                "firms",
+                "all",
+                "cost_abroad_usd",
+                "paid by firms abroad",
+                okabe_ito::ORANGE,
+            ),
+            (
+                "all",
+                "all",
+                "cost_idle_usd",
+                "idle: owned chips no one used",
+                okabe_ito::SKY_BLUE,
+            ),
+        ];
+        let total_line = Style {
+            color: okabe_ito::BLACK,
+            dash: Dash::Dashed,
+            marker: Marker::None,
+            width: 2.0,
+        };
+        if !self.compare() {
+            let mut series = Vec::new();
+            spec.legend
+                .push(LegendItem::Heading("All sites, stacked".into()));
+            // Top layer first, as the stack reads.
+            for (_, _, _, label, color) in parts.iter().rev() {
+                spec.legend.push(LegendItem::Swatch {
+                    label: label.to_string(),
+                    color: *color,
+                });
+            }
+            for (kind, group, metric, _, color) in parts {
+                series.push(Series {
+                    style: Style {
+                        color,
+                        dash: Dash::Solid,
+                        marker: Marker::None,
+                        width: 1.6,
+                    },
+                    points: self
+                        .points(0, kind, group, metric, Read::PerDay)
+                        .unwrap_or_default(),
+                    band: self.banded(0, kind, group, metric),
+                    stacked: true,
+                });
+            }
+            // The sites' own total over the stack: where the parts add up, it runs along the top.
+            series.push(Series {
+                style: total_line,
+                points: self
+                    .points(0, "all", "all", "cost_usd", Read::PerDay)
+                    .unwrap_or_default(),
+                band: false,
+                stacked: false,
+            });
+            spec.legend.push(LegendItem::Line {
+                label: "what the sites cost (total)".into(),
+                style: total_line,
+                band: false,
+            });
+            spec.panels.push(Panel {
+                title: Some("All sites: what they cost, by who paid".into()),
+                y_title: y_title.into(),
+                unit: Unit::Usd,
+                log: false,
+                body: Body::Lines(series),
+            });
+            let before = spec.panels.len();
+            self.split(
+                &mut spec,
+                self.jurisdiction_groups(false),
+                "cost_usd",
+                Read::PerDay,
+                Unit::Usd,
+                y_title,
+                false,
+                "no cost in any period",
+            );
+            if let Some(p) = spec.panels.get_mut(before) {
+                p.title = Some("What the sites cost, by jurisdiction of the data centre".into());
+            }
+            spec.subtitle = self.subtitle_layers.clone();
+            let hatched = parts.iter().any(|(k, g, m, _, _)| self.banded(0, k, g, m));
+            spec.notes.insert(
+                0,
+                format!(
+                    "Top panel: layers stack the means{}; the dashed line is the sites' total \
+                     cost, which the layers add up to.",
+                    if hatched {
+                        " (hatching: each part's own 5th to 95th percentile)"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+        } else {
+            let mut banded_any = false;
+            let mut panel = |kind: &str, group: &str, metric: &str, title: &str| {
+                let mut series = Vec::new();
+                for r in 0..self.runs.len() {
+                    let band = self.banded(r, kind, group, metric);
+                    banded_any |= band;
+                    series.push(Series {
+                        style: run_style(r),
+                        points: self
+                            .points(r, kind, group, metric, Read::PerDay)
+                            .unwrap_or_default(),
+                        band,
+                        stacked: false,
+                    });
+                }
+                spec.panels.push(Panel {
+                    title: Some(title.into()),
+                    y_title: y_title.into(),
+                    unit: Unit::Usd,
+                    log: false,
+                    body: Body::Lines(series),
+                });
+            };
+            panel("all", "all", "cost_usd", "What the sites cost (total)");
+            for (kind, group, metric, label, _) in parts {
+                let mut title = label.to_string();
+                title[..1].make_ascii_uppercase();
+                panel(kind, group, metric, &title);
+            }
+            spec.legend = self.run_legend(banded_any);
+            spec.cols = 2;
+            spec.notes.insert(
+                0,
+                "The three parts add up to the total: what firms paid at home and abroad, and \
+                 owned capacity no firm used."
+                    .into(),
+            );
+        }
+        spec.notes.insert(0, RATE_NOTE.into());
         spec.notes.insert(
             0,
-            "Leased sites: busy chip-hours x lease price, rule fees included; owned sites: \
-             amortised capex on online chips plus electricity of busy chips."
+            "Sites' cost: leased sites, busy chip-hours x lease price, rule fees included; owned \
+             sites, amortised capex on every online chip plus electricity of busy ones. \
+             Home and abroad are each firm's own (its headquarters' jurisdiction)."
                 .into(),
         );
         self.finish_legend(&mut spec);
@@ -814,7 +1083,7 @@ impl<'a> Ctx<'a> {
                 series.push(Series {
                     style: run_style(r),
                     points: self
-                        .points(r, "all", "all", metric, 1.0)
+                        .points(r, "all", "all", metric, Read::Level(1.0))
                         .unwrap_or_default(),
                     band,
                     stacked: false,
@@ -844,7 +1113,7 @@ impl<'a> Ctx<'a> {
             "compute-share",
             "Where each firm's training compute runs: at home or abroad",
         );
-        let y_title = format!("PFLOP-days {}", self.per_period());
+        let y_title = COMPUTE_RATE.to_string();
         let mut firms: Vec<(String, String)> = Vec::new();
         for r in self.runs {
             for f in &r.manifest.firms {
@@ -877,7 +1146,7 @@ impl<'a> Ctx<'a> {
                     series.push(Series {
                         style,
                         points: self
-                            .points(0, "firm", firm, metric, 1.0)
+                            .points(0, "firm", firm, metric, Read::PerDay)
                             .unwrap_or_default(),
                         band,
                         stacked: true,
@@ -927,7 +1196,7 @@ impl<'a> Ctx<'a> {
                         series.push(Series {
                             style: run_style(r),
                             points: self
-                                .points(r, "firm", firm, metric, 1.0)
+                                .points(r, "firm", firm, metric, Read::PerDay)
                                 .unwrap_or_default(),
                             band,
                             stacked: false,
@@ -975,7 +1244,7 @@ impl<'a> Ctx<'a> {
         let mut rows = Vec::new();
         for (site, jur, chip) in &sites {
             for r in 0..self.runs.len() {
-                let cells = match self.points(r, "site", site, "utilisation", 1.0) {
+                let cells = match self.points(r, "site", site, "utilisation", Read::Level(1.0)) {
                     Some(p) => p
                         .iter()
                         .map(|p| (p.x0, p.x1, p.v.map(|v| v.mean)))
@@ -1028,23 +1297,136 @@ impl<'a> Ctx<'a> {
     fn training(&self) -> Spec {
         let mut spec = self.spec(
             "training",
-            "Time from job arrival to completion, by where the job ran",
+            "Time to completion by kind of job, beside the jobs not yet finished",
         );
-        self.split(
-            &mut spec,
-            self.jurisdiction_groups(false),
-            "completion_hours_p50",
-            1.0 / 24.0,
-            Unit::Plain,
-            "days, median job (log scale)",
-            true,
-            "no job completed there",
-        );
-        spec.shared_y = true;
+        let kinds = [("training", "Pre-training"), ("fine_tuning", "Fine-tuning")];
+        let backlog_style = Style {
+            color: okabe_ito::BLACK,
+            dash: Dash::Dashed,
+            marker: Marker::Square,
+            width: 2.6,
+        };
+        // Single run: all sites and each jurisdiction where jobs ran; runs compared: all sites.
+        let groups: Vec<GroupSel> = if self.compare() {
+            vec![(
+                "all",
+                "all".to_string(),
+                "All sites".to_string(),
+                total_style(),
+            )]
+        } else {
+            self.jurisdiction_groups(true)
+        };
+        let metric = |kind: &str| format!("completion_hours_p50_{kind}");
+        let mut hidden = Vec::new();
+        let shown: Vec<&GroupSel> = groups
+            .iter()
+            .filter(|g| {
+                let has = kinds.iter().any(|(k, _)| {
+                    (0..self.runs.len()).any(|r| {
+                        self.points(r, g.0, &g.1, &metric(k), Read::Level(1.0))
+                            .is_some_and(|p| p.iter().flat_map(|p| p.v).any(|v| v.mean > 0.0))
+                    })
+                });
+                if !has && g.0 != "all" {
+                    hidden.push(g.2.clone());
+                }
+                has
+            })
+            .collect();
+        let mut banded_any = false;
+        // Row 1: median time to completion; row 2: jobs not finished, each kind in its column.
+        let mut completion = Vec::new();
+        let mut backlog = Vec::new();
+        for (kind, label) in kinds {
+            let mut series = Vec::new();
+            for r in 0..self.runs.len() {
+                for (gk, g, _, style) in &shown {
+                    // The total's band would cover its parts: only the parts carry one.
+                    let band =
+                        (self.compare() || *gk != "all") && self.banded(r, gk, g, &metric(kind));
+                    banded_any |= band;
+                    series.push(Series {
+                        style: if self.compare() { run_style(r) } else { *style },
+                        points: self
+                            .points(r, gk, g, &metric(kind), Read::Level(1.0 / 24.0))
+                            .unwrap_or_default(),
+                        band,
+                        stacked: false,
+                    });
+                }
+            }
+            completion.push(Panel {
+                title: Some(format!("{label}: median days from arrival to completion")),
+                y_title: "days, median job (log scale)".into(),
+                unit: Unit::Plain,
+                log: true,
+                body: Body::Lines(series),
+            });
+            let m = format!("backlog_{kind}_end");
+            let mut series = Vec::new();
+            for r in 0..self.runs.len() {
+                let band = self.banded(r, "firms", "all", &m);
+                banded_any |= band;
+                series.push(Series {
+                    style: if self.compare() {
+                        run_style(r)
+                    } else {
+                        backlog_style
+                    },
+                    points: self
+                        .points(r, "firms", "all", &m, Read::Level(1.0))
+                        .unwrap_or_default(),
+                    band,
+                    stacked: false,
+                });
+            }
+            backlog.push(Panel {
+                title: Some(format!(
+                    "{label}: jobs not finished at the end of the period"
+                )),
+                y_title: "jobs waiting, blocked or running".into(),
+                unit: Unit::Plain,
+                log: false,
+                body: Body::Lines(series),
+            });
+        }
+        spec.panels = completion;
+        spec.panels.extend(backlog);
+        spec.cols = 2;
+        if self.compare() {
+            spec.legend = self.run_legend(banded_any);
+        } else {
+            spec.legend
+                .push(LegendItem::Heading("Completed: where the job ran".into()));
+            for (gk, g, label, style) in &shown {
+                spec.legend.push(LegendItem::Line {
+                    label: label.clone(),
+                    style: *style,
+                    band: *gk != "all"
+                        && kinds.iter().any(|(k, _)| self.banded(0, gk, g, &metric(k))),
+                });
+            }
+            spec.legend.push(LegendItem::Heading("Not finished".into()));
+            spec.legend.push(LegendItem::Line {
+                label: "all firms' jobs".into(),
+                style: backlog_style,
+                band: kinds
+                    .iter()
+                    .any(|(k, _)| self.banded(0, "firms", "all", &format!("backlog_{k}_end"))),
+            });
+        }
+        if !hidden.is_empty() {
+            spec.notes.insert(
+                0,
+                format!("Not shown (no job completed there): {}.", hidden.join(", ")),
+            );
+        }
         spec.notes.insert(
             0,
-            "Median time from arrival to completion of the training and fine-tuning jobs that \
-             completed in the period (within about 6%); gaps: none completed."
+            "A median is over the jobs that completed in the period (within about 6%); gaps: none \
+             completed. Jobs still waiting, blocked or running are not in it: read it with the \
+             backlog below, which a short median can hide."
                 .into(),
         );
         self.finish_legend(&mut spec);

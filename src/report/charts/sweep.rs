@@ -109,6 +109,9 @@ pub(super) struct AxisPanel {
     pub baseline: Option<Stat>,
     /// Whether point 0's band is drawn.
     pub baseline_band: bool,
+    /// How far the means spread (see [`spread`]), written beside the title: the value axis
+    /// starts at 0, so a small difference draws small and this says how small.
+    pub spread: Option<String>,
 }
 
 /// A chart of every headline metric against one axis.
@@ -223,21 +226,54 @@ pub(super) fn slug(path: &str) -> String {
     }
 }
 
-/// How charts name a headline metric.
+/// How charts name a headline metric: every name of `experiment::sweep`'s headline numbers (and
+/// the older `completion_hours_p50`) has its words and unit here; any other name gets a title
+/// made from its words and a unit read from its suffix ([`generic_info`]).
 pub(super) fn metric_info(name: &str) -> MetricInfo {
+    const PFLOP_DAYS: &str = "PFLOP-days";
     let (title, unit_title, unit) = match name {
-        "compute_pflop_days" => ("Effective compute", "PFLOP-days", Unit::Plain),
+        "compute_pflop_days" => ("Useful compute (net of failures)", PFLOP_DAYS, Unit::Plain),
+        "lost_pflop_days" => ("Compute lost to failures", PFLOP_DAYS, Unit::Plain),
         "compute_abroad_share" => ("Share of compute abroad", "% of compute", Unit::Percent),
-        "cost_usd" => ("Spend on compute", "USD", Unit::Usd),
+        "cost_usd" => ("What the sites cost", "USD", Unit::Usd),
+        "cost_firms_usd" => ("What firms paid", "USD", Unit::Usd),
+        "cost_idle_usd" => ("Idle capacity: paid by no firm", "USD", Unit::Usd),
         "tokens_served" => ("Tokens served", "tokens", Unit::Plain),
         "tokens_served_share" => (
             "Share of token demand served",
             "% of tokens demanded",
             Unit::Percent,
         ),
-        "training_jobs_completed" => ("Training jobs completed", "jobs", Unit::Plain),
+        "training_jobs_completed" => ("Pre-training jobs completed", "jobs", Unit::Plain),
+        "fine_tuning_jobs_completed" => ("Fine-tuning jobs completed", "jobs", Unit::Plain),
         "completion_hours_p50" => ("Median time to completion", "hours", Unit::Plain),
-        "blocked_jobs_end" => ("Jobs blocked at the end", "jobs", Unit::Plain),
+        "completion_hours_p50_training" => (
+            "Median time to completion, pre-training",
+            "hours",
+            Unit::Plain,
+        ),
+        "completion_hours_p50_fine_tuning" => (
+            "Median time to completion, fine-tuning",
+            "hours",
+            Unit::Plain,
+        ),
+        "backlog_training_end" => (
+            "Pre-training jobs not finished at the end",
+            "jobs",
+            Unit::Plain,
+        ),
+        "backlog_fine_tuning_end" => (
+            "Fine-tuning jobs not finished at the end",
+            "jobs",
+            Unit::Plain,
+        ),
+        "waiting_jobs_end" => ("Jobs waiting for capacity at the end", "jobs", Unit::Plain),
+        "blocked_jobs_end" => ("Jobs blocked by rules at the end", "jobs", Unit::Plain),
+        "backlog_age_hours_mean_end" => (
+            "Mean age of unfinished jobs at the end",
+            "hours",
+            Unit::Plain,
+        ),
         "evictions" => ("Jobs evicted by rules", "jobs", Unit::Plain),
         other => {
             if let Some(firm) = other.strip_prefix("offshore_share.") {
@@ -248,7 +284,7 @@ pub(super) fn metric_info(name: &str) -> MetricInfo {
                     unit: Unit::Percent,
                 };
             }
-            (other, "", Unit::Plain)
+            return generic_info(other);
         }
     };
     MetricInfo {
@@ -257,6 +293,85 @@ pub(super) fn metric_info(name: &str) -> MetricInfo {
         unit_title: unit_title.into(),
         unit,
     }
+}
+
+/// A metric the table does not know (from a newer capsim, say): its words as the title, and a
+/// unit read from its suffix (`_usd`, `_share`, `_hours`, `_pflop_days`, `_mwh`, ...), so that it
+/// still draws with a sensible axis.
+fn generic_info(name: &str) -> MetricInfo {
+    const SUFFIXES: [(&str, &str, Unit); 8] = [
+        ("_usd", "USD", Unit::Usd),
+        ("_share", "%", Unit::Percent),
+        ("_pflop_days", "PFLOP-days", Unit::Plain),
+        ("_mwh", "MWh", Unit::Plain),
+        ("_hours", "hours", Unit::Plain),
+        ("_jobs", "jobs", Unit::Plain),
+        ("_tokens", "tokens", Unit::Plain),
+        ("_chips", "chips", Unit::Plain),
+    ];
+    // A name may carry a qualifier after its unit: `wait_hours_p95`, `backlog_age_hours_max_end`.
+    let found = SUFFIXES.iter().find_map(|&(suffix, unit_title, unit)| {
+        let at = name
+            .find(&format!("{suffix}_"))
+            .or_else(|| name.ends_with(suffix).then(|| name.len() - suffix.len()))?;
+        let words = format!("{}{}", &name[..at], &name[at + suffix.len()..]);
+        Some((words, unit_title, unit))
+    });
+    let (words, unit_title, unit) = found.unwrap_or((name.to_string(), "", Unit::Plain));
+    let mut title: String = words
+        .split(['_', '.'])
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    if title.is_empty() {
+        title = name.to_string();
+    }
+    if let Some(first) = title.get(..1) {
+        let upper = first.to_ascii_uppercase();
+        title.replace_range(..1, &upper);
+    }
+    MetricInfo {
+        name: name.into(),
+        title,
+        unit_title: unit_title.into(),
+        unit,
+    }
+}
+
+/// How far a panel's means spread, highest less lowest: `spread 1.4%` of the scenario as written
+/// (of the largest mean where point 0 has none or it is 0), or for shares `spread 2.1 pts`
+/// (percentage points). None with fewer than two means.
+pub(super) fn spread(unit: Unit, series: &[SweepSeries], baseline: Option<Stat>) -> Option<String> {
+    let means: Vec<f64> = series
+        .iter()
+        .flat_map(|s| s.points.iter().filter_map(|(_, st)| st.map(|s| s.mean)))
+        .chain(baseline.map(|b| b.mean))
+        .filter(|m| m.is_finite())
+        .collect();
+    if means.len() < 2 {
+        return None;
+    }
+    let lo = means.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = means.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let short = |x: f64| {
+        if x == 0.0 {
+            "0".to_string()
+        } else if x < 0.1 {
+            "<0.1".to_string()
+        } else if x < 10.0 {
+            format!("{x:.1}")
+        } else {
+            format!("{x:.0}")
+        }
+    };
+    if unit == Unit::Percent {
+        return Some(format!("spread {} pts", short((hi - lo) * 100.0)));
+    }
+    let base = baseline
+        .map(|b| b.mean.abs())
+        .filter(|&b| b > 0.0)
+        .unwrap_or(lo.abs().max(hi.abs()));
+    (base > 0.0).then(|| format!("spread {}%", short(100.0 * (hi - lo) / base)))
 }
 
 /// The kind of an axis and each value's x.
@@ -443,8 +558,9 @@ impl<'a> Ctx<'a> {
             skipped.push(format!("zero at every point: {}", zero.join(", ")));
         }
         let mut common_notes = vec![
-            "Compute, spend, tokens, jobs completed and evictions are totals over the scenario's \
-             horizon; shares are of those totals; blocked jobs are counted at its end."
+            "Compute, cost, tokens, jobs completed and evictions are totals over the scenario's \
+             horizon; shares are of those totals; backlog, waiting and blocked jobs are counted at \
+             its end; completion times are medians over the jobs that completed."
                 .to_string(),
         ];
         if !skipped.is_empty() {
@@ -636,6 +752,7 @@ impl<'a> Ctx<'a> {
             let baseline_band = self.banded(&[0], &metric.name);
             baseline_banded |= baseline_band;
             panels.push(AxisPanel {
+                spread: spread(metric.unit, &series, baseline),
                 metric: metric.clone(),
                 series,
                 baseline,
@@ -708,6 +825,12 @@ impl<'a> Ctx<'a> {
         notes.push(
             "Dashed line: the scenario as written (point 0), whose own value of the field is not \
              placed on the x axis; its band is the noise to compare differences against."
+                .into(),
+        );
+        notes.push(
+            "Value axes start at 0, so a small difference draws small. Beside each title, how far \
+             the means spread (highest less lowest): as a % of the scenario as written, or in \
+             percentage points (pts) for shares."
                 .into(),
         );
         notes.extend(slice_note);
@@ -825,6 +948,17 @@ impl<'a> Ctx<'a> {
                 m.axes.len()
             ));
         }
+        let broken = panels
+            .iter()
+            .any(|p| draw::tornado_range(p).is_some_and(|r| r.2));
+        notes.extend(broken.then(|| {
+            format!(
+                "Tornado axes span the swings and do not start at 0 (\"{}\" beside the title, a \
+             break mark on the axis): judge a bar by its tick values and the grey band, not by \
+             the panel's width.",
+                draw::BROKEN
+            )
+        }));
         if baseline_banded {
             notes.push(
                 "A bar inside the grey band moves the mean less than replications of the \

@@ -99,8 +99,11 @@ fn view(scenario: &str, reps: usize, scale: f64) -> RunView {
         ("jurisdiction", "MY", 1.5),
     ] {
         put(kind, group, "compute_pflop_days", 40_000.0 * k);
+        put(kind, group, "lost_pflop_days", 2_000.0 * k);
         put(kind, group, "cost_usd", 5e6 * k);
-        put(kind, group, "completion_hours_p50", 20.0 * k);
+        put(kind, group, "cost_idle_usd", 1e6 * k);
+        put(kind, group, "completion_hours_p50_training", 400.0 * k);
+        put(kind, group, "completion_hours_p50_fine_tuning", 20.0 * k);
         put(kind, group, "usd_per_pflop_day", 140.0);
         put(kind, group, "usd_per_million_tokens", 0.05);
     }
@@ -108,6 +111,11 @@ fn view(scenario: &str, reps: usize, scale: f64) -> RunView {
     put("site", "johor-h100", "utilisation", 0.7);
     put("firms", "all", "tokens_served", 9e12);
     put("firms", "all", "tokens_demanded", 9.5e12);
+    // What firms paid: with the idle part (all sites, 2e6), sites' 1e7 in all.
+    put("firms", "all", "cost_home_usd", 5e6);
+    put("firms", "all", "cost_abroad_usd", 3e6);
+    put("firms", "all", "backlog_training_end", 12.0);
+    put("firms", "all", "backlog_fine_tuning_end", 40.0);
     for firm in ["alpha", "beta"] {
         put("firm", firm, "compute_home_pflop_days", 10_000.0);
         put("firm", firm, "compute_abroad_pflop_days", 30_000.0);
@@ -245,7 +253,10 @@ fn every_chart_is_drawn_as_valid_png_and_svg_deterministically() {
                 "China (CN)",
                 "Malaysia (MY)",
                 "All sites",
-                "PFLOP-days per month",
+                "PFLOP/s (average over the period)",
+                "Lost to failures, all sites (4.8% of all compute done)",
+                "lost to failures, all sites",
+                "daily rates",
                 "2025-07",
             ][..],
         ),
@@ -254,11 +265,22 @@ fn every_chart_is_drawn_as_valid_png_and_svg_deterministically() {
             &[
                 "tokens served",
                 "tokens demanded",
-                "tokens per month",
+                "tokens per day",
                 "% of demand",
             ],
         ),
-        ("cost-spend", &["USD per month", "China (CN)", "$"]),
+        (
+            "cost-spend",
+            &[
+                "USD per day",
+                "China (CN)",
+                "$",
+                "paid by firms at home",
+                "paid by firms abroad",
+                "idle: owned chips no one used",
+                "what the sites cost (total)",
+            ],
+        ),
         (
             "cost-unit",
             &["USD per PFLOP-day", "USD per million tokens", "test-run"],
@@ -283,6 +305,12 @@ fn every_chart_is_drawn_as_valid_png_and_svg_deterministically() {
                 "days, median job (log scale)",
                 "China (CN)",
                 "Malaysia (MY)",
+                "Pre-training: median days from arrival to completion",
+                "Fine-tuning: median days from arrival to completion",
+                "Pre-training: jobs not finished at the end of the period",
+                "Fine-tuning: jobs not finished at the end of the period",
+                "jobs waiting, blocked or running",
+                "all firms&apos; jobs",
             ],
         ),
     ];
@@ -382,4 +410,191 @@ fn close_rules_are_staggered() {
     let levels = draw::mark_levels(s, 1000.0);
     // The four early labels each get their own level; the lone September one sits on the first.
     assert_eq!(levels, [0, 1, 2, 3, 0]);
+}
+
+/// The means of a panel's series, per series (None where a period has no value).
+fn means(panel: &spec::Panel) -> Vec<Vec<Option<f64>>> {
+    match &panel.body {
+        spec::Body::Lines(series) => series
+            .iter()
+            .map(|s| s.points.iter().map(|p| p.v.map(|v| v.mean)).collect())
+            .collect(),
+        spec::Body::Heatmap(_) => panic!("a heatmap"),
+    }
+}
+
+#[test]
+fn period_lengths_come_from_the_dates() {
+    let v = view("months", 1, 1.0);
+    let days = spec::period_days(&v).unwrap();
+    assert_eq!(days[..3], [31.0, 28.0, 31.0]);
+    assert_eq!(days[11], 31.0);
+    // A horizon that ends on 2025-12-10 leaves a last month of 10 days.
+    let mut short = view("short", 1, 1.0);
+    short.manifest.end_date = "2025-12-10".into();
+    assert_eq!(spec::period_days(&short).unwrap()[11], 10.0);
+}
+
+#[test]
+fn a_partial_last_week_at_the_same_daily_rate_draws_at_the_same_height() {
+    // Four weeks from Monday 2025-01-06; the horizon ends on Friday 2025-01-31, so the last
+    // week has 5 days. Every flow runs at the same daily rate throughout.
+    let mut v = view("weekly", 1, 1.0);
+    v.manifest.period = "week".into();
+    v.manifest.start_date = "2025-01-06".into();
+    v.manifest.end_date = "2025-01-31".into();
+    let start = NaiveDate::from_ymd_opt(2025, 1, 6).unwrap();
+    v.periods = (0..4).map(|w| start + chrono::Days::new(7 * w)).collect();
+    let days = [7.0, 7.0, 7.0, 5.0];
+    let flow = |per_day: f64| -> Vec<Option<Band>> {
+        days.iter()
+            .map(|d| {
+                let mean = per_day * d;
+                Some(Band {
+                    mean,
+                    p05: mean,
+                    p95: mean,
+                    n: 1,
+                })
+            })
+            .collect()
+    };
+    v.series.clear();
+    let mut put = |kind: &str, group: &str, metric: &str, per_day: f64| {
+        v.series
+            .insert((kind.into(), group.into(), metric.into()), flow(per_day));
+    };
+    put("all", "all", "compute_pflop_days", 1_300.0);
+    put("all", "all", "lost_pflop_days", 65.0);
+    put("jurisdiction", "CN", "compute_pflop_days", 1_300.0);
+    put("all", "all", "cost_usd", 3e5);
+    put("all", "all", "cost_idle_usd", 1e5);
+    put("firms", "all", "cost_home_usd", 1.5e5);
+    put("firms", "all", "cost_abroad_usd", 0.5e5);
+    put("firms", "all", "tokens_served", 3e11);
+    put("firms", "all", "tokens_demanded", 3.2e11);
+    put("firm", "alpha", "compute_abroad_pflop_days", 800.0);
+    let specs = spec::build(&[v]).unwrap();
+    let chart = |name: &str| specs.iter().find(|s| s.name == name).expect(name);
+    let flat = |panel: &spec::Panel, want: f64| {
+        for (i, s) in means(panel).iter().enumerate() {
+            if s.iter().all(Option::is_none) {
+                continue;
+            }
+            for m in s {
+                let m = m.expect("a value in every week");
+                assert!((m - want).abs() < 1e-9 * want, "series {i}: {m} != {want}");
+            }
+        }
+    };
+    let compute = chart("throughput-compute");
+    flat(&compute.panels[0], 1_300.0);
+    let lost = compute.panels.last().unwrap();
+    assert!(lost
+        .title
+        .as_deref()
+        .unwrap()
+        .starts_with("Lost to failures"));
+    flat(lost, 65.0);
+    assert_eq!(
+        means(&chart("throughput-tokens").panels[0])[0],
+        [Some(3e11); 4]
+    );
+    let spend = &chart("cost-spend").panels[0];
+    assert_eq!(means(spend)[0], [Some(1.5e5); 4]);
+    assert_eq!(means(spend)[3], [Some(3e5); 4]);
+    assert_eq!(
+        means(&chart("compute-share").panels[0])[1],
+        [Some(800.0); 4]
+    );
+}
+
+#[test]
+fn spend_stacks_who_paid_up_to_what_the_sites_cost() {
+    let specs = spec::build(&[view("spend", 4, 1.0)]).unwrap();
+    let spend = specs.iter().find(|s| s.name == "cost-spend").unwrap();
+    let top = &spend.panels[0];
+    let spec::Body::Lines(series) = &top.body else {
+        panic!("lines")
+    };
+    let stacked: Vec<_> = series.iter().filter(|s| s.stacked).collect();
+    let total: Vec<_> = series.iter().filter(|s| !s.stacked).collect();
+    assert_eq!((stacked.len(), total.len()), (3, 1));
+    for i in 0..total[0].points.len() {
+        let sum: f64 = stacked.iter().map(|s| s.points[i].v.unwrap().mean).sum();
+        let t = total[0].points[i].v.unwrap().mean;
+        assert!(
+            (sum - t).abs() < 1e-6 * t,
+            "period {i}: parts {sum} != total {t}"
+        );
+    }
+    // The unit-cost chart reads the summary's net figure.
+    let unit = specs.iter().find(|s| s.name == "cost-unit").unwrap();
+    assert!(unit.panels[0].title.as_deref().unwrap().contains("useful"));
+}
+
+#[test]
+fn completion_times_come_per_kind_beside_the_backlog() {
+    for runs in [
+        vec![view("one", 4, 1.0)],
+        vec![view("a", 4, 1.0), view("b", 4, 0.5)],
+    ] {
+        let specs = spec::build(&runs).unwrap();
+        let t = specs.iter().find(|s| s.name == "training").unwrap();
+        let titles: Vec<&str> = t
+            .panels
+            .iter()
+            .map(|p| p.title.as_deref().unwrap())
+            .collect();
+        assert_eq!(
+            titles,
+            [
+                "Pre-training: median days from arrival to completion",
+                "Fine-tuning: median days from arrival to completion",
+                "Pre-training: jobs not finished at the end of the period",
+                "Fine-tuning: jobs not finished at the end of the period",
+            ]
+        );
+        assert_eq!(t.cols, 2, "each kind's backlog under its completion time");
+        assert!(t.panels[0].log && !t.panels[2].log);
+        // 400 hours at all sites in the first month: 16.7 days; the backlog is a count.
+        let first = |p: &spec::Panel| means(p)[0][0].unwrap();
+        assert!((first(&t.panels[0]) - 400.0 * 2.0 / 24.0).abs() < 1e-9);
+        assert_eq!(first(&t.panels[2]), 12.0);
+    }
+}
+
+#[test]
+fn no_lost_compute_is_said_not_drawn() {
+    let mut v = view("no-failures", 2, 1.0);
+    v.series.retain(|k, _| k.2 != "lost_pflop_days");
+    let specs = spec::build(&[v]).unwrap();
+    let c = &specs[0];
+    assert!(c
+        .panels
+        .iter()
+        .all(|p| !p.title.as_deref().unwrap_or("").contains("Lost")));
+    assert!(c.notes.iter().any(|n| n.contains("No compute was lost")));
+}
+
+/// Writes the charts of the test view to `$CAPSIM_CHART_DIR` for a person to look at; does
+/// nothing without it. `CAPSIM_CHART_DIR=/tmp/c cargo test --lib charts::tests::look -- --ignored`
+#[test]
+#[ignore]
+fn look() {
+    let Ok(dir) = std::env::var("CAPSIM_CHART_DIR") else {
+        return;
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    for (tag, runs) in [
+        ("one", vec![view("baseline", 8, 1.0)]),
+        (
+            "two",
+            vec![view("baseline", 8, 1.0), view("what-if", 8, 0.6)],
+        ),
+    ] {
+        for c in render(&runs).unwrap() {
+            std::fs::write(format!("{dir}/{tag}-{}.png", c.name), &c.png).unwrap();
+        }
+    }
 }

@@ -76,9 +76,30 @@ fn no_data<DB: DrawingBackend>(cv: &Canvas<'_, DB>, region: Region, text: &str) 
     )
 }
 
-fn panel_title<DB: DrawingBackend>(cv: &Canvas<'_, DB>, cell: &Cell, title: &str) -> R {
+/// A panel's title, and a remark at the right of the same line (in small grey type), which the
+/// title gives way to.
+fn panel_title<DB: DrawingBackend>(
+    cv: &Canvas<'_, DB>,
+    cell: &Cell,
+    title: &str,
+    remark: Option<&str>,
+) -> R {
+    let mut title_w = cell.x1 - cell.x0;
+    if let Some(r) = remark {
+        let r = fit(r, EM_NOTE, false, (cell.x1 - cell.x0) * 0.45);
+        title_w -= text_w(&r, EM_NOTE, false) + 12.0;
+        cv.text(
+            &r,
+            cell.x1 - 4.0,
+            cell.y0 + EM_TITLE,
+            EM_NOTE,
+            false,
+            MUTED,
+            HPos::Right,
+        )?;
+    }
     cv.text(
-        &fit(title, EM_TITLE, true, cell.x1 - cell.x0),
+        &fit(title, EM_TITLE, true, title_w),
         cell.x0,
         cell.y0 + EM_TITLE,
         EM_TITLE,
@@ -119,20 +140,21 @@ impl Plot {
     }
 }
 
-/// A value axis over `lo..hi`: (ticks, axis start, axis end). Equal ends are widened; zero is
-/// included when the data come within half their top of it, so that small differences are not
-/// blown up when the values sit near zero anyway.
-pub(super) fn value_ticks(lo: f64, hi: f64, target: usize, zero: bool) -> (Vec<f64>, f64, f64) {
-    let (mut lo, mut hi) = widen(lo, hi);
-    if zero {
-        if lo > 0.0 && lo <= 0.5 * hi {
-            lo = 0.0;
-        }
-        if hi < 0.0 && hi >= 0.5 * lo {
-            hi = 0.0;
-        }
-    }
+/// A value axis over `lo..hi`: (ticks, axis start, axis end). The axis always takes in 0: every
+/// headline number is a quantity (a total, a share, a count, a time), and an axis cut above 0
+/// makes a 1% difference fill the panel. How far the means spread is written in the panel's
+/// corner instead ([`super::AxisPanel::spread`]). Equal ends are widened.
+pub(super) fn value_ticks(lo: f64, hi: f64, target: usize) -> (Vec<f64>, f64, f64) {
+    let (lo, hi) = widen(lo.min(0.0), hi.max(0.0));
     linear_ticks(lo, hi, target)
+}
+
+/// The y axis of an axis-chart panel: (ticks, axis start, axis end).
+pub(super) fn panel_axis(p: &AxisPanel, target: usize) -> (Vec<f64>, f64, f64) {
+    match min_max(&panel_values(p)) {
+        Some((lo, hi)) => value_ticks(lo, hi, target),
+        None => linear_ticks(0.0, 1.0, target),
+    }
 }
 
 /// A range of one value made wide enough to draw: ±10%, or 0 to 1 around zero.
@@ -304,10 +326,7 @@ fn draw_axis_chart<DB: DrawingBackend>(cv: &Canvas<'_, DB>, c: &AxisChart) -> R 
     for (p, cell) in c.panels.iter().zip(&cells) {
         let plot_h = cell.y1 - cell.y0 - TITLE_H - X_TICKS_H2 - 6.0;
         let target = ((plot_h / 45.0).round() as usize).clamp(2, 6);
-        let (ticks, lo, hi) = match min_max(&panel_values(p)) {
-            Some((lo, hi)) => value_ticks(lo, hi, target, true),
-            None => linear_ticks(0.0, 1.0, target),
-        };
+        let (ticks, lo, hi) = panel_axis(p, target);
         let labels = p.metric.unit.format_ticks(&ticks);
         let tick_w = widest(&labels, EM_TICK, false);
         let title_w = if p.metric.unit_title.is_empty() {
@@ -339,7 +358,7 @@ fn draw_axis_chart<DB: DrawingBackend>(cv: &Canvas<'_, DB>, c: &AxisChart) -> R 
         c.panels.iter().zip(&cells).zip(&axes).enumerate()
     {
         let plot = axis_plot(cell, left[i % cols], ticks_h, &c.x, *lo, *hi);
-        panel_title(cv, cell, &p.metric.title)?;
+        panel_title(cv, cell, &p.metric.title, p.spread.as_deref())?;
         draw_axis_panel(cv, c, p, &plot, ticks, labels, cell)?;
     }
     Ok(())
@@ -648,7 +667,8 @@ fn draw_tornado<DB: DrawingBackend>(cv: &Canvas<'_, DB>, t: &Tornado) -> R {
         } else {
             p.metric.title.clone()
         };
-        panel_title(cv, &cell, &title)?;
+        let broken = tornado_range(p).is_some_and(|r| r.2);
+        panel_title(cv, &cell, &title, broken.then_some(BROKEN))?;
         draw_tornado_panel(cv, p, &cell)?;
     }
     Ok(())
@@ -714,10 +734,42 @@ fn tornado_span(
     (ix0, ix1)
 }
 
+/// What a tornado panel whose axis leaves 0 out says beside its title.
+pub(super) const BROKEN: &str = "axis not from 0";
+
+/// The value axis of a tornado panel: (start, end, whether it leaves 0 out). A tornado is about
+/// swings, so its axis spans the bars and the reference, padded, not from 0; where that leaves 0
+/// out the panel says so and its axis line carries a break mark.
+pub(super) fn tornado_range(p: &TornadoPanel) -> Option<(f64, f64, bool)> {
+    let (lo, hi) = min_max(&tornado_values(p))?;
+    let (lo, hi) = if hi > lo {
+        let pad = (hi - lo) * 0.04;
+        (lo - pad, hi + pad)
+    } else {
+        widen(lo, hi)
+    };
+    Some((lo, hi, lo > 0.0 || hi < 0.0))
+}
+
+/// A break mark (a zig-zag) across a horizontal axis line at `x`.
+fn axis_break<DB: DrawingBackend>(cv: &Canvas<'_, DB>, x: f64, y: f64) -> R {
+    cv.rect(x - 6.0, y - 6.0, x + 6.0, y + 6.0, rgba(WHITE, 1.0))?;
+    for dx in [-3.0, 3.0] {
+        let zig = [
+            (x + dx - 3.0, y + 6.0),
+            (x + dx - 1.0, y + 2.0),
+            (x + dx + 1.0, y - 2.0),
+            (x + dx + 3.0, y - 6.0),
+        ];
+        cv.line(&zig, rgba(MUTED, 1.0), 1.4, &[])?;
+    }
+    Ok(())
+}
+
 fn draw_tornado_panel<DB: DrawingBackend>(cv: &Canvas<'_, DB>, p: &TornadoPanel, cell: &Cell) -> R {
     let (x0, x1) = (cell.x0 + 2.0, cell.x1 - 2.0);
     let (y0, y1) = (cell.y0 + TITLE_H + 4.0, cell.y1 - X_TICKS_H);
-    let Some((lo, hi)) = min_max(&tornado_values(p)) else {
+    let Some((lo, hi, broken)) = tornado_range(p) else {
         return cv.text(
             "no value",
             (x0 + x1) / 2.0,
@@ -727,12 +779,6 @@ fn draw_tornado_panel<DB: DrawingBackend>(cv: &Canvas<'_, DB>, p: &TornadoPanel,
             FAINT,
             HPos::Center,
         );
-    };
-    let (lo, hi) = if hi > lo {
-        let pad = (hi - lo) * 0.04;
-        (lo - pad, hi + pad)
-    } else {
-        widen(lo, hi)
     };
     let labels: Vec<(Option<String>, String)> = p.bars.iter().map(end_labels).collect();
     let (ix0, ix1) = tornado_span(&p.bars, &labels, lo, hi, x0, x1);
@@ -830,5 +876,10 @@ fn draw_tornado_panel<DB: DrawingBackend>(cv: &Canvas<'_, DB>, p: &TornadoPanel,
             HPos::Left,
         )?;
     }
-    cv.line(&[(x0, y1), (x1, y1)], rgba(MUTED, 1.0), 1.2, &[])
+    cv.line(&[(x0, y1), (x1, y1)], rgba(MUTED, 1.0), 1.2, &[])?;
+    if broken {
+        // At the end where 0 would be.
+        axis_break(cv, if lo > 0.0 { x0 + 10.0 } else { x1 - 10.0 }, y1)?;
+    }
+    Ok(())
 }

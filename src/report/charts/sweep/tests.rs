@@ -441,3 +441,145 @@ fn names_ticks_and_ranges() {
     assert_eq!(grid_cols(9), 3);
     assert_eq!(grid_cols(11), 4);
 }
+
+/// The headline numbers the sweeps report (experiment::sweep), each of which the table names.
+const HEADLINES: [&str; 18] = [
+    "compute_pflop_days",
+    "lost_pflop_days",
+    "compute_abroad_share",
+    "cost_usd",
+    "cost_firms_usd",
+    "cost_idle_usd",
+    "tokens_served",
+    "tokens_served_share",
+    "training_jobs_completed",
+    "fine_tuning_jobs_completed",
+    "completion_hours_p50_training",
+    "completion_hours_p50_fine_tuning",
+    "backlog_training_end",
+    "backlog_fine_tuning_end",
+    "waiting_jobs_end",
+    "blocked_jobs_end",
+    "backlog_age_hours_mean_end",
+    "evictions",
+];
+
+#[test]
+fn every_headline_number_has_words_and_a_unit_and_others_a_generic_title() {
+    let mut titles = Vec::new();
+    for name in HEADLINES {
+        let m = metric_info(name);
+        assert_ne!(m.title, name, "{name} has no title of its own");
+        assert!(!m.unit_title.is_empty(), "{name} has no unit");
+        titles.push(m.title);
+    }
+    titles.sort();
+    titles.dedup();
+    assert_eq!(
+        titles.len(),
+        HEADLINES.len(),
+        "two headline numbers share a title"
+    );
+    assert_eq!(metric_info("cost_idle_usd").unit, Unit::Usd);
+    assert_eq!(metric_info("offshore_share.alpha").unit, Unit::Percent);
+    let g = metric_info("energy_mwh");
+    assert_eq!((g.title.as_str(), g.unit_title.as_str()), ("Energy", "MWh"));
+    let g = metric_info("wait_hours_p95");
+    assert_eq!(
+        (g.title.as_str(), g.unit_title.as_str()),
+        ("Wait p95", "hours")
+    );
+    let g = metric_info("new_thing");
+    assert_eq!((g.title.as_str(), g.unit_title.as_str()), ("New thing", ""));
+    for odd in ["", "_", "_usd", "é_share"] {
+        assert!(
+            !metric_info(odd).title.is_empty() || odd.is_empty(),
+            "{odd:?}"
+        );
+    }
+}
+
+/// A one-axis sweep whose tokens served sit between 2,760T and 2,800T at every point.
+fn tokens_near_2780t() -> (SweepManifest, Vec<PointStat>) {
+    let m = manifest(&[MFU], Design::Grid, 4);
+    let st = stats(
+        &m,
+        &|name, idx| {
+            let i = idx[0].map_or(1.0, |i| i as f64);
+            if name == "tokens_served" {
+                // 2.7e15 x (1 + ...) in 2.76e15 ..= 2.80e15.
+                2.76e15 / 2.7e15 - 1.0 + i * 0.02e15 / 2.7e15
+            } else {
+                0.0
+            }
+        },
+        0.002,
+    );
+    (m, st)
+}
+
+#[test]
+fn sweep_value_axes_start_at_zero_and_say_how_far_the_means_spread() {
+    let (m, st) = tokens_near_2780t();
+    let specs = build(&m, &st).unwrap();
+    let p = axis_charts(&specs)[0]
+        .panels
+        .iter()
+        .find(|p| p.metric.name == "tokens_served")
+        .unwrap();
+    let (ticks, lo, hi) = super::draw::panel_axis(p, 5);
+    assert_eq!(lo, 0.0, "the axis of 2,760T..2,800T starts at {lo}");
+    assert!(hi >= 2.8e15 && ticks[0] == 0.0, "{ticks:?}");
+    // 2,760T..2,800T around 2,780T as written: 40/2780 = 1.4%.
+    assert_eq!(p.spread.as_deref(), Some("spread 1.4%"));
+    let share = axis_charts(&specs)[0]
+        .panels
+        .iter()
+        .find(|p| p.metric.name == "tokens_served_share")
+        .unwrap();
+    assert_eq!(share.spread.as_deref(), Some("spread 0 pts"));
+    // Negative values keep 0 in view too.
+    assert_eq!(super::draw::value_ticks(-5.0, -3.0, 4).2, 0.0);
+    let svg = svg_of(&specs[0]);
+    assert!(draws(&svg, "spread 1.4%"), "the spread is cut");
+    assert!(svg.contains("Value axes start at 0"));
+}
+
+#[test]
+fn a_tornado_far_from_zero_marks_its_broken_axis() {
+    let (m, st) = tokens_near_2780t();
+    let specs = build(&m, &st).unwrap();
+    let t = tornado(&specs).expect("a one-axis grid has a tornado");
+    let p = t
+        .panels
+        .iter()
+        .find(|p| p.metric.name == "tokens_served")
+        .unwrap();
+    let (lo, _, broken) = super::draw::tornado_range(p).unwrap();
+    assert!(lo > 2.7e15 && broken);
+    let svg = svg_of(specs.last().unwrap());
+    assert!(svg.contains(super::draw::BROKEN));
+    assert!(t
+        .notes
+        .iter()
+        .any(|n| n.starts_with("Tornado axes span the swings and do not start at 0")));
+}
+
+/// Writes the sweep charts of [`tokens_near_2780t`] and of a three-axis one-at-a-time sweep to
+/// `$CAPSIM_CHART_DIR` for a person to look at; does nothing without it.
+#[test]
+#[ignore]
+fn look() {
+    let Ok(dir) = std::env::var("CAPSIM_CHART_DIR") else {
+        return;
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let (m, st) = tokens_near_2780t();
+    let oat = manifest(&[MFU, DATES, WORDS], Design::OneAtATime, 4);
+    let oat_st = stats(&oat, &linear, 0.03);
+    for (tag, m, st) in [("near", &m, &st), ("oat", &oat, &oat_st)] {
+        for c in render_sweep(m, st).unwrap() {
+            std::fs::write(format!("{dir}/{tag}-{}.png", c.name), &c.png).unwrap();
+        }
+    }
+}
