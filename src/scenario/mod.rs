@@ -683,7 +683,7 @@ fn table_keys(at: &[Seg]) -> Option<Vec<&'static str>> {
         }
         [p, Seg::Index(_)] if is(p, "policy") => {
             let mut keys = raw::POLICY_COMMON_KEYS.to_vec();
-            for k in raw::RULE_KINDS {
+            for k in raw::RawRuleKind::all() {
                 let (req, opt) = k.keys();
                 for key in req.iter().chain(opt) {
                     if !keys.contains(key) {

@@ -925,7 +925,7 @@ fn key_lists_match_serde() {
     .concat();
     assert_eq!(serde_keys::<raw::RawWorkload>(), sorted(&workload));
     let mut policy: Vec<&str> = raw::POLICY_COMMON_KEYS.to_vec();
-    for k in raw::RULE_KINDS {
+    for k in raw::RawRuleKind::all() {
         let (req, opt) = k.keys();
         policy.extend(
             req.iter()

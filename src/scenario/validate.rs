@@ -22,15 +22,14 @@ use chrono::NaiveDate;
 use crate::engine::{rng, SimDuration, SimTime, SECS_PER_DAY};
 use crate::model::{
     self, Arrivals, BatchWorkload, Chip, ChipId, Delivery, Firm, InferenceWorkload, JobKind,
-    Operator, PlacementStrategy, Policy, Pricing, Quantity, Rule, Site, SiteId, Supply, Timeline,
-    Workload, WorkloadKind,
+    Operator, PlacementStrategy, Policy, Pricing, Quantity, Rule, RuleKind, Site, SiteId, Supply,
+    Timeline, Workload, WorkloadKind,
 };
 
 use super::locate::{fmt_key, key, Seg, Want};
 use super::raw::{
     self, Named, RawArrivals, RawChip, RawDate, RawFirm, RawOperator, RawPlacement, RawPolicy,
-    RawPricing, RawQuantity, RawRuleKind, RawScenario, RawSite, RawSource, RawWorkload,
-    RawWorkloadKind,
+    RawPricing, RawQuantity, RawScenario, RawSite, RawSource, RawWorkload, RawWorkloadKind,
 };
 use super::{date_to_time, did_you_mean, list_or_none, Provenance, UncertainInput};
 
@@ -1454,12 +1453,12 @@ fn policy<'a>(
     };
     let country = |v: &Option<String>, k: &str| -> R<String> { iso(&s(v, k)?, &path.k(k)) };
 
-    let rule = match p.rule {
-        RawRuleKind::ExportBan => Rule::ExportBan {
+    let rule = match p.rule.0 {
+        RuleKind::ExportBan => Rule::ExportBan {
             chip: chip_name(&p.chip, "chip")?,
             to: country(&p.to, "to")?,
         },
-        RawRuleKind::LicenceFee => Rule::LicenceFee {
+        RuleKind::LicenceFee => Rule::LicenceFee {
             chip: chip_name(&p.chip, "chip")?,
             to: country(&p.to, "to")?,
             fee_fraction: cx.num(
@@ -1469,7 +1468,7 @@ fn policy<'a>(
                 "price uplift as a fraction: 0.15 is +15%",
             )?,
         },
-        RawRuleKind::LeaseBan => Rule::LeaseBan {
+        RuleKind::LeaseBan => Rule::LeaseBan {
             firms_headquartered_in: country(&p.firms_headquartered_in, "firms_headquartered_in")?,
             grace: cx.duration(
                 f(&p.grace_days, "grace_days")?,
@@ -1479,17 +1478,17 @@ fn policy<'a>(
                 "days running work may stay before it is evicted, e.g. grace_days = 90",
             )?,
         },
-        RawRuleKind::DataResidency => {
+        RuleKind::DataResidency => {
             let dc = s(&p.data_class, "data_class")?;
             non_empty(&dc, &path.k("data_class"), "data class")?;
             Rule::DataResidency { data_class: dc }
         }
-        RawRuleKind::ChipCap => Rule::ChipCap {
+        RuleKind::ChipCap => Rule::ChipCap {
             country: country(&p.country, "country")?,
             chip: opt_chip(&p.chip)?,
             max_chips: p.max_chips.ok_or_else(|| missing("max_chips"))?,
         },
-        RawRuleKind::PermitDelay => Rule::PermitDelay {
+        RuleKind::PermitDelay => Rule::PermitDelay {
             through: country(&p.through, "through")?,
             chip: opt_chip(&p.chip)?,
             delay: cx.duration(
@@ -1500,7 +1499,7 @@ fn policy<'a>(
                 "days a shipment is held for its permit, e.g. delay_days = 60",
             )?,
         },
-        RawRuleKind::DomesticMandate => Rule::DomesticMandate {
+        RuleKind::DomesticMandate => Rule::DomesticMandate {
             firms_headquartered_in: country(&p.firms_headquartered_in, "firms_headquartered_in")?,
             share: cx.num(
                 f(&p.inference_share, "inference_share")?,
@@ -1509,7 +1508,7 @@ fn policy<'a>(
                 "share of inference on domestic chips: 0.5 is half",
             )?,
         },
-        RawRuleKind::SupplyShock => Rule::SupplyShock {
+        RuleKind::SupplyShock => Rule::SupplyShock {
             chip: chip_name(&p.chip, "chip")?,
             factor: cx.num(
                 f(&p.factor, "factor")?,
