@@ -35,15 +35,20 @@
 //! # Time
 //!
 //! Time zero is `start_date` at 00:00; a date `d` is the instant `(d - start_date)` days later, at
-//! 00:00. The horizon ends at the end of `end_date` (`end_date - start_date + 1` days). Dates that
-//! close an interval (a supply's or a workload's `until` / `end_date`, a policy's `until`) therefore
-//! mean the start of that day; left out, they default to the end of the horizon.
+//! 00:00. **Every end date of a scenario is inclusive**: it is the last day on which the thing
+//! applies or happens. The horizon ends at the end of `end_date` (`end_date - start_date + 1`
+//! days); likewise a policy's `until`, a workload's `end_date` and a supply's `until` end at 00:00
+//! on the *day after* the date written (a policy with `until = 2025-03-31` is in force all of
+//! March 31 and out of force from April 1). Left out, they default to the end of the horizon.
+//! Start dates (`from`, `start_date`) mean 00:00 on that day.
 
 mod locate;
 mod merge;
 mod raw;
 mod validate;
 
+#[cfg(test)]
+mod dates_tests;
 #[cfg(test)]
 mod tests;
 
@@ -90,14 +95,17 @@ pub struct SweepSpec {
     pub replications: Option<u64>,
 }
 
-/// The calendar dates of a policy as the scenario wrote them (the world keeps simulation times, in
-/// which a rule dated before the start is clamped to the start).
+/// The calendar dates of a policy (the world keeps simulation times, in which a rule dated before
+/// the start is clamped to the start).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PolicyDates {
-    /// In force from this day.
+    /// In force from this day (the scenario's `from`).
     pub from: NaiveDate,
-    /// Out of force from this day, if ever.
+    /// Out of force from this day, if ever: the day after [`PolicyDates::last_day`]. Reports mark
+    /// a rule's end here, where the world's [`model::Policy::until`] lies.
     pub until: Option<NaiveDate>,
+    /// The last day in force, if the rule ends: the scenario's `until`, as written (inclusive).
+    pub last_day: Option<NaiveDate>,
 }
 
 /// A figure of the scenario given as a distribution: drawn once per replication, from a random

@@ -561,6 +561,14 @@ impl Cx<'_> {
         date_to_time(self.start, d)
     }
 
+    /// 00:00 on the day after `d`, at most the end of the horizon: where an interval whose last
+    /// day is `d` ends (every end date of a scenario is inclusive).
+    fn day_after(&self, d: NaiveDate) -> SimTime {
+        d.succ_opt()
+            .map_or(self.horizon, |next| self.time(next))
+            .min(self.horizon)
+    }
+
     /// A date that must lie inside `[start_date, end_date]`.
     fn inside(&self, d: RawDate, path: &P) -> R<SimTime> {
         let d = d.0;
@@ -633,7 +641,8 @@ pub(crate) fn validate(
         policies.push(policy(&cx, &path, p, &chips, &mut prov)?);
         policy_dates.push(super::PolicyDates {
             from: p.from.0,
-            until: p.until.map(|u| u.0),
+            until: p.until.and_then(|u| u.0.succ_opt()),
+            last_day: p.until.map(|u| u.0),
         });
     }
     for (p, text) in &raw.sources.0 {
@@ -884,14 +893,19 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
                 Some(d) => cx.inside(d, &sp_path.k("from"))?,
                 None => SimTime::ZERO,
             };
+            // `until` is the last day of supply (inclusive).
             let until = match sp.until {
-                Some(d) => cx.inside(d, &sp_path.k("until"))?,
+                Some(d) => {
+                    cx.inside(d, &sp_path.k("until"))?;
+                    cx.day_after(d.0)
+                }
                 None => cx.horizon,
             };
             if until <= from {
                 return Err(sp_path.k("until").value(
                     "supply ends before it starts",
-                    "make until later than from (both default to the horizon)",
+                    "until is the last day of supply (inclusive): make it no earlier than from \
+                     (both default to the horizon)",
                 ));
             }
             Some((
@@ -1095,8 +1109,12 @@ fn workload<'a>(
         Some(d) => cx.inside(d, &path.k("start_date"))?,
         None => SimTime::ZERO,
     };
+    // `end_date` is the workload's last day (inclusive): it ends at 00:00 on the day after.
     let end = match w.end_date {
-        Some(d) => cx.inside(d, &path.k("end_date"))?,
+        Some(d) => {
+            cx.inside(d, &path.k("end_date"))?;
+            cx.day_after(d.0)
+        }
         None => cx.horizon,
     };
     if end_d < start_d {
@@ -1417,10 +1435,11 @@ fn policy<'a>(
         None => None,
         Some(u) => {
             let up = path.k("until");
-            if u.0 <= p.from.0 {
+            if u.0 < p.from.0 {
                 return Err(up.value(
-                    format!("until {} is not after from {}", u.0, p.from.0),
-                    "a rule is in force on [from, until): make until later than from",
+                    format!("until {} is before from {}", u.0, p.from.0),
+                    "until is the last day the rule is in force (inclusive): make it no earlier \
+                     than from",
                 ));
             }
             if u.0 > cx.end {
@@ -1429,7 +1448,7 @@ fn policy<'a>(
                     "leave until out if the rule stays in force to the end of the horizon",
                 ));
             }
-            Some(cx.time(u.0))
+            Some(cx.day_after(u.0))
         }
     };
 

@@ -7,6 +7,7 @@ mod determinism;
 mod points;
 mod policies;
 mod report;
+mod scenario_checks;
 mod shipped;
 mod sweep;
 
