@@ -9,7 +9,9 @@
 //! 2. The layers merge into one `toml::Value` (`merge.rs`).
 //! 3. serde reads the merged value into the raw mirror types (`raw.rs`); `serde_path_to_error`
 //!    records the field path of any failure.
-//! 4. `validate.rs` checks ranges, references and dates and builds the [`model::World`].
+//! 4. `validate.rs` checks ranges, references and dates and builds the [`model::World`];
+//!    `sweep.rs` checks the `[sweep]` section (axes parsed, their field paths known, the design
+//!    known), so that a sweep never fails later on what the file wrote.
 //!
 //! Any failure in 2 to 4 carries a field path of the merged document; `locate.rs` finds the layer
 //! (child first) that wrote that path and turns toml_edit's span into `file:line:col`.
@@ -45,6 +47,7 @@
 mod locate;
 mod merge;
 mod raw;
+pub mod sweep;
 mod validate;
 
 #[cfg(test)]
@@ -65,6 +68,7 @@ use crate::model;
 pub use locate::Location;
 use locate::{Locator, Seg, Want};
 use merge::Layer;
+pub use sweep::SweepSpec;
 
 /// The baseline scenario built into the binary; `extends = "baseline.toml"` falls back to it when
 /// no such file sits beside the extending file.
@@ -82,17 +86,6 @@ pub struct Provenance {
     pub path: String,
     /// The source text, e.g. `Nvidia H100 SXM datasheet`.
     pub source: String,
-}
-
-/// The `[sweep]` section of a scenario: axes in `--vary` syntax, checked when the sweep is planned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SweepSpec {
-    /// Axes, each `PATH=VALUES`.
-    pub vary: Vec<String>,
-    /// `grid` or `one-at-a-time`, if given.
-    pub design: Option<String>,
-    /// Replications per point, if given.
-    pub replications: Option<u64>,
 }
 
 /// The calendar dates of a policy (the world keeps simulation times, in which a rule dated before
@@ -170,6 +163,8 @@ struct SourceData {
     policy_origin: Vec<(usize, usize)>,
     /// `merged`, deserialized.
     raw: raw::RawScenario,
+    /// The `[sweep]` section, checked.
+    sweep: Option<SweepSpec>,
     /// [`Scenario::set_field`] overrides applied so far: (field path, value).
     overrides: Vec<(String, toml::Value)>,
 }
@@ -204,13 +199,9 @@ impl PartialEq for Source {
 }
 
 impl Scenario {
-    /// The scenario's `[sweep]` section, if it has one.
+    /// The scenario's `[sweep]` section, if it has one, as checked when the scenario loaded.
     pub fn sweep(&self) -> Option<SweepSpec> {
-        self.source.0.raw.sweep.as_ref().map(|s| SweepSpec {
-            vary: s.vary.clone(),
-            design: s.design.clone(),
-            replications: s.replications,
-        })
+        self.source.0.sweep.clone()
     }
 
     /// The instant of 00:00 on `d`; dates before the start map to time zero.
@@ -541,6 +532,13 @@ fn from_parts(
         serde_path_to_error::deserialize(merged.clone()).map_err(|e| serde_error(&e, &locator))?;
     let v = validate::validate(&raw, validate::Mode::Nominal, &|p| locator.display(p))
         .map_err(|issue| issue_error(issue, &locator))?;
+    let sweep = match &raw.sweep {
+        None => None,
+        Some(s) => Some(
+            sweep::check(s, &|path| field_exists(path, &merged, &locator))
+                .map_err(|issue| issue_error(issue, &locator))?,
+        ),
+    };
     let mut hasher = Sha256::new();
     for l in layers.iter() {
         let file_name = l.name.rsplit(['/', '\\']).next().unwrap_or(&l.name);
@@ -583,9 +581,42 @@ fn from_parts(
             merged,
             policy_origin,
             raw,
+            sweep,
             overrides,
         })),
     })
+}
+
+/// Whether [`Scenario::set_field`] can set `path` of `merged` (a `[sweep]` axis, checked at load
+/// like `--set`); else what is wrong and how to fix it.
+fn field_exists(
+    path: &str,
+    merged: &toml::Value,
+    locator: &Locator<'_>,
+) -> Result<(), sweep::NoField> {
+    let segs = parse_field_path(path).map_err(|m| {
+        (
+            format!("cannot read the field path: {m}"),
+            "write a dotted path such as chips.h100.training_mfu or policy.lease-ban.from; \
+             quote a name with dots: sites.\"a.b\".pue"
+                .to_string(),
+        )
+    })?;
+    // Setting a placeholder on a copy finds the field as `set_field` would; the value is checked
+    // for each point when the sweep is planned.
+    let mut copy = merged.clone();
+    match assign(&mut copy, &segs, toml::Value::Boolean(false)) {
+        Ok(_) => Ok(()),
+        Err(u) => match unknown_field_error(path, u, locator) {
+            ScenarioError::UnknownKey {
+                path, key, help, ..
+            } => Err((format!("{path}: no field '{key}' to vary"), help)),
+            other => Err((
+                other.to_string(),
+                "see the README's \"Scenario format\" section for field paths".to_string(),
+            )),
+        },
+    }
 }
 
 /// A validation issue, located.

@@ -1,7 +1,7 @@
-//! Scenario rules checked through runs: every end date is inclusive (the last day on which a thing
-//! applies or happens).
+//! Scenario rules checked through runs and the command line: every end date is inclusive (the last
+//! day on which a thing applies or happens), and a `[sweep]` section is checked when the file loads.
 
-use super::{load, two_sites};
+use super::{capsim, load, tmp, two_sites};
 use capsim::experiment::{self, RunOptions, RunResult};
 use capsim::metrics::PeriodKind;
 use capsim::scenario::Scenario;
@@ -93,4 +93,75 @@ restart_hours = 0.5
     let firm = &r.runs[0].firm[0];
     assert_eq!(firm[day_index(&r, "2025-03-30")].jobs_arrived, 0);
     assert_eq!(firm[day_index(&r, "2025-03-31")].jobs_arrived, 2);
+}
+
+/// A copy of `two_sites` with a `[sweep]` section, written to a scratch folder.
+fn with_sweep(name: &str, sweep: &str) -> (std::path::PathBuf, String) {
+    let dir = tmp(name);
+    let text = format!("{}\n[sweep]\n{sweep}\n", two_sites("", ""));
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, &text).unwrap();
+    (dir, path.display().to_string())
+}
+
+/// The 1-based line of the first line of `text` that contains `needle`.
+fn line_of(path: &str, needle: &str) -> usize {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines().position(|l| l.contains(needle)).unwrap() + 1
+}
+
+#[test]
+fn validate_refuses_an_unknown_sweep_design_with_its_place() {
+    let (_dir, path) = with_sweep(
+        "sweep-design",
+        "vary = [\"sites.johor.pue=1.2,1.3\"]\ndesign = \"gird\"",
+    );
+    let (code, out, err) = capsim(&["validate", &path]);
+    assert_eq!(code, 2, "stdout: {out}\nstderr: {err}");
+    let line = line_of(&path, "design = \"gird\"");
+    assert!(err.contains(&format!("{path}:{line}:10")), "{err}");
+    assert!(err.contains("sweep.design"), "{err}");
+    assert!(err.contains("help:") && err.contains("grid") && err.contains("one-at-a-time"));
+}
+
+#[test]
+fn validate_refuses_a_malformed_sweep_axis_with_its_place() {
+    let (_dir, path) = with_sweep(
+        "sweep-vary",
+        "vary = [\"sites.johor.pue=1.2,1.3\", \"garbage\"]",
+    );
+    let (code, out, err) = capsim(&["validate", &path]);
+    assert_eq!(code, 2, "stdout: {out}\nstderr: {err}");
+    let line = line_of(&path, "garbage");
+    assert!(err.contains(&format!("{path}:{line}:")), "{err}");
+    assert!(err.contains("sweep.vary[1]"), "{err}");
+    assert!(err.contains("help:") && err.contains("PATH=V1,V2"), "{err}");
+    assert!(!err.contains("--vary"), "nobody gave --vary: {err}");
+}
+
+#[test]
+fn validate_refuses_a_sweep_axis_on_a_field_that_does_not_exist() {
+    let (_dir, path) = with_sweep("sweep-path", "vary = [\"sites.johor.puee=1.2,1.3\"]");
+    let (code, _, err) = capsim(&["validate", &path]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("sweep.vary[0]"), "{err}");
+    assert!(
+        err.contains("puee") && err.contains("did you mean 'pue'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn sweep_blames_the_file_not_the_command_line_for_a_bad_sweep_section() {
+    let (dir, path) = with_sweep("sweep-cli", "vary = [\"garbage\"]");
+    let out = dir.join("o").display().to_string();
+    let (code, _, err) = capsim(&["sweep", &path, "--out", &out, "--quiet"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("sweep.vary[0]"), "{err}");
+    assert!(!err.contains("--vary"), "{err}");
+    // A --vary on the command line replaces a good file's axes, and is blamed when it is wrong.
+    let (_dir, good) = with_sweep("sweep-cli-good", "vary = [\"sites.johor.pue=1.2,1.3\"]");
+    let (code, _, err) = capsim(&["sweep", &good, "--out", &out, "--quiet", "--vary", "x"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--vary 'x'"), "{err}");
 }
