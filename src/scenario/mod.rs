@@ -20,10 +20,13 @@
 //!
 //! Any non-integer figure but `size_flop` may be written as a distribution. The loaded
 //! [`Scenario::world`] is the *nominal* world (median, mode or midpoint of each distribution), and
-//! [`Scenario::inputs`] lists the figures so given. [`Scenario::world_for`] re-validates the kept
-//! raw scenario with one draw per figure for one replication; each figure has its own random
-//! stream, keyed by its field path (see `validate.rs`). `size_flop` keeps its older meaning: a
-//! distribution of job sizes, drawn per job by the model.
+//! [`Scenario::inputs`] lists the figures so given. The scenario is validated once, at load, into a
+//! template (`template.rs`): the nominal world and, for each uncertain figure, where it lands in
+//! that world. [`Scenario::world_for`] draws one value per figure for one replication and sets it on
+//! a copy of the template world, without validating again (loading checked each distribution's
+//! whole support against the figure's range; each draw is still checked against the range, which
+//! is cheap). Each figure has its own random stream, keyed by its field path (see `validate.rs`).
+//! `size_flop` keeps its older meaning: a distribution of job sizes, drawn per job by the model.
 //!
 //! [`Scenario::set_field`] overrides one field of the merged document and validates again (for
 //! sweeps); the override enters [`Scenario::content_hash`].
@@ -48,10 +51,13 @@ mod locate;
 mod merge;
 mod raw;
 pub mod sweep;
+mod template;
 mod validate;
 
 #[cfg(test)]
 mod dates_tests;
+#[cfg(test)]
+mod template_tests;
 #[cfg(test)]
 mod tests;
 
@@ -150,7 +156,7 @@ pub struct Scenario {
 }
 
 /// The merged document and what it came from, shared by clones of a scenario: what
-/// [`Scenario::world_for`] and [`Scenario::set_field`] validate again.
+/// [`Scenario::set_field`] validates again, and the template [`Scenario::world_for`] draws from.
 #[derive(Clone)]
 struct Source(Arc<SourceData>);
 
@@ -161,10 +167,11 @@ struct SourceData {
     merged: toml::Value,
     /// Where each merged `[[policy]]` entry came from.
     policy_origin: Vec<(usize, usize)>,
-    /// `merged`, deserialized.
-    raw: raw::RawScenario,
     /// The `[sweep]` section, checked.
     sweep: Option<SweepSpec>,
+    /// The nominal world as validated, and where each uncertain input lands in it: what each
+    /// replication's world is drawn from.
+    template: template::Template,
     /// [`Scenario::set_field`] overrides applied so far: (field path, value).
     overrides: Vec<(String, toml::Value)>,
 }
@@ -229,30 +236,30 @@ impl Scenario {
     /// does not fail for a scenario that loaded; a draw of a duration below one second counts as one
     /// second. An error here would mean a bug, and is reported like a load error.
     ///
-    /// The world is built from the scenario's merged document, not from [`Scenario::world`]: change
-    /// a field with [`Scenario::set_field`], not by editing `world`, or replications that draw will
-    /// not see the change.
+    /// The world is a copy of the template validated at load (kept apart from [`Scenario::world`],
+    /// which equals it): change a field with [`Scenario::set_field`], not by editing `world`, or
+    /// replications will not see the change.
     pub fn world_for(
         &self,
         seed: u64,
         replication: u64,
     ) -> Result<(model::World, Vec<(String, f64)>), ScenarioError> {
-        if self.inputs.is_empty() {
-            return Ok((self.world.clone(), Vec::new()));
-        }
         let src = &*self.source.0;
-        let locator = src.locator();
-        let mode = validate::Mode::Sample { seed, replication };
-        let v = validate::validate(&src.raw, mode, &|p| locator.display(p)).map_err(|issue| {
-            let mut e = issue_error(issue, &locator);
-            if let ScenarioError::Invalid { message, .. } = &mut e {
-                message.push_str(&format!(
-                    " (drawn for replication {replication} under seed {seed})"
-                ));
-            }
-            e
-        })?;
-        Ok((v.world, v.draws))
+        if self.inputs.is_empty() {
+            return Ok((src.template.world.clone(), Vec::new()));
+        }
+        src.template
+            .world_for(&self.inputs, seed, replication)
+            .map_err(|issue| {
+                let locator = src.locator();
+                let mut e = issue_error(issue, &locator);
+                if let ScenarioError::Invalid { message, .. } = &mut e {
+                    message.push_str(&format!(
+                        " (drawn for replication {replication} under seed {seed})"
+                    ));
+                }
+                e
+            })
     }
 
     /// Overrides one field of the merged scenario and validates it again: world, inputs and
@@ -564,6 +571,10 @@ fn from_parts(
     provenance.sort();
     provenance.dedup();
     let files = layers.iter().map(|l| l.name.clone()).collect();
+    let template = template::Template {
+        world: v.world.clone(),
+        slots: v.slots,
+    };
     Ok(Scenario {
         name: v.name,
         description: v.description,
@@ -580,8 +591,8 @@ fn from_parts(
             layers,
             merged,
             policy_origin,
-            raw,
             sweep,
+            template,
             overrides,
         })),
     })

@@ -7,14 +7,17 @@
 //! # Uncertain figures
 //!
 //! Every non-integer figure but `size_flop` may be a distribution ([`RawQuantity`]). [`Cx::value`]
-//! resolves it before the figure's range check, according to the [`Mode`]: its nominal value (median
-//! of a lognormal, mode of a triangular, midpoint of a uniform), or one draw from a stream of its own,
-//! keyed by the figure's field path, so that adding or changing one uncertain figure moves no other
-//! figure's draw. At load the distribution's whole support is checked against the figure's range, so
-//! a replication can never draw a value the nominal world would refuse. `size_flop` keeps its
-//! meaning: a distribution of job sizes, drawn per job by the model.
+//! resolves it before the figure's range check to its nominal value (median of a lognormal, mode of
+//! a triangular, midpoint of a uniform), and records it as an uncertain input with its [`Slot`]:
+//! where it lands in the world, its range and its unit. A replication draws each input from a
+//! stream of its own, keyed by the figure's field path (so adding or changing one uncertain figure
+//! moves no other figure's draw), and sets the draws on a copy of the nominal world
+//! (`template.rs`) without validating again. At load the distribution's whole support is checked
+//! against the figure's range, so a replication can never draw a value the nominal world would
+//! refuse; [`drawn`] still checks each draw, cheaply. `size_flop` keeps its meaning: a
+//! distribution of job sizes, drawn per job by the model.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
@@ -31,6 +34,7 @@ use super::raw::{
     self, Named, RawArrivals, RawChip, RawDate, RawFirm, RawOperator, RawPlacement, RawPolicy,
     RawPricing, RawQuantity, RawScenario, RawSite, RawSource, RawWorkload, RawWorkloadKind,
 };
+use super::template::{ChipFigure, Conversion, Figure, Owner, Slot, Value};
 use super::{date_to_time, did_you_mean, list_or_none, Provenance, UncertainInput};
 
 /// One validation failure, not yet located.
@@ -58,7 +62,10 @@ pub(crate) struct Validated {
     pub policy_dates: Vec<super::PolicyDates>,
     /// Every figure given as a distribution, in validation order.
     pub inputs: Vec<UncertainInput>,
+    /// Where each of `inputs` lands in `world`, in the same order.
+    pub slots: Vec<Slot>,
     /// In [`Mode::Sample`], `(path, value drawn)` in the order of `inputs`; empty otherwise.
+    #[cfg(test)]
     pub draws: Vec<(String, f64)>,
 }
 
@@ -68,7 +75,10 @@ pub(crate) enum Mode {
     /// The nominal world: median of a lognormal, mode of a triangular, midpoint of a uniform.
     Nominal,
     /// One replication's world: each figure drawn from its own stream
-    /// `rng::stream_by_key(seed, replication, fnv1a64("input:" + field path))`.
+    /// `rng::stream_by_key(seed, replication, fnv1a64("input:" + field path))`, and the whole
+    /// scenario validated around the draws. Replications use the template instead
+    /// (`template.rs`); this stays as the reference the template is tested against.
+    #[cfg(test)]
     Sample {
         /// Master seed.
         seed: u64,
@@ -116,8 +126,8 @@ impl P {
 }
 
 /// The range a number must fall in.
-#[derive(Clone, Copy)]
-enum Bound {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bound {
     /// finite, > 0
     Positive,
     /// finite, >= 0
@@ -418,6 +428,37 @@ fn duration(v: f64, path: &P, bound: Bound, secs_per_unit: f64, help: &str) -> R
     Ok(d)
 }
 
+/// A drawn value of the figure at `path`, checked against its range and converted: a duration
+/// drawn shorter than the one-second resolution of simulated time is taken as one second (the
+/// support check cannot exclude it for a lognormal, and it is no mistake of the file).
+fn drawn_value(v: f64, path: &P, bound: Bound, conversion: Conversion, help: &str) -> R<Value> {
+    let v = num(v, path, bound, help)?;
+    Ok(match conversion {
+        Conversion::Number => Value::Number(v),
+        Conversion::Duration(secs_per_unit) => {
+            let d = SimDuration::from_secs_f64(v * secs_per_unit);
+            Value::Duration(if v > 0.0 { d.max(SimDuration(1)) } else { d })
+        }
+    })
+}
+
+/// A value drawn for the uncertain figure `slot`, checked against its range and converted (see
+/// [`drawn_value`]). Loading checked that every value the distribution can draw is in range, so
+/// this fails only on a bug.
+pub(crate) fn drawn(v: f64, slot: &Slot) -> R<Value> {
+    drawn_value(
+        v,
+        &P(slot.path.clone()),
+        slot.bound,
+        slot.conversion,
+        &slot.help,
+    )
+    .map_err(|mut issue| {
+        issue.message = format!("drawn value out of range: {}", issue.message);
+        issue
+    })
+}
+
 const ISO_HELP: &str = "use a two-letter upper-case ISO 3166 country code, e.g. CN, US, SG, MY, AE";
 
 /// An ISO 3166 alpha-2 code: two upper-case ASCII letters. Rules compare these codes with `==`, so
@@ -478,7 +519,12 @@ struct Cx<'a> {
     display: &'a dyn Fn(&[Seg]) -> String,
     /// The uncertain figures met so far, in validation order.
     inputs: RefCell<Vec<UncertainInput>>,
+    /// Where each of them lands in the world.
+    slots: RefCell<Vec<Slot>>,
+    /// The entity being validated, whose figures these are.
+    owner: Cell<Option<Owner>>,
     /// In [`Mode::Sample`], the values drawn for them.
+    #[cfg(test)]
     draws: RefCell<Vec<(String, f64)>>,
 }
 
@@ -487,7 +533,14 @@ impl Cx<'_> {
     /// reports it). A distribution must be well-formed and its whole support must lie in `bound`;
     /// it is recorded as an uncertain input and resolves to its nominal value, or in
     /// [`Mode::Sample`] to one draw from its own stream. The flag says whether the value was drawn.
-    fn value(&self, q: &RawQuantity, path: &P, bound: Bound, help: &str) -> R<(f64, bool)> {
+    fn value(
+        &self,
+        q: &RawQuantity,
+        path: &P,
+        bound: Bound,
+        help: &str,
+        conversion: Conversion,
+    ) -> R<(f64, bool)> {
         let form = match q {
             RawQuantity::Fixed(v) => return Ok((*v, false)),
             RawQuantity::LogNormal(_) => "lognormal",
@@ -514,8 +567,27 @@ impl Cx<'_> {
         support_fits(&quantity, bound, key).map_err(misfit)?;
         let shown = (self.display)(&path.0);
         let nominal = nominal(&quantity);
+        let figure = self
+            .owner
+            .get()
+            .and_then(|owner| Figure::of(owner, key))
+            .ok_or_else(|| {
+                path.value(
+                    format!("internal error: no place in the world for the figure '{key}'"),
+                    "this is a bug in capsim; please report it with the scenario",
+                )
+            })?;
+        self.slots.borrow_mut().push(Slot {
+            figure,
+            path: path.0.clone(),
+            bound,
+            conversion,
+            help: help.to_string(),
+            followers: Vec::new(),
+        });
         let (v, drawn) = match self.mode {
             Mode::Nominal => (nominal, false),
+            #[cfg(test)]
             Mode::Sample { seed, replication } => {
                 let mut g = rng::stream_by_key(seed, replication, input_key(&shown));
                 let v = quantity.sample(&mut g);
@@ -533,7 +605,7 @@ impl Cx<'_> {
 
     /// A figure resolved by [`Cx::value`] and checked against `bound`.
     fn num(&self, q: &RawQuantity, path: &P, bound: Bound, help: &str) -> R<f64> {
-        let (v, _) = self.value(q, path, bound, help)?;
+        let (v, _) = self.value(q, path, bound, help, Conversion::Number)?;
         num(v, path, bound, help)
     }
 
@@ -548,11 +620,16 @@ impl Cx<'_> {
         secs_per_unit: f64,
         help: &str,
     ) -> R<SimDuration> {
-        let (v, drawn) = self.value(q, path, bound, help)?;
+        let conversion = Conversion::Duration(secs_per_unit);
+        let (v, drawn) = self.value(q, path, bound, help, conversion)?;
         if drawn {
-            let v = num(v, path, bound, help)?;
-            let d = SimDuration::from_secs_f64(v * secs_per_unit);
-            return Ok(if v > 0.0 { d.max(SimDuration(1)) } else { d });
+            return match drawn_value(v, path, bound, conversion, help)? {
+                Value::Duration(d) => Ok(d),
+                Value::Number(_) => Err(path.value(
+                    "internal error: a duration converted to a number",
+                    "this is a bug in capsim; please report it with the scenario",
+                )),
+            };
         }
         duration(v, path, bound, secs_per_unit, help)
     }
@@ -607,21 +684,27 @@ pub(crate) fn validate(
         mode,
         display,
         inputs: RefCell::new(Vec::new()),
+        slots: RefCell::new(Vec::new()),
+        owner: Cell::new(None),
+        #[cfg(test)]
         draws: RefCell::new(Vec::new()),
     };
     let mut prov = Vec::new();
 
     let mut chips = Vec::with_capacity(raw.chips.0.len());
-    for (name, c) in &raw.chips.0 {
+    for (i, (name, c)) in raw.chips.0.iter().enumerate() {
+        cx.owner.set(Some(Owner::Chip(i)));
         chips.push(chip(&cx, name, c, &mut prov)?);
     }
     let mut sites = Vec::with_capacity(raw.sites.0.len());
-    for (name, s) in &raw.sites.0 {
+    for (i, (name, s)) in raw.sites.0.iter().enumerate() {
+        cx.owner.set(Some(Owner::Site(i)));
         sites.push(site(&cx, name, s, &chips, &mut prov)?);
     }
     let mut firms = Vec::with_capacity(raw.firms.0.len());
-    for (name, f) in &raw.firms.0 {
-        firms.push(firm(&cx, name, f, &sites, &mut prov)?);
+    for (i, (name, f)) in raw.firms.0.iter().enumerate() {
+        cx.owner.set(None);
+        firms.push(firm(&cx, i, name, f, &sites, &mut prov)?);
     }
     let mut policies = Vec::with_capacity(raw.policy.len());
     let mut policy_dates = Vec::with_capacity(raw.policy.len());
@@ -638,6 +721,7 @@ pub(crate) fn validate(
                 "policy names must be unique; rename one of them",
             ));
         }
+        cx.owner.set(Some(Owner::Policy(policies.len())));
         policies.push(policy(&cx, &path, p, &chips, &mut prov)?);
         policy_dates.push(super::PolicyDates {
             from: p.from.0,
@@ -645,6 +729,7 @@ pub(crate) fn validate(
             last_day: p.until.map(|u| u.0),
         });
     }
+    cx.owner.set(None);
     for (p, text) in &raw.sources.0 {
         source_path(p, raw)?;
         prov.push(Provenance {
@@ -669,6 +754,8 @@ pub(crate) fn validate(
         provenance: prov,
         policy_dates,
         inputs: cx.inputs.into_inner(),
+        slots: cx.slots.into_inner(),
+        #[cfg(test)]
         draws: cx.draws.into_inner(),
     })
 }
@@ -845,7 +932,19 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
                     Bound::NonNegative,
                     "lease price at this site in USD per chip-hour",
                 )?,
-                None => chip.map_or(0.0, |c| c.lease_usd_per_chip_hour),
+                None => {
+                    // The chip's price: if that is uncertain, this site follows its draws.
+                    if let Some(Owner::Site(me)) = cx.owner.get() {
+                        let lease =
+                            Figure::Chip(chip_id.0 as usize, ChipFigure::LeaseUsdPerChipHour);
+                        for slot in cx.slots.borrow_mut().iter_mut() {
+                            if slot.figure == lease {
+                                slot.followers.push(me);
+                            }
+                        }
+                    }
+                    chip.map_or(0.0, |c| c.lease_usd_per_chip_hour)
+                }
             };
             Pricing::Lease {
                 usd_per_chip_hour: price,
@@ -988,7 +1087,14 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
     Ok(site)
 }
 
-fn firm(cx: &Cx, name: &str, f: &RawFirm, sites: &[Site], prov: &mut Vec<Provenance>) -> R<Firm> {
+fn firm(
+    cx: &Cx,
+    index: usize,
+    name: &str,
+    f: &RawFirm,
+    sites: &[Site],
+    prov: &mut Vec<Provenance>,
+) -> R<Firm> {
     let path = P::root("firms").k(name);
     entry_name(name, &path, "firm")?;
     let headquarters = iso(&f.headquarters, &path.k("headquarters"))?;
@@ -1033,7 +1139,9 @@ fn firm(cx: &Cx, name: &str, f: &RawFirm, sites: &[Site], prov: &mut Vec<Provena
                 "workload names must be unique within a firm; rename one of them",
             ));
         }
+        cx.owner.set(Some(Owner::Workload(index, i)));
         workloads.push(workload(cx, &base, &wp, w, prov)?);
+        cx.owner.set(None);
     }
     sources(&base, &f.source, raw::FIRM_KEYS, &path, prov)?;
     Ok(Firm {
