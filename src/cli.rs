@@ -240,47 +240,11 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
                 experiment::limit_threads(n.into())?;
             }
             let sc = load(scenario.as_deref())?;
-            let spec = sc.sweep();
-            let vary = if vary.is_empty() {
-                spec.as_ref().map(|s| s.vary.clone()).unwrap_or_default()
-            } else {
-                vary
-            };
-            if vary.is_empty() {
-                return Err(sweep::SweepError::Syntax {
-                    spec: String::new(),
-                    message:
-                        "no axes: give --vary PATH=VALUES or a [sweep] section with vary = [...]"
-                            .into(),
-                    help: "e.g. --vary chips.ascend-910c.training_mfu=0.30,0.35,0.41".into(),
-                }
-                .into());
-            }
-            let axes = vary
-                .iter()
-                .map(|v| sweep::parse_axis(v))
-                .collect::<Result<Vec<_>, _>>()?;
-            let design = match design {
-                Some(DesignArg::Grid) => sweep::Design::Grid,
-                Some(DesignArg::OneAtATime) => sweep::Design::OneAtATime,
-                None => match spec.as_ref().and_then(|s| s.design.as_deref()) {
-                    None | Some("grid") => sweep::Design::Grid,
-                    Some("one-at-a-time") => sweep::Design::OneAtATime,
-                    Some(other) => {
-                        return Err(sweep::SweepError::Syntax {
-                            spec: format!("[sweep] design = \"{other}\""),
-                            message: "unknown design".into(),
-                            help: "use design = \"grid\" or design = \"one-at-a-time\"".into(),
-                        }
-                        .into())
-                    }
-                },
-            };
-            let replications = replications
-                .or(spec.as_ref().and_then(|s| s.replications))
-                .unwrap_or(10)
-                .max(1);
-            let plan = sweep::Plan::new(axes, design)?;
+            let design = design.map(|d| match d {
+                DesignArg::Grid => sweep::Design::Grid,
+                DesignArg::OneAtATime => sweep::Design::OneAtATime,
+            });
+            let (plan, replications) = sweep::Plan::resolve(&sc, &vary, design, replications)?;
             let shard = shard
                 .as_deref()
                 .map_or(Ok(sweep::Shard::ALL), sweep::Shard::parse)?;

@@ -14,16 +14,15 @@
 //! replication ([`crate::metrics::headline()`]); they are all a sweep keeps, so memory grows with
 //! points x replications x a dozen numbers, never with events or periods.
 
-use chrono::{Datelike, Days, Months, NaiveDate};
 use rayon::prelude::*;
 
 use crate::metrics::{headline, headline_names, summary::Spread, PeriodKind, Periods, RunMetrics};
+use crate::scenario::sweep::{self as axis, AxisError, VARY_HELP};
 use crate::scenario::{Scenario, ScenarioError};
 
-use super::{assemble, in_pool, run_one, ExperimentError, RunOptions, RunResult};
+pub use crate::scenario::sweep::{Axis, AxisValue, Design, MAX_POINTS};
 
-/// Most points a sweep may have.
-pub const MAX_POINTS: usize = 10_000;
+use super::{assemble, in_pool, run_one, ExperimentError, RunOptions, RunResult};
 
 /// A sweep axis could not be understood, or makes no valid scenario.
 #[derive(Debug, thiserror::Error)]
@@ -68,197 +67,21 @@ pub enum SweepError {
     /// `--shard` is malformed.
     #[error("--shard '{0}': expected I/N with 1 <= I <= N, e.g. --shard 3/16")]
     Shard(String),
+    /// Neither the command line nor the scenario says what to vary.
+    #[error("no axes: the scenario has no [sweep] section with vary = [...] and no --vary was given\n  help: give --vary PATH=VALUES, e.g. --vary chips.ascend-910c.training_mfu=0.30,0.35,0.41, or add [sweep] vary = [\"PATH=VALUES\"] to the scenario")]
+    NoAxes,
 }
 
-const VARY_HELP: &str = "write PATH=V1,V2,... (numbers, dates or words) or PATH=FROM..TO/STEP, \
-e.g. chips.ascend-910c.training_mfu=0.30,0.35,0.41 or chips.h100.training_mfu=0.3..0.5/0.05 or \
-policy.lease-ban.from=2026-01-01..2027-07-01/quarter (steps for dates: day, week, month, quarter, \
-year, or a number of days like 30d)";
-
-/// One value on an axis: as TOML, and as a label for tables and charts.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AxisValue {
-    /// The value set into the scenario.
-    pub value: toml::Value,
-    /// How it prints (`0.35`, `2026-07-01`).
-    pub label: String,
-    /// Its position on a numeric axis (dates: days since 1970-01-01).
-    pub x: f64,
-}
-
-/// A field and the values it takes.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Axis {
-    /// Field path, e.g. `chips.ascend-910c.training_mfu`.
-    pub path: String,
-    /// The values, in the order given.
-    pub values: Vec<AxisValue>,
-}
-
-fn date_value(d: NaiveDate) -> AxisValue {
-    let value = toml::Value::Datetime(toml::value::Datetime {
-        date: Some(toml::value::Date {
-            year: d.year() as u16,
-            month: d.month() as u8,
-            day: d.day() as u8,
-        }),
-        time: None,
-        offset: None,
-    });
-    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-    AxisValue {
-        value,
-        label: d.to_string(),
-        x: (d - epoch).num_days() as f64,
-    }
-}
-
-fn number_value(v: f64) -> AxisValue {
-    // Shortest representation that reads back to the same float.
-    let label = format!("{v}");
-    AxisValue {
-        value: toml::Value::Float(v),
-        label,
-        x: v,
-    }
-}
-
-fn scalar(spec: &str, text: &str) -> Result<AxisValue, SweepError> {
-    let t = text.trim();
-    if let Ok(d) = t.parse::<NaiveDate>() {
-        return Ok(date_value(d));
-    }
-    if let Ok(v) = t.parse::<f64>() {
-        if !v.is_finite() {
-            return Err(SweepError::Syntax {
-                spec: spec.into(),
-                message: format!("'{t}' is not a finite number"),
-                help: VARY_HELP.into(),
-            });
-        }
-        return Ok(number_value(v));
-    }
-    match t {
-        "true" | "false" => Ok(AxisValue {
-            value: toml::Value::Boolean(t == "true"),
-            label: t.into(),
-            x: f64::from(u8::from(t == "true")),
-        }),
-        "" => Err(SweepError::Syntax {
-            spec: spec.into(),
-            message: "an empty value".into(),
-            help: VARY_HELP.into(),
-        }),
-        _ => Ok(AxisValue {
-            value: toml::Value::String(t.into()),
-            label: t.into(),
-            x: f64::NAN,
-        }),
-    }
-}
-
-/// Parses one `--vary PATH=VALUES` argument.
+/// Parses one `--vary PATH=VALUES` argument (see [`crate::scenario::sweep::parse_axis`]); errors
+/// name the argument.
 pub fn parse_axis(spec: &str) -> Result<Axis, SweepError> {
-    let err = |message: String| SweepError::Syntax {
-        spec: spec.into(),
-        message,
-        help: VARY_HELP.into(),
-    };
-    let (path, values) = spec
-        .split_once('=')
-        .ok_or_else(|| err("no '=' between the field path and its values".into()))?;
-    let path = path.trim();
-    if path.is_empty() || path.split('.').any(str::is_empty) {
-        return Err(err(format!("'{path}' is not a field path")));
-    }
-    let values = values.trim();
-    let out = if let Some((range, step)) = values.split_once('/') {
-        let (from, to) = range
-            .split_once("..")
-            .ok_or_else(|| err("a step needs a range FROM..TO before the '/'".into()))?;
-        let (from, to, step) = (from.trim(), to.trim(), step.trim());
-        match (from.parse::<NaiveDate>(), to.parse::<NaiveDate>()) {
-            (Ok(a), Ok(b)) => {
-                if b < a {
-                    return Err(err(format!("empty range: {b} is before {a}")));
-                }
-                let next: Box<dyn Fn(NaiveDate) -> Option<NaiveDate>> = match step {
-                    "day" => Box::new(|d: NaiveDate| d.checked_add_days(Days::new(1))),
-                    "week" => Box::new(|d: NaiveDate| d.checked_add_days(Days::new(7))),
-                    "month" => Box::new(|d: NaiveDate| d.checked_add_months(Months::new(1))),
-                    "quarter" => Box::new(|d: NaiveDate| d.checked_add_months(Months::new(3))),
-                    "year" => Box::new(|d: NaiveDate| d.checked_add_months(Months::new(12))),
-                    s => {
-                        let n: u64 = s
-                            .strip_suffix('d')
-                            .and_then(|n| n.parse().ok())
-                            .ok_or_else(|| err(format!("unknown date step '{s}'")))?;
-                        if n == 0 {
-                            return Err(err("zero step".into()));
-                        }
-                        Box::new(move |d: NaiveDate| d.checked_add_days(Days::new(n)))
-                    }
-                };
-                let mut v = vec![];
-                let mut d = a;
-                while d <= b {
-                    v.push(date_value(d));
-                    if v.len() > MAX_POINTS {
-                        return Err(SweepError::TooManyPoints {
-                            points: v.len(),
-                            max: MAX_POINTS,
-                        });
-                    }
-                    d = match next(d) {
-                        Some(n) => n,
-                        None => break,
-                    };
-                }
-                v
-            }
-            _ => {
-                let num = |t: &str| -> Result<f64, SweepError> {
-                    t.parse::<f64>()
-                        .ok()
-                        .filter(|v| v.is_finite())
-                        .ok_or_else(|| err(format!("'{t}' is neither a date nor a number")))
-                };
-                let (a, b, s) = (num(from)?, num(to)?, num(step)?);
-                if b < a {
-                    return Err(err(format!("empty range: {b} is below {a}")));
-                }
-                if s <= 0.0 {
-                    return Err(err(format!("the step must be positive, found {s}")));
-                }
-                let n = ((b - a) / s + 1e-9).floor() as usize + 1;
-                if n > MAX_POINTS {
-                    return Err(SweepError::TooManyPoints {
-                        points: n,
-                        max: MAX_POINTS,
-                    });
-                }
-                // Computed from the index, not by adding steps, so no rounding error accumulates;
-                // rounded to 12 significant digits so 0.1 steps print as 0.3, not 0.30000000000000004.
-                (0..n)
-                    .map(|i| {
-                        let v = a + s * i as f64;
-                        number_value(format!("{v:.12e}").parse().expect("formatted float"))
-                    })
-                    .collect()
-            }
-        }
-    } else {
-        values
-            .split(',')
-            .map(|t| scalar(spec, t))
-            .collect::<Result<Vec<_>, _>>()?
-    };
-    if out.is_empty() {
-        return Err(err("no values".into()));
-    }
-    Ok(Axis {
-        path: path.to_string(),
-        values: out,
+    axis::parse_axis(spec).map_err(|e| match e {
+        AxisError::Syntax { message } => SweepError::Syntax {
+            spec: spec.into(),
+            message,
+            help: VARY_HELP.into(),
+        },
+        AxisError::TooManyPoints { points, max } => SweepError::TooManyPoints { points, max },
     })
 }
 
@@ -297,15 +120,8 @@ pub fn parse_setting(spec: &str) -> Result<(String, toml::Value), SweepError> {
     Ok((path.to_string(), value))
 }
 
-/// How points are laid out.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Design {
-    /// Every combination of axis values.
-    #[default]
-    Grid,
-    /// Each value of each axis, with the other axes as the scenario writes them.
-    OneAtATime,
-}
+/// Replications per point when neither the command line nor the scenario says.
+pub const DEFAULT_REPLICATIONS: u64 = 10;
 
 /// One point of a sweep: the overrides it applies (empty for the baseline point).
 #[derive(Clone, Debug, PartialEq)]
@@ -328,20 +144,18 @@ pub struct Plan {
 impl Plan {
     /// Lays out the points of `axes` under `design`.
     pub fn new(axes: Vec<Axis>, design: Design) -> Result<Plan, SweepError> {
-        let mut points = vec![Point { settings: vec![] }];
+        let count = design.points(&axes);
+        if count > MAX_POINTS {
+            return Err(SweepError::TooManyPoints {
+                points: count,
+                max: MAX_POINTS,
+            });
+        }
+        let mut points = Vec::with_capacity(count);
+        points.push(Point { settings: vec![] });
         match design {
             Design::Grid => {
-                let total = axes
-                    .iter()
-                    .try_fold(1usize, |acc, a| acc.checked_mul(a.values.len()))
-                    .unwrap_or(usize::MAX);
-                if total >= MAX_POINTS {
-                    return Err(SweepError::TooManyPoints {
-                        points: total.saturating_add(1),
-                        max: MAX_POINTS,
-                    });
-                }
-                for k in 0..total {
+                for k in 0..count - 1 {
                     let mut rest = k;
                     let mut settings = vec![(0, 0); axes.len()];
                     // The last axis varies fastest.
@@ -360,12 +174,6 @@ impl Plan {
                         });
                     }
                 }
-                if points.len() > MAX_POINTS {
-                    return Err(SweepError::TooManyPoints {
-                        points: points.len(),
-                        max: MAX_POINTS,
-                    });
-                }
             }
         }
         Ok(Plan {
@@ -373,6 +181,42 @@ impl Plan {
             design,
             points,
         })
+    }
+
+    /// The plan of a sweep of `scenario`, and its replications per point, from what the command
+    /// line gives and the scenario's `[sweep]` section, the command line first:
+    ///
+    /// - axes: `cli_vary` (each parsed with [`parse_axis`]; an error names the `--vary`), else
+    ///   the section's `vary` (checked when the scenario loaded, so it never blames `--vary`), else
+    ///   [`SweepError::NoAxes`];
+    /// - design: `cli_design`, else the section's `design`, else [`Design::Grid`];
+    /// - replications: `cli_replications`, else the section's, else 10; at least 1.
+    pub fn resolve(
+        scenario: &Scenario,
+        cli_vary: &[String],
+        cli_design: Option<Design>,
+        cli_replications: Option<u64>,
+    ) -> Result<(Plan, u64), SweepError> {
+        let spec = scenario.sweep();
+        let axes = if cli_vary.is_empty() {
+            match &spec {
+                Some(s) if !s.axes.is_empty() => s.axes.clone(),
+                _ => return Err(SweepError::NoAxes),
+            }
+        } else {
+            cli_vary
+                .iter()
+                .map(|v| parse_axis(v))
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let design = cli_design
+            .or(spec.as_ref().and_then(|s| s.design))
+            .unwrap_or_default();
+        let replications = cli_replications
+            .or(spec.as_ref().and_then(|s| s.replications))
+            .unwrap_or(DEFAULT_REPLICATIONS)
+            .max(1);
+        Ok((Plan::new(axes, design)?, replications))
     }
 
     /// A point's overrides as text, e.g. `chips.h100.training_mfu=0.35, policy.x.from=2026-07-01`.
@@ -679,6 +523,38 @@ mod tests {
         let oat = Plan::new(vec![a, b], Design::OneAtATime).unwrap();
         assert_eq!(oat.points.len(), 1 + 5);
         assert_eq!(oat.label(3), "b.y=3");
+    }
+
+    #[test]
+    fn resolve_takes_the_command_line_first_then_the_scenarios_sweep_section() {
+        let text = format!(
+            "{}\n[sweep]\nvary = [\"chips.h100.training_mfu=0.3,0.4\"]\n\
+             design = \"one-at-a-time\"\nreplications = 3\n",
+            crate::scenario::BASELINE_TOML
+        );
+        let sc = crate::scenario::load_str(&text, "swept.toml", None).unwrap();
+
+        let (plan, reps) = Plan::resolve(&sc, &[], None, None).unwrap();
+        assert_eq!(plan.axes.len(), 1);
+        assert_eq!(plan.axes[0].path, "chips.h100.training_mfu");
+        assert_eq!(plan.design, Design::OneAtATime);
+        assert_eq!((plan.points.len(), reps), (3, 3));
+
+        let cli = ["chips.h100.memory_gb=80,96,141".to_string()];
+        let (plan, reps) = Plan::resolve(&sc, &cli, Some(Design::Grid), Some(5)).unwrap();
+        assert_eq!(plan.axes[0].path, "chips.h100.memory_gb");
+        assert_eq!(plan.design, Design::Grid);
+        assert_eq!((plan.points.len(), reps), (4, 5));
+
+        let e = Plan::resolve(&sc, &["x".to_string()], None, None).unwrap_err();
+        assert!(e.to_string().starts_with("--vary 'x'"), "{e}");
+
+        let plain = crate::scenario::baseline().unwrap();
+        let e = Plan::resolve(&plain, &[], None, None).unwrap_err();
+        assert!(matches!(e, SweepError::NoAxes), "{e}");
+        assert!(!e.to_string().contains("--vary '"), "{e}");
+        let (_, reps) = Plan::resolve(&plain, &cli, None, None).unwrap();
+        assert_eq!(reps, DEFAULT_REPLICATIONS);
     }
 
     #[test]

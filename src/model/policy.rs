@@ -8,12 +8,22 @@
 //! - [`Timeline::delivery`]: what happens to a shipment of chips arriving now? (export bans, caps,
 //!   permit delays, supply shocks).
 //!
-//! [`Timeline::domestic_inference_share`] answers the one question specific to inference mandates.
-//! A new rule adds a variant and arms in these functions, nowhere else.
+//! [`Timeline::domestic_inference_share`] answers the one question specific to inference mandates,
+//! and [`Timeline::supply_factor`] the one specific to supply shocks.
 //!
-//! A rule is in force on `[from, until)`. Rules whose `from` precedes the scenario start are in force
-//! from the start. A lease ban forbids new placements from `from` and evicts running work at
+//! Every query matches every [`Rule`] variant by name (no `_ =>` arm; clippy's
+//! `wildcard_enum_match_arm` is denied here), so a new rule is one variant, one [`RuleKind`] (its
+//! name as written in scenarios, listed once in [`RuleKind::ALL`]), and one arm in each function
+//! that the compiler points at: here, in the scenario layer (`scenario/raw.rs`: its keys;
+//! `scenario/validate.rs`: reading it), nowhere else. CONTRIBUTING.md has the recipe.
+//!
+//! A rule is in force from 00:00 on its `from` day through the end of its `until` day: scenario
+//! dates are inclusive, so the scenario layer sets [`Policy::until`] to 00:00 on the day *after*
+//! the `until` the file writes, and [`Policy::in_force`] holds on `[from, until)` in simulation
+//! time. Rules whose `from` precedes the scenario start are in force from the start. A lease ban forbids new placements from `from` and evicts running work at
 //! `from + grace`.
+
+#![deny(clippy::wildcard_enum_match_arm)]
 
 use crate::engine::{SimDuration, SimTime};
 
@@ -132,18 +142,92 @@ impl Rule {
         }
     }
 
-    /// The rule's kind as written in scenarios.
-    pub fn kind(&self) -> &'static str {
+    /// The rule's kind.
+    pub fn rule_kind(&self) -> RuleKind {
         match self {
-            Rule::ExportBan { .. } => "export_ban",
-            Rule::LicenceFee { .. } => "licence_fee",
-            Rule::LeaseBan { .. } => "lease_ban",
-            Rule::DataResidency { .. } => "data_residency",
-            Rule::ChipCap { .. } => "chip_cap",
-            Rule::PermitDelay { .. } => "permit_delay",
-            Rule::DomesticMandate { .. } => "domestic_mandate",
-            Rule::SupplyShock { .. } => "supply_shock",
+            Rule::ExportBan { .. } => RuleKind::ExportBan,
+            Rule::LicenceFee { .. } => RuleKind::LicenceFee,
+            Rule::LeaseBan { .. } => RuleKind::LeaseBan,
+            Rule::DataResidency { .. } => RuleKind::DataResidency,
+            Rule::ChipCap { .. } => RuleKind::ChipCap,
+            Rule::PermitDelay { .. } => RuleKind::PermitDelay,
+            Rule::DomesticMandate { .. } => RuleKind::DomesticMandate,
+            Rule::SupplyShock { .. } => RuleKind::SupplyShock,
         }
+    }
+
+    /// The rule's kind as written in scenarios (`export_ban`, ...).
+    pub fn kind(&self) -> &'static str {
+        self.rule_kind().name()
+    }
+}
+
+/// The kind of a [`Rule`], without its parameters: what a scenario writes as `rule = "..."`.
+///
+/// The one list of rule names: [`RuleKind::name`] spells each, [`RuleKind::ALL`] lists them in the
+/// order of the format, and the scenario layer reads, checks and suggests names from these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RuleKind {
+    /// [`Rule::ExportBan`].
+    ExportBan,
+    /// [`Rule::LicenceFee`].
+    LicenceFee,
+    /// [`Rule::LeaseBan`].
+    LeaseBan,
+    /// [`Rule::DataResidency`].
+    DataResidency,
+    /// [`Rule::ChipCap`].
+    ChipCap,
+    /// [`Rule::PermitDelay`].
+    PermitDelay,
+    /// [`Rule::DomesticMandate`].
+    DomesticMandate,
+    /// [`Rule::SupplyShock`].
+    SupplyShock,
+}
+
+impl RuleKind {
+    /// Every kind, in the order of the format (a unit test checks that none is missing).
+    pub const ALL: [RuleKind; 8] = [
+        RuleKind::ExportBan,
+        RuleKind::LicenceFee,
+        RuleKind::LeaseBan,
+        RuleKind::DataResidency,
+        RuleKind::ChipCap,
+        RuleKind::PermitDelay,
+        RuleKind::DomesticMandate,
+        RuleKind::SupplyShock,
+    ];
+
+    /// The name of every kind, in the order of [`RuleKind::ALL`] (for help texts, and for serde's
+    /// "expected one of" list, which wants a `'static` slice).
+    pub const NAMES: [&'static str; RuleKind::ALL.len()] = {
+        let mut names = [""; RuleKind::ALL.len()];
+        let mut i = 0;
+        while i < names.len() {
+            names[i] = RuleKind::ALL[i].name();
+            i += 1;
+        }
+        names
+    };
+
+    /// The name as written in scenarios: `rule = "export_ban"`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RuleKind::ExportBan => "export_ban",
+            RuleKind::LicenceFee => "licence_fee",
+            RuleKind::LeaseBan => "lease_ban",
+            RuleKind::DataResidency => "data_residency",
+            RuleKind::ChipCap => "chip_cap",
+            RuleKind::PermitDelay => "permit_delay",
+            RuleKind::DomesticMandate => "domestic_mandate",
+            RuleKind::SupplyShock => "supply_shock",
+        }
+    }
+
+    /// The kind written `name` in scenarios, if any.
+    pub fn from_name(name: &str) -> Option<RuleKind> {
+        RuleKind::ALL.into_iter().find(|k| k.name() == name)
     }
 }
 
@@ -154,7 +238,8 @@ pub struct Policy {
     pub name: String,
     /// In force from this instant (clamped to the start of the run).
     pub from: SimTime,
-    /// Out of force from this instant, if ever.
+    /// Out of force from this instant, if ever: 00:00 on the day after the last day in force
+    /// (the scenario's `until`).
     pub until: Option<SimTime>,
     /// What it does.
     pub rule: Rule,
@@ -245,7 +330,14 @@ impl Timeline {
                     work.data_class != Some(data_class.as_str())
                         || site.jurisdiction == work.firm.headquarters
                 }
-                _ => true,
+                // Rules on prices, deliveries, supply and inference shares: no say on where work
+                // may run.
+                Rule::ExportBan { .. }
+                | Rule::LicenceFee { .. }
+                | Rule::ChipCap { .. }
+                | Rule::PermitDelay { .. }
+                | Rule::DomesticMandate { .. }
+                | Rule::SupplyShock { .. } => true,
             }
         })
     }
@@ -260,8 +352,20 @@ impl Timeline {
                     chip: c,
                     to,
                     fee_fraction,
-                } if *c == chip.name && *to == site.jurisdiction => 1.0 + fee_fraction,
-                _ => 1.0,
+                } => {
+                    if *c == chip.name && *to == site.jurisdiction {
+                        1.0 + fee_fraction
+                    } else {
+                        1.0
+                    }
+                }
+                Rule::ExportBan { .. }
+                | Rule::LeaseBan { .. }
+                | Rule::DataResidency { .. }
+                | Rule::ChipCap { .. }
+                | Rule::PermitDelay { .. }
+                | Rule::DomesticMandate { .. }
+                | Rule::SupplyShock { .. } => 1.0,
             })
             .product()
     }
@@ -272,8 +376,20 @@ impl Timeline {
             .iter()
             .filter(|p| p.in_force(t))
             .map(|p| match &p.rule {
-                Rule::SupplyShock { chip: c, factor } if *c == chip.name => *factor,
-                _ => 1.0,
+                Rule::SupplyShock { chip: c, factor } => {
+                    if *c == chip.name {
+                        *factor
+                    } else {
+                        1.0
+                    }
+                }
+                Rule::ExportBan { .. }
+                | Rule::LicenceFee { .. }
+                | Rule::LeaseBan { .. }
+                | Rule::DataResidency { .. }
+                | Rule::ChipCap { .. }
+                | Rule::PermitDelay { .. }
+                | Rule::DomesticMandate { .. } => 1.0,
             })
             .product()
     }
@@ -299,31 +415,43 @@ impl Timeline {
             }
             let chip_matches = |c: &Option<String>| c.as_deref().is_none_or(|c| c == chip.name);
             match &p.rule {
-                Rule::ExportBan { chip: c, to } if *c == chip.name && *to == site.jurisdiction => {
-                    return DeliveryVerdict::Banned;
+                Rule::ExportBan { chip: c, to } => {
+                    if *c == chip.name && *to == site.jurisdiction {
+                        return DeliveryVerdict::Banned;
+                    }
                 }
                 Rule::PermitDelay {
                     through,
                     chip: c,
                     delay,
-                } if *through == site.jurisdiction
-                    && chip_matches(c)
-                    && !already_delayed.contains(&i) =>
-                {
-                    return DeliveryVerdict::Delay {
-                        rule: i,
-                        delay: *delay,
-                    };
+                } => {
+                    if *through == site.jurisdiction
+                        && chip_matches(c)
+                        && !already_delayed.contains(&i)
+                    {
+                        return DeliveryVerdict::Delay {
+                            rule: i,
+                            delay: *delay,
+                        };
+                    }
                 }
                 Rule::ChipCap {
                     country,
                     chip: c,
                     max_chips: cap,
-                } if *country == site.jurisdiction && chip_matches(c) => {
-                    let have = installed_in_country(c.as_deref());
-                    max_chips = max_chips.min(cap.saturating_sub(have));
+                } => {
+                    if *country == site.jurisdiction && chip_matches(c) {
+                        let have = installed_in_country(c.as_deref());
+                        max_chips = max_chips.min(cap.saturating_sub(have));
+                    }
                 }
-                _ => {}
+                // Prices, where work runs, inference shares: no say on shipments. (A supply
+                // shock scales the steady supply rate, see `supply_factor`, not a shipment.)
+                Rule::LicenceFee { .. }
+                | Rule::LeaseBan { .. }
+                | Rule::DataResidency { .. }
+                | Rule::DomesticMandate { .. }
+                | Rule::SupplyShock { .. } => {}
             }
         }
         DeliveryVerdict::Deliver { max_chips }
@@ -338,8 +466,14 @@ impl Timeline {
                 Rule::DomesticMandate {
                     firms_headquartered_in,
                     share,
-                } if *firms_headquartered_in == firm.headquarters => Some(*share),
-                _ => None,
+                } => (*firms_headquartered_in == firm.headquarters).then_some(*share),
+                Rule::ExportBan { .. }
+                | Rule::LicenceFee { .. }
+                | Rule::LeaseBan { .. }
+                | Rule::DataResidency { .. }
+                | Rule::ChipCap { .. }
+                | Rule::PermitDelay { .. }
+                | Rule::SupplyShock { .. } => None,
             })
             .fold(0.0, f64::max)
     }
@@ -354,5 +488,55 @@ impl Timeline {
         v.sort();
         v.dedup();
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rule_kind_has_one_name_that_reads_back() {
+        let mut names = RuleKind::NAMES.to_vec();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), RuleKind::ALL.len(), "{:?}", RuleKind::NAMES);
+        for (k, name) in RuleKind::ALL.into_iter().zip(RuleKind::NAMES) {
+            assert_eq!(k.name(), name);
+            assert_eq!(RuleKind::from_name(name), Some(k));
+        }
+        assert_eq!(RuleKind::from_name("export-ban"), None);
+    }
+
+    #[test]
+    fn a_rule_reports_its_kind() {
+        let ban = Rule::ExportBan {
+            chip: "h20".into(),
+            to: "CN".into(),
+        };
+        assert_eq!(ban.rule_kind(), RuleKind::ExportBan);
+        assert_eq!(ban.kind(), "export_ban");
+        let shock = Rule::SupplyShock {
+            chip: "910c".into(),
+            factor: 0.5,
+        };
+        assert_eq!(shock.kind(), "supply_shock");
+    }
+
+    #[test]
+    fn in_force_holds_on_from_to_the_instant_before_until() {
+        let p = Policy {
+            name: "fee".into(),
+            from: SimTime(10),
+            until: Some(SimTime(20)),
+            rule: Rule::DataResidency {
+                data_class: "x".into(),
+            },
+            source: None,
+        };
+        assert!(!p.in_force(SimTime(9)));
+        assert!(p.in_force(SimTime(10)));
+        assert!(p.in_force(SimTime(19)));
+        assert!(!p.in_force(SimTime(20)));
     }
 }

@@ -49,7 +49,8 @@ pub struct Supply {
     pub chips_per_year: f64,
     /// First delivery.
     pub from: SimTime,
-    /// No deliveries after this instant.
+    /// No lots at or after this instant: 00:00 on the day after the scenario's `until` (the last
+    /// day of supply), or the end of the horizon.
     pub until: SimTime,
 }
 

@@ -213,7 +213,8 @@ pub struct Workload {
     pub name: String,
     /// First arrival (or demand start).
     pub start: SimTime,
-    /// No arrivals after this.
+    /// No arrivals from this instant on: 00:00 on the day after the scenario's `end_date` (the workload's
+    /// last day), or the end of the horizon. Inference demand stops here.
     pub end: SimTime,
     /// What it generates.
     pub kind: WorkloadKind,

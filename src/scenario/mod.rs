@@ -9,7 +9,9 @@
 //! 2. The layers merge into one `toml::Value` (`merge.rs`).
 //! 3. serde reads the merged value into the raw mirror types (`raw.rs`); `serde_path_to_error`
 //!    records the field path of any failure.
-//! 4. `validate.rs` checks ranges, references and dates and builds the [`model::World`].
+//! 4. `validate.rs` checks ranges, references and dates and builds the [`model::World`];
+//!    `sweep.rs` checks the `[sweep]` section (axes parsed, their field paths known, the design
+//!    known), so that a sweep never fails later on what the file wrote.
 //!
 //! Any failure in 2 to 4 carries a field path of the merged document; `locate.rs` finds the layer
 //! (child first) that wrote that path and turns toml_edit's span into `file:line:col`.
@@ -18,10 +20,13 @@
 //!
 //! Any non-integer figure but `size_flop` may be written as a distribution. The loaded
 //! [`Scenario::world`] is the *nominal* world (median, mode or midpoint of each distribution), and
-//! [`Scenario::inputs`] lists the figures so given. [`Scenario::world_for`] re-validates the kept
-//! raw scenario with one draw per figure for one replication; each figure has its own random
-//! stream, keyed by its field path (see `validate.rs`). `size_flop` keeps its older meaning: a
-//! distribution of job sizes, drawn per job by the model.
+//! [`Scenario::inputs`] lists the figures so given. The scenario is validated once, at load, into a
+//! template (`template.rs`): the nominal world and, for each uncertain figure, where it lands in
+//! that world. [`Scenario::world_for`] draws one value per figure for one replication and sets it on
+//! a copy of the template world, without validating again (loading checked each distribution's
+//! whole support against the figure's range; each draw is still checked against the range, which
+//! is cheap). Each figure has its own random stream, keyed by its field path (see `validate.rs`).
+//! `size_flop` keeps its older meaning: a distribution of job sizes, drawn per job by the model.
 //!
 //! [`Scenario::set_field`] overrides one field of the merged document and validates again (for
 //! sweeps); the override enters [`Scenario::content_hash`].
@@ -35,15 +40,24 @@
 //! # Time
 //!
 //! Time zero is `start_date` at 00:00; a date `d` is the instant `(d - start_date)` days later, at
-//! 00:00. The horizon ends at the end of `end_date` (`end_date - start_date + 1` days). Dates that
-//! close an interval (a supply's or a workload's `until` / `end_date`, a policy's `until`) therefore
-//! mean the start of that day; left out, they default to the end of the horizon.
+//! 00:00. **Every end date of a scenario is inclusive**: it is the last day on which the thing
+//! applies or happens. The horizon ends at the end of `end_date` (`end_date - start_date + 1`
+//! days); likewise a policy's `until`, a workload's `end_date` and a supply's `until` end at 00:00
+//! on the *day after* the date written (a policy with `until = 2025-03-31` is in force all of
+//! March 31 and out of force from April 1). Left out, they default to the end of the horizon.
+//! Start dates (`from`, `start_date`) mean 00:00 on that day.
 
 mod locate;
 mod merge;
 mod raw;
+pub mod sweep;
+mod template;
 mod validate;
 
+#[cfg(test)]
+mod dates_tests;
+#[cfg(test)]
+mod template_tests;
 #[cfg(test)]
 mod tests;
 
@@ -60,6 +74,7 @@ use crate::model;
 pub use locate::Location;
 use locate::{Locator, Seg, Want};
 use merge::Layer;
+pub use sweep::SweepSpec;
 
 /// The baseline scenario built into the binary; `extends = "baseline.toml"` falls back to it when
 /// no such file sits beside the extending file.
@@ -79,25 +94,17 @@ pub struct Provenance {
     pub source: String,
 }
 
-/// The `[sweep]` section of a scenario: axes in `--vary` syntax, checked when the sweep is planned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SweepSpec {
-    /// Axes, each `PATH=VALUES`.
-    pub vary: Vec<String>,
-    /// `grid` or `one-at-a-time`, if given.
-    pub design: Option<String>,
-    /// Replications per point, if given.
-    pub replications: Option<u64>,
-}
-
-/// The calendar dates of a policy as the scenario wrote them (the world keeps simulation times, in
-/// which a rule dated before the start is clamped to the start).
+/// The calendar dates of a policy (the world keeps simulation times, in which a rule dated before
+/// the start is clamped to the start).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PolicyDates {
-    /// In force from this day.
+    /// In force from this day (the scenario's `from`).
     pub from: NaiveDate,
-    /// Out of force from this day, if ever.
+    /// Out of force from this day, if ever: the day after [`PolicyDates::last_day`]. Reports mark
+    /// a rule's end here, where the world's [`model::Policy::until`] lies.
     pub until: Option<NaiveDate>,
+    /// The last day in force, if the rule ends: the scenario's `until`, as written (inclusive).
+    pub last_day: Option<NaiveDate>,
 }
 
 /// A figure of the scenario given as a distribution: drawn once per replication, from a random
@@ -149,7 +156,7 @@ pub struct Scenario {
 }
 
 /// The merged document and what it came from, shared by clones of a scenario: what
-/// [`Scenario::world_for`] and [`Scenario::set_field`] validate again.
+/// [`Scenario::set_field`] validates again, and the template [`Scenario::world_for`] draws from.
 #[derive(Clone)]
 struct Source(Arc<SourceData>);
 
@@ -160,8 +167,11 @@ struct SourceData {
     merged: toml::Value,
     /// Where each merged `[[policy]]` entry came from.
     policy_origin: Vec<(usize, usize)>,
-    /// `merged`, deserialized.
-    raw: raw::RawScenario,
+    /// The `[sweep]` section, checked.
+    sweep: Option<SweepSpec>,
+    /// The nominal world as validated, and where each uncertain input lands in it: what each
+    /// replication's world is drawn from.
+    template: template::Template,
     /// [`Scenario::set_field`] overrides applied so far: (field path, value).
     overrides: Vec<(String, toml::Value)>,
 }
@@ -196,13 +206,9 @@ impl PartialEq for Source {
 }
 
 impl Scenario {
-    /// The scenario's `[sweep]` section, if it has one.
+    /// The scenario's `[sweep]` section, if it has one, as checked when the scenario loaded.
     pub fn sweep(&self) -> Option<SweepSpec> {
-        self.source.0.raw.sweep.as_ref().map(|s| SweepSpec {
-            vary: s.vary.clone(),
-            design: s.design.clone(),
-            replications: s.replications,
-        })
+        self.source.0.sweep.clone()
     }
 
     /// The instant of 00:00 on `d`; dates before the start map to time zero.
@@ -230,30 +236,30 @@ impl Scenario {
     /// does not fail for a scenario that loaded; a draw of a duration below one second counts as one
     /// second. An error here would mean a bug, and is reported like a load error.
     ///
-    /// The world is built from the scenario's merged document, not from [`Scenario::world`]: change
-    /// a field with [`Scenario::set_field`], not by editing `world`, or replications that draw will
-    /// not see the change.
+    /// The world is a copy of the template validated at load (kept apart from [`Scenario::world`],
+    /// which equals it): change a field with [`Scenario::set_field`], not by editing `world`, or
+    /// replications will not see the change.
     pub fn world_for(
         &self,
         seed: u64,
         replication: u64,
     ) -> Result<(model::World, Vec<(String, f64)>), ScenarioError> {
-        if self.inputs.is_empty() {
-            return Ok((self.world.clone(), Vec::new()));
-        }
         let src = &*self.source.0;
-        let locator = src.locator();
-        let mode = validate::Mode::Sample { seed, replication };
-        let v = validate::validate(&src.raw, mode, &|p| locator.display(p)).map_err(|issue| {
-            let mut e = issue_error(issue, &locator);
-            if let ScenarioError::Invalid { message, .. } = &mut e {
-                message.push_str(&format!(
-                    " (drawn for replication {replication} under seed {seed})"
-                ));
-            }
-            e
-        })?;
-        Ok((v.world, v.draws))
+        if self.inputs.is_empty() {
+            return Ok((src.template.world.clone(), Vec::new()));
+        }
+        src.template
+            .world_for(&self.inputs, seed, replication)
+            .map_err(|issue| {
+                let locator = src.locator();
+                let mut e = issue_error(issue, &locator);
+                if let ScenarioError::Invalid { message, .. } = &mut e {
+                    message.push_str(&format!(
+                        " (drawn for replication {replication} under seed {seed})"
+                    ));
+                }
+                e
+            })
     }
 
     /// Overrides one field of the merged scenario and validates it again: world, inputs and
@@ -533,6 +539,13 @@ fn from_parts(
         serde_path_to_error::deserialize(merged.clone()).map_err(|e| serde_error(&e, &locator))?;
     let v = validate::validate(&raw, validate::Mode::Nominal, &|p| locator.display(p))
         .map_err(|issue| issue_error(issue, &locator))?;
+    let sweep = match &raw.sweep {
+        None => None,
+        Some(s) => Some(
+            sweep::check(s, &|path| field_exists(path, &merged, &locator))
+                .map_err(|issue| issue_error(issue, &locator))?,
+        ),
+    };
     let mut hasher = Sha256::new();
     for l in layers.iter() {
         let file_name = l.name.rsplit(['/', '\\']).next().unwrap_or(&l.name);
@@ -558,6 +571,10 @@ fn from_parts(
     provenance.sort();
     provenance.dedup();
     let files = layers.iter().map(|l| l.name.clone()).collect();
+    let template = template::Template {
+        world: v.world.clone(),
+        slots: v.slots,
+    };
     Ok(Scenario {
         name: v.name,
         description: v.description,
@@ -574,10 +591,43 @@ fn from_parts(
             layers,
             merged,
             policy_origin,
-            raw,
+            sweep,
+            template,
             overrides,
         })),
     })
+}
+
+/// Whether [`Scenario::set_field`] can set `path` of `merged` (a `[sweep]` axis, checked at load
+/// like `--set`); else what is wrong and how to fix it.
+fn field_exists(
+    path: &str,
+    merged: &toml::Value,
+    locator: &Locator<'_>,
+) -> Result<(), sweep::NoField> {
+    let segs = parse_field_path(path).map_err(|m| {
+        (
+            format!("cannot read the field path: {m}"),
+            "write a dotted path such as chips.h100.training_mfu or policy.lease-ban.from; \
+             quote a name with dots: sites.\"a.b\".pue"
+                .to_string(),
+        )
+    })?;
+    // Setting a placeholder on a copy finds the field as `set_field` would; the value is checked
+    // for each point when the sweep is planned.
+    let mut copy = merged.clone();
+    match assign(&mut copy, &segs, toml::Value::Boolean(false)) {
+        Ok(_) => Ok(()),
+        Err(u) => match unknown_field_error(path, u, locator) {
+            ScenarioError::UnknownKey {
+                path, key, help, ..
+            } => Err((format!("{path}: no field '{key}' to vary"), help)),
+            other => Err((
+                other.to_string(),
+                "see the README's \"Scenario format\" section for field paths".to_string(),
+            )),
+        },
+    }
 }
 
 /// A validation issue, located.
@@ -683,7 +733,7 @@ fn table_keys(at: &[Seg]) -> Option<Vec<&'static str>> {
         }
         [p, Seg::Index(_)] if is(p, "policy") => {
             let mut keys = raw::POLICY_COMMON_KEYS.to_vec();
-            for k in raw::RULE_KINDS {
+            for k in raw::RawRuleKind::all() {
                 let (req, opt) = k.keys();
                 for key in req.iter().chain(opt) {
                     if !keys.contains(key) {

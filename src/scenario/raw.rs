@@ -25,6 +25,8 @@ use chrono::NaiveDate;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 
+use crate::model::RuleKind;
+
 /// Keys of a chip table (kept beside the struct; a unit test checks them against serde's list).
 pub const CHIP_KEYS: &[&str] = &[
     "vendor",
@@ -478,66 +480,59 @@ impl<'de> Deserialize<'de> for RawQuantity {
     }
 }
 
-/// `rule = "..."` of a policy.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub enum RawRuleKind {
-    ExportBan,
-    LicenceFee,
-    LeaseBan,
-    DataResidency,
-    ChipCap,
-    PermitDelay,
-    DomesticMandate,
-    SupplyShock,
+/// `rule = "..."` of a policy: a [`RuleKind`], read by its name ([`RuleKind::name`], the one list of
+/// rule names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RawRuleKind(pub RuleKind);
+
+impl<'de> Deserialize<'de> for RawRuleKind {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawRuleKind;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a rule name such as \"export_ban\"")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawRuleKind, E> {
+                RuleKind::from_name(s)
+                    .map(RawRuleKind)
+                    .ok_or_else(|| E::unknown_variant(s, &RuleKind::NAMES))
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 impl RawRuleKind {
     /// As written in scenarios.
     pub fn as_str(self) -> &'static str {
-        match self {
-            RawRuleKind::ExportBan => "export_ban",
-            RawRuleKind::LicenceFee => "licence_fee",
-            RawRuleKind::LeaseBan => "lease_ban",
-            RawRuleKind::DataResidency => "data_residency",
-            RawRuleKind::ChipCap => "chip_cap",
-            RawRuleKind::PermitDelay => "permit_delay",
-            RawRuleKind::DomesticMandate => "domestic_mandate",
-            RawRuleKind::SupplyShock => "supply_shock",
-        }
+        self.0.name()
     }
 
     /// Parses the name as written in scenarios.
     pub fn from_name(name: &str) -> Option<Self> {
-        RULE_KINDS.iter().copied().find(|k| k.as_str() == name)
+        RuleKind::from_name(name).map(RawRuleKind)
     }
 
     /// `(required, optional)` rule-specific keys.
     pub fn keys(self) -> (&'static [&'static str], &'static [&'static str]) {
-        match self {
-            RawRuleKind::ExportBan => (&["chip", "to"], &[]),
-            RawRuleKind::LicenceFee => (&["chip", "to", "fee_fraction"], &[]),
-            RawRuleKind::LeaseBan => (&["firms_headquartered_in", "grace_days"], &[]),
-            RawRuleKind::DataResidency => (&["data_class"], &[]),
-            RawRuleKind::ChipCap => (&["country", "max_chips"], &["chip"]),
-            RawRuleKind::PermitDelay => (&["through", "delay_days"], &["chip"]),
-            RawRuleKind::DomesticMandate => (&["firms_headquartered_in", "inference_share"], &[]),
-            RawRuleKind::SupplyShock => (&["chip", "factor"], &[]),
+        match self.0 {
+            RuleKind::ExportBan => (&["chip", "to"], &[]),
+            RuleKind::LicenceFee => (&["chip", "to", "fee_fraction"], &[]),
+            RuleKind::LeaseBan => (&["firms_headquartered_in", "grace_days"], &[]),
+            RuleKind::DataResidency => (&["data_class"], &[]),
+            RuleKind::ChipCap => (&["country", "max_chips"], &["chip"]),
+            RuleKind::PermitDelay => (&["through", "delay_days"], &["chip"]),
+            RuleKind::DomesticMandate => (&["firms_headquartered_in", "inference_share"], &[]),
+            RuleKind::SupplyShock => (&["chip", "factor"], &[]),
         }
     }
-}
 
-/// Every rule kind, in the order of the format.
-pub const RULE_KINDS: &[RawRuleKind] = &[
-    RawRuleKind::ExportBan,
-    RawRuleKind::LicenceFee,
-    RawRuleKind::LeaseBan,
-    RawRuleKind::DataResidency,
-    RawRuleKind::ChipCap,
-    RawRuleKind::PermitDelay,
-    RawRuleKind::DomesticMandate,
-    RawRuleKind::SupplyShock,
-];
+    /// Every rule kind, in the order of the format.
+    pub fn all() -> impl Iterator<Item = RawRuleKind> {
+        RuleKind::ALL.into_iter().map(RawRuleKind)
+    }
+}
 
 /// `[[policy]]`: the common keys plus every rule's keys as options; `validate.rs` checks which apply.
 #[derive(Clone, Debug, Deserialize)]

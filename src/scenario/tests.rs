@@ -821,9 +821,10 @@ enabled = false
         }
     );
     assert_eq!(p0.from, SimTime(98 * 86_400));
+    // `until = 2025-10-01` is the last day in force: out of force from 00:00 on 2025-10-02.
     assert_eq!(
         s.world.timeline.policies[1].until,
-        Some(SimTime(273 * 86_400))
+        Some(SimTime(274 * 86_400))
     );
     // The replaced entry's provenance goes with it.
     let prov: Vec<&str> = s.provenance.iter().map(|p| p.path.as_str()).collect();
@@ -925,7 +926,7 @@ fn key_lists_match_serde() {
     .concat();
     assert_eq!(serde_keys::<raw::RawWorkload>(), sorted(&workload));
     let mut policy: Vec<&str> = raw::POLICY_COMMON_KEYS.to_vec();
-    for k in raw::RULE_KINDS {
+    for k in raw::RawRuleKind::all() {
         let (req, opt) = k.keys();
         policy.extend(
             req.iter()

@@ -7,14 +7,17 @@
 //! # Uncertain figures
 //!
 //! Every non-integer figure but `size_flop` may be a distribution ([`RawQuantity`]). [`Cx::value`]
-//! resolves it before the figure's range check, according to the [`Mode`]: its nominal value (median
-//! of a lognormal, mode of a triangular, midpoint of a uniform), or one draw from a stream of its own,
-//! keyed by the figure's field path, so that adding or changing one uncertain figure moves no other
-//! figure's draw. At load the distribution's whole support is checked against the figure's range, so
-//! a replication can never draw a value the nominal world would refuse. `size_flop` keeps its
-//! meaning: a distribution of job sizes, drawn per job by the model.
+//! resolves it before the figure's range check to its nominal value (median of a lognormal, mode of
+//! a triangular, midpoint of a uniform), and records it as an uncertain input with its [`Slot`]:
+//! where it lands in the world, its range and its unit. A replication draws each input from a
+//! stream of its own, keyed by the figure's field path (so adding or changing one uncertain figure
+//! moves no other figure's draw), and sets the draws on a copy of the nominal world
+//! (`template.rs`) without validating again. At load the distribution's whole support is checked
+//! against the figure's range, so a replication can never draw a value the nominal world would
+//! refuse; [`drawn`] still checks each draw, cheaply. `size_flop` keeps its meaning: a
+//! distribution of job sizes, drawn per job by the model.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
@@ -22,16 +25,16 @@ use chrono::NaiveDate;
 use crate::engine::{rng, SimDuration, SimTime, SECS_PER_DAY};
 use crate::model::{
     self, Arrivals, BatchWorkload, Chip, ChipId, Delivery, Firm, InferenceWorkload, JobKind,
-    Operator, PlacementStrategy, Policy, Pricing, Quantity, Rule, Site, SiteId, Supply, Timeline,
-    Workload, WorkloadKind,
+    Operator, PlacementStrategy, Policy, Pricing, Quantity, Rule, RuleKind, Site, SiteId, Supply,
+    Timeline, Workload, WorkloadKind,
 };
 
 use super::locate::{fmt_key, key, Seg, Want};
 use super::raw::{
     self, Named, RawArrivals, RawChip, RawDate, RawFirm, RawOperator, RawPlacement, RawPolicy,
-    RawPricing, RawQuantity, RawRuleKind, RawScenario, RawSite, RawSource, RawWorkload,
-    RawWorkloadKind,
+    RawPricing, RawQuantity, RawScenario, RawSite, RawSource, RawWorkload, RawWorkloadKind,
 };
+use super::template::{ChipFigure, Conversion, Figure, Owner, Slot, Value};
 use super::{date_to_time, did_you_mean, list_or_none, Provenance, UncertainInput};
 
 /// One validation failure, not yet located.
@@ -59,7 +62,10 @@ pub(crate) struct Validated {
     pub policy_dates: Vec<super::PolicyDates>,
     /// Every figure given as a distribution, in validation order.
     pub inputs: Vec<UncertainInput>,
+    /// Where each of `inputs` lands in `world`, in the same order.
+    pub slots: Vec<Slot>,
     /// In [`Mode::Sample`], `(path, value drawn)` in the order of `inputs`; empty otherwise.
+    #[cfg(test)]
     pub draws: Vec<(String, f64)>,
 }
 
@@ -69,7 +75,10 @@ pub(crate) enum Mode {
     /// The nominal world: median of a lognormal, mode of a triangular, midpoint of a uniform.
     Nominal,
     /// One replication's world: each figure drawn from its own stream
-    /// `rng::stream_by_key(seed, replication, fnv1a64("input:" + field path))`.
+    /// `rng::stream_by_key(seed, replication, fnv1a64("input:" + field path))`, and the whole
+    /// scenario validated around the draws. Replications use the template instead
+    /// (`template.rs`); this stays as the reference the template is tested against.
+    #[cfg(test)]
     Sample {
         /// Master seed.
         seed: u64,
@@ -117,8 +126,8 @@ impl P {
 }
 
 /// The range a number must fall in.
-#[derive(Clone, Copy)]
-enum Bound {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Bound {
     /// finite, > 0
     Positive,
     /// finite, >= 0
@@ -419,6 +428,37 @@ fn duration(v: f64, path: &P, bound: Bound, secs_per_unit: f64, help: &str) -> R
     Ok(d)
 }
 
+/// A drawn value of the figure at `path`, checked against its range and converted: a duration
+/// drawn shorter than the one-second resolution of simulated time is taken as one second (the
+/// support check cannot exclude it for a lognormal, and it is no mistake of the file).
+fn drawn_value(v: f64, path: &P, bound: Bound, conversion: Conversion, help: &str) -> R<Value> {
+    let v = num(v, path, bound, help)?;
+    Ok(match conversion {
+        Conversion::Number => Value::Number(v),
+        Conversion::Duration(secs_per_unit) => {
+            let d = SimDuration::from_secs_f64(v * secs_per_unit);
+            Value::Duration(if v > 0.0 { d.max(SimDuration(1)) } else { d })
+        }
+    })
+}
+
+/// A value drawn for the uncertain figure `slot`, checked against its range and converted (see
+/// [`drawn_value`]). Loading checked that every value the distribution can draw is in range, so
+/// this fails only on a bug.
+pub(crate) fn drawn(v: f64, slot: &Slot) -> R<Value> {
+    drawn_value(
+        v,
+        &P(slot.path.clone()),
+        slot.bound,
+        slot.conversion,
+        &slot.help,
+    )
+    .map_err(|mut issue| {
+        issue.message = format!("drawn value out of range: {}", issue.message);
+        issue
+    })
+}
+
 const ISO_HELP: &str = "use a two-letter upper-case ISO 3166 country code, e.g. CN, US, SG, MY, AE";
 
 /// An ISO 3166 alpha-2 code: two upper-case ASCII letters. Rules compare these codes with `==`, so
@@ -479,7 +519,12 @@ struct Cx<'a> {
     display: &'a dyn Fn(&[Seg]) -> String,
     /// The uncertain figures met so far, in validation order.
     inputs: RefCell<Vec<UncertainInput>>,
+    /// Where each of them lands in the world.
+    slots: RefCell<Vec<Slot>>,
+    /// The entity being validated, whose figures these are.
+    owner: Cell<Option<Owner>>,
     /// In [`Mode::Sample`], the values drawn for them.
+    #[cfg(test)]
     draws: RefCell<Vec<(String, f64)>>,
 }
 
@@ -488,7 +533,14 @@ impl Cx<'_> {
     /// reports it). A distribution must be well-formed and its whole support must lie in `bound`;
     /// it is recorded as an uncertain input and resolves to its nominal value, or in
     /// [`Mode::Sample`] to one draw from its own stream. The flag says whether the value was drawn.
-    fn value(&self, q: &RawQuantity, path: &P, bound: Bound, help: &str) -> R<(f64, bool)> {
+    fn value(
+        &self,
+        q: &RawQuantity,
+        path: &P,
+        bound: Bound,
+        help: &str,
+        conversion: Conversion,
+    ) -> R<(f64, bool)> {
         let form = match q {
             RawQuantity::Fixed(v) => return Ok((*v, false)),
             RawQuantity::LogNormal(_) => "lognormal",
@@ -515,8 +567,27 @@ impl Cx<'_> {
         support_fits(&quantity, bound, key).map_err(misfit)?;
         let shown = (self.display)(&path.0);
         let nominal = nominal(&quantity);
+        let figure = self
+            .owner
+            .get()
+            .and_then(|owner| Figure::of(owner, key))
+            .ok_or_else(|| {
+                path.value(
+                    format!("internal error: no place in the world for the figure '{key}'"),
+                    "this is a bug in capsim; please report it with the scenario",
+                )
+            })?;
+        self.slots.borrow_mut().push(Slot {
+            figure,
+            path: path.0.clone(),
+            bound,
+            conversion,
+            help: help.to_string(),
+            followers: Vec::new(),
+        });
         let (v, drawn) = match self.mode {
             Mode::Nominal => (nominal, false),
+            #[cfg(test)]
             Mode::Sample { seed, replication } => {
                 let mut g = rng::stream_by_key(seed, replication, input_key(&shown));
                 let v = quantity.sample(&mut g);
@@ -534,7 +605,7 @@ impl Cx<'_> {
 
     /// A figure resolved by [`Cx::value`] and checked against `bound`.
     fn num(&self, q: &RawQuantity, path: &P, bound: Bound, help: &str) -> R<f64> {
-        let (v, _) = self.value(q, path, bound, help)?;
+        let (v, _) = self.value(q, path, bound, help, Conversion::Number)?;
         num(v, path, bound, help)
     }
 
@@ -549,17 +620,30 @@ impl Cx<'_> {
         secs_per_unit: f64,
         help: &str,
     ) -> R<SimDuration> {
-        let (v, drawn) = self.value(q, path, bound, help)?;
+        let conversion = Conversion::Duration(secs_per_unit);
+        let (v, drawn) = self.value(q, path, bound, help, conversion)?;
         if drawn {
-            let v = num(v, path, bound, help)?;
-            let d = SimDuration::from_secs_f64(v * secs_per_unit);
-            return Ok(if v > 0.0 { d.max(SimDuration(1)) } else { d });
+            return match drawn_value(v, path, bound, conversion, help)? {
+                Value::Duration(d) => Ok(d),
+                Value::Number(_) => Err(path.value(
+                    "internal error: a duration converted to a number",
+                    "this is a bug in capsim; please report it with the scenario",
+                )),
+            };
         }
         duration(v, path, bound, secs_per_unit, help)
     }
 
     fn time(&self, d: NaiveDate) -> SimTime {
         date_to_time(self.start, d)
+    }
+
+    /// 00:00 on the day after `d`, at most the end of the horizon: where an interval whose last
+    /// day is `d` ends (every end date of a scenario is inclusive).
+    fn day_after(&self, d: NaiveDate) -> SimTime {
+        d.succ_opt()
+            .map_or(self.horizon, |next| self.time(next))
+            .min(self.horizon)
     }
 
     /// A date that must lie inside `[start_date, end_date]`.
@@ -600,21 +684,27 @@ pub(crate) fn validate(
         mode,
         display,
         inputs: RefCell::new(Vec::new()),
+        slots: RefCell::new(Vec::new()),
+        owner: Cell::new(None),
+        #[cfg(test)]
         draws: RefCell::new(Vec::new()),
     };
     let mut prov = Vec::new();
 
     let mut chips = Vec::with_capacity(raw.chips.0.len());
-    for (name, c) in &raw.chips.0 {
+    for (i, (name, c)) in raw.chips.0.iter().enumerate() {
+        cx.owner.set(Some(Owner::Chip(i)));
         chips.push(chip(&cx, name, c, &mut prov)?);
     }
     let mut sites = Vec::with_capacity(raw.sites.0.len());
-    for (name, s) in &raw.sites.0 {
+    for (i, (name, s)) in raw.sites.0.iter().enumerate() {
+        cx.owner.set(Some(Owner::Site(i)));
         sites.push(site(&cx, name, s, &chips, &mut prov)?);
     }
     let mut firms = Vec::with_capacity(raw.firms.0.len());
-    for (name, f) in &raw.firms.0 {
-        firms.push(firm(&cx, name, f, &sites, &mut prov)?);
+    for (i, (name, f)) in raw.firms.0.iter().enumerate() {
+        cx.owner.set(None);
+        firms.push(firm(&cx, i, name, f, &sites, &mut prov)?);
     }
     let mut policies = Vec::with_capacity(raw.policy.len());
     let mut policy_dates = Vec::with_capacity(raw.policy.len());
@@ -631,12 +721,15 @@ pub(crate) fn validate(
                 "policy names must be unique; rename one of them",
             ));
         }
+        cx.owner.set(Some(Owner::Policy(policies.len())));
         policies.push(policy(&cx, &path, p, &chips, &mut prov)?);
         policy_dates.push(super::PolicyDates {
             from: p.from.0,
-            until: p.until.map(|u| u.0),
+            until: p.until.and_then(|u| u.0.succ_opt()),
+            last_day: p.until.map(|u| u.0),
         });
     }
+    cx.owner.set(None);
     for (p, text) in &raw.sources.0 {
         source_path(p, raw)?;
         prov.push(Provenance {
@@ -661,6 +754,8 @@ pub(crate) fn validate(
         provenance: prov,
         policy_dates,
         inputs: cx.inputs.into_inner(),
+        slots: cx.slots.into_inner(),
+        #[cfg(test)]
         draws: cx.draws.into_inner(),
     })
 }
@@ -837,7 +932,19 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
                     Bound::NonNegative,
                     "lease price at this site in USD per chip-hour",
                 )?,
-                None => chip.map_or(0.0, |c| c.lease_usd_per_chip_hour),
+                None => {
+                    // The chip's price: if that is uncertain, this site follows its draws.
+                    if let Some(Owner::Site(me)) = cx.owner.get() {
+                        let lease =
+                            Figure::Chip(chip_id.0 as usize, ChipFigure::LeaseUsdPerChipHour);
+                        for slot in cx.slots.borrow_mut().iter_mut() {
+                            if slot.figure == lease {
+                                slot.followers.push(me);
+                            }
+                        }
+                    }
+                    chip.map_or(0.0, |c| c.lease_usd_per_chip_hour)
+                }
             };
             Pricing::Lease {
                 usd_per_chip_hour: price,
@@ -885,14 +992,19 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
                 Some(d) => cx.inside(d, &sp_path.k("from"))?,
                 None => SimTime::ZERO,
             };
+            // `until` is the last day of supply (inclusive).
             let until = match sp.until {
-                Some(d) => cx.inside(d, &sp_path.k("until"))?,
+                Some(d) => {
+                    cx.inside(d, &sp_path.k("until"))?;
+                    cx.day_after(d.0)
+                }
                 None => cx.horizon,
             };
             if until <= from {
                 return Err(sp_path.k("until").value(
                     "supply ends before it starts",
-                    "make until later than from (both default to the horizon)",
+                    "until is the last day of supply (inclusive): make it no earlier than from \
+                     (both default to the horizon)",
                 ));
             }
             Some((
@@ -975,7 +1087,14 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
     Ok(site)
 }
 
-fn firm(cx: &Cx, name: &str, f: &RawFirm, sites: &[Site], prov: &mut Vec<Provenance>) -> R<Firm> {
+fn firm(
+    cx: &Cx,
+    index: usize,
+    name: &str,
+    f: &RawFirm,
+    sites: &[Site],
+    prov: &mut Vec<Provenance>,
+) -> R<Firm> {
     let path = P::root("firms").k(name);
     entry_name(name, &path, "firm")?;
     let headquarters = iso(&f.headquarters, &path.k("headquarters"))?;
@@ -1020,7 +1139,9 @@ fn firm(cx: &Cx, name: &str, f: &RawFirm, sites: &[Site], prov: &mut Vec<Provena
                 "workload names must be unique within a firm; rename one of them",
             ));
         }
+        cx.owner.set(Some(Owner::Workload(index, i)));
         workloads.push(workload(cx, &base, &wp, w, prov)?);
+        cx.owner.set(None);
     }
     sources(&base, &f.source, raw::FIRM_KEYS, &path, prov)?;
     Ok(Firm {
@@ -1096,8 +1217,12 @@ fn workload<'a>(
         Some(d) => cx.inside(d, &path.k("start_date"))?,
         None => SimTime::ZERO,
     };
+    // `end_date` is the workload's last day (inclusive): it ends at 00:00 on the day after.
     let end = match w.end_date {
-        Some(d) => cx.inside(d, &path.k("end_date"))?,
+        Some(d) => {
+            cx.inside(d, &path.k("end_date"))?;
+            cx.day_after(d.0)
+        }
         None => cx.horizon,
     };
     if end_d < start_d {
@@ -1418,10 +1543,11 @@ fn policy<'a>(
         None => None,
         Some(u) => {
             let up = path.k("until");
-            if u.0 <= p.from.0 {
+            if u.0 < p.from.0 {
                 return Err(up.value(
-                    format!("until {} is not after from {}", u.0, p.from.0),
-                    "a rule is in force on [from, until): make until later than from",
+                    format!("until {} is before from {}", u.0, p.from.0),
+                    "until is the last day the rule is in force (inclusive): make it no earlier \
+                     than from",
                 ));
             }
             if u.0 > cx.end {
@@ -1430,7 +1556,7 @@ fn policy<'a>(
                     "leave until out if the rule stays in force to the end of the horizon",
                 ));
             }
-            Some(cx.time(u.0))
+            Some(cx.day_after(u.0))
         }
     };
 
@@ -1454,12 +1580,12 @@ fn policy<'a>(
     };
     let country = |v: &Option<String>, k: &str| -> R<String> { iso(&s(v, k)?, &path.k(k)) };
 
-    let rule = match p.rule {
-        RawRuleKind::ExportBan => Rule::ExportBan {
+    let rule = match p.rule.0 {
+        RuleKind::ExportBan => Rule::ExportBan {
             chip: chip_name(&p.chip, "chip")?,
             to: country(&p.to, "to")?,
         },
-        RawRuleKind::LicenceFee => Rule::LicenceFee {
+        RuleKind::LicenceFee => Rule::LicenceFee {
             chip: chip_name(&p.chip, "chip")?,
             to: country(&p.to, "to")?,
             fee_fraction: cx.num(
@@ -1469,7 +1595,7 @@ fn policy<'a>(
                 "price uplift as a fraction: 0.15 is +15%",
             )?,
         },
-        RawRuleKind::LeaseBan => Rule::LeaseBan {
+        RuleKind::LeaseBan => Rule::LeaseBan {
             firms_headquartered_in: country(&p.firms_headquartered_in, "firms_headquartered_in")?,
             grace: cx.duration(
                 f(&p.grace_days, "grace_days")?,
@@ -1479,17 +1605,17 @@ fn policy<'a>(
                 "days running work may stay before it is evicted, e.g. grace_days = 90",
             )?,
         },
-        RawRuleKind::DataResidency => {
+        RuleKind::DataResidency => {
             let dc = s(&p.data_class, "data_class")?;
             non_empty(&dc, &path.k("data_class"), "data class")?;
             Rule::DataResidency { data_class: dc }
         }
-        RawRuleKind::ChipCap => Rule::ChipCap {
+        RuleKind::ChipCap => Rule::ChipCap {
             country: country(&p.country, "country")?,
             chip: opt_chip(&p.chip)?,
             max_chips: p.max_chips.ok_or_else(|| missing("max_chips"))?,
         },
-        RawRuleKind::PermitDelay => Rule::PermitDelay {
+        RuleKind::PermitDelay => Rule::PermitDelay {
             through: country(&p.through, "through")?,
             chip: opt_chip(&p.chip)?,
             delay: cx.duration(
@@ -1500,7 +1626,7 @@ fn policy<'a>(
                 "days a shipment is held for its permit, e.g. delay_days = 60",
             )?,
         },
-        RawRuleKind::DomesticMandate => Rule::DomesticMandate {
+        RuleKind::DomesticMandate => Rule::DomesticMandate {
             firms_headquartered_in: country(&p.firms_headquartered_in, "firms_headquartered_in")?,
             share: cx.num(
                 f(&p.inference_share, "inference_share")?,
@@ -1509,7 +1635,7 @@ fn policy<'a>(
                 "share of inference on domestic chips: 0.5 is half",
             )?,
         },
-        RawRuleKind::SupplyShock => Rule::SupplyShock {
+        RuleKind::SupplyShock => Rule::SupplyShock {
             chip: chip_name(&p.chip, "chip")?,
             factor: cx.num(
                 f(&p.factor, "factor")?,

@@ -55,7 +55,7 @@ chip = "h100"
 to = "MY"
 fee_fraction = 0.25
 from = 2025-04-01
-until = 2025-10-01
+until = 2025-09-30
 source = "test: a <made-up> fee"
 "#;
 

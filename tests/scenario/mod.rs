@@ -2,4 +2,5 @@
 //! through the real loader (its errors included).
 
 mod builder;
+mod checks;
 mod shipped;

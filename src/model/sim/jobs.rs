@@ -226,7 +226,7 @@ impl<'w> CapacityModel<'w> {
                 .next_gap(&mut self.arrival_rng[f][w])
                 .map(|g| now.saturating_add(g)),
         };
-        if let Some(t) = next.filter(|&t| t <= wl.end && t < self.periods.horizon()) {
+        if let Some(t) = next.filter(|&t| t < wl.end && t < self.periods.horizon()) {
             ctx.schedule_at(
                 t.max(now),
                 Ev::Arrival {

@@ -303,7 +303,7 @@ pub fn run_replication(
                         }
                         Arrivals::At(ts) => ts.first().copied(),
                     };
-                    if let Some(t) = first.filter(|&t| t <= wl.end && t < horizon) {
+                    if let Some(t) = first.filter(|&t| t < wl.end && t < horizon) {
                         let ev = Ev::Arrival {
                             firm,
                             workload,

@@ -1,0 +1,379 @@
+//! The validated template of a scenario's replications: the nominal world, plus where each figure
+//! given as a distribution lands in it, so that a replication only draws its values and sets them
+//! on a copy of the world, without validating the scenario again.
+//!
+//! Loading checked each distribution's whole support against the figure's range, so a draw is
+//! always valid; [`Template::world_for`] still checks each drawn value against its range (a cheap
+//! comparison) and reports a failure like a load error, naming the replication.
+
+use crate::engine::{rng, SimDuration};
+use crate::model::{self, Arrivals, Pricing, Rule, WorkloadKind};
+
+use super::locate::Seg;
+use super::validate::{drawn, input_key, Bound, Issue};
+use super::UncertainInput;
+
+/// Which entity of the world a figure belongs to, by index in the world's vectors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// `world.chips[i]`.
+    Chip(usize),
+    /// `world.sites[i]`.
+    Site(usize),
+    /// `world.firms[f].workloads[w]`.
+    Workload(usize, usize),
+    /// `world.timeline.policies[i]`.
+    Policy(usize),
+}
+
+/// A figure of a chip.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ChipFigure {
+    Bf16DenseTflops,
+    MemoryGb,
+    BoardPowerW,
+    AllInPowerW,
+    TrainingMfu,
+    InferenceTokensPerS,
+    PurchaseUsd,
+    LeaseUsdPerChipHour,
+}
+
+/// A figure of a site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SiteFigure {
+    LeaseUsdPerChipHour,
+    AmortisationYears,
+    ElectricityUsdPerKwh,
+    Pue,
+    MtbfHours,
+    RepairHours,
+    PowerCapMw,
+    SupplyChipsPerYear,
+}
+
+/// A figure of a workload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WorkloadFigure {
+    EveryDays,
+    MeanGapDays,
+    CheckpointHours,
+    RestartHours,
+    TokensPerDay,
+    GrowthPerYear,
+    DailyAmplitude,
+    PeakHour,
+    BatchHours,
+}
+
+/// A figure of a policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PolicyFigure {
+    FeeFraction,
+    GraceDays,
+    DelayDays,
+    InferenceShare,
+    Factor,
+}
+
+/// One figure of the world, by owner and name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Figure {
+    Chip(usize, ChipFigure),
+    Site(usize, SiteFigure),
+    Workload(usize, usize, WorkloadFigure),
+    Policy(usize, PolicyFigure),
+}
+
+impl Figure {
+    /// The figure `key` (the last key of its field path) of `owner`, if it is one that may be a
+    /// distribution.
+    pub(crate) fn of(owner: Owner, key: &str) -> Option<Figure> {
+        Some(match owner {
+            Owner::Chip(i) => Figure::Chip(
+                i,
+                match key {
+                    "bf16_dense_tflops" => ChipFigure::Bf16DenseTflops,
+                    "memory_gb" => ChipFigure::MemoryGb,
+                    "board_power_w" => ChipFigure::BoardPowerW,
+                    "all_in_power_w" => ChipFigure::AllInPowerW,
+                    "training_mfu" => ChipFigure::TrainingMfu,
+                    "inference_tokens_per_s" => ChipFigure::InferenceTokensPerS,
+                    "purchase_usd" => ChipFigure::PurchaseUsd,
+                    "lease_usd_per_chip_hour" => ChipFigure::LeaseUsdPerChipHour,
+                    _ => return None,
+                },
+            ),
+            Owner::Site(i) => Figure::Site(
+                i,
+                match key {
+                    "lease_usd_per_chip_hour" => SiteFigure::LeaseUsdPerChipHour,
+                    "amortisation_years" => SiteFigure::AmortisationYears,
+                    "electricity_usd_per_kwh" => SiteFigure::ElectricityUsdPerKwh,
+                    "pue" => SiteFigure::Pue,
+                    "mtbf_hours" => SiteFigure::MtbfHours,
+                    "repair_hours" => SiteFigure::RepairHours,
+                    "power_cap_mw" => SiteFigure::PowerCapMw,
+                    "chips_per_year" => SiteFigure::SupplyChipsPerYear,
+                    _ => return None,
+                },
+            ),
+            Owner::Workload(f, w) => Figure::Workload(
+                f,
+                w,
+                match key {
+                    "every_days" => WorkloadFigure::EveryDays,
+                    "mean_gap_days" => WorkloadFigure::MeanGapDays,
+                    "checkpoint_hours" => WorkloadFigure::CheckpointHours,
+                    "restart_hours" => WorkloadFigure::RestartHours,
+                    "tokens_per_day" => WorkloadFigure::TokensPerDay,
+                    "growth_per_year" => WorkloadFigure::GrowthPerYear,
+                    "daily_amplitude" => WorkloadFigure::DailyAmplitude,
+                    "peak_hour" => WorkloadFigure::PeakHour,
+                    "batch_hours" => WorkloadFigure::BatchHours,
+                    _ => return None,
+                },
+            ),
+            Owner::Policy(i) => Figure::Policy(
+                i,
+                match key {
+                    "fee_fraction" => PolicyFigure::FeeFraction,
+                    "grace_days" => PolicyFigure::GraceDays,
+                    "delay_days" => PolicyFigure::DelayDays,
+                    "inference_share" => PolicyFigure::InferenceShare,
+                    "factor" => PolicyFigure::Factor,
+                    _ => return None,
+                },
+            ),
+        })
+    }
+}
+
+/// How a figure's value becomes the model's: as the number, or as a duration of so many seconds
+/// per unit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Conversion {
+    /// The number as drawn.
+    Number,
+    /// A duration: the number times this many seconds.
+    Duration(f64),
+}
+
+/// A value converted for the model.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Value {
+    Number(f64),
+    Duration(SimDuration),
+}
+
+/// Where one uncertain figure lands, and what its draws must satisfy.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Slot {
+    /// The figure.
+    pub figure: Figure,
+    /// Its field path in the merged document (to locate an error).
+    pub path: Vec<Seg>,
+    /// Its range.
+    pub bound: Bound,
+    /// Number or duration.
+    pub conversion: Conversion,
+    /// What the figure is (the help of a range error).
+    pub help: String,
+    /// Sites whose lease price is this chip's (they leave `lease_usd_per_chip_hour` out), for a
+    /// chip's lease price.
+    pub followers: Vec<usize>,
+}
+
+/// The nominal world and the slots of its uncertain figures, in the order of the scenario's
+/// inputs.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Template {
+    /// The nominal world, validated.
+    pub world: model::World,
+    /// `slots[i]` is where `inputs[i]` lands.
+    pub slots: Vec<Slot>,
+}
+
+impl Template {
+    /// Replication `replication`'s world under `seed`, and the value drawn for each input: each
+    /// from its own stream `rng::stream_by_key(seed, replication, input_key(path))`, in the order
+    /// of `inputs`, set on a copy of the nominal world.
+    pub(crate) fn world_for(
+        &self,
+        inputs: &[UncertainInput],
+        seed: u64,
+        replication: u64,
+    ) -> Result<(model::World, Vec<(String, f64)>), Issue> {
+        let mut world = self.world.clone();
+        let mut draws = Vec::with_capacity(inputs.len());
+        for (input, slot) in inputs.iter().zip(&self.slots) {
+            let mut g = rng::stream_by_key(seed, replication, input_key(&input.path));
+            let v = input.quantity.sample(&mut g);
+            let value = drawn(v, slot)?;
+            set(&mut world, slot, value).map_err(|what| Issue {
+                path: slot.path.clone(),
+                want: super::locate::Want::Value,
+                message: format!("internal error: the template world has no {what}"),
+                help: "this is a bug in capsim; please report it with the scenario".into(),
+            })?;
+            draws.push((input.path.clone(), v));
+        }
+        Ok((world, draws))
+    }
+}
+
+/// Sets `value` on the figure `slot` names; `Err` names what the world lacks (a bug).
+fn set(world: &mut model::World, slot: &Slot, value: Value) -> Result<(), String> {
+    let number = |what: &str| match value {
+        Value::Number(v) => Ok(v),
+        Value::Duration(_) => Err(format!("number for {what}")),
+    };
+    let duration = |what: &str| match value {
+        Value::Duration(d) => Ok(d),
+        Value::Number(_) => Err(format!("duration for {what}")),
+    };
+    match slot.figure {
+        Figure::Chip(i, figure) => {
+            let chip = world.chips.get_mut(i).ok_or(format!("chip {i}"))?;
+            let v = number("a chip figure")?;
+            let field = match figure {
+                ChipFigure::Bf16DenseTflops => &mut chip.bf16_dense_tflops,
+                ChipFigure::MemoryGb => &mut chip.memory_gb,
+                ChipFigure::BoardPowerW => &mut chip.board_power_w,
+                ChipFigure::AllInPowerW => &mut chip.all_in_power_w,
+                ChipFigure::TrainingMfu => &mut chip.training_mfu,
+                ChipFigure::InferenceTokensPerS => &mut chip.inference_tokens_per_s,
+                ChipFigure::PurchaseUsd => &mut chip.purchase_usd,
+                ChipFigure::LeaseUsdPerChipHour => &mut chip.lease_usd_per_chip_hour,
+            };
+            *field = v;
+            if figure == ChipFigure::LeaseUsdPerChipHour {
+                for &s in &slot.followers {
+                    let site = world.sites.get_mut(s).ok_or(format!("site {s}"))?;
+                    match &mut site.pricing {
+                        Pricing::Lease { usd_per_chip_hour } => *usd_per_chip_hour = v,
+                        Pricing::Owned { .. } => return Err(format!("lease price at site {s}")),
+                    }
+                }
+            }
+        }
+        Figure::Site(i, figure) => {
+            let site = world.sites.get_mut(i).ok_or(format!("site {i}"))?;
+            let v = number("a site figure")?;
+            match figure {
+                SiteFigure::LeaseUsdPerChipHour => match &mut site.pricing {
+                    Pricing::Lease { usd_per_chip_hour } => *usd_per_chip_hour = v,
+                    Pricing::Owned { .. } => return Err(format!("lease price at site {i}")),
+                },
+                SiteFigure::AmortisationYears => match &mut site.pricing {
+                    Pricing::Owned { amortisation_years } => *amortisation_years = v,
+                    Pricing::Lease { .. } => return Err(format!("amortisation at site {i}")),
+                },
+                SiteFigure::ElectricityUsdPerKwh => site.electricity_usd_per_kwh = v,
+                SiteFigure::Pue => site.pue = v,
+                SiteFigure::MtbfHours => site.mtbf_hours = v,
+                SiteFigure::RepairHours => site.repair_hours = v,
+                SiteFigure::PowerCapMw => site.power_cap_mw = Some(v),
+                SiteFigure::SupplyChipsPerYear => {
+                    let supply = site.supply.as_mut().ok_or(format!("supply at site {i}"))?;
+                    supply.chips_per_year = v;
+                }
+            }
+        }
+        Figure::Workload(f, w, figure) => {
+            let wl = world
+                .firms
+                .get_mut(f)
+                .and_then(|firm| firm.workloads.get_mut(w))
+                .ok_or(format!("workload {w} of firm {f}"))?;
+            let what = format!("workload {w} of firm {f}");
+            match (&mut wl.kind, figure) {
+                (WorkloadKind::Batch(b), WorkloadFigure::EveryDays) => match &mut b.arrivals {
+                    Arrivals::Every(d) => *d = duration(&what)?,
+                    Arrivals::Poisson { .. } | Arrivals::At(_) => {
+                        return Err(format!("every_days arrivals in {what}"))
+                    }
+                },
+                (WorkloadKind::Batch(b), WorkloadFigure::MeanGapDays) => match &mut b.arrivals {
+                    Arrivals::Poisson { mean_gap } => *mean_gap = duration(&what)?,
+                    Arrivals::Every(_) | Arrivals::At(_) => {
+                        return Err(format!("Poisson arrivals in {what}"))
+                    }
+                },
+                (WorkloadKind::Batch(b), WorkloadFigure::CheckpointHours) => {
+                    b.checkpoint = duration(&what)?
+                }
+                (WorkloadKind::Batch(b), WorkloadFigure::RestartHours) => {
+                    b.restart = duration(&what)?
+                }
+                (WorkloadKind::Inference(i), WorkloadFigure::TokensPerDay) => {
+                    i.tokens_per_day = number(&what)?
+                }
+                (WorkloadKind::Inference(i), WorkloadFigure::GrowthPerYear) => {
+                    i.growth_per_year = number(&what)?
+                }
+                (WorkloadKind::Inference(i), WorkloadFigure::DailyAmplitude) => {
+                    i.daily_amplitude = number(&what)?
+                }
+                (WorkloadKind::Inference(i), WorkloadFigure::PeakHour) => {
+                    i.peak_hour = number(&what)?
+                }
+                (WorkloadKind::Inference(i), WorkloadFigure::BatchHours) => {
+                    i.batch = duration(&what)?
+                }
+                (
+                    WorkloadKind::Batch(_),
+                    WorkloadFigure::TokensPerDay
+                    | WorkloadFigure::GrowthPerYear
+                    | WorkloadFigure::DailyAmplitude
+                    | WorkloadFigure::PeakHour
+                    | WorkloadFigure::BatchHours,
+                )
+                | (
+                    WorkloadKind::Inference(_),
+                    WorkloadFigure::EveryDays
+                    | WorkloadFigure::MeanGapDays
+                    | WorkloadFigure::CheckpointHours
+                    | WorkloadFigure::RestartHours,
+                ) => return Err(format!("{figure:?} in {what}")),
+            }
+        }
+        Figure::Policy(i, figure) => {
+            let p = world
+                .timeline
+                .policies
+                .get_mut(i)
+                .ok_or(format!("policy {i}"))?;
+            let what = format!("{figure:?} in policy '{}'", p.name);
+            match (&mut p.rule, figure) {
+                (Rule::LicenceFee { fee_fraction, .. }, PolicyFigure::FeeFraction) => {
+                    *fee_fraction = number(&what)?
+                }
+                (Rule::LeaseBan { grace, .. }, PolicyFigure::GraceDays) => {
+                    *grace = duration(&what)?
+                }
+                (Rule::PermitDelay { delay, .. }, PolicyFigure::DelayDays) => {
+                    *delay = duration(&what)?
+                }
+                (Rule::DomesticMandate { share, .. }, PolicyFigure::InferenceShare) => {
+                    *share = number(&what)?
+                }
+                (Rule::SupplyShock { factor, .. }, PolicyFigure::Factor) => {
+                    *factor = number(&what)?
+                }
+                (
+                    Rule::ExportBan { .. }
+                    | Rule::LicenceFee { .. }
+                    | Rule::LeaseBan { .. }
+                    | Rule::DataResidency { .. }
+                    | Rule::ChipCap { .. }
+                    | Rule::PermitDelay { .. }
+                    | Rule::DomesticMandate { .. }
+                    | Rule::SupplyShock { .. },
+                    _,
+                ) => return Err(what),
+            }
+        }
+    }
+    Ok(())
+}
