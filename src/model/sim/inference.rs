@@ -176,10 +176,21 @@ impl CapacityModel<'_> {
         fr.tokens_demanded += demand;
         fr.tokens_served += served_total;
         fr.tokens_served_domestic_chips += served_domestic;
-        // Training where inference now wants more may no longer fit; where it wants less, start.
+        // At priority sites, training where inference now wants more may no longer fit; where it
+        // wants less, queued jobs may start. (Elsewhere training went first, before the batch.)
+        let mut seen = 0u64;
         for h in held.iter().chain(previous.iter()) {
-            self.replace_unfit(h.site, now, ctx);
-            self.try_start(h.site, now, ctx);
+            let site = h.site;
+            // Each site once (a batch touches few sites; a bitmask covers the first 64).
+            let bit = 1u64 << (site.0 % 64);
+            if site.0 < 64 && seen & bit != 0 {
+                continue;
+            }
+            seen |= bit;
+            if self.world.sites[site.0 as usize].inference_priority {
+                self.replace_unfit(site, now, ctx);
+                self.try_start(site, now, ctx);
+            }
         }
         self.inference[f][w].held = held;
         self.retry_stranded(now, ctx);

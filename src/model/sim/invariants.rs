@@ -25,18 +25,28 @@ impl CapacityModel<'_> {
                 self.metrics.site[s.0 as usize][p].blocked_jobs += 1;
             }
         }
-        for (f, per_kind) in self.backlogs.0.iter().enumerate() {
+        for (f, per_kind) in self.backlogs.0.iter_mut().enumerate() {
             for k in JobKind::ALL {
-                let c = &per_kind[k];
+                let c = &mut per_kind[k];
+                // Drop finished jobs from the front: the first left is the oldest unfinished.
+                while let Some(&(_, record)) = c.by_arrival.front() {
+                    if self.metrics.job_records[record as usize]
+                        .completed
+                        .is_none()
+                    {
+                        break;
+                    }
+                    c.by_arrival.pop_front();
+                }
                 let b = &mut self.metrics.firm[f][p].backlog[k];
                 b.waiting = c.waiting;
                 b.blocked = c.blocked;
                 b.running = c.running;
-                let n = c.by_arrival.len() as u128;
-                b.age_hours_sum = (n * u128::from(now.0) - c.arrived_sum) as f64 / 3_600.0;
+                b.age_hours_sum =
+                    (u128::from(c.count) * u128::from(now.0) - c.arrived_sum) as f64 / 3_600.0;
                 b.age_hours_max = c
                     .by_arrival
-                    .first()
+                    .front()
                     .map_or(0.0, |&(t, _)| now.saturating_since(t).as_hours_f64());
             }
         }

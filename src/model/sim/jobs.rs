@@ -1,7 +1,7 @@
 //! The job table: arrivals, starts, ends, failures and repairs, and the counters of unfinished jobs
 //! (the backlog) kept as running totals per firm and kind.
 
-use std::collections::BTreeSet;
+use std::collections::VecDeque;
 
 use rand_distr::{Distribution, Exp};
 
@@ -74,8 +74,11 @@ pub(super) struct BacklogCounts {
     pub running: u64,
     /// Sum of arrival instants, seconds.
     pub arrived_sum: u128,
-    /// (arrival, job) of every unfinished job: the first is the oldest.
-    pub by_arrival: BTreeSet<(SimTime, u32)>,
+    /// Unfinished jobs.
+    pub count: u64,
+    /// (arrival, job record) in arrival order (arrivals come in time order); finished jobs are
+    /// dropped from the front lazily, so the first unfinished one is the oldest.
+    pub by_arrival: VecDeque<(SimTime, u32)>,
 }
 
 impl BacklogCounts {
@@ -214,7 +217,8 @@ impl<'w> CapacityModel<'w> {
                 .of(self.jobs[j as usize].as_ref().expect("just made"));
             b.blocked += 1;
             b.arrived_sum += u128::from(now.0);
-            b.by_arrival.insert((now, j));
+            b.count += 1;
+            b.by_arrival.push_back((now, record));
         }
         self.metrics.firm[f][self.periods.index(now)].jobs_arrived += 1;
         self.place(j, now, ctx);
@@ -268,7 +272,8 @@ impl<'w> CapacityModel<'w> {
         let st = &mut self.sites[s];
         st.busy_jobs += gang;
         st.running.push(j);
-        st.ends.insert((end_at, j));
+        st.ends.insert((end_at, j, gang));
+        st.plan_version += 1;
         st.run_gang_end += u128::from(gang) * u128::from(end_at.0);
         let rec = &mut self.metrics.job_records[record as usize];
         if rec.first_start.is_none() {
@@ -309,7 +314,8 @@ impl<'w> CapacityModel<'w> {
         let (gang, end_at, pos) = (job.gang, job.end_at, job.run_pos);
         let st = &mut self.sites[site.0 as usize];
         st.busy_jobs -= gang;
-        st.ends.remove(&(end_at, j));
+        st.ends.remove(&(end_at, j, gang));
+        st.plan_version += 1;
         st.run_gang_end -= u128::from(gang) * u128::from(end_at.0);
         debug_assert_eq!(st.running[pos], j, "run_pos tracks the running list");
         st.running.swap_remove(pos);
@@ -328,7 +334,7 @@ impl<'w> CapacityModel<'w> {
         let b = self.backlogs.of(&job);
         b.running -= 1;
         b.arrived_sum -= u128::from(job.arrived.0);
-        b.by_arrival.remove(&(job.arrived, j));
+        b.count -= 1;
         let rec = &mut self.metrics.job_records[job.record as usize];
         rec.completed = Some(now);
         rec.outcome = JobOutcome::Completed;

@@ -250,6 +250,11 @@ pub fn run_replication(
         capex_busy: vec![vec![0.0; nperiods]; nsites],
     };
     model.refresh_rules(SimTime::ZERO);
+    // Room for the jobs the workloads are expected to send (growing the tables as jobs arrive would
+    // copy them again and again; the estimate is capped, so a wild scenario only loses the hint).
+    let expected = expected_arrivals(world, horizon).min(1 << 22);
+    model.metrics.job_records.reserve(expected);
+    model.jobs.reserve(expected);
     // Shipments are numbered in the order they are scheduled.
     let mut initial = Vec::new();
     for (s, site) in world.sites.iter().enumerate() {
@@ -322,6 +327,27 @@ pub fn run_replication(
         return Err(e);
     }
     model.finish(horizon, events)
+}
+
+/// Roughly how many batch jobs the workloads send over the horizon (a capacity hint).
+fn expected_arrivals(world: &World, horizon: SimTime) -> usize {
+    let mut n = 0.0;
+    for firm in &world.firms {
+        for wl in &firm.workloads {
+            let WorkloadKind::Batch(b) = &wl.kind else {
+                continue;
+            };
+            let span = wl.end.min(horizon).saturating_since(wl.start).as_secs_f64();
+            n += match &b.arrivals {
+                Arrivals::Every(d) => span / d.as_secs_f64().max(1.0) + 1.0,
+                Arrivals::Poisson { mean_gap } => {
+                    span / mean_gap.as_secs_f64().max(1.0) * 1.1 + 16.0
+                }
+                Arrivals::At(ts) => ts.len() as f64,
+            };
+        }
+    }
+    n as usize
 }
 
 impl Model for CapacityModel<'_> {

@@ -22,16 +22,20 @@ pub(super) struct Option_ {
     pub score: f64,
 }
 
-/// The best option: sites where the job fits first; then home before abroad (home-first firms);
-/// then the lowest score; then the first site in scenario order. None if there is no option.
-pub(super) fn choose(options: &[Option_]) -> Option<&Option_> {
-    options.iter().min_by(|a, b| {
-        b.fits
-            .cmp(&a.fits)
-            .then(a.abroad.cmp(&b.abroad))
-            .then(a.score.total_cmp(&b.score))
-            .then(a.site.cmp(&b.site))
-    })
+/// How two options rank: sites where the job fits first; then home before abroad (home-first
+/// firms); then the lower score; then the first site in scenario order.
+fn rank(a: &Option_, b: &Option_) -> std::cmp::Ordering {
+    b.fits
+        .cmp(&a.fits)
+        .then(a.abroad.cmp(&b.abroad))
+        .then(a.score.total_cmp(&b.score))
+        .then(a.site.cmp(&b.site))
+}
+
+/// The best option by [`rank`], or None if there is no option.
+#[cfg(test)]
+pub(super) fn choose<'a>(options: impl IntoIterator<Item = &'a Option_>) -> Option<&'a Option_> {
+    options.into_iter().min_by(|a, b| rank(a, b))
 }
 
 impl CapacityModel<'_> {
@@ -65,7 +69,10 @@ impl CapacityModel<'_> {
         if st.queue.is_empty() && self.free_for_training(site) >= gang {
             return Some(0.0);
         }
-        Some(st.work_ahead(now) as f64 / cap as f64)
+        // (u128 to f64 is a library call; the totals fit 64 bits in any real world.)
+        let ahead = st.work_ahead(now);
+        let ahead = u64::try_from(ahead).map_or(ahead as f64, |a| a as f64);
+        Some(ahead / cap as f64)
     }
 
     /// The best allowed site for job `j` now, by its firm's strategy (see [`choose`]).
@@ -81,7 +88,7 @@ impl CapacityModel<'_> {
         let f = &self.world.firms[firm.0 as usize];
         let home_first = f.placement == PlacementStrategy::HomeFirst;
         // Sites where rules allow a placement now (refreshed at every rule change).
-        let options: Vec<Option_> = self.class_sites[class]
+        let options = self.class_sites[class]
             .iter()
             .copied()
             .filter(|&s| self.sites[s.0 as usize].installed >= gang)
@@ -101,9 +108,8 @@ impl CapacityModel<'_> {
                     abroad: home_first && !self.is_home(firm, s),
                     score,
                 }
-            })
-            .collect();
-        choose(&options).copied()
+            });
+        options.min_by(rank)
     }
 
     /// Sends job `j` (not in any queue, not running) to the best allowed site, or blocks it.
@@ -169,11 +175,8 @@ impl CapacityModel<'_> {
         let unfit: Vec<u32> = st
             .queue
             .iter()
-            .copied()
-            .filter(|&q| {
-                let job = self.job(q);
-                job.gang > cap && !job.stranded
-            })
+            .filter(|q| q.gang > cap && !self.job(q.job).stranded)
+            .map(|q| q.job)
             .collect();
         for j in unfit {
             self.reconsider(j, site, now, ctx);

@@ -23,11 +23,12 @@ pub(super) struct SiteState {
     pub inference_alloc: u64,
     /// Chips inference wanted at the last batches (held or not).
     pub inference_wanted: u64,
-    pub queue: VecDeque<u32>,
+    /// Queued jobs in order, with what the scheduler reads (so a start reads no job table).
+    pub queue: VecDeque<Waiting>,
     /// Running jobs (order irrelevant; each job knows its position, see `Job::run_pos`).
     pub running: Vec<u32>,
-    /// Running jobs by expected end, for the backfill shadow.
-    pub ends: BTreeSet<(SimTime, u32)>,
+    /// Running jobs by expected end, with their gangs, for the backfill shadow.
+    pub ends: BTreeSet<(SimTime, u32, u64)>,
     /// Sum over running jobs of `gang x end` (seconds): with `busy_jobs`, the chip-seconds of work
     /// ahead on running jobs at any instant, exactly.
     pub run_gang_end: u128,
@@ -36,6 +37,12 @@ pub(super) struct SiteState {
     /// Gangs of queued jobs that fit the site's training capacity (not stranded; multiset:
     /// gang -> count). Stranded jobs are tracked by the model.
     pub queue_gangs: BTreeMap<u64, u32>,
+    /// Bumped whenever what [`plan_starts`] reads changes (the queue's first
+    /// `BACKFILL_DEPTH + 1` jobs, the running jobs' ends).
+    pub plan_version: u64,
+    /// `(plan_version, free)` of the last plan that started nothing: the same inputs start
+    /// nothing later either (time only makes backfilling harder), so the plan is skipped.
+    pub idle_plan: Option<(u64, u64)>,
     pub online_acc_from: SimTime,
     pub queue_acc_from: SimTime,
     pub supply_carry: f64,
@@ -89,6 +96,8 @@ impl SiteState {
 /// A queued job as the scheduler sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Waiting {
+    /// The job.
+    pub job: u32,
     /// Chips in the gang.
     pub gang: u64,
     /// Expected run time if started now, seconds.
@@ -97,8 +106,8 @@ pub struct Waiting {
 
 /// FIFO with EASY backfilling: which queued jobs start now.
 ///
-/// `queue` is the site's queue in order (at most the head and [`BACKFILL_DEPTH`] more are looked at
-/// by the caller), `free` the chips free for training, `ends` the running jobs' expected ends and
+/// `queue` is the site's queue in order (the head and at most [`BACKFILL_DEPTH`] more are looked
+/// at), `free` the chips free for training, `ends` the running jobs' expected ends and
 /// gangs in order of end. Jobs start from the head while they fit. If the head then waits, its start
 /// is reserved at the *shadow* time (when enough running jobs will have ended), and a later job may
 /// start now only if it fits in the free chips and either ends before the shadow or uses chips the
@@ -106,7 +115,7 @@ pub struct Waiting {
 pub fn plan_starts(
     now: SimTime,
     mut free: u64,
-    queue: &[Waiting],
+    queue: &VecDeque<Waiting>,
     ends: impl Iterator<Item = (SimTime, u64)>,
 ) -> Vec<usize> {
     let mut start = Vec::new();
@@ -150,7 +159,7 @@ pub fn plan_starts(
             break;
         }
     }
-    for (k, w) in queue.iter().enumerate().skip(i + 1) {
+    for (k, w) in queue.iter().enumerate().skip(i + 1).take(BACKFILL_DEPTH) {
         if free == 0 {
             break;
         }
@@ -204,22 +213,32 @@ impl CapacityModel<'_> {
         } else {
             st.add_gang(gang);
         }
+        let w = Waiting {
+            job: j,
+            gang,
+            run_secs: run,
+        };
+        if front || st.queue.len() <= BACKFILL_DEPTH {
+            st.plan_version += 1;
+        }
         if front {
-            st.queue.push_front(j);
+            st.queue.push_front(w);
         } else {
-            st.queue.push_back(j);
+            st.queue.push_back(w);
         }
     }
 
     /// Takes the job at position `i` out of `site`'s queue.
     pub(super) fn dequeue_at(&mut self, site: SiteId, i: usize, now: SimTime) -> u32 {
         self.accrue_queue(site, now);
-        let j = self.sites[site.0 as usize]
+        let w = self.sites[site.0 as usize]
             .queue
             .remove(i)
             .expect("queue position in range");
+        let (j, gang, run) = (w.job, w.gang, w.run_secs);
+        self.sites[site.0 as usize].plan_version += 1;
         let job = self.job(j);
-        let (gang, run, stranded, class) = (job.gang, job.queued_secs, job.stranded, job.class);
+        let (stranded, class) = (job.stranded, job.class);
         let st = &mut self.sites[site.0 as usize];
         st.queue_work -= u128::from(gang) * u128::from(run);
         if stranded {
@@ -235,7 +254,7 @@ impl CapacityModel<'_> {
         let i = self.sites[site.0 as usize]
             .queue
             .iter()
-            .position(|&q| q == j)
+            .position(|q| q.job == j)
             .expect("queued job is in its site's queue");
         self.dequeue_at(site, i, now);
     }
@@ -245,28 +264,23 @@ impl CapacityModel<'_> {
         let s = site.0 as usize;
         let free = self.free_for_training(site);
         let st = &self.sites[s];
-        let Some(&head) = st.queue.front() else {
+        let Some(head) = st.queue.front() else {
             return;
         };
         // Nothing can start: the head does not fit and no queued gang fits the free chips.
-        if self.job(head).gang > free && st.min_queued_gang().is_none_or(|g| g > free) {
+        if head.gang > free && st.min_queued_gang().is_none_or(|g| g > free) {
             return;
         }
-        let look = st.queue.len().min(BACKFILL_DEPTH + 1);
-        let waiting: Vec<Waiting> = st
-            .queue
-            .iter()
-            .take(look)
-            .map(|&q| {
-                let job = self.job(q);
-                Waiting {
-                    gang: job.gang,
-                    run_secs: job.queued_secs,
-                }
-            })
-            .collect();
-        let ends = st.ends.iter().map(|&(t, r)| (t, self.job(r).gang));
-        let starts = plan_starts(now, free, &waiting, ends);
+        if st.idle_plan == Some((st.plan_version, free)) {
+            return;
+        }
+        let ends = st.ends.iter().map(|&(t, _, g)| (t, g));
+        let starts = plan_starts(now, free, &st.queue, ends);
+        if starts.is_empty() {
+            let st = &mut self.sites[s];
+            st.idle_plan = Some((st.plan_version, free));
+            return;
+        }
         // Remove from the back so earlier positions stay valid, then start in queue order.
         let mut started = Vec::with_capacity(starts.len());
         for &i in starts.iter().rev() {
@@ -283,12 +297,16 @@ mod tests {
     use super::*;
 
     fn w(gang: u64, run_secs: u64) -> Waiting {
-        Waiting { gang, run_secs }
+        Waiting {
+            job: 0,
+            gang,
+            run_secs,
+        }
     }
 
     #[test]
     fn fifo_starts_from_the_head_while_jobs_fit() {
-        let q = [w(4, 10), w(4, 10), w(4, 10)];
+        let q = VecDeque::from([w(4, 10), w(4, 10), w(4, 10)]);
         assert_eq!(
             plan_starts(SimTime(0), 8, &q, std::iter::empty()),
             vec![0, 1]
@@ -298,7 +316,7 @@ mod tests {
     #[test]
     fn a_short_job_backfills_before_the_heads_shadow() {
         // 2 chips free; the head needs 8; a running job of 6 chips ends at t=100 -> shadow 100.
-        let q = [w(8, 50), w(2, 90), w(2, 200)];
+        let q = VecDeque::from([w(8, 50), w(2, 90), w(2, 200)]);
         let ends = [(SimTime(100), 6)];
         // The 90 s job ends before the shadow: it starts. The 200 s one would delay the head.
         assert_eq!(plan_starts(SimTime(0), 2, &q, ends.into_iter()), vec![1]);
@@ -308,14 +326,14 @@ mod tests {
     fn a_long_job_backfills_on_chips_the_head_will_not_need() {
         // 4 free, head needs 8, a running 6-chip job ends at 100: at the shadow 10 chips are free,
         // 2 more than the head needs, so a long 2-chip job may start now; a second may not.
-        let q = [w(8, 50), w(2, 500), w(2, 500)];
+        let q = VecDeque::from([w(8, 50), w(2, 500), w(2, 500)]);
         let ends = [(SimTime(100), 6)];
         assert_eq!(plan_starts(SimTime(0), 4, &q, ends.into_iter()), vec![1]);
     }
 
     #[test]
     fn no_backfill_when_it_would_delay_the_head() {
-        let q = [w(8, 50), w(4, 500)];
+        let q = VecDeque::from([w(8, 50), w(4, 500)]);
         let ends = [(SimTime(100), 4)];
         assert_eq!(
             plan_starts(SimTime(0), 4, &q, ends.into_iter()),
@@ -327,7 +345,7 @@ mod tests {
     fn jobs_started_from_the_head_count_toward_the_shadow() {
         // 6 free: job 0 (4 chips, 10 s) starts; head job 1 needs 8: shadow at 10 s when job 0 ends
         // (2 + 4 = 6 < 8) ... then the running 4-chip job at 20 s gives 10 >= 8: shadow 20.
-        let q = [w(4, 10), w(8, 50), w(2, 15), w(2, 30)];
+        let q = VecDeque::from([w(4, 10), w(8, 50), w(2, 15), w(2, 30)]);
         let ends = [(SimTime(20), 4)];
         // Job 2 (15 s) ends before the shadow (20): starts. Job 3 (30 s) needs the extra: at the
         // shadow 2 + 4 + 4 = 10 chips, 2 spare, but job 2 took the 2 free chips: nothing left.
@@ -336,7 +354,7 @@ mod tests {
 
     #[test]
     fn a_head_that_can_never_fit_lets_others_use_the_free_chips() {
-        let q = [w(100, 50), w(2, 500), w(2, 500)];
+        let q = VecDeque::from([w(100, 50), w(2, 500), w(2, 500)]);
         let ends = [(SimTime(100), 6)];
         assert_eq!(plan_starts(SimTime(0), 4, &q, ends.into_iter()), vec![1, 2]);
     }

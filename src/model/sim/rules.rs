@@ -133,7 +133,7 @@ impl CapacityModel<'_> {
             let out: Vec<u32> = self.sites[s]
                 .queue
                 .iter()
-                .copied()
+                .map(|q| q.job)
                 .filter(|&q| !stay(self, q))
                 .collect();
             for q in out {
