@@ -757,7 +757,7 @@ fn sweep_lede(m: &SweepManifest) -> String {
 
 /// How to read sweep chart `chart` (its name, see [`super::charts::render_sweep`]).
 fn sweep_chart_note(chart: &Chart, m: &SweepManifest) -> Option<String> {
-    if chart.name == "tornado" {
+    if chart.name.starts_with("tornado") {
         return Some(
             "Each bar spans the lowest to the highest mean an axis gives a headline number over \
              its values, the other axes as written; the line is the scenario as written and its \
@@ -781,7 +781,7 @@ fn sweep_chart_note(chart: &Chart, m: &SweepManifest) -> Option<String> {
         ""
     };
     Some(format!(
-        "Each headline number against {}: the mean at each value{others}, with its 5th to 95th \
+        "Each of these headline numbers against {}: the mean at each value{others}, with its 5th to 95th \
          percentile band across replications; the dashed line is the scenario as written \
          (point 0), with its own faint band.",
         axis.path
@@ -1163,7 +1163,7 @@ mod tests {
             assert!(!page.contains("<?xml"));
             assert!(page.contains("Chart &lt;tornado&gt;. Each bar spans"));
             assert!(page.contains(&format!(
-                "Each headline number against {}: the mean at each value (one line per combination",
+                "Each of these headline numbers against {}: the mean at each value (one line per combination",
                 escaped(&m.axes[1].path)
             )));
             assert!(page.contains("common random numbers"));
