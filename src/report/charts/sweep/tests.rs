@@ -1,7 +1,7 @@
 //! Tests of the sweep charts on sweeps laid out by the real planner, with statistics made up so
 //! that every effect is known.
 
-use super::super::tests::{balanced, png_info};
+use super::super::tests::{balanced, png_info, review_dir, save_for_review};
 use super::super::{draw as base, render_sweep, style, ChartError, HEIGHT, WIDTH};
 use super::draw::{fitting_ticks, x_ticks};
 use super::*;
@@ -176,6 +176,7 @@ fn one_at_a_time_sweeps_get_a_chart_per_axis_and_a_tornado_as_valid_deterministi
         .unwrap()
         .title
         .starts_with("Sensitivity of compute abroad by firm"));
+    save_for_review("oat", &charts);
     // Same input, same bytes, PNGs included.
     let again = render_sweep(&m, &st).unwrap();
     assert!(charts == again, "a second render differs");
@@ -641,6 +642,9 @@ fn sweep_value_axes_start_at_zero_and_say_how_far_the_means_spread() {
     let svg = svg_of(spec(&specs, "sweep-1-chips-h100-training-mfu-service"));
     assert!(draws(&svg, "spread 1.4%"), "the spread is cut");
     assert!(svg.contains("Value axes start at 0"));
+    if review_dir().is_some() {
+        save_for_review("near", &render_sweep(&m, &st).unwrap());
+    }
 }
 
 #[test]
@@ -663,23 +667,4 @@ fn a_tornado_far_from_zero_marks_its_broken_axis() {
         .notes
         .iter()
         .any(|n| n.starts_with("Tornado axes span the swings and do not start at 0")));
-}
-
-/// Writes the sweep charts of [`tokens_near_2780t`] and of a three-axis one-at-a-time sweep to
-/// `$CAPSIM_CHART_DIR` for a person to look at; does nothing without it.
-#[test]
-#[ignore]
-fn look() {
-    let Ok(dir) = std::env::var("CAPSIM_CHART_DIR") else {
-        return;
-    };
-    std::fs::create_dir_all(&dir).unwrap();
-    let (m, st) = tokens_near_2780t();
-    let oat = manifest(&[MFU, DATES, WORDS], Design::OneAtATime, 4);
-    let oat_st = stats(&oat, &linear, 0.03);
-    for (tag, m, st) in [("near", &m, &st), ("oat", &oat, &oat_st)] {
-        for c in render_sweep(m, st).unwrap() {
-            std::fs::write(format!("{dir}/{tag}-{}.png", c.name), &c.png).unwrap();
-        }
-    }
 }
