@@ -44,7 +44,7 @@ fn baseline(c: &mut Criterion) {
                 threads: Some(1),
             };
             let r = experiment::execute(&sc, options).expect("runs");
-            report::run_folder_files(&sc, &r).expect("renders")
+            report::folders::run_folder_files(&sc, &r).expect("renders")
         })
     });
     g.finish();

@@ -10,7 +10,7 @@ use capsim::experiment::{self, sweep, RunOptions};
 
 use crate::progress;
 use capsim::metrics::PeriodKind;
-use capsim::report;
+use capsim::report::{self, folders};
 use capsim::scenario::{self, Scenario, ScenarioError};
 
 /// Discrete-event capacity simulator for AI compute under export controls.
@@ -195,7 +195,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
                 .context("the simulation failed")?;
             bar.finish_and_clear();
             let files =
-                report::run_folder_files(&sc, &result).context("cannot draw the run's charts")?;
+                folders::run_folder_files(&sc, &result).context("cannot draw the run's charts")?;
             let folder_name = name.as_deref().unwrap_or(&sc.name);
             let dest = report::output::write_folder(&out, folder_name, &files)
                 .with_context(|| format!("cannot write the run folder under {}", out.display()))?;
@@ -275,7 +275,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
                     &|p, result| {
                         let sub = format!("points/{p:0width$}");
                         let write = || -> anyhow::Result<()> {
-                            let files = report::run_folder_files(&scenarios[p], result)?;
+                            let files = folders::run_folder_files(&scenarios[p], result)?;
                             folder.write_all(&sub, &files)?;
                             Ok(())
                         };
@@ -305,7 +305,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
                 period.as_str(),
                 shard,
             );
-            let files = report::sweep::sweep_files(&manifest, &records, point_folders)
+            let files = folders::sweep_files(&manifest, &records, point_folders)
                 .context("cannot draw the sweep's charts")?;
             folder
                 .write_all("", &files)
@@ -338,7 +338,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             let dirs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
             let (mut manifest, records) = report::sweep::merge(&dirs)?;
             manifest.shard = "all".into();
-            let files = report::sweep::sweep_files(&manifest, &records, false)
+            let files = folders::sweep_files(&manifest, &records, false)
                 .context("cannot draw the sweep's charts")?;
             let name = format!("sweep-{}", manifest.scenario);
             let dest = report::output::write_folder(&out, &name, &files).with_context(|| {
@@ -369,7 +369,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             report::compare::check_out(&root.join(&name))?;
             let charts =
                 report::charts::render(&views).context("cannot draw the comparison charts")?;
-            let files = report::compare::files(&comparison, &views, &charts);
+            let files = folders::compare_files(&comparison, &views, &charts);
             let dest = report::output::write_folder(&root, &name, &files).with_context(|| {
                 format!(
                     "cannot write the comparison folder {}",

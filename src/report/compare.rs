@@ -17,7 +17,6 @@
 
 use chrono::NaiveDate;
 
-use super::charts::Chart;
 use super::view::{Band, RunView};
 use crate::metrics::catalog::{headline_of, Headline as Def, Kind};
 
@@ -506,20 +505,6 @@ pub fn folder_name(labels: &[String]) -> String {
         name.push_str(&format!("-and-{}-more", labels.len() - shown));
     }
     name
-}
-
-/// Every file of a comparison folder: `comparison.csv`, `report.html`, then
-/// `charts/<name>.svg|png` for `charts` (from `charts::render(views)`).
-pub fn files(c: &Comparison, views: &[RunView], charts: &[Chart]) -> Vec<(String, Vec<u8>)> {
-    let mut out = vec![
-        ("comparison.csv".to_string(), comparison_csv(c)),
-        (
-            "report.html".to_string(),
-            super::html::compare_report(c, views, charts),
-        ),
-    ];
-    out.extend(super::chart_files(charts));
-    out
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use crate::metrics::catalog::{self, headline_list, Dtype, Rows};
 use crate::metrics::{headline, Periods, RunMetrics, SummaryRow};
 use crate::model::{Operator, World};
+use crate::scenario::Scenario;
 
 /// A float cell: Rust's shortest round-trip form, always with a `.` or an exponent (`3.0`,
 /// `0.1987`, `1e300`), so every reader types the column as a float; `-0.0` as `0.0`; NaN and
@@ -292,6 +293,16 @@ pub fn draws(draws: &[Vec<(String, f64)>]) -> Vec<u8> {
         }
     }
     finish(w)
+}
+
+/// `provenance.csv`: every input figure's field path and the source the scenario gives for it.
+pub fn provenance(scenario: &Scenario) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["field", "source"]).expect("in memory");
+    for p in &scenario.provenance {
+        w.write_record([&p.path, &p.source]).expect("in memory");
+    }
+    w.into_inner().expect("in memory")
 }
 
 #[cfg(test)]

@@ -122,7 +122,8 @@ pub fn format_value(x: f64, unit: &str) -> String {
         // long ones.
         "hours" if x.abs() >= 48.0 => format!("{} h ({:.1} days)", compact(x), x / 24.0),
         "hours" => format!("{} h", compact(x)),
-        "jobs" if x == x.trunc() => format!("{x:.0}"),
+        // Whole jobs as counted (2,441); a mean of counts with a decimal below a thousand.
+        "jobs" if x == x.trunc() || x.abs() >= 1e3 => thousands(x),
         "jobs" => format!("{x:.1}"),
         _ => compact(x),
     }
@@ -142,6 +143,18 @@ pub fn format_diff(d: f64, unit: &str) -> String {
         "share" => format!("{sign}{:.1} pp", a * 100.0),
         _ => format!("{sign}{}", format_value(a, unit)),
     }
+}
+
+/// `run` less `base` for a reader: [`format_diff`], with a difference that is only rounding
+/// (within 1e-9 of the values, as means of equal numbers over different counts give) read as none.
+pub fn format_change(run: f64, base: f64, unit: &str) -> String {
+    let d = run - base;
+    let d = if d.abs() <= 1e-9 * run.abs().max(base.abs()) {
+        0.0
+    } else {
+        d
+    };
+    format_diff(d, unit)
 }
 
 /// How a reader calls the period starting `d` (`December 2027`, `week of 2027-12-27`, ...).
@@ -554,7 +567,10 @@ pub fn compare_report(c: &Comparison, views: &[RunView], figures: &[Chart]) -> V
             others: (1..r.values.len())
                 .map(|i| DiffCell {
                     value: cell(r.values[i], unit),
-                    diff: r.diff(i).map_or("—".into(), |d| format_diff(d, unit)),
+                    diff: match (r.values[i], r.values[0]) {
+                        (Some(v), Some(b)) => format_change(v.mean, b.mean, unit),
+                        _ => "—".into(),
+                    },
                     ratio: r.ratio(i).map_or("—".into(), |x| format!("×{x:.3}")),
                 })
                 .collect(),
@@ -757,7 +773,7 @@ fn sweep_lede(m: &SweepManifest) -> String {
 
 /// How to read sweep chart `chart` (its name, see [`super::charts::render_sweep`]).
 fn sweep_chart_note(chart: &Chart, m: &SweepManifest) -> Option<String> {
-    if chart.name == "tornado" {
+    if chart.name.starts_with("tornado") {
         return Some(
             "Each bar spans the lowest to the highest mean an axis gives a headline number over \
              its values, the other axes as written; the line is the scenario as written and its \
@@ -781,7 +797,7 @@ fn sweep_chart_note(chart: &Chart, m: &SweepManifest) -> Option<String> {
         ""
     };
     Some(format!(
-        "Each headline number against {}: the mean at each value{others}, with its 5th to 95th \
+        "Each of these headline numbers against {}: the mean at each value{others}, with its 5th to 95th \
          percentile band across replications; the dashed line is the scenario as written \
          (point 0), with its own faint band.",
         axis.path
@@ -861,7 +877,7 @@ pub fn sweep_report(
                     value: cell(v, unit),
                     diff: match (e.number, v, reference) {
                         (0, _, _) => "reference".into(),
-                        (_, Some(v), Some(r)) => format_diff(v.mean - r.mean, unit),
+                        (_, Some(v), Some(r)) => format_change(v.mean, r.mean, unit),
                         _ => "—".into(),
                     },
                 }
@@ -932,6 +948,11 @@ mod tests {
         assert_eq!(format_diff(-0.031, "share"), "−3.1 pp");
         assert_eq!(format_diff(1.5e6, "USD"), "+$1.50 M");
         assert_eq!(format_diff(0.0, "jobs"), "±0");
+        assert_eq!(format_change(13.3 + 1.8e-15, 13.3, "hours"), "±0 h");
+        assert_eq!(format_change(14.3, 13.3, "hours"), "+1.00 h");
+        assert_eq!(format_value(2428.5, "jobs"), "2,429");
+        assert_eq!(format_value(2441.0, "jobs"), "2,441");
+        assert_eq!(format_value(45.5, "jobs"), "45.5");
         let d = NaiveDate::from_ymd_opt(2027, 12, 1).unwrap();
         assert_eq!(period_label(d, "month"), "December 2027");
     }
@@ -1163,7 +1184,7 @@ mod tests {
             assert!(!page.contains("<?xml"));
             assert!(page.contains("Chart &lt;tornado&gt;. Each bar spans"));
             assert!(page.contains(&format!(
-                "Each headline number against {}: the mean at each value (one line per combination",
+                "Each of these headline numbers against {}: the mean at each value (one line per combination",
                 escaped(&m.axes[1].path)
             )));
             assert!(page.contains("common random numbers"));

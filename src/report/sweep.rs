@@ -1,7 +1,7 @@
-//! Sweep outputs: `sweep.csv` (statistics per point and metric), `records.csv` (the headline numbers
-//! of every (point, replication) pair, exact), `report.html` (the sweep's page), `charts/` (each
-//! headline number against each axis, and a tornado of one-at-a-time sensitivities) and
-//! `manifest.json`; and reading shard folders back for `capsim merge`.
+//! A sweep's data: its manifest (`manifest.json`), its statistics per point and metric
+//! (`sweep.csv`) and the headline numbers of every (point, replication) pair (`records.csv`,
+//! exact); and reading shard folders back for `capsim merge`. The sweep folder, with its page and
+//! charts, is assembled by [`super::folders::sweep_files`].
 //!
 //! `records.csv` writes floats in Rust's shortest round-trip form (counts as integers, no value as an
 //! empty cell), so a merge reads back exactly the values the shards computed, and its outputs are
@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::experiment::sweep::{reduce, Design, Plan, PointStat, Record, Shard};
+use crate::experiment::sweep::{Design, Plan, PointStat, Record, Shard};
 use crate::scenario::Scenario;
 
 use super::csv::{cell, float};
@@ -127,6 +127,15 @@ impl SweepManifest {
     }
 }
 
+impl SweepManifest {
+    /// `manifest.json` of a sweep or shard folder: pretty JSON, ending in a newline.
+    pub fn to_json(&self) -> Vec<u8> {
+        let mut m = serde_json::to_vec_pretty(self).expect("serialisable");
+        m.push(b'\n');
+        m
+    }
+}
+
 /// `records.csv`: one row per (point, replication), exact values.
 pub fn records_csv(manifest: &SweepManifest, records: &[Record]) -> Vec<u8> {
     let list = headline_list(&manifest.firms);
@@ -187,36 +196,6 @@ fn point_settings(plan: &Plan) -> Vec<Vec<Option<String>>> {
             v
         })
         .collect()
-}
-
-/// Every file of a sweep folder (or shard folder), in a fixed order: `records.csv`; for a whole
-/// (or merged) sweep `sweep.csv`, `report.html` (see [`super::html::sweep_report`]) and the charts
-/// (`charts/<name>.svg` and `.png`, see [`super::charts::render_sweep`]); `manifest.json`. A shard
-/// has no statistics, so no report and no charts.
-///
-/// `point_folders`: whether the sweep folder also holds each point's run folder (`points/NNN/`,
-/// written by `capsim sweep` itself), which the report then links to. Only the report depends on
-/// it; a shard ignores it.
-pub fn sweep_files(
-    manifest: &SweepManifest,
-    records: &[Record],
-    point_folders: bool,
-) -> Result<Vec<(String, Vec<u8>)>, super::charts::ChartError> {
-    let mut files = vec![("records.csv".to_string(), records_csv(manifest, records))];
-    if manifest.shard == "all" {
-        let stats = reduce(records, manifest.points.len(), &manifest.firms);
-        files.push(("sweep.csv".into(), sweep_csv(manifest, &stats)));
-        let charts = super::charts::render_sweep(manifest, &stats)?;
-        files.push((
-            "report.html".into(),
-            super::html::sweep_report(manifest, &stats, &charts, point_folders),
-        ));
-        files.extend(super::chart_files(&charts));
-    }
-    let mut m = serde_json::to_vec_pretty(manifest).expect("serialisable");
-    m.push(b'\n');
-    files.push(("manifest.json".into(), m));
-    Ok(files)
 }
 
 /// Reads a sweep or shard folder: its manifest and records.

@@ -13,7 +13,35 @@ use crate::metrics::{headline, headline_names, PeriodKind};
 use crate::model::Operator;
 use crate::scenario::Scenario;
 
-use super::manifest::{FirmEntry, Manifest, PolicyEntry, SiteEntry};
+use super::manifest::{self, FirmEntry, Manifest, PolicyEntry, SiteEntry};
+
+/// The manifest of a finished run.
+pub fn manifest_of(scenario: &Scenario, result: &RunResult) -> Manifest {
+    let mut ledger = manifest::Ledger::default();
+    for r in &result.runs {
+        ledger.add(&r.jobs);
+    }
+    let (sites, firms, policies) = world_entries(scenario);
+    Manifest {
+        scenario: scenario.name.clone(),
+        description: scenario.description.clone(),
+        content_hash: scenario.content_hash.clone(),
+        files: scenario.files.clone(),
+        overrides: scenario.overrides(),
+        seed: result.options.seed,
+        replications: result.options.replications,
+        period: result.options.period.as_str().to_string(),
+        start_date: scenario.start_date.to_string(),
+        end_date: scenario.end_date.to_string(),
+        capsim_version: env!("CARGO_PKG_VERSION").to_string(),
+        wall_time_s: result.wall_time_s,
+        events: result.runs.iter().map(|r| r.events).sum(),
+        jobs: ledger,
+        sites,
+        firms,
+        policies,
+    }
+}
 
 /// One metric of one group in one period, across replications.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -79,7 +107,7 @@ pub enum ReadError {
 impl RunView {
     /// The view of a run that just finished.
     pub fn from_run(scenario: &Scenario, result: &RunResult) -> RunView {
-        let manifest = super::manifest_of(scenario, result);
+        let manifest = manifest_of(scenario, result);
         let n = result.periods.len();
         let names = headline_names(
             &manifest

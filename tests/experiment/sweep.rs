@@ -108,10 +108,22 @@ fn shards_merge_into_the_unsharded_sweep_byte_for_byte() {
     assert_eq!(
         chart_names,
         [
-            "sweep-1-sites-johor-lease-usd-per-chip-hour.png",
-            "sweep-1-sites-johor-lease-usd-per-chip-hour.svg",
-            "sweep-2-policy-lease-ban-from.png",
-            "sweep-2-policy-lease-ban-from.svg",
+            "sweep-1-sites-johor-lease-usd-per-chip-hour-backlog.png",
+            "sweep-1-sites-johor-lease-usd-per-chip-hour-backlog.svg",
+            "sweep-1-sites-johor-lease-usd-per-chip-hour-compute.png",
+            "sweep-1-sites-johor-lease-usd-per-chip-hour-compute.svg",
+            "sweep-1-sites-johor-lease-usd-per-chip-hour-firms.png",
+            "sweep-1-sites-johor-lease-usd-per-chip-hour-firms.svg",
+            "sweep-1-sites-johor-lease-usd-per-chip-hour-service.png",
+            "sweep-1-sites-johor-lease-usd-per-chip-hour-service.svg",
+            "sweep-2-policy-lease-ban-from-backlog.png",
+            "sweep-2-policy-lease-ban-from-backlog.svg",
+            "sweep-2-policy-lease-ban-from-compute.png",
+            "sweep-2-policy-lease-ban-from-compute.svg",
+            "sweep-2-policy-lease-ban-from-firms.png",
+            "sweep-2-policy-lease-ban-from-firms.svg",
+            "sweep-2-policy-lease-ban-from-service.png",
+            "sweep-2-policy-lease-ban-from-service.svg",
         ]
     );
     for shard in std::fs::read_dir(&shards_out).unwrap().flatten() {
@@ -206,19 +218,21 @@ fn shards_merge_into_the_unsharded_sweep_byte_for_byte() {
         );
     }
     // Its charts inline, as drawn to charts/ (less the XML declaration).
-    let svg = std::fs::read_to_string(whole_dir.join("charts/sweep-2-policy-lease-ban-from.svg"))
-        .unwrap();
+    let svg =
+        std::fs::read_to_string(whole_dir.join("charts/sweep-2-policy-lease-ban-from-compute.svg"))
+            .unwrap();
     let body = &svg[svg.find("<svg").unwrap()..];
     assert!(
         linked.contains(body.trim_end()),
         "the report lacks the axis chart"
     );
-    let png =
-        std::fs::read(dir.join("whole/sweep-two-sites/charts/sweep-2-policy-lease-ban-from.png"))
-            .unwrap();
+    let png = std::fs::read(
+        dir.join("whole/sweep-two-sites/charts/sweep-2-policy-lease-ban-from-compute.png"),
+    )
+    .unwrap();
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
     let svg = std::fs::read_to_string(
-        dir.join("whole/sweep-two-sites/charts/sweep-2-policy-lease-ban-from.svg"),
+        dir.join("whole/sweep-two-sites/charts/sweep-2-policy-lease-ban-from-compute.svg"),
     )
     .unwrap();
     for text in [
@@ -287,7 +301,10 @@ fn points_share_replication_seeds() {
     );
     // A grid of one axis: its chart and the tornado.
     let charts = dir.join("o/sweep-two-sites/charts");
-    for name in ["sweep-1-sites-johor-lease-usd-per-chip-hour", "tornado"] {
+    for name in [
+        "sweep-1-sites-johor-lease-usd-per-chip-hour-compute",
+        "tornado-compute",
+    ] {
         let png = std::fs::read(charts.join(format!("{name}.png"))).unwrap();
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name}");
         let svg = std::fs::read_to_string(charts.join(format!("{name}.svg"))).unwrap();

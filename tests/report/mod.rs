@@ -297,7 +297,7 @@ fn every_csv_of_a_daily_run_has_one_type_per_column() {
         threads: None,
     };
     let result = experiment::execute(&sc, options).unwrap();
-    let files = capsim::report::run_files(&sc, &result);
+    let files = capsim::report::folders::run_files(&sc, &result);
     let dtype_of = |column: &str| -> Option<Dtype> {
         let metric = catalog::SITE
             .iter()

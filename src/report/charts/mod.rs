@@ -47,8 +47,16 @@
 //!
 //! | name | what it shows |
 //! |---|---|
-//! | `sweep-<k>-<path>` | for axis `k` (1-based, in `--vary` order; `<path>` its field path with `.` and `_` as `-`), a panel per headline number: the mean at each of the axis's values, with markers and the 5th-95th percentile band; the scenario as written (point 0) as a dashed reference line labelled "as written", with its own faint band |
-//! | `tornado` | one-at-a-time sweeps and grids of one axis only: a panel per headline number, a bar per axis from the lowest to the highest mean over its values (the part below the as-written mean blue, above vermillion), longest on top, each end labelled with the value that gave it, around a line at the as-written mean and its faint 5th-95th percentile band (the noise to compare swings against) |
+//! | `sweep-<k>-<path>-<theme>` | for axis `k` (1-based, in `--vary` order; `<path>` its field path with `.` and `_` as `-`), a panel per headline number of one theme: the mean at each of the axis's values, with markers and the 5th-95th percentile band; the scenario as written (point 0) as a dashed reference line labelled "as written", with its own faint band |
+//! | `tornado-<theme>` | one-at-a-time sweeps and grids of one axis only: a panel per headline number of one theme, a bar per axis from the lowest to the highest mean over its values (the part below the as-written mean blue, above vermillion), longest on top, each end labelled with the value that gave it, around a line at the as-written mean and its faint 5th-95th percentile band (the noise to compare swings against) |
+//!
+//! The headline numbers are drawn by theme, so that a chart holds a handful of panels wide enough
+//! for calendar ticks and whole words: `compute` (compute, compute lost, share abroad, costs),
+//! `service` (tokens served and share served, jobs completed, median completion times),
+//! `backlog` (jobs left, waiting or blocked at the end, their mean age, evictions), `firms`
+//! (each firm's share of its compute abroad) and `other` (numbers the chart table does not
+//! know). A theme with more than eight numbers (many firms) is split evenly into parts
+//! `<theme>-1`, `<theme>-2`, ...; a theme with nothing to draw has no chart.
 //!
 //! The x axis of an axis chart follows the axis's value labels: all dates give a calendar axis,
 //! all numbers a linear one, anything else (words, or a mix) evenly spaced categories in the order
@@ -168,9 +176,9 @@ pub fn render(runs: &[RunView]) -> Result<Vec<Chart>, ChartError> {
         .collect()
 }
 
-/// Every chart of a whole sweep from its manifest and per-point statistics: one per axis
-/// (`sweep-<k>-<path>`, in axis order), then the `tornado` where the design allows one (see
-/// [the table](self#sweep-charts)).
+/// Every chart of a whole sweep from its manifest and per-point statistics: per axis, in axis
+/// order, one per theme (`sweep-<k>-<path>-<theme>`), then a `tornado-<theme>` per theme where the
+/// design allows one (see [the table](self#sweep-charts)).
 pub fn render_sweep(
     manifest: &SweepManifest,
     stats: &[PointStat],

@@ -40,6 +40,10 @@ use crate::report::sweep::SweepManifest;
 /// Most series an axis chart of a grid overlays; more, and it shows one slice.
 pub(super) const MAX_SERIES: usize = 5;
 
+/// Most panels a sweep chart holds: a theme with more headline numbers (many firms) is split into
+/// parts of at most this many, so panels stay wide enough for calendar ticks and whole words.
+pub(super) const MAX_PANELS: usize = 8;
+
 /// Most bars in a tornado panel (those with the largest swings): more do not fit a panel readably.
 pub(super) const MAX_BARS: usize = 4;
 
@@ -88,6 +92,73 @@ pub(super) struct SweepSeries {
     pub band: bool,
 }
 
+/// What a group of headline numbers is about: each theme gets its own axis chart and tornado, so
+/// a chart holds a handful of panels that belong together rather than one per headline number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Theme {
+    /// Compute done and lost, the share abroad, and what it cost.
+    Compute,
+    /// Tokens served and jobs completed, and how long jobs took.
+    Service,
+    /// Jobs unfinished, waiting or blocked at the end, and evictions.
+    Backlog,
+    /// Each firm's share of its compute abroad.
+    Firms,
+    /// Numbers the table does not know.
+    Other,
+}
+
+impl Theme {
+    /// In chart names: `sweep-<k>-<path>-<slug>`, `tornado-<slug>`.
+    pub(super) fn slug(self) -> &'static str {
+        match self {
+            Theme::Compute => "compute",
+            Theme::Service => "service",
+            Theme::Backlog => "backlog",
+            Theme::Firms => "firms",
+            Theme::Other => "other",
+        }
+    }
+
+    /// In chart titles.
+    pub(super) fn words(self) -> &'static str {
+        match self {
+            Theme::Compute => "compute and cost",
+            Theme::Service => "tokens and jobs completed",
+            Theme::Backlog => "jobs unfinished at the end",
+            Theme::Firms => "compute abroad by firm",
+            Theme::Other => "other headline numbers",
+        }
+    }
+
+    /// How its numbers are read over the horizon, for the chart's notes.
+    fn reading(self) -> &'static str {
+        match self {
+            Theme::Compute => {
+                "Compute, compute lost and costs are totals over the scenario's horizon; the share \
+                 abroad is of the firms' total training compute."
+            }
+            Theme::Service => {
+                "Tokens served and jobs completed are totals over the scenario's horizon; the \
+                 share served is of the tokens demanded; completion times are medians over the \
+                 jobs that completed (arrival to finish)."
+            }
+            Theme::Backlog => {
+                "Unfinished, waiting and blocked jobs and the mean age of unfinished jobs are \
+                 read at the end of the horizon; evictions are a total over it."
+            }
+            Theme::Firms => {
+                "Each firm's training compute done abroad, as a share of its total over the \
+                 scenario's horizon."
+            }
+            Theme::Other => {
+                "Totals over the scenario's horizon, or values at its end for numbers named \
+                 `_end`."
+            }
+        }
+    }
+}
+
 /// A headline metric as charts name it.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct MetricInfo {
@@ -98,6 +169,8 @@ pub(super) struct MetricInfo {
     /// Unit, for the value axis.
     pub unit_title: String,
     pub unit: Unit,
+    /// The charts it is drawn in.
+    pub theme: Theme,
 }
 
 /// One panel of an axis chart: one metric.
@@ -114,10 +187,11 @@ pub(super) struct AxisPanel {
     pub spread: Option<String>,
 }
 
-/// A chart of every headline metric against one axis.
+/// A chart of one theme's headline metrics against one axis.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct AxisChart {
     pub name: String,
+    pub theme: Theme,
     pub title: String,
     pub subtitle: String,
     pub x: XAxis,
@@ -158,9 +232,11 @@ pub(super) struct TornadoPanel {
     pub bars: Vec<Bar>,
 }
 
-/// The tornado chart.
+/// The tornado chart of one theme's headline metrics.
 #[derive(Clone, Debug, PartialEq)]
 pub(super) struct Tornado {
+    pub name: String,
+    pub theme: Theme,
     pub title: String,
     pub subtitle: String,
     pub panels: Vec<TornadoPanel>,
@@ -180,7 +256,7 @@ impl SweepSpec {
     pub(super) fn name(&self) -> &str {
         match self {
             SweepSpec::Axis(c) => &c.name,
-            SweepSpec::Tornado(_) => "tornado",
+            SweepSpec::Tornado(t) => &t.name,
         }
     }
 
@@ -230,51 +306,80 @@ pub(super) fn slug(path: &str) -> String {
 /// the older `completion_hours_p50`) has its words and unit here; any other name gets a title
 /// made from its words and a unit read from its suffix ([`generic_info`]).
 pub(super) fn metric_info(name: &str) -> MetricInfo {
+    use Theme::{Backlog, Compute, Service};
     const PFLOP_DAYS: &str = "PFLOP-days";
-    let (title, unit_title, unit) = match name {
-        "compute_pflop_days" => ("Useful compute (net of failures)", PFLOP_DAYS, Unit::Plain),
-        "lost_pflop_days" => ("Compute lost to failures", PFLOP_DAYS, Unit::Plain),
-        "compute_abroad_share" => ("Share of compute abroad", "% of compute", Unit::Percent),
-        "cost_usd" => ("What the sites cost", "USD", Unit::Usd),
-        "cost_firms_usd" => ("What firms paid", "USD", Unit::Usd),
-        "cost_idle_usd" => ("Idle capacity: paid by no firm", "USD", Unit::Usd),
-        "tokens_served" => ("Tokens served", "tokens", Unit::Plain),
+    let (title, unit_title, unit, theme) = match name {
+        "compute_pflop_days" => (
+            "Useful compute (net of failures)",
+            PFLOP_DAYS,
+            Unit::Plain,
+            Compute,
+        ),
+        "lost_pflop_days" => ("Compute lost to failures", PFLOP_DAYS, Unit::Plain, Compute),
+        "compute_abroad_share" => (
+            "Share of compute abroad",
+            "% of compute",
+            Unit::Percent,
+            Compute,
+        ),
+        "cost_usd" => ("What the sites cost", "USD", Unit::Usd, Compute),
+        "cost_firms_usd" => ("What firms paid", "USD", Unit::Usd, Compute),
+        "cost_idle_usd" => ("Idle capacity: paid by no firm", "USD", Unit::Usd, Compute),
+        "tokens_served" => ("Tokens served", "tokens", Unit::Plain, Service),
         "tokens_served_share" => (
             "Share of token demand served",
             "% of tokens demanded",
             Unit::Percent,
+            Service,
         ),
-        "training_jobs_completed" => ("Pre-training jobs completed", "jobs", Unit::Plain),
-        "fine_tuning_jobs_completed" => ("Fine-tuning jobs completed", "jobs", Unit::Plain),
-        "completion_hours_p50" => ("Median time to completion", "hours", Unit::Plain),
+        "training_jobs_completed" => ("Pre-training jobs completed", "jobs", Unit::Plain, Service),
+        "fine_tuning_jobs_completed" => {
+            ("Fine-tuning jobs completed", "jobs", Unit::Plain, Service)
+        }
+        "completion_hours_p50" => ("Median time to completion", "hours", Unit::Plain, Service),
         "completion_hours_p50_training" => (
             "Median time to completion, pre-training",
             "hours",
             Unit::Plain,
+            Service,
         ),
         "completion_hours_p50_fine_tuning" => (
             "Median time to completion, fine-tuning",
             "hours",
             Unit::Plain,
+            Service,
         ),
         "backlog_training_end" => (
-            "Pre-training jobs not finished at the end",
+            "Pre-training jobs left at the end",
             "jobs",
             Unit::Plain,
+            Backlog,
         ),
         "backlog_fine_tuning_end" => (
-            "Fine-tuning jobs not finished at the end",
+            "Fine-tuning jobs left at the end",
             "jobs",
             Unit::Plain,
+            Backlog,
         ),
-        "waiting_jobs_end" => ("Jobs waiting for capacity at the end", "jobs", Unit::Plain),
-        "blocked_jobs_end" => ("Jobs blocked by rules at the end", "jobs", Unit::Plain),
+        "waiting_jobs_end" => (
+            "Jobs waiting for capacity at the end",
+            "jobs",
+            Unit::Plain,
+            Backlog,
+        ),
+        "blocked_jobs_end" => (
+            "Jobs blocked by rules at the end",
+            "jobs",
+            Unit::Plain,
+            Backlog,
+        ),
         "backlog_age_hours_mean_end" => (
-            "Mean age of unfinished jobs at the end",
+            "Mean age of jobs left at the end",
             "hours",
             Unit::Plain,
+            Backlog,
         ),
-        "evictions" => ("Jobs evicted by rules", "jobs", Unit::Plain),
+        "evictions" => ("Jobs evicted by rules", "jobs", Unit::Plain, Backlog),
         other => {
             if let Some(firm) = other.strip_prefix("offshore_share.") {
                 return MetricInfo {
@@ -282,6 +387,7 @@ pub(super) fn metric_info(name: &str) -> MetricInfo {
                     title: format!("{firm}: compute abroad"),
                     unit_title: "% of its compute".into(),
                     unit: Unit::Percent,
+                    theme: Theme::Firms,
                 };
             }
             return generic_info(other);
@@ -292,6 +398,7 @@ pub(super) fn metric_info(name: &str) -> MetricInfo {
         title: title.into(),
         unit_title: unit_title.into(),
         unit,
+        theme,
     }
 }
 
@@ -335,6 +442,7 @@ fn generic_info(name: &str) -> MetricInfo {
         title,
         unit_title: unit_title.into(),
         unit,
+        theme: Theme::Other,
     }
 }
 
@@ -433,13 +541,69 @@ struct Ctx<'a> {
     m: &'a SweepManifest,
     /// (point, metric) -> statistic.
     stats: BTreeMap<(usize, &'a str), Stat>,
-    /// Metrics with a panel, in headline order (then any others the statistics name).
-    metrics: Vec<MetricInfo>,
+    /// Metrics with a panel, by theme (in headline order within one), in parts of at most
+    /// [`MAX_PANELS`]: one axis chart per axis and part, one tornado per part.
+    parts: Vec<Part>,
+    /// Notes on every chart (the numbers not drawn).
     common_notes: Vec<String>,
     one_at_a_time: bool,
     /// Whether any statistic has a band worth drawing.
     any_band: bool,
     source: String,
+}
+
+/// A chart's share of the headline numbers: one theme, or one part of a theme with more than
+/// [`MAX_PANELS`] numbers.
+#[derive(Clone, Debug)]
+struct Part {
+    theme: Theme,
+    /// 1-based, of `of`.
+    index: usize,
+    of: usize,
+    metrics: Vec<MetricInfo>,
+}
+
+impl Part {
+    /// In chart names: the theme, and its part number where it has several (`firms-2`).
+    fn suffix(&self) -> String {
+        if self.of > 1 {
+            format!("{}-{}", self.theme.slug(), self.index)
+        } else {
+            self.theme.slug().to_string()
+        }
+    }
+
+    /// In chart titles: `compute and cost`, `compute abroad by firm (2 of 3)`.
+    fn words(&self) -> String {
+        if self.of > 1 {
+            format!("{} ({} of {})", self.theme.words(), self.index, self.of)
+        } else {
+            self.theme.words().to_string()
+        }
+    }
+}
+
+/// The metrics by theme (themes in order, metrics in their order within one), each theme cut
+/// into parts of at most [`MAX_PANELS`], as even as they come.
+fn parts(metrics: Vec<MetricInfo>) -> Vec<Part> {
+    let mut by_theme: BTreeMap<Theme, Vec<MetricInfo>> = BTreeMap::new();
+    for m in metrics {
+        by_theme.entry(m.theme).or_default().push(m);
+    }
+    let mut out = Vec::new();
+    for (theme, metrics) in by_theme {
+        let of = metrics.len().div_ceil(MAX_PANELS);
+        let size = metrics.len().div_ceil(of);
+        for (i, chunk) in metrics.chunks(size).enumerate() {
+            out.push(Part {
+                theme,
+                index: i + 1,
+                of,
+                metrics: chunk.to_vec(),
+            });
+        }
+    }
+    out
 }
 
 fn bad(m: &SweepManifest, message: String) -> ChartError {
@@ -449,15 +613,20 @@ fn bad(m: &SweepManifest, message: String) -> ChartError {
     }
 }
 
-/// Every chart of a sweep: an axis chart per axis, in axis order, then the tornado where the
-/// design allows one.
+/// Every chart of a sweep: per axis, in axis order, an axis chart per theme (see [`Theme`]); then
+/// a tornado per theme where the design allows one.
 pub(super) fn build(m: &SweepManifest, stats: &[PointStat]) -> Result<Vec<SweepSpec>, ChartError> {
     let cx = Ctx::new(m, stats)?;
     let mut out: Vec<SweepSpec> = (0..m.axes.len())
-        .map(|a| SweepSpec::Axis(cx.axis_chart(a)))
+        .flat_map(|a| cx.parts.iter().map(move |part| (a, part)))
+        .map(|(a, part)| SweepSpec::Axis(cx.axis_chart(a, part)))
         .collect();
     if cx.one_at_a_time || m.axes.len() == 1 {
-        out.push(SweepSpec::Tornado(cx.tornado()));
+        out.extend(
+            cx.parts
+                .iter()
+                .map(|part| SweepSpec::Tornado(cx.tornado(part))),
+        );
     }
     Ok(out)
 }
@@ -557,14 +726,12 @@ impl<'a> Ctx<'a> {
         if !zero.is_empty() {
             skipped.push(format!("zero at every point: {}", zero.join(", ")));
         }
-        let mut common_notes = vec![
-            "Compute, cost, tokens, jobs completed and evictions are totals over the scenario's \
-             horizon; shares are of those totals; backlog, waiting and blocked jobs are counted at \
-             its end; completion times are medians over the jobs that completed."
-                .to_string(),
-        ];
+        let mut common_notes = Vec::new();
         if !skipped.is_empty() {
-            common_notes.push(format!("Not drawn ({}).", skipped.join("; ")));
+            common_notes.push(format!(
+                "Not drawn in any chart of this sweep ({}).",
+                skipped.join("; ")
+            ));
         }
         let any_band = stats.iter().any(|s| s.n > 1 && s.p05 != s.p95);
         let source = format!(
@@ -586,7 +753,7 @@ impl<'a> Ctx<'a> {
         Ok(Ctx {
             m,
             stats: index,
-            metrics,
+            parts: parts(metrics),
             common_notes,
             one_at_a_time,
             any_band,
@@ -716,7 +883,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn axis_chart(&self, a: usize) -> AxisChart {
+    fn axis_chart(&self, a: usize, part: &Part) -> AxisChart {
         let m = self.m;
         let axis = &m.axes[a];
         let x = x_axis(&axis.path, &axis.values);
@@ -725,7 +892,7 @@ impl<'a> Ctx<'a> {
         let mut panels = Vec::new();
         let mut banded_any = false;
         let mut baseline_banded = false;
-        for metric in &self.metrics {
+        for metric in &part.metrics {
             let series: Vec<SweepSeries> = groups
                 .iter()
                 .enumerate()
@@ -834,6 +1001,7 @@ impl<'a> Ctx<'a> {
                 .into(),
         );
         notes.extend(slice_note);
+        notes.push(part.theme.reading().into());
         notes.extend(self.common_notes.iter().cloned());
         let design = if self.one_at_a_time {
             "one field at a time"
@@ -843,8 +1011,9 @@ impl<'a> Ctx<'a> {
             "grid"
         };
         AxisChart {
-            name: format!("sweep-{}-{}", a + 1, slug(&axis.path)),
-            title: format!("Sweep over {}", axis.path),
+            name: format!("sweep-{}-{}-{}", a + 1, slug(&axis.path), part.suffix()),
+            theme: part.theme,
+            title: format!("Sweep over {}: {}", axis.path, part.words()),
             subtitle: format!(
                 "Scenario {}, {design}, {} value{} of this field. {}.",
                 m.scenario,
@@ -860,14 +1029,14 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn tornado(&self) -> Tornado {
+    fn tornado(&self, part: &Part) -> Tornado {
         let m = self.m;
         let groups: Vec<Vec<(usize, usize)>> = (0..m.axes.len())
             .map(|a| self.axis_groups(a).0.swap_remove(0).1)
             .collect();
         let mut panels = Vec::new();
         let mut baseline_banded = false;
-        for metric in &self.metrics {
+        for metric in &part.metrics {
             let mut bars = Vec::new();
             for (a, pts) in groups.iter().enumerate() {
                 let mut low: Option<(f64, usize)> = None;
@@ -966,9 +1135,15 @@ impl<'a> Ctx<'a> {
                     .into(),
             );
         }
+        notes.push(part.theme.reading().into());
         notes.extend(self.common_notes.iter().cloned());
         Tornado {
-            title: "Sensitivity: how far each swept field moves each headline number".into(),
+            name: format!("tornado-{}", part.suffix()),
+            theme: part.theme,
+            title: format!(
+                "Sensitivity of {}: how far each swept field moves each number",
+                part.words()
+            ),
             subtitle: format!(
                 "Scenario {}, {} field{} swept. Bars: means of {}; line: the scenario as \
                  written{}.",

@@ -197,6 +197,24 @@ pub(super) fn balanced(svg: &str) -> Result<(), String> {
     }
 }
 
+/// `$CAPSIM_CHART_DIR`, where the tests that render charts also write their PNGs for a person to
+/// look at (`CAPSIM_CHART_DIR=/tmp/c cargo test --lib report::charts`); None (write nothing) when
+/// it is not set.
+pub(super) fn review_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os("CAPSIM_CHART_DIR").map(std::path::PathBuf::from)
+}
+
+/// Writes `charts` as `<dir>/<tag>-<name>.png` when [`review_dir`] is set.
+pub(super) fn save_for_review(tag: &str, charts: &[Chart]) {
+    let Some(dir) = review_dir() else {
+        return;
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    for c in charts {
+        std::fs::write(dir.join(format!("{tag}-{}.png", c.name)), &c.png).unwrap();
+    }
+}
+
 fn find<'a>(charts: &'a [Chart], name: &str) -> &'a Chart {
     charts.iter().find(|c| c.name == name).expect(name)
 }
@@ -221,6 +239,7 @@ fn every_chart_is_drawn_as_valid_png_and_svg_deterministically() {
     }
     let names: Vec<&str> = charts.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names, NAMES);
+    save_for_review("one", &charts);
     for c in &charts {
         let (w, h, colours) = png_info(&c.png);
         assert_eq!((w, h), (WIDTH, HEIGHT), "{}", c.name);
@@ -357,6 +376,10 @@ fn runs_are_overlaid_with_scenario_names() {
     let (w, h, colours) = png_info(&png);
     assert_eq!((w, h), (WIDTH, HEIGHT));
     assert!(colours > 100);
+    // Every PNG of the comparison only for a person to look at (seconds in a debug build).
+    if review_dir().is_some() {
+        save_for_review("two", &render(&runs).unwrap());
+    }
 }
 
 #[test]
@@ -575,26 +598,4 @@ fn no_lost_compute_is_said_not_drawn() {
         .iter()
         .all(|p| !p.title.as_deref().unwrap_or("").contains("Lost")));
     assert!(c.notes.iter().any(|n| n.contains("No compute was lost")));
-}
-
-/// Writes the charts of the test view to `$CAPSIM_CHART_DIR` for a person to look at; does
-/// nothing without it. `CAPSIM_CHART_DIR=/tmp/c cargo test --lib charts::tests::look -- --ignored`
-#[test]
-#[ignore]
-fn look() {
-    let Ok(dir) = std::env::var("CAPSIM_CHART_DIR") else {
-        return;
-    };
-    std::fs::create_dir_all(&dir).unwrap();
-    for (tag, runs) in [
-        ("one", vec![view("baseline", 8, 1.0)]),
-        (
-            "two",
-            vec![view("baseline", 8, 1.0), view("what-if", 8, 0.6)],
-        ),
-    ] {
-        for c in render(&runs).unwrap() {
-            std::fs::write(format!("{dir}/{tag}-{}.png", c.name), &c.png).unwrap();
-        }
-    }
 }

@@ -248,7 +248,10 @@ pub(super) fn x_ticks(x: &XAxis, width: f64) -> Vec<(f64, String)> {
                 return Vec::new();
             };
             let days = x.hi - start_day;
-            let ticks: Vec<(f64, String)> = month_ticks(start, days, width)
+            // As `fitting_ticks`: a tick per label width plus a gap. `month_ticks` allows one
+            // per 84 pixels (the run charts' rule), so it gets the width scaled to that.
+            let label_w = text_w("2026-07", EM_TICK, false) + 14.0;
+            let ticks: Vec<(f64, String)> = month_ticks(start, days, width * 84.0 / label_w)
                 .into_iter()
                 .map(|(d, l)| (start_day + d, l))
                 .collect();

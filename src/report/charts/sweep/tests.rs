@@ -1,7 +1,7 @@
 //! Tests of the sweep charts on sweeps laid out by the real planner, with statistics made up so
 //! that every effect is known.
 
-use super::super::tests::{balanced, png_info};
+use super::super::tests::{balanced, png_info, review_dir, save_for_review};
 use super::super::{draw as base, render_sweep, style, ChartError, HEIGHT, WIDTH};
 use super::draw::{fitting_ticks, x_ticks};
 use super::*;
@@ -90,11 +90,43 @@ fn axis_charts(specs: &[SweepSpec]) -> Vec<&AxisChart> {
         .collect()
 }
 
+/// The axis charts of the compute-and-cost theme: one per axis.
+fn compute_charts(specs: &[SweepSpec]) -> Vec<&AxisChart> {
+    axis_charts(specs)
+        .into_iter()
+        .filter(|c| c.theme == Theme::Compute)
+        .collect()
+}
+
+/// The first tornado (of compute and cost).
 fn tornado(specs: &[SweepSpec]) -> Option<&Tornado> {
     specs.iter().find_map(|s| match s {
         SweepSpec::Tornado(t) => Some(t),
         SweepSpec::Axis(_) => None,
     })
+}
+
+/// The spec named `name`.
+fn spec<'a>(specs: &'a [SweepSpec], name: &str) -> &'a SweepSpec {
+    specs
+        .iter()
+        .find(|s| s.name() == name)
+        .unwrap_or_else(|| panic!("no chart '{name}'"))
+}
+
+/// The chart names of axes `axes` (as in chart names) and, with `tornado`, the tornados: each
+/// with one chart per theme.
+fn names_of(axes: &[&str], tornado: bool) -> Vec<String> {
+    const THEMES: [&str; 4] = ["compute", "service", "backlog", "firms"];
+    let mut out: Vec<String> = axes
+        .iter()
+        .enumerate()
+        .flat_map(|(a, path)| THEMES.map(|t| format!("sweep-{}-{path}-{t}", a + 1)))
+        .collect();
+    if tornado {
+        out.extend(THEMES.map(|t| format!("tornado-{t}")));
+    }
+    out
 }
 
 /// Whether an SVG draws exactly `text` as one text element (plotters puts it on a line of its own).
@@ -115,12 +147,14 @@ fn one_at_a_time_sweeps_get_a_chart_per_axis_and_a_tornado_as_valid_deterministi
     let names: Vec<&str> = charts.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(
         names,
-        [
-            "sweep-1-chips-h100-training-mfu",
-            "sweep-2-policy-lease-ban-from",
-            "sweep-3-firms-alpha-placement",
-            "tornado"
-        ]
+        names_of(
+            &[
+                "chips-h100-training-mfu",
+                "policy-lease-ban-from",
+                "firms-alpha-placement"
+            ],
+            true
+        )
     );
     for c in &charts {
         let (w, h, colours) = png_info(&c.png);
@@ -133,7 +167,16 @@ fn one_at_a_time_sweeps_get_a_chart_per_axis_and_a_tornado_as_valid_deterministi
         assert!(c.svg.contains("as written"), "{}: no reference", c.name);
         assert!(c.svg.contains("Source: capsim 0.0.0 sweep of test-sweep"));
     }
-    assert_eq!(charts[0].title, "Sweep over chips.h100.training_mfu");
+    assert_eq!(
+        charts[0].title,
+        "Sweep over chips.h100.training_mfu: compute and cost"
+    );
+    assert!(charts
+        .last()
+        .unwrap()
+        .title
+        .starts_with("Sensitivity of compute abroad by firm"));
+    save_for_review("oat", &charts);
     // Same input, same bytes, PNGs included.
     let again = render_sweep(&m, &st).unwrap();
     assert!(charts == again, "a second render differs");
@@ -143,7 +186,7 @@ fn one_at_a_time_sweeps_get_a_chart_per_axis_and_a_tornado_as_valid_deterministi
 fn axes_are_calendar_linear_or_categorical_from_their_labels() {
     let m = manifest(&[MFU, DATES, WORDS, "a.b=1,x"], Design::OneAtATime, 4);
     let specs = build(&m, &stats(&m, &linear, 0.03)).unwrap();
-    let charts = axis_charts(&specs);
+    let charts = compute_charts(&specs);
     let kinds: Vec<XKind> = charts.iter().map(|c| c.x.kind).collect();
     assert_eq!(
         kinds,
@@ -172,23 +215,30 @@ fn axes_are_calendar_linear_or_categorical_from_their_labels() {
         .map(|t| t.1)
         .collect();
     assert_eq!(words, ["cheapest", "earliest_finish", "home_first"]);
-    // And drawn: calendar and category labels in the SVG (long words may wrap at '_').
-    let svg = svg_of(&specs[1]);
-    // (With a panel per headline number, the panels are narrow: yearly ticks.)
-    assert!(draws(&svg, "2027-01"), "date ticks");
-    assert!(svg.contains("policy.lease-ban.from (date set at each point)"));
-    let svg = svg_of(&specs[2]);
-    // (Narrow panels wrap long words at '_'.)
-    // (Narrow panels, one per headline number, break long words anywhere: see the note there.)
-    assert!(svg.contains("cheap") && svg.contains("first"));
-    assert!(svg.contains("earlie"));
+    // And drawn, in every theme's chart: calendar and category labels in the SVG (long words
+    // may wrap at '_', never elsewhere).
+    for c in axis_charts(&specs) {
+        let svg = svg_of(&SweepSpec::Axis(c.clone()));
+        if c.name.starts_with("sweep-2-") {
+            assert!(draws(&svg, "2026-07"), "{}: date ticks", c.name);
+            assert!(svg.contains("policy.lease-ban.from (date set at each point)"));
+        }
+        if c.name.starts_with("sweep-3-") {
+            assert!(
+                draws(&svg, "cheapest") && draws(&svg, "home_first"),
+                "{}: words",
+                c.name
+            );
+            assert!(svg.contains("earliest_"), "{}: words", c.name);
+        }
+    }
 }
 
 #[test]
 fn one_at_a_time_charts_show_the_points_that_set_only_their_axis() {
     let m = manifest(&[MFU, DATES], Design::OneAtATime, 4);
     let specs = build(&m, &stats(&m, &linear, 0.03)).unwrap();
-    let charts = axis_charts(&specs);
+    let charts = compute_charts(&specs);
     for (a, c) in charts.iter().enumerate() {
         let p = &c.panels[0];
         assert_eq!(p.metric.name, "compute_pflop_days");
@@ -223,7 +273,7 @@ fn a_grid_of_one_axis_has_every_point_and_a_tornado() {
     let m = manifest(&[MFU], Design::Grid, 4);
     let specs = build(&m, &stats(&m, &linear, 0.03)).unwrap();
     let names: Vec<&str> = specs.iter().map(|s| s.name()).collect();
-    assert_eq!(names, ["sweep-1-chips-h100-training-mfu", "tornado"]);
+    assert_eq!(names, names_of(&["chips-h100-training-mfu"], true));
     let c = axis_charts(&specs)[0];
     assert_eq!(c.panels[0].series.len(), 1);
     assert_eq!(c.panels[0].series[0].points.len(), 3);
@@ -238,9 +288,9 @@ fn a_grid_of_several_axes_overlays_the_other_axes_and_draws_no_tornado() {
     let m = manifest(&["a.x=1,2", "b.y=3,4,5"], Design::Grid, 4);
     let specs = build(&m, &stats(&m, &linear, 0.03)).unwrap();
     let names: Vec<&str> = specs.iter().map(|s| s.name()).collect();
-    assert_eq!(names, ["sweep-1-a-x", "sweep-2-b-y"]);
+    assert_eq!(names, names_of(&["a-x", "b-y"], false));
     assert!(tornado(&specs).is_none());
-    let charts = axis_charts(&specs);
+    let charts = compute_charts(&specs);
     let a = &charts[0];
     assert_eq!(a.panels[0].series.len(), 3);
     assert_eq!(
@@ -314,7 +364,15 @@ fn tornado_bars_are_ordered_by_swing_and_labelled_with_the_values_at_their_ends(
     };
     let specs = build(&m, &stats(&m, &effect, 0.03)).unwrap();
     let t = tornado(&specs).unwrap();
-    let panel = |name: &str| t.panels.iter().find(|p| p.metric.name == name).unwrap();
+    let panel = |name: &str| {
+        specs
+            .iter()
+            .find_map(|s| match s {
+                SweepSpec::Tornado(t) => t.panels.iter().find(|p| p.metric.name == name),
+                SweepSpec::Axis(_) => None,
+            })
+            .unwrap()
+    };
     let compute = panel("compute_pflop_days");
     let order: Vec<&str> = compute.bars.iter().map(|b| b.axis.as_str()).collect();
     assert_eq!(order, ["policy.lease-ban.from", "chips.h100.training_mfu"]);
@@ -344,36 +402,48 @@ fn tornado_bars_are_ordered_by_swing_and_labelled_with_the_values_at_their_ends(
     assert_eq!(compute.baseline.unwrap().mean, 4e6);
     assert!(compute.baseline_band);
     let svg = svg_of(&SweepSpec::Tornado(t.clone()));
-    for text in [
-        "2027-01-01",
-        "0.3",
-        "same at every value",
-        "policy.lease-ban.from",
-    ] {
+    for text in ["2027-01-01", "0.3", "policy.lease-ban.from"] {
         assert!(draws(&svg, text), "tornado: no '{text}'");
     }
+    let svg = svg_of(spec(&specs, "tornado-service"));
+    assert!(draws(&svg, "same at every value"), "tornado-service");
 }
 
 #[test]
 fn metrics_without_values_or_only_zeros_get_no_panel_and_are_named() {
     let m = manifest(&[MFU, DATES], Design::OneAtATime, 4);
     let specs = build(&m, &stats(&m, &linear, 0.03)).unwrap();
+    // Per axis, and for the tornados: the charts of the themes together have a panel for every
+    // headline number but the two with no value or only zeros, each once.
+    for prefix in ["sweep-1-", "sweep-2-", "tornado-"] {
+        let mut names: Vec<&str> = Vec::new();
+        for s in specs.iter().filter(|s| s.name().starts_with(prefix)) {
+            let (theme, panels): (Theme, Vec<&MetricInfo>) = match s {
+                SweepSpec::Axis(c) => (c.theme, c.panels.iter().map(|p| &p.metric).collect()),
+                SweepSpec::Tornado(t) => (t.theme, t.panels.iter().map(|p| &p.metric).collect()),
+            };
+            assert!(
+                !panels.is_empty() && panels.len() <= MAX_PANELS,
+                "{}: {} panels",
+                s.name(),
+                panels.len()
+            );
+            assert!(panels.iter().all(|p| p.theme == theme), "{}", s.name());
+            names.extend(panels.iter().map(|p| p.name.as_str()));
+        }
+        let all = headline_names(&m.firms);
+        assert_eq!(names.len(), all.len() - 2, "{prefix}: {names:?}");
+        for n in &all {
+            let drawn = names.iter().filter(|x| *x == n).count();
+            let expect = usize::from(n != "evictions" && n != "blocked_jobs_end");
+            assert_eq!(drawn, expect, "{prefix}: {n}");
+        }
+    }
     for s in &specs {
-        let (names, notes): (Vec<&str>, &Vec<String>) = match s {
-            SweepSpec::Axis(c) => (
-                c.panels.iter().map(|p| p.metric.name.as_str()).collect(),
-                &c.notes,
-            ),
-            SweepSpec::Tornado(t) => (
-                t.panels.iter().map(|p| p.metric.name.as_str()).collect(),
-                &t.notes,
-            ),
+        let notes = match s {
+            SweepSpec::Axis(c) => &c.notes,
+            SweepSpec::Tornado(t) => &t.notes,
         };
-        // Every headline number but the two with no value or only zeros.
-        let all = headline_names(&m.firms).len();
-        assert_eq!(names.len(), all - 2, "{}: {names:?}", s.name());
-        assert!(!names.contains(&"evictions") && !names.contains(&"blocked_jobs_end"));
-        assert!(names.contains(&"offshore_share.beta"));
         assert!(
             notes
                 .iter()
@@ -383,6 +453,31 @@ fn metrics_without_values_or_only_zeros_get_no_panel_and_are_named() {
             s.name()
         );
     }
+}
+
+#[test]
+fn a_theme_with_more_numbers_than_a_chart_holds_is_split_evenly() {
+    let mut m = manifest(&[MFU], Design::Grid, 2);
+    m.firms = (1..=10).map(|i| format!("firm{i}")).collect();
+    let specs = build(&m, &stats(&m, &linear, 0.03)).unwrap();
+    let firms: Vec<&AxisChart> = axis_charts(&specs)
+        .into_iter()
+        .filter(|c| c.theme == Theme::Firms)
+        .collect();
+    let parts: Vec<(&str, usize)> = firms
+        .iter()
+        .map(|c| (c.name.as_str(), c.panels.len()))
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            ("sweep-1-chips-h100-training-mfu-firms-1", 5),
+            ("sweep-1-chips-h100-training-mfu-firms-2", 5)
+        ]
+    );
+    assert!(firms[1].title.ends_with("compute abroad by firm (2 of 2)"));
+    assert_eq!(firms[1].panels[0].metric.name, "offshore_share.firm6");
+    assert!(specs.iter().any(|s| s.name() == "tornado-firms-2"));
 }
 
 #[test]
@@ -522,7 +617,11 @@ fn tokens_near_2780t() -> (SweepManifest, Vec<PointStat>) {
 fn sweep_value_axes_start_at_zero_and_say_how_far_the_means_spread() {
     let (m, st) = tokens_near_2780t();
     let specs = build(&m, &st).unwrap();
-    let p = axis_charts(&specs)[0]
+    let service = match spec(&specs, "sweep-1-chips-h100-training-mfu-service") {
+        SweepSpec::Axis(c) => c,
+        SweepSpec::Tornado(_) => unreachable!(),
+    };
+    let p = service
         .panels
         .iter()
         .find(|p| p.metric.name == "tokens_served")
@@ -532,7 +631,7 @@ fn sweep_value_axes_start_at_zero_and_say_how_far_the_means_spread() {
     assert!(hi >= 2.8e15 && ticks[0] == 0.0, "{ticks:?}");
     // 2,760T..2,800T around 2,780T as written: 40/2780 = 1.4%.
     assert_eq!(p.spread.as_deref(), Some("spread 1.4%"));
-    let share = axis_charts(&specs)[0]
+    let share = service
         .panels
         .iter()
         .find(|p| p.metric.name == "tokens_served_share")
@@ -540,16 +639,21 @@ fn sweep_value_axes_start_at_zero_and_say_how_far_the_means_spread() {
     assert_eq!(share.spread.as_deref(), Some("spread 0 pts"));
     // Negative values keep 0 in view too.
     assert_eq!(super::draw::value_ticks(-5.0, -3.0, 4).2, 0.0);
-    let svg = svg_of(&specs[0]);
+    let svg = svg_of(spec(&specs, "sweep-1-chips-h100-training-mfu-service"));
     assert!(draws(&svg, "spread 1.4%"), "the spread is cut");
     assert!(svg.contains("Value axes start at 0"));
+    if review_dir().is_some() {
+        save_for_review("near", &render_sweep(&m, &st).unwrap());
+    }
 }
 
 #[test]
 fn a_tornado_far_from_zero_marks_its_broken_axis() {
     let (m, st) = tokens_near_2780t();
     let specs = build(&m, &st).unwrap();
-    let t = tornado(&specs).expect("a one-axis grid has a tornado");
+    let SweepSpec::Tornado(t) = spec(&specs, "tornado-service") else {
+        panic!("a one-axis grid has tornados");
+    };
     let p = t
         .panels
         .iter()
@@ -557,29 +661,10 @@ fn a_tornado_far_from_zero_marks_its_broken_axis() {
         .unwrap();
     let (lo, _, broken) = super::draw::tornado_range(p).unwrap();
     assert!(lo > 2.7e15 && broken);
-    let svg = svg_of(specs.last().unwrap());
+    let svg = svg_of(spec(&specs, "tornado-service"));
     assert!(svg.contains(super::draw::BROKEN));
     assert!(t
         .notes
         .iter()
         .any(|n| n.starts_with("Tornado axes span the swings and do not start at 0")));
-}
-
-/// Writes the sweep charts of [`tokens_near_2780t`] and of a three-axis one-at-a-time sweep to
-/// `$CAPSIM_CHART_DIR` for a person to look at; does nothing without it.
-#[test]
-#[ignore]
-fn look() {
-    let Ok(dir) = std::env::var("CAPSIM_CHART_DIR") else {
-        return;
-    };
-    std::fs::create_dir_all(&dir).unwrap();
-    let (m, st) = tokens_near_2780t();
-    let oat = manifest(&[MFU, DATES, WORDS], Design::OneAtATime, 4);
-    let oat_st = stats(&oat, &linear, 0.03);
-    for (tag, m, st) in [("near", &m, &st), ("oat", &oat, &oat_st)] {
-        for c in render_sweep(m, st).unwrap() {
-            std::fs::write(format!("{dir}/{tag}-{}.png", c.name), &c.png).unwrap();
-        }
-    }
 }
