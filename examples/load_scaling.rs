@@ -10,8 +10,14 @@ use capsim::model::run_replication;
 fn main() {
     let sc = capsim::scenario::baseline().expect("the embedded baseline loads");
     let periods = Periods::new(sc.start_date, sc.end_date, PeriodKind::Month);
-    let repeat: usize = std::env::var("REPEAT").ok().and_then(|r| r.parse().ok()).unwrap_or(1);
-    for arg in std::env::args().skip(1).flat_map(|a| std::iter::repeat_n(a, repeat)) {
+    let repeat: usize = std::env::var("REPEAT")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1);
+    for arg in std::env::args()
+        .skip(1)
+        .flat_map(|a| std::iter::repeat_n(a, repeat))
+    {
         let k: f64 = arg.parse().expect("a load factor");
         let world = sc.world.with_load_scaled(k);
         let t = Instant::now();
