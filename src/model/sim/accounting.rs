@@ -96,7 +96,8 @@ impl CapacityModel<'_> {
     pub(super) fn checkpoint_before(&self, j: u32, t: SimTime) -> SimTime {
         let job = self.job(j);
         let done = t.saturating_since(job.productive_from).as_secs();
-        SimTime(job.productive_from.0 + done / job.checkpoint_secs * job.checkpoint_secs)
+        let every = u64::from(job.checkpoint_secs);
+        SimTime(job.productive_from.0 + done / every * every)
     }
 
     /// Credits job `j`'s productive work from its credit cursor up to `upto` as useful compute.

@@ -24,17 +24,15 @@ pub(super) enum JobState {
 
 /// A training or fine-tuning job. It carries its workload's fixed properties.
 #[derive(Clone, Debug)]
-pub(super) struct Job<'w> {
+pub(super) struct Job {
     pub firm: FirmId,
     pub kind: JobKind,
     pub gang: u64,
     pub total_flop: f64,
     /// Time between checkpoints, seconds (>= 1).
-    pub checkpoint_secs: u64,
+    pub checkpoint_secs: u32,
     /// Delay before productive work after a restart.
     pub restart: SimDuration,
-    /// Data class, if any rule cares.
-    pub data_class: Option<&'w str>,
     /// Placement class (firm and data class): which sites rules allow.
     pub class: u32,
     /// Checkpointed progress at the start of the current segment.
@@ -55,9 +53,7 @@ pub(super) struct Job<'w> {
     /// Expected end of the running segment.
     pub end_at: SimTime,
     /// Position in its site's `running` list while running.
-    pub run_pos: usize,
-    /// Expected run time at its queue's site when it was queued, seconds (for the site's totals).
-    pub queued_secs: u64,
+    pub run_pos: u32,
     /// Where the job ran or queued last (for blocked counts by site).
     pub last_site: Option<SiteId>,
     /// Its row in the metrics' job records.
@@ -112,11 +108,11 @@ impl<'w> CapacityModel<'w> {
             .is_some_and(|j| j.epoch == epoch)
     }
 
-    pub(super) fn job(&self, j: u32) -> &Job<'w> {
+    pub(super) fn job(&self, j: u32) -> &Job {
         self.jobs[j as usize].as_ref().expect("live job")
     }
 
-    pub(super) fn job_mut(&mut self, j: u32) -> &mut Job<'w> {
+    pub(super) fn job_mut(&mut self, j: u32) -> &mut Job {
         self.jobs[j as usize].as_mut().expect("live job")
     }
 
@@ -181,9 +177,8 @@ impl<'w> CapacityModel<'w> {
             kind: b.kind,
             gang: b.gang_chips,
             total_flop,
-            checkpoint_secs: b.checkpoint.as_secs().max(1),
+            checkpoint_secs: u32::try_from(b.checkpoint.as_secs().max(1)).unwrap_or(u32::MAX),
             restart: b.restart,
-            data_class: b.data_class.as_deref(),
             class: self.workload_class[f][w],
             saved_flop: 0.0,
             arrived: now,
@@ -196,7 +191,6 @@ impl<'w> CapacityModel<'w> {
             rate: 0.0,
             end_at: now,
             run_pos: 0,
-            queued_secs: 0,
             last_site: None,
             record,
             stranded: false,
@@ -251,7 +245,7 @@ impl<'w> CapacityModel<'w> {
         let eff = self.world.site_chip(site).effective_flop_per_s();
         let mtbf_secs = self.world.sites[s].mtbf_hours * 3_600.0;
         self.set_state(j, JobState::Running(site));
-        let run_pos = self.sites[s].running.len();
+        let run_pos = self.sites[s].running.len() as u32;
         let job = self.job_mut(j);
         let restart = if job.restart_pending {
             job.restart
@@ -311,7 +305,7 @@ impl<'w> CapacityModel<'w> {
             unreachable!("stop_running on a job that is not running");
         };
         job.epoch = epoch;
-        let (gang, end_at, pos) = (job.gang, job.end_at, job.run_pos);
+        let (gang, end_at, pos) = (job.gang, job.end_at, job.run_pos as usize);
         let st = &mut self.sites[site.0 as usize];
         st.busy_jobs -= gang;
         st.ends.remove(&(end_at, j, gang));
@@ -320,7 +314,7 @@ impl<'w> CapacityModel<'w> {
         debug_assert_eq!(st.running[pos], j, "run_pos tracks the running list");
         st.running.swap_remove(pos);
         if let Some(&moved) = st.running.get(pos) {
-            self.job_mut(moved).run_pos = pos;
+            self.job_mut(moved).run_pos = pos as u32;
         }
         site
     }

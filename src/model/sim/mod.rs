@@ -106,7 +106,7 @@ struct CapacityModel<'w> {
     periods: &'w Periods,
     metrics: RunMetrics,
     sites: Vec<SiteState>,
-    jobs: Vec<Option<Job<'w>>>,
+    jobs: Vec<Option<Job>>,
     free_slots: Vec<u32>,
     /// Jobs with no allowed site.
     blocked: Vec<u32>,

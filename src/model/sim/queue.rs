@@ -204,7 +204,6 @@ impl CapacityModel<'_> {
         self.accrue_queue(site, now);
         let run = self.expected_run(j, site).as_secs();
         let job = self.job_mut(j);
-        job.queued_secs = run;
         let (gang, stranded, class) = (job.gang, job.stranded, job.class);
         let st = &mut self.sites[site.0 as usize];
         st.queue_work += u128::from(gang) * u128::from(run);

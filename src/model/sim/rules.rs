@@ -113,7 +113,8 @@ impl CapacityModel<'_> {
             let site = SiteId(s as u32);
             let stay = |m: &Self, j: u32| {
                 let job = m.job(j);
-                m.allows(job.firm, job.data_class, site, now, Phase::Stay)
+                let data_class = m.classes[job.class as usize].1;
+                m.allows(job.firm, data_class, site, now, Phase::Stay)
             };
             for r in self.sites[s].running.clone() {
                 if !stay(self, r) {
