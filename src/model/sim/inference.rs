@@ -181,12 +181,15 @@ impl CapacityModel<'_> {
         let mut seen = 0u64;
         for h in held.iter().chain(previous.iter()) {
             let site = h.site;
-            // Each site once (a batch touches few sites; a bitmask covers the first 64).
-            let bit = 1u64 << (site.0 % 64);
-            if site.0 < 64 && seen & bit != 0 {
-                continue;
+            // Each site once (a batch touches few sites; a bitmask covers the first 64, later
+            // ones may be looked at twice, which is harmless).
+            if site.0 < 64 {
+                let bit = 1u64 << site.0;
+                if seen & bit != 0 {
+                    continue;
+                }
+                seen |= bit;
             }
-            seen |= bit;
             if self.world.sites[site.0 as usize].inference_priority {
                 self.replace_unfit(site, now, ctx);
                 self.try_start(site, now, ctx);
