@@ -9,7 +9,7 @@
 //!
 //! | name | what it shows |
 //! |---|---|
-//! | `throughput-compute` | useful (net) compute per day (`compute_pflop_days`): all sites and each jurisdiction; and in a panel of its own the compute failures rolled back (`lost_pflop_days`), titled with its share of all compute done |
+//! | `throughput-compute` | useful (net) compute per day (`compute_pflop_days`): all sites and each jurisdiction; and in a panel of its own the compute failures rolled back (`lost_pflop_days`), titled with its share of all compute done (runs compared: each run's share in a note) |
 //! | `throughput-tokens` | tokens served against tokens demanded per day (all firms), and the unserved share |
 //! | `cost-spend` | what the sites cost per day, stacked by who paid: firms at home (`cost_home_usd`), abroad (`cost_abroad_usd`), no one (`cost_idle_usd`), under the sites' total (`cost_usd`); and each jurisdiction's `cost_usd` |
 //! | `cost-unit` | `usd_per_pflop_day` (per useful, net PFLOP-day) and `usd_per_million_tokens`, all sites |
@@ -191,7 +191,7 @@ pub fn render_sweep(
         .collect()
 }
 
-/// How the sweep charts title a headline number (`compute_pflop_days` -> `Effective compute`,
+/// How the sweep charts title a headline number (`compute_pflop_days` -> `Net useful compute`,
 /// `offshore_share.<firm>` -> `<firm>: compute abroad`), for pages that name them alike.
 pub fn headline_title(name: &str) -> String {
     sweep::metric_info(name).title

@@ -664,7 +664,8 @@ impl<'a> Ctx<'a> {
     }
 
     /// The panel of compute lost to failures (all sites, a curve per run), titled with the share
-    /// of all compute done that was lost; a note instead where no run lost any.
+    /// of all compute done that was lost (runs compared: the shares in a note); a note instead
+    /// where no run lost any.
     fn lost_panel(&self, spec: &mut Spec) {
         let metric = "lost_pflop_days";
         let style = |r: usize| {
@@ -723,11 +724,24 @@ impl<'a> Ctx<'a> {
                 band: series[0].band,
             });
         }
-        spec.panels.push(Panel {
-            title: Some(format!(
+        // Runs compared: the shares, each named by its run, would not fit in a panel's title.
+        let title = if self.compare() {
+            spec.notes.insert(
+                0,
+                format!(
+                    "Lost to failures, as a share of all compute done: {}.",
+                    shares.join(", ")
+                ),
+            );
+            "Lost to failures, all sites".to_string()
+        } else {
+            format!(
                 "Lost to failures, all sites ({} of all compute done)",
-                shares.join(", ")
-            )),
+                shares[0]
+            )
+        };
+        spec.panels.push(Panel {
+            title: Some(title),
             y_title: COMPUTE_RATE.into(),
             unit: Unit::Plain,
             log: false,
@@ -1100,8 +1114,8 @@ impl<'a> Ctx<'a> {
         spec.legend = self.run_legend(banded_any);
         spec.notes.insert(
             0,
-            "What users paid for training chip-hours per useful PFLOP-day, and for inference \
-             chip-hours per million tokens served."
+            "What users paid for training chip-hours (pre-training and fine-tuning) per useful \
+             PFLOP-day, and for inference chip-hours per million tokens served."
                 .into(),
         );
         self.finish_legend(&mut spec);

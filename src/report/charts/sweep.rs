@@ -135,8 +135,9 @@ impl Theme {
     fn reading(self) -> &'static str {
         match self {
             Theme::Compute => {
-                "Compute, compute lost and costs are totals over the scenario's horizon; the share \
-                 abroad is of the firms' total training compute."
+                "Compute (net of the work failures rolled back), compute lost to failures and \
+                 costs are totals over the scenario's horizon; the share abroad is of the firms' \
+                 total training compute."
             }
             Theme::Service => {
                 "Tokens served and jobs completed are totals over the scenario's horizon; the \
@@ -144,8 +145,9 @@ impl Theme {
                  jobs that completed (arrival to finish)."
             }
             Theme::Backlog => {
-                "Unfinished, waiting and blocked jobs and the mean age of unfinished jobs are \
-                 read at the end of the horizon; evictions are a total over it."
+                "Jobs left (unfinished), waiting for capacity or blocked by rules, and the mean \
+                 age of jobs left, are read at the end of the horizon; evictions are a total over \
+                 it."
             }
             Theme::Firms => {
                 "Each firm's training compute done abroad, as a share of its total over the \
@@ -309,13 +311,8 @@ pub(super) fn metric_info(name: &str) -> MetricInfo {
     use Theme::{Backlog, Compute, Service};
     const PFLOP_DAYS: &str = "PFLOP-days";
     let (title, unit_title, unit, theme) = match name {
-        "compute_pflop_days" => (
-            "Useful compute (net of failures)",
-            PFLOP_DAYS,
-            Unit::Plain,
-            Compute,
-        ),
-        "lost_pflop_days" => ("Compute lost to failures", PFLOP_DAYS, Unit::Plain, Compute),
+        "compute_pflop_days" => ("Net useful compute", PFLOP_DAYS, Unit::Plain, Compute),
+        "lost_pflop_days" => ("Compute lost", PFLOP_DAYS, Unit::Plain, Compute),
         "compute_abroad_share" => (
             "Share of compute abroad",
             "% of compute",
@@ -337,48 +334,17 @@ pub(super) fn metric_info(name: &str) -> MetricInfo {
             ("Fine-tuning jobs completed", "jobs", Unit::Plain, Service)
         }
         "completion_hours_p50" => ("Median time to completion", "hours", Unit::Plain, Service),
-        "completion_hours_p50_training" => (
-            "Median time to completion, pre-training",
-            "hours",
-            Unit::Plain,
-            Service,
-        ),
-        "completion_hours_p50_fine_tuning" => (
-            "Median time to completion, fine-tuning",
-            "hours",
-            Unit::Plain,
-            Service,
-        ),
-        "backlog_training_end" => (
-            "Pre-training jobs left at the end",
-            "jobs",
-            Unit::Plain,
-            Backlog,
-        ),
-        "backlog_fine_tuning_end" => (
-            "Fine-tuning jobs left at the end",
-            "jobs",
-            Unit::Plain,
-            Backlog,
-        ),
-        "waiting_jobs_end" => (
-            "Jobs waiting for capacity at the end",
-            "jobs",
-            Unit::Plain,
-            Backlog,
-        ),
-        "blocked_jobs_end" => (
-            "Jobs blocked by rules at the end",
-            "jobs",
-            Unit::Plain,
-            Backlog,
-        ),
-        "backlog_age_hours_mean_end" => (
-            "Mean age of jobs left at the end",
-            "hours",
-            Unit::Plain,
-            Backlog,
-        ),
+        "completion_hours_p50_training" => {
+            ("Pre-training: median time", "hours", Unit::Plain, Service)
+        }
+        "completion_hours_p50_fine_tuning" => {
+            ("Fine-tuning: median time", "hours", Unit::Plain, Service)
+        }
+        "backlog_training_end" => ("Pre-training jobs left", "jobs", Unit::Plain, Backlog),
+        "backlog_fine_tuning_end" => ("Fine-tuning jobs left", "jobs", Unit::Plain, Backlog),
+        "waiting_jobs_end" => ("Jobs waiting for capacity", "jobs", Unit::Plain, Backlog),
+        "blocked_jobs_end" => ("Jobs blocked by rules", "jobs", Unit::Plain, Backlog),
+        "backlog_age_hours_mean_end" => ("Mean age of jobs left", "hours", Unit::Plain, Backlog),
         "evictions" => ("Jobs evicted by rules", "jobs", Unit::Plain, Backlog),
         other => {
             if let Some(firm) = other.strip_prefix("offshore_share.") {

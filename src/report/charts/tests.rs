@@ -370,8 +370,14 @@ fn runs_are_overlaid_with_scenario_names() {
     assert!(svg("throughput-compute").contains("All sites"));
     assert!(svg("throughput-compute").contains("Malaysia (MY)"));
     assert!(svg("compute-share").contains("alpha: abroad"));
-    // One PNG of the comparison (the full set costs seconds in an unoptimised build).
+    // Each run's share of compute lost goes in a note: in the panel's title it would not fit.
     let spec = spec::build(&runs).unwrap().remove(0);
+    let lost = spec.panels.last().and_then(|p| p.title.as_deref());
+    assert_eq!(lost, Some("Lost to failures, all sites"));
+    assert!(spec.notes.iter().any(|n| n
+        .starts_with("Lost to failures, as a share of all compute done: baseline ")
+        && n.contains(", what-if ")));
+    // One PNG of the comparison (the full set costs seconds in an unoptimised build).
     let png = draw::png(&spec).unwrap_or_else(|_| panic!("png"));
     let (w, h, colours) = png_info(&png);
     assert_eq!((w, h), (WIDTH, HEIGHT));
