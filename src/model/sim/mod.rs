@@ -252,7 +252,7 @@ pub fn run_replication(
     model.refresh_rules(SimTime::ZERO);
     // Room for the jobs the workloads are expected to send (growing the tables as jobs arrive would
     // copy them again and again; the estimate is capped, so a wild scenario only loses the hint).
-    let expected = expected_arrivals(world, horizon).min(1 << 22);
+    let expected = expected_arrivals(world, horizon).min(1 << 20);
     model.metrics.job_records.reserve(expected);
     model.jobs.reserve(expected);
     // Shipments are numbered in the order they are scheduled.
