@@ -40,7 +40,13 @@ pub fn cell(v: Option<f64>, dtype: Dtype) -> String {
 }
 
 fn writer() -> csv::Writer<Vec<u8>> {
-    csv::WriterBuilder::new().from_writer(Vec::new())
+    writer_sized(0)
+}
+
+/// A writer whose buffer starts at `bytes`: a file of many rows is built without the buffer
+/// doubling (and briefly holding two copies) as it grows.
+fn writer_sized(bytes: usize) -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new().from_writer(Vec::with_capacity(bytes))
 }
 
 fn finish(w: csv::Writer<Vec<u8>>) -> Vec<u8> {
@@ -204,7 +210,9 @@ pub fn jobs(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
     let hours = |a: crate::engine::SimTime, b: crate::engine::SimTime| {
         float(b.saturating_since(a).as_hours_f64())
     };
-    let mut w = writer();
+    // About 200 bytes a row.
+    let rows: usize = runs.iter().map(|r| r.job_records.len()).sum();
+    let mut w = writer_sized(rows.saturating_mul(200).min(1 << 30));
     w.write_record(JOBS_COLUMNS).expect("in memory");
     for run in runs {
         for (i, j) in run.job_records.iter().enumerate() {
