@@ -555,7 +555,22 @@ pub const MAX_HORIZON_DAYS: i64 = 18_263;
 /// The most (sites + firms) x days of horizon: the rows of a run reported by day.
 pub const MAX_ENTITY_DAYS: i64 = 2_000_000;
 
-/// The most dates an `arrivals.dates` list may give.
+/// The most chips one count may give (`initial_chips`, a delivery, `gang_chips`): more than any
+/// site holds, few enough that every total stays exact.
+pub const MAX_CHIPS: u64 = 100_000_000;
+
+/// A chip count of at most [`MAX_CHIPS`].
+fn chip_count(n: u64, path: &P, help: &str) -> R<u64> {
+    if n > MAX_CHIPS {
+        return Err(path.value(
+            format!("{n} chips is more than the limit of {MAX_CHIPS}"),
+            format!("{help}; at most {MAX_CHIPS}"),
+        ));
+    }
+    Ok(n)
+}
+
+/// The most dates an `arrivals.dates` list may give (and the most deliveries of a site).
 pub const MAX_LISTED_DATES: usize = 10_000;
 
 /// Sorted names for help texts.
@@ -1060,8 +1075,29 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
         }
     };
 
+    chip_count(
+        s.initial_chips,
+        &path.k("initial_chips"),
+        "chips installed at the start",
+    )?;
+    if s.deliveries.len() > MAX_LISTED_DATES {
+        return Err(path.k("deliveries").value(
+            format!(
+                "{} deliveries listed, more than the limit of {MAX_LISTED_DATES}",
+                s.deliveries.len()
+            ),
+            format!(
+                "list at most {MAX_LISTED_DATES} deliveries, or use supply = {{ chips_per_year = ... }}"
+            ),
+        ));
+    }
     let mut deliveries = Vec::with_capacity(s.deliveries.len());
     for (i, d) in s.deliveries.iter().enumerate() {
+        chip_count(
+            d.chips,
+            &path.k("deliveries").i(i).k("chips"),
+            "chips in one delivery",
+        )?;
         let at = cx.inside(d.date, &path.k("deliveries").i(i).k("date"))?;
         deliveries.push(Delivery { at, chips: d.chips });
     }
@@ -1373,7 +1409,11 @@ fn workload<'a>(
                         "the number of chips one job runs on, e.g. gang_chips = 4096",
                     ))
                 }
-                Some(n) => n,
+                Some(n) => chip_count(
+                    n,
+                    &path.k("gang_chips"),
+                    "the number of chips one job runs on, e.g. gang_chips = 4096",
+                )?,
                 None => {
                     return Err(path.value(
                         format!("{a_kind} workload needs 'gang_chips'"),
