@@ -15,7 +15,16 @@
 //! (`template.rs`) without validating again. At load the distribution's whole support is checked
 //! against the figure's range, so a replication can never draw a value the nominal world would
 //! refuse; [`drawn`] still checks each draw, cheaply. `size_flop` keeps its meaning: a
-//! distribution of job sizes, drawn per job by the model.
+//! distribution of job sizes, drawn per job by the model, its support checked against its range
+//! like any other figure's.
+//!
+//! # Ranges
+//!
+//! Every figure has a physically meaningful range ([`Bound::Range`], written beside the figure
+//! where it is read, and shown in its help), so that whatever validates runs to the end with
+//! finite outputs; names, the horizon, listed dates and chip counts have limits too
+//! ([`MAX_NAME_CHARS`], [`MAX_HORIZON_DAYS`], [`MAX_ENTITY_DAYS`], [`MAX_LISTED_DATES`],
+//! [`MAX_CHIPS`]). `tests/scenario/limits.rs` states the promise as a property test.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
