@@ -397,6 +397,18 @@ fn extends_of_a_folder_a_fifo_or_a_device_is_refused_at_its_line() {
     }
 }
 
+#[cfg(unix)]
+#[test]
+fn a_scenario_path_that_is_a_device_or_folder_is_refused_at_once() {
+    let dir = tmp("limits-root");
+    for path in [std::path::Path::new("/dev/zero"), dir.as_path()] {
+        let t = std::time::Instant::now();
+        let msg = scenario::load_file(path).unwrap_err().to_string();
+        assert!(t.elapsed().as_secs() < 5, "{path:?}: {:?}", t.elapsed());
+        assert!(msg.contains("not a regular file"), "{msg}");
+    }
+}
+
 #[test]
 fn extends_of_a_file_over_16_mib_is_refused() {
     let dir = tmp("limits-big");
