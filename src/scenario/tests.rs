@@ -183,7 +183,7 @@ fn single_file_cases() -> Vec<Case> {
             "negative quantity",
             with("mtbf_hours = 50000", "mtbf_hours = -5"),
             "t.toml:39:14",
-            "sites.johor.mtbf_hours: must be a number in [100, 1000000000], found -5",
+            "sites.johor.mtbf_hours: must be a number in [1000, 1000000000], found -5",
             "mean time between failures",
         ),
         (
@@ -1236,7 +1236,7 @@ fn misfit_cases() -> Vec<Case> {
             ),
             "t.toml:39:29",
             "sites.johor.mtbf_hours.triangular: triangular [0, 40000, 60000] can draw values \
-             down to 0, but mtbf_hours must be a number in [100, 1000000000]",
+             down to 0, but mtbf_hours must be a number in [1000, 1000000000]",
             "inside that range",
         ),
         (

@@ -1202,7 +1202,7 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
         mtbf_hours: cx.num(
             &s.mtbf_hours,
             &path.k("mtbf_hours"),
-            range(100.0, 1e9),
+            range(1_000.0, 1e9),
             "mean time between failures of one chip, in hours (e.g. 50000)",
         )?,
         repair_hours: cx.num(
