@@ -18,6 +18,7 @@ pub use policy::{Phase, Policy, Rule, RuleKind, Timeline};
 pub use site::{Delivery, Operator, Pricing, Site, SiteId, Supply};
 pub use workload::{
     Arrivals, BatchWorkload, InferenceWorkload, JobKind, Quantity, Workload, WorkloadKind,
+    LOGNORMAL_REACH,
 };
 
 use crate::engine::{SimDuration, SimTime};

@@ -1,7 +1,7 @@
 //! Workloads: generators of training and fine-tuning jobs, and inference demand.
 
 use rand::Rng;
-use rand_distr::{Distribution, Exp, LogNormal, Triangular, Uniform};
+use rand_distr::{Distribution, Exp, StandardNormal, Uniform};
 
 use crate::engine::{SimDuration, SimTime};
 
@@ -39,6 +39,11 @@ pub enum Quantity {
 
 /// z-score of the 95th percentile of the standard normal.
 const Z95: f64 = 1.644_853_626_951_472_2;
+
+/// A lognormal draw lies within this many standard deviations of its log-median: the normal is
+/// truncated there (a draw beyond it has probability 2e-9, and is taken at the edge), so that a
+/// range check on `median * e^(+-6 sigma)` at load covers every draw.
+pub const LOGNORMAL_REACH: f64 = 6.0;
 
 impl Quantity {
     /// Checks the parameters: finite, non-negative, ordered.
@@ -88,23 +93,46 @@ impl Quantity {
         match *self {
             Quantity::Fixed(v) => v,
             Quantity::LogNormal { median, p95 } => {
+                // As rand_distr's LogNormal (exp(mu + sigma z)), with z clamped to the reach that
+                // validation checks, and no panic on parameters it would refuse.
                 let sigma = (p95 / median).ln() / Z95;
-                LogNormal::new(median.ln(), sigma)
-                    .expect("validated lognormal")
-                    .sample(rng)
+                let z: f64 = rng.sample(StandardNormal);
+                let z = z.clamp(-LOGNORMAL_REACH, LOGNORMAL_REACH);
+                let v = (median.ln() + sigma * z).exp();
+                if v.is_finite() {
+                    v
+                } else {
+                    median
+                }
             }
             Quantity::Uniform { low, high } => {
                 if low == high {
                     low
                 } else {
-                    Uniform::new_inclusive(low, high)
-                        .expect("validated uniform")
-                        .sample(rng)
+                    Uniform::new_inclusive(low, high).map_or(low, |u| u.sample(rng))
                 }
             }
-            Quantity::Triangular { low, mode, high } => Triangular::new(low, high, mode)
-                .expect("validated triangular")
-                .sample(rng),
+            Quantity::Triangular { low, mode, high } => {
+                // As rand_distr's Triangular, with the products under the square roots split when
+                // they would overflow (a support near f64::MAX).
+                let f: f64 = rng.random();
+                let range = high - low;
+                let f_range = f * range;
+                let root = |a: f64, b: f64| {
+                    let p = a * b;
+                    if p.is_finite() {
+                        p.sqrt()
+                    } else {
+                        a.sqrt() * b.sqrt()
+                    }
+                };
+                let v = if f_range < mode - low {
+                    low + root(f_range, mode - low)
+                } else {
+                    high - root(range - f_range, high - mode)
+                };
+                v.clamp(low, high)
+            }
         }
     }
 }

@@ -129,7 +129,7 @@ pub(crate) fn load_chain(root: Layer, root_id: String) -> Result<Vec<Layer>, Sce
         let (name, text, dir, id) = match &last.dir {
             Some(dir) => {
                 let path = dir.join(&target);
-                match std::fs::read_to_string(&path) {
+                match read_scenario_file(&path) {
                     Ok(text) => {
                         let id = std::fs::canonicalize(&path)
                             .unwrap_or_else(|_| path.clone())
@@ -138,18 +138,26 @@ pub(crate) fn load_chain(root: Layer, root_id: String) -> Result<Vec<Layer>, Sce
                         let dir = path.parent().map(Path::to_path_buf);
                         (path.display().to_string(), text, dir, id)
                     }
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(ReadError::NotFound(_)) => {
                         if wants_baseline {
                             embedded()
                         } else {
                             return Err(not_found(&path));
                         }
                     }
-                    Err(source) => {
-                        return Err(ScenarioError::Io {
-                            file: path.display().to_string(),
-                            source,
-                        })
+                    Err(e) => {
+                        let (at, shown) = last.locate(&[key("extends")], Want::Value);
+                        return Err(ScenarioError::Invalid {
+                            at,
+                            path: shown,
+                            message: format!("cannot read '{}': {e}", path.display()),
+                            help: format!(
+                                "extends names a scenario file (a regular file of at most {} MiB), \
+                                 relative to the folder of {}",
+                                MAX_FILE_BYTES >> 20,
+                                last.name
+                            ),
+                        });
                     }
                 }
             }
@@ -167,6 +175,72 @@ pub(crate) fn load_chain(root: Layer, root_id: String) -> Result<Vec<Layer>, Sce
         ids.push(id);
     }
     Ok(layers)
+}
+
+/// The largest scenario file read (the shipped ones are well under 100 KiB).
+pub(crate) const MAX_FILE_BYTES: u64 = 16 << 20;
+
+/// Why a scenario file could not be read.
+#[derive(Debug)]
+pub(crate) enum ReadError {
+    /// There is nothing at the path.
+    NotFound(std::io::Error),
+    /// Something that is not a regular file (a folder, a FIFO, a device): reading it could block
+    /// for ever or never end.
+    NotRegular(&'static str),
+    /// Larger than [`MAX_FILE_BYTES`].
+    TooLarge,
+    /// Any other failure.
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::NotFound(e) | ReadError::Io(e) => write!(f, "{e}"),
+            ReadError::NotRegular(what) => write!(f, "it is {what}, not a regular file"),
+            ReadError::TooLarge => write!(f, "it is larger than {} MiB", MAX_FILE_BYTES >> 20),
+        }
+    }
+}
+
+/// Reads a scenario file: only a regular file (symbolic links followed) of at most
+/// [`MAX_FILE_BYTES`], so that no path can make loading block or exhaust memory.
+pub(crate) fn read_scenario_file(path: &Path) -> Result<String, ReadError> {
+    use std::io::Read;
+    let io = |e: std::io::Error| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ReadError::NotFound(e)
+        } else {
+            ReadError::Io(e)
+        }
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    let ft = meta.file_type();
+    if !ft.is_file() {
+        return Err(ReadError::NotRegular(if ft.is_dir() {
+            "a folder"
+        } else {
+            "a device, pipe or socket"
+        }));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(ReadError::TooLarge);
+    }
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(ReadError::TooLarge);
+    }
+    String::from_utf8(bytes).map_err(|_| {
+        ReadError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ))
+    })
 }
 
 /// The embedded baseline as a layer source: (name, text, folder, id).

@@ -471,9 +471,12 @@ impl ScenarioError {
 /// Loads the scenario at `path` and every file it extends.
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+    let text = merge::read_scenario_file(path).map_err(|e| ScenarioError::Io {
         file: name.clone(),
-        source,
+        source: match e {
+            merge::ReadError::Io(source) | merge::ReadError::NotFound(source) => source,
+            other => std::io::Error::other(other.to_string()),
+        },
     })?;
     let id = std::fs::canonicalize(path)
         .map(|p| p.display().to_string())

@@ -70,7 +70,7 @@ kind = "training"
 arrivals = { every_days = { triangular = [45, 60, 90] } }
 size_flop = { lognormal = { median = 5e24, p95 = 1.5e25 } }
 gang_chips = 512
-checkpoint_hours = { lognormal = { median = 0.001, p95 = 1 } }
+checkpoint_hours = { lognormal = { median = 0.01, p95 = 0.05 } }
 restart_hours = { uniform = [0, 1] }
 
 [[firms.acme.workloads]]
@@ -201,7 +201,7 @@ fn a_drawn_value_out_of_range_is_a_clear_error_not_a_panic() {
             locate::key("h100"),
             locate::key("training_mfu"),
         ],
-        bound: validate::Bound::UnitOpen,
+        bound: validate::Bound::Fraction,
         conversion: template::Conversion::Number,
         help: "model-FLOPs utilisation".into(),
         followers: Vec::new(),
@@ -213,11 +213,11 @@ fn a_drawn_value_out_of_range_is_a_clear_error_not_a_panic() {
     let issue = validate::drawn(1.5, &slot).unwrap_err();
     assert_eq!(
         issue.message,
-        "drawn value out of range: must be a number in (0, 1], found 1.5"
+        "drawn value out of range: must be a number in [0, 1], found 1.5"
     );
     // A drawn duration below one second counts as one second.
     let short = template::Slot {
-        bound: validate::Bound::Positive,
+        bound: validate::Bound::Fraction,
         conversion: template::Conversion::Duration(3_600.0),
         ..slot
     };

@@ -15,7 +15,16 @@
 //! (`template.rs`) without validating again. At load the distribution's whole support is checked
 //! against the figure's range, so a replication can never draw a value the nominal world would
 //! refuse; [`drawn`] still checks each draw, cheaply. `size_flop` keeps its meaning: a
-//! distribution of job sizes, drawn per job by the model.
+//! distribution of job sizes, drawn per job by the model, its support checked against its range
+//! like any other figure's.
+//!
+//! # Ranges
+//!
+//! Every figure has a physically meaningful range ([`Bound::Range`], written beside the figure
+//! where it is read, and shown in its help), so that whatever validates runs to the end with
+//! finite outputs; names, the horizon, listed dates and chip counts have limits too
+//! ([`MAX_NAME_CHARS`], [`MAX_HORIZON_DAYS`], [`MAX_ENTITY_DAYS`], [`MAX_LISTED_DATES`],
+//! [`MAX_CHIPS`]). `tests/scenario/limits.rs` states the promise as a property test.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
@@ -125,76 +134,100 @@ impl P {
     }
 }
 
-/// The range a number must fall in.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The range a number must fall in. Every figure has one that is physically meaningful (a chip
+/// between 1 and 1e6 TFLOP/s, a PUE between 1 and 3), stated where the figure is read, so that
+/// whatever validates runs to the end with finite outputs.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Bound {
-    /// finite, > 0
-    Positive,
-    /// finite, >= 0
-    NonNegative,
-    /// (0, 1]
-    UnitOpen,
+    /// `[low, high]`, both finite; with `zero`, exactly 0 is allowed too (a chip that serves no
+    /// tokens), but nothing between 0 and `low`.
+    Range {
+        /// Smallest value (inclusive).
+        low: f64,
+        /// Largest value (inclusive).
+        high: f64,
+        /// Whether 0 is allowed below `low`.
+        zero: bool,
+    },
     /// [0, 1]
     Fraction,
-    /// finite, >= 1
-    AtLeastOne,
     /// [0, 24)
     HourOfDay,
+}
+
+/// `[low, high]`.
+const fn range(low: f64, high: f64) -> Bound {
+    Bound::Range {
+        low,
+        high,
+        zero: false,
+    }
+}
+
+/// `0`, or `[low, high]`.
+const fn zero_or(low: f64, high: f64) -> Bound {
+    Bound::Range {
+        low,
+        high,
+        zero: true,
+    }
 }
 
 impl Bound {
     fn holds(self, v: f64) -> bool {
         v.is_finite()
             && match self {
-                Bound::Positive => v > 0.0,
-                Bound::NonNegative => v >= 0.0,
-                Bound::UnitOpen => v > 0.0 && v <= 1.0,
+                Bound::Range { low, high, zero } => (low..=high).contains(&v) || (zero && v == 0.0),
                 Bound::Fraction => (0.0..=1.0).contains(&v),
-                Bound::AtLeastOne => v >= 1.0,
                 Bound::HourOfDay => (0.0..24.0).contains(&v),
             }
     }
-    fn text(self) -> &'static str {
+
+    /// Whether every value of `[a, b]` holds (`a <= b`).
+    fn holds_between(self, a: f64, b: f64) -> bool {
+        self.holds(a)
+            && self.holds(b)
+            && match self {
+                // 0 is allowed, what lies between 0 and `low` is not.
+                Bound::Range { low, .. } => !(a < low && b > a),
+                Bound::Fraction | Bound::HourOfDay => true,
+            }
+    }
+
+    fn text(self) -> String {
         match self {
-            Bound::Positive => "a finite number > 0",
-            Bound::NonNegative => "a finite number >= 0",
-            Bound::UnitOpen => "a number in (0, 1]",
-            Bound::Fraction => "a number in [0, 1]",
-            Bound::AtLeastOne => "a finite number >= 1",
-            Bound::HourOfDay => "an hour in [0, 24)",
+            Bound::Range {
+                low,
+                high,
+                zero: false,
+            } => format!("a number in [{}, {}]", fmt_num(low), fmt_num(high)),
+            Bound::Range {
+                low,
+                high,
+                zero: true,
+            } => format!("0 or a number in [{}, {}]", fmt_num(low), fmt_num(high)),
+            Bound::Fraction => "a number in [0, 1]".to_string(),
+            Bound::HourOfDay => "an hour in [0, 24)".to_string(),
         }
     }
 
     /// The forms of a figure whose every draw stays in range.
-    fn forms(self) -> &'static str {
+    fn forms(self) -> String {
         match self {
-            Bound::Positive => {
-                "a number > 0, { lognormal = { median, p95 } }, or { uniform = [low, high] } or \
-                 { triangular = [low, mode, high] } with low > 0"
-            }
-            Bound::NonNegative => {
-                "a number >= 0, { lognormal = { median, p95 } }, { uniform = [low, high] } or \
-                 { triangular = [low, mode, high] }"
-            }
-            Bound::UnitOpen => {
-                "a number in (0, 1], or { uniform = [low, high] } or \
-                 { triangular = [low, mode, high] } with 0 < low and high <= 1 (not lognormal, \
-                 which has no upper bound)"
-            }
-            Bound::Fraction => {
-                "a number in [0, 1], or { uniform = [low, high] } or \
+            Bound::Range { .. } => format!(
+                "{}, or {{ uniform = [low, high] }} or {{ triangular = [low, mode, high] }} inside \
+                 that range, or {{ lognormal = {{ median, p95 }} }} narrow enough that median \
+                 times e^(+-{LOGNORMAL_REACH} sigma) stays inside it",
+                self.text()
+            ),
+            Bound::Fraction => "a number in [0, 1], or { uniform = [low, high] } or \
                  { triangular = [low, mode, high] } with high <= 1 (not lognormal, which has no \
                  upper bound)"
-            }
-            Bound::AtLeastOne => {
-                "a number >= 1, or { uniform = [low, high] } or { triangular = [low, mode, high] } \
-                 with low >= 1 (not lognormal, which reaches down to 0)"
-            }
-            Bound::HourOfDay => {
-                "an hour in [0, 24), or { uniform = [low, high] } or \
+                .to_string(),
+            Bound::HourOfDay => "an hour in [0, 24), or { uniform = [low, high] } or \
                  { triangular = [low, mode, high] } with high < 24 (not lognormal, which has no \
                  upper bound)"
-            }
+                .to_string(),
         }
     }
 }
@@ -226,10 +259,12 @@ fn example(key: &str, bound: Bound) -> (f64, f64, f64) {
         "grace_days" => (30.0, 90.0, 180.0),
         "delay_days" => (15.0, 30.0, 60.0),
         "factor" => (0.3, 0.5, 0.8),
+        "pue" => (1.1, 1.2, 1.4),
+        "training_mfu" => (0.3, 0.35, 0.4),
+        "size_flop" => (1e24, 2e24, 5e24),
         _ => match bound {
-            Bound::Positive | Bound::NonNegative => (1.0, 2.0, 4.0),
-            Bound::UnitOpen | Bound::Fraction => (0.3, 0.35, 0.4),
-            Bound::AtLeastOne => (1.1, 1.3, 1.5),
+            Bound::Range { low, high, .. } => (low, (low + high) / 2.0, high),
+            Bound::Fraction => (0.3, 0.35, 0.4),
             Bound::HourOfDay => (12.0, 14.0, 16.0),
         },
     };
@@ -237,16 +272,19 @@ fn example(key: &str, bound: Bound) -> (f64, f64, f64) {
     if [lo, mode, hi].iter().all(|v| bound.holds(*v)) {
         typical
     } else {
-        (1.0, 2.0, 4.0)
+        match bound {
+            Bound::Range { low, high, .. } => (low, (low + high) / 2.0, high),
+            Bound::Fraction | Bound::HourOfDay => (0.3, 0.35, 0.4),
+        }
     }
 }
 
 /// z-score of the 95th percentile of the standard normal (as in [`Quantity`]).
 const Z95: f64 = 1.644_853_626_951_472_2;
 
-/// A lognormal's draws are taken to lie within this many standard deviations of the log-median. The
-/// normal sampler cannot reach beyond about 14; the margin keeps the check independent of it.
-const LOGNORMAL_SIGMAS: f64 = 40.0;
+/// A lognormal's draws lie within this many standard deviations of the log-median:
+/// [`Quantity::sample`] truncates the normal there, so this is the true support of a draw.
+const LOGNORMAL_REACH: f64 = crate::model::LOGNORMAL_REACH;
 
 /// Checks that every value `q` can draw satisfies `bound`; the message says which value does not.
 /// `key` names the figure. Parameters must have passed [`Quantity::validate`] (finite, >= 0,
@@ -274,19 +312,21 @@ fn support_fits(q: &Quantity, bound: Bound, key: &str) -> Result<(), String> {
             if let Some(m) = lognormal_misfit(bound, key) {
                 return Err(m);
             }
-            // Support (0, inf) fits; check that no draw overflows or underflows to 0.
+            // Draws lie within LOGNORMAL_REACH sigmas of the log-median (the sampler clamps).
             let sigma = (p95 / median).ln() / Z95;
-            let (mu, span) = (median.ln(), LOGNORMAL_SIGMAS * sigma);
-            return if mu + span < f64::MAX.ln() && mu - span > f64::MIN_POSITIVE.ln() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "lognormal with median {} and p95 {} is too wide: its extreme draws would \
-                     overflow or round to 0",
-                    fmt_num(median),
-                    fmt_num(p95)
-                ))
-            };
+            let (mu, span) = (median.ln(), LOGNORMAL_REACH * sigma);
+            let (low, high) = ((mu - span).exp(), (mu + span).exp());
+            if bound.holds_between(low, high) && sigma.is_finite() {
+                return Ok(());
+            }
+            return Err(format!(
+                "lognormal with median {} and p95 {} is too wide: its draws reach from {} to {} \
+                 ({LOGNORMAL_REACH} standard deviations), but {must}",
+                fmt_num(median),
+                fmt_num(p95),
+                fmt_num(low),
+                fmt_num(high)
+            ));
         }
     };
     if !bound.holds(low) {
@@ -297,6 +337,11 @@ fn support_fits(q: &Quantity, bound: Bound, key: &str) -> Result<(), String> {
         let high = fmt_num(high);
         return Err(format!("{form} can draw values up to {high}, but {must}"));
     }
+    if !bound.holds_between(low, high) {
+        return Err(format!(
+            "{form} can draw values between 0 and the range, but {must}"
+        ));
+    }
     Ok(())
 }
 
@@ -304,11 +349,8 @@ fn support_fits(q: &Quantity, bound: Bound, key: &str) -> Result<(), String> {
 fn lognormal_misfit(bound: Bound, key: &str) -> Option<String> {
     let must = format!("{key} must be {}", bound.text());
     match bound {
-        Bound::Positive | Bound::NonNegative => None,
-        Bound::AtLeastOne => Some(format!(
-            "a lognormal distribution reaches down to 0, but {must}"
-        )),
-        Bound::UnitOpen | Bound::Fraction | Bound::HourOfDay => Some(format!(
+        Bound::Range { .. } => None,
+        Bound::Fraction | Bound::HourOfDay => Some(format!(
             "a lognormal distribution has no upper bound, but {must}"
         )),
     }
@@ -410,7 +452,7 @@ fn num(v: f64, path: &P, bound: Bound, help: &str) -> R<f64> {
     } else {
         Err(path.value(
             format!("must be {}, found {}", bound.text(), fmt_num(v)),
-            help,
+            format!("{help}; the range is {}", bound.text()),
         ))
     }
 }
@@ -497,10 +539,48 @@ fn entry_name(name: &str, path: &P, what: &str) -> R<()> {
             format!("{what} name must not be empty"),
             format!("give the {what} a short name such as `h100` or `johor-1`"),
         ))
+    } else if name.chars().count() > MAX_NAME_CHARS {
+        Err(path.value(
+            format!(
+                "{what} name is {} characters long, more than the limit of {MAX_NAME_CHARS}",
+                name.chars().count()
+            ),
+            format!(
+                "give the {what} a name of at most {MAX_NAME_CHARS} characters, such as `h100` \
+                 or `johor-1` (reports and charts show it)"
+            ),
+        ))
     } else {
         Ok(())
     }
 }
+
+/// The longest name of a chip, site, firm, workload or policy, and of the scenario (`name`).
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// The longest horizon a scenario may ask for, in days (50 years).
+pub const MAX_HORIZON_DAYS: i64 = 18_263;
+
+/// The most (sites + firms) x days of horizon: the rows of a run reported by day.
+pub const MAX_ENTITY_DAYS: i64 = 2_000_000;
+
+/// The most chips one count may give (`initial_chips`, a delivery, `gang_chips`): more than any
+/// site holds, few enough that every total stays exact.
+pub const MAX_CHIPS: u64 = 100_000_000;
+
+/// A chip count of at most [`MAX_CHIPS`].
+fn chip_count(n: u64, path: &P, help: &str) -> R<u64> {
+    if n > MAX_CHIPS {
+        return Err(path.value(
+            format!("{n} chips is more than the limit of {MAX_CHIPS}"),
+            format!("{help}; at most {MAX_CHIPS}"),
+        ));
+    }
+    Ok(n)
+}
+
+/// The most dates an `arrivals.dates` list may give (and the most deliveries of a site).
+pub const MAX_LISTED_DATES: usize = 10_000;
 
 /// Sorted names for help texts.
 fn sorted<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
@@ -669,11 +749,38 @@ pub(crate) fn validate(
     run_name(&raw.name)?;
     let start = raw.start_date.0;
     let end = raw.end_date.0;
-    if end <= start {
+    if end < start {
         return Err(P::root("end_date").value(
-            format!("end_date {end} is not after start_date {start}"),
-            "the horizon runs from start_date to end_date (inclusive); make end_date later than \
-             start_date",
+            format!("end_date {end} is before start_date {start}"),
+            "the horizon runs from start_date to end_date (inclusive); make end_date no earlier \
+             than start_date",
+        ));
+    }
+    let span = (end - start).num_days().saturating_add(1);
+    if span > MAX_HORIZON_DAYS {
+        return Err(P::root("end_date").value(
+            format!(
+                "the horizon {start} to {end} is {span} days, more than the limit of \
+                 {MAX_HORIZON_DAYS} days (50 years)"
+            ),
+            format!(
+                "capsim simulates at most {MAX_HORIZON_DAYS} days (50 years): move start_date or \
+                 end_date closer"
+            ),
+        ));
+    }
+    let entities = raw.sites.0.len().saturating_add(raw.firms.0.len()) as i64;
+    if span.saturating_mul(entities) > MAX_ENTITY_DAYS {
+        return Err(P::root("end_date").value(
+            format!(
+                "{entities} sites and firms over {span} days make {} rows of daily output, more \
+                 than the limit of {MAX_ENTITY_DAYS}",
+                span.saturating_mul(entities)
+            ),
+            format!(
+                "(sites + firms) x days in the horizon may be at most {MAX_ENTITY_DAYS}, so that a \
+                 run reported by day stays within memory: shorten the horizon or split the world"
+            ),
         ));
     }
     let days = (end - start).num_days().saturating_add(1).max(1) as u64;
@@ -768,6 +875,11 @@ fn run_name(name: &str) -> R<()> {
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')));
     let reason = if name.is_empty() {
         Some("it is empty".to_string())
+    } else if name.len() > MAX_NAME_CHARS {
+        Some(format!(
+            "it is {} characters long, more than the limit of {MAX_NAME_CHARS}",
+            name.len()
+        ))
     } else if let Some(c) = bad {
         Some(format!("{c:?} is not allowed"))
     } else if name == "." || name == ".." {
@@ -779,8 +891,10 @@ fn run_name(name: &str) -> R<()> {
         None => Ok(()),
         Some(r) => Err(path.value(
             format!("invalid run name '{name}': {r}"),
-            "use letters, digits, '-', '_' and '.' only (output goes to output/<name>/), e.g. \
-             name = \"lease-ban-2026\"",
+            format!(
+                "use letters, digits, '-', '_' and '.' only, at most {MAX_NAME_CHARS} of them \
+                 (output goes to output/<name>/), e.g. name = \"lease-ban-2026\""
+            ),
         )),
     }
 }
@@ -842,49 +956,49 @@ fn chip(cx: &Cx, name: &str, c: &RawChip, prov: &mut Vec<Provenance>) -> R<Chip>
         bf16_dense_tflops: cx.num(
             &c.bf16_dense_tflops,
             &path.k("bf16_dense_tflops"),
-            Bound::Positive,
+            range(1.0, 1e6),
             "dense BF16 peak from the datasheet, in TFLOP/s (e.g. 989 for an H100 SXM)",
         )?,
         memory_gb: cx.num(
             &c.memory_gb,
             &path.k("memory_gb"),
-            Bound::NonNegative,
+            range(0.0, 1e6),
             "accelerator memory in GB",
         )?,
         board_power_w: cx.num(
             &c.board_power_w,
             &path.k("board_power_w"),
-            Bound::Positive,
+            range(1.0, 1e5),
             "board power (TDP) in watts",
         )?,
         all_in_power_w: cx.num(
             &c.all_in_power_w,
             &path.k("all_in_power_w"),
-            Bound::Positive,
+            range(1.0, 1e5),
             "IT power per chip in watts, host and network share included, before PUE",
         )?,
         training_mfu: cx.num(
             &c.training_mfu,
             &path.k("training_mfu"),
-            Bound::UnitOpen,
+            range(0.01, 1.0),
             "model-FLOPs utilisation is a fraction of peak: 0.40 means 40%",
         )?,
         inference_tokens_per_s: cx.num(
             &c.inference_tokens_per_s,
             &path.k("inference_tokens_per_s"),
-            Bound::NonNegative,
+            zero_or(1.0, 1e9),
             "decode tokens per second per chip on the reference model",
         )?,
         purchase_usd: cx.num(
             &c.purchase_usd,
             &path.k("purchase_usd"),
-            Bound::NonNegative,
+            range(0.0, 1e9),
             "purchase price per chip in USD",
         )?,
         lease_usd_per_chip_hour: cx.num(
             &c.lease_usd_per_chip_hour,
             &path.k("lease_usd_per_chip_hour"),
-            Bound::NonNegative,
+            range(0.0, 1e4),
             "typical lease price in USD per chip-hour",
         )?,
     };
@@ -929,7 +1043,7 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
                 Some(p) => cx.num(
                     p,
                     &path.k("lease_usd_per_chip_hour"),
-                    Bound::NonNegative,
+                    range(0.0, 1e4),
                     "lease price at this site in USD per chip-hour",
                 )?,
                 None => {
@@ -963,15 +1077,36 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
                         .as_ref()
                         .unwrap_or(&RawQuantity::Fixed(4.0)),
                     &path.k("amortisation_years"),
-                    Bound::Positive,
+                    range(0.1, 100.0),
                     "years over which the purchase price is written off (default 4)",
                 )?,
             }
         }
     };
 
+    chip_count(
+        s.initial_chips,
+        &path.k("initial_chips"),
+        "chips installed at the start",
+    )?;
+    if s.deliveries.len() > MAX_LISTED_DATES {
+        return Err(path.k("deliveries").value(
+            format!(
+                "{} deliveries listed, more than the limit of {MAX_LISTED_DATES}",
+                s.deliveries.len()
+            ),
+            format!(
+                "list at most {MAX_LISTED_DATES} deliveries, or use supply = {{ chips_per_year = ... }}"
+            ),
+        ));
+    }
     let mut deliveries = Vec::with_capacity(s.deliveries.len());
     for (i, d) in s.deliveries.iter().enumerate() {
+        chip_count(
+            d.chips,
+            &path.k("deliveries").i(i).k("chips"),
+            "chips in one delivery",
+        )?;
         let at = cx.inside(d.date, &path.k("deliveries").i(i).k("date"))?;
         deliveries.push(Delivery { at, chips: d.chips });
     }
@@ -985,7 +1120,7 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
             let chips_per_year = cx.num(
                 &sp.chips_per_year,
                 &sp_path.k("chips_per_year"),
-                Bound::NonNegative,
+                range(0.0, 1e8),
                 "chips delivered per year at full rate, in monthly lots",
             )?;
             let from = match sp.from {
@@ -1037,7 +1172,7 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
         Some(v) => Some(cx.num(
             v,
             &path.k("power_cap_mw"),
-            Bound::Positive,
+            range(1e-3, 1e5),
             "facility power cap in MW; leave it out for no cap",
         )?),
         None => None,
@@ -1055,25 +1190,25 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
         electricity_usd_per_kwh: cx.num(
             &s.electricity_usd_per_kwh,
             &path.k("electricity_usd_per_kwh"),
-            Bound::NonNegative,
+            range(0.0, 100.0),
             "electricity price in USD per kWh",
         )?,
         pue: cx.num(
             &s.pue,
             &path.k("pue"),
-            Bound::AtLeastOne,
-            "PUE is facility power over IT power, so it is at least 1 (typically 1.1 to 1.6)",
+            range(1.0, 3.0),
+            "PUE is facility power over IT power: at least 1, typically 1.1 to 1.6",
         )?,
         mtbf_hours: cx.num(
             &s.mtbf_hours,
             &path.k("mtbf_hours"),
-            Bound::Positive,
+            range(1_000.0, 1e9),
             "mean time between failures of one chip, in hours (e.g. 50000)",
         )?,
         repair_hours: cx.num(
             &s.repair_hours,
             &path.k("repair_hours"),
-            Bound::NonNegative,
+            range(0.0, 1e5),
             "hours a failed chip is out of service",
         )?,
         power_cap_mw,
@@ -1245,7 +1380,30 @@ fn workload<'a>(
             };
             let size_flop = match &w.size_flop {
                 // A distribution of job sizes, drawn per job by the model: not an uncertain input.
-                Some(q) => quantity(&path.k("size_flop"), q, &Examples::size_flop())?,
+                Some(q) => {
+                    let sp = path.k("size_flop");
+                    let size = quantity(&sp, q, &Examples::size_flop())?;
+                    // The range every job's size is drawn in: a job of at most 1e30 FLOP runs
+                    // for a finite time on one chip of 1 TFLOP/s at 1% MFU.
+                    let bound = range(1e6, 1e30);
+                    support_fits(&size, bound, "size_flop").map_err(|m| {
+                        let at = match q {
+                            RawQuantity::Fixed(_) => sp.clone(),
+                            RawQuantity::LogNormal(_) => sp.k("lognormal"),
+                            RawQuantity::Uniform(_) => sp.k("uniform"),
+                            RawQuantity::Triangular(_) => sp.k("triangular"),
+                        };
+                        at.value(
+                            m,
+                            format!(
+                                "size_flop is the model FLOPs of one job, {}; e.g. {}",
+                                bound.text(),
+                                Examples::size_flop().lognormal
+                            ),
+                        )
+                    })?;
+                    size
+                }
                 None => {
                     return Err(path.value(
                         format!("{a_kind} workload needs 'size_flop'"),
@@ -1260,7 +1418,11 @@ fn workload<'a>(
                         "the number of chips one job runs on, e.g. gang_chips = 4096",
                     ))
                 }
-                Some(n) => n,
+                Some(n) => chip_count(
+                    n,
+                    &path.k("gang_chips"),
+                    "the number of chips one job runs on, e.g. gang_chips = 4096",
+                )?,
                 None => {
                     return Err(path.value(
                         format!("{a_kind} workload needs 'gang_chips'"),
@@ -1271,14 +1433,14 @@ fn workload<'a>(
             let checkpoint = cx.duration(
                 need(&w.checkpoint_hours, "checkpoint_hours")?,
                 &path.k("checkpoint_hours"),
-                Bound::Positive,
+                range(1e-6, 1e5),
                 3_600.0,
                 "hours between checkpoints of running work, e.g. 1.0",
             )?;
             let restart = cx.duration(
                 need(&w.restart_hours, "restart_hours")?,
                 &path.k("restart_hours"),
-                Bound::NonNegative,
+                range(0.0, 1e5),
                 3_600.0,
                 "hours lost at every restart after a failure or eviction, e.g. 0.5",
             )?;
@@ -1303,7 +1465,7 @@ fn workload<'a>(
             tokens_per_day: cx.num(
                 need(&w.tokens_per_day, "tokens_per_day")?,
                 &path.k("tokens_per_day"),
-                Bound::NonNegative,
+                range(0.0, 1e18),
                 "mean demand in tokens per day at start_date",
             )?,
             growth_per_year: cx.num(
@@ -1311,7 +1473,7 @@ fn workload<'a>(
                     .as_ref()
                     .unwrap_or(&RawQuantity::Fixed(1.0)),
                 &path.k("growth_per_year"),
-                Bound::Positive,
+                range(0.01, 100.0),
                 "multiplicative growth per year: 1 is flat, 3 triples each year",
             )?,
             daily_amplitude: cx.num(
@@ -1331,7 +1493,7 @@ fn workload<'a>(
             batch: cx.duration(
                 w.batch_hours.as_ref().unwrap_or(&RawQuantity::Fixed(1.0)),
                 &path.k("batch_hours"),
-                Bound::Positive,
+                range(0.01, 8_766.0),
                 3_600.0,
                 "hours per inference batch (default 1): shorter is finer and slower",
             )?,
@@ -1388,7 +1550,7 @@ fn arrivals(
         return Ok(Arrivals::Every(cx.duration(
             d,
             &path.k("every_days"),
-            Bound::Positive,
+            range(0.01, 36_525.0),
             SECS_PER_DAY as f64,
             "days between job arrivals, e.g. every_days = 60",
         )?));
@@ -1398,7 +1560,7 @@ fn arrivals(
             mean_gap: cx.duration(
                 d,
                 &path.k("mean_gap_days"),
-                Bound::Positive,
+                range(0.01, 36_525.0),
                 SECS_PER_DAY as f64,
                 "mean days between job arrivals, e.g. mean_gap_days = 30",
             )?,
@@ -1407,6 +1569,18 @@ fn arrivals(
     let dates = a.dates.as_deref().unwrap_or(&[]);
     if dates.is_empty() {
         return Err(path.k("dates").value("no dates given", help));
+    }
+    if dates.len() > MAX_LISTED_DATES {
+        return Err(path.k("dates").value(
+            format!(
+                "{} dates listed, more than the limit of {MAX_LISTED_DATES}",
+                dates.len()
+            ),
+            format!(
+                "list at most {MAX_LISTED_DATES} arrival dates, or use {{ every_days = ... }} or \
+                 {{ mean_gap_days = ... }} for regular or random arrivals"
+            ),
+        ));
     }
     let mut times = Vec::with_capacity(dates.len());
     for (i, d) in dates.iter().enumerate() {
@@ -1591,7 +1765,7 @@ fn policy<'a>(
             fee_fraction: cx.num(
                 f(&p.fee_fraction, "fee_fraction")?,
                 &path.k("fee_fraction"),
-                Bound::NonNegative,
+                range(0.0, 100.0),
                 "price uplift as a fraction: 0.15 is +15%",
             )?,
         },
@@ -1600,7 +1774,7 @@ fn policy<'a>(
             grace: cx.duration(
                 f(&p.grace_days, "grace_days")?,
                 &path.k("grace_days"),
-                Bound::NonNegative,
+                range(0.0, 36_525.0),
                 SECS_PER_DAY as f64,
                 "days running work may stay before it is evicted, e.g. grace_days = 90",
             )?,
@@ -1621,7 +1795,7 @@ fn policy<'a>(
             delay: cx.duration(
                 f(&p.delay_days, "delay_days")?,
                 &path.k("delay_days"),
-                Bound::NonNegative,
+                range(0.0, 36_525.0),
                 SECS_PER_DAY as f64,
                 "days a shipment is held for its permit, e.g. delay_days = 60",
             )?,
@@ -1640,7 +1814,7 @@ fn policy<'a>(
             factor: cx.num(
                 f(&p.factor, "factor")?,
                 &path.k("factor"),
-                Bound::NonNegative,
+                range(0.0, 1e3),
                 "multiplier on the steady supply: 0.5 halves it, 0 stops it",
             )?,
         },

@@ -3,4 +3,5 @@
 
 mod builder;
 mod checks;
+mod limits;
 mod shipped;

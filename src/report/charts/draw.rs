@@ -170,15 +170,28 @@ pub(super) fn fit(text: &str, em: f64, bold: bool, max_w: f64) -> String {
         return text.to_string();
     }
     let chars: Vec<char> = text.chars().collect();
-    let mut n = chars.len();
-    while n > 0 {
-        let s: String = chars[..n].iter().collect::<String>().trim_end().to_string() + "\u{2026}";
-        if text_w(&s, em, bold) <= max_w {
-            return s;
-        }
-        n -= 1;
+    let cut = |n: usize| chars[..n].iter().collect::<String>().trim_end().to_string() + "\u{2026}";
+    // Widths grow with the prefix: binary search for the longest prefix that fits, so a long
+    // label costs O(log n) measurements, not n.
+    match longest_fitting(chars.len(), |n| text_w(&cut(n), em, bold) <= max_w) {
+        0 => String::new(),
+        n => cut(n),
     }
-    String::new()
+}
+
+/// The largest `n` in `1..=len` with `fits(n)`, taking `fits` as monotone (true up to some `n`,
+/// false after), or 0 if none fits; O(log len) calls.
+fn longest_fitting(len: usize, fits: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, len); // fits(lo) is taken as true (or lo = 0); the answer is in lo..=hi
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    lo
 }
 
 /// `text` broken into lines no wider than `max_w`, at spaces; a word wider than a line on its own
@@ -218,10 +231,9 @@ fn break_word(word: &str, em: f64, bold: bool, max_w: f64) -> Vec<String> {
     while start < chars.len() {
         let piece = |end: usize| chars[start..end].iter().collect::<String>();
         // The longest prefix that fits (at least one character).
-        let mut end = start + 1;
-        while end < chars.len() && text_w(&piece(end + 1), em, bold) <= max_w {
-            end += 1;
-        }
+        let rest = chars.len() - start;
+        let mut end =
+            start + longest_fitting(rest, |n| text_w(&piece(start + n), em, bold) <= max_w).max(1);
         if end < chars.len() {
             if let Some(b) = (start + 1..end)
                 .rev()
@@ -1618,6 +1630,28 @@ mod tests {
         assert!(wide.iter().any(|t| t.1 == "2025-07"));
         let narrow = month_ticks(start, days, 300.0);
         assert!(narrow.len() <= 3, "{narrow:?}");
+    }
+
+    #[test]
+    fn fitting_a_long_label_is_fast_and_keeps_the_longest_prefix() {
+        crate::report::charts::style::register_fonts().unwrap();
+        // Measuring every prefix (the old way) took minutes for 100,000 characters.
+        let long = "policy-".repeat(15_000);
+        let t = std::time::Instant::now();
+        let s = fit(&long, 12.0, false, 200.0);
+        assert!(t.elapsed().as_secs_f64() < 5.0, "{:?}", t.elapsed());
+        assert!(
+            s.ends_with('\u{2026}') && text_w(&s, 12.0, false) <= 200.0,
+            "{s}"
+        );
+        // One more character no longer fits.
+        let n = s.chars().count() - 1;
+        let longer: String = long.chars().take(n + 1).collect::<String>() + "\u{2026}";
+        assert!(text_w(&longer, 12.0, false) > 200.0, "{longer}");
+        assert_eq!(fit("short", 12.0, false, 200.0), "short");
+        assert_eq!(fit("wide", 12.0, false, 1.0), "");
+        let pieces = wrap(&"x".repeat(20_000), 12.0, false, 200.0);
+        assert!(pieces.len() > 1 && pieces.concat() == "x".repeat(20_000));
     }
 
     #[test]
