@@ -1,5 +1,6 @@
 //! Nothing a user does loses their files: `--out` never replaces what capsim did not write,
-//! concurrent runs into one folder all complete, an interrupted command leaves no temporary folder.
+//! concurrent runs into one folder all complete, an interrupted command leaves no temporary folder,
+//! and `merge` refuses shards whose rows do not fit the sweep.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -284,5 +285,120 @@ fn temporary_folders_of_dead_processes_are_removed_by_the_next_run() {
     assert_eq!(code, 0, "{err}");
     if cfg!(target_os = "linux") {
         assert_eq!(names(&out), ["x"]);
+    }
+}
+
+/// A sweep of the tiny world in 2 shards: (the shard folders, the merge's --out).
+fn shards(dir: &Path, sc: &str) -> Vec<PathBuf> {
+    let out = dir.join("shards");
+    for i in 1..=2 {
+        let shard = format!("{i}/2");
+        let (code, _, err) = capsim(&[
+            "sweep",
+            sc,
+            "--replications",
+            "3",
+            "--vary",
+            "sites.johor.lease_usd_per_chip_hour=0.4,0.9",
+            "--shard",
+            &shard,
+            "--out",
+            &s(&out),
+            "--quiet",
+        ]);
+        assert_eq!(code, 0, "{err}");
+    }
+    (1..=2)
+        .map(|i| out.join(format!("sweep-two-sites.shard-{i}-of-2")))
+        .collect()
+}
+
+#[test]
+fn merge_refuses_rows_that_do_not_fit_the_sweep() {
+    let dir = tmp("safety-merge");
+    let sc = tiny(&dir);
+    let dirs = shards(&dir, &sc);
+    let merge = |dirs: &[PathBuf], out: &str| {
+        let mut args: Vec<String> = vec!["merge".into()];
+        args.extend(dirs.iter().map(|d| s(d)));
+        args.extend(["--out".into(), s(&dir.join(out))]);
+        capsim(&args)
+    };
+    let (code, _, err) = merge(&dirs, "ok");
+    assert_eq!(code, 0, "{err}");
+    let records = std::fs::read_to_string(dirs[0].join("records.csv")).unwrap();
+    let lines: Vec<&str> = records.lines().collect();
+    let other = std::fs::read_to_string(dirs[1].join("records.csv")).unwrap();
+    // Row 2 (line 3) of shard 1, changed.
+    let with = |f: &dyn Fn(&str) -> String| -> String {
+        let mut v: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+        v[2] = f(lines[2]);
+        v.join("\n") + "\n"
+    };
+    let field = |row: &str, i: usize, to: &str| -> String {
+        let mut f: Vec<&str> = row.split(',').collect();
+        f[i] = to;
+        f.join(",")
+    };
+    let cases: Vec<(&str, String, String, &str)> = vec![
+        (
+            "point",
+            with(&|r| field(r, 0, "999")),
+            other.clone(),
+            "point 999",
+        ),
+        (
+            "replication",
+            with(&|r| field(r, 1, "77")),
+            other.clone(),
+            "replication 77",
+        ),
+        ("nan", with(&|r| field(r, 2, "NaN")), other.clone(), "'NaN'"),
+        ("inf", with(&|r| field(r, 3, "inf")), other.clone(), "'inf'"),
+        (
+            "short",
+            with(&|r| field(r, 3, "1,2")),
+            other.clone(),
+            "fields",
+        ),
+        // A row of shard 1 also in shard 2, and twice in shard 1.
+        (
+            "elsewhere",
+            records.clone(),
+            format!("{other}{}\n", lines[2]),
+            "not one of shard 2/2's pairs",
+        ),
+        (
+            "twice",
+            format!("{records}{}\n", lines[2]),
+            other.clone(),
+            "appears again (first at",
+        ),
+    ];
+    for (name, one, two, needle) in cases {
+        let bad: Vec<PathBuf> = (1..=2)
+            .map(|i| dir.join(format!("{name}/sweep-two-sites.shard-{i}-of-2")))
+            .collect();
+        for (d, (src, text)) in bad.iter().zip(dirs.iter().zip([&one, &two])) {
+            std::fs::create_dir_all(d).unwrap();
+            std::fs::copy(src.join("manifest.json"), d.join("manifest.json")).unwrap();
+            std::fs::write(d.join("records.csv"), text).unwrap();
+        }
+        let (code, _, err) = merge(&bad, &format!("{name}-out"));
+        assert_eq!(code, 2, "{name}: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        assert!(
+            err.contains(needle) && err.contains("help:"),
+            "{name}: {err}"
+        );
+        let line = if name == "elsewhere" {
+            format!("shard-2-of-2/records.csv:{}:", other.lines().count() + 1)
+        } else if name == "twice" {
+            format!("shard-1-of-2/records.csv:{}:", lines.len() + 1)
+        } else {
+            "shard-1-of-2/records.csv:3:".to_string()
+        };
+        assert!(err.contains(&line), "{name}: not located at {line}: {err}");
+        assert!(!dir.join(format!("{name}-out")).exists(), "{name}: written");
     }
 }
