@@ -186,7 +186,17 @@ fn a_file_at_the_destination_is_refused_up_front() {
     assert!(hidden(&dir).is_empty(), "{:?}", names(&dir));
 }
 
+/// Sends `signal` to process `pid`.
+#[cfg(unix)]
+fn signal(pid: u32, signal: libc::c_int) {
+    // SAFETY: kill(2) takes any pid and signal number; at worst it fails with ESRCH.
+    unsafe {
+        libc::kill(pid as libc::pid_t, signal);
+    }
+}
+
 #[test]
+#[cfg(unix)]
 fn concurrent_runs_into_one_folder_all_complete() {
     let dir = tmp("safety-race");
     let sc = tiny(&dir);
@@ -194,8 +204,8 @@ fn concurrent_runs_into_one_folder_all_complete() {
     let (code, _, err) = run_tiny(&sc, &dir.join("ref"), "r");
     assert_eq!(code, 0, "{err}");
     let expected = names(&dir.join("ref/r"));
-    for trial in 0..3 {
-        let children: Vec<_> = (0..6)
+    for trial in 0..8 {
+        let mut children: Vec<_> = (0..6)
             .map(|_| {
                 Command::new(env!("CARGO_BIN_EXE_capsim"))
                     .args(["run", &sc, "--out", &s(&out), "--name", "r"])
@@ -206,6 +216,28 @@ fn concurrent_runs_into_one_folder_all_complete() {
                     .unwrap()
             })
             .collect();
+        // Bunch the swaps together: stop each run as it writes its charts (its last files), and
+        // let them all go on at once.
+        let mut stopped = vec![false; children.len()];
+        let started = Instant::now();
+        while stopped.contains(&false) && started.elapsed() < Duration::from_secs(60) {
+            for (c, done) in children.iter_mut().zip(&mut stopped) {
+                if *done {
+                    continue;
+                }
+                if out.join(format!(".r.tmp-{}/charts", c.id())).exists() {
+                    signal(c.id(), libc::SIGSTOP);
+                    *done = true;
+                } else if c.try_wait().unwrap().is_some() {
+                    // It got past its charts unseen.
+                    *done = true;
+                }
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+        for c in &children {
+            signal(c.id(), libc::SIGCONT);
+        }
         for c in children {
             let o = c.wait_with_output().unwrap();
             let err = String::from_utf8_lossy(&o.stderr);
