@@ -10,6 +10,7 @@ use capsim::experiment::{self, sweep, RunOptions};
 
 use crate::progress;
 use capsim::metrics::PeriodKind;
+use capsim::report::output::{self, Kind, OutputError};
 use capsim::report::{self, folders};
 use capsim::scenario::{self, Scenario, ScenarioError};
 
@@ -184,6 +185,8 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
                 let (path, value) = sweep::parse_setting(spec)?;
                 sc.set_field(&path, value)?;
             }
+            let folder_name = name.as_deref().unwrap_or(&sc.name).to_string();
+            output::check(&out, &folder_name, Kind::Run)?;
             let options = RunOptions {
                 seed: seed.unwrap_or(sc.seed),
                 replications,
@@ -196,9 +199,12 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             bar.finish_and_clear();
             let files =
                 folders::run_folder_files(&sc, &result).context("cannot draw the run's charts")?;
-            let folder_name = name.as_deref().unwrap_or(&sc.name);
-            let dest = report::output::write_folder(&out, folder_name, &files)
-                .with_context(|| format!("cannot write the run folder under {}", out.display()))?;
+            let dest =
+                output::write_folder(&out, &folder_name, Kind::Run, &files).map_err(|e| {
+                    output_error(e, || {
+                        format!("cannot write the run folder under {}", out.display())
+                    })
+                })?;
             let ledger: (u64, u64, u64) = result.runs.iter().fold((0, 0, 0), |a, r| {
                 (
                     a.0 + r.jobs.arrived,
@@ -258,9 +264,9 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             } else {
                 format!("sweep-{}.shard-{}-of-{}", sc.name, shard.index, shard.count)
             };
-            let folder = report::output::Folder::create(&out, &name).with_context(|| {
-                format!("cannot write the sweep folder under {}", out.display())
-            })?;
+            let cannot = || format!("cannot write the sweep folder under {}", out.display());
+            let folder = output::Folder::create(&out, &name, Kind::Sweep)
+                .map_err(|e| output_error(e, cannot))?;
             let point_folders = shard == sweep::Shard::ALL && !headline_only;
             let bar = progress::bar(pairs, "runs", quiet);
             let records = if point_folders {
@@ -307,12 +313,8 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             );
             let files = folders::sweep_files(&manifest, &records, point_folders)
                 .context("cannot draw the sweep's charts")?;
-            folder
-                .write_all("", &files)
-                .and_then(|()| folder.finish())
-                .with_context(|| {
-                    format!("cannot write the sweep folder under {}", out.display())
-                })?;
+            folder.write_all("", &files).with_context(cannot)?;
+            folder.finish().map_err(|e| output_error(e, cannot))?;
             let dest = out.join(&name);
             eprintln!(
                 "capsim: swept '{}' over {} points x {} replications ({} pairs{}){}",
@@ -338,11 +340,14 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             let dirs: Vec<&Path> = shards.iter().map(PathBuf::as_path).collect();
             let (mut manifest, records) = report::sweep::merge(&dirs)?;
             manifest.shard = "all".into();
+            let name = format!("sweep-{}", manifest.scenario);
+            output::check(&out, &name, Kind::Sweep)?;
             let files = folders::sweep_files(&manifest, &records, false)
                 .context("cannot draw the sweep's charts")?;
-            let name = format!("sweep-{}", manifest.scenario);
-            let dest = report::output::write_folder(&out, &name, &files).with_context(|| {
-                format!("cannot write the sweep folder under {}", out.display())
+            let dest = output::write_folder(&out, &name, Kind::Sweep, &files).map_err(|e| {
+                output_error(e, || {
+                    format!("cannot write the sweep folder under {}", out.display())
+                })
             })?;
             eprintln!(
                 "capsim: merged {} shards, {} pairs (shards keep headline numbers only: for a \
@@ -367,15 +372,19 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
                 ),
             };
             report::compare::check_out(&root.join(&name))?;
+            output::check(&root, &name, Kind::Comparison)?;
             let charts =
                 report::charts::render(&views).context("cannot draw the comparison charts")?;
             let files = folders::compare_files(&comparison, &views, &charts);
-            let dest = report::output::write_folder(&root, &name, &files).with_context(|| {
-                format!(
-                    "cannot write the comparison folder {}",
-                    root.join(&name).display()
-                )
-            })?;
+            let dest =
+                output::write_folder(&root, &name, Kind::Comparison, &files).map_err(|e| {
+                    output_error(e, || {
+                        format!(
+                            "cannot write the comparison folder {}",
+                            root.join(&name).display()
+                        )
+                    })
+                })?;
             eprintln!(
                 "capsim: compared {} runs over {} to {}",
                 views.len(),
@@ -456,6 +465,16 @@ fn split_folder(dir: &Path) -> Result<(PathBuf, String), report::compare::Compar
         parent.map_or_else(|| PathBuf::from("."), Path::to_path_buf),
         name.to_string(),
     ))
+}
+
+/// An output error as the CLI reports it: a refused destination as it is (exit 2), an I/O failure
+/// under `what` (exit 1).
+fn output_error(e: OutputError, what: impl FnOnce() -> String) -> anyhow::Error {
+    if e.is_refusal() {
+        e.into()
+    } else {
+        anyhow::Error::new(e).context(what())
+    }
 }
 
 /// A scenario error that `validate` already printed; only its exit code is left to give.

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    watch_signals();
     let args = cli::Cli::parse();
     match cli::execute(args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -18,7 +19,9 @@ fn main() -> ExitCode {
                 || e.is::<capsim::report::view::ReadError>()
                 || e.is::<capsim::report::compare::CompareError>()
                 || e.is::<capsim::experiment::sweep::SweepError>()
-                || e.is::<capsim::report::sweep::MergeError>() =>
+                || e.is::<capsim::report::sweep::MergeError>()
+                || e.downcast_ref::<capsim::report::output::OutputError>()
+                    .is_some_and(capsim::report::output::OutputError::is_refusal) =>
         {
             eprintln!("error: {e}");
             ExitCode::from(2)
@@ -29,3 +32,36 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// SIGINT, SIGTERM and SIGHUP: removes this process's temporary output folders and exits with
+/// 128 + the signal's number (130, 143, 129), as a shell reports a process killed by it.
+///
+/// The signals are blocked in the main thread before any other thread starts (threads inherit the
+/// mask), and one thread waits for them with `sigwait`, so the cleanup is ordinary code, not a
+/// signal handler.
+#[cfg(unix)]
+fn watch_signals() {
+    // SAFETY: `sigset_t` is plain data that `sigemptyset` initialises; the calls get valid
+    // pointers to it, and a null `oldset`, which `pthread_sigmask` allows.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+            libc::sigaddset(&mut set, sig);
+        }
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return;
+        }
+        set
+    };
+    std::thread::spawn(move || loop {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: `set` is an initialised signal set and `sig` a valid place for the result.
+        if unsafe { libc::sigwait(&set, &mut sig) } == 0 {
+            capsim::report::output::abandon_and_exit(128 + sig);
+        }
+    });
+}
+
+#[cfg(not(unix))]
+fn watch_signals() {}

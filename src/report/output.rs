@@ -1,18 +1,274 @@
-//! Writing a run's files: all into a temporary folder, then one rename, so a failed or interrupted
-//! run never leaves a half-written output folder.
+//! Writing output folders: all into a temporary folder, then one rename, so a failed or interrupted
+//! run never leaves a half-written output folder, and never replaces what capsim did not write.
+//!
+//! - **Only capsim's own folders are replaced.** The destination may be missing, an empty folder, or
+//!   a folder capsim wrote of the same kind ([`Kind`]), recognised by its identity file:
+//!   `manifest.json` that parses as a run's or a sweep's manifest, or `comparison.csv` that starts
+//!   with a comparison's header; and holding nothing but the names capsim writes there. Anything
+//!   else (a file, a link, a folder of the user's, a capsim folder with the user's files added) is
+//!   refused up front ([`check`]) and again at the swap.
+//! - **One writer swaps at a time.** The final swap (the old folder aside, the new one in, the old
+//!   one removed) holds an exclusive lock on the parent folder, so concurrent runs into one `--out`
+//!   each complete, the last one winning.
+//! - **No temporary folder outlives its process.** Temporary folders are named
+//!   `.<name>.tmp-<pid>` (and `.<name>.old-<pid>` during a swap). [`abandon_and_exit`] (the
+//!   binary's SIGINT/SIGTERM handler) removes this process's; [`Folder::create`] removes those of
+//!   dead processes for the same destination (restoring a displaced `.old-` folder whose
+//!   replacement never arrived).
 
-use std::fs;
+use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::{PoisonError, RwLock, RwLockWriteGuard};
 
-/// Writes `files` (relative path, bytes) as the folder `root/name`, replacing any previous one.
-///
-/// The files go to `root/.name.tmp-<pid>` first; only when every file is written is the folder
-/// renamed into place. On error the temporary folder is removed and `root/name` is untouched.
-pub fn write_folder(root: &Path, name: &str, files: &[(String, Vec<u8>)]) -> io::Result<PathBuf> {
-    let folder = Folder::create(root, name)?;
-    folder.write_all("", files)?;
+use super::compare::COMPARISON_KEY_COLUMNS;
+use super::manifest::Manifest;
+use super::sweep::SweepManifest;
+
+/// The kinds of folder capsim writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// `capsim run`: CSVs, `manifest.json`, report and charts.
+    Run,
+    /// `capsim sweep` or `capsim merge` (a whole sweep or a shard).
+    Sweep,
+    /// `capsim compare`.
+    Comparison,
+}
+
+impl Kind {
+    fn noun(self) -> &'static str {
+        match self {
+            Kind::Run => "run folder",
+            Kind::Sweep => "sweep folder",
+            Kind::Comparison => "comparison folder",
+        }
+    }
+
+    /// The names capsim writes at the top of a folder of this kind.
+    fn entries(self) -> &'static [&'static str] {
+        match self {
+            Kind::Run => &[
+                "timeseries.csv",
+                "firms.csv",
+                "summary.csv",
+                "headline.csv",
+                "jobs.csv",
+                "provenance.csv",
+                "draws.csv",
+                "manifest.json",
+                "report.html",
+                "charts",
+            ],
+            Kind::Sweep => &[
+                "records.csv",
+                "sweep.csv",
+                "report.html",
+                "charts",
+                "manifest.json",
+                "points",
+            ],
+            Kind::Comparison => &["comparison.csv", "report.html", "charts"],
+        }
+    }
+
+    fn help(self) -> &'static str {
+        match self {
+            Kind::Run => "choose another --out or --name, or move that folder away yourself",
+            Kind::Sweep | Kind::Comparison => {
+                "choose another --out, or move that folder away yourself"
+            }
+        }
+    }
+}
+
+/// Why an output folder could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// The folder that should receive the output is a file (or lies under one).
+    #[error("{path} is not a folder (it, or a folder above it, is a file)\n  help: --out names a folder, created when missing")]
+    NotAFolder {
+        /// The path.
+        path: String,
+    },
+    /// The destination holds something capsim did not write (or another kind of capsim folder).
+    #[error("{path} is {what}: capsim replaces only a {noun} it wrote itself, nothing else\n  help: {help}")]
+    NotOurs {
+        /// The destination.
+        path: String,
+        /// What is there.
+        what: String,
+        /// The kind of folder being written.
+        noun: &'static str,
+        /// How to go on.
+        help: &'static str,
+    },
+    /// Reading or writing failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// Where.
+        path: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl OutputError {
+    /// Whether the destination was refused (the user's input: exit 2) rather than an I/O failure.
+    pub fn is_refusal(&self) -> bool {
+        !matches!(self, OutputError::Io { .. })
+    }
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> OutputError + '_ {
+    move |source| OutputError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// Refuses a destination `root/name` that a folder of `kind` may not replace (see the module
+/// documentation); `Ok` when it is missing, empty, or capsim's own folder of that kind.
+pub fn check(root: &Path, name: &str, kind: Kind) -> Result<(), OutputError> {
+    match fs::metadata(root) {
+        Ok(m) if !m.is_dir() => return Err(not_a_folder(root)),
+        Err(e) if e.kind() == io::ErrorKind::NotADirectory => return Err(not_a_folder(root)),
+        _ => {}
+    }
+    let dest = root.join(name);
+    let refuse = |what: String| OutputError::NotOurs {
+        path: dest.display().to_string(),
+        what,
+        noun: kind.noun(),
+        help: kind.help(),
+    };
+    let meta = match fs::symlink_metadata(&dest) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_at(&dest)(e)),
+        Ok(m) => m,
+    };
+    if meta.file_type().is_symlink() {
+        return Err(refuse("a symbolic link".into()));
+    }
+    if !meta.is_dir() {
+        return Err(refuse("a file".into()));
+    }
+    let mut entries: Vec<String> = fs::read_dir(&dest)
+        .map_err(io_at(&dest))?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    entries.sort();
+    if entries.is_empty() {
+        return Ok(());
+    }
+    match kind_of(&dest) {
+        None => Err(refuse(format!(
+            "a folder capsim did not write (it holds {})",
+            listing(&entries)
+        ))),
+        Some(k) if k != kind => Err(refuse(format!("a {}", k.noun()))),
+        Some(k) => {
+            let foreign: Vec<String> = entries
+                .into_iter()
+                .filter(|e| !k.entries().contains(&e.as_str()))
+                .collect();
+            if foreign.is_empty() {
+                Ok(())
+            } else {
+                Err(refuse(format!(
+                    "a {} that also holds files capsim did not write ({})",
+                    k.noun(),
+                    listing(&foreign)
+                )))
+            }
+        }
+    }
+}
+
+fn not_a_folder(path: &Path) -> OutputError {
+    OutputError::NotAFolder {
+        path: path.display().to_string(),
+    }
+}
+
+/// `a, b, c and 4 more`.
+fn listing(names: &[String]) -> String {
+    let shown = names.len().min(3);
+    let mut s = names[..shown].join(", ");
+    if names.len() > shown {
+        s.push_str(&format!(" and {} more", names.len() - shown));
+    }
+    s
+}
+
+/// The kind of capsim folder `dir` is, by its identity file; `None` if it is none of capsim's.
+fn kind_of(dir: &Path) -> Option<Kind> {
+    if let Some(bytes) = small_file(&dir.join("manifest.json")) {
+        if serde_json::from_slice::<SweepManifest>(&bytes).is_ok() {
+            return Some(Kind::Sweep);
+        }
+        if serde_json::from_slice::<Manifest>(&bytes).is_ok() {
+            return Some(Kind::Run);
+        }
+        return None;
+    }
+    let csv = small_file(&dir.join("comparison.csv"))?;
+    let header = COMPARISON_KEY_COLUMNS.join(",");
+    csv.starts_with(header.as_bytes())
+        .then_some(Kind::Comparison)
+}
+
+/// The bytes of `path` if it is a regular file of at most 64 MiB.
+fn small_file(path: &Path) -> Option<Vec<u8>> {
+    let meta = fs::symlink_metadata(path).ok()?;
+    (meta.is_file() && meta.len() <= 64 << 20)
+        .then(|| fs::read(path).ok())
+        .flatten()
+}
+
+/// Writes `files` (relative path, bytes) as the folder `root/name`, replacing a previous folder of
+/// the same `kind` (see [`Folder`]).
+pub fn write_folder(
+    root: &Path,
+    name: &str,
+    kind: Kind,
+    files: &[(String, Vec<u8>)],
+) -> Result<PathBuf, OutputError> {
+    let folder = Folder::create(root, name, kind)?;
+    let tmp = folder.tmp.clone();
+    folder.write_all("", files).map_err(io_at(&tmp))?;
     folder.finish()
+}
+
+/// The temporary folders of this process that are being written. Writers of files take it shared;
+/// creating, finishing, dropping a folder and [`abandon_and_exit`] take it exclusive, so a
+/// temporary folder is never removed while a file is being written into it, nor recreated after.
+static TEMPS: RwLock<Vec<PathBuf>> = RwLock::new(Vec::new());
+
+fn temps() -> RwLockWriteGuard<'static, Vec<PathBuf>> {
+    TEMPS.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Removes this process's temporary folders and exits with `code`, waiting for any file being
+/// written or any swap under way to end first. For the binary's SIGINT/SIGTERM handler.
+pub fn abandon_and_exit(code: i32) -> ! {
+    let temps = temps();
+    for t in temps.iter() {
+        let _ = fs::remove_dir_all(t);
+    }
+    std::process::exit(code)
+}
+
+/// An exclusive lock on a folder (released when dropped); none where the platform or the file
+/// system does not offer one.
+struct FolderLock(#[allow(dead_code)] Option<File>);
+
+impl FolderLock {
+    fn take(dir: &Path) -> FolderLock {
+        FolderLock(File::open(dir).ok().filter(|f| f.lock().is_ok()))
+    }
 }
 
 /// An output folder being written: files go to a temporary folder beside the destination as they
@@ -22,22 +278,32 @@ pub fn write_folder(root: &Path, name: &str, files: &[(String, Vec<u8>)]) -> io:
 pub struct Folder {
     root: PathBuf,
     name: String,
+    kind: Kind,
     tmp: PathBuf,
     finished: bool,
 }
 
 impl Folder {
-    /// Starts writing `root/name` (created when it does not exist).
-    pub fn create(root: &Path, name: &str) -> io::Result<Folder> {
-        fs::create_dir_all(root)?;
-        let tmp = root.join(format!(".{name}.tmp-{}", std::process::id()));
-        if tmp.exists() {
-            fs::remove_dir_all(&tmp)?;
+    /// Starts writing `root/name` (created when it does not exist), after [`check`]ing that it may
+    /// be replaced, and removes the temporary folders that dead processes left for it.
+    pub fn create(root: &Path, name: &str, kind: Kind) -> Result<Folder, OutputError> {
+        check(root, name, kind)?;
+        fs::create_dir_all(root).map_err(io_at(root))?;
+        {
+            let _lock = FolderLock::take(root);
+            remove_stale(root, name);
         }
-        fs::create_dir_all(&tmp)?;
+        let tmp = root.join(format!(".{name}.tmp-{}", std::process::id()));
+        let mut temps = temps();
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(io_at(&tmp))?;
+        }
+        fs::create_dir_all(&tmp).map_err(io_at(&tmp))?;
+        temps.push(tmp.clone());
         Ok(Folder {
             root: root.to_path_buf(),
             name: name.to_string(),
+            kind,
             tmp,
             finished: false,
         })
@@ -45,6 +311,7 @@ impl Folder {
 
     /// Writes `files` (relative path, bytes) under the subfolder `sub` ("" for the top).
     pub fn write_all(&self, sub: &str, files: &[(String, Vec<u8>)]) -> io::Result<()> {
+        let _writing = TEMPS.read().unwrap_or_else(PoisonError::into_inner);
         for (rel, bytes) in files {
             let path = self.tmp.join(sub).join(rel);
             if let Some(parent) = path.parent() {
@@ -55,20 +322,30 @@ impl Folder {
         Ok(())
     }
 
-    /// Moves the finished folder into place, replacing any previous one; returns its path.
-    pub fn finish(mut self) -> io::Result<PathBuf> {
+    /// Moves the finished folder into place, replacing a previous folder of its kind; returns its
+    /// path. Refuses (and writes nothing) if the destination has become something else meanwhile.
+    pub fn finish(mut self) -> Result<PathBuf, OutputError> {
         let dest = self.root.join(&self.name);
-        if dest.exists() {
+        let lock = FolderLock::take(&self.root);
+        let mut temps = temps();
+        check(&self.root, &self.name, self.kind)?;
+        if fs::symlink_metadata(&dest).is_ok() {
             let old = self
                 .root
                 .join(format!(".{}.old-{}", self.name, std::process::id()));
-            fs::rename(&dest, &old)?;
-            fs::rename(&self.tmp, &dest)?;
-            fs::remove_dir_all(&old)?;
+            fs::rename(&dest, &old).map_err(io_at(&dest))?;
+            if let Err(e) = fs::rename(&self.tmp, &dest) {
+                let _ = fs::rename(&old, &dest);
+                return Err(io_at(&dest)(e));
+            }
+            fs::remove_dir_all(&old).map_err(io_at(&old))?;
         } else {
-            fs::rename(&self.tmp, &dest)?;
+            fs::rename(&self.tmp, &dest).map_err(io_at(&dest))?;
         }
+        temps.retain(|t| *t != self.tmp);
         self.finished = true;
+        drop(temps);
+        drop(lock);
         Ok(dest)
     }
 }
@@ -76,7 +353,127 @@ impl Folder {
 impl Drop for Folder {
     fn drop(&mut self) {
         if !self.finished {
+            let mut temps = temps();
             let _ = fs::remove_dir_all(&self.tmp);
+            temps.retain(|t| *t != self.tmp);
         }
+    }
+}
+
+/// Removes `root/.name.tmp-<pid>` left by processes that are gone, and settles their
+/// `root/.name.old-<pid>`: put back as `root/name` if that is missing (the process died between
+/// the two renames of its swap), else removed.
+fn remove_stale(root: &Path, name: &str) {
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
+    let tmp = format!(".{name}.tmp-");
+    let old = format!(".{name}.old-");
+    for e in entries.flatten() {
+        let file_name = e.file_name();
+        let Some(s) = file_name.to_str() else {
+            continue;
+        };
+        let (pid, restore) = match (s.strip_prefix(&tmp), s.strip_prefix(&old)) {
+            (Some(pid), _) => (pid, false),
+            (_, Some(pid)) => (pid, true),
+            _ => continue,
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if pid == std::process::id() || alive(pid) {
+            continue;
+        }
+        let dest = root.join(name);
+        if restore && fs::symlink_metadata(&dest).is_err() {
+            let _ = fs::rename(e.path(), &dest);
+        } else {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
+}
+
+/// Whether process `pid` runs (on Linux, by `/proc`; elsewhere assumed to, so nothing is removed).
+fn alive(pid: u32) -> bool {
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid.to_string()).exists()
+    } else {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("capsim-output-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn only_missing_empty_or_own_folders_of_the_kind_may_be_replaced() {
+        let root = scratch("check");
+        assert!(check(&root, "new", Kind::Run).is_ok());
+        fs::create_dir(root.join("empty")).unwrap();
+        assert!(check(&root, "empty", Kind::Run).is_ok());
+        fs::create_dir(root.join("docs")).unwrap();
+        fs::write(root.join("docs/thesis.txt"), "draft").unwrap();
+        let e = check(&root, "docs", Kind::Comparison).unwrap_err();
+        assert!(
+            e.is_refusal() && e.to_string().contains("thesis.txt"),
+            "{e}"
+        );
+        fs::write(root.join("file"), "x").unwrap();
+        assert!(check(&root, "file", Kind::Run)
+            .unwrap_err()
+            .to_string()
+            .contains("is a file"));
+        assert!(matches!(
+            check(&root.join("file"), "x", Kind::Run),
+            Err(OutputError::NotAFolder { .. })
+        ));
+        fs::create_dir(root.join("cmp")).unwrap();
+        fs::write(
+            root.join("cmp/comparison.csv"),
+            format!("{},a_mean\n", COMPARISON_KEY_COLUMNS.join(",")),
+        )
+        .unwrap();
+        assert!(check(&root, "cmp", Kind::Comparison).is_ok());
+        assert!(check(&root, "cmp", Kind::Run).is_err());
+        fs::write(root.join("cmp/notes.md"), "mine").unwrap();
+        assert!(check(&root, "cmp", Kind::Comparison)
+            .unwrap_err()
+            .to_string()
+            .contains("notes.md"));
+        let _ = fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn stale_temporary_folders_of_dead_processes_are_removed_and_old_ones_put_back() {
+        let root = scratch("stale");
+        // pid 4194305 is above Linux's largest pid (2^22), so never alive.
+        let dead = 4_194_305;
+        fs::create_dir_all(root.join(format!(".a.tmp-{dead}/points"))).unwrap();
+        fs::create_dir_all(root.join(format!(".a.old-{dead}"))).unwrap();
+        fs::write(root.join(format!(".a.old-{dead}/manifest.json")), "{}").unwrap();
+        fs::create_dir_all(root.join(format!(".b.tmp-{dead}"))).unwrap();
+        let f = Folder::create(&root, "a", Kind::Comparison).unwrap();
+        drop(f);
+        let mut left: Vec<String> = fs::read_dir(&root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        if cfg!(target_os = "linux") {
+            // `a` was missing: its displaced folder is back; `b`'s are another destination's.
+            assert_eq!(left, [format!(".b.tmp-{dead}"), "a".to_string()]);
+            assert!(root.join("a/manifest.json").is_file());
+        }
+        let _ = fs::remove_dir_all(&root);
     }
 }

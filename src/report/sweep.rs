@@ -16,7 +16,7 @@ use crate::scenario::Scenario;
 
 use super::csv::{cell, float};
 use super::view::{format_error, read_in, ReadError};
-use crate::metrics::catalog::headline_list;
+use crate::metrics::catalog::{headline_list, Kind};
 
 /// What a sweep folder says about itself.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -243,7 +243,17 @@ pub enum MergeError {
         /// The first folder.
         first: String,
     },
-    /// Some pairs are missing or doubled.
+    /// A row of a `records.csv` does not fit the sweep.
+    #[error("{at}: {message}\n  help: {help}")]
+    Row {
+        /// `dir/records.csv:LINE`.
+        at: String,
+        /// What is wrong.
+        message: String,
+        /// How to go on.
+        help: &'static str,
+    },
+    /// Some pairs are missing.
     #[error("the shards hold {found} of the sweep's {expected} (point, replication) pairs{detail}\n  help: pass every shard folder once (shards 1/N to N/N)")]
     Incomplete {
         /// Pairs found.
@@ -256,11 +266,19 @@ pub enum MergeError {
 }
 
 /// Joins shard folders into the manifest and records of the whole sweep.
+///
+/// Every row of every `records.csv` is checked against the plan in the manifests: the header names
+/// the sweep's headline numbers, the point and replication are in range and belong to the shard,
+/// each value is a finite number (or empty, where the metric has no value: never a flow's total), and each
+/// (point, replication) pair appears exactly once across the shards. A row that fails is refused
+/// with its file and line.
 pub fn merge(dirs: &[&Path]) -> Result<(SweepManifest, Vec<Record>), MergeError> {
     let mut first: Option<(SweepManifest, String)> = None;
     let mut records = Vec::new();
+    // (point, replication) -> where it was read.
+    let mut seen = std::collections::HashMap::new();
     for dir in dirs {
-        let (m, r) = read_sweep(dir)?;
+        let m = read_manifest(dir)?;
         match &first {
             None => first = Some((m.identity(), dir.display().to_string())),
             Some((f, name)) => {
@@ -272,7 +290,22 @@ pub fn merge(dirs: &[&Path]) -> Result<(SweepManifest, Vec<Record>), MergeError>
                 }
             }
         }
-        records.extend(r);
+        let file = dir.join("records.csv").display().to_string();
+        for (r, line) in read_checked_records(dir, &m)? {
+            let at = format!("{file}:{line}");
+            if let Some(before) = seen.insert((r.point, r.replication), at.clone()) {
+                return Err(MergeError::Row {
+                    at,
+                    message: format!(
+                        "point {} replication {} appears again (first at {before})",
+                        r.point, r.replication
+                    ),
+                    help: "pass each shard folder once, all from one `capsim sweep ... --shard \
+                           I/N` command",
+                });
+            }
+            records.push(r);
+        }
     }
     let (manifest, _) = first.ok_or(MergeError::Incomplete {
         found: 0,
@@ -281,26 +314,163 @@ pub fn merge(dirs: &[&Path]) -> Result<(SweepManifest, Vec<Record>), MergeError>
     })?;
     let expected = manifest.points.len() * manifest.replications as usize;
     records.sort_by_key(|r| (r.point, r.replication));
-    let mut seen = std::collections::BTreeSet::new();
-    let dup = records
-        .iter()
-        .find(|r| !seen.insert((r.point, r.replication)));
-    if let Some(d) = dup {
-        return Err(MergeError::Incomplete {
-            found: records.len(),
-            expected,
-            detail: format!(
-                ": point {} replication {} appears twice",
-                d.point, d.replication
-            ),
-        });
-    }
     if records.len() != expected {
+        let missing = (0..manifest.points.len())
+            .flat_map(|p| (0..manifest.replications).map(move |r| (p, r)))
+            .find(|k| !seen.contains_key(k));
         return Err(MergeError::Incomplete {
             found: records.len(),
             expected,
-            detail: String::new(),
+            detail: missing.map_or(String::new(), |(p, r)| {
+                format!(": point {p} replication {r} is missing, among others")
+            }),
         });
     }
     Ok((manifest, records))
+}
+
+/// A sweep or shard folder's manifest.
+fn read_manifest(dir: &Path) -> Result<SweepManifest, ReadError> {
+    serde_json::from_slice(&read_in(dir, "manifest.json")?)
+        .map_err(|e| format_error(dir, "manifest.json", format!("not a sweep manifest: {e}")))
+}
+
+/// The rows of `dir/records.csv` with their line numbers, each checked against the manifest `m`
+/// of its folder (see [`merge`]).
+fn read_checked_records(dir: &Path, m: &SweepManifest) -> Result<Vec<(Record, u64)>, MergeError> {
+    const HELP: &str = "this records.csv is not as `capsim sweep --shard I/N` wrote it: run that \
+                        shard again rather than editing the file";
+    let file = dir.join("records.csv").display().to_string();
+    let bad = |line: u64, message: String| MergeError::Row {
+        at: format!("{file}:{line}"),
+        message,
+        help: HELP,
+    };
+    let shard = if m.shard == "all" {
+        Shard::ALL
+    } else {
+        Shard::parse(&m.shard).map_err(|_| {
+            format_error(
+                dir,
+                "manifest.json",
+                format!("shard '{}' is not I/N", m.shard),
+            )
+        })?
+    };
+    let list = headline_list(&m.firms);
+    let bytes = read_in(dir, "records.csv")?;
+    let mut rdr = ::csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(bytes.as_slice());
+    let header = rdr
+        .headers()
+        .map_err(|e| bad(1, format!("cannot read the header: {e}")))?
+        .clone();
+    let expected: Vec<&str> = ["point", "replication"]
+        .into_iter()
+        .chain(list.iter().map(|h| h.name.as_str()))
+        .collect();
+    if let Some(i) =
+        (0..expected.len().max(header.len())).find(|&i| header.get(i) != expected.get(i).copied())
+    {
+        return Err(bad(
+            1,
+            format!(
+                "column {} of the header is '{}', where this sweep's records have '{}'",
+                i + 1,
+                header.get(i).unwrap_or(""),
+                expected.get(i).copied().unwrap_or("")
+            ),
+        ));
+    }
+    let mut rows = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map_or(0, |p| p.line());
+            bad(line, e.to_string())
+        })?;
+        let line = rec.position().map_or(0, |p| p.line());
+        if rec.len() != expected.len() {
+            return Err(bad(
+                line,
+                format!(
+                    "the row has {} fields, where the header has {}",
+                    rec.len(),
+                    expected.len()
+                ),
+            ));
+        }
+        let point: usize = rec[0]
+            .parse()
+            .map_err(|_| bad(line, format!("point '{}' is not a point number", &rec[0])))?;
+        if point >= m.points.len() {
+            return Err(bad(
+                line,
+                format!(
+                    "point {point} is not a point of this sweep (it has {}: 0 to {})",
+                    m.points.len(),
+                    m.points.len().saturating_sub(1)
+                ),
+            ));
+        }
+        let replication: u64 = rec[1].parse().map_err(|_| {
+            bad(
+                line,
+                format!("replication '{}' is not a replication number", &rec[1]),
+            )
+        })?;
+        if replication >= m.replications {
+            return Err(bad(
+                line,
+                format!(
+                    "replication {replication} is not a replication of this sweep (it has {}: 0 \
+                     to {})",
+                    m.replications,
+                    m.replications.saturating_sub(1)
+                ),
+            ));
+        }
+        let k = point as u64 * m.replications + replication;
+        if !shard.owns(k) {
+            return Err(bad(
+                line,
+                format!(
+                    "point {point} replication {replication} is not one of shard {}'s pairs",
+                    m.shard
+                ),
+            ));
+        }
+        let values = rec
+            .iter()
+            .skip(2)
+            .zip(&list)
+            .map(|(s, h)| {
+                let metric = h.headline.metric();
+                match s {
+                    // A flow is a sum: it always has a value.
+                    "" if metric.kind != Kind::Flow => Ok(f64::NAN),
+                    "" => Err(bad(
+                        line,
+                        format!("{} is empty, but a total always has a value", h.name),
+                    )),
+                    s => match s.parse::<f64>() {
+                        Ok(v) if v.is_finite() => Ok(v),
+                        _ => Err(bad(
+                            line,
+                            format!("{} is '{s}', not a finite number", h.name),
+                        )),
+                    },
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.push((
+            Record {
+                point,
+                replication,
+                values,
+            },
+            line,
+        ));
+    }
+    Ok(rows)
 }

@@ -1,6 +1,8 @@
 //! The command line as a user meets it: exit codes, messages with file:line:col, no half-written
 //! output.
 
+mod safety;
+
 use crate::support::{capsim, tmp};
 
 /// Broken scenarios (as diffs over the baseline): what to change, and what the message must say.
