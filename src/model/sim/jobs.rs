@@ -280,15 +280,20 @@ impl<'w> CapacityModel<'w> {
         if !rec.sites.contains(&site.0) {
             rec.sites.push(site.0);
         }
-        ctx.schedule_at(end_at, Ev::JobEnd { job: j, epoch })
-            .expect("not in the past");
+        // Events past the horizon are never handled: not scheduling them keeps the queue from
+        // growing by one stale end per restart of a job that cannot finish within the run.
+        let horizon = self.periods.horizon();
+        if end_at < horizon {
+            ctx.schedule_at(end_at, Ev::JobEnd { job: j, epoch })
+                .expect("not in the past");
+        }
         let rate = gang as f64 / mtbf_secs;
         if rate > 0.0 && rate.is_finite() {
             let gap = Exp::new(rate)
                 .expect("positive rate")
                 .sample(&mut self.failure_rng[s]);
             let gap = SimDuration::from_secs_f64(gap);
-            if gap < run {
+            if gap < run && now.saturating_add(gap) < horizon {
                 ctx.schedule_at(now.saturating_add(gap), Ev::JobFailure { job: j, epoch })
                     .expect("not in the past");
             }
