@@ -83,11 +83,14 @@ fn date_value(d: NaiveDate) -> AxisValue {
 fn number_value(v: f64) -> AxisValue {
     // Shortest representation that reads back to the same float.
     let label = format!("{v}");
-    AxisValue {
-        value: toml::Value::Float(v),
-        label,
-        x: v,
-    }
+    // A whole number goes in as a TOML integer: integer fields (seed, chip counts) take only
+    // those, and float fields take integers too (as `pue = 1` does in a file).
+    let value = if v.fract() == 0.0 && v.abs() < 9.0e15 {
+        toml::Value::Integer(v as i64)
+    } else {
+        toml::Value::Float(v)
+    };
+    AxisValue { value, label, x: v }
 }
 
 fn scalar(text: &str) -> Result<AxisValue, AxisError> {
@@ -393,6 +396,21 @@ mod tests {
     fn error(section: &str) -> (String, ScenarioError) {
         let e = with_sweep(section).expect_err("a bad [sweep] section");
         (e.to_string(), e)
+    }
+
+    #[test]
+    fn whole_numbers_sweep_integer_fields() {
+        // `--vary seed=1,2` once set `seed = 1.0`, which an integer field refuses.
+        let axis = parse_axis("seed=1,2").unwrap();
+        assert_eq!(axis.values[0].value, toml::Value::Integer(1));
+        assert_eq!(axis.values[1].label, "2");
+        let mut sc = load_str(BASELINE_TOML, "t.toml", None).unwrap();
+        let set = sc.set_field("seed", axis.values[1].value.clone());
+        assert!(set.is_ok(), "{:?}", set.err());
+        assert_eq!(sc.seed, 2);
+        // Fractions stay floats.
+        let axis = parse_axis("chips.h100.training_mfu=0.3,0.5").unwrap();
+        assert_eq!(axis.values[0].value, toml::Value::Float(0.3));
     }
 
     #[test]
