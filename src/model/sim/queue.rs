@@ -248,6 +248,38 @@ impl CapacityModel<'_> {
         j
     }
 
+    /// Takes every job for which `out` says so out of `site`'s queue, in one pass (an eviction of
+    /// many jobs at a rule change), and returns them in queue order.
+    pub(super) fn dequeue_where(
+        &mut self,
+        site: SiteId,
+        now: SimTime,
+        out: impl Fn(&Self, u32) -> bool,
+    ) -> Vec<u32> {
+        self.accrue_queue(site, now);
+        let s = site.0 as usize;
+        let queue = std::mem::take(&mut self.sites[s].queue);
+        let (removed, keep): (Vec<Waiting>, Vec<Waiting>) =
+            queue.into_iter().partition(|w| out(self, w.job));
+        self.sites[s].queue = keep.into();
+        if removed.is_empty() {
+            return Vec::new();
+        }
+        self.sites[s].plan_version += 1;
+        for w in &removed {
+            let job = self.job(w.job);
+            let (stranded, class) = (job.stranded, job.class);
+            let st = &mut self.sites[s];
+            st.queue_work -= u128::from(w.gang) * u128::from(w.run_secs);
+            if stranded {
+                self.stranded.remove(&(class, w.gang, w.job));
+            } else {
+                st.remove_gang(w.gang);
+            }
+        }
+        removed.into_iter().map(|w| w.job).collect()
+    }
+
     /// Takes job `j` out of `site`'s queue (a walk: for evictions and re-placement only).
     pub(super) fn dequeue(&mut self, site: SiteId, j: u32, now: SimTime) {
         let i = self.sites[site.0 as usize]

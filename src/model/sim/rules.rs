@@ -111,13 +111,18 @@ impl CapacityModel<'_> {
         let mut evicted = Vec::new();
         for s in 0..self.sites.len() {
             let site = SiteId(s as u32);
-            let stay = |m: &Self, j: u32| {
-                let job = m.job(j);
-                let data_class = m.classes[job.class as usize].1;
-                m.allows(job.firm, data_class, site, now, Phase::Stay)
-            };
+            // Rules judge work by its placement class (firm and data class): one verdict per
+            // class here, and the site's jobs are looked at only if some class must leave.
+            let stay: Vec<bool> = self
+                .classes
+                .iter()
+                .map(|&(firm, dc)| self.allows(firm, dc, site, now, Phase::Stay))
+                .collect();
+            if stay.iter().all(|&ok| ok) {
+                continue;
+            }
             for r in self.sites[s].running.clone() {
-                if !stay(self, r) {
+                if !stay[self.job(r).class as usize] {
                     self.stop_running(r, now);
                     // Eviction checkpoints: all the work so far is kept.
                     self.credit_compute(r, now);
@@ -131,14 +136,7 @@ impl CapacityModel<'_> {
                     evicted.push(r);
                 }
             }
-            let out: Vec<u32> = self.sites[s]
-                .queue
-                .iter()
-                .map(|q| q.job)
-                .filter(|&q| !stay(self, q))
-                .collect();
-            for q in out {
-                self.dequeue(site, q, now);
+            for q in self.dequeue_where(site, now, |m, q| !stay[m.job(q).class as usize]) {
                 self.job_mut(q).stranded = false;
                 self.set_state(q, JobState::Blocked);
                 evicted.push(q);
