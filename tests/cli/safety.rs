@@ -6,31 +6,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{capsim, tmp, two_sites};
+use crate::support::{capsim, tiny_world, tmp};
 
 /// A tiny world (the two-site test world with a little fine-tuning work), so each run is quick.
 fn tiny(dir: &Path) -> String {
-    let workloads = r#"
-[[firms.acme.workloads]]
-name = "tuning"
-kind = "fine_tuning"
-arrivals = { mean_gap_days = 7 }
-size_flop = { lognormal = { median = 2e22, p95 = 8e22 } }
-gang_chips = 1024
-checkpoint_hours = 1
-restart_hours = 0.2
-"#;
-    let policy = r#"
-[[policy]]
-name = "lease-ban"
-rule = "lease_ban"
-firms_headquartered_in = "CN"
-grace_days = 30
-from = 2025-09-01
-"#;
-    let path = dir.join("tiny.toml");
-    std::fs::write(&path, two_sites(policy, workloads)).unwrap();
-    path.display().to_string()
+    tiny_world(dir, 7, None)
 }
 
 fn s(p: &Path) -> String {

@@ -7,32 +7,7 @@ use std::path::Path;
 
 /// A tiny world so the sweep is quick: the two-site test world with steady fine-tuning work.
 pub(super) fn scenario(dir: &Path) -> String {
-    let workloads = r#"
-[[firms.acme.workloads]]
-name = "tuning"
-kind = "fine_tuning"
-arrivals = { mean_gap_days = 3 }
-size_flop = { lognormal = { median = 2e22, p95 = 8e22 } }
-gang_chips = 1024
-checkpoint_hours = 1
-restart_hours = 0.2
-"#;
-    let policy = r#"
-[[policy]]
-name = "lease-ban"
-rule = "lease_ban"
-firms_headquartered_in = "CN"
-grace_days = 30
-from = 2025-09-01
-"#;
-    let path = dir.join("tiny.toml");
-    std::fs::write(
-        &path,
-        crate::support::two_sites(policy, workloads)
-            .replace("mtbf_hours = 1e9", "mtbf_hours = 50000"),
-    )
-    .unwrap();
-    path.display().to_string()
+    crate::support::tiny_world(dir, 3, Some(50_000))
 }
 
 const AXES: [&str; 4] = [

@@ -137,3 +137,36 @@ placement = "cheapest"
 "#
     )
 }
+
+/// Writes `dir/tiny.toml`: the two-site world with one fine-tuning workload (a job every
+/// `mean_gap_days` on average) and a lease ban from 2025-09-01, with chip failures at
+/// `mtbf_hours` per chip (`None`: none). Returns its path. Quick to run: for CLI and sweep tests.
+pub fn tiny_world(dir: &std::path::Path, mean_gap_days: u32, mtbf_hours: Option<u32>) -> String {
+    let workloads = format!(
+        r#"
+[[firms.acme.workloads]]
+name = "tuning"
+kind = "fine_tuning"
+arrivals = {{ mean_gap_days = {mean_gap_days} }}
+size_flop = {{ lognormal = {{ median = 2e22, p95 = 8e22 }} }}
+gang_chips = 1024
+checkpoint_hours = 1
+restart_hours = 0.2
+"#
+    );
+    let policy = r#"
+[[policy]]
+name = "lease-ban"
+rule = "lease_ban"
+firms_headquartered_in = "CN"
+grace_days = 30
+from = 2025-09-01
+"#;
+    let mut text = two_sites(policy, &workloads);
+    if let Some(h) = mtbf_hours {
+        text = text.replace("mtbf_hours = 1e9", &format!("mtbf_hours = {h}"));
+    }
+    let path = dir.join("tiny.toml");
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
