@@ -277,8 +277,11 @@ pub fn merge(dirs: &[&Path]) -> Result<(SweepManifest, Vec<Record>), MergeError>
     let mut records = Vec::new();
     // (point, replication) -> where it was read.
     let mut seen = std::collections::HashMap::new();
+    // The shards given, as "I/N".
+    let mut given = std::collections::BTreeSet::new();
     for dir in dirs {
         let m = read_manifest(dir)?;
+        given.insert(m.shard.clone());
         match &first {
             None => first = Some((m.identity(), dir.display().to_string())),
             Some((f, name)) => {
@@ -315,15 +318,44 @@ pub fn merge(dirs: &[&Path]) -> Result<(SweepManifest, Vec<Record>), MergeError>
     let expected = manifest.points.len() * manifest.replications as usize;
     records.sort_by_key(|r| (r.point, r.replication));
     if records.len() != expected {
-        let missing = (0..manifest.points.len())
+        let mut missing = (0..manifest.points.len())
             .flat_map(|p| (0..manifest.replications).map(move |r| (p, r)))
-            .find(|k| !seen.contains_key(k));
+            .filter(|k| !seen.contains_key(k));
+        let more = match expected - records.len() {
+            0 | 1 => String::new(),
+            n => format!(", and {} more", n - 1),
+        };
+        // Pair k = point x replications + replication belongs to shard k mod N + 1.
+        let count = given
+            .iter()
+            .find_map(|s| s.split_once('/').and_then(|(_, n)| n.parse::<usize>().ok()));
+        let detail = match (missing.next(), count) {
+            (Some((p, r)), Some(n)) => {
+                let absent: Vec<String> = (1..=n)
+                    .map(|i| format!("{i}/{n}"))
+                    .filter(|s| !given.contains(s))
+                    .collect();
+                if absent.is_empty() {
+                    let shard = (p * manifest.replications as usize + r as usize) % n + 1;
+                    format!(
+                        ": shard {shard}/{n} is incomplete (point {p} replication {r} is \
+                         missing{more})"
+                    )
+                } else {
+                    format!(
+                        ": no folder of shard {} was given (point {p} replication {r} is \
+                         missing{more})",
+                        absent.join(", ")
+                    )
+                }
+            }
+            (Some((p, r)), None) => format!(": point {p} replication {r} is missing{more}"),
+            (None, _) => String::new(),
+        };
         return Err(MergeError::Incomplete {
             found: records.len(),
             expected,
-            detail: missing.map_or(String::new(), |(p, r)| {
-                format!(": point {p} replication {r} is missing, among others")
-            }),
+            detail,
         });
     }
     Ok((manifest, records))

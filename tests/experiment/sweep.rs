@@ -235,6 +235,12 @@ fn shards_merge_into_the_unsharded_sweep_byte_for_byte() {
     ]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("pairs"), "{err}");
+    // It names the shards whose folders were not given.
+    assert!(
+        err.contains("no folder of shard 2/3, 3/3 was given"),
+        "{err}"
+    );
+    assert!(!Path::new(&d("bad")).exists(), "nothing written");
 }
 
 #[test]

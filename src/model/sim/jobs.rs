@@ -54,6 +54,8 @@ pub(super) struct Job {
     pub end_at: SimTime,
     /// Position in its site's `running` list while running.
     pub run_pos: u32,
+    /// Its key in its site's queue while queued (see `SiteQueue`).
+    pub queue_key: u64,
     /// Where the job ran or queued last (for blocked counts by site).
     pub last_site: Option<SiteId>,
     /// Its row in the metrics' job records.
@@ -191,6 +193,7 @@ impl<'w> CapacityModel<'w> {
             rate: 0.0,
             end_at: now,
             run_pos: 0,
+            queue_key: 0,
             last_site: None,
             record,
             stranded: false,

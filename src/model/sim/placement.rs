@@ -137,15 +137,14 @@ impl CapacityModel<'_> {
             return;
         }
         job.stranded = stranded;
-        let gang = job.gang;
-        let class = self.job(j).class;
+        let (gang, class, key) = (job.gang, job.class, job.queue_key);
         let st = &mut self.sites[site.0 as usize];
         if stranded {
-            st.remove_gang(gang);
+            st.remove_fitting(gang, key, j);
             self.stranded.insert((class, gang, j));
         } else {
             self.stranded.remove(&(class, gang, j));
-            st.add_gang(gang);
+            st.add_fitting(gang, key, j);
         }
     }
 
@@ -163,21 +162,16 @@ impl CapacityModel<'_> {
     }
 
     /// Looks again at the jobs queued at `site` whose gang its training capacity no longer holds
-    /// (inference wants more, a chip failed). Walks the queue only when the largest gang of the
-    /// jobs queued here and not yet known to be stranded does not fit, which the site knows
-    /// without a walk; stranded jobs are left to [`Self::retry_stranded`].
+    /// (inference wants more, a chip failed): the jobs not yet known to be stranded whose gang
+    /// exceeds the capacity, found in the site's gang index without a walk of the queue; stranded
+    /// jobs are left to [`Self::retry_stranded`].
     pub(super) fn replace_unfit(&mut self, site: SiteId, now: SimTime, ctx: &mut Context<Ev>) {
         let cap = self.training_capacity(site);
         let st = &self.sites[site.0 as usize];
         if st.max_queued_gang().is_none_or(|g| g <= cap) {
             return;
         }
-        let unfit: Vec<u32> = st
-            .queue
-            .iter()
-            .filter(|q| q.gang > cap && !self.job(q.job).stranded)
-            .map(|q| q.job)
-            .collect();
+        let unfit = st.fitting_jobs_above(cap);
         for j in unfit {
             self.reconsider(j, site, now, ctx);
         }

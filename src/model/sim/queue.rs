@@ -24,7 +24,7 @@ pub(super) struct SiteState {
     /// Chips inference wanted at the last batches (held or not).
     pub inference_wanted: u64,
     /// Queued jobs in order, with what the scheduler reads (so a start reads no job table).
-    pub queue: VecDeque<Waiting>,
+    pub queue: SiteQueue,
     /// Running jobs (order irrelevant; each job knows its position, see `Job::run_pos`).
     pub running: Vec<u32>,
     /// Running jobs by expected end, with their gangs, for the backfill shadow.
@@ -34,9 +34,9 @@ pub(super) struct SiteState {
     pub run_gang_end: u128,
     /// Sum over queued jobs of `gang x expected run` (chip-seconds).
     pub queue_work: u128,
-    /// Gangs of queued jobs that fit the site's training capacity (not stranded; multiset:
-    /// gang -> count). Stranded jobs are tracked by the model.
-    pub queue_gangs: BTreeMap<u64, u32>,
+    /// The queued jobs that fit the site's training capacity (not stranded) by gang, each under
+    /// its queue key. Stranded jobs are tracked by the model.
+    pub queue_gangs: BTreeMap<u64, KeyedDeque<u32>>,
     /// Bumped whenever what [`plan_starts`] reads changes (the queue's first
     /// `BACKFILL_DEPTH + 1` jobs, the running jobs' ends).
     pub plan_version: u64,
@@ -65,9 +65,22 @@ impl SiteState {
         self.queue_gangs.keys().next_back().copied()
     }
 
-    /// The smallest gang waiting here that is not stranded, if any (a stranded one cannot start).
-    pub fn min_queued_gang(&self) -> Option<u64> {
-        self.queue_gangs.keys().next().copied()
+    /// Files queued job `job` (queue key `key`) under its gang as one that fits.
+    pub fn add_fitting(&mut self, gang: u64, key: u64, job: u32) {
+        self.queue_gangs.entry(gang).or_default().insert(key, job);
+    }
+
+    /// Takes queued job `job` (queue key `key`) out of the jobs that fit.
+    pub fn remove_fitting(&mut self, gang: u64, key: u64, job: u32) {
+        let jobs = self
+            .queue_gangs
+            .get_mut(&gang)
+            .expect("a fitting job's gang is filed");
+        let taken = jobs.remove(key);
+        debug_assert_eq!(taken, job, "a fitting job's queue key finds it");
+        if jobs.is_empty() {
+            self.queue_gangs.remove(&gang);
+        }
     }
 
     /// Chip-seconds of work ahead of a new arrival at `now`: the rest of the running jobs (by their
@@ -79,17 +92,16 @@ impl SiteState {
         running + self.queue_work
     }
 
-    pub fn add_gang(&mut self, gang: u64) {
-        *self.queue_gangs.entry(gang).or_insert(0) += 1;
-    }
-
-    pub fn remove_gang(&mut self, gang: u64) {
-        match self.queue_gangs.get_mut(&gang) {
-            Some(n) if *n > 1 => *n -= 1,
-            _ => {
-                self.queue_gangs.remove(&gang);
-            }
-        }
+    /// The queued jobs, in queue order, that fit the site's training capacity (not stranded) and
+    /// whose gang exceeds `cap`: found in the gang index, without a walk of the queue.
+    pub fn fitting_jobs_above(&self, cap: u64) -> Vec<u32> {
+        let mut found: Vec<(u64, u32)> = self
+            .queue_gangs
+            .range(cap.saturating_add(1)..)
+            .flat_map(|(_, jobs)| jobs.iter().map(|(key, &job)| (key, job)))
+            .collect();
+        found.sort_unstable();
+        found.into_iter().map(|(_, job)| job).collect()
     }
 }
 
@@ -104,6 +116,211 @@ pub struct Waiting {
     pub run_secs: u64,
 }
 
+/// Keys of jobs put at the back count up from here; keys of jobs put at the front count down.
+const KEY_ORIGIN: u64 = 1 << 63;
+
+/// A job this close to an end of the queue leaves it at once (the shift is short); one deeper
+/// leaves a tombstone, cleared when it reaches an end or when the queue is compacted.
+const SHIFT_AT_MOST: usize = 2 * (BACKFILL_DEPTH + 1);
+
+/// A value that has a tombstone: a value no real one equals, left where one leaves a
+/// [`KeyedDeque`] from deep inside.
+pub(super) trait Tombstone: Copy + PartialEq {
+    const TOMBSTONE: Self;
+}
+
+impl Tombstone for u32 {
+    const TOMBSTONE: u32 = u32::MAX;
+}
+
+impl Tombstone for Waiting {
+    const TOMBSTONE: Waiting = Waiting {
+        job: u32::MAX,
+        gang: 0,
+        run_secs: 0,
+    };
+}
+
+/// Values in the order of their keys, in a deque: a value keyed after (before) all others is
+/// pushed at the back (front) in O(1), any other is found by a search that gallops from the head.
+/// One that leaves from deep inside leaves a tombstone rather than shifting the deque; tombstones
+/// are cleared when they reach an end, and the deque is compacted before they outnumber the
+/// values. Keys and values are kept apart, so a walk reads only values and a search only keys.
+#[derive(Clone, Debug)]
+pub(super) struct KeyedDeque<T> {
+    /// Keys, increasing.
+    keys: VecDeque<u64>,
+    /// The value under each key, or a tombstone.
+    values: VecDeque<T>,
+    /// Values that are not tombstones.
+    live: usize,
+}
+
+impl<T> Default for KeyedDeque<T> {
+    fn default() -> Self {
+        KeyedDeque {
+            keys: VecDeque::new(),
+            values: VecDeque::new(),
+            live: 0,
+        }
+    }
+}
+
+impl<T: Tombstone> KeyedDeque<T> {
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// The values in key order.
+    pub fn values(&self) -> impl Iterator<Item = &T> + Clone {
+        self.values.iter().filter(|v| **v != T::TOMBSTONE)
+    }
+
+    /// The values in key order, with their keys.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &T)> + Clone {
+        self.keys
+            .iter()
+            .zip(&self.values)
+            .filter(|(_, v)| **v != T::TOMBSTONE)
+            .map(|(k, v)| (*k, v))
+    }
+
+    /// Adds `value` (not a tombstone) under `key` (not in use).
+    pub fn insert(&mut self, key: u64, value: T) {
+        debug_assert!(value != T::TOMBSTONE, "a value is not a tombstone");
+        self.live += 1;
+        if self.keys.back().is_none_or(|&k| k < key) {
+            self.keys.push_back(key);
+            self.values.push_back(value);
+        } else if self.keys.front().is_some_and(|&k| key < k) {
+            self.keys.push_front(key);
+            self.values.push_front(value);
+        } else {
+            let i = self.position(key).expect_err("a key not in use");
+            self.keys.insert(i, key);
+            self.values.insert(i, value);
+        }
+    }
+
+    /// Where `key` is (Ok) or would go (Err): a search that gallops from the head, so that a key
+    /// near the head (a job that starts) costs a few reads of memory already in cache.
+    fn position(&self, key: u64) -> Result<usize, usize> {
+        let n = self.keys.len();
+        let mut hi = 1;
+        while hi < n && self.keys[hi - 1] < key {
+            hi *= 2;
+        }
+        let lo = hi / 2;
+        let hi = hi.min(n);
+        let (front, back) = self.keys.as_slices();
+        let search = |slice: &[u64], offset: usize| {
+            slice
+                .binary_search(&key)
+                .map(|i| i + offset)
+                .map_err(|i| i + offset)
+        };
+        // [lo, hi) holds the position: search it in the deque's one or two slices.
+        if hi <= front.len() {
+            search(&front[lo..hi], lo)
+        } else if lo >= front.len() {
+            search(&back[lo - front.len()..hi - front.len()], lo)
+        } else {
+            match search(&front[lo..], lo) {
+                Err(i) if i == front.len() => search(&back[..hi - front.len()], front.len()),
+                r => r,
+            }
+        }
+    }
+
+    /// Takes out the value under `key`.
+    pub fn remove(&mut self, key: u64) -> T {
+        let i = self.position(key).expect("a key in use");
+        let value = if i.min(self.keys.len() - 1 - i) <= SHIFT_AT_MOST {
+            self.keys.remove(i);
+            self.values.remove(i).expect("in range")
+        } else {
+            std::mem::replace(&mut self.values[i], T::TOMBSTONE)
+        };
+        assert!(value != T::TOMBSTONE, "a value, not a tombstone");
+        self.live -= 1;
+        while self.values.front() == Some(&T::TOMBSTONE) {
+            self.keys.pop_front();
+            self.values.pop_front();
+        }
+        while self.values.back() == Some(&T::TOMBSTONE) {
+            self.keys.pop_back();
+            self.values.pop_back();
+        }
+        if self.values.len() > 2 * self.live + 64 {
+            let mut keep = self.values.iter().map(|v| *v != T::TOMBSTONE);
+            self.keys.retain(|_| keep.next().unwrap_or(false));
+            self.values.retain(|v| *v != T::TOMBSTONE);
+        }
+        value
+    }
+}
+
+/// A site's queue in order. Every job in it holds a key that keeps its place (keys increase from
+/// the head to the back), so a job leaves from anywhere without a walk ([`KeyedDeque`]).
+#[derive(Clone, Debug)]
+pub(super) struct SiteQueue {
+    jobs: KeyedDeque<Waiting>,
+    next_back: u64,
+    next_front: u64,
+}
+
+impl Default for SiteQueue {
+    fn default() -> Self {
+        SiteQueue {
+            jobs: KeyedDeque::default(),
+            next_back: KEY_ORIGIN,
+            next_front: KEY_ORIGIN,
+        }
+    }
+}
+
+impl SiteQueue {
+    pub fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
+    }
+
+    /// The jobs in queue order, with their keys.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &Waiting)> + Clone {
+        self.jobs.iter()
+    }
+
+    /// The jobs in queue order.
+    pub fn jobs(&self) -> impl Iterator<Item = &Waiting> + Clone {
+        self.jobs.values()
+    }
+
+    /// Puts `w` at the front or the back; returns its key.
+    pub fn push(&mut self, w: Waiting, front: bool) -> u64 {
+        let key = if front {
+            self.next_front -= 1;
+            self.next_front
+        } else {
+            self.next_back += 1;
+            self.next_back - 1
+        };
+        self.jobs.insert(key, w);
+        key
+    }
+
+    /// Takes the job under `key` out of the queue.
+    pub fn remove(&mut self, key: u64) -> Waiting {
+        self.jobs.remove(key)
+    }
+}
+
 /// FIFO with EASY backfilling: which queued jobs start now.
 ///
 /// `queue` is the site's queue in order (the head and at most [`BACKFILL_DEPTH`] more are looked
@@ -111,36 +328,39 @@ pub struct Waiting {
 /// gangs in order of end. Jobs start from the head while they fit. If the head then waits, its start
 /// is reserved at the *shadow* time (when enough running jobs will have ended), and a later job may
 /// start now only if it fits in the free chips and either ends before the shadow or uses chips the
-/// head will not need at the shadow. Returns the indices into `queue` to start, in order.
-pub fn plan_starts(
+/// head will not need at the shadow. Returns the positions in `queue` to start, in order.
+pub fn plan_starts<'a>(
     now: SimTime,
     mut free: u64,
-    queue: &VecDeque<Waiting>,
+    queue: impl IntoIterator<Item = &'a Waiting>,
     ends: impl Iterator<Item = (SimTime, u64)>,
 ) -> Vec<usize> {
     let mut start = Vec::new();
-    let mut i = 0;
-    while i < queue.len() && queue[i].gang <= free {
-        free -= queue[i].gang;
+    let mut started_ends: Vec<(SimTime, u64)> = Vec::new();
+    let mut queue = queue.into_iter().enumerate().peekable();
+    let mut head = None;
+    for (i, w) in queue.by_ref() {
+        if w.gang > free {
+            head = Some(w);
+            break;
+        }
+        free -= w.gang;
         start.push(i);
-        i += 1;
+        started_ends.push((
+            now.saturating_add(crate::engine::SimDuration(w.run_secs)),
+            w.gang,
+        ));
     }
-    if i + 1 >= queue.len() || free == 0 {
+    let Some(head) = head else {
+        return start;
+    };
+    if queue.peek().is_none() || free == 0 {
         return start;
     }
     // The head waits: the jobs just started end too, merge them into the running ends.
-    let need = queue[i].gang;
-    let mut all: Vec<(SimTime, u64)> = start
-        .iter()
-        .map(|&k| {
-            (
-                now.saturating_add(crate::engine::SimDuration(queue[k].run_secs)),
-                queue[k].gang,
-            )
-        })
-        .collect();
-    all.sort_unstable();
-    let mut merged = all.into_iter().peekable();
+    let need = head.gang;
+    started_ends.sort_unstable();
+    let mut merged = started_ends.into_iter().peekable();
     let mut ends = ends.peekable();
     let (mut shadow, mut extra) = (SimTime::MAX, free);
     let mut acc = free;
@@ -159,7 +379,7 @@ pub fn plan_starts(
             break;
         }
     }
-    for (k, w) in queue.iter().enumerate().skip(i + 1).take(BACKFILL_DEPTH) {
+    for (k, w) in queue.take(BACKFILL_DEPTH) {
         if free == 0 {
             break;
         }
@@ -203,15 +423,10 @@ impl CapacityModel<'_> {
     pub(super) fn enqueue(&mut self, j: u32, site: SiteId, front: bool, now: SimTime) {
         self.accrue_queue(site, now);
         let run = self.expected_run(j, site).as_secs();
-        let job = self.job_mut(j);
+        let job = self.job(j);
         let (gang, stranded, class) = (job.gang, job.stranded, job.class);
         let st = &mut self.sites[site.0 as usize];
         st.queue_work += u128::from(gang) * u128::from(run);
-        if stranded {
-            self.stranded.insert((class, gang, j));
-        } else {
-            st.add_gang(gang);
-        }
         let w = Waiting {
             job: j,
             gang,
@@ -220,104 +435,92 @@ impl CapacityModel<'_> {
         if front || st.queue.len() <= BACKFILL_DEPTH {
             st.plan_version += 1;
         }
-        if front {
-            st.queue.push_front(w);
-        } else {
-            st.queue.push_back(w);
-        }
-    }
-
-    /// Takes the job at position `i` out of `site`'s queue.
-    pub(super) fn dequeue_at(&mut self, site: SiteId, i: usize, now: SimTime) -> u32 {
-        self.accrue_queue(site, now);
-        let w = self.sites[site.0 as usize]
-            .queue
-            .remove(i)
-            .expect("queue position in range");
-        let (j, gang, run) = (w.job, w.gang, w.run_secs);
-        self.sites[site.0 as usize].plan_version += 1;
-        let job = self.job(j);
-        let (stranded, class) = (job.stranded, job.class);
-        let st = &mut self.sites[site.0 as usize];
-        st.queue_work -= u128::from(gang) * u128::from(run);
+        let key = st.queue.push(w, front);
         if stranded {
-            self.stranded.remove(&(class, gang, j));
+            self.stranded.insert((class, gang, j));
         } else {
-            st.remove_gang(gang);
+            st.add_fitting(gang, key, j);
         }
-        j
+        self.job_mut(j).queue_key = key;
     }
 
-    /// Takes every job for which `out` says so out of `site`'s queue, in one pass (an eviction of
-    /// many jobs at a rule change), and returns them in queue order.
+    /// Takes the job under `key` out of `site`'s queue.
+    fn dequeue_key(&mut self, site: SiteId, key: u64, now: SimTime) -> u32 {
+        self.accrue_queue(site, now);
+        let st = &mut self.sites[site.0 as usize];
+        let w = st.queue.remove(key);
+        st.plan_version += 1;
+        st.queue_work -= u128::from(w.gang) * u128::from(w.run_secs);
+        let job = self.job(w.job);
+        if job.stranded {
+            self.stranded.remove(&(job.class, w.gang, w.job));
+        } else {
+            self.sites[site.0 as usize].remove_fitting(w.gang, key, w.job);
+        }
+        w.job
+    }
+
+    /// Takes every job for which `out` says so out of `site`'s queue (an eviction of many jobs at a
+    /// rule change), and returns them in queue order.
     pub(super) fn dequeue_where(
         &mut self,
         site: SiteId,
         now: SimTime,
         out: impl Fn(&Self, u32) -> bool,
     ) -> Vec<u32> {
-        self.accrue_queue(site, now);
-        let s = site.0 as usize;
-        let queue = std::mem::take(&mut self.sites[s].queue);
-        let (removed, keep): (Vec<Waiting>, Vec<Waiting>) =
-            queue.into_iter().partition(|w| out(self, w.job));
-        self.sites[s].queue = keep.into();
-        if removed.is_empty() {
-            return Vec::new();
-        }
-        self.sites[s].plan_version += 1;
-        for w in &removed {
-            let job = self.job(w.job);
-            let (stranded, class) = (job.stranded, job.class);
-            let st = &mut self.sites[s];
-            st.queue_work -= u128::from(w.gang) * u128::from(w.run_secs);
-            if stranded {
-                self.stranded.remove(&(class, w.gang, w.job));
-            } else {
-                st.remove_gang(w.gang);
-            }
-        }
-        removed.into_iter().map(|w| w.job).collect()
-    }
-
-    /// Takes job `j` out of `site`'s queue (a walk: for evictions and re-placement only).
-    pub(super) fn dequeue(&mut self, site: SiteId, j: u32, now: SimTime) {
-        let i = self.sites[site.0 as usize]
+        let keys: Vec<u64> = self.sites[site.0 as usize]
             .queue
             .iter()
-            .position(|q| q.job == j)
-            .expect("queued job is in its site's queue");
-        self.dequeue_at(site, i, now);
+            .filter(|(_, w)| out(self, w.job))
+            .map(|(k, _)| k)
+            .collect();
+        keys.into_iter()
+            .map(|k| self.dequeue_key(site, k, now))
+            .collect()
+    }
+
+    /// Takes queued job `j` out of `site`'s queue.
+    pub(super) fn dequeue(&mut self, site: SiteId, j: u32, now: SimTime) {
+        let key = self.job(j).queue_key;
+        let taken = self.dequeue_key(site, key, now);
+        debug_assert_eq!(taken, j, "a job's queue key finds it");
     }
 
     /// Starts queued jobs at `site`: FIFO with EASY backfilling ([`plan_starts`]).
     pub(super) fn try_start(&mut self, site: SiteId, now: SimTime, ctx: &mut Context<Ev>) {
         let s = site.0 as usize;
         let free = self.free_for_training(site);
-        let st = &self.sites[s];
-        let Some(head) = st.queue.front() else {
-            return;
-        };
-        // Nothing can start: the head does not fit and no queued gang fits the free chips.
-        if head.gang > free && st.min_queued_gang().is_none_or(|g| g > free) {
+        let st = &mut self.sites[s];
+        if st.queue.is_empty() || st.idle_plan == Some((st.plan_version, free)) {
             return;
         }
-        if st.idle_plan == Some((st.plan_version, free)) {
+        // Nothing can start: the head does not fit and no queued gang fits the free chips.
+        let head = st.queue.jobs().next().map_or(0, |w| w.gang);
+        if head > free && st.queue_gangs.keys().next().is_none_or(|&g| g > free) {
             return;
         }
         let ends = st.ends.iter().map(|&(t, _, g)| (t, g));
-        let starts = plan_starts(now, free, &st.queue, ends);
+        let starts = plan_starts(now, free, st.queue.jobs(), ends);
         if starts.is_empty() {
-            let st = &mut self.sites[s];
             st.idle_plan = Some((st.plan_version, free));
             return;
         }
-        // Remove from the back so earlier positions stay valid, then start in queue order.
-        let mut started = Vec::with_capacity(starts.len());
-        for &i in starts.iter().rev() {
-            started.push(self.dequeue_at(site, i, now));
+        // The keys of the jobs at those positions (a walk no deeper than the plan's).
+        let mut keys = Vec::with_capacity(starts.len());
+        let mut wanted = starts.into_iter().peekable();
+        for (i, (k, _)) in st.queue.iter().enumerate() {
+            let Some(&p) = wanted.peek() else { break };
+            if p == i {
+                keys.push(k);
+                wanted.next();
+            }
         }
-        for j in started.into_iter().rev() {
+        // Out of the queue first, then started in queue order.
+        let started: Vec<u32> = keys
+            .into_iter()
+            .map(|key| self.dequeue_key(site, key, now))
+            .collect();
+        for j in started {
             self.start(j, site, now, ctx);
         }
     }
@@ -337,7 +540,7 @@ mod tests {
 
     #[test]
     fn fifo_starts_from_the_head_while_jobs_fit() {
-        let q = VecDeque::from([w(4, 10), w(4, 10), w(4, 10)]);
+        let q = [w(4, 10), w(4, 10), w(4, 10)];
         assert_eq!(
             plan_starts(SimTime(0), 8, &q, std::iter::empty()),
             vec![0, 1]
@@ -347,7 +550,7 @@ mod tests {
     #[test]
     fn a_short_job_backfills_before_the_heads_shadow() {
         // 2 chips free; the head needs 8; a running job of 6 chips ends at t=100 -> shadow 100.
-        let q = VecDeque::from([w(8, 50), w(2, 90), w(2, 200)]);
+        let q = [w(8, 50), w(2, 90), w(2, 200)];
         let ends = [(SimTime(100), 6)];
         // The 90 s job ends before the shadow: it starts. The 200 s one would delay the head.
         assert_eq!(plan_starts(SimTime(0), 2, &q, ends.into_iter()), vec![1]);
@@ -357,14 +560,14 @@ mod tests {
     fn a_long_job_backfills_on_chips_the_head_will_not_need() {
         // 4 free, head needs 8, a running 6-chip job ends at 100: at the shadow 10 chips are free,
         // 2 more than the head needs, so a long 2-chip job may start now; a second may not.
-        let q = VecDeque::from([w(8, 50), w(2, 500), w(2, 500)]);
+        let q = [w(8, 50), w(2, 500), w(2, 500)];
         let ends = [(SimTime(100), 6)];
         assert_eq!(plan_starts(SimTime(0), 4, &q, ends.into_iter()), vec![1]);
     }
 
     #[test]
     fn no_backfill_when_it_would_delay_the_head() {
-        let q = VecDeque::from([w(8, 50), w(4, 500)]);
+        let q = [w(8, 50), w(4, 500)];
         let ends = [(SimTime(100), 4)];
         assert_eq!(
             plan_starts(SimTime(0), 4, &q, ends.into_iter()),
@@ -376,7 +579,7 @@ mod tests {
     fn jobs_started_from_the_head_count_toward_the_shadow() {
         // 6 free: job 0 (4 chips, 10 s) starts; head job 1 needs 8: shadow at 10 s when job 0 ends
         // (2 + 4 = 6 < 8) ... then the running 4-chip job at 20 s gives 10 >= 8: shadow 20.
-        let q = VecDeque::from([w(4, 10), w(8, 50), w(2, 15), w(2, 30)]);
+        let q = [w(4, 10), w(8, 50), w(2, 15), w(2, 30)];
         let ends = [(SimTime(20), 4)];
         // Job 2 (15 s) ends before the shadow (20): starts. Job 3 (30 s) needs the extra: at the
         // shadow 2 + 4 + 4 = 10 chips, 2 spare, but job 2 took the 2 free chips: nothing left.
@@ -385,8 +588,93 @@ mod tests {
 
     #[test]
     fn a_head_that_can_never_fit_lets_others_use_the_free_chips() {
-        let q = VecDeque::from([w(100, 50), w(2, 500), w(2, 500)]);
+        let q = [w(100, 50), w(2, 500), w(2, 500)];
         let ends = [(SimTime(100), 6)];
         assert_eq!(plan_starts(SimTime(0), 4, &q, ends.into_iter()), vec![1, 2]);
+    }
+
+    mod keyed_deque {
+        use std::collections::BTreeMap;
+
+        use proptest::prelude::*;
+
+        use super::super::{KeyedDeque, SHIFT_AT_MOST};
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            Back,
+            Front,
+            /// Re-insert a removed key (un-stranding a job files it again mid-queue).
+            Reinsert(usize),
+            /// Remove the live key at this rank (modulo the count).
+            Remove(usize),
+        }
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                4 => Just(Op::Back),
+                1 => Just(Op::Front),
+                1 => any::<usize>().prop_map(Op::Reinsert),
+                4 => any::<usize>().prop_map(Op::Remove),
+            ]
+        }
+
+        proptest! {
+            /// Any sequence of inserts (at either end or in the middle) and removals (near an
+            /// end or deep inside, leaving tombstones) keeps the same values in the same order as
+            /// an ordered map, and never lets tombstones outnumber the values.
+            #[test]
+            fn agrees_with_an_ordered_map(ops in proptest::collection::vec(op(), 1..2_000)) {
+                let mut deque = KeyedDeque::<u32>::default();
+                let mut model = BTreeMap::new();
+                let mut removed = Vec::new();
+                let (mut back, mut front) = (1u64 << 63, 1u64 << 63);
+                for (n, op) in ops.into_iter().enumerate() {
+                    let value = n as u32;
+                    match op {
+                        Op::Back => {
+                            deque.insert(back, value);
+                            model.insert(back, value);
+                            back += 1;
+                        }
+                        Op::Front => {
+                            front -= 1;
+                            deque.insert(front, value);
+                            model.insert(front, value);
+                        }
+                        Op::Reinsert(i) if !removed.is_empty() => {
+                            let key = removed.swap_remove(i % removed.len());
+                            deque.insert(key, value);
+                            model.insert(key, value);
+                        }
+                        Op::Remove(i) if !model.is_empty() => {
+                            let key = *model.keys().nth(i % model.len()).unwrap();
+                            prop_assert_eq!(deque.remove(key), model.remove(&key).unwrap());
+                            removed.push(key);
+                        }
+                        _ => {}
+                    }
+                    prop_assert_eq!(deque.len(), model.len());
+                    prop_assert!(deque.values.len() <= 2 * deque.len() + 64);
+                }
+                let got: Vec<(u64, u32)> = deque.iter().map(|(k, v)| (k, *v)).collect();
+                let want: Vec<(u64, u32)> = model.into_iter().collect();
+                prop_assert_eq!(got, want);
+            }
+        }
+
+        #[test]
+        fn a_job_deep_inside_leaves_a_tombstone_and_one_near_an_end_does_not() {
+            let n = 4 * SHIFT_AT_MOST as u64;
+            let mut d = KeyedDeque::<u32>::default();
+            for k in 0..n {
+                d.insert(k, k as u32);
+            }
+            d.remove(n / 2);
+            assert_eq!((d.len(), d.values.len()), (n as usize - 1, n as usize));
+            d.remove(1);
+            assert_eq!((d.len(), d.values.len()), (n as usize - 2, n as usize - 1));
+            assert!(d.iter().all(|(k, _)| k != n / 2 && k != 1));
+        }
     }
 }
