@@ -136,7 +136,7 @@ impl<'w> CapacityModel<'w> {
     /// Expected run time of job `j` at `site` if it started now (failures aside).
     pub(super) fn expected_run(&self, j: u32, site: SiteId) -> SimDuration {
         let job = self.job(j);
-        let eff = self.world.site_chip(site).effective_flop_per_s() * job.gang as f64;
+        let eff = self.sites[site.0 as usize].flop_per_chip * job.gang as f64;
         let restart = if job.restart_pending {
             job.restart
         } else {

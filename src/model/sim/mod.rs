@@ -214,7 +214,11 @@ pub fn run_replication(
         sites: world
             .sites
             .iter()
-            .map(|s| SiteState::new(s.initial_chips))
+            .enumerate()
+            .map(|(i, s)| {
+                let flop = world.site_chip(SiteId(i as u32)).effective_flop_per_s();
+                SiteState::new(s.initial_chips, s.inference_priority, flop)
+            })
             .collect(),
         jobs: Vec::new(),
         free_slots: Vec::new(),

@@ -87,29 +87,33 @@ impl CapacityModel<'_> {
         };
         let f = &self.world.firms[firm.0 as usize];
         let home_first = f.placement == PlacementStrategy::HomeFirst;
-        // Sites where rules allow a placement now (refreshed at every rule change).
-        let options = self.class_sites[class]
-            .iter()
-            .copied()
-            .filter(|&s| self.sites[s.0 as usize].installed >= gang)
-            .map(|s| {
-                let eff = self.world.site_chip(s).effective_flop_per_s() * gang as f64;
-                let run_secs = restart_secs + remaining / eff;
-                let wait = self.expected_wait_secs(s, gang, now);
-                let score = match f.placement {
-                    PlacementStrategy::Cheapest | PlacementStrategy::HomeFirst => {
-                        run_secs / 3_600.0 * gang as f64 * self.user_price(s)
-                    }
-                    PlacementStrategy::EarliestFinish => wait.unwrap_or(f64::MAX / 4.0) + run_secs,
-                };
-                Option_ {
-                    site: s,
-                    fits: wait.is_some(),
-                    abroad: home_first && !self.is_home(firm, s),
-                    score,
+        // Sites where rules allow a placement now (refreshed at every rule change). A plain loop:
+        // this runs for every arrival.
+        let mut best: Option<Option_> = None;
+        for &s in &self.class_sites[class] {
+            let st = &self.sites[s.0 as usize];
+            if st.installed < gang {
+                continue;
+            }
+            let run_secs = restart_secs + remaining / (st.flop_per_chip * gang as f64);
+            let wait = self.expected_wait_secs(s, gang, now);
+            let score = match f.placement {
+                PlacementStrategy::Cheapest | PlacementStrategy::HomeFirst => {
+                    run_secs / 3_600.0 * gang as f64 * self.user_price(s)
                 }
-            });
-        options.min_by(rank)
+                PlacementStrategy::EarliestFinish => wait.unwrap_or(f64::MAX / 4.0) + run_secs,
+            };
+            let o = Option_ {
+                site: s,
+                fits: wait.is_some(),
+                abroad: home_first && !self.is_home(firm, s),
+                score,
+            };
+            if best.is_none_or(|b| rank(&o, &b).is_lt()) {
+                best = Some(o);
+            }
+        }
+        best
     }
 
     /// Sends job `j` (not in any queue, not running) to the best allowed site, or blocks it.

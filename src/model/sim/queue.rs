@@ -15,6 +15,10 @@ pub const BACKFILL_DEPTH: usize = 128;
 /// The state of one site.
 #[derive(Clone, Debug, Default)]
 pub(super) struct SiteState {
+    /// Inference has priority here (a copy of the site's setting, kept beside what reads it).
+    pub inference_priority: bool,
+    /// FLOP/s of one chip at the training MFU (a copy of the chip's figure).
+    pub flop_per_chip: f64,
     pub installed: u64,
     pub in_repair: u64,
     /// Chips held by running jobs.
@@ -49,8 +53,10 @@ pub(super) struct SiteState {
 }
 
 impl SiteState {
-    pub fn new(installed: u64) -> Self {
+    pub fn new(installed: u64, inference_priority: bool, flop_per_chip: f64) -> Self {
         SiteState {
+            inference_priority,
+            flop_per_chip,
             installed,
             ..SiteState::default()
         }
@@ -400,7 +406,7 @@ impl CapacityModel<'_> {
     /// those inference wants at a priority site (elsewhere training goes first).
     pub(super) fn training_capacity(&self, site: SiteId) -> u64 {
         let st = &self.sites[site.0 as usize];
-        if self.world.sites[site.0 as usize].inference_priority {
+        if st.inference_priority {
             st.online()
                 .saturating_sub(st.inference_wanted.max(st.inference_alloc))
         } else {
@@ -411,7 +417,7 @@ impl CapacityModel<'_> {
     /// Chips free for training now.
     pub(super) fn free_for_training(&self, site: SiteId) -> u64 {
         let st = &self.sites[site.0 as usize];
-        let reserve = if self.world.sites[site.0 as usize].inference_priority {
+        let reserve = if st.inference_priority {
             st.inference_wanted.max(st.inference_alloc)
         } else {
             st.inference_alloc
