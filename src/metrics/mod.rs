@@ -15,7 +15,7 @@ pub use histogram::Histogram;
 pub use periods::{PeriodKind, Periods};
 
 use crate::engine::SimTime;
-pub use summary::{summarise, Group, SummaryRow};
+pub use summary::{summarise, window, Group, Members, SummaryRow};
 
 /// Seconds in a PFLOP-day divided into FLOP: 1e15 FLOP/s for one day.
 pub const FLOP_PER_PFLOP_DAY: f64 = 1e15 * 86_400.0;

@@ -199,6 +199,46 @@ pub fn summarise(
     out
 }
 
+/// Whose rows a windowed value reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Members {
+    /// These sites (indices in the world), with a site metric.
+    Sites(Vec<usize>),
+    /// These firms (indices in the world), with a firm metric.
+    Firms(Vec<usize>),
+}
+
+/// One catalog metric over `members` and the periods `first..=last`, in each replication (None
+/// where the metric has no value there, or reads the other kind of rows): a flow is summed over
+/// the window, a stock read at its end, a ratio taken of the sums, a percentile of the merged
+/// histograms, exactly as for one period.
+pub fn window(
+    runs: &[RunMetrics],
+    periods: &Periods,
+    metric: &catalog::Metric,
+    members: &Members,
+    first: usize,
+    last: usize,
+) -> Vec<Option<f64>> {
+    let secs = (periods.bounds[last + 1].0 - periods.bounds[first].0) as f64;
+    runs.iter()
+        .map(|r| match members {
+            Members::Sites(sites) => {
+                let rows = (first..=last)
+                    .map(|p| sites.iter().map(|&s| &r.site[s][p]).collect())
+                    .collect();
+                metric.of_sites(&Rows::new(rows, secs))
+            }
+            Members::Firms(firms) => {
+                let rows = (first..=last)
+                    .map(|p| firms.iter().map(|&f| &r.firm[f][p]).collect())
+                    .collect();
+                metric.of_firms(&Rows::new(rows, secs))
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

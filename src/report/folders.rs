@@ -7,7 +7,7 @@ use super::charts::{self, Chart, ChartError};
 use super::compare::{self, Comparison};
 use super::sweep::{self, SweepManifest};
 use super::view::{self, RunView};
-use super::{csv, html, manifest};
+use super::{csv, html, manifest, observed};
 use crate::experiment::sweep::{reduce, Record};
 use crate::experiment::RunResult;
 use crate::scenario::Scenario;
@@ -52,7 +52,14 @@ pub fn run_folder_files(
     let mut files = run_files(scenario, result);
     let view = RunView::from_run(scenario, result);
     let charts = charts::render(std::slice::from_ref(&view))?;
-    files.push(("report.html".into(), html::run_report(&view, &charts)));
+    let held = observed::hold(scenario, result);
+    if !held.is_empty() {
+        files.push(("observations.csv".into(), observed::observations_csv(&held)));
+    }
+    files.push((
+        "report.html".into(),
+        html::run_report(&view, &charts, &held),
+    ));
     files.extend(chart_files(&charts));
     Ok(files)
 }

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::charts::Chart;
 use super::compare::{self, Comparison, Headline, Scope, Value, Window};
+use super::observed;
 use super::sweep::SweepManifest;
 use super::view::RunView;
 use crate::experiment::sweep::PointStat;
@@ -362,6 +363,79 @@ struct RunPage<'a> {
     sites: Vec<Site<'a>>,
     firms: Vec<(&'a str, &'a str)>,
     provenance: &'a [(String, String)],
+    observed: Option<Observed>,
+}
+
+/// The "model against observations" table.
+#[derive(Serialize)]
+struct Observed {
+    scored: usize,
+    inside: usize,
+    share: String,
+    rows: Vec<ObservedRow>,
+}
+
+#[derive(Serialize)]
+struct ObservedRow {
+    date: String,
+    metric: String,
+    group: String,
+    value: String,
+    range: String,
+    sim: String,
+    band: String,
+    status: &'static str,
+    source: String,
+    note: String,
+}
+
+fn observed(held: &[observed::Held]) -> Option<Observed> {
+    if held.is_empty() {
+        return None;
+    }
+    let (scored, inside) = observed::score(held);
+    let rows = held
+        .iter()
+        .map(|h| {
+            let o = &h.obs;
+            let unit = o.unit.as_str();
+            ObservedRow {
+                date: match o.from {
+                    Some(f) => format!("{f} to {}", o.date),
+                    None => o.date.to_string(),
+                },
+                metric: o.metric.clone(),
+                group: o.group.clone(),
+                value: format_value(o.value, unit),
+                range: format!(
+                    "{} – {}",
+                    format_value(o.low, unit),
+                    format_value(o.high, unit)
+                ),
+                sim: h.sim.map_or(String::new(), |s| format_value(s.mean, unit)),
+                band: h.sim.filter(|s| s.n > 1).map_or(String::new(), |s| {
+                    format!(
+                        "{} – {}",
+                        format_value(s.p05, unit),
+                        format_value(s.p95, unit)
+                    )
+                }),
+                status: h.status.as_str(),
+                source: o.source.clone(),
+                note: o.note.clone(),
+            }
+        })
+        .collect();
+    Some(Observed {
+        scored,
+        inside,
+        share: if scored == 0 {
+            "none scored".into()
+        } else {
+            format!("{:.0}%", 100.0 * inside as f64 / scored as f64)
+        },
+        rows,
+    })
 }
 
 fn run_facts(view: &RunView) -> Vec<Fact> {
@@ -428,7 +502,7 @@ fn run_facts(view: &RunView) -> Vec<Fact> {
 
 /// `report.html` of one run, with `figures` (from `charts::render(&[view])`) inline (their SVG,
 /// as trusted markup; an XML declaration before it is dropped).
-pub fn run_report(view: &RunView, figures: &[Chart]) -> Vec<u8> {
+pub fn run_report(view: &RunView, figures: &[Chart], held: &[observed::Held]) -> Vec<u8> {
     let m = &view.manifest;
     let window = compare::run_window(view);
     let end = compare::end_period(std::slice::from_ref(view), &window);
@@ -460,6 +534,7 @@ pub fn run_report(view: &RunView, figures: &[Chart]) -> Vec<u8> {
             .map(|f| (f.name.as_str(), f.headquarters.as_str()))
             .collect(),
         provenance: &view.provenance,
+        observed: observed(held),
     };
     render("report.html", page)
 }

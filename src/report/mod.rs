@@ -11,11 +11,12 @@
 //! | [`output`] | file I/O: writes a folder in one rename | - |
 //! | [`csv`] | renderer of the metrics' CSVs (and the number format and column names that readers share) | - |
 //! | [`manifest`] | data: a run's `manifest.json` | - |
+//! | [`observed`] | data: a run held against the scenario's observations; `observations.csv` | `csv` |
 //! | [`view`] | data: a run as the reports read it, from a finished run or a run folder | `manifest`, `csv` |
 //! | [`compare`] | data: headline numbers of runs and their differences; `comparison.csv` | `view`, `csv` |
 //! | [`sweep`] | data: a sweep's manifest, reading and merging shard folders; `sweep.csv`, `records.csv` | `view`, `csv` |
 //! | [`charts`] | renderer: SVG and PNG charts of runs and of sweeps | `view`, `sweep` |
-//! | [`html`] | renderer: `report.html` of a run, a comparison and a sweep | `view`, `compare`, `sweep`, `charts` |
+//! | [`html`] | renderer: `report.html` of a run, a comparison and a sweep | `view`, `observed`, `compare`, `sweep`, `charts` |
 //! | [`folders`] | assembler: every file of a run, comparison and sweep folder | all of the above |
 //!
 //! Check with `grep -rn "use super::\|use crate::report\|super::[a-z]*::" src/report`.
@@ -26,6 +27,7 @@ pub mod csv;
 pub mod folders;
 pub mod html;
 pub mod manifest;
+pub mod observed;
 pub mod output;
 pub mod sweep;
 pub mod view;

@@ -49,6 +49,7 @@
 
 mod locate;
 mod merge;
+pub mod observations;
 mod raw;
 pub mod sweep;
 mod template;
@@ -79,6 +80,10 @@ pub use sweep::SweepSpec;
 /// The baseline scenario built into the binary; `extends = "baseline.toml"` falls back to it when
 /// no such file sits beside the extending file.
 pub const BASELINE_TOML: &str = include_str!("../../scenarios/baseline.toml");
+
+/// The baseline's observations built into the binary: what `observations = "baseline/observed.csv"`
+/// names in the embedded baseline.
+pub const BASELINE_OBSERVED: &str = include_str!("../../scenarios/baseline/observed.csv");
 
 /// How the embedded baseline is named in [`Scenario::files`] and in error messages.
 pub const EMBEDDED_BASELINE: &str = "<embedded>/baseline.toml";
@@ -151,6 +156,9 @@ pub struct Scenario {
     /// workloads, policies; each in file order, fields in the order of the format). Empty when every
     /// figure is a number.
     pub inputs: Vec<UncertainInput>,
+    /// Dated observations of what happened, to hold the run against (from the file that
+    /// `observations` names; empty without one).
+    pub observations: Vec<observations::Observation>,
     /// What the scenario was built from, to validate it again.
     source: Source,
 }
@@ -549,6 +557,20 @@ fn from_parts(
                 .map_err(|issue| issue_error(issue, &locator))?,
         ),
     };
+    let (observations, observed_text) = match &raw.observations {
+        None => (Vec::new(), String::new()),
+        Some(path) => {
+            let (file, text) = read_observations(path, &layers).map_err(|(message, help)| {
+                ScenarioError::Invalid {
+                    at: locator.locate(&[locate::key("observations")], locate::Want::Value),
+                    path: "observations".into(),
+                    message,
+                    help,
+                }
+            })?;
+            (observations::parse(&text, &file, &v.world)?, text)
+        }
+    };
     let mut hasher = Sha256::new();
     for l in layers.iter() {
         let file_name = l.name.rsplit(['/', '\\']).next().unwrap_or(&l.name);
@@ -556,6 +578,11 @@ fn from_parts(
         hasher.update([0]);
         hasher.update((l.text.len() as u64).to_le_bytes());
         hasher.update(l.text.as_bytes());
+    }
+    if !observed_text.is_empty() {
+        hasher.update(b"observations\0");
+        hasher.update((observed_text.len() as u64).to_le_bytes());
+        hasher.update(observed_text.as_bytes());
     }
     for (path, value) in &overrides {
         let value = value.to_string();
@@ -590,6 +617,7 @@ fn from_parts(
         content_hash,
         files,
         inputs: v.inputs,
+        observations,
         source: Source(Arc::new(SourceData {
             layers,
             merged,
@@ -640,6 +668,42 @@ fn issue_error(issue: validate::Issue, locator: &Locator<'_>) -> ScenarioError {
         path: locator.display(&issue.path),
         message: issue.message,
         help: issue.help,
+    }
+}
+
+/// The observations file that `observations = PATH` names: relative to the folder of the layer that
+/// writes it (the child-most), or built in for the embedded baseline (and, as for `extends =
+/// "baseline.toml"`, for `baseline/observed.csv` where no such file exists). Returns (name for errors,
+/// text); Err: (message, help).
+fn read_observations(path: &str, layers: &[Layer]) -> Result<(String, String), (String, String)> {
+    let layer = layers
+        .iter()
+        .find(|l| l.table.contains_key("observations"))
+        .expect("a merged key comes from some layer");
+    match &layer.dir {
+        None if path == "baseline/observed.csv" => {
+            Ok((format!("<embedded>/{path}"), BASELINE_OBSERVED.to_string()))
+        }
+        None => Err((
+            format!("no built-in observations file '{path}'"),
+            "the embedded baseline has baseline/observed.csv; name a file beside your scenario"
+                .into(),
+        )),
+        Some(dir) => {
+            let file = dir.join(path);
+            let name = file.display().to_string();
+            match merge::read_scenario_file(&file) {
+                Ok(text) => Ok((name, text)),
+                // As `extends = "baseline.toml"`: the built-in copy when there is no such file.
+                Err(merge::ReadError::NotFound(_)) if path == "baseline/observed.csv" => {
+                    Ok((format!("<embedded>/{path}"), BASELINE_OBSERVED.to_string()))
+                }
+                Err(e) => Err((
+                    format!("cannot read '{name}': {e}"),
+                    "give the path of a CSV file, relative to this scenario file".into(),
+                )),
+            }
+        }
     }
 }
 
@@ -710,6 +774,7 @@ fn table_keys(at: &[Seg]) -> Option<Vec<&'static str>> {
             "start_date",
             "end_date",
             "seed",
+            "observations",
             "sources",
             "chips",
             "sites",

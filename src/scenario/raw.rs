@@ -197,6 +197,9 @@ pub struct RawScenario {
     /// A sweep this scenario is meant to be run over (`capsim sweep` without `--vary`).
     #[serde(default)]
     pub sweep: Option<RawSweep>,
+    /// A CSV file of observations to hold the run against, relative to the file that names it.
+    #[serde(default)]
+    pub observations: Option<String>,
 }
 
 /// `[sweep]`: axes in the command line's `--vary` syntax.

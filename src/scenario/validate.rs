@@ -1851,7 +1851,9 @@ fn source_path(p: &str, raw: &RawScenario) -> R<()> {
         "sites" => raw.sites.0.iter().map(|(n, _)| n.as_str()).collect(),
         "firms" => raw.firms.0.iter().map(|(n, _)| n.as_str()).collect(),
         "policy" => raw.policy.iter().map(|p| p.name.as_str()).collect(),
-        "name" | "description" | "start_date" | "end_date" | "seed" if rest.is_none() => {
+        "name" | "description" | "start_date" | "end_date" | "seed" | "observations"
+            if rest.is_none() =>
+        {
             return Ok(())
         }
         _ => {

@@ -10,6 +10,8 @@
 //! git diff tests/report/golden/
 //! ```
 
+mod observations;
+
 use crate::support::{capsim, tmp};
 
 use std::path::Path;
@@ -150,7 +152,7 @@ fn golden(name: &str, actual: &[u8]) {
 #[test]
 fn run_report_matches_its_golden_file_and_is_self_contained() {
     let v = view(false);
-    let page = html::run_report(&v, &placeholder_charts());
+    let page = html::run_report(&v, &placeholder_charts(), &[]);
     golden("report.html", &page);
 
     let text = String::from_utf8(page).unwrap();
