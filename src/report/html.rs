@@ -401,7 +401,7 @@ fn observed(held: &[observed::Held]) -> Option<Observed> {
             let unit = o.unit.as_str();
             ObservedRow {
                 date: match o.from {
-                    Some(f) => format!("{f} to {}", o.date),
+                    Some(f) => format!("{f} – {}", o.date),
                     None => o.date.to_string(),
                 },
                 metric: o.metric.clone(),
@@ -413,12 +413,14 @@ fn observed(held: &[observed::Held]) -> Option<Observed> {
                     format_value(o.high, unit)
                 ),
                 sim: h.sim.map_or(String::new(), |s| format_value(s.mean, unit)),
+                // Only where the replications differ (as for headline numbers).
                 band: h.sim.filter(|s| s.n > 1).map_or(String::new(), |s| {
-                    format!(
-                        "{} – {}",
-                        format_value(s.p05, unit),
-                        format_value(s.p95, unit)
-                    )
+                    let (lo, hi) = (format_value(s.p05, unit), format_value(s.p95, unit));
+                    if lo == hi {
+                        String::new()
+                    } else {
+                        format!("{lo} – {hi}")
+                    }
                 }),
                 status: h.status.as_str(),
                 source: o.source.clone(),
