@@ -38,7 +38,7 @@ pub enum SweepError {
         help: String,
     },
     /// Too many points.
-    #[error("the sweep has {points} points, more than the limit of {max}\n  help: use fewer values or a coarser step, or split the sweep")]
+    #[error("{}\n  help: use fewer values or a coarser step, or split the sweep", axis::too_many_points(*points))]
     TooManyPoints {
         /// Points asked for.
         points: usize,

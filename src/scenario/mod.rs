@@ -645,8 +645,17 @@ fn field_exists(
         )
     })?;
     // Setting a placeholder on a copy finds the field as `set_field` would; the value is checked
-    // for each point when the sweep is planned.
-    let mut copy = merged.clone();
+    // for each point when the sweep is planned. Only the top-level entry the path starts with is
+    // copied (the path cannot reach outside it); a path whose first key is not there gets the
+    // whole document, whose keys the error lists.
+    let mut copy = match (segs.first(), merged) {
+        (Some(first), toml::Value::Table(t)) if t.contains_key(first.as_str()) => {
+            let mut part = toml::Table::new();
+            part.insert(first.clone(), t[first.as_str()].clone());
+            toml::Value::Table(part)
+        }
+        _ => merged.clone(),
+    };
     match assign(&mut copy, &segs, toml::Value::Boolean(false)) {
         Ok(_) => Ok(()),
         Err(u) => match unknown_field_error(path, u, locator) {

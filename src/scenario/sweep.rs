@@ -5,6 +5,8 @@
 //! An axis is `PATH=V1,V2,...` (numbers, dates, words) or `PATH=FROM..TO/STEP` (numbers, or dates
 //! with a step of `day`, `week`, `month`, `quarter`, `year` or `Nd`).
 
+use std::collections::HashSet;
+
 use chrono::{Datelike, Days, Months, NaiveDate};
 
 use super::did_you_mean;
@@ -226,6 +228,16 @@ pub fn parse_axis(spec: &str) -> Result<Axis, AxisError> {
     })
 }
 
+/// What a message says of a sweep of `points` points, more than [`MAX_POINTS`]; `points` is
+/// [`Design::points`], which saturates (10,001 axes of two values each cannot be counted).
+pub fn too_many_points(points: usize) -> String {
+    if points == usize::MAX {
+        format!("the sweep has more points than can be counted, and the limit is {MAX_POINTS}")
+    } else {
+        format!("the sweep has {points} points, more than the limit of {MAX_POINTS}")
+    }
+}
+
 /// How points are laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Design {
@@ -324,8 +336,6 @@ pub(crate) fn check(
                 "use fewer values or a coarser step, or split the sweep".into(),
             ),
         })?;
-        field_exists(&axis.path)
-            .map_err(|(message, help)| at(vary_at(i), format!("axis '{spec}': {message}"), help))?;
         axes.push(axis);
     }
     let design = match raw.design.as_deref() {
@@ -343,14 +353,31 @@ pub(crate) fn check(
             )
         })?),
     };
+    // The count comes before the field paths: checking a path costs a copy of the scenario, and
+    // a section of 10,000 axes must be refused at once, not after 10,000 copies.
     let points = design.unwrap_or_default().points(&axes);
     if points > MAX_POINTS {
         return Err(at(
             vec![key("sweep"), key("vary")],
-            format!("the sweep has {points} points, more than the limit of {MAX_POINTS}"),
+            too_many_points(points),
             "use fewer values or a coarser step, design = \"one-at-a-time\", or split the sweep"
                 .into(),
         ));
+    }
+    // Each distinct path once.
+    let mut known: HashSet<&str> = HashSet::new();
+    for (i, axis) in axes.iter().enumerate() {
+        if known.contains(axis.path.as_str()) {
+            continue;
+        }
+        field_exists(&axis.path).map_err(|(message, help)| {
+            at(
+                vary_at(i),
+                format!("axis '{}': {message}", raw.vary[i]),
+                help,
+            )
+        })?;
+        known.insert(&axis.path);
     }
     if let Some(r) = raw.replications {
         if !(1..=MAX_REPLICATIONS).contains(&r) {

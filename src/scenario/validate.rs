@@ -24,7 +24,7 @@
 //! where it is read, and shown in its help), so that whatever validates runs to the end with
 //! finite outputs; names, the horizon, listed dates and chip counts have limits too
 //! ([`MAX_NAME_CHARS`], [`MAX_HORIZON_DAYS`], [`MAX_ENTITY_DAYS`], [`MAX_LISTED_DATES`],
-//! [`MAX_CHIPS`]). `tests/scenario/limits.rs` states the promise as a property test.
+//! [`MAX_CHIPS`], [`MAX_JOBS`]). `tests/scenario/limits.rs` states the promise as a property test.
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
@@ -582,6 +582,52 @@ fn chip_count(n: u64, path: &P, help: &str) -> R<u64> {
 /// The most dates an `arrivals.dates` list may give (and the most deliveries of a site).
 pub const MAX_LISTED_DATES: usize = 10_000;
 
+/// The most batch jobs all workloads together may send over the horizon in one replication,
+/// counted at the shortest gap a replication can draw: every job is kept to the end (`jobs.csv`),
+/// so a million jobs is seconds of simulation and a few hundred MB. (A job every 0.01 days over 50
+/// years would be 1.8 million per workload.)
+pub const MAX_JOBS: f64 = 1_000_000.0;
+
+/// Adds `jobs`, the arrivals of the workload whose arrivals are at `path`, to the scenario's count,
+/// refusing a count over [`MAX_JOBS`].
+fn count_jobs(cx: &Cx, path: &P, jobs: f64, days: i64) -> R<()> {
+    let total = cx.jobs.get() + jobs;
+    cx.jobs.set(total);
+    if total > MAX_JOBS {
+        let others = total - jobs;
+        return Err(path.value(
+            format!(
+                "about {jobs:.0} jobs over the workload's {days} days{}, more than the limit of \
+                 {MAX_JOBS:.0} batch jobs per replication",
+                if others > 0.0 {
+                    format!(" (with the workloads before it, {total:.0})")
+                } else {
+                    String::new()
+                }
+            ),
+            format!(
+                "capsim keeps every job of a replication to the end (jobs.csv), at most \
+                 {MAX_JOBS:.0}: space the arrivals further apart (counted at the shortest gap a \
+                 distribution can draw), shorten the workload's start_date..end_date, or send fewer, \
+                 larger jobs"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The smallest value a figure can take. Shapes must have passed validation.
+fn lower(q: &RawQuantity) -> f64 {
+    match q {
+        RawQuantity::Fixed(v) => *v,
+        RawQuantity::LogNormal(l) => {
+            let sigma = (l.p95 / l.median).ln() / Z95;
+            (l.median.ln() - LOGNORMAL_REACH * sigma).exp()
+        }
+        RawQuantity::Uniform(v) | RawQuantity::Triangular(v) => v.first().copied().unwrap_or(0.0),
+    }
+}
+
 /// Sorted names for help texts.
 fn sorted<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut v: Vec<String> = names.map(str::to_string).collect();
@@ -603,6 +649,8 @@ struct Cx<'a> {
     slots: RefCell<Vec<Slot>>,
     /// The entity being validated, whose figures these are.
     owner: Cell<Option<Owner>>,
+    /// Batch jobs the workloads validated so far may send over the horizon (see [`MAX_JOBS`]).
+    jobs: Cell<f64>,
     /// In [`Mode::Sample`], the values drawn for them.
     #[cfg(test)]
     draws: RefCell<Vec<(String, f64)>>,
@@ -793,6 +841,7 @@ pub(crate) fn validate(
         inputs: RefCell::new(Vec::new()),
         slots: RefCell::new(Vec::new()),
         owner: Cell::new(None),
+        jobs: Cell::new(0.0),
         #[cfg(test)]
         draws: RefCell::new(Vec::new()),
     };
@@ -1546,25 +1595,33 @@ fn arrivals(
             ))
         }
     }
+    // The workload's days (both ends inclusive), and the jobs a gap of `gap_days` sends over them
+    // (a drawn gap under one second is one second).
+    let days = (end_d - start_d).num_days().saturating_add(1).max(0);
+    let jobs = |gap_days: f64| days as f64 / gap_days.max(1.0 / SECS_PER_DAY as f64);
     if let Some(d) = &a.every_days {
-        return Ok(Arrivals::Every(cx.duration(
+        let at = path.k("every_days");
+        let gap = cx.duration(
             d,
-            &path.k("every_days"),
+            &at,
             range(0.01, 36_525.0),
             SECS_PER_DAY as f64,
             "days between job arrivals, e.g. every_days = 60",
-        )?));
+        )?;
+        count_jobs(cx, &at, jobs(lower(d)), days)?;
+        return Ok(Arrivals::Every(gap));
     }
     if let Some(d) = &a.mean_gap_days {
-        return Ok(Arrivals::Poisson {
-            mean_gap: cx.duration(
-                d,
-                &path.k("mean_gap_days"),
-                range(0.01, 36_525.0),
-                SECS_PER_DAY as f64,
-                "mean days between job arrivals, e.g. mean_gap_days = 30",
-            )?,
-        });
+        let at = path.k("mean_gap_days");
+        let mean_gap = cx.duration(
+            d,
+            &at,
+            range(0.01, 36_525.0),
+            SECS_PER_DAY as f64,
+            "mean days between job arrivals, e.g. mean_gap_days = 30",
+        )?;
+        count_jobs(cx, &at, jobs(lower(d)), days)?;
+        return Ok(Arrivals::Poisson { mean_gap });
     }
     let dates = a.dates.as_deref().unwrap_or(&[]);
     if dates.is_empty() {
@@ -1582,6 +1639,7 @@ fn arrivals(
             ),
         ));
     }
+    count_jobs(cx, &path.k("dates"), dates.len() as f64, days)?;
     let mut times = Vec::with_capacity(dates.len());
     for (i, d) in dates.iter().enumerate() {
         let dp = path.k("dates").i(i);

@@ -424,6 +424,84 @@ fn extends_of_a_file_over_16_mib_is_refused() {
     assert!(msg.contains("larger than 16 MiB"), "{msg}");
 }
 
+// Found by the mutation campaign (examples/mutation_campaign.rs): counts that items 11's limits
+// did not cover.
+
+#[test]
+fn more_than_a_million_batch_jobs_are_refused() {
+    let fifty_years = |arrivals: &str| {
+        with("end_date = 2025-03-01", "end_date = 2074-12-31")
+            .replace(POLICIES, "")
+            .replace("arrivals = { every_days = 20 }", arrivals)
+    };
+    // A job every 0.01 days for 50 years: 1.8 million jobs, all kept for jobs.csv (the run took
+    // 40 s and 4.8 GB and wrote a 1.9 GB jobs.csv before the limit).
+    let msg = refused(
+        &fifty_years("arrivals = { every_days = 0.01 }"),
+        "every 0.01 days",
+    );
+    assert!(
+        msg.contains("firms.acme.workloads.pretraining.arrivals.every_days: about 1826200 jobs"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("more than the limit of 1000000 batch jobs per replication"),
+        "{msg}"
+    );
+    // A distribution counts at the shortest gap it can draw.
+    let msg = refused(
+        &fifty_years("arrivals = { mean_gap_days = { uniform = [0.01, 100] } }"),
+        "uniform gap",
+    );
+    assert!(
+        msg.contains("arrivals.mean_gap_days: about 1826200 jobs"),
+        "{msg}"
+    );
+    // Just under the limit loads (it is not run here).
+    load(&fifty_years("arrivals = { every_days = 0.02 }")).unwrap();
+}
+
+#[test]
+fn a_sweep_too_large_to_count_is_refused_at_once() {
+    // 10,001 axes of two values: 2^10001 points. The count saturated and the message said
+    // "18446744073709551615 points"; each axis's field was checked on a copy of the whole scenario
+    // before the count, so the refusal took seconds.
+    let axes = vec!["\"chips.h100.training_mfu=0.3,0.4\""; 10_001].join(", ");
+    let t = std::time::Instant::now();
+    let msg = refused(
+        &format!("{}\n[sweep]\nvary = [{axes}]\n", base()),
+        "huge sweep",
+    );
+    assert!(t.elapsed().as_secs() < 3, "{:?}", t.elapsed());
+    assert!(
+        msg.contains(
+            "sweep.vary: the sweep has more points than can be counted, and the limit is 10000"
+        ),
+        "{msg}"
+    );
+    assert!(!msg.contains("18446744073709551615"), "{msg}");
+    // The command line's --vary says the same.
+    let axes: Vec<_> = (0..70)
+        .map(|_| experiment::sweep::parse_axis("chips.h100.training_mfu=0.3,0.4").unwrap())
+        .collect();
+    let e = experiment::sweep::Plan::new(axes, experiment::sweep::Design::Grid).unwrap_err();
+    assert!(
+        e.to_string().contains("more points than can be counted"),
+        "{e}"
+    );
+    // One field varied by many axes (one at a time, under the limit) is looked up once: the
+    // baseline, 9,000 axes.
+    let axes = vec!["\"chips.h100.training_mfu=0.3\""; 9_000].join(", ");
+    let text = format!(
+        "{}\n[sweep]\nvary = [{axes}]\ndesign = \"one-at-a-time\"\n",
+        scenario::BASELINE_TOML
+    );
+    let t = std::time::Instant::now();
+    let sc = load(&text).unwrap();
+    assert!(t.elapsed().as_secs() < 3, "{:?}", t.elapsed());
+    assert_eq!(sc.sweep().unwrap().axes.len(), 9_000);
+}
+
 // The promise of items 6-9: anything that loads runs to the end with finite outputs.
 
 /// Figures of `base()` that a case may change: the text to find, the key it sets, and a typical
