@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 
 use crate::experiment::RunResult;
 use crate::metrics::summary::Spread;
-use crate::metrics::{window, Periods};
+use crate::metrics::window;
 use crate::scenario::observations::Observation;
 use crate::scenario::Scenario;
 
@@ -71,11 +71,12 @@ pub fn hold(scenario: &Scenario, result: &RunResult) -> Vec<Held> {
     scenario
         .observations
         .iter()
-        .map(|o| hold_one(o, &result.periods, scenario.end_date, result))
+        .map(|o| hold_one(o, scenario.end_date, result))
         .collect()
 }
 
-fn hold_one(o: &Observation, periods: &Periods, end: NaiveDate, result: &RunResult) -> Held {
+fn hold_one(o: &Observation, end: NaiveDate, result: &RunResult) -> Held {
+    let periods = &result.periods;
     let held = |window, sim, status| Held {
         obs: o.clone(),
         window,

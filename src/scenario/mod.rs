@@ -689,10 +689,9 @@ fn read_observations(path: &str, layers: &[Layer]) -> Result<(String, String), (
         .iter()
         .find(|l| l.table.contains_key("observations"))
         .expect("a merged key comes from some layer");
+    let embedded = || (format!("<embedded>/{path}"), BASELINE_OBSERVED.to_string());
     match &layer.dir {
-        None if path == "baseline/observed.csv" => {
-            Ok((format!("<embedded>/{path}"), BASELINE_OBSERVED.to_string()))
-        }
+        None if path == "baseline/observed.csv" => Ok(embedded()),
         None => Err((
             format!("no built-in observations file '{path}'"),
             "the embedded baseline has baseline/observed.csv; name a file beside your scenario"
@@ -705,7 +704,7 @@ fn read_observations(path: &str, layers: &[Layer]) -> Result<(String, String), (
                 Ok(text) => Ok((name, text)),
                 // As `extends = "baseline.toml"`: the built-in copy when there is no such file.
                 Err(merge::ReadError::NotFound(_)) if path == "baseline/observed.csv" => {
-                    Ok((format!("<embedded>/{path}"), BASELINE_OBSERVED.to_string()))
+                    Ok(embedded())
                 }
                 Err(e) => Err((
                     format!("cannot read '{name}': {e}"),
