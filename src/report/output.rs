@@ -56,6 +56,7 @@ impl Kind {
                 "jobs.csv",
                 "provenance.csv",
                 "draws.csv",
+                "observations.csv",
                 "manifest.json",
                 "report.html",
                 "charts",

@@ -118,6 +118,19 @@ fn out_never_replaces_a_folder_capsim_did_not_write() {
     assert!(hidden(&dir).is_empty() && hidden(&runs).is_empty());
 }
 
+/// The README's first command, run twice: the second replaces the first's folder, every file it
+/// writes (observations included) being one capsim knows as its own.
+#[test]
+fn the_embedded_baseline_can_be_run_again_into_its_own_folder() {
+    let dir = tmp("safety-again");
+    let out = s(&dir.join("output"));
+    for _ in 0..2 {
+        let (code, _, err) = capsim(&["run", "--out", &out, "--quiet"]);
+        assert_eq!(code, 0, "{err}");
+    }
+    assert!(dir.join("output/baseline/observations.csv").is_file());
+}
+
 #[test]
 fn a_file_at_the_destination_is_refused_up_front() {
     let dir = tmp("safety-file");

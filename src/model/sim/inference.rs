@@ -143,7 +143,7 @@ impl CapacityModel<'_> {
                     continue;
                 }
                 let per_chip = self.world.site_chip(s).inference_tokens_per_s * secs;
-                let need = (left / per_chip).ceil() as u64;
+                let need = super::ceil_u64(left / per_chip);
                 let st = &self.sites[s.0 as usize];
                 let free = st
                     .online()

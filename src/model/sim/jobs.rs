@@ -143,7 +143,9 @@ impl<'w> CapacityModel<'w> {
             SimDuration::ZERO
         };
         restart
-            + SimDuration::from_secs_f64(((job.total_flop - job.saved_flop).max(0.0) / eff).ceil())
+            + SimDuration(super::ceil_u64(
+                (job.total_flop - job.saved_flop).max(0.0) / eff,
+            ))
     }
 
     pub(super) fn on_arrival(

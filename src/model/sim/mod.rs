@@ -74,6 +74,18 @@ use queue::SiteState;
 use rules::SiteRates;
 use supply::Shipment;
 
+/// `x.ceil() as u64` without the libm call (`ceil` is not an instruction on baseline x86-64):
+/// the same value for every `f64`, NaN and negatives giving 0, and saturating above `u64::MAX`.
+#[inline]
+pub(super) fn ceil_u64(x: f64) -> u64 {
+    let t = x as u64;
+    if (t as f64) < x && t < u64::MAX {
+        t + 1
+    } else {
+        t
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 enum Ev {
     /// Some rule starts, ends or reaches a deadline.
@@ -396,5 +408,44 @@ impl Model for CapacityModel<'_> {
 impl CapacityModel<'_> {
     fn is_home(&self, firm: FirmId, site: SiteId) -> bool {
         self.home[firm.0 as usize][site.0 as usize]
+    }
+}
+
+#[cfg(test)]
+mod ceil_tests {
+    use super::ceil_u64;
+
+    #[test]
+    fn ceil_u64_is_ceil_as_u64_everywhere() {
+        let mut xs = vec![
+            0.0,
+            -0.0,
+            -0.5,
+            -1.5,
+            0.1,
+            0.5,
+            1.0,
+            1.0 + f64::EPSILON,
+            2.5,
+            4_503_599_627_370_495.5,
+            9_007_199_254_740_993.0,
+            1.8e19,
+            u64::MAX as f64,
+            2e19,
+            f64::MAX,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE,
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..100_000 {
+            state = super::splitmix64(state);
+            xs.push(f64::from_bits(state));
+            xs.push((state >> 11) as f64 / 1024.0);
+        }
+        for x in xs {
+            assert_eq!(ceil_u64(x), x.ceil() as u64, "{x:e}");
+        }
     }
 }
