@@ -334,10 +334,13 @@ impl SiteQueue {
 /// gangs in order of end. Jobs start from the head while they fit. If the head then waits, its start
 /// is reserved at the *shadow* time (when enough running jobs will have ended), and a later job may
 /// start now only if it fits in the free chips and either ends before the shadow or uses chips the
-/// head will not need at the shadow. Returns the positions in `queue` to start, in order.
+/// head will not need at the shadow. `smallest` is a lower bound on the gang of any queued job that
+/// could start (1 if unknown): once fewer chips than that are free, the walk stops. Returns the
+/// positions in `queue` to start, in order.
 pub fn plan_starts<'a>(
     now: SimTime,
     mut free: u64,
+    smallest: u64,
     queue: impl IntoIterator<Item = &'a Waiting>,
     ends: impl Iterator<Item = (SimTime, u64)>,
 ) -> Vec<usize> {
@@ -360,7 +363,8 @@ pub fn plan_starts<'a>(
     let Some(head) = head else {
         return start;
     };
-    if queue.peek().is_none() || free == 0 {
+    let smallest = smallest.max(1);
+    if queue.peek().is_none() || free < smallest {
         return start;
     }
     // The head waits: the jobs just started end too, merge them into the running ends.
@@ -386,7 +390,7 @@ pub fn plan_starts<'a>(
         }
     }
     for (k, w) in queue.take(BACKFILL_DEPTH) {
-        if free == 0 {
+        if free < smallest {
             break;
         }
         let fits_before = now.saturating_add(crate::engine::SimDuration(w.run_secs)) <= shadow;
@@ -506,7 +510,10 @@ impl CapacityModel<'_> {
             return;
         }
         let ends = st.ends.iter().map(|&(t, _, g)| (t, g));
-        let starts = plan_starts(now, free, st.queue.jobs(), ends);
+        // Stranded jobs' gangs exceed the training capacity, so the smallest gang that could
+        // start is the smallest filed as fitting.
+        let smallest = st.queue_gangs.keys().next().copied().unwrap_or(u64::MAX);
+        let starts = plan_starts(now, free, smallest, st.queue.jobs(), ends);
         if starts.is_empty() {
             st.idle_plan = Some((st.plan_version, free));
             return;
@@ -548,7 +555,7 @@ mod tests {
     fn fifo_starts_from_the_head_while_jobs_fit() {
         let q = [w(4, 10), w(4, 10), w(4, 10)];
         assert_eq!(
-            plan_starts(SimTime(0), 8, &q, std::iter::empty()),
+            plan_starts(SimTime(0), 8, 1, &q, std::iter::empty()),
             vec![0, 1]
         );
     }
@@ -559,7 +566,7 @@ mod tests {
         let q = [w(8, 50), w(2, 90), w(2, 200)];
         let ends = [(SimTime(100), 6)];
         // The 90 s job ends before the shadow: it starts. The 200 s one would delay the head.
-        assert_eq!(plan_starts(SimTime(0), 2, &q, ends.into_iter()), vec![1]);
+        assert_eq!(plan_starts(SimTime(0), 2, 1, &q, ends.into_iter()), vec![1]);
     }
 
     #[test]
@@ -568,7 +575,7 @@ mod tests {
         // 2 more than the head needs, so a long 2-chip job may start now; a second may not.
         let q = [w(8, 50), w(2, 500), w(2, 500)];
         let ends = [(SimTime(100), 6)];
-        assert_eq!(plan_starts(SimTime(0), 4, &q, ends.into_iter()), vec![1]);
+        assert_eq!(plan_starts(SimTime(0), 4, 1, &q, ends.into_iter()), vec![1]);
     }
 
     #[test]
@@ -576,7 +583,7 @@ mod tests {
         let q = [w(8, 50), w(4, 500)];
         let ends = [(SimTime(100), 4)];
         assert_eq!(
-            plan_starts(SimTime(0), 4, &q, ends.into_iter()),
+            plan_starts(SimTime(0), 4, 1, &q, ends.into_iter()),
             Vec::<usize>::new()
         );
     }
@@ -589,14 +596,40 @@ mod tests {
         let ends = [(SimTime(20), 4)];
         // Job 2 (15 s) ends before the shadow (20): starts. Job 3 (30 s) needs the extra: at the
         // shadow 2 + 4 + 4 = 10 chips, 2 spare, but job 2 took the 2 free chips: nothing left.
-        assert_eq!(plan_starts(SimTime(0), 6, &q, ends.into_iter()), vec![0, 2]);
+        assert_eq!(
+            plan_starts(SimTime(0), 6, 1, &q, ends.into_iter()),
+            vec![0, 2]
+        );
     }
 
     #[test]
     fn a_head_that_can_never_fit_lets_others_use_the_free_chips() {
         let q = [w(100, 50), w(2, 500), w(2, 500)];
         let ends = [(SimTime(100), 6)];
-        assert_eq!(plan_starts(SimTime(0), 4, &q, ends.into_iter()), vec![1, 2]);
+        assert_eq!(
+            plan_starts(SimTime(0), 4, 1, &q, ends.into_iter()),
+            vec![1, 2]
+        );
+    }
+
+    proptest::proptest! {
+        /// The bound on the smallest gang only shortens the walk: the plan is the same as without.
+        #[test]
+        fn the_smallest_gang_bound_changes_no_plan(
+            free in 0u64..64,
+            queue in proptest::collection::vec((1u64..40, 1u64..400), 1..40),
+            ends in proptest::collection::vec((1u64..500, 1u64..40), 0..20),
+        ) {
+            let q: Vec<Waiting> = queue.iter().map(|&(g, r)| w(g, r)).collect();
+            let mut ends: Vec<(SimTime, u64)> =
+                ends.into_iter().map(|(t, g)| (SimTime(t), g)).collect();
+            ends.sort_unstable();
+            let smallest = q.iter().map(|w| w.gang).min().unwrap();
+            proptest::prop_assert_eq!(
+                plan_starts(SimTime(0), free, smallest, &q, ends.iter().copied()),
+                plan_starts(SimTime(0), free, 1, &q, ends.iter().copied())
+            );
+        }
     }
 
     mod keyed_deque {
