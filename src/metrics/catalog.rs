@@ -270,12 +270,15 @@ pub const SITE: &[Metric] = &[
     site("cost_usd", "what sites cost", "USD", Float, Flow, Sum, |r| Some(r.sum(|p| p.cost_usd))),
     site("cost_usage_usd", "what users paid at sites", "USD", Float, Flow, Sum,
         |r| Some(r.sum(SitePeriod::usage_cost_usd))),
-    site("cost_idle_usd", "capex of idle chips (paid by no firm)", "USD", Float, Flow, Sum,
+    site("cost_idle_usd", "cost of idle capacity", "USD", Float, Flow, Sum,
         |r| Some(r.sum(|p| p.cost_idle_usd))),
-    site("usd_per_pflop_day", "training cost per useful PFLOP-day", "USD/PFLOP-day", Float, Ratio,
-        RatioOfSums,
+    site("cost_unpaid_usd", "idle capacity no firm paid for", "USD", Float, Flow, Sum,
+        |r| Some(r.sum(|p| p.cost_unpaid_usd))),
+    site("usd_per_pflop_day", "training chip-hours used per useful PFLOP-day", "USD/PFLOP-day",
+        Float, Ratio, RatioOfSums,
         |r| ratio(r.sum(|p| p.usage_cost_training_usd), r.sum(|p| p.compute_pflop_days))),
-    site("usd_per_million_tokens", "inference cost per million tokens", "USD/M tokens", Float,
+    site("usd_per_million_tokens", "inference chip-hours used per million tokens", "USD/M tokens",
+        Float,
         Ratio, RatioOfSums, |r| {
             ratio(r.sum(|p| p.usage_cost_inference_usd), r.sum(|p| p.tokens_served) / 1e6)
         }),
@@ -290,6 +293,8 @@ pub const SITE: &[Metric] = &[
         |r| Some(r.count(|p| p.chips_delivered))),
     site("chips_refused", "chips stopped by a rule", "chips", Count, Flow, Sum,
         |r| Some(r.count(|p| p.chips_refused))),
+    site("contracts_ended", "lease contracts ended by a rule", "contracts", Count, Flow, Sum,
+        |r| Some(r.count(|p| p.contracts_ended))),
 ];
 
 /// All kinds' backlog at the end of the last period, merged over the members.
@@ -335,6 +340,18 @@ pub const FIRM: &[Metric] = &[
         |r| Some(r.sum(|p| p.cost_abroad_usd))),
     firm("cost_usd", "what firms paid", "USD", Float, Flow, Sum,
         |r| Some(r.sum(FirmPeriod::cost_usd))),
+    firm("cost_idle_usd", "of what firms paid, for capacity no work used", "USD", Float, Flow, Sum,
+        |r| Some(r.sum(|p| p.cost_idle_usd))),
+    firm("usd_per_pflop_day", "training spend per useful PFLOP-day", "USD/PFLOP-day", Float,
+        Ratio, RatioOfSums, |r| {
+            let compute = r.sum(|p| p.compute_home_pflop_days + p.compute_abroad_pflop_days);
+            ratio(r.sum(FirmPeriod::spend_training_usd), compute)
+        }),
+    firm("usd_per_million_tokens", "inference spend per million tokens served", "USD/M tokens",
+        Float, Ratio, RatioOfSums,
+        |r| ratio(r.sum(FirmPeriod::spend_inference_usd), r.sum(|p| p.tokens_served) / 1e6)),
+    firm("contracts_ended", "lease contracts ended by a rule", "contracts", Count, Flow, Sum,
+        |r| Some(r.count(|p| p.contracts_ended))),
     firm("jobs_arrived", "pre-training and fine-tuning jobs arrived", "jobs", Count, Flow, Sum,
         |r| Some(r.count(|p| p.jobs_arrived))),
     firm("training_jobs_completed", "pre-training jobs completed", "jobs", Count, Flow, Sum,
@@ -445,9 +462,11 @@ use HeadlineGroup::{AllFirms, AllSites, EachFirm};
 /// The headline numbers, in output order; the per-firm ones ([`HeadlineGroup::EachFirm`]) come
 /// last, one per firm.
 ///
-/// Costs: `cost_usd` is what the sites cost; `cost_firms_usd` what firms paid for them (the sites'
-/// usage cost); `cost_idle_usd` the capex of chips no one used. The first is the sum of the other
-/// two.
+/// Costs: `cost_usd` is what the sites cost; `cost_firms_usd` what firms paid; the difference is
+/// the idle capacity no firm paid for (a cloud's unrented chips; `cost_unpaid_usd` in the site
+/// tables). `cost_idle_usd` is all idle capacity's cost, of which firms paid `cost_firms_idle_usd`
+/// (owned chips and contracts standing idle). Unit costs are firms' spend (idle capacity charged
+/// pro rata to what the firm used) over useful compute or tokens served.
 #[rustfmt::skip]
 pub const HEADLINES: &[Headline] = &[
     headline("compute_pflop_days", AllSites, "compute_pflop_days", "useful training compute (net)"),
@@ -455,7 +474,14 @@ pub const HEADLINES: &[Headline] = &[
     headline("compute_abroad_share", AllFirms, "offshore_share", "share of training compute abroad"),
     headline("cost_usd", AllSites, "cost_usd", "what sites cost"),
     headline("cost_firms_usd", AllFirms, "cost_usd", "what firms paid"),
-    headline("cost_idle_usd", AllSites, "cost_idle_usd", "capex of idle chips (paid by no firm)"),
+    headline("cost_idle_usd", AllSites, "cost_idle_usd", "cost of idle capacity"),
+    headline("cost_firms_idle_usd", AllFirms, "cost_idle_usd",
+        "of what firms paid, for capacity no work used"),
+    headline("usd_per_pflop_day", AllFirms, "usd_per_pflop_day",
+        "training spend per useful PFLOP-day"),
+    headline("usd_per_million_tokens", AllFirms, "usd_per_million_tokens",
+        "inference spend per million tokens served"),
+    headline("contracts_ended", AllFirms, "contracts_ended", "lease contracts ended by a rule"),
     headline("tokens_served", AllFirms, "tokens_served", "tokens served"),
     headline("tokens_served_share", AllFirms, "tokens_served_share", "share of token demand served"),
     headline("training_jobs_completed", AllFirms, "training_jobs_completed",

@@ -132,18 +132,23 @@ pub struct SitePeriod {
     pub queue_job_seconds: f64,
     /// Jobs waiting in the site's queue at the end of the period.
     pub jobs_waiting_end: u64,
-    /// What the site cost in the period, USD: lease of busy chip-hours at leased sites; capex of
-    /// every online chip-hour plus electricity of busy ones at owned sites. Always equals
+    /// What the site cost in the period, USD: on-demand lease of busy chip-hours; contracted
+    /// chip-hours online while the contract runs; capex and electricity of owned chips (busy, and
+    /// idle at their idle draw). Always equals
     /// `usage_cost_training_usd + usage_cost_inference_usd + cost_idle_usd`.
     pub cost_usd: f64,
     /// What users paid for training and fine-tuning chip-hours here, USD.
     pub usage_cost_training_usd: f64,
     /// What users paid for inference chip-hours here, USD.
     pub usage_cost_inference_usd: f64,
-    /// Capex of online chip-hours no one used (owned sites), USD: paid by no firm.
+    /// Cost of online chip-hours no work used, USD (paid by the site's owner or tenant, if any).
     pub cost_idle_usd: f64,
-    /// Energy drawn by busy chips including PUE, MWh.
+    /// Of `cost_idle_usd`, what no firm paid (a cloud's unrented chips), USD.
+    pub cost_unpaid_usd: f64,
+    /// Energy drawn including PUE (busy chips, and idle ones at their idle draw), MWh.
     pub energy_mwh: f64,
+    /// Contracts that ended here in the period because a rule made the tenant leave.
+    pub contracts_ended: u64,
     /// Jobs evicted by a rule.
     pub evictions: u64,
     /// Chip failures that interrupted a job.
@@ -215,6 +220,14 @@ pub struct FirmPeriod {
     pub cost_home_usd: f64,
     /// Spend abroad, USD.
     pub cost_abroad_usd: f64,
+    /// Of the spend, what paid for capacity no work used (owned chips and contracts), USD.
+    pub cost_idle_usd: f64,
+    /// Value of the chip-hours the firm's training and fine-tuning used, at the user price, USD.
+    pub usage_training_usd: f64,
+    /// Value of the chip-hours the firm's inference used, at the user price, USD.
+    pub usage_inference_usd: f64,
+    /// The firm's contracts that a rule ended in the period.
+    pub contracts_ended: u64,
     /// Training and fine-tuning jobs that arrived.
     pub jobs_arrived: u64,
     /// Jobs completed, by kind.
@@ -237,6 +250,24 @@ impl FirmPeriod {
     /// Spend at home and abroad, USD.
     pub fn cost_usd(&self) -> f64 {
         self.cost_home_usd + self.cost_abroad_usd
+    }
+
+    /// The spend that went to training and fine-tuning: what their chip-hours were worth plus
+    /// their pro-rata share (by that worth) of the spend on idle capacity; in a period with no
+    /// work at all, the idle spend counts as training's (capacity held for training runs).
+    pub fn spend_training_usd(&self) -> f64 {
+        self.cost_usd() - self.spend_inference_usd()
+    }
+
+    /// The spend that went to inference: what its chip-hours were worth plus its pro-rata share of
+    /// the spend on idle capacity.
+    pub fn spend_inference_usd(&self) -> f64 {
+        let used = self.usage_training_usd + self.usage_inference_usd;
+        if used > 0.0 {
+            self.usage_inference_usd + self.cost_idle_usd * self.usage_inference_usd / used
+        } else {
+            0.0
+        }
     }
 
     /// Jobs with no allowed site at the end of the period (blocked by a rule), all kinds.

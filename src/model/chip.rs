@@ -29,6 +29,8 @@ pub struct Chip {
     pub purchase_usd: f64,
     /// Typical lease price, USD per chip-hour.
     pub lease_usd_per_chip_hour: f64,
+    /// What an idle chip draws, as a fraction of its all-in power (0: idle chips draw nothing).
+    pub idle_power_fraction: f64,
 }
 
 impl Chip {

@@ -15,7 +15,7 @@ pub mod workload;
 pub use chip::{Chip, ChipId};
 pub use firm::{Firm, FirmId, PlacementStrategy};
 pub use policy::{Phase, Policy, Rule, RuleKind, Timeline};
-pub use site::{Delivery, Operator, Pricing, Site, SiteId, Supply};
+pub use site::{Delivery, LeasePrice, Operator, Pricing, Site, SiteId, Supply};
 pub use workload::{
     Arrivals, BatchWorkload, InferenceWorkload, JobKind, Quantity, Workload, WorkloadKind,
     LOGNORMAL_REACH,

@@ -3,6 +3,7 @@
 use crate::engine::SimTime;
 
 use super::chip::ChipId;
+use super::firm::FirmId;
 
 /// Index of a site in [`crate::model::World::sites`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -17,20 +18,59 @@ pub enum Operator {
     Foreign,
 }
 
-/// How chip-hours at a site are priced.
+/// How chip-hours at a site are priced, and who pays for capacity no work uses.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Pricing {
-    /// Leased capacity: users pay per busy chip-hour; electricity is included in the price.
+    /// On-demand rental: users pay per busy chip-hour, at the lease index times
+    /// `1 + on_demand_premium`; electricity is included. Idle capacity is the operator's.
     Lease {
-        /// USD per chip-hour.
+        /// The lease index before the site's first dated price ([`Site::lease_prices`]), USD per
+        /// chip-hour.
         usd_per_chip_hour: f64,
+        /// Fraction above the index that on-demand capacity costs (0: the index is the price).
+        on_demand_premium: f64,
+    },
+    /// Capacity reserved by contract: the tenant pays every online chip-hour, busy or idle, at the
+    /// lease index at the start of the current term (terms run from the site's first chips, each
+    /// `term` long); electricity is included. A rule that makes the tenant leave ends the contract.
+    Contract {
+        /// The lease index before the site's first dated price, USD per chip-hour.
+        usd_per_chip_hour: f64,
+        /// The firm that holds the contract (the only one that may list the site).
+        tenant: FirmId,
+        /// Length of one term; the price is re-set at each term's start.
+        term: crate::engine::SimDuration,
     },
     /// Owned chips: the purchase price is amortised over every online chip-hour, busy or idle;
-    /// electricity is paid on top for busy chips.
+    /// electricity is paid for busy chips and, at the chip's idle fraction, for idle ones.
     Owned {
         /// Years over which the purchase price is written off.
         amortisation_years: f64,
+        /// The firm that owns the chips and pays for them busy or idle (the only one that may
+        /// list the site); `None` for a cloud that rents chip-hours to whoever uses them, its
+        /// idle capacity paid by no firm.
+        owner: Option<FirmId>,
     },
+}
+
+impl Pricing {
+    /// The firm that pays for this site's capacity whether or not it is used, if one does.
+    pub fn payer(&self) -> Option<FirmId> {
+        match *self {
+            Pricing::Lease { .. } => None,
+            Pricing::Contract { tenant, .. } => Some(tenant),
+            Pricing::Owned { owner, .. } => owner,
+        }
+    }
+}
+
+/// A dated lease price: the index from `from` on, until the next one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LeasePrice {
+    /// When this price takes effect.
+    pub from: SimTime,
+    /// USD per chip-hour.
+    pub usd_per_chip_hour: f64,
 }
 
 /// A dated delivery of chips to a site.
@@ -85,4 +125,28 @@ pub struct Site {
     pub deliveries: Vec<Delivery>,
     /// Steady supply, if any.
     pub supply: Option<Supply>,
+    /// The lease index by date (leased and contracted sites), in order of date.
+    pub lease_prices: Vec<LeasePrice>,
+}
+
+impl Site {
+    /// The lease index at `t`: the last dated price at or before `t`, else the base price (0 for
+    /// owned sites).
+    pub fn lease_index(&self, t: SimTime) -> f64 {
+        let base = match self.pricing {
+            Pricing::Lease {
+                usd_per_chip_hour, ..
+            }
+            | Pricing::Contract {
+                usd_per_chip_hour, ..
+            } => usd_per_chip_hour,
+            Pricing::Owned { .. } => 0.0,
+        };
+        let i = self.lease_prices.partition_point(|p| p.from <= t);
+        if i == 0 {
+            base
+        } else {
+            self.lease_prices[i - 1].usd_per_chip_hour
+        }
+    }
 }

@@ -39,6 +39,7 @@ pub const CHIP_KEYS: &[&str] = &[
     "inference_tokens_per_s",
     "purchase_usd",
     "lease_usd_per_chip_hour",
+    "idle_power_fraction",
     "source",
 ];
 
@@ -48,7 +49,12 @@ pub const SITE_KEYS: &[&str] = &[
     "operator",
     "chip",
     "pricing",
+    "owner",
+    "tenant",
+    "term_years",
     "lease_usd_per_chip_hour",
+    "lease_prices",
+    "on_demand_premium",
     "amortisation_years",
     "electricity_usd_per_kwh",
     "pue",
@@ -260,6 +266,7 @@ pub struct RawChip {
     pub inference_tokens_per_s: RawQuantity,
     pub purchase_usd: RawQuantity,
     pub lease_usd_per_chip_hour: RawQuantity,
+    pub idle_power_fraction: Option<RawQuantity>,
     pub source: Option<RawSource>,
 }
 
@@ -276,6 +283,7 @@ pub enum RawOperator {
 #[serde(rename_all = "snake_case")]
 pub enum RawPricing {
     Lease,
+    Contract,
     Owned,
 }
 
@@ -287,7 +295,12 @@ pub struct RawSite {
     pub operator: RawOperator,
     pub chip: String,
     pub pricing: RawPricing,
+    pub owner: Option<String>,
+    pub tenant: Option<String>,
+    pub term_years: Option<RawQuantity>,
     pub lease_usd_per_chip_hour: Option<RawQuantity>,
+    pub lease_prices: Option<Vec<RawLeasePrice>>,
+    pub on_demand_premium: Option<RawQuantity>,
     pub amortisation_years: Option<RawQuantity>,
     pub electricity_usd_per_kwh: RawQuantity,
     pub pue: RawQuantity,
@@ -301,6 +314,14 @@ pub struct RawSite {
     pub deliveries: Vec<RawDelivery>,
     pub supply: Option<RawSupply>,
     pub source: Option<RawSource>,
+}
+
+/// One `{ from, usd_per_chip_hour }` of `lease_prices`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLeasePrice {
+    pub from: RawDate,
+    pub usd_per_chip_hour: f64,
 }
 
 /// One `{ date, chips }` of `deliveries`.

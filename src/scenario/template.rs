@@ -37,12 +37,14 @@ pub(crate) enum ChipFigure {
     InferenceTokensPerS,
     PurchaseUsd,
     LeaseUsdPerChipHour,
+    IdlePowerFraction,
 }
 
 /// A figure of a site.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SiteFigure {
     LeaseUsdPerChipHour,
+    OnDemandPremium,
     AmortisationYears,
     ElectricityUsdPerKwh,
     Pue,
@@ -101,6 +103,7 @@ impl Figure {
                     "inference_tokens_per_s" => ChipFigure::InferenceTokensPerS,
                     "purchase_usd" => ChipFigure::PurchaseUsd,
                     "lease_usd_per_chip_hour" => ChipFigure::LeaseUsdPerChipHour,
+                    "idle_power_fraction" => ChipFigure::IdlePowerFraction,
                     _ => return None,
                 },
             ),
@@ -108,6 +111,7 @@ impl Figure {
                 i,
                 match key {
                     "lease_usd_per_chip_hour" => SiteFigure::LeaseUsdPerChipHour,
+                    "on_demand_premium" => SiteFigure::OnDemandPremium,
                     "amortisation_years" => SiteFigure::AmortisationYears,
                     "electricity_usd_per_kwh" => SiteFigure::ElectricityUsdPerKwh,
                     "pue" => SiteFigure::Pue,
@@ -245,13 +249,19 @@ fn set(world: &mut model::World, slot: &Slot, value: Value) -> Result<(), String
                 ChipFigure::InferenceTokensPerS => &mut chip.inference_tokens_per_s,
                 ChipFigure::PurchaseUsd => &mut chip.purchase_usd,
                 ChipFigure::LeaseUsdPerChipHour => &mut chip.lease_usd_per_chip_hour,
+                ChipFigure::IdlePowerFraction => &mut chip.idle_power_fraction,
             };
             *field = v;
             if figure == ChipFigure::LeaseUsdPerChipHour {
                 for &s in &slot.followers {
                     let site = world.sites.get_mut(s).ok_or(format!("site {s}"))?;
                     match &mut site.pricing {
-                        Pricing::Lease { usd_per_chip_hour } => *usd_per_chip_hour = v,
+                        Pricing::Lease {
+                            usd_per_chip_hour, ..
+                        }
+                        | Pricing::Contract {
+                            usd_per_chip_hour, ..
+                        } => *usd_per_chip_hour = v,
                         Pricing::Owned { .. } => return Err(format!("lease price at site {s}")),
                     }
                 }
@@ -262,12 +272,25 @@ fn set(world: &mut model::World, slot: &Slot, value: Value) -> Result<(), String
             let v = number("a site figure")?;
             match figure {
                 SiteFigure::LeaseUsdPerChipHour => match &mut site.pricing {
-                    Pricing::Lease { usd_per_chip_hour } => *usd_per_chip_hour = v,
+                    Pricing::Lease {
+                        usd_per_chip_hour, ..
+                    }
+                    | Pricing::Contract {
+                        usd_per_chip_hour, ..
+                    } => *usd_per_chip_hour = v,
                     Pricing::Owned { .. } => return Err(format!("lease price at site {i}")),
                 },
+                SiteFigure::OnDemandPremium => match &mut site.pricing {
+                    Pricing::Lease {
+                        on_demand_premium, ..
+                    } => *on_demand_premium = v,
+                    _ => return Err(format!("on-demand premium at site {i}")),
+                },
                 SiteFigure::AmortisationYears => match &mut site.pricing {
-                    Pricing::Owned { amortisation_years } => *amortisation_years = v,
-                    Pricing::Lease { .. } => return Err(format!("amortisation at site {i}")),
+                    Pricing::Owned {
+                        amortisation_years, ..
+                    } => *amortisation_years = v,
+                    _ => return Err(format!("amortisation at site {i}")),
                 },
                 SiteFigure::ElectricityUsdPerKwh => site.electricity_usd_per_kwh = v,
                 SiteFigure::Pue => site.pue = v,

@@ -169,13 +169,15 @@ fn the_template_draws_the_world_that_validating_again_would_build() {
     assert_eq!(
         w.sites[0].pricing,
         model::Pricing::Lease {
-            usd_per_chip_hour: chip_lease
+            usd_per_chip_hour: chip_lease,
+            on_demand_premium: 0.0,
         }
     );
     assert_ne!(
         w.sites[1].pricing,
         model::Pricing::Lease {
-            usd_per_chip_hour: chip_lease
+            usd_per_chip_hour: chip_lease,
+            on_demand_premium: 0.0,
         }
     );
 }

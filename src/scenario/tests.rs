@@ -581,7 +581,8 @@ fn valid_scenario_loads() {
     assert_eq!(
         johor.pricing,
         Pricing::Lease {
-            usd_per_chip_hour: 2.35
+            usd_per_chip_hour: 2.35,
+            on_demand_premium: 0.0,
         }
     );
     let at: Vec<(u64, u64)> = johor.deliveries.iter().map(|d| (d.at.0, d.chips)).collect();
@@ -591,7 +592,8 @@ fn valid_scenario_loads() {
     assert_eq!(
         east.pricing,
         Pricing::Owned {
-            amortisation_years: 4.0
+            amortisation_years: 4.0,
+            owner: None,
         }
     );
     let supply = east.supply.expect("supply");

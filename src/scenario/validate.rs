@@ -33,9 +33,9 @@ use chrono::NaiveDate;
 
 use crate::engine::{rng, SimDuration, SimTime, SECS_PER_DAY};
 use crate::model::{
-    self, Arrivals, BatchWorkload, Chip, ChipId, Delivery, Firm, InferenceWorkload, JobKind,
-    Operator, PlacementStrategy, Policy, Pricing, Quantity, Rule, RuleKind, Site, SiteId, Supply,
-    Timeline, Workload, WorkloadKind,
+    self, Arrivals, BatchWorkload, Chip, ChipId, Delivery, Firm, FirmId, InferenceWorkload,
+    JobKind, LeasePrice, Operator, PlacementStrategy, Policy, Pricing, Quantity, Rule, RuleKind,
+    Site, SiteId, Supply, Timeline, Workload, WorkloadKind,
 };
 
 use super::locate::{fmt_key, key, Seg, Want};
@@ -852,10 +852,11 @@ pub(crate) fn validate(
         cx.owner.set(Some(Owner::Chip(i)));
         chips.push(chip(&cx, name, c, &mut prov)?);
     }
+    let firm_names: Vec<&str> = raw.firms.0.iter().map(|(n, _)| n.as_str()).collect();
     let mut sites = Vec::with_capacity(raw.sites.0.len());
     for (i, (name, s)) in raw.sites.0.iter().enumerate() {
         cx.owner.set(Some(Owner::Site(i)));
-        sites.push(site(&cx, name, s, &chips, &mut prov)?);
+        sites.push(site(&cx, name, s, &chips, &firm_names, &mut prov)?);
     }
     let mut firms = Vec::with_capacity(raw.firms.0.len());
     for (i, (name, f)) in raw.firms.0.iter().enumerate() {
@@ -1050,6 +1051,16 @@ fn chip(cx: &Cx, name: &str, c: &RawChip, prov: &mut Vec<Provenance>) -> R<Chip>
             range(0.0, 1e4),
             "typical lease price in USD per chip-hour",
         )?,
+        idle_power_fraction: match &c.idle_power_fraction {
+            Some(q) => cx.num(
+                q,
+                &path.k("idle_power_fraction"),
+                Bound::Fraction,
+                "what an idle chip draws as a fraction of its all-in power (e.g. 0.3); leave it \
+                 out for no idle draw",
+            )?,
+            None => 0.0,
+        },
     };
     let base = format!("chips.{}", fmt_key(name));
     sources(&base, &c.source, raw::CHIP_KEYS, &path, prov)?;
@@ -1073,65 +1084,198 @@ fn chip_ref(name: &str, chips: &[Chip], path: &P) -> R<ChipId> {
     ))
 }
 
-fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provenance>) -> R<Site> {
+fn site(
+    cx: &Cx,
+    name: &str,
+    s: &RawSite,
+    chips: &[Chip],
+    firms: &[&str],
+    prov: &mut Vec<Provenance>,
+) -> R<Site> {
     let path = P::root("sites").k(name);
     entry_name(name, &path, "site")?;
     let jurisdiction = iso(&s.jurisdiction, &path.k("jurisdiction"))?;
     let chip_id = chip_ref(&s.chip, chips, &path.k("chip"))?;
     let chip = chips.get(chip_id.0 as usize);
 
-    let pricing = match s.pricing {
-        RawPricing::Lease => {
-            if s.amortisation_years.is_some() {
-                return Err(path.k("amortisation_years").key(
-                    "amortisation_years applies only to owned sites",
-                    "remove it, or set pricing = \"owned\"",
-                ));
-            }
-            let price = match &s.lease_usd_per_chip_hour {
-                Some(p) => cx.num(
-                    p,
-                    &path.k("lease_usd_per_chip_hour"),
-                    range(0.0, 1e4),
-                    "lease price at this site in USD per chip-hour",
-                )?,
-                None => {
-                    // The chip's price: if that is uncertain, this site follows its draws.
-                    if let Some(Owner::Site(me)) = cx.owner.get() {
-                        let lease =
-                            Figure::Chip(chip_id.0 as usize, ChipFigure::LeaseUsdPerChipHour);
-                        for slot in cx.slots.borrow_mut().iter_mut() {
-                            if slot.figure == lease {
-                                slot.followers.push(me);
-                            }
-                        }
-                    }
-                    chip.map_or(0.0, |c| c.lease_usd_per_chip_hour)
-                }
-            };
-            Pricing::Lease {
-                usd_per_chip_hour: price,
-            }
+    // Fields that belong to one kind of pricing only.
+    let only = |key: &str, present: bool, kinds: &str, fix: &str| -> R<()> {
+        if present {
+            Err(path.k(key).key(
+                format!("{key} applies only to {kinds}"),
+                format!("remove it, or set {fix}"),
+            ))
+        } else {
+            Ok(())
         }
-        RawPricing::Owned => {
-            if s.lease_usd_per_chip_hour.is_some() {
-                return Err(path.k("lease_usd_per_chip_hour").key(
-                    "lease_usd_per_chip_hour applies only to leased sites",
-                    "remove it, or set pricing = \"lease\"",
-                ));
-            }
-            Pricing::Owned {
-                amortisation_years: cx.num(
-                    s.amortisation_years
-                        .as_ref()
-                        .unwrap_or(&RawQuantity::Fixed(4.0)),
-                    &path.k("amortisation_years"),
-                    range(0.1, 100.0),
-                    "years over which the purchase price is written off (default 4)",
-                )?,
+    };
+    let lease_like = matches!(s.pricing, RawPricing::Lease | RawPricing::Contract);
+    only(
+        "amortisation_years",
+        s.amortisation_years.is_some() && s.pricing != RawPricing::Owned,
+        "owned sites",
+        "pricing = \"owned\"",
+    )?;
+    only(
+        "owner",
+        s.owner.is_some() && s.pricing != RawPricing::Owned,
+        "owned sites",
+        "pricing = \"owned\"",
+    )?;
+    only(
+        "lease_usd_per_chip_hour",
+        s.lease_usd_per_chip_hour.is_some() && !lease_like,
+        "leased and contracted sites",
+        "pricing = \"lease\" or \"contract\"",
+    )?;
+    only(
+        "lease_prices",
+        s.lease_prices.is_some() && !lease_like,
+        "leased and contracted sites",
+        "pricing = \"lease\" or \"contract\"",
+    )?;
+    only(
+        "on_demand_premium",
+        s.on_demand_premium.is_some() && s.pricing != RawPricing::Lease,
+        "on-demand leased sites",
+        "pricing = \"lease\"",
+    )?;
+    for key in ["tenant", "term_years"] {
+        let present = match key {
+            "tenant" => s.tenant.is_some(),
+            _ => s.term_years.is_some(),
+        };
+        only(
+            key,
+            present && s.pricing != RawPricing::Contract,
+            "contracted sites",
+            "pricing = \"contract\"",
+        )?;
+    }
+    let firm_ref = |key: &str, firm: &str| -> R<FirmId> {
+        match firms.iter().position(|f| *f == firm) {
+            Some(i) => Ok(FirmId(i as u32)),
+            None => {
+                let known = sorted(firms.iter().copied());
+                Err(path.k(key).value(
+                    format!("unknown firm '{firm}'"),
+                    format!(
+                        "known firms: {}{} (define it under [firms.{}] or fix the name)",
+                        list_or_none(&known),
+                        did_you_mean(firm, &known),
+                        fmt_key(firm)
+                    ),
+                ))
             }
         }
     };
+    // The lease index before the first dated price: the site's own, else the chip's.
+    let base_lease = |cx: &Cx| -> R<f64> {
+        Ok(match &s.lease_usd_per_chip_hour {
+            Some(p) => cx.num(
+                p,
+                &path.k("lease_usd_per_chip_hour"),
+                range(0.0, 1e4),
+                "lease price at this site in USD per chip-hour",
+            )?,
+            None => {
+                // The chip's price: if that is uncertain, this site follows its draws.
+                if let Some(Owner::Site(me)) = cx.owner.get() {
+                    let lease = Figure::Chip(chip_id.0 as usize, ChipFigure::LeaseUsdPerChipHour);
+                    for slot in cx.slots.borrow_mut().iter_mut() {
+                        if slot.figure == lease {
+                            slot.followers.push(me);
+                        }
+                    }
+                }
+                chip.map_or(0.0, |c| c.lease_usd_per_chip_hour)
+            }
+        })
+    };
+    let pricing = match s.pricing {
+        RawPricing::Lease => Pricing::Lease {
+            usd_per_chip_hour: base_lease(cx)?,
+            on_demand_premium: match &s.on_demand_premium {
+                Some(q) => cx.num(
+                    q,
+                    &path.k("on_demand_premium"),
+                    range(0.0, 10.0),
+                    "fraction above the lease index that on-demand capacity costs (0.7 = 70% \
+                     more); leave it out when the price given is the on-demand price",
+                )?,
+                None => 0.0,
+            },
+        },
+        RawPricing::Contract => {
+            let Some(tenant) = &s.tenant else {
+                return Err(path.key(
+                    format!("contracted site '{name}' has no tenant"),
+                    "add tenant = \"<firm>\": the firm that holds the contract",
+                ));
+            };
+            let tenant = firm_ref("tenant", tenant)?;
+            let Some(term) = &s.term_years else {
+                return Err(path.key(
+                    format!("contracted site '{name}' has no term_years"),
+                    "add term_years = 1 (the contract's term; its price is re-set at each term's \
+                     start)",
+                ));
+            };
+            if !matches!(term, RawQuantity::Fixed(_)) {
+                return Err(path.k("term_years").value(
+                    "term_years must be a number, not a distribution",
+                    "give the term in years, e.g. term_years = 2",
+                ));
+            }
+            let term = cx.duration(
+                term,
+                &path.k("term_years"),
+                range(1.0 / 365.0, 50.0),
+                365.0 * SECS_PER_DAY as f64,
+                "the contract's term in years (1/365 to 50)",
+            )?;
+            Pricing::Contract {
+                usd_per_chip_hour: base_lease(cx)?,
+                tenant,
+                term,
+            }
+        }
+        RawPricing::Owned => Pricing::Owned {
+            amortisation_years: cx.num(
+                s.amortisation_years
+                    .as_ref()
+                    .unwrap_or(&RawQuantity::Fixed(4.0)),
+                &path.k("amortisation_years"),
+                range(0.1, 100.0),
+                "years over which the purchase price is written off (default 4)",
+            )?,
+            owner: match &s.owner {
+                Some(o) => Some(firm_ref("owner", o)?),
+                None => None,
+            },
+        },
+    };
+    let mut lease_prices = Vec::new();
+    for (i, lp) in s.lease_prices.iter().flatten().enumerate() {
+        let lp_path = path.k("lease_prices").i(i);
+        let usd = num(
+            lp.usd_per_chip_hour,
+            &lp_path.k("usd_per_chip_hour"),
+            range(0.0, 1e4),
+            "the lease index from this date, in USD per chip-hour",
+        )?;
+        if i > 0 && lp.from.0 <= s.lease_prices.as_ref().expect("listed")[i - 1].from.0 {
+            return Err(lp_path.k("from").value(
+                format!("{} is not after the previous price's date", lp.from.0),
+                "list lease prices in order of date, one per date",
+            ));
+        }
+        // A price dated before the horizon is in force at its start (the latest such one).
+        lease_prices.push(LeasePrice {
+            from: cx.time(lp.from.0.max(cx.start)),
+            usd_per_chip_hour: usd,
+        });
+    }
 
     chip_count(
         s.initial_chips,
@@ -1265,6 +1409,7 @@ fn site(cx: &Cx, name: &str, s: &RawSite, chips: &[Chip], prov: &mut Vec<Provena
         initial_chips: s.initial_chips,
         deliveries,
         supply,
+        lease_prices,
     };
     let base = format!("sites.{}", fmt_key(name));
     sources(&base, &s.source, raw::SITE_KEYS, &path, prov)?;
@@ -1309,6 +1454,22 @@ fn firm(
         let id = SiteId(id as u32);
         if ids.contains(&id) {
             return Err(sp.value(format!("site '{s}' is listed twice"), "remove the repeat"));
+        }
+        if let Some(payer) = sites[id.0 as usize].pricing.payer() {
+            if payer.0 as usize != index {
+                let (role, key) = match sites[id.0 as usize].pricing {
+                    Pricing::Contract { .. } => ("contracted by", "tenant"),
+                    _ => ("owned by", "owner"),
+                };
+                return Err(sp.value(
+                    format!("site '{s}' is {role} another firm; only that firm may use it"),
+                    format!(
+                        "remove it from this firm's sites, or change the site's {key} (a firm \
+                         that shares capacity rents it: pricing = \"lease\", or owned without \
+                         an owner)"
+                    ),
+                ));
+            }
         }
         ids.push(id);
     }

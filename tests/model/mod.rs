@@ -3,6 +3,7 @@
 //! published training runs.
 
 mod calibration;
+mod costs;
 mod placement;
 mod policies;
 mod regressions;

@@ -148,6 +148,8 @@ pub struct WorldBuilder {
     sites: Vec<(String, SiteBuilder)>,
     firms: Vec<(String, FirmBuilder)>,
     policies: Vec<PolicyBuilder>,
+    /// Extra keys of chip tables: (chip, key, TOML literal).
+    chip_fields: Vec<(String, String, String)>,
 }
 
 impl Default for WorldBuilder {
@@ -171,6 +173,7 @@ impl WorldBuilder {
             sites: Vec::new(),
             firms: Vec::new(),
             policies: Vec::new(),
+            chip_fields: Vec::new(),
         }
     }
 
@@ -196,6 +199,14 @@ impl WorldBuilder {
     /// Adds a chip type.
     pub fn chip(mut self, chip: Chip) -> Self {
         self.chips.push(chip);
+        self
+    }
+
+    /// Sets another key of chip `chip`'s table, given as a TOML literal
+    /// (`chip_set("h100", "idle_power_fraction", "0.3")`).
+    pub fn chip_set(mut self, chip: &str, key: &str, literal: &str) -> Self {
+        self.chip_fields
+            .push((chip.to_string(), key.to_string(), literal.to_string()));
         self
     }
 
@@ -259,6 +270,9 @@ impl WorldBuilder {
         for c in &self.chips {
             out.push('\n');
             out.push_str(&c.toml());
+            for (_, key, literal) in self.chip_fields.iter().filter(|(n, _, _)| n == c.name) {
+                out.push_str(&format!("{key} = {literal}\n"));
+            }
         }
         for (name, s) in &self.sites {
             out.push_str(&format!("\n[sites.{}]\n", quote_key(name)));

@@ -5,28 +5,19 @@
 use crate::engine::SimTime;
 use crate::metrics::FLOP_PER_PFLOP_DAY;
 
-use super::super::{FirmId, Pricing, SiteId};
+use super::super::{FirmId, SiteId};
 use super::jobs::JobState;
 use super::CapacityModel;
 
 impl CapacityModel<'_> {
-    /// Price of one chip-hour of capacity at `site` (lease price or amortised capex), rules included.
-    pub(super) fn capacity_price(&self, site: SiteId) -> f64 {
-        self.rates[site.0 as usize].capacity_price
+    /// What `firm` pays for one more busy chip-hour at `site`.
+    pub(super) fn marginal_price(&self, firm: FirmId, site: SiteId) -> f64 {
+        self.rates[site.0 as usize].marginal_price(firm)
     }
 
-    /// What a user pays for one busy chip-hour at `site`.
-    pub(super) fn user_price(&self, site: SiteId) -> f64 {
-        self.rates[site.0 as usize].user_price
-    }
-
-    /// Electricity drawn by one busy chip for one hour, kWh (PUE included).
-    fn kwh_per_chip_hour(&self, site: SiteId) -> f64 {
-        let s = &self.world.sites[site.0 as usize];
-        self.world.site_chip(site).all_in_power_w * s.pue / 1_000.0
-    }
-
-    /// Adds `chips` busy chips at `site` for `firm` over `[a, b)` to the metrics.
+    /// Adds `chips` busy chips at `site` for `firm` over `[a, b)` to the metrics: the busy
+    /// share of the site's cost, the value of the work (the user price) and what the firm pays
+    /// (the busy price where it already pays for the capacity, the user price elsewhere).
     pub(super) fn accrue_busy(
         &mut self,
         site: SiteId,
@@ -42,38 +33,32 @@ impl CapacityModel<'_> {
         let s = site.0 as usize;
         let f = firm.0 as usize;
         let home = self.is_home(firm, site);
-        let user_price = self.user_price(site);
-        let (site_price, capex) = match self.world.sites[s].pricing {
-            // Owned capacity is costed on online chip-hours (see `accrue_online`); only energy here.
-            Pricing::Owned { .. } => (
-                user_price - self.capacity_price(site),
-                self.capacity_price(site),
-            ),
-            Pricing::Lease { .. } => (user_price, 0.0),
-        };
-        let mwh_per_chip_hour = self.kwh_per_chip_hour(site) / 1_000.0;
+        let r = self.rates[s];
+        let paid = r.marginal_price(firm);
         let (site_rows, firm_rows) = (&mut self.metrics.site[s], &mut self.metrics.firm[f]);
-        let capex_busy = &mut self.capex_busy[s];
+        let capacity_busy = &mut self.capacity_busy[s];
         self.periods.split(a, b, |p, secs| {
             let h = chips as f64 * secs / 3_600.0;
             let row = &mut site_rows[p];
             row.chip_hours_busy += h;
-            row.energy_mwh += h * mwh_per_chip_hour;
-            row.cost_usd += h * site_price;
-            capex_busy[p] += h * capex;
+            row.energy_mwh += h * r.mwh_busy;
+            row.cost_usd += h * r.busy_price;
+            capacity_busy[p] += h * r.online_price;
+            let fr = &mut firm_rows[p];
             if inference {
                 row.chip_hours_inference += h;
-                row.usage_cost_inference_usd += h * user_price;
+                row.usage_cost_inference_usd += h * r.user_price;
+                fr.usage_inference_usd += h * r.user_price;
             } else {
-                row.usage_cost_training_usd += h * user_price;
+                row.usage_cost_training_usd += h * r.user_price;
+                fr.usage_training_usd += h * r.user_price;
             }
-            let fr = &mut firm_rows[p];
             if home {
                 fr.chip_hours_home += h;
-                fr.cost_home_usd += h * user_price;
+                fr.cost_home_usd += h * paid;
             } else {
                 fr.chip_hours_abroad += h;
-                fr.cost_abroad_usd += h * user_price;
+                fr.cost_abroad_usd += h * paid;
             }
         });
     }
@@ -145,22 +130,31 @@ impl CapacityModel<'_> {
         });
     }
 
-    /// Brings a site's online chip-hours (and owned capex) up to `now`.
+    /// Brings a site's online chip-hours, their cost (capex and idle draw of owned chips, a
+    /// running contract) and its payer's spend up to `now`.
     pub(super) fn accrue_online(&mut self, site: SiteId, now: SimTime) {
         let s = site.0 as usize;
         let from = self.sites[s].online_acc_from;
         let online = self.sites[s].online() as f64;
-        let capex = match self.world.sites[s].pricing {
-            Pricing::Owned { .. } => self.capacity_price(site),
-            Pricing::Lease { .. } => 0.0,
-        };
+        let r = self.rates[s];
+        let payer = r.payer.map(|f| (f.0 as usize, self.is_home(f, site)));
         let rows = &mut self.metrics.site[s];
-        let capex_online = &mut self.capex_online[s];
+        let firm_rows = payer.map(|(f, home)| (&mut self.metrics.firm[f], home));
+        let capacity_online = &mut self.capacity_online[s];
+        let mut firm_rows = firm_rows;
         self.periods.split(from, now, |p, secs| {
             let h = online * secs / 3_600.0;
             rows[p].chip_hours_online += h;
-            rows[p].cost_usd += h * capex;
-            capex_online[p] += h * capex;
+            rows[p].energy_mwh += h * r.mwh_online;
+            rows[p].cost_usd += h * r.online_price;
+            capacity_online[p] += h * r.online_price;
+            if let Some((fr, home)) = firm_rows.as_mut() {
+                if *home {
+                    fr[p].cost_home_usd += h * r.online_price;
+                } else {
+                    fr[p].cost_abroad_usd += h * r.online_price;
+                }
+            }
         });
         self.sites[s].online_acc_from = now;
     }

@@ -131,38 +131,54 @@ impl CapacityModel<'_> {
         Ok(self.metrics)
     }
 
-    /// Sets each site's idle cost and checks, per period, that what sites cost equals what firms
-    /// paid plus what no one used.
+    /// Sets each site's idle cost (and what of it no firm paid) and each payer's share of it, and
+    /// checks, per period, that what sites cost equals what firms paid plus what no one paid for,
+    /// that each site's cost is its usage plus its idle cost, and that what firms paid less their
+    /// idle share is the usage.
     fn close_costs(&mut self) -> Result<(), ModelError> {
         for s in 0..self.sites.len() {
+            let payer = self.world.sites[s].pricing.payer();
             for p in 0..self.periods.len() {
-                let idle = self.capex_online[s][p] - self.capex_busy[s][p];
-                let scale = self.capex_online[s][p].abs().max(1.0);
+                let idle = self.capacity_online[s][p] - self.capacity_busy[s][p];
+                let scale = self.capacity_online[s][p].abs().max(1.0);
                 if idle < -COST_TOLERANCE * scale {
                     return Err(ModelError::new(format!(
-                        "invariant broken: site '{}' period {p}: capex of busy chip-hours {} \
-                         exceeds capex of online chip-hours {}",
-                        self.world.sites[s].name, self.capex_busy[s][p], self.capex_online[s][p]
+                        "invariant broken: site '{}' period {p}: capacity cost of busy chip-hours \
+                         {} exceeds that of online chip-hours {}",
+                        self.world.sites[s].name,
+                        self.capacity_busy[s][p],
+                        self.capacity_online[s][p]
                     )));
                 }
-                self.metrics.site[s][p].cost_idle_usd = idle.max(0.0);
+                let idle = idle.max(0.0);
+                self.metrics.site[s][p].cost_idle_usd = idle;
+                // Idle capacity is the payer's while it pays (an owner always; a tenant until
+                // its contract ends, after which the online price is zero and so is the idle).
+                match payer {
+                    Some(f) => self.metrics.firm[f.0 as usize][p].cost_idle_usd += idle,
+                    None => self.metrics.site[s][p].cost_unpaid_usd = idle,
+                }
             }
         }
         for p in 0..self.periods.len() {
-            let sites: f64 = self.metrics.site.iter().map(|r| r[p].cost_usd).sum();
-            let usage: f64 = self
-                .metrics
-                .site
-                .iter()
-                .map(|r| r[p].usage_cost_usd())
-                .sum();
-            let idle: f64 = self.metrics.site.iter().map(|r| r[p].cost_idle_usd).sum();
+            let sum_sites = |g: fn(&crate::metrics::SitePeriod) -> f64| -> f64 {
+                self.metrics.site.iter().map(|r| g(&r[p])).sum()
+            };
+            let sites = sum_sites(|r| r.cost_usd);
+            let usage = sum_sites(|r| r.usage_cost_usd());
+            let idle = sum_sites(|r| r.cost_idle_usd);
+            let unpaid = sum_sites(|r| r.cost_unpaid_usd);
             let firms: f64 = self.metrics.firm.iter().map(|r| r[p].cost_usd()).sum();
+            let firms_idle: f64 = self.metrics.firm.iter().map(|r| r[p].cost_idle_usd).sum();
             let tol = COST_TOLERANCE * sites.abs().max(1.0);
-            if (sites - (firms + idle)).abs() > tol || (usage - firms).abs() > tol {
+            if (sites - (firms + unpaid)).abs() > tol
+                || (sites - (usage + idle)).abs() > tol
+                || (firms - firms_idle - usage).abs() > tol
+            {
                 return Err(ModelError::new(format!(
                     "invariant broken: costs do not reconcile in period {p}: sites cost {sites} \
-                     but firms paid {firms} (sites recorded {usage}) and idle capacity cost {idle}"
+                     (usage {usage}, idle {idle}) but firms paid {firms} (of it {firms_idle} for \
+                     idle capacity) and no one paid {unpaid}"
                 )));
             }
         }
@@ -176,6 +192,7 @@ impl CapacityModel<'_> {
                 for (name, v) in [
                     ("cost_usd", r.cost_usd),
                     ("cost_idle_usd", r.cost_idle_usd),
+                    ("cost_unpaid_usd", r.cost_unpaid_usd),
                     ("usage_cost_training_usd", r.usage_cost_training_usd),
                     ("usage_cost_inference_usd", r.usage_cost_inference_usd),
                     ("energy_mwh", r.energy_mwh),
@@ -218,6 +235,9 @@ impl CapacityModel<'_> {
                     ),
                     ("cost_home_usd", r.cost_home_usd),
                     ("cost_abroad_usd", r.cost_abroad_usd),
+                    ("cost_idle_usd", r.cost_idle_usd),
+                    ("usage_training_usd", r.usage_training_usd),
+                    ("usage_inference_usd", r.usage_inference_usd),
                 ] {
                     if !(v.is_finite() && v >= 0.0) {
                         return Err(ModelError::new(format!(

@@ -49,11 +49,23 @@
 //!
 //! # Costs and energy
 //!
-//! Leased sites charge each busy chip-hour (electricity included). Owned sites cost their amortised
-//! capex on every online chip-hour plus the electricity of busy chips; firms are charged capex plus
-//! electricity for the chip-hours they use, and the capex of idle chip-hours is `cost_idle_usd`, paid
-//! by no firm. So in every period: what sites cost = what firms pay + what no one used (checked).
-//! Energy counts busy chips at `all_in_power_w x PUE`; idle draw is not modelled.
+//! Each site's capacity is priced one of three ways ([`super::Pricing`]):
+//! - *on demand* (`lease`): each busy chip-hour at the lease index x (1 + premium), electricity
+//!   included; idle capacity is the operator's and not in the world's costs;
+//! - *by contract*: the tenant pays every online chip-hour, busy or idle, at the index at the start
+//!   of the term; a rule that makes the tenant leave ends the contract (counted in
+//!   `contracts_ended`), and nothing is paid after;
+//! - *owned*: amortised capex plus the idle draw's electricity on every online chip-hour, and the
+//!   rest of the electricity on busy ones. An owner pays all of it, busy or idle; a cloud without
+//!   an owner charges users capex plus electricity per busy chip-hour, and its idle capacity is paid
+//!   by no firm.
+//!
+//! Sites record what they cost, the value of the chip-hours used (at the user price), and the cost
+//! of idle capacity (`cost_idle_usd`), of which `cost_unpaid_usd` no firm paid. Firms record what
+//! they spent, and of it what paid for capacity no work used. In every period, checked: what sites
+//! cost = what firms paid + what no one paid for; each site's cost = its usage + its idle cost; and
+//! what firms paid less their idle share = the usage. Energy counts busy chips at `all_in_power_w x
+//! PUE` and idle ones at the chip's `idle_power_fraction` of it.
 
 mod accounting;
 mod inference;
@@ -73,6 +85,15 @@ use jobs::{Backlogs, Job};
 use queue::SiteState;
 use rules::SiteRates;
 use supply::Shipment;
+
+/// The instants at which rules or prices change, sorted and distinct.
+fn change_points(world: &World, horizon: SimTime) -> Vec<SimTime> {
+    let mut v = world.timeline.change_points();
+    v.extend(rules::price_change_points(world, horizon));
+    v.sort_unstable();
+    v.dedup();
+    v
+}
 
 /// `x.ceil() as u64` without the libm call (`ceil` is not an instruction on baseline x86-64):
 /// the same value for every `f64`, NaN and negatives giving 0, and saturating above `u64::MAX`.
@@ -155,10 +176,10 @@ struct CapacityModel<'w> {
     /// Per firm, its sites in order of preference for inference, with whether rules allow a new
     /// batch there and whether they allow a running service to stay. Refreshed with `rates`.
     inference_order: Vec<Vec<(SiteId, bool, bool)>>,
-    /// Owned capacity's capex per site and period: on online chip-hours, and on busy ones (their
+    /// The online price per site and period, on online chip-hours and on busy ones (their
     /// difference is the idle cost).
-    capex_online: Vec<Vec<f64>>,
-    capex_busy: Vec<Vec<f64>>,
+    capacity_online: Vec<Vec<f64>>,
+    capacity_busy: Vec<Vec<f64>>,
 }
 
 /// Runs one replication of `world` and returns what happened, per period.
@@ -256,14 +277,14 @@ pub fn run_replication(
         shipments: Vec::new(),
         error: None,
         rates: Vec::new(),
-        change_points: world.timeline.change_points(),
+        change_points: change_points(world, horizon),
         home: firm_site(&|f, s| world.sites[s].jurisdiction == f.headquarters),
         domestic_chip: firm_site(&|f, s| {
             world.site_chip(SiteId(s as u32)).vendor_country == f.headquarters
         }),
         inference_order: Vec::new(),
-        capex_online: vec![vec![0.0; nperiods]; nsites],
-        capex_busy: vec![vec![0.0; nperiods]; nsites],
+        capacity_online: vec![vec![0.0; nperiods]; nsites],
+        capacity_busy: vec![vec![0.0; nperiods]; nsites],
     };
     model.refresh_rules(SimTime::ZERO);
     // Room for the jobs the workloads are expected to send (growing the tables as jobs arrive would
@@ -287,7 +308,7 @@ pub fn run_replication(
             .expect("initial events are not in the past");
     };
     // Order matters for ties at one instant: rules, then period ends, then deliveries, then jobs.
-    for t in world.timeline.change_points() {
+    for t in change_points(world, horizon) {
         if t < horizon {
             at(&mut sim, t, Ev::PolicyChange);
         }

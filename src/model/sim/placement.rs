@@ -99,7 +99,7 @@ impl CapacityModel<'_> {
             let wait = self.expected_wait_secs(s, gang, now);
             let score = match f.placement {
                 PlacementStrategy::Cheapest | PlacementStrategy::HomeFirst => {
-                    run_secs / 3_600.0 * gang as f64 * self.user_price(s)
+                    run_secs / 3_600.0 * gang as f64 * self.marginal_price(firm, s)
                 }
                 PlacementStrategy::EarliestFinish => wait.unwrap_or(f64::MAX / 4.0) + run_secs,
             };

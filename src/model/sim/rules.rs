@@ -12,48 +12,143 @@ use super::{CapacityModel, Ev};
 const HOURS_PER_YEAR: f64 = 8_760.0;
 
 /// Prices and permissions at a site under the rules in force.
+///
+/// A busy chip-hour is worth `online_price + busy_price` (the user price). The online price is
+/// charged on every online chip-hour (to the payer, if the site has one: its owner or tenant);
+/// the busy price on busy ones (to whoever uses them).
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct SiteRates {
-    /// Price of one chip-hour of capacity (lease price or amortised capex), fees included.
-    pub capacity_price: f64,
-    /// What a user pays for one busy chip-hour (capacity plus electricity at owned sites).
+    /// Charged per online chip-hour, busy or idle: capex plus idle-draw energy at owned sites, the
+    /// contract price while a contract runs, nothing at on-demand sites.
+    pub online_price: f64,
+    /// Charged per busy chip-hour on top: the rest of the energy at owned sites, the on-demand
+    /// price at leased sites, nothing under contract.
+    pub busy_price: f64,
+    /// What a busy chip-hour is worth: `online_price + busy_price`.
     pub user_price: f64,
+    /// The firm that pays the online price, if one does (an owner, or a tenant whose contract
+    /// runs).
+    pub payer: Option<FirmId>,
+    /// Energy of one online chip-hour (its idle draw) and of one busy chip-hour on top, MWh.
+    pub mwh_online: f64,
+    pub mwh_busy: f64,
     /// Multiplier on the site's steady supply.
     pub supply_factor: f64,
 }
 
+impl SiteRates {
+    /// What `firm` pays for one more busy chip-hour here: the busy price where it already pays
+    /// for the capacity, the user price elsewhere.
+    pub fn marginal_price(&self, firm: FirmId) -> f64 {
+        if self.payer == Some(firm) {
+            self.busy_price
+        } else {
+            self.user_price
+        }
+    }
+}
+
+/// The instants at which prices change without a rule changing: each dated lease price, and the
+/// start of each contract term after the first (terms run from a site's first scheduled chips).
+pub(super) fn price_change_points(world: &super::super::World, horizon: SimTime) -> Vec<SimTime> {
+    let mut v = Vec::new();
+    for s in &world.sites {
+        v.extend(s.lease_prices.iter().map(|p| p.from));
+        if let Pricing::Contract { term, .. } = s.pricing {
+            if let Some(origin) = contract_origin(s) {
+                let mut t = origin.saturating_add(term);
+                while t < horizon && term.as_secs() > 0 {
+                    v.push(t);
+                    t = t.saturating_add(term);
+                }
+            }
+        }
+    }
+    v.retain(|&t| t > SimTime::ZERO && t < horizon);
+    v
+}
+
+/// When a contracted site's first term starts: its first scheduled chips.
+fn contract_origin(s: &super::super::Site) -> Option<SimTime> {
+    let initial = (s.initial_chips > 0).then_some(SimTime::ZERO);
+    let delivered = s.deliveries.iter().map(|d| d.at).min();
+    let supplied = s.supply.map(|x| x.from);
+    [initial, delivered, supplied].into_iter().flatten().min()
+}
+
+/// The start of the contract term in force at `t`.
+fn term_start(s: &super::super::Site, term: crate::engine::SimDuration, t: SimTime) -> SimTime {
+    match contract_origin(s) {
+        Some(origin) if t > origin && term.as_secs() > 0 => {
+            let n = (t.0 - origin.0) / term.as_secs();
+            SimTime(origin.0 + n * term.as_secs())
+        }
+        _ => t,
+    }
+}
+
 impl CapacityModel<'_> {
     /// Recomputes what the rules in force at `t` make of prices, supply and inference placement.
-    /// Called at the start and at every change point, after open accounts are closed.
+    /// Called at the start and at every change point, after open accounts are closed. Contracts
+    /// whose tenant may no longer stay end here (counted once, in the period of `t`).
     pub(super) fn refresh_rules(&mut self, t: SimTime) {
         let tl = &self.world.timeline;
-        self.rates = self
-            .world
-            .sites
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let chip = self.world.site_chip(SiteId(i as u32));
-                let factor = tl.price_factor(s, chip, t);
-                let capacity_price = match s.pricing {
-                    Pricing::Lease { usd_per_chip_hour } => usd_per_chip_hour * factor,
-                    Pricing::Owned { amortisation_years } => {
-                        chip.purchase_usd * factor / (amortisation_years * HOURS_PER_YEAR)
+        let mut rates = Vec::with_capacity(self.world.sites.len());
+        for (i, s) in self.world.sites.iter().enumerate() {
+            let site = SiteId(i as u32);
+            let chip = self.world.site_chip(site);
+            let factor = tl.price_factor(s, chip, t);
+            let kwh = chip.all_in_power_w * s.pue / 1_000.0;
+            let idle = chip.idle_power_fraction;
+            let (online_price, busy_price, payer) = match s.pricing {
+                Pricing::Lease {
+                    on_demand_premium, ..
+                } => (
+                    0.0,
+                    s.lease_index(t) * (1.0 + on_demand_premium) * factor,
+                    None,
+                ),
+                Pricing::Contract { tenant, term, .. } => {
+                    if self.allows(tenant, None, site, t, Phase::Stay) {
+                        let price = s.lease_index(term_start(s, term, t)) * factor;
+                        (price, 0.0, Some(tenant))
+                    } else {
+                        // The contract has ended: the operator's capacity is no one's cost.
+                        (0.0, 0.0, None)
                     }
-                };
-                let energy = match s.pricing {
-                    Pricing::Lease { .. } => 0.0,
-                    Pricing::Owned { .. } => {
-                        chip.all_in_power_w * s.pue / 1_000.0 * s.electricity_usd_per_kwh
-                    }
-                };
-                SiteRates {
-                    capacity_price,
-                    user_price: capacity_price + energy,
-                    supply_factor: tl.supply_factor(chip, t),
                 }
-            })
-            .collect();
+                Pricing::Owned {
+                    amortisation_years,
+                    owner,
+                } => {
+                    let capex = chip.purchase_usd * factor / (amortisation_years * HOURS_PER_YEAR);
+                    let energy = kwh * s.electricity_usd_per_kwh;
+                    (capex + idle * energy, (1.0 - idle) * energy, owner)
+                }
+            };
+            rates.push(SiteRates {
+                online_price,
+                busy_price,
+                user_price: online_price + busy_price,
+                payer,
+                mwh_online: idle * kwh / 1_000.0,
+                mwh_busy: (1.0 - idle) * kwh / 1_000.0,
+                supply_factor: tl.supply_factor(chip, t),
+            });
+        }
+        // Contracts that end now.
+        if !self.rates.is_empty() {
+            let p = self.periods.index(t);
+            for (i, s) in self.world.sites.iter().enumerate() {
+                if let Pricing::Contract { tenant, .. } = s.pricing {
+                    if self.rates[i].payer.is_some() && rates[i].payer.is_none() {
+                        self.metrics.firm[tenant.0 as usize][p].contracts_ended += 1;
+                        self.metrics.site[i][p].contracts_ended += 1;
+                    }
+                }
+            }
+        }
+        self.rates = rates;
         self.class_sites = self
             .classes
             .iter()
@@ -80,7 +175,7 @@ impl CapacityModel<'_> {
                     .map(|&s| {
                         let abroad = firm.placement == PlacementStrategy::HomeFirst
                             && !self.is_home(firm_id, s);
-                        let per_token = self.rates[s.0 as usize].user_price
+                        let per_token = self.rates[s.0 as usize].marginal_price(firm_id)
                             / self.world.site_chip(s).inference_tokens_per_s;
                         (abroad, per_token, s)
                     })

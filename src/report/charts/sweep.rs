@@ -96,8 +96,10 @@ pub(super) struct SweepSeries {
 /// a chart holds a handful of panels that belong together rather than one per headline number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Theme {
-    /// Compute done and lost, the share abroad, and what it cost.
+    /// Compute done and lost, and the share abroad.
     Compute,
+    /// What sites cost, what firms spent (on idle capacity too), and unit costs.
+    Costs,
     /// Tokens served and jobs completed, and how long jobs took.
     Service,
     /// Jobs unfinished, waiting or blocked at the end, and evictions.
@@ -113,6 +115,7 @@ impl Theme {
     pub(super) fn slug(self) -> &'static str {
         match self {
             Theme::Compute => "compute",
+            Theme::Costs => "costs",
             Theme::Service => "service",
             Theme::Backlog => "backlog",
             Theme::Firms => "firms",
@@ -123,7 +126,8 @@ impl Theme {
     /// In chart titles.
     pub(super) fn words(self) -> &'static str {
         match self {
-            Theme::Compute => "compute and cost",
+            Theme::Compute => "compute",
+            Theme::Costs => "costs and spend",
             Theme::Service => "tokens and jobs completed",
             Theme::Backlog => "jobs unfinished at the end",
             Theme::Firms => "compute abroad by firm",
@@ -135,9 +139,13 @@ impl Theme {
     fn reading(self) -> &'static str {
         match self {
             Theme::Compute => {
-                "Compute (net of the work failures rolled back), compute lost to failures and \
-                 costs are totals over the scenario's horizon; the share abroad is of the firms' \
-                 total training compute."
+                "Compute (net of the work failures rolled back) and compute lost to failures are \
+                 totals over the scenario's horizon; the share abroad is of the firms' total \
+                 training compute."
+            }
+            Theme::Costs => {
+                "Costs and spend are totals over the scenario's horizon; unit costs are firms' \
+                 spend (idle capacity charged pro rata) over useful compute or tokens served."
             }
             Theme::Service => {
                 "Tokens served and jobs completed are totals over the scenario's horizon; the \
@@ -308,7 +316,7 @@ pub(super) fn slug(path: &str) -> String {
 /// the older `completion_hours_p50`) has its words and unit here; any other name gets a title
 /// made from its words and a unit read from its suffix ([`generic_info`]).
 pub(super) fn metric_info(name: &str) -> MetricInfo {
-    use Theme::{Backlog, Compute, Service};
+    use Theme::{Backlog, Compute, Costs, Service};
     const PFLOP_DAYS: &str = "PFLOP-days";
     let (title, unit_title, unit, theme) = match name {
         "compute_pflop_days" => ("Net useful compute", PFLOP_DAYS, Unit::Plain, Compute),
@@ -319,9 +327,24 @@ pub(super) fn metric_info(name: &str) -> MetricInfo {
             Unit::Percent,
             Compute,
         ),
-        "cost_usd" => ("What the sites cost", "USD", Unit::Usd, Compute),
-        "cost_firms_usd" => ("What firms paid", "USD", Unit::Usd, Compute),
-        "cost_idle_usd" => ("Idle capacity: paid by no firm", "USD", Unit::Usd, Compute),
+        "cost_usd" => ("What the sites cost", "USD", Unit::Usd, Costs),
+        "cost_firms_usd" => ("What firms paid", "USD", Unit::Usd, Costs),
+        "cost_idle_usd" => ("Cost of idle capacity", "USD", Unit::Usd, Costs),
+        "cost_unpaid_usd" => ("Idle capacity no firm paid", "USD", Unit::Usd, Costs),
+        "cost_firms_idle_usd" => ("Firms' spend on idle capacity", "USD", Unit::Usd, Costs),
+        "usd_per_pflop_day" => (
+            "Training spend per PFLOP-day",
+            "USD/PFLOP-day",
+            Unit::Usd,
+            Costs,
+        ),
+        "usd_per_million_tokens" => (
+            "Inference spend per million tokens",
+            "USD/M tokens",
+            Unit::Usd,
+            Costs,
+        ),
+
         "tokens_served" => ("Tokens served", "tokens", Unit::Plain, Service),
         "tokens_served_share" => (
             "Share of token demand served",
@@ -346,6 +369,12 @@ pub(super) fn metric_info(name: &str) -> MetricInfo {
         "blocked_jobs_end" => ("Jobs blocked by rules", "jobs", Unit::Plain, Backlog),
         "backlog_age_hours_mean_end" => ("Mean age of jobs left", "hours", Unit::Plain, Backlog),
         "evictions" => ("Jobs evicted by rules", "jobs", Unit::Plain, Backlog),
+        "contracts_ended" => (
+            "Contracts ended by rules",
+            "contracts",
+            Unit::Plain,
+            Backlog,
+        ),
         other => {
             if let Some(firm) = other.strip_prefix("offshore_share.") {
                 return MetricInfo {

@@ -117,7 +117,7 @@ fn spec<'a>(specs: &'a [SweepSpec], name: &str) -> &'a SweepSpec {
 /// The chart names of axes `axes` (as in chart names) and, with `tornado`, the tornados: each
 /// with one chart per theme.
 fn names_of(axes: &[&str], tornado: bool) -> Vec<String> {
-    const THEMES: [&str; 4] = ["compute", "service", "backlog", "firms"];
+    const THEMES: [&str; 5] = ["compute", "costs", "service", "backlog", "firms"];
     let mut out: Vec<String> = axes
         .iter()
         .enumerate()
@@ -169,7 +169,7 @@ fn one_at_a_time_sweeps_get_a_chart_per_axis_and_a_tornado_as_valid_deterministi
     }
     assert_eq!(
         charts[0].title,
-        "Sweep over chips.h100.training_mfu: compute and cost"
+        "Sweep over chips.h100.training_mfu: compute"
     );
     assert!(charts
         .last()
