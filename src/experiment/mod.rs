@@ -180,12 +180,18 @@ pub(crate) fn assemble(
     let site_names: Vec<String> = world.sites.iter().map(|s| s.name.clone()).collect();
     let site_jurisdictions: Vec<String> =
         world.sites.iter().map(|s| s.jurisdiction.clone()).collect();
+    let site_chips: Vec<String> = world
+        .sites
+        .iter()
+        .map(|s| world.chips[s.chip.0 as usize].name.clone())
+        .collect();
     let firm_names: Vec<String> = world.firms.iter().map(|f| f.name.clone()).collect();
     let summary = summarise(
         &runs,
         &periods,
         &site_names,
         &site_jurisdictions,
+        &site_chips,
         &firm_names,
     );
     RunResult {

@@ -1,6 +1,7 @@
 //! Statistics across replications: each metric's mean, p05 and p95 per period and group.
 //!
-//! Groups are single sites, jurisdictions (sums over their sites), firms, and the whole world; the
+//! Groups are single sites, jurisdictions and chip types (sums over their sites), firms, and the
+//! whole world; the
 //! metrics are the catalog's ([`catalog::SITE`] for site groups, [`catalog::FIRM`] for firms).
 //! Ratios (utilisation, offshore share) and percentiles (waits) are computed per replication from the
 //! group's sums and merged histograms, then summarised; never averaged across sites.
@@ -15,6 +16,8 @@ pub enum Group {
     All,
     /// Sites in one jurisdiction.
     Jurisdiction(String),
+    /// Sites with one chip type.
+    Chip(String),
     /// One site.
     Site(String),
     /// One firm.
@@ -24,11 +27,12 @@ pub enum Group {
 }
 
 impl Group {
-    /// `all`, `jurisdiction`, `site` or `firm`.
+    /// `all`, `jurisdiction`, `chip`, `site`, `firms` or `firm`.
     pub fn kind(&self) -> &'static str {
         match self {
             Group::All => "all",
             Group::Jurisdiction(_) => "jurisdiction",
+            Group::Chip(_) => "chip",
             Group::Site(_) => "site",
             Group::Firm(_) => "firm",
             Group::AllFirms => "firms",
@@ -38,7 +42,7 @@ impl Group {
     pub fn name(&self) -> &str {
         match self {
             Group::All | Group::AllFirms => "all",
-            Group::Jurisdiction(s) | Group::Site(s) | Group::Firm(s) => s,
+            Group::Jurisdiction(s) | Group::Chip(s) | Group::Site(s) | Group::Firm(s) => s,
         }
     }
 }
@@ -128,14 +132,15 @@ fn push_rows(
 
 /// Summarises replications (given in replication order) per period and group.
 ///
-/// `site_jurisdictions[s]` is the jurisdiction of site `s`. Rows come in a fixed order: by period,
-/// then all sites, jurisdictions (sorted), sites (in world order), all firms, firms (in world
-/// order), then metric (in catalog order).
+/// `site_jurisdictions[s]` and `site_chips[s]` are the jurisdiction and chip type of site `s`. Rows
+/// come in a fixed order: by period, then all sites, jurisdictions (sorted), chip types (sorted),
+/// sites (in world order), all firms, firms (in world order), then metric (in catalog order).
 pub fn summarise(
     runs: &[RunMetrics],
     periods: &Periods,
     site_names: &[String],
     site_jurisdictions: &[String],
+    site_chips: &[String],
     firm_names: &[String],
 ) -> Vec<SummaryRow> {
     if runs.is_empty() {
@@ -144,6 +149,9 @@ pub fn summarise(
     let mut jurisdictions: Vec<&String> = site_jurisdictions.iter().collect();
     jurisdictions.sort();
     jurisdictions.dedup();
+    let mut chips: Vec<&String> = site_chips.iter().collect();
+    chips.sort();
+    chips.dedup();
     let mut out = Vec::new();
     for p in 0..periods.len() {
         let secs = (periods.bounds[p + 1].0 - periods.bounds[p].0) as f64;
@@ -178,6 +186,10 @@ pub fn summarise(
         for j in &jurisdictions {
             let g = Group::Jurisdiction((*j).clone());
             site_rows(&mut out, g, &|s| site_jurisdictions[s] == **j);
+        }
+        for c in &chips {
+            let g = Group::Chip((*c).clone());
+            site_rows(&mut out, g, &|s| site_chips[s] == **c);
         }
         for (s, name) in site_names.iter().enumerate() {
             site_rows(&mut out, Group::Site(name.clone()), &|x| x == s);
@@ -252,7 +264,7 @@ mod tests {
     }
 
     #[test]
-    fn jurisdictions_sum_their_sites_and_ratios_use_sums() {
+    fn jurisdictions_and_chips_sum_their_sites_and_ratios_use_sums() {
         let d = chrono::NaiveDate::from_ymd_opt(2025, 1, 1).unwrap();
         let periods = Periods::new(d, d, crate::metrics::PeriodKind::Day);
         let mut runs = vec![RunMetrics::new(0, 2, 0, 1)];
@@ -264,12 +276,17 @@ mod tests {
             &periods,
             &["a".into(), "b".into()],
             &["CN".into(), "CN".into()],
+            &["h100".into(), "h20".into()],
             &[],
         );
-        let util = rows
-            .iter()
-            .find(|r| r.group == Group::Jurisdiction("CN".into()) && r.metric == "utilisation")
-            .unwrap();
-        assert_eq!(util.mean, 0.25);
+        let util = |g: Group| {
+            rows.iter()
+                .find(|r| r.group == g && r.metric == "utilisation")
+                .unwrap()
+                .mean
+        };
+        assert_eq!(util(Group::Jurisdiction("CN".into())), 0.25);
+        assert_eq!(util(Group::Chip("h100".into())), 1.0);
+        assert_eq!(util(Group::Chip("h20".into())), 0.0);
     }
 }
