@@ -8,9 +8,13 @@
 //! - `replications/{threads}`: 64 replications (and their summary) on a pool of `threads` threads;
 //!   the ratio to `replications/1` is the scaling on this machine (targets: at least 1.8x on 2
 //!   cores, 14x on 16).
-//! - `load/{k}`: one replication of the baseline with every arrival rate and inference demand
-//!   multiplied by `k` (1, 10, 100), in events per second: the cost of an event must not grow with
-//!   the load (the README gives the time per event at each k).
+//! - `load/{k}`: one replication of the 2025 slice baseline (`benches/fixtures/`, the baseline
+//!   before the national rebuild, kept so the figure stays comparable) with every arrival rate and
+//!   inference demand multiplied by `k` (1, 10, 100), in events per second: the cost of an event
+//!   must not grow with the load (the README gives the time per event at each k).
+//! - `national/{national,slice-2025}`: one replication of the embedded (national) baseline and of
+//!   the 2025 slice baseline, side by side, in events per second (target: a national replication
+//!   at or under 1 s).
 //! - `sweep/{threads}`: a 3-point sweep (plus the baseline point) of 16 replications each: 64
 //!   (point, replication) pairs, headline numbers only.
 //!
@@ -50,8 +54,36 @@ fn baseline(c: &mut Criterion) {
     g.finish();
 }
 
+/// The baseline as shipped before the national rebuild (a 1.5% slice of inference, 2025-27).
+fn slice_2025() -> scenario::Scenario {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("benches/fixtures/baseline-2025-slice.toml");
+    scenario::load_file(&path).expect("the 2025 slice fixture loads")
+}
+
+fn national(c: &mut Criterion) {
+    let mut g = c.benchmark_group("national");
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(20));
+    for (name, sc) in [
+        ("national", scenario::baseline().expect("the embedded baseline loads")),
+        ("slice-2025", slice_2025()),
+    ] {
+        let periods = Periods::new(sc.start_date, sc.end_date, PeriodKind::Month);
+        let events = run_replication(&sc.world, &periods, sc.seed, 0)
+            .expect("runs")
+            .events;
+        g.throughput(Throughput::Elements(events));
+        g.bench_function(name, |b| {
+            b.iter(|| run_replication(black_box(&sc.world), &periods, sc.seed, 0).expect("runs"))
+        });
+    }
+    g.finish();
+}
+
 fn load(c: &mut Criterion) {
-    let sc = scenario::baseline().expect("the embedded baseline loads");
+    let sc = slice_2025();
     let periods = Periods::new(sc.start_date, sc.end_date, PeriodKind::Month);
     let mut g = c.benchmark_group("load");
     g.sample_size(10)
@@ -138,4 +170,4 @@ fn sweeps(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(scenario_benches, baseline, load, replications, sweeps);
+criterion_group!(scenario_benches, baseline, national, load, replications, sweeps);
