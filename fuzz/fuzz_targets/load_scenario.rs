@@ -1,8 +1,9 @@
 //! The scenario loader on arbitrary text (issue 10, "Fuzzing in the project").
 //!
 //! The input, as UTF-8, is a scenario file `fuzz.toml` in a private folder that holds copies of the
-//! shipped scenarios, so `extends = "baseline.toml"` (or any shipped file) is followed and merged as
-//! for a user. An `extends` that would leave that folder (a path with a separator, or `..`) is not
+//! shipped scenarios (and of every file built into capsim, so the baseline's `include`s resolve),
+//! so `extends = "baseline.toml"` (or any shipped file) is followed and merged as for a user. An
+//! `extends` or `include` entry that would leave that folder (an absolute path, or `..`) is not
 //! tried: the fuzzer must not read arbitrary files of the machine it runs on.
 //!
 //! The properties:
@@ -65,25 +66,40 @@ fn folder() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("capsim-fuzz-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("cannot create the fuzzer's folder");
-        for (name, text) in SHIPPED {
-            std::fs::write(dir.join(name), text).expect("cannot write a shipped scenario");
+        for (name, text) in SHIPPED.iter().chain(scenario::EMBEDDED_FILES) {
+            let path = dir.join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).expect("cannot create the fuzzer's folder");
+            }
+            std::fs::write(path, text).expect("cannot write a shipped scenario");
         }
         dir
     })
 }
 
-/// Whether the text's `extends` (if it parses as TOML and has one) names something outside the
-/// private folder.
-fn extends_leaves_the_folder(text: &str) -> bool {
+/// Whether the text's `extends` or an entry of its `include` (if it parses as TOML and has them)
+/// names something outside the private folder. Included files are copies of the shipped ones,
+/// whose own paths stay inside.
+fn leaves_the_folder(text: &str) -> bool {
     let Ok(table) = text.parse::<toml::Table>() else {
         return false;
     };
-    match table.get("extends") {
-        Some(toml::Value::String(target)) => {
-            target.contains(['/', '\\']) || target == ".." || Path::new(target).is_absolute()
-        }
+    let outside = |target: &str| {
+        Path::new(target).is_absolute()
+            || target.contains('\\')
+            || target.split('/').any(|seg| seg == "..")
+    };
+    let extends = match table.get("extends") {
+        Some(toml::Value::String(target)) => outside(target),
         _ => false,
-    }
+    };
+    let include = match table.get("include") {
+        Some(toml::Value::Array(entries)) => entries
+            .iter()
+            .any(|e| e.as_str().is_some_and(outside)),
+        _ => false,
+    };
+    extends || include
 }
 
 /// The text of a file of the load, by the name its errors show.
@@ -91,8 +107,17 @@ fn text_of<'a>(file: &str, root: &'a str) -> Option<&'a str> {
     if file == NAME {
         return Some(root);
     }
-    let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
-    SHIPPED.iter().find(|(n, _)| *n == base).map(|(_, t)| *t)
+    // A copy in the private folder, or a file built into capsim: by its path relative to either.
+    let folder = folder().display().to_string();
+    let rel = file
+        .strip_prefix(folder.as_str())
+        .map(|r| r.trim_start_matches(['/', '\\']))
+        .or_else(|| file.strip_prefix("<embedded>/"))?;
+    SHIPPED
+        .iter()
+        .chain(scenario::EMBEDDED_FILES)
+        .find(|(n, _)| *n == rel)
+        .map(|(_, t)| *t)
 }
 
 /// A refusal as the CLI prints it: located inside a file of the load, with a `help:` line.
@@ -171,7 +196,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    if extends_leaves_the_folder(text) {
+    if leaves_the_folder(text) {
         return;
     }
     let sc = match scenario::load_str(text, NAME, Some(folder())) {

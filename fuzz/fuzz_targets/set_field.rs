@@ -40,10 +40,16 @@ fn check_refusal(e: &ScenarioError, what: &str) {
         "{what}: the message does not start with its location {at}: {msg}"
     );
     assert!(msg.contains("\n  help: "), "{what}: no help line: {msg}");
-    let lines = scenario::BASELINE_TOML.split('\n').count();
+    // The baseline's files are built in: `<embedded>/baseline.toml` and the files it includes.
+    let text = at
+        .file
+        .strip_prefix("<embedded>/")
+        .and_then(scenario::embedded_file)
+        .unwrap_or_else(|| panic!("{what}: {at} is not in a built-in file: {msg}"));
+    let lines = text.split('\n').count();
     assert!(
         at.line >= 1 && at.column >= 1 && at.line <= lines,
-        "{what}: {at} is not in the baseline's {lines} lines: {msg}"
+        "{what}: {at} is not in the file's {lines} lines: {msg}"
     );
 }
 

@@ -1,17 +1,22 @@
 //! Field paths, and where they are written: a path into the merged scenario becomes `file:line:col`
-//! in the layer that wrote it, through toml_edit's spans.
+//! in the file that wrote it, through toml_edit's spans.
 //!
 //! toml_edit is used only for its spans; the values come from `toml` (both sit on the same
 //! `toml_parser`, so they accept the same documents). A path is looked up in the layers child first,
 //! which is where a merged value comes from: tables merge key by key and arrays replace, so the first
 //! layer that writes a path wrote the value in force. `[[policy]]` entries are the exception (they
 //! append), so the merge records each entry's layer and index and the lookup follows that record.
+//!
+//! Within a layer, a path is looked for in each of its files (the file and those it includes): a
+//! key or entry is written by one file of a layer only, so the first file that writes it wrote it.
+//! Entries of a top-level array of tables concatenate across the files of a layer; the layer
+//! records which file wrote each entry ([`Layer::part_paths`]).
 
 use std::fmt;
 use std::fmt::Write as _;
 use std::ops::Range;
 
-use super::merge::Layer;
+use super::merge::{Layer, Part};
 
 /// One step of a field path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,12 +139,17 @@ impl Locator<'_> {
                 let Some(l) = self.layers.get(*layer) else {
                     continue;
                 };
-                if let Some(span) = find(&l.doc, &p[..len], w) {
-                    return Location::from_span(&l.name, &l.text, span);
+                for (part, pp) in l.part_paths(&p[..len]) {
+                    if let Some(at) = l.parts.get(part).and_then(|f| find_in(f, &pp, w)) {
+                        return at;
+                    }
                 }
             }
         }
-        let file = self.layers.first().map_or("<unknown>", |l| l.name.as_str());
+        let file = self
+            .layers
+            .first()
+            .map_or("<unknown>", |l| l.first().name.as_str());
         Location::start_of(file)
     }
 
@@ -180,7 +190,12 @@ impl Locator<'_> {
                         _ => {
                             // An unnamed policy entry: its index in the file that wrote it.
                             let shown = match self.policy_origin.get(*i) {
-                                Some(&(_, j)) if is_policy => j,
+                                Some(&(l, j)) if is_policy => self
+                                    .layers
+                                    .get(l)
+                                    .and_then(|l| l.arrays.get("policy"))
+                                    .and_then(|o| o.get(j))
+                                    .map_or(j, |&(_, k)| k),
                                 _ => *i,
                             };
                             let _ = write!(out, "[{shown}]");
@@ -193,6 +208,23 @@ impl Locator<'_> {
         }
         out
     }
+}
+
+/// Where `path` is written in `part`, if it writes it.
+pub(crate) fn find_in(part: &Part, path: &[Seg], want: Want) -> Option<Box<Location>> {
+    find(&part.doc, path, want).map(|span| Location::from_span(&part.name, &part.text, span))
+}
+
+/// Where `path` is written in `part`: the nearest written ancestor if the path itself is not
+/// written, or the start of the file.
+pub(crate) fn locate_in(part: &Part, path: &[Seg], want: Want) -> Box<Location> {
+    (1..=path.len())
+        .rev()
+        .find_map(|len| {
+            let w = if len == path.len() { want } else { Want::Value };
+            find_in(part, &path[..len], w)
+        })
+        .unwrap_or_else(|| Location::start_of(&part.name))
 }
 
 /// A step in a toml_edit document.

@@ -1,6 +1,33 @@
-//! `extends`: reading the chain of layer files (child first) and merging them into one document.
+//! `extends` and `include`: reading the chain of layers (child first), each a file and the files it
+//! includes, and merging them into one document.
 //!
-//! Merge rules (the README's "Scenario format"): tables merge key by key; any other value, arrays included,
+//! # Layers (`include`)
+//!
+//! A layer is the file given to capsim (or reached by `extends`) together with the files its
+//! top-level `include = ["a.toml", "b.toml"]` names, paths relative to the file that names them.
+//! An included file is a fragment of the same document: any top-level keys and tables. It may have
+//! its own `include` (relative to itself), read depth first; a file that includes itself or a file
+//! that includes it is refused as a cycle ([`ScenarioError::IncludeCycle`]), and a file included
+//! twice in one layer is refused. An included file may not have `extends`: the layer's base is
+//! named by its first file only.
+//!
+//! The files of a layer combine into one table, as though each included file came first, in
+//! `include` order (its own includes before it), then the including file's own keys:
+//!
+//! - top-level tables (`[chips]`, `[sites]`, `[firms]`, `[sources]`, `[sweep]`) combine entry by
+//!   entry, and each entry (`[chips.h100]` whole, a key of `[sources]`) is written by one file only;
+//! - top-level arrays of tables (`[[policy]]`) concatenate in that order;
+//! - anything else written by two files of one layer (a top-level `name`, the same chip in two
+//!   files) is an error that names both places ([`ScenarioError::DuplicateKey`]): a split must not
+//!   override silently; overriding is what `extends` is for.
+//!
+//! Each file keeps its own spans, so an error anywhere in an included file is located in that file
+//! (`locate.rs`). Files built into the binary (the embedded baseline) resolve their includes among
+//! the built-in files ([`super::EMBEDDED_FILES`]).
+//!
+//! # Merge rules (`extends`)
+//!
+//! The README's "Scenario format": tables merge key by key; any other value, arrays included,
 //! replaces the base's; top-level `[[policy]]` entries append to the base's timeline, except that an
 //! entry whose `name` matches a base entry replaces it in place, and entries with `enabled = false`
 //! are dropped once all layers are merged. `extends` itself is removed from every layer before the
@@ -9,75 +36,172 @@
 //! The merge is lenient about types (a `policy` that is not an array simply replaces): the serde pass
 //! over the merged document reports wrong types with their paths, which is the better message.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::locate::{key, Location, Locator, Seg, Want};
-use super::{ScenarioError, BASELINE_TOML, EMBEDDED_BASELINE};
+use super::{embedded_file, ScenarioError, EMBEDDED_FILES};
 
-/// One scenario file of a load, parsed twice: `toml` for the values, `toml_edit` for the spans.
-pub(crate) struct Layer {
+/// The folder a scenario file's paths (`extends`, `include`, `observations`) are relative to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Folder {
+    /// A folder on disk (empty: the current directory).
+    Disk(PathBuf),
+    /// A folder of the files built into the binary ([`super::EMBEDDED_FILES`]), relative to
+    /// `scenarios/` (`""` for `scenarios/` itself, `"baseline"` for `scenarios/baseline/`).
+    Embedded(String),
+}
+
+/// One file of a layer, parsed twice: `toml` for the values, `toml_edit` for the spans.
+pub(crate) struct Part {
     /// The file as shown to the user.
     pub name: String,
     /// Its text (hashed, and used to turn spans into line and column).
     pub text: String,
     /// The same text with spans.
     pub doc: toml_edit::Document<String>,
-    /// Its values, without `extends`.
+    /// The folder the paths it names are relative to.
+    pub folder: Folder,
+}
+
+/// For each top-level array of tables of a layer: for each entry, (part, index in that part's
+/// array).
+pub(crate) type ArrayOrigins = BTreeMap<String, Vec<(usize, usize)>>;
+
+/// One layer of a load: the file given (or reached by `extends`) and every file it includes,
+/// combined into one table.
+pub(crate) struct Layer {
+    /// Its files: the one given or reached by `extends` first, then the files it includes, depth
+    /// first, in `include` order.
+    pub parts: Vec<Part>,
+    /// Its values, all its files combined, without `extends` and `include`.
     pub table: toml::Table,
     /// Its `extends` value, if any (type-checked when the chain is followed).
     pub extends: Option<toml::Value>,
-    /// The folder its `extends` is relative to (`None` for the embedded baseline).
-    pub dir: Option<PathBuf>,
+    /// For each top-level array of tables of `table` (`policy`): for each entry, the part that
+    /// wrote it and its index in that part's array.
+    pub arrays: ArrayOrigins,
+    /// The id of its first file (see [`FileSource`]), to find a cycle of `extends`.
+    pub id: String,
 }
 
-impl Layer {
-    /// Parses one file. Syntax errors keep toml's span.
-    pub(crate) fn parse(
-        name: String,
-        text: String,
-        dir: Option<PathBuf>,
-    ) -> Result<Layer, ScenarioError> {
-        let mut table = match text.parse::<toml::Table>() {
-            Ok(t) => t,
-            Err(e) => {
-                let at = match e.span() {
-                    Some(span) => Location::from_span(&name, &text, span),
-                    None => Location::start_of(&name),
-                };
-                return Err(ScenarioError::Syntax {
-                    at,
-                    message: e.message().trim().to_string(),
-                    help: "fix the TOML at this point: strings need quotes, dates are written \
-                           unquoted (2025-01-01), each key appears once per table"
-                        .to_string(),
-                });
-            }
-        };
-        // Both parsers sit on toml_parser, so this cannot fail where `toml` succeeded; should it
-        // ever, report it as a syntax error rather than panic.
-        let doc = match toml_edit::Document::parse(text.clone()) {
-            Ok(d) => d,
-            Err(e) => {
-                let at = match e.span() {
-                    Some(span) => Location::from_span(&name, &text, span),
-                    None => Location::start_of(&name),
-                };
-                return Err(ScenarioError::Syntax {
-                    at,
-                    message: e.message().trim().to_string(),
-                    help: "fix the TOML at this point".to_string(),
-                });
-            }
-        };
-        let extends = table.remove("extends");
-        Ok(Layer {
+/// A file to read as the first part of a layer: (name, text, folder, id). The id identifies the
+/// file for cycle detection: its canonical path on disk, or its `<embedded>/` name.
+pub(crate) struct FileSource {
+    /// The file as shown to the user.
+    pub name: String,
+    /// Its text.
+    pub text: String,
+    /// The folder the paths it names are relative to.
+    pub folder: Folder,
+    /// Its identity, for cycles.
+    pub id: String,
+}
+
+/// Parses one file. Syntax errors keep toml's span.
+fn parse_file(
+    name: String,
+    text: String,
+    folder: Folder,
+) -> Result<(Part, toml::Table), ScenarioError> {
+    let table = match text.parse::<toml::Table>() {
+        Ok(t) => t,
+        Err(e) => {
+            let at = match e.span() {
+                Some(span) => Location::from_span(&name, &text, span),
+                None => Location::start_of(&name),
+            };
+            return Err(ScenarioError::Syntax {
+                at,
+                message: e.message().trim().to_string(),
+                help: "fix the TOML at this point: strings need quotes, dates are written \
+                       unquoted (2025-01-01), each key appears once per table"
+                    .to_string(),
+            });
+        }
+    };
+    // Both parsers sit on toml_parser, so this cannot fail where `toml` succeeded; should it
+    // ever, report it as a syntax error rather than panic.
+    let doc = match toml_edit::Document::parse(text.clone()) {
+        Ok(d) => d,
+        Err(e) => {
+            let at = match e.span() {
+                Some(span) => Location::from_span(&name, &text, span),
+                None => Location::start_of(&name),
+            };
+            return Err(ScenarioError::Syntax {
+                at,
+                message: e.message().trim().to_string(),
+                help: "fix the TOML at this point".to_string(),
+            });
+        }
+    };
+    Ok((
+        Part {
             name,
             text,
             doc,
+            folder,
+        },
+        table,
+    ))
+}
+
+/// What [`Layer::load`] keeps while it follows `include`.
+struct Gather {
+    /// The parts read so far, in reading order (depth first, `include` order).
+    parts: Vec<Part>,
+    /// The id of each part.
+    ids: Vec<String>,
+    /// Each part's table, without `extends` and `include`, in combining order: a file's includes
+    /// (each with its own includes before it) before the file itself.
+    tables: Vec<(usize, toml::Table)>,
+    /// The parts being included, outermost first (to report a cycle).
+    stack: Vec<usize>,
+}
+
+impl Layer {
+    /// Reads one layer: parses `root`, reads every file it includes (and they include), and
+    /// combines them per this module's docs.
+    pub(crate) fn load(root: FileSource) -> Result<Layer, ScenarioError> {
+        let (part, mut table) = parse_file(root.name, root.text, root.folder)?;
+        let extends = table.remove("extends");
+        let include = table.remove("include");
+        let mut g = Gather {
+            parts: vec![part],
+            ids: vec![root.id],
+            tables: Vec::new(),
+            stack: Vec::new(),
+        };
+        g.follow(0, include, table)?;
+        let (table, arrays) = combine(&g.parts, g.tables)?;
+        let id = g.ids.swap_remove(0);
+        Ok(Layer {
+            parts: g.parts,
             table,
             extends,
-            dir,
+            arrays,
+            id,
         })
+    }
+
+    /// The file given or reached by `extends` (its other parts are the files it includes).
+    pub(crate) fn first(&self) -> &Part {
+        &self.parts[0]
+    }
+
+    /// The paths, in this layer's parts, that `path` of the layer's table may be written at:
+    /// (part, path in that part). An entry of a top-level array of tables is in the one part that
+    /// wrote it; any other path is looked for in every part.
+    pub(crate) fn part_paths(&self, path: &[Seg]) -> Vec<(usize, Vec<Seg>)> {
+        if let [Seg::Key(k), Seg::Index(i), rest @ ..] = path {
+            if let Some(&(part, j)) = self.arrays.get(k).and_then(|o| o.get(*i)) {
+                let mut p = vec![Seg::Key(k.clone()), Seg::Index(j)];
+                p.extend_from_slice(rest);
+                return vec![(part, p)];
+            }
+        }
+        (0..self.parts.len()).map(|p| (p, path.to_vec())).collect()
     }
 
     /// A locator over this layer alone (errors found while following or merging layers).
@@ -92,11 +216,306 @@ impl Layer {
     }
 }
 
-/// Follows `extends` from `root` to the last base. `root_id` identifies the root file for cycle
-/// detection (its canonical path when it is a file).
-pub(crate) fn load_chain(root: Layer, root_id: String) -> Result<Vec<Layer>, ScenarioError> {
+impl Gather {
+    /// Reads the files that part `pi` includes (`include`, its value), and theirs, then queues
+    /// `table`, the part's own values, to be combined after them.
+    fn follow(
+        &mut self,
+        pi: usize,
+        include: Option<toml::Value>,
+        table: toml::Table,
+    ) -> Result<(), ScenarioError> {
+        self.stack.push(pi);
+        let targets = match include {
+            None => Vec::new(),
+            Some(v) => self.include_list(pi, v)?,
+        };
+        for (idx, target) in targets.into_iter().enumerate() {
+            let at = || locate_include(&self.parts[pi], idx);
+            if self.parts.len() >= MAX_LAYER_FILES {
+                return Err(ScenarioError::Invalid {
+                    at: at(),
+                    path: format!("include[{idx}]"),
+                    message: format!(
+                        "more than {MAX_LAYER_FILES} files in one layer (a file and all it \
+                         includes)"
+                    ),
+                    help: "merge some of the included files; a layer may have at most \
+                           1000 files"
+                        .to_string(),
+                });
+            }
+            let src = self.read(pi, &target, idx)?;
+            if let Some(open) = self.stack.iter().position(|&s| self.ids[s] == src.id) {
+                let mut chain: Vec<String> = self.stack[open..]
+                    .iter()
+                    .map(|&s| self.parts[s].name.clone())
+                    .collect();
+                chain.push(src.name);
+                return Err(ScenarioError::IncludeCycle { at: at(), chain });
+            }
+            if let Some(first) = self.ids.iter().position(|i| *i == src.id) {
+                return Err(ScenarioError::Invalid {
+                    at: at(),
+                    path: format!("include[{idx}]"),
+                    message: format!(
+                        "'{target}' ({}) is already included in this layer",
+                        self.parts[first].name
+                    ),
+                    help: "include each file once: the files of a layer (a file and all it \
+                           includes) may not define the same key twice"
+                        .to_string(),
+                });
+            }
+            let (part, mut sub) = parse_file(src.name, src.text, src.folder)?;
+            if sub.contains_key("extends") {
+                let includer = self.parts[pi].name.clone();
+                let at = super::locate::locate_in(&part, &[key("extends")], Want::Key);
+                return Err(ScenarioError::Invalid {
+                    at,
+                    path: "extends".to_string(),
+                    message: format!(
+                        "an included file cannot extend another: it is part of {includer}"
+                    ),
+                    help: format!(
+                        "move `extends` to {}, the file given to capsim or reached by \
+                         `extends`; the files it includes share its base",
+                        self.parts[self.stack[0]].name
+                    ),
+                });
+            }
+            let sub_include = sub.remove("include");
+            self.parts.push(part);
+            self.ids.push(src.id);
+            let next = self.parts.len() - 1;
+            self.follow(next, sub_include, sub)?;
+        }
+        self.stack.pop();
+        self.tables.push((pi, table));
+        Ok(())
+    }
+
+    /// The paths that `include` (in part `pi`) names, type-checked.
+    fn include_list(&self, pi: usize, v: toml::Value) -> Result<Vec<String>, ScenarioError> {
+        let part = &self.parts[pi];
+        let toml::Value::Array(entries) = v else {
+            return Err(ScenarioError::BadValue {
+                at: super::locate::locate_in(part, &[key("include")], Want::Value),
+                path: "include".to_string(),
+                message: format!("expected an array of file paths, found {}", v.type_str()),
+                help: "write include = [\"chips.toml\", \"sites.toml\"] (relative to this \
+                       file's folder)"
+                    .to_string(),
+            });
+        };
+        entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| match e {
+                toml::Value::String(s) => Ok(s),
+                other => Err(ScenarioError::BadValue {
+                    at: super::locate::locate_in(
+                        part,
+                        &[key("include"), Seg::Index(i)],
+                        Want::Value,
+                    ),
+                    path: format!("include[{i}]"),
+                    message: format!("expected a file path string, found {}", other.type_str()),
+                    help: "each entry of include is a path string, relative to this file's \
+                           folder"
+                        .to_string(),
+                }),
+            })
+            .collect()
+    }
+
+    /// Reads `target`, entry `idx` of part `pi`'s `include`.
+    fn read(&self, pi: usize, target: &str, idx: usize) -> Result<FileSource, ScenarioError> {
+        let part = &self.parts[pi];
+        let at = || locate_include(part, idx);
+        match &part.folder {
+            Folder::Disk(dir) => {
+                let path = dir.join(target);
+                match read_scenario_file(&path) {
+                    Ok(text) => Ok(FileSource {
+                        name: path.display().to_string(),
+                        text,
+                        folder: Folder::Disk(
+                            path.parent().map(Path::to_path_buf).unwrap_or_default(),
+                        ),
+                        id: std::fs::canonicalize(&path)
+                            .unwrap_or_else(|_| path.clone())
+                            .display()
+                            .to_string(),
+                    }),
+                    Err(ReadError::NotFound(_)) => Err(ScenarioError::IncludeNotFound {
+                        at: at(),
+                        target: target.to_string(),
+                        help: format!(
+                            "looked for {}; the path is relative to the folder of {}",
+                            path.display(),
+                            part.name
+                        ),
+                    }),
+                    Err(e) => Err(ScenarioError::Invalid {
+                        at: at(),
+                        path: format!("include[{idx}]"),
+                        message: format!("cannot read '{}': {e}", path.display()),
+                        help: format!(
+                            "include names scenario files (regular files of at most {} MiB), \
+                             relative to the folder of {}",
+                            MAX_FILE_BYTES >> 20,
+                            part.name
+                        ),
+                    }),
+                }
+            }
+            Folder::Embedded(folder) => {
+                let found = embedded_join(folder, target)
+                    .and_then(|rel| embedded_file(&rel).map(|text| (rel, text)));
+                match found {
+                    Some((rel, text)) => Ok(embedded_source(&rel, text)),
+                    None => {
+                        let built_in: Vec<String> =
+                            EMBEDDED_FILES.iter().map(|(p, _)| p.to_string()).collect();
+                        Err(ScenarioError::IncludeNotFound {
+                            at: at(),
+                            target: target.to_string(),
+                            help: format!(
+                                "{} is built into capsim, and so must be every file it includes; \
+                                 built in: {} (a file is built in by a line in \
+                                 scenario::EMBEDDED_FILES)",
+                                part.name,
+                                built_in.join(", ")
+                            ),
+                        })
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where entry `idx` of a part's `include` is written.
+fn locate_include(part: &Part, idx: usize) -> Box<Location> {
+    super::locate::locate_in(part, &[key("include"), Seg::Index(idx)], Want::Value)
+}
+
+/// A built-in file as a layer's file: `rel` is its path relative to `scenarios/`.
+fn embedded_source(rel: &str, text: &str) -> FileSource {
+    let name = format!("<embedded>/{rel}");
+    let folder = match rel.rsplit_once('/') {
+        Some((dir, _)) => dir.to_string(),
+        None => String::new(),
+    };
+    FileSource {
+        id: name.clone(),
+        name,
+        text: text.to_string(),
+        folder: Folder::Embedded(folder),
+    }
+}
+
+/// `target` relative to the built-in folder `folder`, as a path relative to `scenarios/`
+/// (`.` and `..` resolved); `None` if it leaves `scenarios/` or is absolute.
+pub(crate) fn embedded_join(folder: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') || target.contains('\\') {
+        return None;
+    }
+    let mut parts: Vec<&str> = folder.split('/').filter(|s| !s.is_empty()).collect();
+    for seg in target.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            s => parts.push(s),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// The combined table of a layer's parts, and where each entry of its top-level arrays of
+/// tables comes from. `tables` are in combining order.
+fn combine(
+    parts: &[Part],
+    tables: Vec<(usize, toml::Table)>,
+) -> Result<(toml::Table, ArrayOrigins), ScenarioError> {
+    let mut out = toml::Table::new();
+    let mut arrays = ArrayOrigins::new();
+    // The parts combined so far, in combining order (where a clash's first definition is).
+    let mut done: Vec<usize> = Vec::new();
+    for (pi, table) in tables {
+        for (k, v) in table {
+            let path = [key(&k)];
+            match (out.get_mut(&k), v) {
+                (None, v) => {
+                    if let Some(n) = tables_in(&v) {
+                        arrays.insert(k.clone(), (0..n).map(|j| (pi, j)).collect());
+                    }
+                    out.insert(k, v);
+                }
+                (Some(toml::Value::Table(base)), toml::Value::Table(over)) => {
+                    // A table of entries: each entry (`[chips.h100]`, a key of `[sources]`)
+                    // comes from one file.
+                    for (k2, v2) in over {
+                        if base.contains_key(&k2) {
+                            return Err(clash(parts, &done, pi, &[key(&k), key(&k2)]));
+                        }
+                        base.insert(k2, v2);
+                    }
+                }
+                (Some(toml::Value::Array(base)), toml::Value::Array(over))
+                    if base.iter().chain(&over).all(toml::Value::is_table) =>
+                {
+                    let origin = arrays.entry(k.clone()).or_default();
+                    origin.extend((0..over.len()).map(|j| (pi, j)));
+                    base.extend(over);
+                }
+                _ => return Err(clash(parts, &done, pi, &path)),
+            }
+        }
+        done.push(pi);
+    }
+    Ok((out, arrays))
+}
+
+/// The number of entries of an array of tables (`None` for anything else).
+fn tables_in(v: &toml::Value) -> Option<usize> {
+    match v {
+        toml::Value::Array(a) if a.iter().all(toml::Value::is_table) => Some(a.len()),
+        _ => None,
+    }
+}
+
+/// `path` is written by part `pi` and by one of the parts `done`.
+fn clash(parts: &[Part], done: &[usize], pi: usize, path: &[Seg]) -> ScenarioError {
+    let at = super::locate::locate_in(&parts[pi], path, Want::Key);
+    let first = done
+        .iter()
+        .find_map(|&d| super::locate::find_in(&parts[d], path, Want::Key))
+        .unwrap_or_else(|| Location::start_of(&parts[done.first().copied().unwrap_or(0)].name));
+    let shown: Vec<String> = path
+        .iter()
+        .map(|s| match s {
+            Seg::Key(k) => super::locate::fmt_key(k),
+            Seg::Index(i) => format!("[{i}]"),
+        })
+        .collect();
+    ScenarioError::DuplicateKey {
+        at,
+        path: shown.join("."),
+        first,
+        help: "the files a scenario includes, and the file that includes them, form one layer: \
+               each key, and each entry such as [chips.h100], is written in one of them only; \
+               keep one of the two, or override it in a file that `extends` this one"
+            .to_string(),
+    }
+}
+
+/// Follows `extends` from `root` to the last base, reading each base with its includes.
+pub(crate) fn load_chain(root: Layer) -> Result<Vec<Layer>, ScenarioError> {
     let mut layers = vec![root];
-    let mut ids = vec![root_id];
     while let Some(last) = layers.last() {
         let target = match &last.extends {
             None => break,
@@ -112,6 +531,7 @@ pub(crate) fn load_chain(root: Layer, root_id: String) -> Result<Vec<Layer>, Sce
                 });
             }
         };
+        let last_name = &last.first().name;
         let not_found = |tried: &Path| {
             let (at, _) = last.locate(&[key("extends")], Want::Value);
             ScenarioError::ExtendsNotFound {
@@ -121,26 +541,29 @@ pub(crate) fn load_chain(root: Layer, root_id: String) -> Result<Vec<Layer>, Sce
                     "looked for {}; the path is relative to the folder of {}, and only a missing \
                      'baseline.toml' falls back to the baseline built into capsim",
                     tried.display(),
-                    last.name
+                    last_name
                 ),
             }
         };
         let wants_baseline = Path::new(&target).file_name() == Some("baseline.toml".as_ref());
-        let (name, text, dir, id) = match &last.dir {
-            Some(dir) => {
+        let src = match &last.first().folder {
+            Folder::Disk(dir) => {
                 let path = dir.join(&target);
                 match read_scenario_file(&path) {
-                    Ok(text) => {
-                        let id = std::fs::canonicalize(&path)
+                    Ok(text) => FileSource {
+                        name: path.display().to_string(),
+                        text,
+                        folder: Folder::Disk(
+                            path.parent().map(Path::to_path_buf).unwrap_or_default(),
+                        ),
+                        id: std::fs::canonicalize(&path)
                             .unwrap_or_else(|_| path.clone())
                             .display()
-                            .to_string();
-                        let dir = path.parent().map(Path::to_path_buf);
-                        (path.display().to_string(), text, dir, id)
-                    }
+                            .to_string(),
+                    },
                     Err(ReadError::NotFound(_)) => {
                         if wants_baseline {
-                            embedded()
+                            embedded_baseline()
                         } else {
                             return Err(not_found(&path));
                         }
@@ -155,27 +578,33 @@ pub(crate) fn load_chain(root: Layer, root_id: String) -> Result<Vec<Layer>, Sce
                                 "extends names a scenario file (a regular file of at most {} MiB), \
                                  relative to the folder of {}",
                                 MAX_FILE_BYTES >> 20,
-                                last.name
+                                last_name
                             ),
                         });
                     }
                 }
             }
-            // The embedded baseline has no folder; nothing it extends could be found.
-            None => return Err(not_found(Path::new(&target))),
+            // The built-in files extend nothing; nothing they extend could be found.
+            Folder::Embedded(_) => return Err(not_found(Path::new(&target))),
         };
-        if let Some(first) = ids.iter().position(|i| *i == id) {
-            let mut chain: Vec<String> = layers[first..].iter().map(|l| l.name.clone()).collect();
-            chain.push(name);
+        if let Some(first) = layers.iter().position(|l| l.id == src.id) {
+            let mut chain: Vec<String> = layers[first..]
+                .iter()
+                .map(|l| l.first().name.clone())
+                .collect();
+            chain.push(src.name);
             let (at, _) = last.locate(&[key("extends")], Want::Value);
             return Err(ScenarioError::ExtendsCycle { at, chain });
         }
-        let layer = Layer::parse(name, text, dir)?;
+        let layer = Layer::load(src)?;
         layers.push(layer);
-        ids.push(id);
     }
     Ok(layers)
 }
+
+/// The most files one layer may have: a file and all it includes, at any depth (which also
+/// bounds the depth of nested includes).
+pub(crate) const MAX_LAYER_FILES: usize = 1000;
 
 /// The largest scenario file read (the shipped ones are well under 100 KiB).
 pub(crate) const MAX_FILE_BYTES: u64 = 16 << 20;
@@ -243,14 +672,9 @@ pub(crate) fn read_scenario_file(path: &Path) -> Result<String, ReadError> {
     })
 }
 
-/// The embedded baseline as a layer source: (name, text, folder, id).
-fn embedded() -> (String, String, Option<PathBuf>, String) {
-    (
-        EMBEDDED_BASELINE.to_string(),
-        BASELINE_TOML.to_string(),
-        None,
-        EMBEDDED_BASELINE.to_string(),
-    )
+/// The built-in baseline as a layer's file.
+pub(crate) fn embedded_baseline() -> FileSource {
+    embedded_source("baseline.toml", super::BASELINE_TOML)
 }
 
 /// The merged document and where each of its policies came from.
@@ -376,7 +800,8 @@ fn merge_policies(
     Ok(())
 }
 
-/// Policy names must be unique within one file (across files, a repeat is a replacement).
+/// Policy names must be unique within one layer: a file and the files it includes (across
+/// layers, a repeat is a replacement).
 fn check_policy_names(layer: &Layer) -> Result<(), ScenarioError> {
     let Some(toml::Value::Array(entries)) = layer.table.get("policy") else {
         return Ok(());
@@ -389,15 +814,19 @@ fn check_policy_names(layer: &Layer) -> Result<(), ScenarioError> {
                 &[key("policy"), Seg::Index(first), key("name")],
                 Want::Value,
             );
+            // Within one file by line; across the files of a layer, by file and line.
+            let first_shown = if first_at.file == at.file {
+                format!("line {}", first_at.line)
+            } else {
+                first_at.to_string()
+            };
             return Err(ScenarioError::Invalid {
                 at,
                 path: format!("policy.{}", super::locate::fmt_key(n)),
-                message: format!(
-                    "duplicate policy name '{n}' (first used at line {})",
-                    first_at.line
-                ),
-                help: "policy names must be unique within a file; rename one of them (an \
-                       extending file replaces a base policy by reusing its name)"
+                message: format!("duplicate policy name '{n}' (first used at {first_shown})"),
+                help: "policy names must be unique within a file and the files it includes; \
+                       rename one of them (an extending file replaces a base policy by reusing \
+                       its name)"
                     .to_string(),
             });
         }

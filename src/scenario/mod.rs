@@ -3,9 +3,11 @@
 //!
 //! # Pipeline
 //!
-//! 1. Each layer file is parsed twice: by `toml` for its values and by `toml_edit` for its spans
-//!    (`merge.rs`). `extends` is followed from child to base; a missing `baseline.toml` falls back to
-//!    the baseline built into the binary ([`BASELINE_TOML`]).
+//! 1. Each scenario file is parsed twice: by `toml` for its values and by `toml_edit` for its spans
+//!    (`merge.rs`). A layer is a file and the files its `include` names, combined into one table
+//!    (a key written twice within a layer is an error). `extends` is followed from child to base; a
+//!    missing `baseline.toml` falls back to the baseline built into the binary ([`BASELINE_TOML`],
+//!    with the built-in files it includes, [`EMBEDDED_FILES`]).
 //! 2. The layers merge into one `toml::Value` (`merge.rs`).
 //! 3. serde reads the merged value into the raw mirror types (`raw.rs`); `serde_path_to_error`
 //!    records the field path of any failure.
@@ -14,7 +16,8 @@
 //!    known), so that a sweep never fails later on what the file wrote.
 //!
 //! Any failure in 2 to 4 carries a field path of the merged document; `locate.rs` finds the layer
-//! (child first) that wrote that path and turns toml_edit's span into `file:line:col`.
+//! (child first), and the file of that layer, that wrote that path and turns toml_edit's span into
+//! `file:line:col`.
 //!
 //! # Uncertain inputs
 //!
@@ -34,8 +37,10 @@
 //! # Order
 //!
 //! Chips, sites and firms keep the order in which the files list them (toml's `preserve_order`;
-//! keys that an extending file adds come after the base's). Their ids are indexes in that order.
-//! Policies keep timeline order: the base's entries, then each extending file's new ones.
+//! keys that an extending file adds come after the base's; within a layer, the included files'
+//! entries in `include` order, then the including file's own). Their ids are indexes in that order.
+//! Policies keep timeline order: the base's entries, then each extending file's new ones (within a
+//! layer, in the same order as chips).
 //!
 //! # Time
 //!
@@ -58,6 +63,8 @@ mod validate;
 #[cfg(test)]
 mod dates_tests;
 #[cfg(test)]
+mod include_tests;
+#[cfg(test)]
 mod template_tests;
 #[cfg(test)]
 mod tests;
@@ -78,14 +85,32 @@ use merge::Layer;
 pub use sweep::SweepSpec;
 
 /// The baseline scenario built into the binary; `extends = "baseline.toml"` falls back to it when
-/// no such file sits beside the extending file.
+/// no such file sits beside the extending file. The files it includes are in [`EMBEDDED_FILES`].
 pub const BASELINE_TOML: &str = include_str!("../../scenarios/baseline.toml");
 
 /// The baseline's observations built into the binary: what `observations = "baseline/observed.csv"`
 /// names in the embedded baseline.
 pub const BASELINE_OBSERVED: &str = include_str!("../../scenarios/baseline/observed.csv");
 
-/// How the embedded baseline is named in [`Scenario::files`] and in error messages.
+/// Every file built into the binary: (path relative to `scenarios/`, text). The embedded baseline
+/// resolves its `include` and `observations` paths here (relative to the including file's folder,
+/// as on disk), so every file it includes must be listed: one line each, e.g.
+/// `("baseline/chips.toml", include_str!("../../scenarios/baseline/chips.toml"))`.
+pub const EMBEDDED_FILES: &[(&str, &str)] = &[
+    ("baseline.toml", BASELINE_TOML),
+    ("baseline/observed.csv", BASELINE_OBSERVED),
+];
+
+/// The text of the built-in file at `path` (relative to `scenarios/`), if there is one.
+pub fn embedded_file(path: &str) -> Option<&'static str> {
+    EMBEDDED_FILES
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, text)| *text)
+}
+
+/// How the embedded baseline is named in [`Scenario::files`] and in error messages (a file it
+/// includes shows as `<embedded>/` and its path relative to `scenarios/`).
 pub const EMBEDDED_BASELINE: &str = "<embedded>/baseline.toml";
 
 /// Where one figure of the scenario comes from.
@@ -146,11 +171,14 @@ pub struct Scenario {
     pub policy_dates: Vec<PolicyDates>,
     /// Every `source` and `[sources]` entry of all layers, sorted by path.
     pub provenance: Vec<Provenance>,
-    /// SHA-256 (hex) over the layers, child first: each layer's file name (not its folder, so the
-    /// hash does not depend on where the checkout lives), then its text; then each
-    /// [`Scenario::set_field`] override (path and value), in the order applied.
+    /// SHA-256 (hex) over the files of the layers, in the order of [`Scenario::files`]: each file's
+    /// name (not its folder, so the hash does not depend on where the checkout lives), then its
+    /// text; then the observations file's text, if any; then each [`Scenario::set_field`] override
+    /// (path and value), in the order applied.
     pub content_hash: String,
-    /// The layer files, child first; the embedded baseline shows as [`EMBEDDED_BASELINE`].
+    /// The scenario files read: the layers child first, each layer's file followed by the files it
+    /// includes (depth first, in `include` order). The embedded baseline shows as
+    /// [`EMBEDDED_BASELINE`], the built-in files it includes as `<embedded>/PATH`.
     pub files: Vec<String>,
     /// The figures given as distributions, in validation order (chips, sites, firms and their
     /// workloads, policies; each in file order, fields in the order of the format). Empty when every
@@ -169,7 +197,7 @@ pub struct Scenario {
 struct Source(Arc<SourceData>);
 
 struct SourceData {
-    /// The layer files, child first (to locate errors, and to hash).
+    /// The layers, child first, each with its files (to locate errors, and to hash).
     layers: Arc<Vec<Layer>>,
     /// The merged document, overrides applied.
     merged: toml::Value,
@@ -196,7 +224,13 @@ impl SourceData {
 
 impl fmt::Debug for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let files: Vec<&str> = self.0.layers.iter().map(|l| l.name.as_str()).collect();
+        let files: Vec<&str> = self
+            .0
+            .layers
+            .iter()
+            .flat_map(|l| &l.parts)
+            .map(|p| p.name.as_str())
+            .collect();
         f.debug_struct("Source")
             .field("files", &files)
             .field("overrides", &self.0.overrides)
@@ -433,6 +467,44 @@ pub enum ScenarioError {
         help: String,
     },
 
+    /// `include` names a file that does not exist.
+    #[error("{at}: include: no such file '{target}'\n  help: {help}")]
+    IncludeNotFound {
+        /// Where the entry of `include` is written.
+        at: Box<Location>,
+        /// The path as written.
+        target: String,
+        /// Where it was looked for.
+        help: String,
+    },
+
+    /// Following `include` leads back to a file that includes the one naming it.
+    #[error(
+        "{at}: include: cycle {}\n  help: remove this entry of `include`; a file may not include \
+         itself or a file that includes it",
+        chain.join(" -> ")
+    )]
+    IncludeCycle {
+        /// The entry of `include` that closes the cycle.
+        at: Box<Location>,
+        /// The files of the cycle, the repeated one at both ends.
+        chain: Vec<String>,
+    },
+
+    /// A key or entry written by two files of one layer (a file and the files it includes):
+    /// splitting a scenario over files may not override silently.
+    #[error("{at}: {path}: already defined at {first}\n  help: {help}")]
+    DuplicateKey {
+        /// Where the second definition is written.
+        at: Box<Location>,
+        /// Field path of the key or entry (`name`, `chips.h100`, `sources."sites.x.pue"`).
+        path: String,
+        /// Where the first definition is written.
+        first: Box<Location>,
+        /// How to fix it.
+        help: String,
+    },
+
     /// Following `extends` leads back to a file already in the chain.
     #[error(
         "{at}: extends: cycle {}\n  help: remove `extends` from one of these files",
@@ -457,7 +529,10 @@ impl ScenarioError {
             | ScenarioError::BadValue { at, .. }
             | ScenarioError::Invalid { at, .. }
             | ScenarioError::ExtendsNotFound { at, .. }
-            | ScenarioError::ExtendsCycle { at, .. } => Some(at),
+            | ScenarioError::ExtendsCycle { at, .. }
+            | ScenarioError::IncludeNotFound { at, .. }
+            | ScenarioError::IncludeCycle { at, .. }
+            | ScenarioError::DuplicateKey { at, .. } => Some(at),
         }
     }
 
@@ -467,16 +542,20 @@ impl ScenarioError {
             ScenarioError::UnknownKey { path, .. }
             | ScenarioError::MissingKey { path, .. }
             | ScenarioError::BadValue { path, .. }
-            | ScenarioError::Invalid { path, .. } => Some(path),
+            | ScenarioError::Invalid { path, .. }
+            | ScenarioError::DuplicateKey { path, .. } => Some(path),
             ScenarioError::ExtendsNotFound { .. } | ScenarioError::ExtendsCycle { .. } => {
                 Some("extends")
+            }
+            ScenarioError::IncludeNotFound { .. } | ScenarioError::IncludeCycle { .. } => {
+                Some("include")
             }
             ScenarioError::Io { .. } | ScenarioError::Syntax { .. } => None,
         }
     }
 }
 
-/// Loads the scenario at `path` and every file it extends.
+/// Loads the scenario at `path` and every file it extends or includes.
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
     let name = path.display().to_string();
     let text = merge::read_scenario_file(path).map_err(|e| ScenarioError::Io {
@@ -490,12 +569,17 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| name.clone());
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let root = Layer::parse(name, text, Some(dir))?;
-    build(merge::load_chain(root, id)?)
+    let root = Layer::load(merge::FileSource {
+        name,
+        text,
+        folder: merge::Folder::Disk(dir),
+        id,
+    })?;
+    build(merge::load_chain(root)?)
 }
 
 /// Loads a scenario from text. `display_name` names it in errors and [`Scenario::files`];
-/// `extends` is resolved in `base_dir` (the current directory when `None`).
+/// `extends` and `include` are resolved in `base_dir` (the current directory when `None`).
 pub fn load_str(
     text: &str,
     display_name: &str,
@@ -509,18 +593,19 @@ pub fn load_str(
         .and_then(|f| std::fs::canonicalize(dir.join(f)).ok())
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| format!("<text>/{display_name}"));
-    let root = Layer::parse(display_name.to_string(), text.to_string(), Some(dir))?;
-    build(merge::load_chain(root, id)?)
+    let root = Layer::load(merge::FileSource {
+        name: display_name.to_string(),
+        text: text.to_string(),
+        folder: merge::Folder::Disk(dir),
+        id,
+    })?;
+    build(merge::load_chain(root)?)
 }
 
-/// The baseline built into the binary.
+/// The baseline built into the binary, with the built-in files it includes.
 pub fn baseline() -> Result<Scenario, ScenarioError> {
-    let root = Layer::parse(
-        EMBEDDED_BASELINE.to_string(),
-        BASELINE_TOML.to_string(),
-        None,
-    )?;
-    build(merge::load_chain(root, EMBEDDED_BASELINE.to_string())?)
+    let root = Layer::load(merge::embedded_baseline())?;
+    build(merge::load_chain(root)?)
 }
 
 /// Merges, deserializes and validates a chain of layers.
@@ -572,12 +657,12 @@ fn from_parts(
         }
     };
     let mut hasher = Sha256::new();
-    for l in layers.iter() {
-        let file_name = l.name.rsplit(['/', '\\']).next().unwrap_or(&l.name);
+    for f in layers.iter().flat_map(|l| &l.parts) {
+        let file_name = f.name.rsplit(['/', '\\']).next().unwrap_or(&f.name);
         hasher.update(file_name.as_bytes());
         hasher.update([0]);
-        hasher.update((l.text.len() as u64).to_le_bytes());
-        hasher.update(l.text.as_bytes());
+        hasher.update((f.text.len() as u64).to_le_bytes());
+        hasher.update(f.text.as_bytes());
     }
     if !observed_text.is_empty() {
         hasher.update(b"observations\0");
@@ -600,7 +685,11 @@ fn from_parts(
     let mut provenance = v.provenance;
     provenance.sort();
     provenance.dedup();
-    let files = layers.iter().map(|l| l.name.clone()).collect();
+    let files = layers
+        .iter()
+        .flat_map(|l| &l.parts)
+        .map(|f| f.name.clone())
+        .collect();
     let template = template::Template {
         world: v.world.clone(),
         slots: v.slots,
@@ -680,31 +769,49 @@ fn issue_error(issue: validate::Issue, locator: &Locator<'_>) -> ScenarioError {
     }
 }
 
-/// The observations file that `observations = PATH` names: relative to the folder of the layer that
-/// writes it (the child-most), or built in for the embedded baseline (and, as for `extends =
-/// "baseline.toml"`, for `baseline/observed.csv` where no such file exists). Returns (name for errors,
-/// text); Err: (message, help).
+/// The observations file that `observations = PATH` names: relative to the folder of the file that
+/// writes it (in the child-most layer that does), or a built-in file for the embedded baseline (and,
+/// as for `extends = "baseline.toml"`, for `baseline/observed.csv` where no such file exists).
+/// Returns (name for errors, text); Err: (message, help).
 fn read_observations(path: &str, layers: &[Layer]) -> Result<(String, String), (String, String)> {
     let layer = layers
         .iter()
         .find(|l| l.table.contains_key("observations"))
         .expect("a merged key comes from some layer");
-    let embedded = || (format!("<embedded>/{path}"), BASELINE_OBSERVED.to_string());
-    match &layer.dir {
-        None if path == "baseline/observed.csv" => Ok(embedded()),
-        None => Err((
-            format!("no built-in observations file '{path}'"),
-            "the embedded baseline has baseline/observed.csv; name a file beside your scenario"
-                .into(),
-        )),
-        Some(dir) => {
+    let file = layer
+        .parts
+        .iter()
+        .find(|p| p.doc.as_table().contains_key("observations"))
+        .unwrap_or(layer.first());
+    let built_in =
+        |rel: &str| embedded_file(rel).map(|text| (format!("<embedded>/{rel}"), text.to_string()));
+    match &file.folder {
+        merge::Folder::Embedded(folder) => merge::embedded_join(folder, path)
+            .and_then(|rel| built_in(&rel))
+            .ok_or_else(|| {
+                let names: Vec<String> =
+                    EMBEDDED_FILES.iter().map(|(p, _)| p.to_string()).collect();
+                (
+                    format!("no built-in observations file '{path}'"),
+                    format!(
+                        "capsim has built in: {}; name a file beside your scenario",
+                        names.join(", ")
+                    ),
+                )
+            }),
+        merge::Folder::Disk(dir) => {
             let file = dir.join(path);
             let name = file.display().to_string();
             match merge::read_scenario_file(&file) {
                 Ok(text) => Ok((name, text)),
                 // As `extends = "baseline.toml"`: the built-in copy when there is no such file.
                 Err(merge::ReadError::NotFound(_)) if path == "baseline/observed.csv" => {
-                    Ok(embedded())
+                    built_in(path).ok_or_else(|| {
+                        (
+                            format!("cannot read '{name}': no such file"),
+                            "give the path of a CSV file, relative to this scenario file".into(),
+                        )
+                    })
                 }
                 Err(e) => Err((
                     format!("cannot read '{name}': {e}"),
@@ -970,8 +1077,12 @@ fn with_note(mut e: ScenarioError, note: &str) -> ScenarioError {
         ScenarioError::UnknownKey { help, .. }
         | ScenarioError::MissingKey { help, .. }
         | ScenarioError::Syntax { help, .. }
-        | ScenarioError::ExtendsNotFound { help, .. } => help.push_str(note),
-        ScenarioError::Io { .. } | ScenarioError::ExtendsCycle { .. } => {}
+        | ScenarioError::ExtendsNotFound { help, .. }
+        | ScenarioError::IncludeNotFound { help, .. }
+        | ScenarioError::DuplicateKey { help, .. } => help.push_str(note),
+        ScenarioError::Io { .. }
+        | ScenarioError::ExtendsCycle { .. }
+        | ScenarioError::IncludeCycle { .. } => {}
     }
     e
 }

@@ -9,7 +9,7 @@ use crate::model::{Arrivals, Operator, Pricing, Quantity, Rule, WorkloadKind};
 
 /// A small valid scenario. Line numbers matter: the broken cases below edit single lines of it
 /// and expect errors at those lines.
-const VALID: &str = r#"name = "t"
+pub(super) const VALID: &str = r#"name = "t"
 description = "minimal"
 start_date = 2025-01-01
 end_date = 2025-12-31
@@ -104,27 +104,27 @@ fn with(from: &str, to: &str) -> String {
 }
 
 /// A fresh, empty folder under the system temp dir, unique to this process and test.
-fn temp_dir(test: &str) -> PathBuf {
+pub(super) fn temp_dir(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("capsim-scenario-{}-{test}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("create temp dir");
     dir
 }
 
-fn write(dir: &std::path::Path, name: &str, text: &str) -> PathBuf {
+pub(super) fn write(dir: &std::path::Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).expect("write temp file");
     p
 }
 
-fn err_of(r: Result<Scenario, ScenarioError>) -> String {
+pub(super) fn err_of(r: Result<Scenario, ScenarioError>) -> String {
     match r {
         Ok(s) => panic!("expected an error, loaded '{}'", s.name),
         Err(e) => e.to_string(),
     }
 }
 
-fn assert_mentions(msg: &str, parts: &[&str], case: &str) {
+pub(super) fn assert_mentions(msg: &str, parts: &[&str], case: &str) {
     for p in parts {
         assert!(
             msg.contains(p),
@@ -873,7 +873,7 @@ fn missing_baseline_falls_back_to_the_embedded_one() {
 #[test]
 fn embedded_baseline_loads() {
     let b = baseline().unwrap_or_else(|e| panic!("embedded baseline: {e}"));
-    assert_eq!(b.files, [EMBEDDED_BASELINE]);
+    assert_eq!(b.files[0], EMBEDDED_BASELINE);
     assert!(b.end_date > b.start_date);
     let w = &b.world;
     let days = (b.end_date - b.start_date).num_days() as u64 + 1;
@@ -887,16 +887,22 @@ fn embedded_baseline_loads() {
         assert!(firm.sites.iter().all(|s| (s.0 as usize) < w.sites.len()));
     }
     assert!(b.provenance.windows(2).all(|p| p[0] <= p[1]));
-    // Loaded from disk, the same text gives the same world and hash (skipped while someone is
-    // editing the file and the binary still embeds the previous text).
-    let on_disk = std::path::Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/scenarios/baseline.toml"
-    ));
-    if std::fs::read_to_string(on_disk).ok().as_deref() == Some(BASELINE_TOML) {
-        let f = load_file(on_disk).expect("on-disk baseline");
+    // Every file the baseline includes is built in, and shown as such.
+    for f in &b.files[1..] {
+        let rel = f.strip_prefix("<embedded>/").expect("a built-in file");
+        assert!(embedded_file(rel).is_some(), "{f}");
+    }
+    // Loaded from disk, the same texts give the same world and hash (skipped while someone is
+    // editing a built-in file and the binary still embeds the previous text).
+    let scenarios = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"));
+    let unchanged = EMBEDDED_FILES.iter().all(|(rel, text)| {
+        std::fs::read_to_string(scenarios.join(rel)).ok().as_deref() == Some(*text)
+    });
+    if unchanged {
+        let f = load_file(&scenarios.join("baseline.toml")).expect("on-disk baseline");
         assert_eq!(f.world, b.world);
         assert_eq!(f.content_hash, b.content_hash);
+        assert_eq!(f.files.len(), b.files.len());
     }
 }
 
