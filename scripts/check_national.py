@@ -17,7 +17,7 @@ chip fields that an older binary refuses: `owner`, `pricing = "contract"` with `
 Usage:
   python3 scripts/check_national.py                      # validate all, run the baseline (2 reps)
   python3 scripts/check_national.py --replications 8 --period week
-  python3 scripts/check_national.py --whatifs            # also run each what-if (1 rep) and compare
+  python3 scripts/check_national.py --whatifs            # also run each what-if and compare
   python3 scripts/check_national.py --capsim path/to/capsim --keep /tmp/national
 
 The stripped copy is for checking only: costs of owned sites are charged the old way (busy hours),
@@ -237,7 +237,8 @@ def main():
     ap.add_argument("--replications", type=int, default=2)
     ap.add_argument("--period", default="month", choices=["day", "week", "month"])
     ap.add_argument("--keep", help="write the stripped scenarios and outputs here instead of a temp folder")
-    ap.add_argument("--whatifs", action="store_true", help="also run each what-if (1 replication) and compare")
+    ap.add_argument("--whatifs", action="store_true",
+                    help="also run each what-if (same replications and seed) and compare headline numbers")
     a = ap.parse_args()
 
     tmp = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="capsim-national-"))
@@ -296,12 +297,13 @@ def main():
         base = headline(outn / "baseline")
         keys = ["tokens_served_share", "compute_pflop_days", "compute_abroad_share", "cost_firms_usd",
                 "training_jobs_completed", "completion_hours_p50_training", "blocked_jobs_end", "evictions"]
-        print("\nwhat-ifs (1 replication each) against the baseline's mean:")
+        print(f"\nwhat-ifs ({a.replications} replication(s) each, same seeds), means of the headline numbers:")
         print(f"  {'scenario':22s} " + " ".join(f"{k[:18]:>18s}" for k in keys))
         print(f"  {'baseline':22s} " + " ".join(f"{base.get(k, float('nan')):18.4g}" for k in keys))
         for p in whatifs:
             o = tmp / ("out-" + p.stem)
-            r = run([a.capsim, "run", str(p), "--out", str(o), "--quiet", "--period", a.period])
+            r = run([a.capsim, "run", str(p), "--out", str(o), "--quiet", "--period", a.period,
+                     "--replications", str(a.replications)])
             if r.returncode != 0:
                 print(f"  {p.stem}: run FAILED\n{r.stdout}{r.stderr}")
                 continue
