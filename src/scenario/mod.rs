@@ -99,6 +99,54 @@ pub const BASELINE_OBSERVED: &str = include_str!("../../scenarios/baseline/obser
 pub const EMBEDDED_FILES: &[(&str, &str)] = &[
     ("baseline.toml", BASELINE_TOML),
     ("baseline/observed.csv", BASELINE_OBSERVED),
+    (
+        "baseline/chips.toml",
+        include_str!("../../scenarios/baseline/chips.toml"),
+    ),
+    (
+        "baseline/sites.toml",
+        include_str!("../../scenarios/baseline/sites.toml"),
+    ),
+    (
+        "baseline/policy.toml",
+        include_str!("../../scenarios/baseline/policy.toml"),
+    ),
+    (
+        "baseline/firms/bytedance.toml",
+        include_str!("../../scenarios/baseline/firms/bytedance.toml"),
+    ),
+    (
+        "baseline/firms/alibaba.toml",
+        include_str!("../../scenarios/baseline/firms/alibaba.toml"),
+    ),
+    (
+        "baseline/firms/tencent.toml",
+        include_str!("../../scenarios/baseline/firms/tencent.toml"),
+    ),
+    (
+        "baseline/firms/baidu.toml",
+        include_str!("../../scenarios/baseline/firms/baidu.toml"),
+    ),
+    (
+        "baseline/firms/deepseek.toml",
+        include_str!("../../scenarios/baseline/firms/deepseek.toml"),
+    ),
+    (
+        "baseline/firms/moonshot.toml",
+        include_str!("../../scenarios/baseline/firms/moonshot.toml"),
+    ),
+    (
+        "baseline/firms/zhipu.toml",
+        include_str!("../../scenarios/baseline/firms/zhipu.toml"),
+    ),
+    (
+        "baseline/firms/minimax.toml",
+        include_str!("../../scenarios/baseline/firms/minimax.toml"),
+    ),
+    (
+        "baseline/firms/other-cn.toml",
+        include_str!("../../scenarios/baseline/firms/other-cn.toml"),
+    ),
 ];
 
 /// The text of the built-in file at `path` (relative to `scenarios/`), if there is one.
