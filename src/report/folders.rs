@@ -51,8 +51,8 @@ pub fn run_folder_files(
 ) -> Result<Vec<(String, Vec<u8>)>, ChartError> {
     let mut files = run_files(scenario, result);
     let view = RunView::from_run(scenario, result);
-    let charts = charts::render(std::slice::from_ref(&view))?;
     let held = observed::hold(scenario, result);
+    let charts = charts::render_observed(std::slice::from_ref(&view), &held)?;
     if !held.is_empty() {
         files.push(("observations.csv".into(), observed::observations_csv(&held)));
     }

@@ -15,7 +15,7 @@
 //! | [`view`] | data: a run as the reports read it, from a finished run or a run folder | `manifest`, `csv` |
 //! | [`compare`] | data: headline numbers of runs and their differences; `comparison.csv` | `view`, `csv` |
 //! | [`sweep`] | data: a sweep's manifest, reading and merging shard folders; `sweep.csv`, `records.csv` | `view`, `csv` |
-//! | [`charts`] | renderer: SVG and PNG charts of runs and of sweeps | `view`, `sweep` |
+//! | [`charts`] | renderer: SVG and PNG charts of runs (with their observations) and of sweeps | `observed`, `view`, `sweep` |
 //! | [`html`] | renderer: `report.html` of a run, a comparison and a sweep | `view`, `observed`, `compare`, `sweep`, `charts` |
 //! | [`folders`] | assembler: every file of a run, comparison and sweep folder | all of the above |
 //!

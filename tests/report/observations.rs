@@ -187,3 +187,72 @@ fn bad_observations_are_refused_where_they_are_written() {
     assert!(err.contains("world.toml:1:16"), "{err}");
     assert!(err.contains("cannot read"), "{err}");
 }
+
+/// How many observation diamonds (and off-scale arrows) an SVG chart draws, held out and inputs,
+/// the legend's samples included: the fills only they use (Okabe-Ito yellow; the inputs' grey).
+fn diamonds(svg: &str) -> (usize, usize) {
+    let count = |fill: &str| {
+        svg.lines()
+            .filter(|l| l.starts_with("<polygon") && l.contains(&format!("fill=\"{fill}\"")))
+            .count()
+    };
+    (count("#F0E442"), count("#8C8C8C"))
+}
+
+#[test]
+fn charts_draw_observations_on_the_curve_that_measures_them() {
+    let dir = tmp("observations-charts");
+    let rows = [
+        // Tokens per day, held out and an input: on the tokens chart.
+        "2025-03-15,,tokens_per_day,national,5e11,4.5e11,5.5e11,tokens/day,test,false,",
+        "2025-09-30,2025-07-01,tokens_per_day,national,5e11,4e11,6e11,tokens/day,test,true,",
+        // Before the horizon: in the table, not on a chart.
+        "2024-06-30,,tokens_per_day,national,1e11,0.5e11,2e11,tokens/day,test,false,",
+        // What the home sites cost over a quarter: on the cost chart's jurisdiction panel.
+        "2025-06-30,2025-04-01,cost_usd,jurisdiction:CN,1e7,5e6,2e7,USD,test,false,",
+        // Quantities no chart draws: chips online of a site, a chip's deliveries, a context figure.
+        "2025-01-31,,chips_online,site:johor,4096,4096,4096,chips,test,true,",
+        "2025-06-30,2025-01-01,chips_delivered,chip:h100,0,0,10,chips,test,false,",
+        "2025-05-01,,lease_usd_per_chip_hour,chip:h100,2.35,2.0,2.7,USD/chip-hour,test,true,",
+    ];
+    let path = world(&dir, &format!("{HEADER}{}\n", rows.join("\n")));
+    let out = dir.join("out").display().to_string();
+    let (code, _, err) = capsim(&["run", &path, "--out", &out, "--quiet"]);
+    assert_eq!(code, 0, "{err}");
+    let charts = dir.join("out/two-sites/charts");
+    let svg = |name: &str| std::fs::read_to_string(charts.join(format!("{name}.svg"))).unwrap();
+    // (held out, inputs), each with its legend sample.
+    assert_eq!(diamonds(&svg("throughput-tokens")), (1 + 1, 1 + 1));
+    assert_eq!(diamonds(&svg("cost-spend")), (1 + 1, 0));
+    for name in [
+        "throughput-compute",
+        "cost-unit",
+        "compute-share",
+        "sites",
+        "training",
+    ] {
+        let s = svg(name);
+        assert_eq!(diamonds(&s), (0, 0), "{name}");
+        assert!(!s.contains("observed ("), "{name}: no legend entry");
+    }
+    let tokens = svg("throughput-tokens");
+    assert!(tokens.contains("observed (held out)") && tokens.contains("observed (input)"));
+    assert!(!svg("cost-spend").contains("observed (input)"));
+    // The table still lists every row.
+    let csv = std::fs::read_to_string(dir.join("out/two-sites/observations.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + rows.len());
+
+    // The same run again draws the same bytes.
+    let again = dir.join("again").display().to_string();
+    let (code, _, err) = capsim(&["run", &path, "--out", &again, "--quiet"]);
+    assert_eq!(code, 0, "{err}");
+    for name in [
+        "throughput-tokens.svg",
+        "throughput-tokens.png",
+        "cost-spend.png",
+    ] {
+        let a = std::fs::read(charts.join(name)).unwrap();
+        let b = std::fs::read(dir.join("again/two-sites/charts").join(name)).unwrap();
+        assert!(a == b, "{name} differs between two runs");
+    }
+}

@@ -11,9 +11,11 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontDesc, FontFamily, FontStyle, FontTransform, RGBAColor};
 
+use super::observed::Observed;
 use super::spec::{Body, HeatRow, KeyItem, LegendItem, Panel, Series, Spec, Val};
 use super::style::{
-    linear_ticks, log_ticks, viridis, Marker, Style, Unit, FAINT, FAMILY, GRID, INK, MUTED, POLICY,
+    linear_ticks, log_ticks, okabe_ito, viridis, Marker, Style, Unit, FAINT, FAMILY, GRID, INK,
+    MUTED, OBSERVED_FILL, OBSERVED_INPUT, POLICY,
 };
 
 /// Page size in design pixels (and in SVG and PNG pixels).
@@ -584,10 +586,40 @@ impl Plot {
         };
         self.y1 - (self.y1 - self.y0) * t.clamp(0.0, 1.0)
     }
+    /// Whether `v` lies on the y axis (not cut at an edge).
+    fn holds(&self, v: f64) -> bool {
+        let eps = 1e-9;
+        if self.log {
+            v > 0.0 && v >= self.lo * (1.0 - eps) && v <= self.hi * (1.0 + eps)
+        } else {
+            let span = (self.hi - self.lo).abs().max(f64::MIN_POSITIVE);
+            v >= self.lo - eps * span && v <= self.hi + eps * span
+        }
+    }
 }
 
-/// The y range of line panels: (min, max) of everything drawn, stacks included.
+/// The y range of line panels: (min, max) of everything drawn, stacks and observations included
+/// (an observation off the scale is drawn at the top edge, so it does not stretch the axis).
 fn data_range(panels: &[&Panel]) -> Option<(f64, f64)> {
+    let mut range = series_range(panels);
+    for p in panels {
+        for o in p.observed.iter().filter(|o| !o.off_scale) {
+            for x in [o.low, o.value, o.axis_high] {
+                if p.log && x <= 0.0 {
+                    continue;
+                }
+                range = Some(match range {
+                    Some((lo, hi)) => (lo.min(x), hi.max(x)),
+                    None => (x, x),
+                });
+            }
+        }
+    }
+    range
+}
+
+/// The y range of the curves and layers of line panels alone: (min, max) of what they draw.
+pub(super) fn series_range(panels: &[&Panel]) -> Option<(f64, f64)> {
     let mut lo = f64::INFINITY;
     let mut hi = f64::NEG_INFINITY;
     let mut seen = false;
@@ -896,7 +928,8 @@ fn draw<DB: DrawingBackend>(spec: &Spec, cv: &Canvas<'_, DB>) -> R {
                     title: l.y_title.then_some(p.y_title.as_str()),
                     title_x: l.x0 + 9.0,
                 };
-                draw_lines_panel(cv, spec, series, &plot, &axis, &marks)?
+                draw_lines_panel(cv, spec, series, &plot, &axis, &marks)?;
+                draw_observed(cv, &p.observed, p.unit, &plot)?
             }
             Body::Heatmap(rows) => draw_heatmap(cv, spec, rows, &plot, &marks)?,
         }
@@ -1303,6 +1336,132 @@ fn draw_lines_panel<DB: DrawingBackend>(
     draw_time_axis(cv, spec, plot)
 }
 
+/// An observation's diamond at (`x`, `y`): yellow outlined black, or (an input) hollow grey.
+fn observed_marker<DB: DrawingBackend>(cv: &Canvas<'_, DB>, x: f64, y: f64, input: bool) -> R {
+    let (ink, fill) = observed_colors(input);
+    let diamond = |r: f64| [(x, y - r), (x + r, y), (x, y + r), (x - r, y)];
+    cv.polygon(&diamond(OBSERVED_R + 3.0), rgba(WHITE, 1.0))?;
+    cv.polygon(&diamond(OBSERVED_R + 1.6), rgba(ink, 1.0))?;
+    cv.polygon(&diamond(OBSERVED_R), rgba(fill, 1.0))
+}
+
+/// (outline and range, fill) of an observation.
+fn observed_colors(input: bool) -> (RGBColor, RGBColor) {
+    if input {
+        (OBSERVED_INPUT, WHITE)
+    } else {
+        (okabe_ito::BLACK, OBSERVED_FILL)
+    }
+}
+
+/// Half the diagonal of an observation's diamond, design pixels.
+const OBSERVED_R: f64 = 6.5;
+/// Width of an observation's range bars.
+const OBSERVED_BAR: f64 = 1.8;
+
+/// A bar from `a` to `b` with caps across it at the ends in `caps` (first, last), over a white
+/// halo so that it reads over bands and curves.
+fn capped_bar<DB: DrawingBackend>(
+    cv: &Canvas<'_, DB>,
+    a: (f64, f64),
+    b: (f64, f64),
+    caps: (bool, bool),
+    color: RGBAColor,
+) -> R {
+    let vertical = a.0 == b.0;
+    let cap = |p: (f64, f64)| -> [(f64, f64); 2] {
+        if vertical {
+            [(p.0 - 5.0, p.1), (p.0 + 5.0, p.1)]
+        } else {
+            [(p.0, p.1 - 5.0), (p.0, p.1 + 5.0)]
+        }
+    };
+    for (c, w) in [
+        (rgba(WHITE, 0.9), OBSERVED_BAR + 2.6),
+        (color, OBSERVED_BAR),
+    ] {
+        cv.line(&[a, b], c, w, &[])?;
+        for (end, on) in [(a, caps.0), (b, caps.1)] {
+            if on {
+                cv.line(&cap(end), c, w, &[])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A panel's observations, over its curves: the window as a horizontal bar, the range as a
+/// vertical one, the diamond at the value; one off the scale as an arrow at the top edge with its
+/// value beside it (labels that would overlap drop a row).
+fn draw_observed<DB: DrawingBackend>(
+    cv: &Canvas<'_, DB>,
+    observed: &[Observed],
+    unit: Unit,
+    plot: &Plot,
+) -> R {
+    // Held-out figures last, on top: they are what the model is tested on.
+    let mut order: Vec<&Observed> = observed.iter().collect();
+    order.sort_by_key(|o| !o.input);
+    let mut label_rows: Vec<f64> = Vec::new();
+    for o in order {
+        let (ink, fill) = observed_colors(o.input);
+        // Bars in the colour of the curve measured, where the panel draws several.
+        let bars = match (o.color, o.input) {
+            (Some(c), false) => rgba(c, 1.0),
+            (Some(c), true) => rgba(c, 0.55),
+            (None, _) => rgba(ink, 1.0),
+        };
+        let x = plot.fx(o.x);
+        if o.off_scale {
+            let (top, h, w) = (plot.y0 + 1.0, 13.0, 8.0);
+            let arrow = |grow: f64| {
+                [
+                    (x, top - grow),
+                    (x + w + grow, top + h + grow * 0.6),
+                    (x - w - grow, top + h + grow * 0.6),
+                ]
+            };
+            cv.polygon(&arrow(2.6), rgba(WHITE, 1.0))?;
+            cv.polygon(&arrow(1.4), rgba(ink, 1.0))?;
+            cv.polygon(&arrow(0.0), rgba(fill, 1.0))?;
+            let label = format!("{} off scale", unit.format(o.value));
+            let left = x + w + 5.0;
+            let row = label_rows
+                .iter()
+                .position(|&r| r + 6.0 < left)
+                .unwrap_or(label_rows.len());
+            let right = left + text_w(&label, EM_NOTE, true);
+            if row == label_rows.len() {
+                label_rows.push(right);
+            } else {
+                label_rows[row] = right;
+            }
+            cv.text(
+                &label,
+                left,
+                top + 11.0 + row as f64 * 16.0,
+                EM_NOTE,
+                true,
+                INK,
+                HPos::Left,
+            )?;
+            continue;
+        }
+        let y = plot.fy(o.value);
+        if let Some((a, b)) = o.span {
+            capped_bar(cv, (plot.fx(a), y), (plot.fx(b), y), (true, true), bars)?;
+        }
+        if o.high > o.low {
+            let (y_lo, y_hi) = (plot.fy(o.low), plot.fy(o.high));
+            // An end cut at the plot's edge has no cap: the range runs on.
+            let caps = (plot.holds(o.low), plot.holds(o.high));
+            capped_bar(cv, (x, y_lo), (x, y_hi), caps, bars)?;
+        }
+        observed_marker(cv, x, y, o.input)?;
+    }
+    Ok(())
+}
+
 fn heat_label_width(rows: &[HeatRow]) -> f64 {
     let label = widest(
         rows.iter().filter_map(|r| r.label.as_deref()),
@@ -1403,6 +1562,7 @@ fn legend_width(items: &[LegendItem]) -> f64 {
             }
             LegendItem::ColorBar { title } => text_w(title, EM_LEGEND, true).max(110.0),
             LegendItem::Missing(t) => text_w(t, EM_LEGEND, false) + 40.0,
+            LegendItem::Observed { label, .. } => text_w(label, EM_LEGEND, false) + 58.0,
             LegendItem::Band(_) | LegendItem::HatchBand(_) | LegendItem::Policy(_) => 0.0,
         })
         .fold(0.0, f64::max);
@@ -1580,6 +1740,24 @@ fn draw_legend<DB: DrawingBackend>(
                     )?;
                 }
                 y = by1 + 18.0;
+            }
+            LegendItem::Observed { label, input } => {
+                let cy = y + 11.0;
+                let (ink, _) = observed_colors(*input);
+                let mx = x + sample_w / 2.0;
+                let bar = rgba(ink, 1.0);
+                capped_bar(cv, (mx, cy - 10.0), (mx, cy + 10.0), (true, true), bar)?;
+                observed_marker(cv, mx, cy, *input)?;
+                cv.text(
+                    &fit(label, EM_LEGEND, false, text_max),
+                    text_x,
+                    cy + HALF_CAP_EM * EM_LEGEND,
+                    EM_LEGEND,
+                    false,
+                    INK,
+                    HPos::Left,
+                )?;
+                y += LEGEND_ROW;
             }
             LegendItem::Missing(label) => {
                 let cy = y + 11.0;

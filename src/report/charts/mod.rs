@@ -40,6 +40,23 @@
 //! under the chart; rules in force throughout are counted in a note, not drawn. Colours are
 //! Okabe-Ito, plus a dash pattern and marker per series for greyscale; the heatmap uses viridis.
 //!
+//! # Observations
+//!
+//! [`render_observed`] (what `capsim run` calls, with the scenario's observations held against the
+//! run) also draws each observation on the panel whose curve measures the same quantity: the
+//! summary series its metric over its group reads (`tokens_per_day` of `national` on tokens
+//! served, `compute_pflop_days` of `jurisdiction:CN` on China's useful compute, ...), converted to
+//! the curve's units (a total over a window as a daily rate over the whole reporting periods
+//! compared, as `observations.csv` compares it). A yellow diamond outlined black (an input of the
+//! scenario: hollow, grey) at its date or the middle of its window, with the window as a
+//! horizontal bar and the source's range as a vertical one; in the legend "observed (held out)" and
+//! "observed (input)", only on charts that draw some. Observations of what no curve draws (chips
+//! per chip type, stacked layers, the heatmap, context figures) and those outside the horizon are
+//! in the report's table and `observations.csv` only. An axis takes in observations up to 3x above
+//! its curves; beyond, a panel of positive curves goes to a log axis, any other draws the
+//! observation as an arrow at its top edge labelled with its value. The mapping and the scale rule
+//! are in `observed.rs`. `capsim compare` draws none (its runs are read back from folders).
+//!
 //! # Sweep charts
 //!
 //! [`render_sweep`] draws a whole (or merged) sweep from its manifest and per-point statistics
@@ -75,10 +92,12 @@
 //! panel whose axis leaves 0 out says `axis not from 0` and carries a break mark.
 
 mod draw;
+mod observed;
 mod spec;
 mod style;
 mod sweep;
 
+use super::observed::Held;
 use super::sweep::SweepManifest;
 use super::view::RunView;
 use crate::experiment::sweep::PointStat;
@@ -166,8 +185,15 @@ pub enum ChartError {
 /// Every chart for one run, or for several runs overlaid (the first is drawn as the reference,
 /// black and solid), in the fixed order of the table in the module docs.
 pub fn render(runs: &[RunView]) -> Result<Vec<Chart>, ChartError> {
+    render_observed(runs, &[])
+}
+
+/// [`render`], with the observations `held` (see [`super::observed::hold`]) drawn on the panels
+/// whose curves measure them (see [the module docs](self#observations)).
+pub fn render_observed(runs: &[RunView], held: &[Held]) -> Result<Vec<Chart>, ChartError> {
     style::register_fonts().map_err(|()| ChartError::Font)?;
-    let specs = spec::build(runs)?;
+    let mut specs = spec::build(runs)?;
+    observed::attach(&mut specs, held);
     // One chart per task: each is pure, and `collect` keeps chart order, so the bytes do not
     // depend on the threads.
     specs

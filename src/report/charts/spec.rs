@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{Days, NaiveDate};
 use plotters::style::RGBColor;
 
+use super::observed::Observed;
 use super::style::{okabe_ito, run_style, series_style, total_style, Dash, Marker, Style, Unit};
 use super::ChartError;
 use crate::report::view::{Band, RunView};
@@ -42,6 +43,37 @@ pub(super) struct Series {
     /// Draw the p05-p95 band.
     pub band: bool,
     pub stacked: bool,
+    /// The summary series it draws and how, so that observations of the same quantity can be
+    /// drawn beside it (None: a series derived from others, such as the unserved share).
+    pub key: Option<SeriesRef>,
+}
+
+/// Which summary series a curve draws (as in `summary.csv`), and how it is read onto the axis.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct SeriesRef {
+    /// Group kind: `all`, `jurisdiction`, `site`, `firms` or `firm`.
+    pub kind: String,
+    pub group: String,
+    pub metric: String,
+    pub read: Read,
+}
+
+impl SeriesRef {
+    /// Whether two curves draw the same summary series (however each reads it).
+    pub fn same_series(&self, other: &SeriesRef) -> bool {
+        (&self.kind, &self.group, &self.metric) == (&other.kind, &other.group, &other.metric)
+    }
+
+    /// The curve of `metric` of group `kind`/`group`, read with `read` (as `Ctx::points` takes
+    /// them).
+    pub fn of(kind: &str, group: &str, metric: &str, read: Read) -> Option<SeriesRef> {
+        Some(SeriesRef {
+            kind: kind.to_string(),
+            group: group.to_string(),
+            metric: metric.to_string(),
+            read,
+        })
+    }
 }
 
 /// One row of a heatmap.
@@ -68,6 +100,8 @@ pub(super) struct Panel {
     pub unit: Unit,
     pub log: bool,
     pub body: Body,
+    /// Observations of what the panel's curves measure (see `observed`).
+    pub observed: Vec<Observed>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -94,6 +128,11 @@ pub(super) enum LegendItem {
     },
     /// The heatmap's "no value" cells.
     Missing(String),
+    /// Observations: a diamond with its range; `input`: also an input of the scenario (hollow).
+    Observed {
+        label: String,
+        input: bool,
+    },
 }
 
 /// A vertical line on the time axis, with its label (the rule's number in the key).
@@ -562,6 +601,7 @@ impl<'a> Ctx<'a> {
                         .unwrap_or_default(),
                     band,
                     stacked: false,
+                    key: SeriesRef::of(kind, group, metric, read),
                 };
                 if *kind == "all" {
                     total.push(s);
@@ -583,6 +623,7 @@ impl<'a> Ctx<'a> {
                         unit,
                         log,
                         body: Body::Lines(series),
+                        observed: Vec::new(),
                     });
                 }
             }
@@ -599,6 +640,7 @@ impl<'a> Ctx<'a> {
                             .unwrap_or_default(),
                         band,
                         stacked: false,
+                        key: SeriesRef::of(kind, group, metric, read),
                     });
                 }
                 spec.panels.push(Panel {
@@ -607,6 +649,7 @@ impl<'a> Ctx<'a> {
                     unit,
                     log,
                     body: Body::Lines(series),
+                    observed: Vec::new(),
                 });
             }
             spec.legend = self.run_legend(banded_any);
@@ -625,6 +668,7 @@ impl<'a> Ctx<'a> {
                 unit,
                 log,
                 body: Body::Lines(Vec::new()),
+                observed: Vec::new(),
             });
         }
     }
@@ -707,6 +751,7 @@ impl<'a> Ctx<'a> {
                     .unwrap_or_default(),
                 band,
                 stacked: false,
+                key: SeriesRef::of("all", "all", metric, Read::PerDay),
             });
         }
         if shares.is_empty() {
@@ -746,6 +791,7 @@ impl<'a> Ctx<'a> {
             unit: Unit::Plain,
             log: false,
             body: Body::Lines(series),
+            observed: Vec::new(),
         });
         // A lone useful-compute panel had no title; beside the lost one it needs one.
         if let [first, _] = spec.panels.as_mut_slice() {
@@ -788,6 +834,7 @@ impl<'a> Ctx<'a> {
                     points: get(0, metric),
                     band,
                     stacked: false,
+                    key: SeriesRef::of("firms", "all", metric, Read::PerDay),
                 });
                 spec.legend.push(LegendItem::Line {
                     label: format!("tokens {label}"),
@@ -808,6 +855,7 @@ impl<'a> Ctx<'a> {
                     points: get(r, "tokens_served"),
                     band,
                     stacked: false,
+                    key: SeriesRef::of("firms", "all", "tokens_served", Read::PerDay),
                 });
                 if let LegendItem::Line { band: b, label, .. } = &mut spec.legend[r + 1] {
                     *b = band;
@@ -827,6 +875,7 @@ impl<'a> Ctx<'a> {
                     points: demands[0].clone(),
                     band: false,
                     stacked: false,
+                    key: SeriesRef::of("firms", "all", "tokens_demanded", Read::PerDay),
                 });
                 spec.legend.push(LegendItem::Line {
                     label: "demanded (same in every scenario)".into(),
@@ -841,6 +890,7 @@ impl<'a> Ctx<'a> {
                         points: d,
                         band: false,
                         stacked: false,
+                        key: SeriesRef::of("firms", "all", "tokens_demanded", Read::PerDay),
                     });
                     spec.legend.push(LegendItem::Line {
                         label: format!("{}: demanded", self.names[r]),
@@ -856,6 +906,7 @@ impl<'a> Ctx<'a> {
             unit: Unit::Plain,
             log: false,
             body: Body::Lines(tokens),
+            observed: Vec::new(),
         });
         // Unserved share from the means: the mean of a difference is the difference of the
         // means, but its percentiles are not in the summary, so this curve has no band.
@@ -891,6 +942,7 @@ impl<'a> Ctx<'a> {
                 points,
                 band: false,
                 stacked: false,
+                key: None,
             });
             if !self.compare() {
                 spec.legend.push(LegendItem::Line {
@@ -908,6 +960,7 @@ impl<'a> Ctx<'a> {
             unit: Unit::Percent,
             log: false,
             body: Body::Lines(unserved),
+            observed: Vec::new(),
         });
         self.finish_legend(&mut spec);
         spec
@@ -973,6 +1026,7 @@ impl<'a> Ctx<'a> {
                         .unwrap_or_default(),
                     band: self.banded(0, kind, group, metric),
                     stacked: true,
+                    key: SeriesRef::of(kind, group, metric, Read::PerDay),
                 });
             }
             // The sites' own total over the stack: where the parts add up, it runs along the top.
@@ -983,6 +1037,7 @@ impl<'a> Ctx<'a> {
                     .unwrap_or_default(),
                 band: false,
                 stacked: false,
+                key: SeriesRef::of("all", "all", "cost_usd", Read::PerDay),
             });
             spec.legend.push(LegendItem::Line {
                 label: "what the sites cost (total)".into(),
@@ -995,6 +1050,7 @@ impl<'a> Ctx<'a> {
                 unit: Unit::Usd,
                 log: false,
                 body: Body::Lines(series),
+                observed: Vec::new(),
             });
             let before = spec.panels.len();
             self.split(
@@ -1038,6 +1094,7 @@ impl<'a> Ctx<'a> {
                             .unwrap_or_default(),
                         band,
                         stacked: false,
+                        key: SeriesRef::of(kind, group, metric, Read::PerDay),
                     });
                 }
                 spec.panels.push(Panel {
@@ -1046,6 +1103,7 @@ impl<'a> Ctx<'a> {
                     unit: Unit::Usd,
                     log: false,
                     body: Body::Lines(series),
+                    observed: Vec::new(),
                 });
             };
             panel("all", "all", "cost_usd", "What the sites cost (total)");
@@ -1101,6 +1159,7 @@ impl<'a> Ctx<'a> {
                         .unwrap_or_default(),
                     band,
                     stacked: false,
+                    key: SeriesRef::of("all", "all", metric, Read::Level(1.0)),
                 });
             }
             spec.panels.push(Panel {
@@ -1109,6 +1168,7 @@ impl<'a> Ctx<'a> {
                 unit: Unit::Usd,
                 log: false,
                 body: Body::Lines(series),
+                observed: Vec::new(),
             });
         }
         spec.legend = self.run_legend(banded_any);
@@ -1164,6 +1224,7 @@ impl<'a> Ctx<'a> {
                             .unwrap_or_default(),
                         band,
                         stacked: true,
+                        key: SeriesRef::of("firm", firm, metric, Read::PerDay),
                     });
                 }
                 spec.panels.push(Panel {
@@ -1172,6 +1233,7 @@ impl<'a> Ctx<'a> {
                     unit: Unit::Plain,
                     log: false,
                     body: Body::Lines(series),
+                    observed: Vec::new(),
                 });
             }
             spec.legend = vec![
@@ -1214,6 +1276,7 @@ impl<'a> Ctx<'a> {
                                 .unwrap_or_default(),
                             band,
                             stacked: false,
+                            key: SeriesRef::of("firm", firm, metric, Read::PerDay),
                         });
                     }
                     spec.panels.push(Panel {
@@ -1222,6 +1285,7 @@ impl<'a> Ctx<'a> {
                         unit: Unit::Plain,
                         log: false,
                         body: Body::Lines(series),
+                        observed: Vec::new(),
                     });
                 }
             }
@@ -1235,6 +1299,7 @@ impl<'a> Ctx<'a> {
                 unit: Unit::Plain,
                 log: false,
                 body: Body::Lines(Vec::new()),
+                observed: Vec::new(),
             });
         }
         self.finish_legend(&mut spec);
@@ -1278,6 +1343,7 @@ impl<'a> Ctx<'a> {
             unit: Unit::Percent,
             log: false,
             body: Body::Heatmap(rows),
+            observed: Vec::new(),
         });
         spec.legend = vec![
             LegendItem::ColorBar {
@@ -1367,6 +1433,7 @@ impl<'a> Ctx<'a> {
                             .unwrap_or_default(),
                         band,
                         stacked: false,
+                        key: SeriesRef::of(gk, g, &metric(kind), Read::Level(1.0 / 24.0)),
                     });
                 }
             }
@@ -1376,6 +1443,7 @@ impl<'a> Ctx<'a> {
                 unit: Unit::Plain,
                 log: true,
                 body: Body::Lines(series),
+                observed: Vec::new(),
             });
             let m = format!("backlog_{kind}_end");
             let mut series = Vec::new();
@@ -1393,6 +1461,7 @@ impl<'a> Ctx<'a> {
                         .unwrap_or_default(),
                     band,
                     stacked: false,
+                    key: SeriesRef::of("firms", "all", &m, Read::Level(1.0)),
                 });
             }
             backlog.push(Panel {
@@ -1403,6 +1472,7 @@ impl<'a> Ctx<'a> {
                 unit: Unit::Plain,
                 log: false,
                 body: Body::Lines(series),
+                observed: Vec::new(),
             });
         }
         spec.panels = completion;

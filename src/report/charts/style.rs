@@ -48,6 +48,13 @@ pub(super) const FAINT: RGBColor = RGBColor(120, 120, 120);
 pub(super) const GRID: RGBColor = RGBColor(222, 222, 222);
 pub(super) const POLICY: RGBColor = RGBColor(90, 90, 90);
 
+/// Observations held out of the inputs: Okabe-Ito yellow diamonds, outlined black (no series
+/// uses yellow, so they read on any curve; tests find them by this fill).
+pub(super) const OBSERVED_FILL: RGBColor = RGBColor(240, 228, 66);
+/// Observations that are also inputs: hollow diamonds and ranges in this grey (used for nothing
+/// else).
+pub(super) const OBSERVED_INPUT: RGBColor = RGBColor(140, 140, 140);
+
 /// A dash pattern: lengths of alternating drawn and skipped stretches, in design pixels.
 /// Empty: solid.
 #[derive(Clone, Copy, Debug, PartialEq)]

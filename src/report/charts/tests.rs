@@ -605,3 +605,287 @@ fn no_lost_compute_is_said_not_drawn() {
         .all(|p| !p.title.as_deref().unwrap_or("").contains("Lost")));
     assert!(c.notes.iter().any(|n| n.contains("No compute was lost")));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Observations on the charts
+
+mod observations {
+    use super::*;
+    use crate::metrics::catalog::{self, Metric};
+    use crate::metrics::Members;
+    use crate::report::observed::{Held, Status};
+    use crate::scenario::observations::{Observation, Target};
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    /// An observation of `metric` over `group` (`members` as the scenario resolves it), held with
+    /// `window` (None: outside the horizon).
+    #[allow(clippy::too_many_arguments)]
+    fn held(
+        on: &str,
+        from: Option<&str>,
+        metric: &'static Metric,
+        per_day: bool,
+        group: &str,
+        members: Members,
+        (low, value, high): (f64, f64, f64),
+        input: bool,
+        window: Option<(&str, &str)>,
+    ) -> Held {
+        Held {
+            obs: Observation {
+                line: 2,
+                date: date(on),
+                from: from.map(date),
+                metric: metric.name.into(),
+                group: group.into(),
+                value,
+                low,
+                high,
+                unit: String::new(),
+                source: "test".into(),
+                used_as_input: input,
+                note: String::new(),
+                target: Some(Target {
+                    metric,
+                    members,
+                    per_day,
+                    complement: false,
+                }),
+            },
+            window: window.map(|(a, b)| (date(a), date(b))),
+            sim: None,
+            status: if input {
+                Status::Input
+            } else {
+                Status::NoValue
+            },
+        }
+    }
+
+    fn firm(name: &str) -> &'static Metric {
+        catalog::firm_metric(name).unwrap()
+    }
+
+    fn site(name: &str) -> &'static Metric {
+        catalog::site_metric(name).unwrap()
+    }
+
+    fn all_firms() -> Members {
+        Members::Firms(vec![0, 1])
+    }
+
+    /// The test run's observations: two of tokens per day (one an input), one before the horizon,
+    /// a quarter's compute in CN, chips of a chip (no chart), and backlogs far above the curve.
+    fn observations() -> Vec<Held> {
+        let tokens = firm("tokens_served");
+        let month = Some(("2025-03-01", "2025-03-31"));
+        let quarter = Some(("2025-04-01", "2025-06-30"));
+        vec![
+            // Its value near the curve (~3e11 a day), its range far above: cut at the cap.
+            held(
+                "2025-03-15",
+                None,
+                tokens,
+                true,
+                "national",
+                all_firms(),
+                (3e11, 4e11, 5e13),
+                false,
+                month,
+            ),
+            held(
+                "2025-06-30",
+                Some("2025-04-01"),
+                tokens,
+                true,
+                "national",
+                all_firms(),
+                (4e11, 5e11, 6e11),
+                true,
+                quarter,
+            ),
+            held(
+                "2024-06-30",
+                None,
+                tokens,
+                true,
+                "national",
+                all_firms(),
+                (1e11, 2e11, 3e11),
+                false,
+                None,
+            ),
+            held(
+                "2025-06-30",
+                Some("2025-04-01"),
+                site("compute_pflop_days"),
+                false,
+                "jurisdiction:CN",
+                Members::Sites(vec![0]),
+                (91.0 * 1500.0, 91.0 * 2000.0, 91.0 * 2500.0),
+                false,
+                quarter,
+            ),
+            held(
+                "2025-06-30",
+                None,
+                site("chips_online"),
+                false,
+                "chip:h100",
+                Members::Sites(vec![1]),
+                (4000.0, 4096.0, 4096.0),
+                true,
+                Some(("2025-06-01", "2025-06-30")),
+            ),
+            held(
+                "2025-08-31",
+                None,
+                firm("backlog_training_end"),
+                false,
+                "national",
+                all_firms(),
+                (800.0, 1000.0, 1200.0),
+                false,
+                Some(("2025-08-01", "2025-08-31")),
+            ),
+        ]
+    }
+
+    fn observed_specs(v: RunView, held: &[Held]) -> Vec<spec::Spec> {
+        let mut specs = spec::build(&[v]).unwrap();
+        observed::attach(&mut specs, held);
+        specs
+    }
+
+    fn chart<'a>(specs: &'a [spec::Spec], name: &str) -> &'a spec::Spec {
+        specs.iter().find(|s| s.name == name).expect(name)
+    }
+
+    fn counts(spec: &spec::Spec) -> Vec<usize> {
+        spec.panels.iter().map(|p| p.observed.len()).collect()
+    }
+
+    #[test]
+    fn observations_go_on_the_curve_that_measures_them_in_its_units() {
+        let specs = observed_specs(view("obs", 2, 1.0), &observations());
+        let tokens = chart(&specs, "throughput-tokens");
+        // Tokens served, not the unserved share; the one before the horizon is left out.
+        assert_eq!(counts(tokens), [2, 0]);
+        let (a, b) = (&tokens.panels[0].observed[0], &tokens.panels[0].observed[1]);
+        // A day's figure on its day; a window's at its middle, with the window as a bar.
+        assert_eq!((a.x, a.span, a.value, a.input), (73.5, None, 4e11, false));
+        assert_eq!((b.x, b.span, b.input), (135.5, Some((90.0, 181.0)), true));
+        // Near the curve, so linear; the range running far above is cut at the top edge, and the
+        // axis need only reach the value.
+        assert!(!tokens.panels[0].log && !a.off_scale);
+        assert_eq!((a.high, a.axis_high), (5e13, 4e11));
+        assert_eq!(b.axis_high, b.high);
+
+        // A quarter's total compute in CN, per day over the quarter's 91 days, on CN's panel.
+        let compute = chart(&specs, "throughput-compute");
+        assert_eq!(counts(compute), [0, 1, 0]);
+        let c = &compute.panels[1].observed[0];
+        assert_eq!((c.low, c.value, c.high), (1500.0, 2000.0, 2500.0));
+        // Not stacked layers (who paid), not a chip (no such series), not the heatmap.
+        for name in ["cost-spend", "cost-unit", "compute-share", "sites"] {
+            assert!(
+                counts(chart(&specs, name)).iter().all(|&n| n == 0),
+                "{name}"
+            );
+            assert!(chart(&specs, name)
+                .legend
+                .iter()
+                .all(|i| !matches!(i, spec::LegendItem::Observed { .. })));
+        }
+        // Legends: both kinds on the tokens chart, only held out on the compute chart.
+        let observed_items = |s: &spec::Spec| -> Vec<bool> {
+            s.legend
+                .iter()
+                .filter_map(|i| match i {
+                    spec::LegendItem::Observed { input, .. } => Some(*input),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(observed_items(tokens), [false, true]);
+        assert_eq!(observed_items(compute), [false]);
+        assert!(tokens.notes.iter().any(|n| n.starts_with("Diamonds")));
+    }
+
+    #[test]
+    fn far_observations_take_a_log_axis_or_go_off_the_scale() {
+        style::register_fonts().unwrap();
+        // Backlogs of ~12 to 25 jobs, observed at 1,000: the panel goes to a log axis.
+        let specs = observed_specs(view("far", 2, 1.0), &observations());
+        let training = chart(&specs, "training");
+        assert_eq!(counts(training), [0, 0, 1, 0]);
+        let p = &training.panels[2];
+        assert!(p.log && p.y_title.ends_with("(log scale)"));
+        assert!(!p.observed[0].off_scale);
+        assert!(training.notes.iter().any(|n| n.contains("Log scale")));
+
+        // With a period of no backlog it cannot: the observation is drawn off the scale, and
+        // the axis stays the curve's.
+        let mut v = view("zero", 2, 1.0);
+        let key = ("firms".into(), "all".into(), "backlog_training_end".into());
+        v.series.get_mut(&key).unwrap()[0] = Some(Band {
+            mean: 0.0,
+            p05: 0.0,
+            p95: 0.0,
+            n: 2,
+        });
+        let specs = observed_specs(v, &observations());
+        let training = chart(&specs, "training");
+        let p = &training.panels[2];
+        assert!(!p.log && p.observed[0].off_scale);
+        assert!(training
+            .notes
+            .iter()
+            .any(|n| n.contains("Arrows at the top")));
+        let svg = draw::svg(training).unwrap();
+        // The arrow, in the held-out colours, labelled with the value.
+        assert!(
+            svg.contains("\n1k off scale\n</text>"),
+            "the value by the arrow"
+        );
+        let yellow = svg
+            .lines()
+            .filter(|l| l.starts_with("<polygon") && l.contains("fill=\"#F0E442\""))
+            .count();
+        assert_eq!(yellow, 1 + 1, "the arrow and the legend's sample");
+        if review_dir().is_some() {
+            let chart = finish(training.name, &training.title, training).unwrap();
+            save_for_review("off-scale", &[chart]);
+        }
+    }
+
+    #[test]
+    fn observations_draw_deterministically_in_their_styles() {
+        style::register_fonts().unwrap();
+        let held = observations();
+        let a = render_observed(&[view("det", 2, 1.0)], &held).unwrap();
+        let b = render_observed(&[view("det", 2, 1.0)], &held).unwrap();
+        let tokens = find(&a, "throughput-tokens");
+        assert!(tokens.svg == find(&b, "throughput-tokens").svg);
+        assert!(tokens.png == find(&b, "throughput-tokens").png);
+        let fills = |svg: &str, fill: &str| {
+            svg.lines()
+                .filter(|l| l.starts_with("<polygon") && l.contains(&format!("fill=\"{fill}\"")))
+                .count()
+        };
+        // One held out and one input, each with its legend sample.
+        assert_eq!(fills(&tokens.svg, "#F0E442"), 2);
+        assert_eq!(fills(&tokens.svg, "#8C8C8C"), 2);
+        assert!(tokens.svg.contains("observed (held out)"));
+        assert!(tokens.svg.contains("observed (input)"));
+        // Without observations, the charts are what they were.
+        let plain = render(&[view("det", 2, 1.0)]).unwrap();
+        for c in &plain {
+            assert_eq!(fills(&c.svg, "#F0E442") + fills(&c.svg, "#8C8C8C"), 0);
+        }
+        save_for_review("observed", &a);
+    }
+}
