@@ -67,7 +67,10 @@ fn national(c: &mut Criterion) {
         .sampling_mode(SamplingMode::Flat)
         .measurement_time(Duration::from_secs(20));
     for (name, sc) in [
-        ("national", scenario::baseline().expect("the embedded baseline loads")),
+        (
+            "national",
+            scenario::baseline().expect("the embedded baseline loads"),
+        ),
         ("slice-2025", slice_2025()),
     ] {
         let periods = Periods::new(sc.start_date, sc.end_date, PeriodKind::Month);
@@ -170,4 +173,11 @@ fn sweeps(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(scenario_benches, baseline, national, load, replications, sweeps);
+criterion_group!(
+    scenario_benches,
+    baseline,
+    national,
+    load,
+    replications,
+    sweeps
+);

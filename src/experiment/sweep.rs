@@ -532,7 +532,8 @@ mod tests {
              design = \"one-at-a-time\"\nreplications = 3\n",
             crate::scenario::BASELINE_TOML
         );
-        let sc = crate::scenario::load_str(&text, "swept.toml", None).unwrap();
+        let scenarios = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let sc = crate::scenario::load_str(&text, "swept.toml", Some(&scenarios)).unwrap();
 
         let (plan, reps) = Plan::resolve(&sc, &[], None, None).unwrap();
         assert_eq!(plan.axes.len(), 1);

@@ -402,12 +402,17 @@ mod tests {
     use super::*;
     use crate::scenario::{load_str, ScenarioError, BASELINE_TOML};
 
-    /// The embedded baseline with `section` appended as its `[sweep]`.
+    /// The shipped scenarios' folder: the baseline's includes resolve there.
+    fn scenarios() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+    }
+
+    /// The baseline with `section` appended as its `[sweep]` (read as if beside the baseline).
     fn with_sweep(section: &str) -> Result<super::super::Scenario, ScenarioError> {
         load_str(
             &format!("{BASELINE_TOML}\n[sweep]\n{section}\n"),
             "swept.toml",
-            None,
+            Some(&scenarios()),
         )
     }
 
@@ -431,7 +436,7 @@ mod tests {
         let axis = parse_axis("seed=1,2").unwrap();
         assert_eq!(axis.values[0].value, toml::Value::Integer(1));
         assert_eq!(axis.values[1].label, "2");
-        let mut sc = load_str(BASELINE_TOML, "t.toml", None).unwrap();
+        let mut sc = load_str(BASELINE_TOML, "t.toml", Some(&scenarios())).unwrap();
         let set = sc.set_field("seed", axis.values[1].value.clone());
         assert!(set.is_ok(), "{:?}", set.err());
         assert_eq!(sc.seed, 2);
@@ -498,7 +503,7 @@ mod tests {
             }
         }
         // An optional key that the file leaves out can be varied, as with --set.
-        with_sweep("vary = [\"sites.cn-ascend-910b.power_cap_mw=50,100\"]").expect("optional key");
+        with_sweep("vary = [\"sites.cn-cloud-910b.power_cap_mw=50,100\"]").expect("optional key");
     }
 
     #[test]

@@ -1048,8 +1048,11 @@ fn certain_scenario_has_no_inputs_and_world_for_is_the_world() {
     let (w, draws) = s.world_for(7, 3).unwrap();
     assert_eq!(w, s.world);
     assert!(draws.is_empty());
-    // The embedded baseline and the shipped what-ifs are all certain today.
-    assert!(baseline().unwrap().inputs.is_empty());
+    // The embedded baseline's unknowns are ranges: it has uncertain inputs, and its replications
+    // draw different worlds.
+    let b = baseline().unwrap();
+    assert!(!b.inputs.is_empty());
+    assert_ne!(b.world_for(7, 0).unwrap().0, b.world_for(7, 1).unwrap().0);
 }
 
 #[test]

@@ -9,8 +9,8 @@ use crate::support::{capsim, tmp};
 const BROKEN: &[(&str, &str, &[&str])] = &[
     (
         "unknown-chip",
-        "[sites.johor-h100]\nchip = \"H2O\"\n",
-        &["bad.toml:", "sites.johor-h100.chip", "unknown chip 'H2O'", "h100"],
+        "[sites.my-bytedance-h100]\nchip = \"H2O\"\n",
+        &["bad.toml:", "sites.my-bytedance-h100.chip", "unknown chip 'H2O'", "h100"],
     ),
     (
         "unknown-key",
@@ -19,8 +19,8 @@ const BROKEN: &[(&str, &str, &[&str])] = &[
     ),
     (
         "negative",
-        "[sites.johor-h100]\npue = -1.4\n",
-        &["bad.toml:", "sites.johor-h100.pue"],
+        "[sites.my-bytedance-h100]\npue = -1.4\n",
+        &["bad.toml:", "sites.my-bytedance-h100.pue"],
     ),
     (
         "nan",
@@ -135,7 +135,7 @@ fn run_writes_the_documented_files_and_validate_and_chips_work() {
     let (code, stdout, _) = capsim(&["chips"]);
     assert_eq!(code, 0);
     for chip in [
-        "a100",
+        "a800",
         "h20",
         "h200",
         "b200",

@@ -63,7 +63,9 @@ fn split_into(dir: &Path, text: &str) -> (PathBuf, Vec<PathBuf>) {
         .collect::<Vec<_>>()
         .join(", ");
     // A root that already includes files (a baseline split in scenarios/) gets ours first.
-    let root = if root.starts_with("include = [") || root.contains("\ninclude = [") {
+    let root = if list.is_empty() {
+        root
+    } else if root.starts_with("include = [") || root.contains("\ninclude = [") {
         root.replacen("include = [", &format!("include = [{list}, "), 1)
     } else {
         format!("include = [{list}]\n{root}")

@@ -50,8 +50,10 @@ fn with(from: &str, to: &str) -> String {
     b.replacen(from, to, 1)
 }
 
+/// Loads `text` as if it sat in `scenarios/` (so that the baseline's includes resolve).
 fn load(text: &str) -> Result<Scenario, ScenarioError> {
-    scenario::load_str(text, "t.toml", None)
+    let scenarios = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    scenario::load_str(text, "t.toml", Some(&scenarios))
 }
 
 /// The error of loading `text`, which must be refused with a location, a field path and help.

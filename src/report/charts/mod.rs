@@ -11,8 +11,8 @@
 //! |---|---|
 //! | `throughput-compute` | useful (net) compute per day (`compute_pflop_days`): all sites and each jurisdiction; and in a panel of its own the compute failures rolled back (`lost_pflop_days`), titled with its share of all compute done (runs compared: each run's share in a note) |
 //! | `throughput-tokens` | tokens served against tokens demanded per day (all firms), and the unserved share |
-//! | `cost-spend` | what the sites cost per day, stacked by who paid: firms at home (`cost_home_usd`), abroad (`cost_abroad_usd`), no one (`cost_idle_usd`), under the sites' total (`cost_usd`); and each jurisdiction's `cost_usd` |
-//! | `cost-unit` | `usd_per_pflop_day` (per useful, net PFLOP-day) and `usd_per_million_tokens`, all sites |
+//! | `cost-spend` | what the sites cost per day, stacked by who paid: firms at home (`cost_home_usd`), abroad (`cost_abroad_usd`), no one (`cost_unpaid_usd`), under the sites' total (`cost_usd`); and each jurisdiction's `cost_usd` |
+//! | `cost-unit` | firms' spend per useful (net) PFLOP-day (`usd_per_pflop_day`) and per million tokens (`usd_per_million_tokens`), all firms |
 //! | `compute-share` | each firm's compute per day at home and abroad |
 //! | `sites` | utilisation per site and period, as a heatmap |
 //! | `training` | median days from arrival to completion of pre-training and of fine-tuning (`completion_hours_p50_<kind>`, log scale), each above its backlog: the firms' jobs not finished at period end (`backlog_<kind>_end`) |

@@ -969,7 +969,7 @@ impl<'a> Ctx<'a> {
     fn cost_spend(&self) -> Spec {
         let mut spec = self.spec(
             "cost-spend",
-            "What the sites cost, and who paid: firms at home, firms abroad, or no one (idle)",
+            "What the sites cost, and who paid: firms at home, firms abroad, or no one",
         );
         let y_title = "USD per day";
         // (group kind, group, metric, label, colour): the parts of sites' cost_usd, bottom up.
@@ -991,8 +991,8 @@ impl<'a> Ctx<'a> {
             (
                 "all",
                 "all",
-                "cost_idle_usd",
-                "idle: owned chips no one used",
+                "cost_unpaid_usd",
+                "idle, paid by no firm (clouds' unrented chips)",
                 okabe_ito::SKY_BLUE,
             ),
         ];
@@ -1116,17 +1116,18 @@ impl<'a> Ctx<'a> {
             spec.cols = 2;
             spec.notes.insert(
                 0,
-                "The three parts add up to the total: what firms paid at home and abroad, and \
-                 owned capacity no firm used."
+                "The three parts add up to the total: what firms paid at home and abroad (their \
+                 own chips and contracts busy or idle included), and idle capacity no firm paid."
                     .into(),
             );
         }
         spec.notes.insert(0, RATE_NOTE.into());
         spec.notes.insert(
             0,
-            "Sites' cost: leased sites, busy chip-hours x lease price, rule fees included; owned \
-             sites, amortised capex on every online chip plus electricity of busy ones. \
-             Home and abroad are each firm's own (its headquarters' jurisdiction)."
+            "Sites' cost, rule fees included: on-demand sites, busy chip-hours x price; contracts, \
+             every online chip-hour while the contract runs; owned chips, amortised capex on every \
+             online chip plus electricity (idle chips at their idle draw). Home and abroad are each \
+             firm's own (its headquarters' jurisdiction)."
                 .into(),
         );
         self.finish_legend(&mut spec);
@@ -1134,7 +1135,10 @@ impl<'a> Ctx<'a> {
     }
 
     fn cost_unit(&self) -> Spec {
-        let mut spec = self.spec("cost-unit", "Unit cost of compute, all sites");
+        let mut spec = self.spec(
+            "cost-unit",
+            "Unit cost: what firms spent per unit of work, all firms",
+        );
         let mut banded_any = false;
         for (metric, title, y_title) in [
             (
@@ -1150,16 +1154,16 @@ impl<'a> Ctx<'a> {
         ] {
             let mut series = Vec::new();
             for r in 0..self.runs.len() {
-                let band = self.banded(r, "all", "all", metric);
+                let band = self.banded(r, "firms", "all", metric);
                 banded_any |= band;
                 series.push(Series {
                     style: run_style(r),
                     points: self
-                        .points(r, "all", "all", metric, Read::Level(1.0))
+                        .points(r, "firms", "all", metric, Read::Level(1.0))
                         .unwrap_or_default(),
                     band,
                     stacked: false,
-                    key: SeriesRef::of("all", "all", metric, Read::Level(1.0)),
+                    key: SeriesRef::of("firms", "all", metric, Read::Level(1.0)),
                 });
             }
             spec.panels.push(Panel {
@@ -1174,8 +1178,10 @@ impl<'a> Ctx<'a> {
         spec.legend = self.run_legend(banded_any);
         spec.notes.insert(
             0,
-            "What users paid for training chip-hours (pre-training and fine-tuning) per useful \
-             PFLOP-day, and for inference chip-hours per million tokens served."
+            "What firms spent (on-demand and cloud chip-hours, contracts, their own chips' capex \
+             and electricity) on training and fine-tuning per useful PFLOP-day, and on inference \
+             per million tokens served; spend on idle capacity is charged to each pro rata to the \
+             worth of the chip-hours it used."
                 .into(),
         );
         self.finish_legend(&mut spec);

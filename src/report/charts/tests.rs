@@ -102,6 +102,7 @@ fn view(scenario: &str, reps: usize, scale: f64) -> RunView {
         put(kind, group, "lost_pflop_days", 2_000.0 * k);
         put(kind, group, "cost_usd", 5e6 * k);
         put(kind, group, "cost_idle_usd", 1e6 * k);
+        put(kind, group, "cost_unpaid_usd", 1e6 * k);
         put(kind, group, "completion_hours_p50_training", 400.0 * k);
         put(kind, group, "completion_hours_p50_fine_tuning", 20.0 * k);
         put(kind, group, "usd_per_pflop_day", 140.0);
@@ -114,6 +115,8 @@ fn view(scenario: &str, reps: usize, scale: f64) -> RunView {
     // What firms paid: with the idle part (all sites, 2e6), sites' 1e7 in all.
     put("firms", "all", "cost_home_usd", 5e6);
     put("firms", "all", "cost_abroad_usd", 3e6);
+    put("firms", "all", "usd_per_pflop_day", 150.0);
+    put("firms", "all", "usd_per_million_tokens", 0.06);
     put("firms", "all", "backlog_training_end", 12.0);
     put("firms", "all", "backlog_fine_tuning_end", 40.0);
     for firm in ["alpha", "beta"] {
@@ -296,7 +299,7 @@ fn every_chart_is_drawn_as_valid_png_and_svg_deterministically() {
                 "$",
                 "paid by firms at home",
                 "paid by firms abroad",
-                "idle: owned chips no one used",
+                "idle, paid by no firm",
                 "what the sites cost (total)",
             ],
         ),
