@@ -14,7 +14,11 @@ chip fields that an older binary refuses: `owner`, `pricing = "contract"` with `
      wall time, national tokens served against demanded by year, utilisation by site and year, and the
      score against the observations (observations.csv), with every scored row.
 
+With --no-strip (a binary that knows every new field but not yet `include`), step 2 only removes the
+`include` key: the concatenated document keeps owner/contract/lease_prices/idle power as written.
+
 Usage:
+  python3 scripts/check_national.py --no-strip           # concatenate only (the current binary)
   python3 scripts/check_national.py                      # validate all, run the baseline (2 reps)
   python3 scripts/check_national.py --replications 8 --period week
   python3 scripts/check_national.py --whatifs            # also run each what-if and compare
@@ -81,6 +85,23 @@ def strip_text(text: str) -> str:
             skipping = depth > 0
             continue
         line = re.sub(r'^(\s*pricing\s*=\s*)"contract"', r'\1"lease"', line)
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def drop_include(text: str) -> str:
+    """Removes only the `include = [...]` key (multi-line array included); every other field is kept."""
+    out, skipping, depth = [], False, 0
+    for line in text.splitlines():
+        if skipping:
+            depth += bracket_balance(line)
+            if depth <= 0:
+                skipping = False
+            continue
+        if re.match(r"^\s*include\s*=", line):
+            depth = bracket_balance(line.split("=", 1)[1])
+            skipping = depth > 0
+            continue
         out.append(line)
     return "\n".join(out) + "\n"
 
@@ -237,6 +258,9 @@ def main():
     ap.add_argument("--replications", type=int, default=2)
     ap.add_argument("--period", default="month", choices=["day", "week", "month"])
     ap.add_argument("--keep", help="write the stripped scenarios and outputs here instead of a temp folder")
+    ap.add_argument("--no-strip", action="store_true",
+                    help="for a binary that knows the new fields but not `include`: only concatenate the "
+                         "fragments into one TOML (the `include` key removed), keep every other field")
     ap.add_argument("--whatifs", action="store_true",
                     help="also run each what-if (same replications and seed) and compare headline numbers")
     a = ap.parse_args()
@@ -248,7 +272,7 @@ def main():
 
     text = concatenated_baseline()
     check_no_duplicates(text)
-    stripped = strip_text(text)
+    stripped = drop_include(text) if a.no_strip else strip_text(text)
     try:
         tomllib.loads(stripped)
     except tomllib.TOMLDecodeError as e:
@@ -259,9 +283,9 @@ def main():
     for p in sorted(SCEN.glob("*.toml")):
         if p.name == "baseline.toml":
             continue
-        (tmp / p.name).write_text(strip_text(p.read_text()))
+        (tmp / p.name).write_text(p.read_text() if a.no_strip else strip_text(p.read_text()))
         whatifs.append(tmp / p.name)
-    print(f"stripped scenarios in {tmp}")
+    print(f"{'concatenated' if a.no_strip else 'stripped'} scenarios in {tmp}")
 
     ok = True
     for p in [tmp / "baseline.toml"] + whatifs:
