@@ -1433,12 +1433,8 @@ fn run_case(
 ) -> Report {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).expect("cannot create a case folder");
-    for (name, text) in shipped {
-        if *name != case.file {
-            std::fs::write(dir.join(name), text).expect("cannot write a shipped scenario");
-        }
-    }
-    std::fs::write(dir.join(&case.file), &case.text).expect("cannot write the case's file");
+    write_shipped(dir, shipped, Some(&case.file));
+    write_at(dir, &case.file, case.text.as_bytes());
     if case.text.contains("\"fifo.toml\"") {
         let _ = Command::new("mkfifo").arg(dir.join("fifo.toml")).status();
     }
@@ -1474,15 +1470,16 @@ fn run_case(
         log,
     };
 
-    let validate = match exec(&bin, &["validate", &case.file], dir, timeout) {
+    // An included fragment (`baseline/sites.toml`) is run through the file that includes it.
+    let entry = match case.file.split_once('/') {
+        Some((top, _)) => format!("{top}.toml"),
+        None => case.file.clone(),
+    };
+    let validate = match exec(&bin, &["validate", &entry], dir, timeout) {
         Ok(e) => e,
         Err(e) => panic!("cannot start {}: {e}", bin.display()),
     };
-    record(
-        &format!("capsim validate {}", case.file),
-        &validate,
-        &mut log,
-    );
+    record(&format!("capsim validate {entry}"), &validate, &mut log);
     if let Some(f) = crash(&validate, args.max_rss_mb) {
         return fail(f, format!("validate: {}", validate.exit), secs, log);
     }
@@ -1506,7 +1503,7 @@ fn run_case(
 
     let run_args = [
         "run",
-        &case.file,
+        &entry,
         "--replications",
         "1",
         "--threads",
@@ -1664,7 +1661,7 @@ fn run_case(
                 // The file's own sweep, one replication per point, headline numbers only.
                 let sweep_args = [
                     "sweep",
-                    &case.file,
+                    &entry,
                     "--replications",
                     "1",
                     "--headline-only",
@@ -1752,11 +1749,11 @@ fn make_references(args: &Args, work: &Path, shipped: &[(String, String)]) {
     let dir = work.join("reference");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("cannot create the reference folder");
-    let baseline = shipped
-        .iter()
-        .find(|(n, _)| n == "baseline.toml")
-        .expect("a shipped baseline.toml");
-    std::fs::write(dir.join("baseline.toml"), &baseline.1).expect("cannot write the baseline");
+    assert!(
+        shipped.iter().any(|(n, _)| n == "baseline.toml"),
+        "a shipped baseline.toml"
+    );
+    write_shipped(&dir, shipped, None);
     for period in ["month", "week", "day"] {
         let run_args = [
             "run",
@@ -1807,6 +1804,30 @@ fn tail(s: &str) -> String {
 
 // ------------------------------------------------------------------------------------------------
 
+/// Non-TOML files of the shipped folder (path relative to it, bytes), written into every case.
+static COMPANIONS: std::sync::OnceLock<Vec<(String, Vec<u8>)>> = std::sync::OnceLock::new();
+
+/// Writes `bytes` at `dir/rel`, creating the folders between.
+fn write_at(dir: &Path, rel: &str, bytes: &[u8]) {
+    let p = dir.join(rel);
+    if let Some(parent) = p.parent() {
+        std::fs::create_dir_all(parent).expect("cannot create a case's subfolder");
+    }
+    std::fs::write(&p, bytes).expect("cannot write a shipped file");
+}
+
+/// Writes the shipped folder into `dir`: every TOML file but `except`, and the other files.
+fn write_shipped(dir: &Path, shipped: &[(String, String)], except: Option<&str>) {
+    for (name, text) in shipped {
+        if Some(name.as_str()) != except {
+            write_at(dir, name, text.as_bytes());
+        }
+    }
+    for (name, bytes) in COMPANIONS.get().map(Vec::as_slice).unwrap_or_default() {
+        write_at(dir, name, bytes);
+    }
+}
+
 fn main() {
     let args = Args::parse();
     if !args.bin.is_file() {
@@ -1816,18 +1837,37 @@ fn main() {
         );
         std::process::exit(2);
     }
-    let mut shipped: Vec<(String, String)> = std::fs::read_dir(&args.scenarios)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", args.scenarios.display()))
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .map(|p| {
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            let text = std::fs::read_to_string(&p).expect("a shipped scenario");
-            (name, text)
-        })
-        .collect();
+    // Every TOML file under the folder (the baseline's included files too), named by its path
+    // relative to it; other files (observations, notes) are copied into every case as they are.
+    let mut shipped: Vec<(String, String)> = Vec::new();
+    let mut companions: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut stack = vec![args.scenarios.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", d.display()))
+            .flatten()
+        {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let rel = p
+                .strip_prefix(&args.scenarios)
+                .expect("under the folder")
+                .to_string_lossy()
+                .into_owned();
+            if p.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&p).expect("a shipped scenario");
+                shipped.push((rel, text));
+            } else {
+                companions.push((rel, std::fs::read(&p).expect("a shipped file")));
+            }
+        }
+    }
+    companions.sort();
     shipped.sort();
+    COMPANIONS.set(companions).expect("set once");
     assert!(
         !shipped.is_empty(),
         "no scenarios in {}",

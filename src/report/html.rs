@@ -364,6 +364,94 @@ struct RunPage<'a> {
     firms: Vec<(&'a str, &'a str)>,
     provenance: &'a [(String, String)],
     observed: Option<Observed>,
+    picture: Vec<PictureTable>,
+}
+
+/// One table of the national picture: the run's totals by jurisdiction or by chip type.
+#[derive(Serialize)]
+struct PictureTable {
+    title: &'static str,
+    rows: Vec<PictureRow>,
+}
+
+#[derive(Serialize)]
+struct PictureRow {
+    group: String,
+    compute: String,
+    compute_share: String,
+    tokens: String,
+    tokens_share: String,
+    cost: String,
+    utilisation: String,
+}
+
+/// The national picture: over the horizon, for each jurisdiction and each chip type, useful
+/// compute, tokens served, what the sites cost and their utilisation (means over replications of
+/// each replication's total: sums of the periods' means), with each group's share of the whole.
+fn picture(view: &RunView) -> Vec<PictureTable> {
+    let total = |kind: &str, group: &str, metric: &str| -> f64 {
+        view.series(kind, group, metric)
+            .map(|v| v.iter().flatten().map(|b| b.mean).sum())
+            .unwrap_or(0.0)
+    };
+    let share = |x: f64, all: f64| {
+        if all > 0.0 {
+            format!("{:.1}%", 100.0 * x / all)
+        } else {
+            String::new()
+        }
+    };
+    let (all_compute, all_tokens) = (
+        total("all", "all", "compute_pflop_days"),
+        total("all", "all", "tokens_served"),
+    );
+    [
+        ("jurisdiction", "By jurisdiction of the data centre"),
+        ("chip", "By chip type"),
+    ]
+    .into_iter()
+    .filter_map(|(kind, title)| {
+        let mut groups: Vec<&str> = view
+            .series
+            .keys()
+            .filter(|(k, _, _)| k == kind)
+            .map(|(_, g, _)| g.as_str())
+            .collect();
+        groups.dedup();
+        let mut rows: Vec<(f64, f64, PictureRow)> = groups
+            .into_iter()
+            .map(|g| {
+                let compute = total(kind, g, "compute_pflop_days");
+                let tokens = total(kind, g, "tokens_served");
+                let online = total(kind, g, "chip_hours_online");
+                let busy = total(kind, g, "chip_hours_busy");
+                let row = PictureRow {
+                    group: if kind == "jurisdiction" {
+                        group_label(kind, g)
+                    } else {
+                        g.to_string()
+                    },
+                    compute: format_value(compute, "PFLOP-days"),
+                    compute_share: share(compute, all_compute),
+                    tokens: format_value(tokens, "tokens"),
+                    tokens_share: share(tokens, all_tokens),
+                    cost: format_value(total(kind, g, "cost_usd"), "USD"),
+                    utilisation: share(busy, online),
+                };
+                (compute, tokens, row)
+            })
+            .collect();
+        if rows.is_empty() {
+            return None;
+        }
+        // Largest first: by compute, then tokens.
+        rows.sort_by(|a, b| b.0.total_cmp(&a.0).then(b.1.total_cmp(&a.1)));
+        Some(PictureTable {
+            title,
+            rows: rows.into_iter().map(|(_, _, r)| r).collect(),
+        })
+    })
+    .collect()
 }
 
 /// The "model against observations" table.
@@ -537,6 +625,7 @@ pub fn run_report(view: &RunView, figures: &[Chart], held: &[observed::Held]) ->
             .collect(),
         provenance: &view.provenance,
         observed: observed(held),
+        picture: picture(view),
     };
     render("report.html", page)
 }
