@@ -2,10 +2,14 @@
 //! value over the same window and group (mean and p05-p95 across replications), and whether the
 //! mean lies inside the observation's range. `observations.csv` holds the same.
 //!
-//! The window is the reporting periods from the one holding `from` (or `date` when no `from` is
-//! given) to the one holding `date`: a figure finer than the reporting period is compared with the
-//! whole period that holds it (run with `--period day` to compare day by day). Observations outside
-//! the horizon, inputs and context figures are shown but not scored.
+//! The window is the reporting periods from the one holding `from` to the one holding `date`. A
+//! rate observed on one day (no `from`, e.g. tokens per day on 2025-06-30) is compared with the
+//! model's rate on that day, read off the periods' mean rates as a straight line between the
+//! middles of the two periods around it (each period's mean rate is taken at its middle), so that a
+//! monthly mean does not lag a level that grows within the month; near the horizon's ends, or for
+//! a level that is not a rate, it is the whole period that holds the day (run with `--period day`
+//! to compare day by day). Observations outside the horizon, inputs and context figures are shown
+//! but not scored.
 
 use chrono::NaiveDate;
 
@@ -93,24 +97,63 @@ fn hold_one(o: &Observation, end: NaiveDate, result: &RunResult) -> Held {
     }
     let period_of = |d: NaiveDate| periods.starts.partition_point(|&s| s <= d) - 1;
     let (first, last) = (period_of(first_day), period_of(o.date));
+    let rate_of = |p: usize| -> Vec<Option<f64>> {
+        window(&result.runs, periods, target.metric, &target.members, p, p)
+            .into_iter()
+            .map(|x| x.map(|x| x / periods.days(p)))
+            .collect()
+    };
+    // A rate on one day: between the middles of the two periods around it.
+    let point = (o.from.is_none() && target.per_day)
+        .then(|| {
+            let day = (o.date - start).num_days() as f64 + 0.5;
+            let mid =
+                |p: usize| (periods.starts[p] - start).num_days() as f64 + periods.days(p) / 2.0;
+            let q = if day >= mid(first) {
+                first + 1
+            } else {
+                first.checked_sub(1)?
+            };
+            if q >= periods.len() {
+                return None;
+            }
+            let (a, b) = (first.min(q), first.max(q));
+            let w = (day - mid(a)) / (mid(b) - mid(a));
+            let values: Vec<f64> = rate_of(a)
+                .into_iter()
+                .zip(rate_of(b))
+                .filter_map(|(x, y)| Some(x? + (y? - x?) * w))
+                .collect();
+            Some((a, b, values))
+        })
+        .flatten();
+    let (first, last, values) = match point {
+        Some(v) => v,
+        None => {
+            let days: f64 = (first..=last).map(|p| periods.days(p)).sum();
+            let values = window(
+                &result.runs,
+                periods,
+                target.metric,
+                &target.members,
+                first,
+                last,
+            )
+            .into_iter()
+            .flatten()
+            .map(|x| if target.per_day { x / days } else { x })
+            .collect();
+            (first, last, values)
+        }
+    };
     let window_end = periods
         .starts
         .get(last + 1)
         .and_then(|d| d.pred_opt())
         .unwrap_or(end);
-    let days: f64 = (first..=last).map(|p| periods.days(p)).sum();
-    let values = window(
-        &result.runs,
-        periods,
-        target.metric,
-        &target.members,
-        first,
-        last,
-    )
-    .into_iter()
-    .flatten()
-    .map(|x| if target.per_day { x / days } else { x })
-    .map(|x| if target.complement { 1.0 - x } else { x });
+    let values = values
+        .into_iter()
+        .map(|x| if target.complement { 1.0 - x } else { x });
     let sim = Spread::of(values);
     let status = match sim {
         None => Status::NoValue,

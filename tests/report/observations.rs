@@ -256,3 +256,50 @@ fn charts_draw_observations_on_the_curve_that_measures_them() {
         assert!(a == b, "{name} differs between two runs");
     }
 }
+
+/// A rate observed on one day is read off the monthly means as a line between the months'
+/// middles: for demand growing 10x a year, the model's rate on a day is the analytic demand on that
+/// day (within the curvature of the exponential), not the month's mean, which trails it.
+#[test]
+fn a_rate_on_one_day_is_read_between_the_middles_of_the_periods_around_it() {
+    let dir = tmp("observations-point");
+    let workloads = r#"
+[[firms.acme.workloads]]
+name = "chat"
+kind = "inference"
+tokens_per_day = 1e10
+growth_per_year = 10
+daily_amplitude = 0
+"#;
+    let text = format!("observations = \"obs.csv\"\n{}", two_sites("", workloads));
+    std::fs::write(dir.join("world.toml"), text).unwrap();
+    // Served in full (1e10 a day is far below the capacity): demand on 2025-06-30 (day 180).
+    let want = 1e10 * 10f64.powf((180.0 + 0.5) / 365.25);
+    std::fs::write(
+        dir.join("obs.csv"),
+        format!(
+            "{HEADER}2025-06-30,,tokens_per_day,national,{want:e},{:e},{:e},tokens/day,test,false,\n",
+            want * 0.99,
+            want * 1.01
+        ),
+    )
+    .unwrap();
+    let sc = scenario::load_file(&dir.join("world.toml")).expect("loads");
+    let result = run(&sc, 1);
+    let held = observed::hold(&sc, &result);
+    let sim = held[0].sim.expect("a value").mean;
+    assert!((sim / want - 1.0).abs() < 0.01, "{sim:e} vs {want:e}");
+    assert_eq!(held[0].status, Status::Inside);
+    // June's mean alone trails the end-of-June level by several percent.
+    let june = capsim::metrics::window(
+        &result.runs,
+        &result.periods,
+        capsim::metrics::catalog::firm_metric("tokens_served").unwrap(),
+        &held[0].obs.target.as_ref().unwrap().members,
+        5,
+        5,
+    )[0]
+    .unwrap()
+        / 30.0;
+    assert!(june < want * 0.97, "{june:e} vs {want:e}");
+}

@@ -72,3 +72,39 @@ fn baseline_runs_its_full_horizon_with_every_invariant() {
         .sum();
     assert!(abroad > 0.0 && home > 0.0, "home {home}, abroad {abroad}");
 }
+
+/// The baseline held against what happened: its held-out observations (not inputs, not context)
+/// are scored, and every one the model misses is listed, with its reason, in the README's table
+/// "Where the baseline misses". Issue 11 asks for at least 80% inside; the national baseline
+/// reaches 6 of 15 (40%), and this test holds that floor so that a change that loses ground is
+/// seen, while the README says why each miss is a miss.
+#[test]
+fn the_baseline_is_held_against_its_held_out_observations_and_every_miss_is_explained() {
+    use capsim::report::observed::{self, Status};
+    let sc = scenario::baseline().expect("the embedded baseline loads");
+    let result = crate::support::run(&sc, 8);
+    let held = observed::hold(&sc, &result);
+    let (scored, inside) = observed::score(&held);
+    assert!(
+        scored >= 15,
+        "only {scored} held-out observations are scored"
+    );
+    assert!(
+        inside >= 6,
+        "{inside} of {scored} inside: fewer than the 6 the README reports"
+    );
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let table = readme
+        .split("Where the baseline misses")
+        .nth(1)
+        .expect("the README's table of misses");
+    for h in held.iter().filter(|h| h.status == Status::Outside) {
+        let row = format!("| {} | `{}` | {} |", h.obs.date, h.obs.metric, h.obs.group);
+        assert!(
+            table.contains(&row),
+            "the README does not list the miss {row} (model {:?})",
+            h.sim.map(|s| s.mean)
+        );
+    }
+}
