@@ -70,6 +70,30 @@ impl Service {
     }
 }
 
+/// `(min(need, free), wanted)` for `need = ceil(left / per_chip)` (`left > 0`), where `wanted` is
+/// `min(need, room)` if the site cannot give all it needs now (`need > free`), else `need`;
+/// `free <= room`. The division is skipped where `left >= n x per_chip` shows `need >= n`: in
+/// floating point that product may round up, but `left / per_chip` then still rounds to more than
+/// `n - 1`, so its ceiling is at least `n` (for `n` below 2^50), and the result is the same as with
+/// the division.
+#[inline]
+fn capped_need(left: f64, per_chip: f64, free: u64, room: u64) -> (u64, u64) {
+    let at_least = |n: u64| n < (1 << 50) && left >= n as f64 * per_chip;
+    if at_least(free) {
+        // need >= free: all the free chips, and as many more as it needs up to the room.
+        let wanted = if at_least(room) {
+            room
+        } else {
+            super::ceil_u64(left / per_chip).min(room)
+        };
+        (free, wanted)
+    } else {
+        let need = super::ceil_u64(left / per_chip);
+        let take = need.min(free);
+        (take, if take < need { need.min(room) } else { take })
+    }
+}
+
 impl CapacityModel<'_> {
     pub(super) fn on_inference_tick(
         &mut self,
@@ -143,17 +167,16 @@ impl CapacityModel<'_> {
                     continue;
                 }
                 let per_chip = self.world.site_chip(s).inference_tokens_per_s * secs;
-                let need = super::ceil_u64(left / per_chip);
                 let st = &self.sites[s.0 as usize];
                 let free = st
                     .online()
                     .saturating_sub(st.busy_jobs + st.inference_alloc);
-                let take = need.min(free);
-                let wanted = if take < need {
-                    need.min(st.online().saturating_sub(st.inference_alloc))
-                } else {
-                    take
-                };
+                let room = st.online().saturating_sub(st.inference_alloc);
+                // The chips the rest of the portion needs, `ceil(left / per_chip)`, and what the
+                // site gives of them: `take = min(need, free)` now, and it wants
+                // `min(need, room)`. Where the demand fills what the site offers, those minima
+                // are known without the division (a saturated site, common under load).
+                let (take, wanted) = capped_need(left, per_chip, free, room);
                 let served = left.min(take as f64 * per_chip);
                 left -= served;
                 served_total += served;
@@ -239,6 +262,48 @@ mod tests {
             let a = svc.demand(t, t.0 as f64, 3_600.0, &inf);
             let b = inf.tokens_in_batch(SimDuration(t.0));
             assert!((a / b - 1.0).abs() < 1e-9, "hour {h}: {a} vs {b}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod capped_need_tests {
+    use super::capped_need;
+
+    /// The formula `capped_need` spares the division of.
+    fn direct(left: f64, per_chip: f64, free: u64, room: u64) -> (u64, u64) {
+        let need = super::super::ceil_u64(left / per_chip);
+        let take = need.min(free);
+        (take, if take < need { need.min(room) } else { take })
+    }
+
+    #[test]
+    fn capped_need_is_the_direct_formula() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = || {
+            state = super::super::splitmix64(state);
+            state
+        };
+        for i in 0..200_000 {
+            let per_chip = 1.0 + (next() % 10_000_000) as f64 / 7.0;
+            let room = next() % 5_000;
+            let free = room - next() % (room + 1);
+            // Around the boundaries where `left` is a whole number of chips' worth, and away.
+            let n = (next() % 6_000) as f64;
+            let left = match i % 4 {
+                0 => n * per_chip,
+                1 => f64::from_bits((n * per_chip).to_bits().wrapping_add(next() % 5)).max(1e-9),
+                2 => f64::from_bits((n * per_chip).to_bits().wrapping_sub(next() % 5)).max(1e-9),
+                _ => (next() % 1_000_000_000) as f64 / 3.0 + 1e-6,
+            };
+            if left <= 0.0 {
+                continue;
+            }
+            assert_eq!(
+                capped_need(left, per_chip, free, room),
+                direct(left, per_chip, free, room),
+                "left {left:e} per_chip {per_chip:e} free {free} room {room}"
+            );
         }
     }
 }
