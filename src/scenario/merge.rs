@@ -104,38 +104,30 @@ fn parse_file(
     text: String,
     folder: Folder,
 ) -> Result<(Part, toml::Table), ScenarioError> {
-    let table = match text.parse::<toml::Table>() {
-        Ok(t) => t,
-        Err(e) => {
-            let at = match e.span() {
-                Some(span) => Location::from_span(&name, &text, span),
-                None => Location::start_of(&name),
-            };
-            return Err(ScenarioError::Syntax {
-                at,
-                message: e.message().trim().to_string(),
-                help: "fix the TOML at this point: strings need quotes, dates are written \
-                       unquoted (2025-01-01), each key appears once per table"
-                    .to_string(),
-            });
+    // A parse error of either parser, located at its span.
+    let syntax = |span: Option<std::ops::Range<usize>>, message: &str, help: &str| {
+        let at = match span {
+            Some(span) => Location::from_span(&name, &text, span),
+            None => Location::start_of(&name),
+        };
+        ScenarioError::Syntax {
+            at,
+            message: message.trim().to_string(),
+            help: help.to_string(),
         }
     };
+    let table = text.parse::<toml::Table>().map_err(|e| {
+        syntax(
+            e.span(),
+            e.message(),
+            "fix the TOML at this point: strings need quotes, dates are written unquoted \
+             (2025-01-01), each key appears once per table",
+        )
+    })?;
     // Both parsers sit on toml_parser, so this cannot fail where `toml` succeeded; should it
     // ever, report it as a syntax error rather than panic.
-    let doc = match toml_edit::Document::parse(text.clone()) {
-        Ok(d) => d,
-        Err(e) => {
-            let at = match e.span() {
-                Some(span) => Location::from_span(&name, &text, span),
-                None => Location::start_of(&name),
-            };
-            return Err(ScenarioError::Syntax {
-                at,
-                message: e.message().trim().to_string(),
-                help: "fix the TOML at this point".to_string(),
-            });
-        }
-    };
+    let doc = toml_edit::Document::parse(text.clone())
+        .map_err(|e| syntax(e.span(), e.message(), "fix the TOML at this point"))?;
     Ok((
         Part {
             name,

@@ -1140,11 +1140,10 @@ fn site(
         "on-demand leased sites",
         "pricing = \"lease\"",
     )?;
-    for key in ["tenant", "term_years"] {
-        let present = match key {
-            "tenant" => s.tenant.is_some(),
-            _ => s.term_years.is_some(),
-        };
+    for (key, present) in [
+        ("tenant", s.tenant.is_some()),
+        ("term_years", s.term_years.is_some()),
+    ] {
         only(
             key,
             present && s.pricing != RawPricing::Contract,

@@ -139,9 +139,8 @@ impl CapacityModel<'_> {
         let r = self.rates[s];
         let payer = r.payer.map(|f| (f.0 as usize, self.is_home(f, site)));
         let rows = &mut self.metrics.site[s];
-        let firm_rows = payer.map(|(f, home)| (&mut self.metrics.firm[f], home));
+        let mut firm_rows = payer.map(|(f, home)| (&mut self.metrics.firm[f], home));
         let capacity_online = &mut self.capacity_online[s];
-        let mut firm_rows = firm_rows;
         self.periods.split(from, now, |p, secs| {
             let h = online * secs / 3_600.0;
             rows[p].chip_hours_online += h;
