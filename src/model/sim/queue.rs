@@ -131,20 +131,29 @@ const SHIFT_AT_MOST: usize = 2 * (BACKFILL_DEPTH + 1);
 
 /// A value that has a tombstone: a value no real one equals, left where one leaves a
 /// [`KeyedDeque`] from deep inside.
-pub(super) trait Tombstone: Copy + PartialEq {
+pub(super) trait Tombstone: Copy {
     const TOMBSTONE: Self;
+    /// Whether this is the tombstone (one field read, on the walks' path).
+    fn is_tombstone(&self) -> bool;
 }
 
 impl Tombstone for u32 {
     const TOMBSTONE: u32 = u32::MAX;
+    fn is_tombstone(&self) -> bool {
+        *self == u32::MAX
+    }
 }
 
 impl Tombstone for Waiting {
+    /// No job has the largest number: jobs are numbered from 0 and fewer than `u32::MAX`.
     const TOMBSTONE: Waiting = Waiting {
         job: u32::MAX,
         gang: 0,
         run_secs: 0,
     };
+    fn is_tombstone(&self) -> bool {
+        self.job == u32::MAX
+    }
 }
 
 /// Values in the order of their keys, in a deque: a value keyed after (before) all others is
@@ -181,9 +190,15 @@ impl<T: Tombstone> KeyedDeque<T> {
         self.live == 0
     }
 
-    /// The values in key order.
-    pub fn values(&self) -> impl Iterator<Item = &T> + Clone {
-        self.values.iter().filter(|v| **v != T::TOMBSTONE)
+    /// The values, tombstones included, in key order as the deque's two parts.
+    pub fn slices(&self) -> [&[T]; 2] {
+        let (a, b) = self.values.as_slices();
+        [a, b]
+    }
+
+    /// The key of the value in `slot` (valid until the deque next changes).
+    pub fn key_at(&self, slot: usize) -> u64 {
+        self.keys[slot]
     }
 
     /// The values in key order, with their keys.
@@ -191,13 +206,13 @@ impl<T: Tombstone> KeyedDeque<T> {
         self.keys
             .iter()
             .zip(&self.values)
-            .filter(|(_, v)| **v != T::TOMBSTONE)
+            .filter(|(_, v)| !v.is_tombstone())
             .map(|(k, v)| (*k, v))
     }
 
     /// Adds `value` (not a tombstone) under `key` (not in use).
     pub fn insert(&mut self, key: u64, value: T) {
-        debug_assert!(value != T::TOMBSTONE, "a value is not a tombstone");
+        debug_assert!(!value.is_tombstone(), "a value is not a tombstone");
         self.live += 1;
         if self.keys.back().is_none_or(|&k| k < key) {
             self.keys.push_back(key);
@@ -242,6 +257,13 @@ impl<T: Tombstone> KeyedDeque<T> {
         }
     }
 
+    /// The first value in key order, with its key (no tombstone is left at either end).
+    pub fn first(&self) -> Option<(u64, &T)> {
+        let v = self.values.front()?;
+        debug_assert!(!v.is_tombstone(), "no tombstone at the front");
+        Some((self.keys[0], v))
+    }
+
     /// Takes out the value under `key`.
     pub fn remove(&mut self, key: u64) -> T {
         let i = self.position(key).expect("a key in use");
@@ -251,20 +273,20 @@ impl<T: Tombstone> KeyedDeque<T> {
         } else {
             std::mem::replace(&mut self.values[i], T::TOMBSTONE)
         };
-        assert!(value != T::TOMBSTONE, "a value, not a tombstone");
+        assert!(!value.is_tombstone(), "a value, not a tombstone");
         self.live -= 1;
-        while self.values.front() == Some(&T::TOMBSTONE) {
+        while self.values.front().is_some_and(T::is_tombstone) {
             self.keys.pop_front();
             self.values.pop_front();
         }
-        while self.values.back() == Some(&T::TOMBSTONE) {
+        while self.values.back().is_some_and(T::is_tombstone) {
             self.keys.pop_back();
             self.values.pop_back();
         }
         if self.values.len() > 2 * self.live + 64 {
-            let mut keep = self.values.iter().map(|v| *v != T::TOMBSTONE);
+            let mut keep = self.values.iter().map(|v| !v.is_tombstone());
             self.keys.retain(|_| keep.next().unwrap_or(false));
-            self.values.retain(|v| *v != T::TOMBSTONE);
+            self.values.retain(|v| !v.is_tombstone());
         }
         value
     }
@@ -303,9 +325,20 @@ impl SiteQueue {
         self.jobs.iter()
     }
 
-    /// The jobs in queue order.
-    pub fn jobs(&self) -> impl Iterator<Item = &Waiting> + Clone {
-        self.jobs.values()
+    /// The front job, with its key, if any.
+    pub fn front(&self) -> Option<(u64, &Waiting)> {
+        self.jobs.first()
+    }
+
+    /// The jobs in queue order as the two parts of the deque, with tombstones (see
+    /// [`Tombstone`]); a job's index in them taken as one is its slot ([`SiteQueue::key_at`]).
+    pub fn slices(&self) -> [&[Waiting]; 2] {
+        self.jobs.slices()
+    }
+
+    /// The key of the job in `slot` (valid until the queue next changes).
+    pub fn key_at(&self, slot: usize) -> u64 {
+        self.jobs.key_at(slot)
     }
 
     /// Puts `w` at the front or the back; returns its key.
@@ -329,50 +362,91 @@ impl SiteQueue {
 
 /// FIFO with EASY backfilling: which queued jobs start now.
 ///
-/// `queue` is the site's queue in order (the head and at most [`BACKFILL_DEPTH`] more are looked
-/// at), `free` the chips free for training, `ends` the running jobs' expected ends and
-/// gangs in order of end. Jobs start from the head while they fit. If the head then waits, its start
-/// is reserved at the *shadow* time (when enough running jobs will have ended), and a later job may
-/// start now only if it fits in the free chips and either ends before the shadow or uses chips the
-/// head will not need at the shadow. `smallest` is a lower bound on the gang of any queued job that
-/// could start (1 if unknown): once fewer chips than that are free, the walk stops. Returns the
-/// positions in `queue` to start, in order.
-pub fn plan_starts<'a>(
+/// `queue` is the site's queue in order as the two parts of its deque, which may hold tombstones
+/// (skipped; the head and at most [`BACKFILL_DEPTH`] more live jobs are looked at), `free` the
+/// chips free for training, `ends` the running jobs' expected ends and gangs in order of end. Jobs
+/// start from the head while they fit. If the head then waits, its start is reserved at the
+/// *shadow* time (when enough running jobs will have ended), and a later job may start now only if
+/// it fits in the free chips and either ends before the shadow or uses chips the head will not need
+/// at the shadow. `smallest` is a lower bound on the gang of any queued job that could start (1 if
+/// unknown): once fewer chips than that are free, the walk stops. Returns the slots (indices in
+/// the two parts taken as one) of the jobs to start, in queue order.
+///
+/// A plain loop over the slices, not an iterator chain: this walk is the scheduler's inner loop.
+pub fn plan_starts(
     now: SimTime,
     mut free: u64,
     smallest: u64,
-    queue: impl IntoIterator<Item = &'a Waiting>,
+    queue: [&[Waiting]; 2],
     ends: impl Iterator<Item = (SimTime, u64)>,
 ) -> Vec<usize> {
+    let smallest = smallest.max(1);
     let mut start = Vec::new();
     let mut started_ends: Vec<(SimTime, u64)> = Vec::new();
-    let mut queue = queue.into_iter().enumerate().peekable();
-    let mut head = None;
-    for (i, w) in queue.by_ref() {
-        if w.gang > free {
-            head = Some(w);
-            break;
+    let mut ends = Some(ends);
+    // Once the head waits: its gang, then (at the first job behind it) its shadow and the chips
+    // it leaves spare there.
+    let mut head: Option<u64> = None;
+    let mut shadow: Option<(SimTime, u64)> = None;
+    let mut looked = 0usize;
+    let mut slot = 0usize;
+    for part in queue {
+        for w in part {
+            let i = slot;
+            slot += 1;
+            if w.is_tombstone() {
+                continue;
+            }
+            let Some(need) = head else {
+                if w.gang > free {
+                    if free < smallest {
+                        return start;
+                    }
+                    head = Some(w.gang);
+                } else {
+                    free -= w.gang;
+                    start.push(i);
+                    started_ends.push((
+                        now.saturating_add(crate::engine::SimDuration(w.run_secs)),
+                        w.gang,
+                    ));
+                }
+                continue;
+            };
+            if looked == BACKFILL_DEPTH || free < smallest {
+                return start;
+            }
+            looked += 1;
+            let (shadow, extra) = shadow.get_or_insert_with(|| {
+                let ends = ends.take().expect("the shadow is found once");
+                head_shadow(need, free, std::mem::take(&mut started_ends), ends)
+            });
+            let fits_before = now.saturating_add(crate::engine::SimDuration(w.run_secs)) <= *shadow;
+            if w.gang <= free && (fits_before || w.gang <= *extra) {
+                if !fits_before {
+                    *extra -= w.gang;
+                }
+                free -= w.gang;
+                start.push(i);
+            }
         }
-        free -= w.gang;
-        start.push(i);
-        started_ends.push((
-            now.saturating_add(crate::engine::SimDuration(w.run_secs)),
-            w.gang,
-        ));
     }
-    let Some(head) = head else {
-        return start;
-    };
-    let smallest = smallest.max(1);
-    if queue.peek().is_none() || free < smallest {
-        return start;
-    }
-    // The head waits: the jobs just started end too, merge them into the running ends.
-    let need = head.gang;
-    started_ends.sort_unstable();
-    let mut merged = started_ends.into_iter().peekable();
+    start
+}
+
+/// When a waiting head that needs `need` chips can start, with `free` chips free now and the
+/// running jobs ending as `ends` and `started` (the jobs just started ahead of it) say: the first
+/// end by which enough chips are free, and how many of them the head leaves spare then
+/// (`SimTime::MAX` and all free chips if the ends never free enough).
+fn head_shadow(
+    need: u64,
+    free: u64,
+    mut started: Vec<(SimTime, u64)>,
+    ends: impl Iterator<Item = (SimTime, u64)>,
+) -> (SimTime, u64) {
+    started.sort_unstable();
+    let mut merged = started.into_iter().peekable();
     let mut ends = ends.peekable();
-    let (mut shadow, mut extra) = (SimTime::MAX, free);
     let mut acc = free;
     loop {
         let next = match (ends.peek(), merged.peek()) {
@@ -381,28 +455,14 @@ pub fn plan_starts<'a>(
             (None, Some(_)) => merged.next(),
             (None, None) => None,
         };
-        let Some((t, g)) = next else { break };
+        let Some((t, g)) = next else {
+            return (SimTime::MAX, free);
+        };
         acc += g;
         if acc >= need {
-            shadow = t;
-            extra = acc - need;
-            break;
+            return (t, acc - need);
         }
     }
-    for (k, w) in queue.take(BACKFILL_DEPTH) {
-        if free < smallest {
-            break;
-        }
-        let fits_before = now.saturating_add(crate::engine::SimDuration(w.run_secs)) <= shadow;
-        if w.gang <= free && (fits_before || w.gang <= extra) {
-            if !fits_before {
-                extra -= w.gang;
-            }
-            free -= w.gang;
-            start.push(k);
-        }
-    }
-    start
 }
 
 impl CapacityModel<'_> {
@@ -497,36 +557,37 @@ impl CapacityModel<'_> {
     }
 
     /// Starts queued jobs at `site`: FIFO with EASY backfilling ([`plan_starts`]).
+    ///
+    /// Most calls find nothing to do (the same plan as last time, or no queued gang that fits):
+    /// that check is inlined where it is called, and only a plan goes out of line.
+    #[inline]
     pub(super) fn try_start(&mut self, site: SiteId, now: SimTime, ctx: &mut Context<Ev>) {
-        let s = site.0 as usize;
         let free = self.free_for_training(site);
-        let st = &mut self.sites[s];
+        let st = &self.sites[site.0 as usize];
         if st.queue.is_empty() || st.idle_plan == Some((st.plan_version, free)) {
             return;
         }
         // Nothing can start: the head does not fit and no queued gang fits the free chips.
-        let head = st.queue.jobs().next().map_or(0, |w| w.gang);
+        let head = st.queue.front().map_or(0, |(_, w)| w.gang);
         if head > free && st.queue_gangs.keys().next().is_none_or(|&g| g > free) {
             return;
         }
+        self.plan_and_start(site, now, free, ctx);
+    }
+
+    /// Plans which queued jobs start at `site` with `free` chips free, and starts them.
+    #[inline(never)]
+    fn plan_and_start(&mut self, site: SiteId, now: SimTime, free: u64, ctx: &mut Context<Ev>) {
+        let st = &mut self.sites[site.0 as usize];
         let ends = st.ends.iter().map(|&(t, _, g)| (t, g));
         // Stranded jobs' gangs exceed the training capacity, so the smallest gang that could
         // start is the smallest filed as fitting.
         let smallest = st.queue_gangs.keys().next().copied().unwrap_or(u64::MAX);
-        let starts = plan_starts(now, free, smallest, st.queue.jobs(), ends);
-        if starts.is_empty() {
+        let slots = plan_starts(now, free, smallest, st.queue.slices(), ends);
+        let keys: Vec<u64> = slots.into_iter().map(|i| st.queue.key_at(i)).collect();
+        if keys.is_empty() {
             st.idle_plan = Some((st.plan_version, free));
             return;
-        }
-        // The keys of the jobs at those positions (a walk no deeper than the plan's).
-        let mut keys = Vec::with_capacity(starts.len());
-        let mut wanted = starts.into_iter().peekable();
-        for (i, (k, _)) in st.queue.iter().enumerate() {
-            let Some(&p) = wanted.peek() else { break };
-            if p == i {
-                keys.push(k);
-                wanted.next();
-            }
         }
         // Out of the queue first, then started in queue order.
         let started: Vec<u32> = keys
@@ -555,7 +616,7 @@ mod tests {
     fn fifo_starts_from_the_head_while_jobs_fit() {
         let q = [w(4, 10), w(4, 10), w(4, 10)];
         assert_eq!(
-            plan_starts(SimTime(0), 8, 1, &q, std::iter::empty()),
+            plan_starts(SimTime(0), 8, 1, [&q, &[]], std::iter::empty()),
             vec![0, 1]
         );
     }
@@ -566,7 +627,10 @@ mod tests {
         let q = [w(8, 50), w(2, 90), w(2, 200)];
         let ends = [(SimTime(100), 6)];
         // The 90 s job ends before the shadow: it starts. The 200 s one would delay the head.
-        assert_eq!(plan_starts(SimTime(0), 2, 1, &q, ends.into_iter()), vec![1]);
+        assert_eq!(
+            plan_starts(SimTime(0), 2, 1, [&q, &[]], ends.into_iter()),
+            vec![1]
+        );
     }
 
     #[test]
@@ -575,7 +639,10 @@ mod tests {
         // 2 more than the head needs, so a long 2-chip job may start now; a second may not.
         let q = [w(8, 50), w(2, 500), w(2, 500)];
         let ends = [(SimTime(100), 6)];
-        assert_eq!(plan_starts(SimTime(0), 4, 1, &q, ends.into_iter()), vec![1]);
+        assert_eq!(
+            plan_starts(SimTime(0), 4, 1, [&q, &[]], ends.into_iter()),
+            vec![1]
+        );
     }
 
     #[test]
@@ -583,7 +650,7 @@ mod tests {
         let q = [w(8, 50), w(4, 500)];
         let ends = [(SimTime(100), 4)];
         assert_eq!(
-            plan_starts(SimTime(0), 4, 1, &q, ends.into_iter()),
+            plan_starts(SimTime(0), 4, 1, [&q, &[]], ends.into_iter()),
             Vec::<usize>::new()
         );
     }
@@ -597,7 +664,7 @@ mod tests {
         // Job 2 (15 s) ends before the shadow (20): starts. Job 3 (30 s) needs the extra: at the
         // shadow 2 + 4 + 4 = 10 chips, 2 spare, but job 2 took the 2 free chips: nothing left.
         assert_eq!(
-            plan_starts(SimTime(0), 6, 1, &q, ends.into_iter()),
+            plan_starts(SimTime(0), 6, 1, [&q, &[]], ends.into_iter()),
             vec![0, 2]
         );
     }
@@ -607,7 +674,7 @@ mod tests {
         let q = [w(100, 50), w(2, 500), w(2, 500)];
         let ends = [(SimTime(100), 6)];
         assert_eq!(
-            plan_starts(SimTime(0), 4, 1, &q, ends.into_iter()),
+            plan_starts(SimTime(0), 4, 1, [&q, &[]], ends.into_iter()),
             vec![1, 2]
         );
     }
@@ -626,9 +693,55 @@ mod tests {
             ends.sort_unstable();
             let smallest = q.iter().map(|w| w.gang).min().unwrap();
             proptest::prop_assert_eq!(
-                plan_starts(SimTime(0), free, smallest, &q, ends.iter().copied()),
-                plan_starts(SimTime(0), free, 1, &q, ends.iter().copied())
+                plan_starts(SimTime(0), free, smallest, [&q, &[]], ends.iter().copied()),
+                plan_starts(SimTime(0), free, 1, [&q, &[]], ends.iter().copied())
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// A plan over a deque's two parts, tombstones and all, starts the jobs a plan over the
+        /// same jobs laid out in one slice starts.
+        #[test]
+        fn a_plan_skips_tombstones_and_spans_both_parts_of_the_deque(
+            jobs in proptest::collection::vec((1u64..40, 1u64..400), 1..600),
+            fronts in 0usize..200,
+            removals in proptest::collection::vec(proptest::num::usize::ANY, 0..300),
+            front_pops in 0usize..400,
+            free in 0u64..64,
+            ends in proptest::collection::vec((1u64..500, 1u64..40), 0..20),
+        ) {
+            let mut q = SiteQueue::default();
+            for (n, &(g, r)) in jobs.iter().enumerate() {
+                let job = Waiting { job: n as u32, gang: g, run_secs: r };
+                q.push(job, n < fronts);
+            }
+            for i in removals {
+                if q.is_empty() {
+                    break;
+                }
+                let key = q.iter().nth(i % q.len()).map(|(k, _)| k).unwrap();
+                q.remove(key);
+            }
+            // Jobs leaving from the front bring the tombstones left deep inside into the window.
+            for _ in 0..front_pops {
+                let Some((key, _)) = q.front() else { break };
+                q.remove(key);
+            }
+            let mut ends: Vec<(SimTime, u64)> =
+                ends.into_iter().map(|(t, g)| (SimTime(t), g)).collect();
+            ends.sort_unstable();
+            let live: Vec<(u64, Waiting)> = q.iter().map(|(k, w)| (k, *w)).collect();
+            let laid_out: Vec<Waiting> = live.iter().map(|(_, w)| *w).collect();
+            let want: Vec<u64> = plan_starts(SimTime(0), free, 1, [&laid_out, &[]], ends.iter().copied())
+                .into_iter()
+                .map(|i| live[i].0)
+                .collect();
+            let got: Vec<u64> = plan_starts(SimTime(0), free, 1, q.slices(), ends.iter().copied())
+                .into_iter()
+                .map(|slot| q.key_at(slot))
+                .collect();
+            proptest::prop_assert_eq!(got, want);
         }
     }
 
