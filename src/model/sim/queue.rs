@@ -383,53 +383,60 @@ pub fn plan_starts(
     let smallest = smallest.max(1);
     let mut start = Vec::new();
     let mut started_ends: Vec<(SimTime, u64)> = Vec::new();
-    let mut ends = Some(ends);
-    // Once the head waits: its gang, then (at the first job behind it) its shadow and the chips
-    // it leaves spare there.
-    let mut head: Option<u64> = None;
-    let mut shadow: Option<(SimTime, u64)> = None;
-    let mut looked = 0usize;
+    // From the front while jobs fit: the first that does not is the head, which waits.
+    let mut head = None;
     let mut slot = 0usize;
-    for part in queue {
+    'fifo: for part in queue {
         for w in part {
-            let i = slot;
+            if !w.is_tombstone() {
+                if w.gang > free {
+                    head = Some((slot, w.gang));
+                    break 'fifo;
+                }
+                free -= w.gang;
+                start.push(slot);
+                started_ends.push((
+                    now.saturating_add(crate::engine::SimDuration(w.run_secs)),
+                    w.gang,
+                ));
+            }
             slot += 1;
+        }
+    }
+    let Some((head_slot, need)) = head else {
+        return start;
+    };
+    let behind = head_slot + 1;
+    if free < smallest || behind == queue[0].len() + queue[1].len() {
+        return start;
+    }
+    let (shadow, mut extra) = head_shadow(need, free, started_ends, ends);
+    // The jobs behind the head, at most `BACKFILL_DEPTH` of them.
+    let mut looked = 0usize;
+    let mut base = 0usize;
+    for part in queue {
+        let from = behind.saturating_sub(base).min(part.len());
+        for (j, w) in part[from..].iter().enumerate() {
             if w.is_tombstone() {
                 continue;
             }
-            let Some(need) = head else {
-                if w.gang > free {
-                    if free < smallest {
-                        return start;
-                    }
-                    head = Some(w.gang);
-                } else {
-                    free -= w.gang;
-                    start.push(i);
-                    started_ends.push((
-                        now.saturating_add(crate::engine::SimDuration(w.run_secs)),
-                        w.gang,
-                    ));
-                }
-                continue;
-            };
             if looked == BACKFILL_DEPTH || free < smallest {
                 return start;
             }
             looked += 1;
-            let (shadow, extra) = shadow.get_or_insert_with(|| {
-                let ends = ends.take().expect("the shadow is found once");
-                head_shadow(need, free, std::mem::take(&mut started_ends), ends)
-            });
-            let fits_before = now.saturating_add(crate::engine::SimDuration(w.run_secs)) <= *shadow;
-            if w.gang <= free && (fits_before || w.gang <= *extra) {
+            if w.gang > free {
+                continue;
+            }
+            let fits_before = now.saturating_add(crate::engine::SimDuration(w.run_secs)) <= shadow;
+            if fits_before || w.gang <= extra {
                 if !fits_before {
-                    *extra -= w.gang;
+                    extra -= w.gang;
                 }
                 free -= w.gang;
-                start.push(i);
+                start.push(base + from + j);
             }
         }
+        base += part.len();
     }
     start
 }
