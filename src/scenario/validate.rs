@@ -1682,7 +1682,7 @@ fn workload<'a>(
                     .as_ref()
                     .unwrap_or(&RawQuantity::Fixed(1.0)),
                 &path.k("growth_per_year"),
-                range(0.01, 100.0),
+                range(0.01, 1000.0),
                 "multiplicative growth per year: 1 is flat, 3 triples each year",
             )?,
             daily_amplitude: cx.num(

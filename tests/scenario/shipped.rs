@@ -91,7 +91,7 @@ fn the_baseline_is_held_against_its_held_out_observations_and_every_miss_is_expl
     );
     assert!(
         inside >= 6,
-        "{inside} of {scored} inside: fewer than the 6 the README reports"
+        "{inside} of {scored} inside: fewer than the 6 the README reports for one replication"
     );
     let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
         .expect("README.md");
