@@ -12,6 +12,10 @@
 //!   before the national rebuild, kept so the figure stays comparable) with every arrival rate and
 //!   inference demand multiplied by `k` (1, 10, 100), in events per second: the cost of an event
 //!   must not grow with the load (the README gives the time per event at each k).
+//! - `load/paired`: the same three loads run one after the other in every iteration; it prints the
+//!   median per-round ratio of time per event (k = 10 and 100 against k = 1) by wall time and by
+//!   thread CPU time, which a shared machine's drifting load moves far less than the ratio of two
+//!   groups measured a minute apart.
 //! - `national/{national,slice-2025}`: one replication of the embedded (national) baseline and of
 //!   the 2025 slice baseline, side by side, in events per second (target: a national replication
 //!   at or under 1 s).
@@ -105,6 +109,111 @@ fn load(c: &mut Criterion) {
     g.finish();
 }
 
+/// Thread CPU time: unlike wall time it leaves out the time the host takes this virtual CPU away
+/// (steal), the largest part of the noise on a shared machine.
+#[cfg(unix)]
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID is always available on
+    // Linux and macOS.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+#[cfg(not(unix))]
+fn thread_cpu() -> Duration {
+    Duration::ZERO
+}
+
+/// `load/paired`: k = 1, 10 and 100 one after the other in every iteration, so that each ratio of
+/// time per event is taken within one round, seconds apart, rather than between groups measured
+/// a minute apart while the machine's load drifts. Prints the median and the 10th-90th
+/// percentiles of the per-round ratios, by wall time and by thread CPU time.
+fn load_paired(c: &mut Criterion) {
+    let sc = slice_2025();
+    let periods = Periods::new(sc.start_date, sc.end_date, PeriodKind::Month);
+    let worlds: Vec<(u32, capsim::model::World, f64)> = [1u32, 10, 100]
+        .into_iter()
+        .map(|k| {
+            let world = sc.world.with_load_scaled(f64::from(k));
+            let events = run_replication(&world, &periods, sc.seed, 0)
+                .expect("runs")
+                .events;
+            (k, world, events as f64)
+        })
+        .collect();
+    // Per round: (wall, cpu) nanoseconds per event at each k.
+    let rounds = std::cell::RefCell::new(Vec::<[(f64, f64); 3]>::new());
+    let mut g = c.benchmark_group("load");
+    g.sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .measurement_time(Duration::from_secs(30));
+    g.bench_function("paired", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let mut round = [(0.0, 0.0); 3];
+                for (i, (_, world, events)) in worlds.iter().enumerate() {
+                    let (w0, c0) = (std::time::Instant::now(), thread_cpu());
+                    black_box(
+                        run_replication(black_box(world), &periods, sc.seed, 0).expect("runs"),
+                    );
+                    let (wall, cpu) = (w0.elapsed(), thread_cpu() - c0);
+                    total += wall;
+                    round[i] = (
+                        wall.as_nanos() as f64 / events,
+                        cpu.as_nanos() as f64 / events,
+                    );
+                }
+                rounds.borrow_mut().push(round);
+            }
+            total
+        })
+    });
+    g.finish();
+    let rounds = rounds.into_inner();
+    let pct = |mut v: Vec<f64>, q: f64| {
+        v.sort_by(f64::total_cmp);
+        v[((v.len() - 1) as f64 * q).round() as usize]
+    };
+    println!(
+        "load/paired: {} rounds of k = 1, 10, 100 (the 2025 slice fixture)",
+        rounds.len()
+    );
+    for (clock, pick) in [
+        ("wall", (|x: (f64, f64)| x.0) as fn((f64, f64)) -> f64),
+        ("cpu ", |x: (f64, f64)| x.1),
+    ] {
+        let per_event: Vec<String> = (0..3)
+            .map(|i| {
+                let v: Vec<f64> = rounds.iter().map(|r| pick(r[i])).collect();
+                format!("k={} {:.0} ns", worlds[i].0, pct(v, 0.5))
+            })
+            .collect();
+        let ratios: Vec<String> = (1..3)
+            .map(|i| {
+                let v: Vec<f64> = rounds.iter().map(|r| pick(r[i]) / pick(r[0])).collect();
+                format!(
+                    "k={}/k=1 {:.2}x [{:.2}-{:.2}]",
+                    worlds[i].0,
+                    pct(v.clone(), 0.5),
+                    pct(v.clone(), 0.1),
+                    pct(v, 0.9)
+                )
+            })
+            .collect();
+        println!(
+            "  {clock} per event (median): {}; per-round ratio median [p10-p90]: {}",
+            per_event.join(", "),
+            ratios.join(", ")
+        );
+    }
+}
+
 /// Replications per iteration of `replications/{threads}`: enough to keep 16 threads busy.
 const REPLICATIONS: u64 = 64;
 /// Replications per point of `sweep/{threads}` (4 points).
@@ -178,6 +287,7 @@ criterion_group!(
     baseline,
     national,
     load,
+    load_paired,
     replications,
     sweeps
 );

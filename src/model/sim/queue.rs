@@ -116,10 +116,28 @@ impl SiteState {
 pub struct Waiting {
     /// The job.
     pub job: u32,
-    /// Chips in the gang.
-    pub gang: u64,
+    /// Chips in the gang: a `u32` (the loader refuses more than 1e8 chips in any count), so that a
+    /// queued job takes 16 bytes and the backfill walk reads a third less memory than with a `u64`;
+    /// read it with [`Waiting::gang`].
+    gang: u32,
     /// Expected run time if started now, seconds.
     pub run_secs: u64,
+}
+
+impl Waiting {
+    pub fn new(job: u32, gang: u64, run_secs: u64) -> Self {
+        Waiting {
+            job,
+            gang: u32::try_from(gang)
+                .expect("a gang of at most u32::MAX chips (the loader allows 1e8)"),
+            run_secs,
+        }
+    }
+
+    /// Chips in the gang.
+    pub fn gang(&self) -> u64 {
+        u64::from(self.gang)
+    }
 }
 
 /// Keys of jobs put at the back count up from here; keys of jobs put at the front count down.
@@ -389,15 +407,15 @@ pub fn plan_starts(
     'fifo: for part in queue {
         for w in part {
             if !w.is_tombstone() {
-                if w.gang > free {
-                    head = Some((slot, w.gang));
+                if w.gang() > free {
+                    head = Some((slot, w.gang()));
                     break 'fifo;
                 }
-                free -= w.gang;
+                free -= w.gang();
                 start.push(slot);
                 started_ends.push((
                     now.saturating_add(crate::engine::SimDuration(w.run_secs)),
-                    w.gang,
+                    w.gang(),
                 ));
             }
             slot += 1;
@@ -424,15 +442,15 @@ pub fn plan_starts(
                 return start;
             }
             looked += 1;
-            if w.gang > free {
+            if w.gang() > free {
                 continue;
             }
             let fits_before = now.saturating_add(crate::engine::SimDuration(w.run_secs)) <= shadow;
-            if fits_before || w.gang <= extra {
+            if fits_before || w.gang() <= extra {
                 if !fits_before {
-                    extra -= w.gang;
+                    extra -= w.gang();
                 }
-                free -= w.gang;
+                free -= w.gang();
                 start.push(base + from + j);
             }
         }
@@ -504,11 +522,7 @@ impl CapacityModel<'_> {
         let (gang, stranded, class) = (job.gang, job.stranded, job.class);
         let st = &mut self.sites[site.0 as usize];
         st.queue_work += u128::from(gang) * u128::from(run);
-        let w = Waiting {
-            job: j,
-            gang,
-            run_secs: run,
-        };
+        let w = Waiting::new(j, gang, run);
         if front || st.queue.len() <= BACKFILL_DEPTH {
             st.plan_version += 1;
         }
@@ -527,12 +541,12 @@ impl CapacityModel<'_> {
         let st = &mut self.sites[site.0 as usize];
         let w = st.queue.remove(key);
         st.plan_version += 1;
-        st.queue_work -= u128::from(w.gang) * u128::from(w.run_secs);
+        st.queue_work -= u128::from(w.gang()) * u128::from(w.run_secs);
         let job = self.job(w.job);
         if job.stranded {
-            self.stranded.remove(&(job.class, w.gang, w.job));
+            self.stranded.remove(&(job.class, w.gang(), w.job));
         } else {
-            self.sites[site.0 as usize].remove_fitting(w.gang, key, w.job);
+            self.sites[site.0 as usize].remove_fitting(w.gang(), key, w.job);
         }
         w.job
     }
@@ -575,7 +589,7 @@ impl CapacityModel<'_> {
             return;
         }
         // Nothing can start: the head does not fit and no queued gang fits the free chips.
-        let head = st.queue.front().map_or(0, |(_, w)| w.gang);
+        let head = st.queue.front().map_or(0, |(_, w)| w.gang());
         if head > free && st.queue_gangs.keys().next().is_none_or(|&g| g > free) {
             return;
         }
@@ -612,11 +626,7 @@ mod tests {
     use super::*;
 
     fn w(gang: u64, run_secs: u64) -> Waiting {
-        Waiting {
-            job: 0,
-            gang,
-            run_secs,
-        }
+        Waiting::new(0, gang, run_secs)
     }
 
     #[test]
@@ -698,7 +708,7 @@ mod tests {
             let mut ends: Vec<(SimTime, u64)> =
                 ends.into_iter().map(|(t, g)| (SimTime(t), g)).collect();
             ends.sort_unstable();
-            let smallest = q.iter().map(|w| w.gang).min().unwrap();
+            let smallest = q.iter().map(|w| w.gang()).min().unwrap();
             proptest::prop_assert_eq!(
                 plan_starts(SimTime(0), free, smallest, [&q, &[]], ends.iter().copied()),
                 plan_starts(SimTime(0), free, 1, [&q, &[]], ends.iter().copied())
@@ -720,7 +730,7 @@ mod tests {
         ) {
             let mut q = SiteQueue::default();
             for (n, &(g, r)) in jobs.iter().enumerate() {
-                let job = Waiting { job: n as u32, gang: g, run_secs: r };
+                let job = Waiting::new(n as u32, g, r);
                 q.push(job, n < fronts);
             }
             for i in removals {
