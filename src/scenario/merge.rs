@@ -29,8 +29,9 @@
 //!
 //! The README's "Scenario format": tables merge key by key; any other value, arrays included,
 //! replaces the base's; top-level `[[policy]]` entries append to the base's timeline, except that an
-//! entry whose `name` matches a base entry replaces it in place, and entries with `enabled = false`
-//! are dropped once all layers are merged. `extends` itself is removed from every layer before the
+//! entry whose `name` matches a base entry replaces it in place, and bare switch-offs (`name` and
+//! `enabled = false`, no `rule`) are dropped once all layers are merged; a switched-off entry
+//! written out in full is kept for the loader, which checks it and leaves it out of the run. `extends` itself is removed from every layer before the
 //! merge, so a child never inherits its base's `extends`.
 //!
 //! The merge is lenient about types (a `policy` that is not an array simply replaces): the serde pass
@@ -691,12 +692,15 @@ pub(crate) fn merge(layers: &[Layer]) -> Result<Merged, ScenarioError> {
             }
         }
     }
-    // Drop switched-off policies last, so a later layer can switch off a base entry by name.
+    // Drop bare switch-offs (`name` and `enabled = false`, no `rule`) last, so a later layer can
+    // switch off a base entry by name. A switched-off policy written out in full stays: the loader
+    // checks it and leaves it out of the run.
     if let Some(toml::Value::Array(entries)) = table.get_mut("policy") {
         let mut kept = Vec::with_capacity(entries.len());
         let mut kept_origin = Vec::with_capacity(entries.len());
         for (i, e) in std::mem::take(entries).into_iter().enumerate() {
-            if e.get("enabled").and_then(toml::Value::as_bool) != Some(false) {
+            let off = e.get("enabled").and_then(toml::Value::as_bool) == Some(false);
+            if !off || e.get("rule").is_some() {
                 kept.push(e);
                 if let Some(o) = origin.get(i) {
                     kept_origin.push(*o);

@@ -869,7 +869,15 @@ pub(crate) fn validate(
     for (i, p) in raw.policy.iter().enumerate() {
         let path = P::root("policy").i(i);
         if p.enabled == Some(false) {
-            // The merge drops these; kept here only so validation never depends on that.
+            // Switched off, but written out in full (the merge drops a bare `enabled = false` that
+            // only switches off a base policy): checked like any other, so that a mistake in it is
+            // found now rather than on the day someone switches it on; what checking it records
+            // (uncertain inputs, provenance) is dropped with it.
+            let (inputs, slots) = (cx.inputs.borrow().len(), cx.slots.borrow().len());
+            cx.owner.set(Some(Owner::Policy(policies.len())));
+            policy(&cx, &path, p, &chips, &mut Vec::new())?;
+            cx.inputs.borrow_mut().truncate(inputs);
+            cx.slots.borrow_mut().truncate(slots);
             continue;
         }
         if !seen.insert(p.name.as_str()) {
@@ -1674,7 +1682,7 @@ fn workload<'a>(
             tokens_per_day: cx.num(
                 need(&w.tokens_per_day, "tokens_per_day")?,
                 &path.k("tokens_per_day"),
-                range(0.0, 1e18),
+                zero_or(1.0, 1e18),
                 "mean demand in tokens per day at start_date",
             )?,
             growth_per_year: cx.num(

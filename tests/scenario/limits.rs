@@ -217,7 +217,15 @@ fn figures_that_made_outputs_infinite_are_refused_with_their_range() {
             "tokens_per_day = 1e11",
             "tokens_per_day = 1e308",
             "firms.acme.workloads.chat.tokens_per_day",
-            "[0, 1e18]",
+            "0 or a number in [1, 1e18]",
+        ),
+        (
+            // Found by `what_loads_runs_with_finite_outputs`: a demand of 1e-302 tokens a day
+            // served some 1e-300 tokens, and the cost per million tokens overflowed to infinity.
+            "tokens_per_day = 1e11",
+            "tokens_per_day = 1e-302",
+            "firms.acme.workloads.chat.tokens_per_day",
+            "0 or a number in [1, 1e18]",
         ),
         (
             "bf16_dense_tflops = 989",
@@ -643,4 +651,37 @@ proptest! {
             }
         }
     }
+}
+
+/// A switched-off policy written out in full is checked like any other, so that a mistake in it is
+/// found when the file loads, not on the day someone switches it on; it does not run, and leaves
+/// no uncertain input behind.
+#[test]
+fn a_switched_off_policy_is_checked_but_not_run() {
+    let off = with(
+        "fee_fraction = 0.15",
+        "fee_fraction = 0.15\nenabled = false",
+    );
+    let sc = load(&off).expect("a switched-off policy that is right loads");
+    assert!(
+        sc.world.timeline.policies.iter().all(|p| p.name != "fee"),
+        "a switched-off policy does not run"
+    );
+    let msg = refused(
+        &off.replacen("fee_fraction = 0.15", "fee_fraction = 1000", 1),
+        "out of range",
+    );
+    assert!(msg.contains("policy.fee.fee_fraction"), "{msg}");
+    let msg = refused(
+        &off.replacen("rule = \"licence_fee\"", "rule = \"licence_fees\"", 1),
+        "unknown rule",
+    );
+    assert!(msg.contains("licence_fees"), "{msg}");
+    let uncertain = off.replacen(
+        "fee_fraction = 0.15",
+        "fee_fraction = { uniform = [0.1, 0.2] }",
+        1,
+    );
+    let sc = load(&uncertain).expect("loads");
+    assert!(sc.inputs.is_empty(), "{:?}", sc.inputs);
 }
