@@ -20,13 +20,14 @@
 //! 4. when the file validates and has a `[sweep]` section, `capsim sweep FILE --replications 1
 //!    --headline-only ...` (checked as `run` is).
 //!
-//! A case passes when: neither command panics (exit 101), dies of a signal or runs past
-//! `--timeout-s`; each exits 0 or 2; an exit 2 prints `error: FILE:LINE:COL: ...` (the line inside
-//! that file when it is one) and a `help:` line; `run` agrees with `validate`; a run that fails
-//! leaves OUT absent and no temporary folder; a run that succeeds writes exactly OUT/<name>/ and
-//! every number in every CSV under it is finite; `compare` and `sweep` likewise (exit 0 with finite
-//! CSVs, or 2 with a message and help and nothing written). Failures are saved, with the commands and their
-//! output, under `WORK/failures/`; the process exits 1 if there is any.
+//! A case passes when: no command panics (exit 101), dies of a signal, runs past `--timeout-s` or
+//! uses more than `--max-rss-mb` of memory; each exits 0 or 2; an exit 2 prints
+//! `error: FILE:LINE:COL: ...` (the line inside that file when it is one) and a `help:` line; `run`
+//! agrees with `validate`; a run that fails leaves OUT absent and no temporary folder; a run that
+//! succeeds writes exactly OUT/<name>/, of at most `--max-output-mb`, and every number in every CSV
+//! under it is finite; `compare` and `sweep` likewise (exit 0 with finite CSVs, or 2 with a message
+//! and help and nothing written). Failures are saved, with the commands and their output, under
+//! `WORK/failures/`; the process exits 1 if there is any.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -72,6 +73,9 @@ struct Args {
     /// Peak memory (MiB) a command may use before the case counts as a failure.
     #[arg(long, default_value_t = 4096)]
     max_rss_mb: u64,
+    /// Size (MiB) of a run folder (or sweep folder) beyond which the case counts as a failure.
+    #[arg(long, default_value_t = 512)]
+    max_output_mb: u64,
     /// Keep every case's folder, not only the failures'.
     #[arg(long)]
     keep: bool,
@@ -102,9 +106,10 @@ enum Class {
     InvertDistribution,
     WidenDistribution,
     EdgeValues,
+    Stacked,
 }
 
-const CLASSES: [Class; 17] = [
+const CLASSES: [Class; 18] = [
     Class::DeleteLine,
     Class::DuplicateLine,
     Class::SwapLines,
@@ -122,6 +127,7 @@ const CLASSES: [Class; 17] = [
     Class::InvertDistribution,
     Class::WidenDistribution,
     Class::EdgeValues,
+    Class::Stacked,
 ];
 
 impl Class {
@@ -144,6 +150,7 @@ impl Class {
             Class::InvertDistribution => "invert-distribution",
             Class::WidenDistribution => "widen-distribution",
             Class::EdgeValues => "edge-values",
+            Class::Stacked => "stacked",
         }
     }
 }
@@ -940,6 +947,33 @@ fn mutate(
                 ),
             ))
         }
+        Class::Stacked => {
+            // Two to four mutations of the classes that most often still validate, one after the
+            // other: a long horizon with short gaps, a wide distribution on an edge, ...
+            const STACKABLE: [Class; 7] = [
+                Class::ScaleNumber,
+                Class::ExtremeDate,
+                Class::EdgeValues,
+                Class::WidenDistribution,
+                Class::LongArray,
+                Class::StringValue,
+                Class::DeleteLine,
+            ];
+            let n = rng.random_range(2..=4);
+            let mut out = text.to_string();
+            let mut what = Vec::new();
+            for _ in 0..n {
+                let class = *STACKABLE.choose(rng)?;
+                if let Some((next, w)) = mutate(class, &out, file, names, rng) {
+                    out = next;
+                    what.push(format!("{}: {w}", class.name()));
+                }
+            }
+            if what.is_empty() {
+                return None;
+            }
+            Some((out, what.join(" | ")))
+        }
         Class::EdgeValues => {
             // One to six figures set to an end of their range (or just inside it), all at once.
             let figures: Vec<(&Span, f64, f64, bool)> = spans
@@ -1209,6 +1243,8 @@ enum Failure {
     Hang,
     /// Used more memory than `--max-rss-mb`.
     Memory,
+    /// Wrote a folder larger than `--max-output-mb`.
+    BigOutput,
     /// An exit code other than 0, 2 (and 101).
     BadExit,
     /// Exit 2 without `error: FILE:LINE:COL:`.
@@ -1236,6 +1272,7 @@ impl Failure {
             Failure::Signal => "signal",
             Failure::Hang => "hang",
             Failure::Memory => "memory",
+            Failure::BigOutput => "big-output",
             Failure::BadExit => "bad-exit",
             Failure::Unlocated => "unlocated",
             Failure::BadLocation => "bad-location",
@@ -1398,6 +1435,22 @@ fn non_finite_csv(dir: &Path) -> (usize, Option<String>) {
         }
     }
     (count, None)
+}
+
+/// Bytes of the files under `dir`.
+fn folder_bytes(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(e.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
 }
 
 /// Entries of `dir` (names), sorted; empty when it does not exist.
@@ -1584,6 +1637,15 @@ fn run_case(
                     log,
                 );
             }
+            let bytes = folder_bytes(&out.join(&written[0]));
+            if bytes > args.max_output_mb << 20 {
+                return fail(
+                    Failure::BigOutput,
+                    format!("the run folder holds {} MiB", bytes >> 20),
+                    secs,
+                    log,
+                );
+            }
             let (csvs, bad) = non_finite_csv(&out.join(&written[0]));
             if let Some(bad) = bad {
                 return fail(Failure::NonFinite, bad, secs, log);
@@ -1691,6 +1753,15 @@ fn run_case(
                             return fail(
                                 Failure::BadOutput,
                                 format!("sweep-out/ holds {written:?}"),
+                                secs,
+                                log,
+                            );
+                        }
+                        let bytes = folder_bytes(&sweep_out.join(&written[0]));
+                        if bytes > args.max_output_mb << 20 {
+                            return fail(
+                                Failure::BigOutput,
+                                format!("the sweep folder holds {} MiB", bytes >> 20),
                                 secs,
                                 log,
                             );
