@@ -55,6 +55,9 @@ struct Args {
     /// Run only this case, and keep its folder.
     #[arg(long)]
     case: Option<usize>,
+    /// Run only the cases of this class (e.g. edge-values), among the first CASES.
+    #[arg(long)]
+    class: Option<String>,
     /// The capsim binary under test.
     #[arg(long, default_value = "target/release/capsim")]
     bin: PathBuf,
@@ -1961,8 +1964,24 @@ fn main() {
 
     let indexes: Vec<usize> = match args.case {
         Some(k) => vec![k],
-        None => (0..args.cases).collect(),
+        None => (0..args.cases)
+            .filter(|i| {
+                args.class
+                    .as_deref()
+                    .is_none_or(|c| CLASSES[i % CLASSES.len()].name() == c)
+            })
+            .collect(),
     };
+    if let Some(c) = &args.class {
+        if !CLASSES.iter().any(|k| k.name() == c) {
+            let names: Vec<&str> = CLASSES.iter().map(|k| k.name()).collect();
+            eprintln!(
+                "mutation_campaign: no class '{c}'; the classes: {}",
+                names.join(", ")
+            );
+            std::process::exit(2);
+        }
+    }
     let jobs = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
