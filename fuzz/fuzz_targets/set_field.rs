@@ -86,7 +86,10 @@ fuzz_target!(|data: &[u8]| {
             }
             Err(e) => {
                 check_refusal(&e, "set");
-                assert_eq!(sc.content_hash, before, "a refused --set changed the scenario");
+                assert_eq!(
+                    sc.content_hash, before,
+                    "a refused --set changed the scenario"
+                );
             }
         }
     }
