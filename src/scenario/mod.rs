@@ -383,6 +383,31 @@ impl Scenario {
         let at = assign(&mut merged, &segs, value.clone())
             .map_err(|u| unknown_field_error(path, u, &locator))?;
         let shown = locator.display(&at);
+        // A field of a switched-off policy would be set and do nothing: say so instead.
+        if let [Seg::Key(p), Seg::Index(i), Seg::Key(field), ..] = at.as_slice() {
+            let entry = merged.get("policy").and_then(|v| v.get(*i));
+            let off = entry
+                .and_then(|e| e.get("enabled"))
+                .and_then(toml::Value::as_bool)
+                == Some(false);
+            if p == "policy" && field != "enabled" && off {
+                let name = entry
+                    .and_then(|e| e.get("name"))
+                    .and_then(toml::Value::as_str)
+                    .unwrap_or("?");
+                return Err(ScenarioError::BadValue {
+                    at: locator.locate(&at, Want::Value),
+                    path: shown.clone(),
+                    message: format!(
+                        "policy '{name}' is switched off (enabled = false), so setting its \
+                         {field} would change nothing"
+                    ),
+                    help: format!(
+                        "switch it on first: set policy.{name}.enabled = true before {shown}"
+                    ),
+                });
+            }
+        }
         let note = format!(" (after setting {shown} = {value})");
         let mut overrides = src.overrides.clone();
         overrides.push((shown, value));

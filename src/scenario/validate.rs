@@ -878,6 +878,8 @@ pub(crate) fn validate(
             policy(&cx, &path, p, &chips, &mut Vec::new())?;
             cx.inputs.borrow_mut().truncate(inputs);
             cx.slots.borrow_mut().truncate(slots);
+            #[cfg(test)]
+            cx.draws.borrow_mut().truncate(inputs);
             continue;
         }
         if !seen.insert(p.name.as_str()) {
@@ -1931,7 +1933,10 @@ fn policy<'a>(
         }
     }
 
-    if p.from.0 > cx.end {
+    // A switched-off policy may lie beyond this horizon (it is checked, not run: a shorter
+    // what-if of a base that switches a later rule off must still load).
+    let on = p.enabled != Some(false);
+    if on && p.from.0 > cx.end {
         return Err(path.k("from").value(
             format!("from {} is after end_date {}", p.from.0, cx.end),
             "a rule that starts after the horizon has no effect: move it inside the horizon, \
@@ -1950,7 +1955,7 @@ fn policy<'a>(
                      than from",
                 ));
             }
-            if u.0 > cx.end {
+            if on && u.0 > cx.end {
                 return Err(up.value(
                     format!("until {} is after end_date {}", u.0, cx.end),
                     "leave until out if the rule stays in force to the end of the horizon",

@@ -684,4 +684,46 @@ fn a_switched_off_policy_is_checked_but_not_run() {
     );
     let sc = load(&uncertain).expect("loads");
     assert!(sc.inputs.is_empty(), "{:?}", sc.inputs);
+
+    // Setting one of its fields (`--set`, a sweep axis) would change nothing: refused, with how to
+    // switch it on; switched on first, the same setting runs.
+    let mut sc = load(&off).expect("loads");
+    let e = sc
+        .set_field("policy.fee.fee_fraction", toml::Value::Float(0.2))
+        .expect_err("a field of a switched-off policy");
+    let msg = e.to_string();
+    assert!(msg.contains("is switched off"), "{msg}");
+    assert!(msg.contains("policy.fee.enabled = true"), "{msg}");
+    sc.set_field("policy.fee.enabled", toml::Value::Boolean(true))
+        .expect("switched on");
+    sc.set_field("policy.fee.fee_fraction", toml::Value::Float(0.2))
+        .expect("then set");
+    assert!(sc.world.timeline.policies.iter().any(|p| p.name == "fee"));
+}
+
+/// A switched-off policy dated after the horizon does not stop the load (a shorter what-if of a
+/// base that switches a later rule off must load), but it is still checked.
+#[test]
+fn a_switched_off_policy_beyond_the_horizon_is_checked_but_does_not_stop_the_load() {
+    let later = with(
+        "from = 2025-01-15\nfee_fraction = 0.15",
+        "from = 2026-06-01\nuntil = 2026-12-31\nfee_fraction = 0.15\nenabled = false",
+    );
+    let sc = load(&later).unwrap_or_else(|e| panic!("a later switched-off rule loads: {e}"));
+    assert!(sc.world.timeline.policies.is_empty());
+    // Switched on, the same dates are refused: the rule would start after end_date.
+    let msg = refused(
+        &later.replace("enabled = false", "enabled = true"),
+        "switched on",
+    );
+    assert!(msg.contains("policy.fee.from"), "{msg}");
+    // Switched off, a mistake in it is still refused.
+    let msg = refused(
+        &later.replace(
+            "chip = \"h100\"\nto = \"MY\"",
+            "chip = \"h1000\"\nto = \"MY\"",
+        ),
+        "bad chip in a switched-off rule",
+    );
+    assert!(msg.contains("h1000"), "{msg}");
 }
