@@ -99,6 +99,22 @@ pub(crate) struct FileSource {
     pub id: String,
 }
 
+impl FileSource {
+    /// The file at `path` on disk, read as `text`: shown as the path, its includes and bases
+    /// resolved beside it, identified by its canonical path (for cycles).
+    pub fn on_disk(path: &Path, text: String) -> Self {
+        FileSource {
+            name: path.display().to_string(),
+            text,
+            folder: Folder::Disk(path.parent().map(Path::to_path_buf).unwrap_or_default()),
+            id: std::fs::canonicalize(path)
+                .unwrap_or_else(|_| path.to_path_buf())
+                .display()
+                .to_string(),
+        }
+    }
+}
+
 /// Parses one file. Syntax errors keep toml's span.
 fn parse_file(
     name: String,
@@ -330,17 +346,7 @@ impl Gather {
             Folder::Disk(dir) => {
                 let path = dir.join(target);
                 match read_scenario_file(&path) {
-                    Ok(text) => Ok(FileSource {
-                        name: path.display().to_string(),
-                        text,
-                        folder: Folder::Disk(
-                            path.parent().map(Path::to_path_buf).unwrap_or_default(),
-                        ),
-                        id: std::fs::canonicalize(&path)
-                            .unwrap_or_else(|_| path.clone())
-                            .display()
-                            .to_string(),
-                    }),
+                    Ok(text) => Ok(FileSource::on_disk(&path, text)),
                     Err(ReadError::NotFound(_)) => Err(ScenarioError::IncludeNotFound {
                         at: at(),
                         target: target.to_string(),
@@ -543,17 +549,7 @@ pub(crate) fn load_chain(root: Layer) -> Result<Vec<Layer>, ScenarioError> {
             Folder::Disk(dir) => {
                 let path = dir.join(&target);
                 match read_scenario_file(&path) {
-                    Ok(text) => FileSource {
-                        name: path.display().to_string(),
-                        text,
-                        folder: Folder::Disk(
-                            path.parent().map(Path::to_path_buf).unwrap_or_default(),
-                        ),
-                        id: std::fs::canonicalize(&path)
-                            .unwrap_or_else(|_| path.clone())
-                            .display()
-                            .to_string(),
-                    },
+                    Ok(text) => FileSource::on_disk(&path, text),
                     Err(ReadError::NotFound(_)) => {
                         if wants_baseline {
                             embedded_baseline()

@@ -638,16 +638,7 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
             other => std::io::Error::other(other.to_string()),
         },
     })?;
-    let id = std::fs::canonicalize(path)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| name.clone());
-    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let root = Layer::load(merge::FileSource {
-        name,
-        text,
-        folder: merge::Folder::Disk(dir),
-        id,
-    })?;
+    let root = Layer::load(merge::FileSource::on_disk(path, text))?;
     build(merge::load_chain(root)?)
 }
 
