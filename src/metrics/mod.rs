@@ -159,6 +159,10 @@ pub struct SitePeriod {
     pub chips_delivered: u64,
     /// Chips stopped by a rule (bans, caps, power caps).
     pub chips_refused: u64,
+    /// Chips its tenant signed leases for here (new lots, online after the lead time).
+    pub lease_chips_signed: u64,
+    /// Chips whose lease ended here: released at the end of a term, or ended by a rule.
+    pub lease_chips_ended: u64,
     /// Waits from arrival to first start of jobs that started here, hours.
     pub wait_hours: Histogram,
     /// Arrival-to-completion times of jobs completed here, hours, by kind.
@@ -228,6 +232,16 @@ pub struct FirmPeriod {
     pub usage_inference_usd: f64,
     /// The firm's contracts that a rule ended in the period.
     pub contracts_ended: u64,
+    /// Chips the firm signed new leases for in markets.
+    pub lease_chips_signed: u64,
+    /// Chips whose lease ended: released at the end of a term, or ended by a rule.
+    pub lease_chips_ended: u64,
+    /// Chips the firm holds under lease in markets at the end of the period (signed lots,
+    /// online or not yet).
+    pub lease_chips_held: u64,
+    /// Chips of unmet need at the firm's last review in the period (jobs that waited past its
+    /// patience, less lots on their way), before it signed anything.
+    pub lease_need_chips: u64,
     /// Training and fine-tuning jobs that arrived.
     pub jobs_arrived: u64,
     /// Jobs completed, by kind.
@@ -335,6 +349,59 @@ pub struct JobRecord {
     pub outcome: JobOutcome,
 }
 
+/// What a firm decided about a lease.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaseAction {
+    /// A new lot signed at a review (online after the lead time).
+    Sign,
+    /// A lot listed in the scenario as history, starting on its date.
+    History,
+    /// A lot renewed at the end of its term, at the day's price.
+    Renew,
+    /// A lot let go at the end of its term: its chips were idle and no work waited.
+    Release,
+    /// A lot ended by a rule (its tenant may no longer stay).
+    EndedByRule,
+}
+
+impl LeaseAction {
+    /// Name used in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeaseAction::Sign => "sign",
+            LeaseAction::History => "history",
+            LeaseAction::Renew => "renew",
+            LeaseAction::Release => "release",
+            LeaseAction::EndedByRule => "ended_by_rule",
+        }
+    }
+}
+
+/// One lease decision (one row of `decisions.csv`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Decision {
+    /// When it was taken.
+    pub at: SimTime,
+    /// Firm index in the world.
+    pub firm: u32,
+    /// Site index of the lot.
+    pub site: u32,
+    /// The lot (numbered in the order lots are signed or listed, per replication): its rows are
+    /// its life.
+    pub lot: u32,
+    /// What was decided.
+    pub action: LeaseAction,
+    /// Chips in the lot.
+    pub chips: u64,
+    /// The lot's price from this decision on (the lease index times the market's tightness
+    /// multiplier), USD per chip-hour; 0 for a lot that ended.
+    pub usd_per_chip_hour: f64,
+    /// The firm's unmet need when it decided, chips (0 where not a review).
+    pub need_chips: u64,
+    /// Share of the market's open capacity held after the decision.
+    pub market_held_share: f64,
+}
+
 /// Job counts at the end of a run: the conservation ledger.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct JobLedger {
@@ -370,6 +437,8 @@ pub struct RunMetrics {
     pub jobs: JobLedger,
     /// One record per training or fine-tuning job, in arrival order.
     pub job_records: Vec<JobRecord>,
+    /// Lease decisions, in time order.
+    pub decisions: Vec<Decision>,
     /// Events the engine handled.
     pub events: u64,
 }
@@ -383,6 +452,7 @@ impl RunMetrics {
             firm: vec![vec![FirmPeriod::default(); periods]; firms],
             jobs: JobLedger::default(),
             job_records: Vec::new(),
+            decisions: Vec::new(),
             events: 0,
         }
     }

@@ -1,5 +1,6 @@
 //! Firms: who needs compute, where they may get it, and how they choose.
 
+use super::market::Planning;
 use super::site::SiteId;
 use super::workload::Workload;
 
@@ -31,4 +32,7 @@ pub struct Firm {
     pub placement: PlacementStrategy,
     /// Its job generators.
     pub workloads: Vec<Workload>,
+    /// How it reviews its capacity and leases more, if it does (its market sites stay empty
+    /// otherwise, but for what they list as history).
+    pub planning: Option<Planning>,
 }

@@ -7,6 +7,7 @@
 
 pub mod chip;
 pub mod firm;
+pub mod market;
 pub mod policy;
 pub mod sim;
 pub mod site;
@@ -14,6 +15,7 @@ pub mod workload;
 
 pub use chip::{Chip, ChipId};
 pub use firm::{Firm, FirmId, PlacementStrategy};
+pub use market::{CapacityStep, Market, MarketId, Planning};
 pub use policy::{Phase, Policy, Rule, RuleKind, Timeline};
 pub use site::{Delivery, LeasePrice, Operator, Pricing, Site, SiteId, Supply};
 pub use workload::{
@@ -51,6 +53,8 @@ pub struct World {
     pub sites: Vec<Site>,
     /// Firms.
     pub firms: Vec<Firm>,
+    /// Offshore lease markets (capacity that firms' decisions lease).
+    pub markets: Vec<Market>,
     /// The policy timeline.
     pub timeline: Timeline,
 }

@@ -40,6 +40,11 @@ pub enum Pricing {
         tenant: FirmId,
         /// Length of one term; the price is re-set at each term's start.
         term: crate::engine::SimDuration,
+        /// The market the site's chips are leased in, if its capacity is decided: the tenant
+        /// signs lots there when it plans, each priced on the day it is signed or renewed (see
+        /// [`super::market`]), and dated deliveries are lots signed in the past. `None`: the
+        /// site's dated chips are the contract, terms running from its first chips.
+        market: Option<super::market::MarketId>,
     },
     /// Owned chips: the purchase price is amortised over every online chip-hour, busy or idle;
     /// electricity is paid for busy chips and, at the chip's idle fraction, for idle ones.

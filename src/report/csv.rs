@@ -253,6 +253,62 @@ pub fn jobs(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
     finish(w)
 }
 
+/// Columns of `decisions.csv`.
+pub const DECISIONS_COLUMNS: &[&str] = &[
+    "replication",
+    "at",
+    "firm",
+    "site",
+    "jurisdiction",
+    "chip",
+    "lot",
+    "action",
+    "chips",
+    "usd_per_chip_hour",
+    "need_chips",
+    "market_held_share",
+];
+
+/// `decisions.csv`: one row per (replication, lease decision) in time order: leases signed at a
+/// firm's review (with the unmet need that prompted them), past leases the scenario lists, renewals
+/// and releases at the end of a term, and leases a rule ended. `usd_per_chip_hour` is the lot's
+/// price from then on (0 once it has ended); `market_held_share` is the share of the market's open
+/// capacity every tenant holds after the decision.
+pub fn decisions(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
+    let start = periods.starts.first().copied().unwrap_or_default();
+    let mut w = writer();
+    w.write_record(DECISIONS_COLUMNS).expect("in memory");
+    for run in runs {
+        for d in &run.decisions {
+            let site = world.sites.get(d.site as usize);
+            w.write_record([
+                run.replication.to_string(),
+                timestamp(start, d.at),
+                world
+                    .firms
+                    .get(d.firm as usize)
+                    .map_or_else(|| d.firm.to_string(), |f| f.name.clone()),
+                site.map_or_else(|| d.site.to_string(), |s| s.name.clone()),
+                site.map_or_else(String::new, |s| s.jurisdiction.clone()),
+                site.map_or_else(String::new, |s| {
+                    world
+                        .chips
+                        .get(s.chip.0 as usize)
+                        .map_or_else(String::new, |c| c.name.clone())
+                }),
+                d.lot.to_string(),
+                d.action.as_str().to_string(),
+                d.chips.to_string(),
+                float(d.usd_per_chip_hour),
+                d.need_chips.to_string(),
+                float(d.market_held_share),
+            ])
+            .expect("in memory");
+        }
+    }
+    finish(w)
+}
+
 /// Columns of `summary.csv`.
 pub const SUMMARY_COLUMNS: &[&str] = &[
     "period_start",

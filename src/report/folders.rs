@@ -38,6 +38,10 @@ pub fn run_files(scenario: &Scenario, result: &RunResult) -> Vec<(String, Vec<u8
             "jobs.csv".into(),
             csv::jobs(world, &result.periods, &result.runs),
         ),
+        (
+            "decisions.csv".into(),
+            csv::decisions(world, &result.periods, &result.runs),
+        ),
         ("provenance.csv".into(), csv::provenance(scenario)),
         ("draws.csv".into(), csv::draws(&result.draws)),
         ("manifest.json".into(), manifest::to_json(&m)),

@@ -54,6 +54,7 @@ impl Kind {
                 "summary.csv",
                 "headline.csv",
                 "jobs.csv",
+                "decisions.csv",
                 "provenance.csv",
                 "draws.csv",
                 "observations.csv",

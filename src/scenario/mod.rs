@@ -958,6 +958,7 @@ fn table_keys(at: &[Seg]) -> Option<Vec<&'static str>> {
             "chips",
             "sites",
             "firms",
+            "markets",
             "policy",
             "sweep",
         ],
@@ -967,6 +968,8 @@ fn table_keys(at: &[Seg]) -> Option<Vec<&'static str>> {
             vec!["chips_per_year", "from", "until"]
         }
         [c, _] if is(c, "firms") => raw::FIRM_KEYS.to_vec(),
+        [c, _, p] if is(c, "firms") && is(p, "planning") => raw::PLANNING_KEYS.to_vec(),
+        [c, _] if is(c, "markets") => raw::MARKET_KEYS.to_vec(),
         [c, _, w, Seg::Index(_)] if is(c, "firms") && is(w, "workloads") => [
             raw::WORKLOAD_COMMON_KEYS,
             raw::WORKLOAD_BATCH_KEYS,
@@ -1000,6 +1003,7 @@ fn entry_kind(at: &[Seg]) -> Option<&'static str> {
         [Seg::Key(k)] if k == "chips" => Some("chip"),
         [Seg::Key(k)] if k == "sites" => Some("site"),
         [Seg::Key(k)] if k == "firms" => Some("firm"),
+        [Seg::Key(k)] if k == "markets" => Some("market"),
         _ => None,
     }
 }

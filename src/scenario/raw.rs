@@ -65,11 +65,39 @@ pub const SITE_KEYS: &[&str] = &[
     "initial_chips",
     "deliveries",
     "supply",
+    "market",
     "source",
 ];
 
 /// Keys of a firm table.
-pub const FIRM_KEYS: &[&str] = &["headquarters", "sites", "placement", "workloads", "source"];
+pub const FIRM_KEYS: &[&str] = &[
+    "headquarters",
+    "sites",
+    "placement",
+    "workloads",
+    "planning",
+    "source",
+];
+
+/// Keys of a firm's `planning` table.
+pub const PLANNING_KEYS: &[&str] = &[
+    "every_days",
+    "lead_days",
+    "block_chips",
+    "patience_days",
+    "max_leased_chips",
+    "source",
+];
+
+/// Keys of a market table.
+pub const MARKET_KEYS: &[&str] = &[
+    "jurisdiction",
+    "capacity_mw",
+    "open_share",
+    "tight_above",
+    "tight_premium",
+    "source",
+];
 
 /// Keys every workload takes, whatever its kind.
 pub const WORKLOAD_COMMON_KEYS: &[&str] = &["name", "kind", "start_date", "end_date", "source"];
@@ -197,6 +225,9 @@ pub struct RawScenario {
     /// Firms.
     #[serde(default)]
     pub firms: Named<RawFirm>,
+    /// Offshore lease markets.
+    #[serde(default)]
+    pub markets: Named<RawMarket>,
     /// The policy timeline (disabled entries already removed by the merge).
     #[serde(default)]
     pub policy: Vec<RawPolicy>,
@@ -313,6 +344,7 @@ pub struct RawSite {
     #[serde(default)]
     pub deliveries: Vec<RawDelivery>,
     pub supply: Option<RawSupply>,
+    pub market: Option<String>,
     pub source: Option<RawSource>,
 }
 
@@ -359,7 +391,40 @@ pub struct RawFirm {
     pub placement: RawPlacement,
     #[serde(default)]
     pub workloads: Vec<RawWorkload>,
+    pub planning: Option<RawPlanning>,
     pub source: Option<RawSource>,
+}
+
+/// `[firms.<name>.planning]`: how the firm reviews its capacity and leases more.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlanning {
+    pub every_days: f64,
+    pub lead_days: f64,
+    pub block_chips: u64,
+    pub patience_days: f64,
+    pub max_leased_chips: u64,
+    pub source: Option<RawSource>,
+}
+
+/// `[markets.<name>]`: an offshore lease market.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMarket {
+    pub jurisdiction: String,
+    pub capacity_mw: Vec<RawCapacityStep>,
+    pub open_share: f64,
+    pub tight_above: f64,
+    pub tight_premium: f64,
+    pub source: Option<RawSource>,
+}
+
+/// One `{ from, mw }` of a market's `capacity_mw`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCapacityStep {
+    pub from: RawDate,
+    pub mw: f64,
 }
 
 /// `kind = "training" | "fine_tuning" | "inference"`.

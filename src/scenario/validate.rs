@@ -34,14 +34,15 @@ use chrono::NaiveDate;
 use crate::engine::{rng, SimDuration, SimTime, SECS_PER_DAY};
 use crate::model::{
     self, Arrivals, BatchWorkload, Chip, ChipId, Delivery, Firm, FirmId, InferenceWorkload,
-    JobKind, LeasePrice, Operator, PlacementStrategy, Policy, Pricing, Quantity, Rule, RuleKind,
-    Site, SiteId, Supply, Timeline, Workload, WorkloadKind,
+    JobKind, LeasePrice, Market, MarketId, Operator, PlacementStrategy, Planning, Policy, Pricing,
+    Quantity, Rule, RuleKind, Site, SiteId, Supply, Timeline, Workload, WorkloadKind,
 };
 
 use super::locate::{fmt_key, key, Seg, Want};
 use super::raw::{
-    self, Named, RawArrivals, RawChip, RawDate, RawFirm, RawOperator, RawPlacement, RawPolicy,
-    RawPricing, RawQuantity, RawScenario, RawSite, RawSource, RawWorkload, RawWorkloadKind,
+    self, Named, RawArrivals, RawChip, RawDate, RawFirm, RawMarket, RawOperator, RawPlacement,
+    RawPlanning, RawPolicy, RawPricing, RawQuantity, RawScenario, RawSite, RawSource, RawWorkload,
+    RawWorkloadKind,
 };
 use super::template::{ChipFigure, Conversion, Figure, Owner, Slot, Value};
 use super::{date_to_time, did_you_mean, list_or_none, Provenance, UncertainInput};
@@ -853,10 +854,23 @@ pub(crate) fn validate(
         chips.push(chip(&cx, name, c, &mut prov)?);
     }
     let firm_names: Vec<&str> = raw.firms.0.iter().map(|(n, _)| n.as_str()).collect();
+    cx.owner.set(None);
+    let mut markets = Vec::with_capacity(raw.markets.0.len());
+    for (name, m) in &raw.markets.0 {
+        markets.push(market(&cx, name, m, &mut prov)?);
+    }
     let mut sites = Vec::with_capacity(raw.sites.0.len());
     for (i, (name, s)) in raw.sites.0.iter().enumerate() {
         cx.owner.set(Some(Owner::Site(i)));
-        sites.push(site(&cx, name, s, &chips, &firm_names, &mut prov)?);
+        sites.push(site(
+            &cx,
+            name,
+            s,
+            &chips,
+            &firm_names,
+            &markets,
+            &mut prov,
+        )?);
     }
     let mut firms = Vec::with_capacity(raw.firms.0.len());
     for (i, (name, f)) in raw.firms.0.iter().enumerate() {
@@ -916,6 +930,7 @@ pub(crate) fn validate(
             chips,
             sites,
             firms,
+            markets,
             timeline: Timeline { policies },
         },
         provenance: prov,
@@ -1100,6 +1115,7 @@ fn site(
     s: &RawSite,
     chips: &[Chip],
     firms: &[&str],
+    markets: &[Market],
     prov: &mut Vec<Provenance>,
 ) -> R<Site> {
     let path = P::root("sites").k(name);
@@ -1153,6 +1169,7 @@ fn site(
     for (key, present) in [
         ("tenant", s.tenant.is_some()),
         ("term_years", s.term_years.is_some()),
+        ("market", s.market.is_some()),
     ] {
         only(
             key,
@@ -1243,10 +1260,49 @@ fn site(
                 365.0 * SECS_PER_DAY as f64,
                 "the contract's term in years (1/365 to 50)",
             )?;
+            let market = match &s.market {
+                None => None,
+                Some(m) => {
+                    let mp = path.k("market");
+                    let Some(id) = markets.iter().position(|x| x.name == *m) else {
+                        let known = sorted(markets.iter().map(|x| x.name.as_str()));
+                        return Err(mp.value(
+                            format!("unknown market '{m}'"),
+                            format!(
+                                "known markets: {}{} (define it under [markets.{}] or fix the \
+                                 name)",
+                                list_or_none(&known),
+                                did_you_mean(m, &known),
+                                fmt_key(m)
+                            ),
+                        ));
+                    };
+                    let market = &markets[id];
+                    if market.jurisdiction != jurisdiction {
+                        return Err(mp.value(
+                            format!(
+                                "market '{m}' is in {}, but this site is in {jurisdiction}",
+                                market.jurisdiction
+                            ),
+                            "a site leases capacity in its own jurisdiction's market: name a \
+                             market of the same jurisdiction, or fix the site's jurisdiction",
+                        ));
+                    }
+                    if s.operator != RawOperator::Foreign {
+                        return Err(mp.value(
+                            "a site leased in a market must be foreign-operated",
+                            "set operator = \"foreign\" (markets are capacity that foreign \
+                             operators lease), or remove market",
+                        ));
+                    }
+                    Some(MarketId(id as u32))
+                }
+            };
             Pricing::Contract {
                 usd_per_chip_hour: base_lease(cx)?,
                 tenant,
                 term,
+                market,
             }
         }
         RawPricing::Owned => Pricing::Owned {
@@ -1291,6 +1347,23 @@ fn site(
         &path.k("initial_chips"),
         "chips installed at the start",
     )?;
+    if let Pricing::Contract {
+        market: Some(_), ..
+    } = pricing
+    {
+        for (key, present) in [
+            ("initial_chips", s.initial_chips > 0),
+            ("supply", s.supply.is_some()),
+        ] {
+            if present {
+                return Err(path.k(key).key(
+                    format!("{key} does not apply to a site leased in a market"),
+                    "its tenant signs lots there when it plans; list leases it signed in the \
+                     past as deliveries (each a lot from its date), or remove market",
+                ));
+            }
+        }
+    }
     if s.deliveries.len() > MAX_LISTED_DATES {
         return Err(path.k("deliveries").value(
             format!(
@@ -1362,7 +1435,14 @@ fn site(
     // valid scenario validates.
     let supplied = supply.is_some_and(|(_, most)| most > 0.0);
     let supply = supply.map(|(sp, _)| sp);
-    if delivered == 0 && !supplied && s.initial_chips == 0 {
+    let leased = matches!(
+        pricing,
+        Pricing::Contract {
+            market: Some(_),
+            ..
+        }
+    );
+    if delivered == 0 && !supplied && s.initial_chips == 0 && !leased {
         return Err(path.value(
             format!("site '{name}' never receives chips"),
             "add initial_chips = 1000, deliveries = [{ date = 2025-01-01, chips = 1000 }] or \
@@ -1497,6 +1577,10 @@ fn firm(
         workloads.push(workload(cx, &base, &wp, w, prov)?);
         cx.owner.set(None);
     }
+    let planning = match &f.planning {
+        None => None,
+        Some(pl) => Some(planning(&base, &path.k("planning"), pl, prov)?),
+    };
     sources(&base, &f.source, raw::FIRM_KEYS, &path, prov)?;
     Ok(Firm {
         name: name.to_string(),
@@ -1508,7 +1592,129 @@ fn firm(
             RawPlacement::HomeFirst => PlacementStrategy::HomeFirst,
         },
         workloads,
+        planning,
     })
+}
+
+/// `[firms.<name>.planning]`.
+fn planning(base: &str, path: &P, pl: &RawPlanning, prov: &mut Vec<Provenance>) -> R<Planning> {
+    let day = SECS_PER_DAY as f64;
+    // A number of days that may be 0 (no delay).
+    let days_or_zero = |v: f64, key: &str, help: &str| -> R<SimDuration> {
+        if v == 0.0 {
+            return Ok(SimDuration::ZERO);
+        }
+        duration(v, &path.k(key), zero_or(1.0 / 86_400.0, 3_650.0), day, help)
+    };
+    let planning = Planning {
+        every: duration(
+            pl.every_days,
+            &path.k("every_days"),
+            range(1.0, 3_650.0),
+            day,
+            "days between the firm's reviews of its capacity (1 to 3650; e.g. 30 for monthly)",
+        )?,
+        lead: days_or_zero(
+            pl.lead_days,
+            "lead_days",
+            "days from signing a lease to its chips coming online (0 to 3650)",
+        )?,
+        block_chips: chip_count(
+            pl.block_chips,
+            &path.k("block_chips"),
+            "chips per lease lot (leases are signed in whole lots)",
+        )?,
+        patience: days_or_zero(
+            pl.patience_days,
+            "patience_days",
+            "days a job may wait before the firm counts it as unmet need (0 to 3650)",
+        )?,
+        max_leased_chips: chip_count(
+            pl.max_leased_chips,
+            &path.k("max_leased_chips"),
+            "the most chips the firm holds under lease in all markets together",
+        )?,
+    };
+    if planning.block_chips == 0 {
+        return Err(path.k("block_chips").value(
+            "block_chips must be at least 1",
+            "give the size of one lease lot in chips, e.g. block_chips = 2048",
+        ));
+    }
+    sources(
+        &format!("{base}.planning"),
+        &pl.source,
+        raw::PLANNING_KEYS,
+        path,
+        prov,
+    )?;
+    Ok(planning)
+}
+
+/// `[markets.<name>]`.
+fn market(cx: &Cx, name: &str, m: &RawMarket, prov: &mut Vec<Provenance>) -> R<Market> {
+    let path = P::root("markets").k(name);
+    entry_name(name, &path, "market")?;
+    let jurisdiction = iso(&m.jurisdiction, &path.k("jurisdiction"))?;
+    if m.capacity_mw.is_empty() {
+        return Err(path.k("capacity_mw").value(
+            "capacity_mw lists no capacity",
+            "list the market's capacity by date, e.g. capacity_mw = [{ from = 2025-01-01, mw = \
+             500 }]",
+        ));
+    }
+    let mut capacity = Vec::with_capacity(m.capacity_mw.len());
+    for (i, c) in m.capacity_mw.iter().enumerate() {
+        let cp = path.k("capacity_mw").i(i);
+        let mw = num(
+            c.mw,
+            &cp.k("mw"),
+            range(0.0, 1e6),
+            "data-centre power online for lease from this date, MW (all tenants)",
+        )?;
+        if i > 0 && c.from.0 <= m.capacity_mw[i - 1].from.0 {
+            return Err(cp.k("from").value(
+                format!("{} is not after the previous step's date", c.from.0),
+                "list capacity steps in order of date, one per date",
+            ));
+        }
+        capacity.push(crate::model::CapacityStep {
+            from: cx.time(c.from.0.max(cx.start)),
+            mw,
+        });
+    }
+    let market = Market {
+        name: name.to_string(),
+        jurisdiction,
+        capacity,
+        open_share: num(
+            m.open_share,
+            &path.k("open_share"),
+            range(0.0, 1.0),
+            "share of the market's capacity the scenario's firms may lease (0 to 1); the rest \
+             is held by other tenants",
+        )?,
+        tight_above: num(
+            m.tight_above,
+            &path.k("tight_above"),
+            range(0.0, 1.0),
+            "share of the open capacity held above which lease prices rise (0 to 1)",
+        )?,
+        tight_premium: num(
+            m.tight_premium,
+            &path.k("tight_premium"),
+            range(0.0, 10.0),
+            "price premium when the open capacity is fully held (0.5 = +50%)",
+        )?,
+    };
+    sources(
+        &format!("markets.{}", fmt_key(name)),
+        &m.source,
+        raw::MARKET_KEYS,
+        &path,
+        prov,
+    )?;
+    Ok(market)
 }
 
 /// An example for a key a workload kind needs.
@@ -2077,24 +2283,25 @@ fn source_path(p: &str, raw: &RawScenario) -> R<()> {
         Some((h, r)) => (h, Some(r)),
         None => (p, None),
     };
-    let names: Vec<&str> = match head {
-        "chips" => raw.chips.0.iter().map(|(n, _)| n.as_str()).collect(),
-        "sites" => raw.sites.0.iter().map(|(n, _)| n.as_str()).collect(),
-        "firms" => raw.firms.0.iter().map(|(n, _)| n.as_str()).collect(),
-        "policy" => raw.policy.iter().map(|p| p.name.as_str()).collect(),
-        "name" | "description" | "start_date" | "end_date" | "seed" | "observations"
-            if rest.is_none() =>
-        {
-            return Ok(())
-        }
-        _ => {
-            return Err(path.key(
+    let names: Vec<&str> =
+        match head {
+            "chips" => raw.chips.0.iter().map(|(n, _)| n.as_str()).collect(),
+            "sites" => raw.sites.0.iter().map(|(n, _)| n.as_str()).collect(),
+            "firms" => raw.firms.0.iter().map(|(n, _)| n.as_str()).collect(),
+            "markets" => raw.markets.0.iter().map(|(n, _)| n.as_str()).collect(),
+            "policy" => raw.policy.iter().map(|p| p.name.as_str()).collect(),
+            "name" | "description" | "start_date" | "end_date" | "seed" | "observations"
+                if rest.is_none() =>
+            {
+                return Ok(())
+            }
+            _ => return Err(path.key(
                 format!("'{p}' is not a field path of this scenario"),
-                "paths start with chips., sites., firms., policy. or a top-level key, e.g. \
+                "paths start with chips., sites., firms., markets., policy. or a top-level key, \
+                 e.g. \
                  \"chips.h100.bf16_dense_tflops\" = \"Nvidia H100 datasheet\"",
-            ))
-        }
-    };
+            )),
+        };
     let rest = rest.unwrap_or("");
     let found = names
         .iter()

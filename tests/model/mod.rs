@@ -4,6 +4,7 @@
 
 mod calibration;
 mod costs;
+mod leasing;
 mod placement;
 mod policies;
 mod regressions;

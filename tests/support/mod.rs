@@ -78,7 +78,7 @@ pub fn total<T>(rows: &[T], f: impl Fn(&T) -> f64) -> f64 {
 }
 
 /// The H100 chip entry of [`two_sites`] (the builder's [`H100`] as TOML text).
-const H100_TOML: &str = r#"
+pub const H100_TOML: &str = r#"
 [chips.h100]
 vendor = "nvidia"
 vendor_country = "US"

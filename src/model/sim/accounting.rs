@@ -30,15 +30,31 @@ impl CapacityModel<'_> {
         if chips == 0 || b <= a {
             return;
         }
+        let r = self.rates[site.0 as usize];
+        self.accrue_busy_at(site, firm, chips as f64, a, b, inference, r);
+    }
+
+    /// [`Self::accrue_busy`] at rates `r`, for `chips` that may be negative (to take back what was
+    /// booked at other rates: see [`Self::set_site_rates`]).
+    #[allow(clippy::too_many_arguments)]
+    fn accrue_busy_at(
+        &mut self,
+        site: SiteId,
+        firm: FirmId,
+        chips: f64,
+        a: SimTime,
+        b: SimTime,
+        inference: bool,
+        r: super::rules::SiteRates,
+    ) {
         let s = site.0 as usize;
         let f = firm.0 as usize;
         let home = self.is_home(firm, site);
-        let r = self.rates[s];
         let paid = r.marginal_price(firm);
         let (site_rows, firm_rows) = (&mut self.metrics.site[s], &mut self.metrics.firm[f]);
         let capacity_busy = &mut self.capacity_busy[s];
         self.periods.split(a, b, |p, secs| {
-            let h = chips as f64 * secs / 3_600.0;
+            let h = chips * secs / 3_600.0;
             let row = &mut site_rows[p];
             row.chip_hours_busy += h;
             row.energy_mwh += h * r.mwh_busy;
@@ -61,6 +77,34 @@ impl CapacityModel<'_> {
                 fr.cost_abroad_usd += h * paid;
             }
         });
+    }
+
+    /// Changes site `s`'s rates at `now` outside a rule change (a lease lot came, went or was
+    /// re-priced): open accounts are closed at the old rates first, and the inference batches that
+    /// hold chips there, booked to their end when placed, are booked again from `now` at the new
+    /// rates.
+    pub(super) fn set_site_rates(&mut self, s: usize, now: SimTime) {
+        let site = SiteId(s as u32);
+        self.accrue_online(site, now);
+        for r in self.sites[s].running.clone() {
+            self.accrue_job(r, now);
+        }
+        let (old, new) = (self.rates[s], self.site_rates(s, now));
+        let mut rebook = Vec::new();
+        for (f, services) in self.inference.iter().enumerate() {
+            for svc in services {
+                if svc.batch_end > now {
+                    for h in svc.held.iter().filter(|h| h.site == site && h.held > 0) {
+                        rebook.push((FirmId(f as u32), h.held as f64, svc.batch_end));
+                    }
+                }
+            }
+        }
+        for (firm, chips, end) in rebook {
+            self.accrue_busy_at(site, firm, -chips, now, end, true, old);
+            self.accrue_busy_at(site, firm, chips, now, end, true, new);
+        }
+        self.rates[s] = new;
     }
 
     /// Brings a running job's chip-time up to `now`, and credits its compute up to its last

@@ -20,6 +20,8 @@ pub(super) struct Held {
 pub(super) struct Service {
     /// What the current batch holds.
     pub held: Vec<Held>,
+    /// When the current batch ends (what it holds is booked up to here).
+    pub batch_end: SimTime,
     /// Growth rate per second, `ln(growth_per_year) / year` (0 for flat demand).
     k: f64,
     /// `exp(k x t)` at the start of the next batch, `t` counted from the workload's start.
@@ -141,6 +143,7 @@ impl CapacityModel<'_> {
             self.held_scratch = previous;
             return;
         }
+        self.inference[f][w].batch_end = batch_end;
         let secs = (batch_end - now).as_secs_f64();
         let t0 = (now - wl.start).as_secs_f64();
         let demand = self.inference[f][w].demand(now, t0, secs, inf);

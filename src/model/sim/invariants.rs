@@ -14,6 +14,7 @@ const COST_TOLERANCE: f64 = 1e-9;
 
 impl CapacityModel<'_> {
     pub(super) fn on_period_end(&mut self, p: usize, now: SimTime) {
+        self.record_lease_stocks(p);
         for (s, st) in self.sites.iter().enumerate() {
             let row = &mut self.metrics.site[s][p];
             row.chips_online = st.online();

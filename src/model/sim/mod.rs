@@ -71,6 +71,7 @@ mod accounting;
 mod inference;
 mod invariants;
 mod jobs;
+mod leasing;
 mod placement;
 pub mod queue;
 mod rules;
@@ -131,6 +132,14 @@ enum Ev {
     JobFailure { job: u32, epoch: u64 },
     /// A chip comes back from repair.
     RepairDone { site: u32 },
+    /// A firm reviews its capacity (and may sign leases).
+    Review { firm: u32 },
+    /// A lease lot's chips come online.
+    LotOnline { lot: u32 },
+    /// A lease lot's term ends: renewed or released.
+    LotTermEnd { lot: u32 },
+    /// Chips of lots a rule ended leave their site.
+    ReleaseEnded { site: u32 },
 }
 
 /// The model of one replication.
@@ -180,6 +189,8 @@ struct CapacityModel<'w> {
     /// difference is the idle cost).
     capacity_online: Vec<Vec<f64>>,
     capacity_busy: Vec<Vec<f64>>,
+    /// Lease lots in markets and what they hold.
+    leasing: leasing::Leasing,
 }
 
 /// Runs one replication of `world` and returns what happened, per period.
@@ -285,6 +296,7 @@ pub fn run_replication(
         inference_order: Vec::new(),
         capacity_online: vec![vec![0.0; nperiods]; nsites],
         capacity_busy: vec![vec![0.0; nperiods]; nsites],
+        leasing: leasing::Leasing::new(world),
     };
     model.refresh_rules(SimTime::ZERO);
     // Room for the jobs the workloads are expected to send (growing the tables as jobs arrive would
@@ -293,13 +305,21 @@ pub fn run_replication(
     model.metrics.job_records.reserve(expected);
     model.jobs.reserve(expected);
     // Shipments are numbered in the order they are scheduled.
+    // At a market site, a listed delivery is a past lease (a lot), not a shipment.
     let mut initial = Vec::new();
     for (s, site) in world.sites.iter().enumerate() {
+        let market = model.site_market(SiteId(s as u32)).is_some();
         for d in &site.deliveries {
-            initial.push((
-                d.at,
-                model.new_shipment(SiteId(s as u32), d.chips, Vec::new()),
-            ));
+            let ev = if market {
+                Ev::LotOnline {
+                    lot: model.history_lot(SiteId(s as u32), d.chips),
+                }
+            } else {
+                Ev::Delivery {
+                    shipment: model.new_shipment(SiteId(s as u32), d.chips, Vec::new()),
+                }
+            };
+            initial.push((d.at, ev));
         }
     }
     let mut sim = Simulation::new(model);
@@ -319,12 +339,20 @@ pub fn run_replication(
     let mut next = initial.into_iter();
     for (s, site) in world.sites.iter().enumerate() {
         for _ in &site.deliveries {
-            let (t, shipment) = next.next().expect("one shipment per delivery");
-            at(&mut sim, t, Ev::Delivery { shipment });
+            let (t, ev) = next.next().expect("one shipment or lot per delivery");
+            at(&mut sim, t, ev);
         }
         if let Some(sup) = &site.supply {
             if sup.from < horizon {
                 at(&mut sim, sup.from, Ev::SupplyLot { site: s as u32 });
+            }
+        }
+    }
+    for (f, firm) in world.firms.iter().enumerate() {
+        if let Some(pl) = firm.planning {
+            let first = SimTime::ZERO.saturating_add(pl.every);
+            if first < horizon {
+                at(&mut sim, first, Ev::Review { firm: f as u32 });
             }
         }
     }
@@ -416,6 +444,10 @@ impl Model for CapacityModel<'_> {
                 }
             }
             Ev::RepairDone { site } => self.on_repair_done(SiteId(site), now, ctx),
+            Ev::Review { firm } => self.on_review(firm as usize, now, ctx),
+            Ev::LotOnline { lot } => self.on_lot_online(lot, now, ctx),
+            Ev::LotTermEnd { lot } => self.on_lot_term_end(lot, now, ctx),
+            Ev::ReleaseEnded { site } => self.on_release_ended(SiteId(site), now),
         }
         if cfg!(debug_assertions) {
             self.check_capacity(now);

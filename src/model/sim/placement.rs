@@ -154,7 +154,7 @@ impl CapacityModel<'_> {
 
     /// Looks again at queued job `j`: it moves if another site is better now that its own cannot
     /// start it (or capacity appeared elsewhere); it keeps its place if its own site is still best.
-    fn reconsider(&mut self, j: u32, site: SiteId, now: SimTime, ctx: &mut Context<Ev>) {
+    pub(super) fn reconsider(&mut self, j: u32, site: SiteId, now: SimTime, ctx: &mut Context<Ev>) {
         match self.best_site(j, now) {
             Some(o) if o.site == site => self.set_stranded(j, site, !o.fits),
             _ => {

@@ -88,59 +88,79 @@ fn term_start(s: &super::super::Site, term: crate::engine::SimDuration, t: SimTi
 }
 
 impl CapacityModel<'_> {
+    /// What the rules in force at `t` make of site `i`'s prices, payer and supply.
+    pub(super) fn site_rates(&self, i: usize, t: SimTime) -> SiteRates {
+        let tl = &self.world.timeline;
+        let s = &self.world.sites[i];
+        let site = SiteId(i as u32);
+        let chip = self.world.site_chip(site);
+        let factor = tl.price_factor(s, chip, t);
+        let kwh = chip.all_in_power_w * s.pue / 1_000.0;
+        let idle = chip.idle_power_fraction;
+        let (online_price, busy_price, payer) = match s.pricing {
+            Pricing::Lease {
+                on_demand_premium, ..
+            } => (
+                0.0,
+                s.lease_index(t) * (1.0 + on_demand_premium) * factor,
+                None,
+            ),
+            Pricing::Contract {
+                tenant,
+                term,
+                market,
+                ..
+            } => {
+                if self.allows(tenant, None, site, t, Phase::Stay) {
+                    let index = match market {
+                        // Each lot keeps the price it was signed or renewed at.
+                        Some(_) => self.lot_mean_price(i),
+                        None => s.lease_index(term_start(s, term, t)),
+                    };
+                    (index * factor, 0.0, Some(tenant))
+                } else {
+                    // The contract has ended: the operator's capacity is no one's cost.
+                    (0.0, 0.0, None)
+                }
+            }
+            Pricing::Owned {
+                amortisation_years,
+                owner,
+            } => {
+                let capex = chip.purchase_usd * factor / (amortisation_years * HOURS_PER_YEAR);
+                let energy = kwh * s.electricity_usd_per_kwh;
+                (capex + idle * energy, (1.0 - idle) * energy, owner)
+            }
+        };
+        SiteRates {
+            online_price,
+            busy_price,
+            user_price: online_price + busy_price,
+            payer,
+            mwh_online: idle * kwh / 1_000.0,
+            mwh_busy: (1.0 - idle) * kwh / 1_000.0,
+            supply_factor: tl.supply_factor(chip, t),
+        }
+    }
+
     /// Recomputes what the rules in force at `t` make of prices, supply and inference placement.
     /// Called at the start and at every change point, after open accounts are closed. Contracts
     /// whose tenant may no longer stay end here (counted once, in the period of `t`).
     pub(super) fn refresh_rules(&mut self, t: SimTime) {
-        let tl = &self.world.timeline;
-        let mut rates = Vec::with_capacity(self.world.sites.len());
-        for (i, s) in self.world.sites.iter().enumerate() {
-            let site = SiteId(i as u32);
-            let chip = self.world.site_chip(site);
-            let factor = tl.price_factor(s, chip, t);
-            let kwh = chip.all_in_power_w * s.pue / 1_000.0;
-            let idle = chip.idle_power_fraction;
-            let (online_price, busy_price, payer) = match s.pricing {
-                Pricing::Lease {
-                    on_demand_premium, ..
-                } => (
-                    0.0,
-                    s.lease_index(t) * (1.0 + on_demand_premium) * factor,
-                    None,
-                ),
-                Pricing::Contract { tenant, term, .. } => {
-                    if self.allows(tenant, None, site, t, Phase::Stay) {
-                        let price = s.lease_index(term_start(s, term, t)) * factor;
-                        (price, 0.0, Some(tenant))
-                    } else {
-                        // The contract has ended: the operator's capacity is no one's cost.
-                        (0.0, 0.0, None)
-                    }
-                }
-                Pricing::Owned {
-                    amortisation_years,
-                    owner,
-                } => {
-                    let capex = chip.purchase_usd * factor / (amortisation_years * HOURS_PER_YEAR);
-                    let energy = kwh * s.electricity_usd_per_kwh;
-                    (capex + idle * energy, (1.0 - idle) * energy, owner)
-                }
-            };
-            rates.push(SiteRates {
-                online_price,
-                busy_price,
-                user_price: online_price + busy_price,
-                payer,
-                mwh_online: idle * kwh / 1_000.0,
-                mwh_busy: (1.0 - idle) * kwh / 1_000.0,
-                supply_factor: tl.supply_factor(chip, t),
-            });
-        }
+        let rates: Vec<SiteRates> = (0..self.world.sites.len())
+            .map(|i| self.site_rates(i, t))
+            .collect();
         // Contracts that end now.
         if !self.rates.is_empty() {
             let p = self.periods.index(t);
             for (i, s) in self.world.sites.iter().enumerate() {
-                if let Pricing::Contract { tenant, .. } = s.pricing {
+                // (Lots in markets end in `end_lots_by_rule`, one count per lot.)
+                if let Pricing::Contract {
+                    tenant,
+                    market: None,
+                    ..
+                } = s.pricing
+                {
                     if self.rates[i].payer.is_some() && rates[i].payer.is_none() {
                         self.metrics.firm[tenant.0 as usize][p].contracts_ended += 1;
                         self.metrics.site[i][p].contracts_ended += 1;
@@ -250,6 +270,7 @@ impl CapacityModel<'_> {
         for j in evicted {
             self.place(j, now, ctx);
         }
+        self.end_lots_by_rule(now, ctx);
         self.retry_blocked(now, ctx);
         self.retry_stranded(now, ctx);
         for s in 0..self.sites.len() {

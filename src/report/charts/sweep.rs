@@ -375,6 +375,18 @@ pub(super) fn metric_info(name: &str) -> MetricInfo {
             Unit::Plain,
             Backlog,
         ),
+        "lease_chips_signed" => (
+            "Chips leased by new contracts",
+            "chips",
+            Unit::Plain,
+            Compute,
+        ),
+        "lease_chips_held_end" => (
+            "Chips held under lease at the end",
+            "chips",
+            Unit::Plain,
+            Compute,
+        ),
         other => {
             if let Some(firm) = other.strip_prefix("offshore_share.") {
                 return MetricInfo {

@@ -1,0 +1,89 @@
+//! Offshore lease markets and firms' planning: capacity that is the outcome of decisions.
+//!
+//! A market is the data-centre capacity of one jurisdiction that foreign operators lease to
+//! tenants, in MW of IT load online by date (the figure the industry reports). Of it, `open_share` may be leased by the
+//! scenario's firms (the rest is held by other tenants). A contracted site that names a market
+//! ([`super::Pricing::Contract`] with `market`) starts empty: its tenant signs lots of chips there
+//! when it plans, each lot using `chips x all-in (IT) power` of the market's room. The price of a
+//! lot is the site's lease index on the day it is signed (or renewed), times the market's tightness
+//! multiplier ([`Market::price_multiplier`]) at the share of the open capacity held once it is
+//! signed.
+//!
+//! The decision rule ([`Planning`]) is deliberately simple, so a reader can predict it from the
+//! inputs: see `model/sim/leasing.rs`.
+
+use crate::engine::{SimDuration, SimTime};
+
+/// Index of a market in [`crate::model::World::markets`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MarketId(pub u32);
+
+/// A dated level of a market's capacity: from `from` on, until the next one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CapacityStep {
+    /// When this level takes effect.
+    pub from: SimTime,
+    /// IT load online for lease, MW (all tenants).
+    pub mw: f64,
+}
+
+/// An offshore lease market.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Market {
+    /// Scenario name, e.g. `my`.
+    pub name: String,
+    /// ISO code of the jurisdiction its sites are in.
+    pub jurisdiction: String,
+    /// Capacity online by date, in order of date (0 before the first step).
+    pub capacity: Vec<CapacityStep>,
+    /// Share of the capacity that the scenario's firms may lease; the rest is other tenants'.
+    pub open_share: f64,
+    /// Share of the open capacity held above which prices rise.
+    pub tight_above: f64,
+    /// Price premium when the open capacity is fully held (0.5: +50%), reached linearly from
+    /// `tight_above`.
+    pub tight_premium: f64,
+}
+
+impl Market {
+    /// Capacity online at `t`, MW (all tenants).
+    pub fn capacity_mw(&self, t: SimTime) -> f64 {
+        let i = self.capacity.partition_point(|c| c.from <= t);
+        if i == 0 {
+            0.0
+        } else {
+            self.capacity[i - 1].mw
+        }
+    }
+
+    /// The capacity the scenario's firms may hold at `t`, MW.
+    pub fn open_mw(&self, t: SimTime) -> f64 {
+        self.capacity_mw(t) * self.open_share
+    }
+
+    /// The multiplier on the lease index when a share `held` of the open capacity is held:
+    /// 1 up to `tight_above`, rising linearly to `1 + tight_premium` at 1 (and beyond, for a
+    /// market that shrank under its contracts).
+    pub fn price_multiplier(&self, held: f64) -> f64 {
+        if held <= self.tight_above || self.tight_above >= 1.0 {
+            1.0
+        } else {
+            1.0 + self.tight_premium * (held - self.tight_above) / (1.0 - self.tight_above)
+        }
+    }
+}
+
+/// How a firm reviews its capacity (see `model/sim/leasing.rs` for the rule).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Planning {
+    /// Time between reviews (the first is one period after the horizon starts).
+    pub every: SimDuration,
+    /// From signing a lease to its chips coming online.
+    pub lead: SimDuration,
+    /// Leases are signed in lots of this many chips.
+    pub block_chips: u64,
+    /// A job counts as unmet need once it has waited this long since it arrived.
+    pub patience: SimDuration,
+    /// The most chips the firm holds under lease in all markets together.
+    pub max_leased_chips: u64,
+}

@@ -1,0 +1,542 @@
+//! Leases decided in the run: firms' reviews, lots signed in offshore markets, renewals, releases,
+//! and lots a rule ends.
+//!
+//! # The rule a firm follows (predictable from the inputs)
+//!
+//! Every `planning.every`, a firm with [`Planning`] reviews its capacity:
+//!
+//! 1. **Unmet need** = the gangs (chips) of its training and fine-tuning jobs that are waiting or
+//!    blocked, have waited at least `patience` since they arrived, and may be placed at one of its
+//!    market sites under the rules in force (data that must stay home does not count), less the
+//!    chips of its lots still on their way and the idle chips of its market sites.
+//! 2. If there is need, it ranks its market sites where rules allow a new placement by the price
+//!    per useful FLOP of one more lot there (the site's lease index today x the market's tightness
+//!    multiplier after the lot, over the chip's effective FLOP/s), cheapest first, and signs at each
+//!    in turn as many whole lots of `block_chips` as cover the need, fit the market's open room
+//!    (`open_share x capacity` less what every tenant holds, in MW) and keep the firm within
+//!    `max_leased_chips`.
+//! 3. A signed lot's price is fixed for its term; its chips come online `lead` later.
+//!
+//! At the end of each term a lot is **renewed** at the day's price, unless its site has at least
+//! the lot's chips idle and the firm has no unmet need: then it is **released** (capacity has
+//! inertia: a busy lot is never let go). A rule that makes the tenant leave (a lease ban's deadline)
+//! **ends** every lot at the site, pending ones included; what was paid stays paid.
+//!
+//! Lots listed in the scenario as a market site's `deliveries` are history: signed on their date at
+//! that day's price, and renewed or released like any other.
+
+use crate::engine::{Context, SimTime};
+use crate::metrics::{Decision, LeaseAction};
+
+use super::super::policy::Phase;
+use super::super::{FirmId, Planning, Pricing, SiteId};
+use super::jobs::JobState;
+use super::{CapacityModel, Ev};
+
+/// Where a lot stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum LotState {
+    /// Signed; its chips are not online yet.
+    Pending,
+    /// Its chips are online at the site.
+    Active,
+    /// Released or ended by a rule.
+    Ended,
+}
+
+/// A lease lot: chips at one market site, for one tenant, at one price per term.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Lot {
+    pub site: SiteId,
+    pub firm: FirmId,
+    pub market: usize,
+    pub chips: u64,
+    /// Market room it takes, MW.
+    pub mw: f64,
+    /// Its price for the current term, USD per chip-hour (before rules' price factors).
+    pub price: f64,
+    pub state: LotState,
+    /// A lot listed in the scenario: its price and room are taken when it starts.
+    pub history: bool,
+}
+
+/// The leasing state of a replication.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Leasing {
+    pub lots: Vec<Lot>,
+    /// Per market, MW held by every tenant's lots (pending and active).
+    pub held_mw: Vec<f64>,
+    /// Per site, the sum over its active lots of chips x price (USD per hour), and their chips.
+    pub site_usd_per_hour: Vec<f64>,
+    pub site_chips: Vec<u64>,
+    /// Per site, chips of ended lots still to be taken out (they were in repair).
+    pub release_debt: Vec<u64>,
+    /// Per firm, chips under lease (pending and active) and pending only.
+    pub firm_held: Vec<u64>,
+    pub firm_pending: Vec<u64>,
+    /// Per firm, the unmet need found at its last review.
+    pub firm_need: Vec<u64>,
+    /// Per firm, its market sites in its order.
+    pub firm_market_sites: Vec<Vec<SiteId>>,
+}
+
+impl Leasing {
+    pub fn new(world: &super::super::World) -> Self {
+        let market_of = |s: SiteId| match world.sites[s.0 as usize].pricing {
+            Pricing::Contract { market, .. } => market,
+            _ => None,
+        };
+        Leasing {
+            lots: Vec::new(),
+            held_mw: vec![0.0; world.markets.len()],
+            site_usd_per_hour: vec![0.0; world.sites.len()],
+            site_chips: vec![0; world.sites.len()],
+            release_debt: vec![0; world.sites.len()],
+            firm_held: vec![0; world.firms.len()],
+            firm_pending: vec![0; world.firms.len()],
+            firm_need: vec![0; world.firms.len()],
+            firm_market_sites: world
+                .firms
+                .iter()
+                .map(|f| {
+                    f.sites
+                        .iter()
+                        .copied()
+                        .filter(|&s| market_of(s).is_some())
+                        .collect()
+                })
+                .collect(),
+        }
+    }
+}
+
+impl CapacityModel<'_> {
+    /// The market a site leases in, if its capacity is decided.
+    pub(super) fn site_market(&self, site: SiteId) -> Option<usize> {
+        match self.world.sites[site.0 as usize].pricing {
+            Pricing::Contract { market, .. } => market.map(|m| m.0 as usize),
+            _ => None,
+        }
+    }
+
+    /// MW one chip at `site` takes of its market's room: its all-in IT power (markets are sized in
+    /// IT MW, as the industry reports them).
+    fn mw_per_chip(&self, site: SiteId) -> f64 {
+        self.world.site_chip(site).all_in_power_w / 1e6
+    }
+
+    /// The share of market `m`'s open capacity held at `t` with `extra_mw` more (infinite when the
+    /// market has no open capacity).
+    fn held_share(&self, m: usize, t: SimTime, extra_mw: f64) -> f64 {
+        let open = self.world.markets[m].open_mw(t);
+        let held = self.leasing.held_mw[m] + extra_mw;
+        if open > 0.0 {
+            held / open
+        } else if held > 0.0 {
+            f64::INFINITY
+        } else {
+            0.0
+        }
+    }
+
+    /// The price of a lot of `chips` at `site` signed or renewed at `t` (`already_held`: its room is
+    /// already counted in the market).
+    fn lot_price(&self, site: SiteId, chips: u64, t: SimTime, already_held: bool) -> f64 {
+        let m = self.site_market(site).expect("a market site");
+        let extra = if already_held {
+            0.0
+        } else {
+            chips as f64 * self.mw_per_chip(site)
+        };
+        let share = self.held_share(m, t, extra);
+        self.world.sites[site.0 as usize].lease_index(t)
+            * self.world.markets[m].price_multiplier(share)
+    }
+
+    /// Chips at `site` that nothing holds now.
+    fn idle_chips(&self, site: SiteId) -> u64 {
+        let st = &self.sites[site.0 as usize];
+        st.online()
+            .saturating_sub(st.busy_jobs)
+            .saturating_sub(st.inference_alloc)
+    }
+
+    /// Firm `f`'s unmet need at `now` (step 1 of the rule in the module docs).
+    fn unmet_need(&self, f: usize, pl: &Planning, now: SimTime) -> u64 {
+        let market_sites = &self.leasing.firm_market_sites[f];
+        let mut need: u64 = 0;
+        for job in self.jobs.iter().flatten() {
+            if job.firm.0 as usize != f
+                || matches!(job.state, JobState::Running(_))
+                || now.saturating_since(job.arrived) < pl.patience
+            {
+                continue;
+            }
+            let class_sites = &self.class_sites[job.class as usize];
+            if market_sites.iter().any(|s| class_sites.contains(s)) {
+                need = need.saturating_add(job.gang);
+            }
+        }
+        let idle: u64 = market_sites.iter().map(|&s| self.idle_chips(s)).sum();
+        need.saturating_sub(self.leasing.firm_pending[f])
+            .saturating_sub(idle)
+    }
+
+    /// Sums site `s`'s active lots again (after any lot there changes; lots are few).
+    fn recompute_site_lots(&mut self, s: usize) {
+        let (mut usd, mut chips) = (0.0, 0);
+        for lot in &self.leasing.lots {
+            if lot.site.0 as usize == s && lot.state == LotState::Active {
+                usd += lot.chips as f64 * lot.price;
+                chips += lot.chips;
+            }
+        }
+        self.leasing.site_usd_per_hour[s] = usd;
+        self.leasing.site_chips[s] = chips;
+    }
+
+    /// Sums the room market `m`'s lots take again (signed lots, pending or active; a listed past
+    /// lease takes room from its date).
+    fn recompute_market(&mut self, m: usize) {
+        self.leasing.held_mw[m] = self
+            .leasing
+            .lots
+            .iter()
+            .filter(|l| l.market == m && l.state != LotState::Ended && !l.history)
+            .map(|l| l.mw)
+            .sum();
+    }
+
+    /// The price of an online chip-hour at market site `s`: its active lots' mean price.
+    pub(super) fn lot_mean_price(&self, s: usize) -> f64 {
+        let chips = self.leasing.site_chips[s];
+        if chips > 0 {
+            self.leasing.site_usd_per_hour[s] / chips as f64
+        } else {
+            0.0
+        }
+    }
+
+    fn decide(&mut self, d: Decision) {
+        self.metrics.decisions.push(d);
+    }
+
+    /// A firm's review (see the module docs).
+    pub(super) fn on_review(&mut self, f: usize, now: SimTime, ctx: &mut Context<Ev>) {
+        let Some(pl) = self.world.firms[f].planning else {
+            return;
+        };
+        let next = now.saturating_add(pl.every);
+        if next < self.periods.horizon() {
+            ctx.schedule_at(next, Ev::Review { firm: f as u32 })
+                .expect("not in the past");
+        }
+        let firm = FirmId(f as u32);
+        let mut need = self.unmet_need(f, &pl, now);
+        self.leasing.firm_need[f] = need;
+        if need == 0 {
+            return;
+        }
+        let found = need;
+        // Market sites where a new placement is allowed, cheapest useful FLOP first.
+        let mut options: Vec<(f64, SiteId)> = self.leasing.firm_market_sites[f]
+            .iter()
+            .copied()
+            .filter(|&s| self.allows(firm, None, s, now, Phase::Place))
+            .map(|s| {
+                let per_flop = self.lot_price(s, pl.block_chips, now, false)
+                    / self.world.site_chip(s).effective_flop_per_s();
+                (per_flop, s)
+            })
+            .collect();
+        options.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        for (_, site) in options {
+            let m = self.site_market(site).expect("a market site");
+            let per_chip = self.mw_per_chip(site);
+            let open = self.world.markets[m].open_mw(now);
+            let room_chips = if per_chip > 0.0 {
+                ((open - self.leasing.held_mw[m]).max(0.0) / per_chip).floor() as u64
+            } else {
+                u64::MAX
+            };
+            let firm_room = pl
+                .max_leased_chips
+                .saturating_sub(self.leasing.firm_held[f]);
+            let block = pl.block_chips;
+            let wanted = need.div_ceil(block).saturating_mul(block);
+            let n = wanted
+                .min(room_chips / block * block)
+                .min(firm_room / block * block);
+            if n == 0 {
+                continue;
+            }
+            let price = self.lot_price(site, n, now, false);
+            let lot = self.leasing.lots.len() as u32;
+            self.leasing.lots.push(Lot {
+                site,
+                firm,
+                market: m,
+                chips: n,
+                mw: n as f64 * per_chip,
+                price,
+                state: LotState::Pending,
+                history: false,
+            });
+            self.recompute_market(m);
+            self.leasing.firm_held[f] += n;
+            self.leasing.firm_pending[f] += n;
+            let p = self.periods.index(now);
+            self.metrics.firm[f][p].lease_chips_signed += n;
+            self.metrics.site[site.0 as usize][p].lease_chips_signed += n;
+            let share = self.held_share(m, now, 0.0);
+            self.decide(Decision {
+                at: now,
+                firm: f as u32,
+                site: site.0,
+                lot,
+                action: LeaseAction::Sign,
+                chips: n,
+                usd_per_chip_hour: price,
+                need_chips: found,
+                market_held_share: share,
+            });
+            let at = now.saturating_add(pl.lead);
+            if at < self.periods.horizon() {
+                ctx.schedule_at(at, Ev::LotOnline { lot })
+                    .expect("not in the past");
+            }
+            need = need.saturating_sub(n);
+            if need == 0 {
+                break;
+            }
+        }
+    }
+
+    /// Registers a lot listed in the scenario (a past lease) and returns its number.
+    pub(super) fn history_lot(&mut self, site: SiteId, chips: u64) -> u32 {
+        let Pricing::Contract { tenant, market, .. } = self.world.sites[site.0 as usize].pricing
+        else {
+            unreachable!("history lots are at market sites");
+        };
+        self.leasing.lots.push(Lot {
+            site,
+            firm: tenant,
+            market: market.expect("a market site").0 as usize,
+            chips,
+            mw: chips as f64 * self.mw_per_chip(site),
+            price: 0.0,
+            state: LotState::Pending,
+            history: true,
+        });
+        (self.leasing.lots.len() - 1) as u32
+    }
+
+    /// A lot's chips come online (a signed lot after its lead time, a listed one on its date).
+    pub(super) fn on_lot_online(&mut self, l: u32, now: SimTime, ctx: &mut Context<Ev>) {
+        let lot = self.leasing.lots[l as usize];
+        if lot.state != LotState::Pending {
+            return;
+        }
+        let (site, f, s) = (lot.site, lot.firm.0 as usize, lot.site.0 as usize);
+        let p = self.periods.index(now);
+        if !self.allows(lot.firm, None, site, now, Phase::Stay) {
+            // A past lease dated after a rule that forbids it: refused (a signed lot a rule
+            // ended is no longer pending).
+            self.metrics.site[s][p].chips_refused += lot.chips;
+            self.leasing.lots[l as usize].state = LotState::Ended;
+            return;
+        }
+        if lot.history {
+            let price = self.lot_price(site, lot.chips, now, false);
+            self.leasing.lots[l as usize].price = price;
+            self.leasing.lots[l as usize].history = false;
+            self.recompute_market(lot.market);
+            self.leasing.firm_held[f] += lot.chips;
+            self.metrics.firm[f][p].lease_chips_signed += lot.chips;
+            self.metrics.site[s][p].lease_chips_signed += lot.chips;
+            let share = self.held_share(lot.market, now, 0.0);
+            self.decide(Decision {
+                at: now,
+                firm: f as u32,
+                site: site.0,
+                lot: l,
+                action: LeaseAction::History,
+                chips: lot.chips,
+                usd_per_chip_hour: price,
+                need_chips: 0,
+                market_held_share: share,
+            });
+        } else {
+            self.leasing.firm_pending[f] -= lot.chips;
+        }
+        self.set_site_rates(s, now);
+        self.sites[s].installed += lot.chips;
+        self.metrics.site[s][p].chips_delivered += lot.chips;
+        self.leasing.lots[l as usize].state = LotState::Active;
+        self.recompute_site_lots(s);
+        self.set_site_rates(s, now);
+        self.schedule_term_end(l, now, ctx);
+        // New capacity: the firm's waiting jobs may move here, blocked ones may start.
+        self.reconsider_waiting(lot.firm, now, ctx);
+        self.retry_blocked(now, ctx);
+        self.try_start(site, now, ctx);
+        self.retry_stranded(now, ctx);
+    }
+
+    fn schedule_term_end(&mut self, l: u32, now: SimTime, ctx: &mut Context<Ev>) {
+        let site = self.leasing.lots[l as usize].site;
+        let Pricing::Contract { term, .. } = self.world.sites[site.0 as usize].pricing else {
+            unreachable!("lots are at contracted sites");
+        };
+        let at = now.saturating_add(term);
+        if term.as_secs() > 0 && at < self.periods.horizon() {
+            ctx.schedule_at(at, Ev::LotTermEnd { lot: l })
+                .expect("not in the past");
+        }
+    }
+
+    /// Looks again at firm `firm`'s queued jobs: new capacity may let them start sooner elsewhere.
+    fn reconsider_waiting(&mut self, firm: FirmId, now: SimTime, ctx: &mut Context<Ev>) {
+        let queued: Vec<(u32, SiteId)> = self
+            .jobs
+            .iter()
+            .enumerate()
+            .filter_map(|(j, job)| {
+                let job = job.as_ref()?;
+                match job.state {
+                    JobState::Queued(s) if job.firm == firm => Some((j as u32, s)),
+                    _ => None,
+                }
+            })
+            .collect();
+        for (j, site) in queued {
+            // Still queued where it was (an earlier move may have started it).
+            if self.jobs[j as usize]
+                .as_ref()
+                .is_some_and(|x| x.state == JobState::Queued(site))
+            {
+                self.reconsider(j, site, now, ctx);
+            }
+        }
+    }
+
+    /// The end of a lot's term: renewed or released (see the module docs).
+    pub(super) fn on_lot_term_end(&mut self, l: u32, now: SimTime, ctx: &mut Context<Ev>) {
+        let lot = self.leasing.lots[l as usize];
+        if lot.state != LotState::Active {
+            return;
+        }
+        let (site, f, s) = (lot.site, lot.firm.0 as usize, lot.site.0 as usize);
+        let need = match self.world.firms[f].planning {
+            Some(pl) => self.unmet_need(f, &pl, now),
+            None => 0,
+        };
+        self.set_site_rates(s, now);
+        let p = self.periods.index(now);
+        if need == 0 && self.idle_chips(site) >= lot.chips {
+            self.sites[s].installed -= lot.chips;
+            self.end_lot(l, now, LeaseAction::Release);
+            self.metrics.firm[f][p].lease_chips_ended += lot.chips;
+            self.metrics.site[s][p].lease_chips_ended += lot.chips;
+        } else {
+            let price = self.lot_price(site, lot.chips, now, true);
+            self.leasing.lots[l as usize].price = price;
+            self.recompute_site_lots(s);
+            let share = self.held_share(lot.market, now, 0.0);
+            self.decide(Decision {
+                at: now,
+                firm: f as u32,
+                site: site.0,
+                lot: l,
+                action: LeaseAction::Renew,
+                chips: lot.chips,
+                usd_per_chip_hour: price,
+                need_chips: need,
+                market_held_share: share,
+            });
+            self.schedule_term_end(l, now, ctx);
+        }
+        self.set_site_rates(s, now);
+    }
+
+    /// Takes lot `l` off the books (its chips are the caller's to remove).
+    fn end_lot(&mut self, l: u32, now: SimTime, action: LeaseAction) {
+        let lot = self.leasing.lots[l as usize];
+        let (f, s) = (lot.firm.0 as usize, lot.site.0 as usize);
+        if lot.state == LotState::Pending {
+            self.leasing.firm_pending[f] -= lot.chips;
+        }
+        self.leasing.firm_held[f] -= lot.chips;
+        self.leasing.lots[l as usize].state = LotState::Ended;
+        self.recompute_market(lot.market);
+        self.recompute_site_lots(s);
+        let share = self.held_share(lot.market, now, 0.0);
+        self.decide(Decision {
+            at: now,
+            firm: f as u32,
+            site: lot.site.0,
+            lot: l,
+            action,
+            chips: lot.chips,
+            usd_per_chip_hour: 0.0,
+            need_chips: 0,
+            market_held_share: share,
+        });
+    }
+
+    /// At a rule change (after evictions): ends the lots at sites whose tenant may no longer stay.
+    /// Their chips leave once nothing holds them (the same instant, after this instant's inference
+    /// batches; chips in repair when they come back).
+    pub(super) fn end_lots_by_rule(&mut self, now: SimTime, ctx: &mut Context<Ev>) {
+        let p = self.periods.index(now);
+        for l in 0..self.leasing.lots.len() {
+            let lot = self.leasing.lots[l];
+            if lot.state == LotState::Ended || (lot.history && lot.state == LotState::Pending) {
+                continue;
+            }
+            if self.allows(lot.firm, None, lot.site, now, Phase::Stay) {
+                continue;
+            }
+            let (f, s) = (lot.firm.0 as usize, lot.site.0 as usize);
+            if lot.state == LotState::Active {
+                self.leasing.release_debt[s] += lot.chips;
+                ctx.schedule_at(now, Ev::ReleaseEnded { site: lot.site.0 })
+                    .expect("not in the past");
+            }
+            self.end_lot(l as u32, now, LeaseAction::EndedByRule);
+            self.metrics.firm[f][p].contracts_ended += 1;
+            self.metrics.site[s][p].contracts_ended += 1;
+            self.metrics.firm[f][p].lease_chips_ended += lot.chips;
+            self.metrics.site[s][p].lease_chips_ended += lot.chips;
+        }
+    }
+
+    /// Takes the chips of ended lots out of a site, as many as nothing holds.
+    pub(super) fn on_release_ended(&mut self, site: SiteId, now: SimTime) {
+        let s = site.0 as usize;
+        self.accrue_online(site, now);
+        let n = self.leasing.release_debt[s].min(self.idle_chips(site));
+        self.sites[s].installed -= n;
+        self.leasing.release_debt[s] -= n;
+    }
+
+    /// A chip back from repair at a site that owes ended lots' chips leaves instead; true if so.
+    pub(super) fn repaired_chip_leaves(&mut self, site: SiteId) -> bool {
+        let s = site.0 as usize;
+        if self.leasing.release_debt[s] == 0 {
+            return false;
+        }
+        self.leasing.release_debt[s] -= 1;
+        self.sites[s].installed -= 1;
+        true
+    }
+
+    /// Stocks at the end of period `p`.
+    pub(super) fn record_lease_stocks(&mut self, p: usize) {
+        for f in 0..self.leasing.firm_held.len() {
+            let row = &mut self.metrics.firm[f][p];
+            row.lease_chips_held = self.leasing.firm_held[f];
+            row.lease_need_chips = self.leasing.firm_need[f];
+        }
+    }
+}

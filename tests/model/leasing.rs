@@ -1,0 +1,394 @@
+//! Capacity as the outcome of decisions: a firm reviews its capacity every month and leases lots of
+//! chips in an offshore market when its work waits. Each test checks the mechanism (what set the
+//! decision off, what it cost, what ended it) against a control run without the trigger.
+//!
+//! The world: firm `acme` owns an H100 fleet at home that grows by 2,048 chips on the first of
+//! every month (while exports are allowed), and may lease H100 in Malaysia's market (100 MW, half
+//! of it open to the scenario's firms; prices rise above half of that held, +100% when full). Its
+//! training work grows: a 2,048-chip, ~15-day job every 5 days from January, a second such stream
+//! from May and a third from August.
+
+use capsim::engine::SimTime;
+use capsim::metrics::{Decision, LeaseAction, RunMetrics};
+
+use crate::support::{load, run, site_index, H100_TOML as H100};
+
+/// The world in the module docs; `extra` is appended (policies), `open_share` and `work_until` (the
+/// last day work arrives) vary by test.
+fn world(extra: &str, open_share: f64, work_until: &str) -> String {
+    let deliveries: Vec<String> = (1..=12)
+        .map(|m| format!("{{ date = 2025-{m:02}-01, chips = 2048 }}"))
+        .collect();
+    let mut workloads = String::new();
+    for (name, start) in [
+        ("a", "2025-01-01"),
+        ("b", "2025-05-01"),
+        ("c", "2025-08-01"),
+    ] {
+        workloads.push_str(&format!(
+            r#"
+[[firms.acme.workloads]]
+name = "{name}"
+kind = "training"
+start_date = {start}
+end_date = {work_until}
+arrivals = {{ every_days = 5 }}
+size_flop = 1.05e24
+gang_chips = 2048
+checkpoint_hours = 1.0
+restart_hours = 0.5
+"#
+        ));
+    }
+    format!(
+        r#"name = "leasing"
+description = "a firm that leases abroad when its work waits"
+start_date = 2025-01-01
+end_date = 2025-12-31
+seed = 7
+{H100}
+[markets.my]
+jurisdiction = "MY"
+capacity_mw = [{{ from = 2025-01-01, mw = 100.0 }}]
+open_share = {open_share:?}
+tight_above = 0.5
+tight_premium = 1.0
+
+[sites.home]
+jurisdiction = "CN"
+operator = "domestic"
+chip = "h100"
+pricing = "owned"
+owner = "acme"
+electricity_usd_per_kwh = 0.08
+pue = 1.3
+mtbf_hours = 1e9
+repair_hours = 24.0
+initial_chips = 2048
+deliveries = [{deliveries}]
+
+[sites.my-acme]
+jurisdiction = "MY"
+operator = "foreign"
+chip = "h100"
+pricing = "contract"
+tenant = "acme"
+term_years = {term:?}
+market = "my"
+lease_usd_per_chip_hour = 2.0
+electricity_usd_per_kwh = 0.10
+pue = 1.4
+mtbf_hours = 1e9
+repair_hours = 24.0
+
+[firms.acme]
+headquarters = "CN"
+sites = ["home", "my-acme"]
+placement = "earliest_finish"
+
+[firms.acme.planning]
+every_days = 30
+lead_days = 30
+block_chips = 1024
+patience_days = 14
+max_leased_chips = 65536
+{workloads}
+{extra}"#,
+        deliveries = deliveries.join(", "),
+        term = 91.0 / 365.0,
+    )
+}
+
+const EXPORT_BAN: &str = r#"
+[[policy]]
+name = "h100-ban"
+rule = "export_ban"
+chip = "h100"
+to = "CN"
+from = 2025-04-01
+"#;
+
+const LEASE_BAN: &str = r#"
+[[policy]]
+name = "lease-ban"
+rule = "lease_ban"
+firms_headquartered_in = "CN"
+from = 2025-10-01
+grace_days = 30
+"#;
+
+/// Days from the start of the horizon.
+fn day(_: &RunMetrics, t: SimTime) -> f64 {
+    t.0 as f64 / 86_400.0
+}
+
+fn of(m: &RunMetrics, action: LeaseAction) -> Vec<Decision> {
+    m.decisions
+        .iter()
+        .copied()
+        .filter(|d| d.action == action)
+        .collect()
+}
+
+fn chips(ds: &[Decision]) -> u64 {
+    ds.iter().map(|d| d.chips).sum()
+}
+
+/// Offshore and home compute over months `[a, b)`.
+fn compute(m: &RunMetrics, a: usize, b: usize) -> (f64, f64) {
+    let rows = &m.firm[0][a..b];
+    (
+        rows.iter().map(|p| p.compute_home_pflop_days).sum(),
+        rows.iter().map(|p| p.compute_abroad_pflop_days).sum(),
+    )
+}
+
+#[test]
+fn leases_follow_the_export_ban_not_a_date() {
+    // Control: home deliveries keep up, no job waits past the firm's patience, nothing is leased.
+    let sc = load(&world("", 0.5, "2025-12-31"));
+    let m = &run(&sc, 1).runs[0];
+    assert!(m.decisions.is_empty(), "{:?}", m.decisions);
+    assert_eq!(compute(m, 0, 12).1, 0.0);
+
+    // The ban stops home deliveries from April: work waits, the firm signs leases at its next
+    // reviews, and training moves offshore in the quarters after, not before.
+    let sc = load(&world(EXPORT_BAN, 0.5, "2025-12-31"));
+    let m = &run(&sc, 1).runs[0];
+    let signed = of(m, LeaseAction::Sign);
+    assert!(!signed.is_empty());
+    let ban_day = 31.0 + 28.0 + 31.0;
+    for d in &signed {
+        assert!(day(m, d.at) > ban_day, "signed before the ban: {d:?}");
+        assert!(d.need_chips > 0 && d.chips >= d.need_chips.min(1024));
+        assert_eq!(d.chips % 1024, 0, "whole lots: {d:?}");
+    }
+    assert_eq!(compute(m, 0, 4).1, 0.0, "nothing offshore before the ban");
+    let (home, abroad) = compute(m, 6, 12);
+    assert!(abroad > 0.5 * home, "H2: home {home}, abroad {abroad}");
+    // The firm holds what it signed (no lot has reached the end of a term with idle chips).
+    let held = m.firm[0][11].lease_chips_held;
+    assert_eq!(held, chips(&signed) - chips(&of(m, LeaseAction::Release)));
+}
+
+#[test]
+fn a_lot_is_paid_busy_or_idle_at_its_price_from_online_to_its_end() {
+    // Lots come online 30 days after signing; each is then paid, busy or idle, at the price of its
+    // term (re-set at a renewal) until it is released or a lease ban ends it (deadline
+    // 2025-10-31). What the firm pays abroad is, to a millionth, the sum over lots of chips x hours
+    // x price, rebuilt here from the decisions alone.
+    let sc = load(&world(
+        &format!("{EXPORT_BAN}{LEASE_BAN}"),
+        0.5,
+        "2025-12-31",
+    ));
+    let m = &run(&sc, 1).runs[0];
+    let mut open: std::collections::BTreeMap<u32, (SimTime, u64, f64)> = Default::default();
+    let mut want = 0.0;
+    let mut close = |from: SimTime, to: SimTime, n: u64, price: f64| {
+        want += n as f64 * (to.0 - from.0) as f64 / 3_600.0 * price;
+    };
+    for d in &m.decisions {
+        match d.action {
+            LeaseAction::Sign => {
+                let online = SimTime(d.at.0 + 30 * 86_400);
+                open.insert(d.lot, (online, d.chips, d.usd_per_chip_hour));
+            }
+            LeaseAction::Renew => {
+                let (from, n, price) = open[&d.lot];
+                close(from, d.at, n, price);
+                open.insert(d.lot, (d.at, n, d.usd_per_chip_hour));
+            }
+            LeaseAction::Release | LeaseAction::EndedByRule => {
+                let (from, n, price) = open.remove(&d.lot).expect("an open lot");
+                close(from.min(d.at), d.at, n, price);
+            }
+            LeaseAction::History => unreachable!("no listed leases here"),
+        }
+    }
+    assert!(open.is_empty(), "every lot ended: {open:?}");
+    assert!(want > 0.0);
+    let paid: f64 = m.firm[0].iter().map(|p| p.cost_abroad_usd).sum();
+    assert!(
+        (paid - want).abs() <= 1e-6 * want,
+        "paid {paid}, want {want}"
+    );
+    // The site's cost is the same figure, split into what work used and what stood idle.
+    let s = site_index(&sc, "my-acme");
+    let cost: f64 = m.site[s].iter().map(|p| p.cost_usd).sum();
+    assert!((cost - want).abs() <= 1e-6 * want);
+    assert_eq!(m.site[s][11].cost_usd, 0.0, "nothing after the ban");
+}
+
+#[test]
+fn a_lease_ban_ends_every_lot_and_the_chips_leave() {
+    let sc = load(&world(
+        &format!("{EXPORT_BAN}{LEASE_BAN}"),
+        0.5,
+        "2025-12-31",
+    ));
+    let m = &run(&sc, 1).runs[0];
+    let signed = chips(&of(m, LeaseAction::Sign));
+    let ended = of(m, LeaseAction::EndedByRule);
+    assert!(!ended.is_empty());
+    // Every lot ends: at the deadline, or let go at its term's end during the grace (no new work
+    // may go there, so it stands idle and nothing counts as need for it).
+    let released = of(m, LeaseAction::Release);
+    assert_eq!(chips(&ended) + chips(&released), signed);
+    assert!(ended.iter().all(|d| day(m, d.at) == 273.0 + 30.0));
+    assert!(released.iter().all(|d| day(m, d.at) >= 273.0));
+    let s = site_index(&sc, "my-acme");
+    assert_eq!(m.site[s][10].chips_online, 0);
+    assert_eq!(m.firm[0][10].lease_chips_held, 0);
+    assert_eq!(
+        m.firm[0].iter().map(|p| p.contracts_ended).sum::<u64>(),
+        ended.len() as u64
+    );
+    // No new lease after the ban is announced (placement abroad is no longer allowed).
+    assert!(of(m, LeaseAction::Sign)
+        .iter()
+        .all(|d| day(m, d.at) < 273.0));
+    // Control: without the lease ban, lots are still held at the end and none ends by rule.
+    let sc = load(&world(EXPORT_BAN, 0.5, "2025-12-31"));
+    let m = &run(&sc, 1).runs[0];
+    assert!(m.firm[0][11].lease_chips_held > 0);
+    assert!(of(m, LeaseAction::EndedByRule).is_empty());
+}
+
+#[test]
+fn the_market_room_binds_and_prices_rise_as_it_tightens() {
+    // Open room: 100 MW x 0.05 = 5 MW of IT load; an H100 takes 1,300 W all in, so 3,846 chips:
+    // three lots of 1,024. The need is larger; the firm gets three lots and no more.
+    let sc = load(&world(EXPORT_BAN, 0.05, "2025-12-31"));
+    let m = &run(&sc, 1).runs[0];
+    let signed = of(m, LeaseAction::Sign);
+    assert_eq!(chips(&signed), 3072, "{signed:?}");
+    assert!(m.firm[0][11].lease_need_chips > 0, "need left unmet");
+    // Every lot's price is the index ($2.00) x the market multiplier at the share held after it:
+    // 1 up to half the open room, then rising linearly to 2 when full.
+    for d in &signed {
+        let mult = if d.market_held_share <= 0.5 {
+            1.0
+        } else {
+            1.0 + (d.market_held_share - 0.5) / 0.5
+        };
+        assert!((d.usd_per_chip_hour - 2.0 * mult).abs() < 1e-9, "{d:?}");
+        assert!(d.market_held_share <= 1.0);
+    }
+    // The tight market's last lot cost more than the loose market's first.
+    assert!(signed.last().unwrap().usd_per_chip_hour > 2.0);
+}
+
+#[test]
+fn idle_lots_are_released_at_the_end_of_their_term() {
+    // Work stops arriving on 2025-09-15: the queue drains, and every lot (online from 2025-07-30,
+    // 08-29 and 09-28 on 91-day terms) is let go at the first end of term where it stands idle.
+    let sc = load(&world(EXPORT_BAN, 0.5, "2025-09-15"));
+    let m = &run(&sc, 1).runs[0];
+    let released = of(m, LeaseAction::Release);
+    assert_eq!(
+        chips(&released),
+        chips(&of(m, LeaseAction::Sign)),
+        "{:?}",
+        m.decisions
+    );
+    assert!(released.iter().all(|d| day(m, d.at) > 258.0));
+    assert_eq!(m.firm[0][11].lease_chips_held, 0);
+    assert_eq!(m.site[site_index(&sc, "my-acme")][11].chips_online, 0);
+    // Control: with work arriving to the end, the firm keeps what its work still uses.
+    let sc = load(&world(EXPORT_BAN, 0.5, "2025-12-31"));
+    assert!(run(&sc, 1).runs[0].firm[0][11].lease_chips_held > 0);
+}
+
+#[test]
+fn a_market_site_refuses_what_does_not_fit_a_lease() {
+    let base = world("", 0.5, "2025-12-31");
+    let cases = [
+        (
+            base.replace("market = \"my\"", "market = \"sg\""),
+            "unknown market 'sg'",
+        ),
+        (
+            base.replace(
+                "[markets.my]\njurisdiction = \"MY\"",
+                "[markets.my]\njurisdiction = \"SG\"",
+            ),
+            "market 'my' is in SG, but this site is in MY",
+        ),
+        (
+            base.replace("market = \"my\"", "market = \"my\"\ninitial_chips = 100"),
+            "initial_chips does not apply to a site leased in a market",
+        ),
+        (
+            base.replace("tight_above = 0.5", "tight_above = 1.5"),
+            "tight_above",
+        ),
+        (
+            base.replace("block_chips = 1024", "block_chips = 0"),
+            "block_chips must be at least 1",
+        ),
+    ];
+    for (toml, want) in cases {
+        let err = capsim::scenario::load_str(&toml, "t.toml", None)
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {want}"))
+            .to_string();
+        assert!(err.contains(want), "{err}");
+        assert!(err.contains("t.toml:"), "located: {err}");
+        assert!(err.contains("help:"), "with help: {err}");
+    }
+}
+
+#[test]
+fn decisions_csv_lists_each_lot_s_life_with_one_type_per_column() {
+    let dir = crate::support::tmp("decisions");
+    let file = dir.join("lease.toml");
+    std::fs::write(
+        &file,
+        world(&format!("{EXPORT_BAN}{LEASE_BAN}"), 0.5, "2025-12-31"),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let (code, _, err) = crate::support::capsim(&[
+        "run".as_ref(),
+        file.as_os_str(),
+        "--replications".as_ref(),
+        "2".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(out.join("leasing").join("decisions.csv")).unwrap();
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header, capsim::report::csv::DECISIONS_COLUMNS);
+    let mut actions = std::collections::BTreeSet::new();
+    let mut rows = 0;
+    for rec in rdr.records() {
+        let rec = rec.unwrap();
+        rows += 1;
+        for c in ["replication", "lot", "chips", "need_chips"] {
+            let i = header.iter().position(|h| h == c).unwrap();
+            rec[i]
+                .parse::<u64>()
+                .unwrap_or_else(|_| panic!("{c}: {}", &rec[i]));
+        }
+        for c in ["usd_per_chip_hour", "market_held_share"] {
+            let i = header.iter().position(|h| h == c).unwrap();
+            let cell = &rec[i];
+            assert!(
+                cell.contains('.') || cell.contains('e'),
+                "{c} is a float: {cell}"
+            );
+            cell.parse::<f64>().unwrap();
+        }
+        assert_eq!(&rec[4], "MY");
+        assert_eq!(&rec[5], "h100");
+        actions.insert(rec[7].to_string());
+    }
+    assert!(rows > 0);
+    assert!(
+        actions.contains("sign") && actions.contains("ended_by_rule"),
+        "{actions:?}"
+    );
+}
