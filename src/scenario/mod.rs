@@ -108,6 +108,10 @@ pub const EMBEDDED_FILES: &[(&str, &str)] = &[
         include_str!("../../scenarios/baseline/sites.toml"),
     ),
     (
+        "baseline/markets.toml",
+        include_str!("../../scenarios/baseline/markets.toml"),
+    ),
+    (
         "baseline/policy.toml",
         include_str!("../../scenarios/baseline/policy.toml"),
     ),

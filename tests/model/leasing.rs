@@ -2,8 +2,8 @@
 //! chips in an offshore market when its work waits. Each test checks the mechanism (what set the
 //! decision off, what it cost, what ended it) against a control run without the trigger.
 //!
-//! The world: firm `acme` owns an H100 fleet at home that grows by 2,048 chips on the first of
-//! every month (while exports are allowed), and may lease H100 in Malaysia's market (100 MW, half
+//! The world: firm `acme` owns an H100 fleet at home, 6,144 chips that grow by 2,048 on the first
+//! of every month (while exports are allowed), and may lease H100 in Malaysia's market (100 MW, half
 //! of it open to the scenario's firms; prices rise above half of that held, +100% when full). Its
 //! training work grows: a 2,048-chip, ~15-day job every 5 days from January, a second such stream
 //! from May and a third from August.
@@ -64,7 +64,7 @@ electricity_usd_per_kwh = 0.08
 pue = 1.3
 mtbf_hours = 1e9
 repair_hours = 24.0
-initial_chips = 2048
+initial_chips = 6144
 deliveries = [{deliveries}]
 
 [sites.my-acme]
@@ -165,7 +165,7 @@ fn leases_follow_the_export_ban_not_a_date() {
     }
     assert_eq!(compute(m, 0, 4).1, 0.0, "nothing offshore before the ban");
     let (home, abroad) = compute(m, 6, 12);
-    assert!(abroad > 0.5 * home, "H2: home {home}, abroad {abroad}");
+    assert!(abroad > 0.25 * home, "H2: home {home}, abroad {abroad}");
     // The firm holds what it signed (no lot has reached the end of a term with idle chips).
     let held = m.firm[0][11].lease_chips_held;
     assert_eq!(held, chips(&signed) - chips(&of(m, LeaseAction::Release)));

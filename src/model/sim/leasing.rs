@@ -5,10 +5,12 @@
 //!
 //! Every `planning.every`, a firm with [`Planning`] reviews its capacity:
 //!
-//! 1. **Unmet need** = the gangs (chips) of its training and fine-tuning jobs that are waiting or
-//!    blocked, have waited at least `patience` since they arrived, and may be placed at one of its
-//!    market sites under the rules in force (data that must stay home does not count), less the
-//!    chips of its lots still on their way and the idle chips of its market sites.
+//! 1. **Unmet need** = the gangs (chips) of its training and fine-tuning jobs that will have waited
+//!    at least `patience` since they arrived (a queued job: what it waited plus what it still
+//!    expects to wait where it is, from the site's running totals; a blocked job: what it waited)
+//!    and may be placed at one of its market sites under the rules in force (data that must stay
+//!    home does not count), less the chips of its lots still on their way and the idle chips of its
+//!    market sites.
 //! 2. If there is need, it ranks its market sites where rules allow a new placement by the price
 //!    per useful FLOP of one more lot there (the site's lease index today x the market's tightness
 //!    multiplier after the lot, over the chip's effective FLOP/s), cheapest first, and signs at each
@@ -165,11 +167,21 @@ impl CapacityModel<'_> {
     fn unmet_need(&self, f: usize, pl: &Planning, now: SimTime) -> u64 {
         let market_sites = &self.leasing.firm_market_sites[f];
         let mut need: u64 = 0;
+        let patience = pl.patience.as_secs_f64();
         for job in self.jobs.iter().flatten() {
-            if job.firm.0 as usize != f
-                || matches!(job.state, JobState::Running(_))
-                || now.saturating_since(job.arrived) < pl.patience
-            {
+            if job.firm.0 as usize != f {
+                continue;
+            }
+            let waited = now.saturating_since(job.arrived).as_secs_f64();
+            let late = match job.state {
+                JobState::Running(_) => false,
+                JobState::Blocked => waited >= patience,
+                // What it waited and what it still expects to wait where it is.
+                JobState::Queued(s) => self
+                    .expected_wait_secs(s, job.gang, now)
+                    .is_none_or(|w| waited + w >= patience),
+            };
+            if !late {
                 continue;
             }
             let class_sites = &self.class_sites[job.class as usize];

@@ -60,7 +60,7 @@ impl CapacityModel<'_> {
     /// Expected wait before `gang` chips start at `site`: zero if they are free now and no one
     /// waits; else the chip-seconds of work ahead (kept as running totals) spread over the site's
     /// training capacity. None if the capacity cannot hold the gang.
-    fn expected_wait_secs(&self, site: SiteId, gang: u64, now: SimTime) -> Option<f64> {
+    pub(super) fn expected_wait_secs(&self, site: SiteId, gang: u64, now: SimTime) -> Option<f64> {
         let cap = self.training_capacity(site);
         if cap < gang || cap == 0 {
             return None;
