@@ -163,6 +163,8 @@ pub struct SitePeriod {
     pub lease_chips_signed: u64,
     /// Chips whose lease ended here: released at the end of a term, or ended by a rule.
     pub lease_chips_ended: u64,
+    /// Of this site's steady supply, chips that went to firms' domestic orders instead.
+    pub chips_to_orders: u64,
     /// Waits from arrival to first start of jobs that started here, hours.
     pub wait_hours: Histogram,
     /// Arrival-to-completion times of jobs completed here, hours, by kind.
@@ -242,6 +244,12 @@ pub struct FirmPeriod {
     /// Chips of unmet need at the firm's last review in the period (jobs that waited past its
     /// patience, less lots on their way), before it signed anything.
     pub lease_need_chips: u64,
+    /// Domestic chips the firm ordered.
+    pub order_chips_placed: u64,
+    /// Ordered chips that reached its sites (before rules on deliveries).
+    pub order_chips_delivered: u64,
+    /// Chips ordered and not yet arrived at the end of the period.
+    pub order_chips_open: u64,
     /// Training and fine-tuning jobs that arrived.
     pub jobs_arrived: u64,
     /// Jobs completed, by kind.
@@ -362,6 +370,11 @@ pub enum LeaseAction {
     Release,
     /// A lot ended by a rule (its tenant may no longer stay).
     EndedByRule,
+    /// An order of domestic chips, filled from national output (`lot` numbers the order).
+    Order,
+    /// A lot, or the part of it that did not fit, refused when it came online by a rule on
+    /// deliveries (an export ban, a cap, the site's power cap) or one that makes its tenant leave.
+    Refused,
 }
 
 impl LeaseAction {
@@ -373,6 +386,8 @@ impl LeaseAction {
             LeaseAction::Renew => "renew",
             LeaseAction::Release => "release",
             LeaseAction::EndedByRule => "ended_by_rule",
+            LeaseAction::Order => "order",
+            LeaseAction::Refused => "refused",
         }
     }
 }

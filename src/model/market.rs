@@ -62,9 +62,10 @@ impl Market {
     }
 
     /// The multiplier on the lease index when a share `held` of the open capacity is held:
-    /// 1 up to `tight_above`, rising linearly to `1 + tight_premium` at 1 (and beyond, for a
-    /// market that shrank under its contracts).
+    /// 1 up to `tight_above`, rising linearly to `1 + tight_premium` at 1, and no higher (a market
+    /// that shrank under its contracts is full, not dearer).
     pub fn price_multiplier(&self, held: f64) -> f64 {
+        let held = held.min(1.0);
         if held <= self.tight_above || self.tight_above >= 1.0 {
             1.0
         } else {
@@ -76,7 +77,7 @@ impl Market {
 /// How a firm reviews its capacity (see `model/sim/leasing.rs` for the rule).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Planning {
-    /// Time between reviews (the first is one period after the horizon starts).
+    /// Time between reviews (the first is one `every` after the horizon starts).
     pub every: SimDuration,
     /// From signing a lease to its chips coming online.
     pub lead: SimDuration,
@@ -86,4 +87,12 @@ pub struct Planning {
     pub patience: SimDuration,
     /// The most chips the firm holds under lease in all markets together.
     pub max_leased_chips: u64,
+    /// Share of each daily lot of national output its domestic orders may take (0: it does not
+    /// order; see `model/sim/orders.rs`).
+    pub order_share: f64,
+    /// From allocation out of national output to the chips at its site.
+    pub order_lead: SimDuration,
+    /// The longest it waits for ordered chips: an order is at most what its share of output can
+    /// deliver in this time.
+    pub max_wait: SimDuration,
 }

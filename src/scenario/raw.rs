@@ -86,6 +86,9 @@ pub const PLANNING_KEYS: &[&str] = &[
     "block_chips",
     "patience_days",
     "max_leased_chips",
+    "order_share",
+    "order_lead_days",
+    "max_wait_days",
     "source",
 ];
 
@@ -404,6 +407,9 @@ pub struct RawPlanning {
     pub block_chips: u64,
     pub patience_days: f64,
     pub max_leased_chips: u64,
+    pub order_share: Option<f64>,
+    pub order_lead_days: Option<f64>,
+    pub max_wait_days: Option<f64>,
     pub source: Option<RawSource>,
 }
 

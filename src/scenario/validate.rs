@@ -1634,6 +1634,24 @@ fn planning(base: &str, path: &P, pl: &RawPlanning, prov: &mut Vec<Provenance>) 
             &path.k("max_leased_chips"),
             "the most chips the firm holds under lease in all markets together",
         )?,
+        order_share: num(
+            pl.order_share.unwrap_or(0.0),
+            &path.k("order_share"),
+            range(0.0, 1.0),
+            "share of each day's national output of a chip the firm's domestic orders may take \
+             (0 to 1; default 0: it does not order)",
+        )?,
+        order_lead: days_or_zero(
+            pl.order_lead_days.unwrap_or(0.0),
+            "order_lead_days",
+            "days from allocation out of national output to the chips at the firm's site (0 to \
+             3650; default 0)",
+        )?,
+        max_wait: days_or_zero(
+            pl.max_wait_days.unwrap_or(365.0),
+            "max_wait_days",
+            "the longest the firm waits for ordered chips, days (0 to 3650; default 365)",
+        )?,
     };
     if planning.block_chips == 0 {
         return Err(path.k("block_chips").value(

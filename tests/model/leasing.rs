@@ -203,7 +203,9 @@ fn a_lot_is_paid_busy_or_idle_at_its_price_from_online_to_its_end() {
                 let (from, n, price) = open.remove(&d.lot).expect("an open lot");
                 close(from.min(d.at), d.at, n, price);
             }
-            LeaseAction::History => unreachable!("no listed leases here"),
+            LeaseAction::History | LeaseAction::Order | LeaseAction::Refused => {
+                unreachable!("no listed leases or orders here")
+            }
         }
     }
     assert!(open.is_empty(), "every lot ended: {open:?}");
@@ -391,4 +393,256 @@ fn decisions_csv_lists_each_lot_s_life_with_one_type_per_column() {
         actions.contains("sign") && actions.contains("ended_by_rule"),
         "{actions:?}"
     );
+}
+
+/// The leasing world with domestic chips: `acme` also owns an Ascend 910C site supplied with
+/// 2,400 chips a year, and a domestic cloud (no owner, not among acme's sites) is supplied with
+/// 48,000 a year: together the country's 910C output. Acme may order 910C: its orders take up to
+/// `order_share` of each of the cloud's daily lots, arrive 30 days after, and it waits at most
+/// 180 days. `extra` is appended (policies).
+fn world_with_orders(extra: &str, order_share: f64) -> String {
+    let base = world(extra, 0.5, "2025-12-31");
+    let base = base.replace(
+        "sites = [\"home\", \"my-acme\"]",
+        "sites = [\"home\", \"my-acme\", \"home-910c\"]",
+    );
+    let base = base.replace(
+        "max_leased_chips = 65536\n",
+        &format!(
+            "max_leased_chips = 65536\norder_share = {order_share:?}\norder_lead_days = 30\n\
+             max_wait_days = 180\n"
+        ),
+    );
+    format!(
+        r#"{base}
+[chips.ascend-910c]
+vendor = "huawei"
+vendor_country = "CN"
+bf16_dense_tflops = 780
+memory_gb = 128
+board_power_w = 700
+all_in_power_w = 1460
+training_mfu = 0.35
+inference_tokens_per_s = 1900
+purchase_usd = 28600
+lease_usd_per_chip_hour = 2.69
+
+[sites.home-910c]
+jurisdiction = "CN"
+operator = "domestic"
+chip = "ascend-910c"
+pricing = "owned"
+owner = "acme"
+electricity_usd_per_kwh = 0.08
+pue = 1.3
+mtbf_hours = 1e9
+repair_hours = 24.0
+supply = {{ chips_per_year = 2400 }}
+
+[sites.cloud-910c]
+jurisdiction = "CN"
+operator = "domestic"
+chip = "ascend-910c"
+pricing = "owned"
+electricity_usd_per_kwh = 0.08
+pue = 1.3
+mtbf_hours = 1e9
+repair_hours = 24.0
+supply = {{ chips_per_year = 48000 }}
+"#
+    )
+}
+
+#[test]
+fn orders_take_national_output_from_other_buyers_and_it_binds() {
+    // Under the export ban acme's work waits; an owned 910C costs less per useful FLOP than a
+    // leased H100, so it orders 910C first, and leases only what output cannot bring in time.
+    let sc = load(&world_with_orders(EXPORT_BAN, 0.5));
+    let m = &run(&sc, 1).runs[0];
+    let orders = of(m, LeaseAction::Order);
+    assert!(!orders.is_empty(), "{:?}", m.decisions);
+    let first_order = orders[0].at;
+    assert!(of(m, LeaseAction::Sign).iter().all(|d| d.at >= first_order));
+    // What the orders took came out of the cloud's supply, one for one: the cloud's deliveries
+    // plus what went to orders equal its deliveries when acme does not order (same lots).
+    let cloud = site_index(&sc, "cloud-910c");
+    let took: u64 = m.site[cloud].iter().map(|p| p.chips_to_orders).sum();
+    let kept: u64 = m.site[cloud].iter().map(|p| p.chips_delivered).sum();
+    assert!(took > 0);
+    let control = load(&world_with_orders(EXPORT_BAN, 0.0));
+    let c = &run(&control, 1).runs[0];
+    assert!(of(c, LeaseAction::Order).is_empty());
+    let alone: u64 = c.site[cloud].iter().map(|p| p.chips_delivered).sum();
+    assert_eq!(kept + took, alone);
+    // It binds: acme never got more than its half of each of the cloud's lots, and what it got
+    // reached its site 30 days later (all but the last month's allocations, still on their way).
+    assert!(took <= alone / 2 + 366, "took {took} of {alone}");
+    let arrived: u64 = m.firm[0].iter().map(|p| p.order_chips_delivered).sum();
+    let placed: u64 = m.firm[0].iter().map(|p| p.order_chips_placed).sum();
+    assert!(arrived <= took && took <= placed);
+    assert_eq!(placed, chips(&orders));
+    let open_end = m.firm[0][11].order_chips_open;
+    assert_eq!(open_end, placed - arrived);
+    // The ordered chips are at acme's 910C site, on top of its own supply.
+    let home = site_index(&sc, "home-910c");
+    let at_home: u64 = m.site[home].iter().map(|p| p.chips_delivered).sum();
+    let own: u64 = c.site[site_index(&control, "home-910c")]
+        .iter()
+        .map(|p| p.chips_delivered)
+        .sum();
+    assert_eq!(at_home, own + arrived);
+}
+
+#[test]
+fn a_supply_shock_leaves_orders_short_and_leasing_fills_the_gap() {
+    // Cutting the 910C output to a quarter from April: acme's own supply and what its orders can
+    // reach shrink; no order exceeds what output can deliver within its 180-day wait, and acme
+    // leases more abroad to fill the gap.
+    const SHOCK: &str = r#"
+[[policy]]
+name = "hbm-squeeze"
+rule = "supply_shock"
+chip = "ascend-910c"
+factor = 0.25
+from = 2025-04-01
+"#;
+    let run_of = |extra: &str| {
+        let sc = load(&world_with_orders(extra, 0.5));
+        run(&sc, 1).runs.remove(0)
+    };
+    let normal = run_of(EXPORT_BAN);
+    let squeezed = run_of(&format!("{EXPORT_BAN}{SHOCK}"));
+    let ordered = |m: &RunMetrics| chips(&of(m, LeaseAction::Order));
+    let leased = |m: &RunMetrics| chips(&of(m, LeaseAction::Sign));
+    for m in [&normal, &squeezed] {
+        for d in of(m, LeaseAction::Order) {
+            assert!(d.market_held_share <= 1.0 + 1e-12, "{d:?}");
+        }
+        assert!(ordered(m) > 0);
+    }
+    assert!(
+        leased(&squeezed) > leased(&normal),
+        "{} vs {}",
+        leased(&squeezed),
+        leased(&normal)
+    );
+}
+
+#[test]
+fn after_a_lease_ban_the_work_that_came_home_orders_domestic_chips() {
+    // The lease ban (deadline 2025-10-31) evicts the leased work; it waits at home, and acme's
+    // reviews turn it into orders of 910C. Orders placed from the deadline on: more with the ban.
+    let deadline = SimTime((273 + 30) * 86_400);
+    let after = |extra: &str| {
+        let m = run(&load(&world_with_orders(extra, 0.5)), 1).runs.remove(0);
+        let n: u64 = of(&m, LeaseAction::Order)
+            .iter()
+            .filter(|d| d.at >= deadline)
+            .map(|d| d.chips)
+            .sum();
+        (n, m)
+    };
+    let (with_ban, m) = after(&format!("{EXPORT_BAN}{LEASE_BAN}"));
+    let (without, _) = after(EXPORT_BAN);
+    assert!(with_ban > without, "{with_ban} vs {without}");
+    assert!(!of(&m, LeaseAction::EndedByRule).is_empty());
+}
+
+#[test]
+fn a_past_lease_before_the_market_opens_is_priced_as_full_not_infinite() {
+    // A listed lease dated before the market's first capacity step: the market counts as full,
+    // so the lot costs the index x (1 + premium) = $4.00, and every figure stays finite.
+    let toml = world("", 0.5, "2025-12-31")
+        .replace(
+            "capacity_mw = [{ from = 2025-01-01, mw = 100.0 }]",
+            "capacity_mw = [{ from = 2025-06-01, mw = 100.0 }]",
+        )
+        .replace(
+            "market = \"my\"\n",
+            "market = \"my\"\ndeliveries = [{ date = 2025-02-01, chips = 1024 }]\n",
+        );
+    let sc = load(&toml);
+    let m = &run(&sc, 1).runs[0];
+    let history = of(m, LeaseAction::History);
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].usd_per_chip_hour, 4.0);
+    let s = site_index(&sc, "my-acme");
+    assert!(m.site[s].iter().all(|p| p.cost_usd.is_finite()));
+}
+
+#[test]
+fn rules_on_deliveries_bind_leased_chips_too() {
+    // An export ban on H100 to Malaysia: no lot is signed there (and nothing runs abroad).
+    let ban_my = format!(
+        "{EXPORT_BAN}\n[[policy]]\nname = \"h100-to-my\"\nrule = \"export_ban\"\nchip = \"h100\"\n\
+         to = \"MY\"\nfrom = 2025-01-01\n"
+    );
+    let m = run(&load(&world(&ban_my, 0.5, "2025-12-31")), 1)
+        .runs
+        .remove(0);
+    assert!(of(&m, LeaseAction::Sign).is_empty(), "{:?}", m.decisions);
+    assert_eq!(compute(&m, 0, 12).1, 0.0);
+    // A cap of 2,048 H100 in Malaysia: the firm holds no more than that.
+    let cap_my = format!(
+        "{EXPORT_BAN}\n[[policy]]\nname = \"my-cap\"\nrule = \"chip_cap\"\ncountry = \"MY\"\n\
+         chip = \"h100\"\nmax_chips = 2048\nfrom = 2025-01-01\n"
+    );
+    let m = run(&load(&world(&cap_my, 0.5, "2025-12-31")), 1)
+        .runs
+        .remove(0);
+    assert!(m.firm[0].iter().all(|p| p.lease_chips_held <= 2048));
+    assert!(m.firm[0][11].lease_chips_held > 0);
+    // A power cap of 2 MW at the site (1,300 W x PUE 1.4 a chip: 1,098 chips): one lot of 1,024.
+    let capped = world(EXPORT_BAN, 0.5, "2025-12-31")
+        .replace("market = \"my\"\n", "market = \"my\"\npower_cap_mw = 2.0\n");
+    let sc = load(&capped);
+    let m = run(&sc, 1).runs.remove(0);
+    let s = site_index(&sc, "my-acme");
+    assert!(m.site[s].iter().all(|p| p.chips_online <= 1098));
+    assert_eq!(m.firm[0][11].lease_chips_held, 1024);
+}
+
+#[test]
+fn a_lot_is_not_released_from_under_a_queued_job() {
+    // No planning: three listed 1,024-chip lots on 30-day terms; a 1,024-chip job runs 45 days
+    // and a 3,072-chip job queues behind it. The lots renew while the big job waits, and it runs.
+    let toml = world("", 0.5, "2025-12-31")
+        .replace(
+            "market = \"my\"\n",
+            "market = \"my\"\ndeliveries = [{ date = 2025-01-01, chips = 1024 }, \
+             { date = 2025-01-02, chips = 1024 }, { date = 2025-01-03, chips = 1024 }]\n",
+        )
+        .replace(
+            &format!("term_years = {:?}", 91.0 / 365.0),
+            &format!("term_years = {:?}", 30.0 / 365.0),
+        );
+    // Keep only acme's offshore site, and replace its work by the two jobs.
+    let cut = toml.find("[firms.acme]").unwrap();
+    let toml = format!(
+        "{}[firms.acme]\nheadquarters = \"CN\"\nsites = [\"my-acme\"]\nplacement = \"earliest_finish\"\n\
+         {}",
+        &toml[..cut],
+        r#"
+[[firms.acme.workloads]]
+name = "small"
+kind = "training"
+arrivals = { dates = [2025-01-04] }
+size_flop = 1.58e24
+gang_chips = 1024
+checkpoint_hours = 1.0
+restart_hours = 0.5
+
+[[firms.acme.workloads]]
+name = "big"
+kind = "training"
+arrivals = { dates = [2025-01-05] }
+size_flop = 1.0e24
+gang_chips = 3072
+checkpoint_hours = 1.0
+restart_hours = 0.5
+"#
+    );
+    let sc = load(&toml.replace("owner = \"acme\"\n", ""));
+    let m = run(&sc, 1).runs.remove(0);
+    assert_eq!(m.jobs.completed, 2, "{:?} {:?}", m.jobs, m.decisions);
 }

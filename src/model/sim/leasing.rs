@@ -9,19 +9,23 @@
 //!    at least `patience` since they arrived (a queued job: what it waited plus what it still
 //!    expects to wait where it is, from the site's running totals; a blocked job: what it waited)
 //!    and may be placed at one of its market sites under the rules in force (data that must stay
-//!    home does not count), less the chips of its lots still on their way and the idle chips of its
-//!    market sites.
-//! 2. If there is need, it ranks its market sites where rules allow a new placement by the price
-//!    per useful FLOP of one more lot there (the site's lease index today x the market's tightness
-//!    multiplier after the lot, over the chip's effective FLOP/s), cheapest first, and signs at each
-//!    in turn as many whole lots of `block_chips` as cover the need, fit the market's open room
-//!    (`open_share x capacity` less what every tenant holds, in MW) and keep the firm within
-//!    `max_leased_chips`.
+//!    home does not count), less the chips of its lots and orders still on their way and the idle
+//!    chips of its market sites.
+//! 2. If there is need, it ranks its options by price per useful FLOP, cheapest first: one more lot
+//!    at each market site where rules allow a new placement (the site's lease index today x the
+//!    market's tightness multiplier after the lot, over the chip's effective FLOP/s), and an order
+//!    of domestic chips for each of its own supplied sites (orders.rs). At a market site it signs
+//!    one lot of as many whole blocks of `block_chips` as cover the need, fit the market's open room
+//!    (`open_share x capacity` less what every tenant holds, in MW), what rules on deliveries there
+//!    would let in (a ban, a cap, the site's power cap), and keep the firm within
+//!    `max_leased_chips`; then the next option, while need is left.
 //! 3. A signed lot's price is fixed for its term; its chips come online `lead` later.
 //!
-//! At the end of each term a lot is **renewed** at the day's price, unless its site has at least
-//! the lot's chips idle and the firm has no unmet need: then it is **released** (capacity has
-//! inertia: a busy lot is never let go). A rule that makes the tenant leave (a lease ban's deadline)
+//! A lot comes online as a delivery: rules on deliveries apply (a ban refuses it, a permit delays
+//! it, a cap or power cap takes what fits). At the end of each term a lot is **renewed** at the
+//! day's price, unless its site has at least the lot's chips idle, no job queued, and the firm has
+//! no unmet need: then it is **released** whole (capacity has inertia: a busy lot is never let
+//! go). A rule that makes the tenant leave (a lease ban's deadline)
 //! **ends** every lot at the site, pending ones included; what was paid stays paid.
 //!
 //! Lots listed in the scenario as a market site's `deliveries` are history: signed on their date at
@@ -30,7 +34,7 @@
 use crate::engine::{Context, SimTime};
 use crate::metrics::{Decision, LeaseAction};
 
-use super::super::policy::Phase;
+use super::super::policy::{DeliveryVerdict, Phase};
 use super::super::{FirmId, Planning, Pricing, SiteId};
 use super::jobs::JobState;
 use super::{CapacityModel, Ev};
@@ -78,8 +82,13 @@ pub(super) struct Leasing {
     pub firm_pending: Vec<u64>,
     /// Per firm, the unmet need found at its last review.
     pub firm_need: Vec<u64>,
+    /// Per lot, the permit rules that already delayed it.
+    pub delayed: Vec<Vec<usize>>,
     /// Per firm, its market sites in its order.
     pub firm_market_sites: Vec<Vec<SiteId>>,
+    /// Per firm, the sites new capacity may come to: its market sites, and the sites it orders
+    /// domestic chips for (see orders.rs).
+    pub firm_option_sites: Vec<Vec<SiteId>>,
 }
 
 impl Leasing {
@@ -88,8 +97,31 @@ impl Leasing {
             Pricing::Contract { market, .. } => market,
             _ => None,
         };
+        let firm_market_sites: Vec<Vec<SiteId>> = world
+            .firms
+            .iter()
+            .map(|f| {
+                f.sites
+                    .iter()
+                    .copied()
+                    .filter(|&s| market_of(s).is_some())
+                    .collect()
+            })
+            .collect();
+        let firm_option_sites = world
+            .firms
+            .iter()
+            .enumerate()
+            .map(|(i, _)| {
+                let mut v = firm_market_sites[i].clone();
+                v.extend(super::orders::order_sites(world, i));
+                v.sort_unstable();
+                v
+            })
+            .collect();
         Leasing {
             lots: Vec::new(),
+            delayed: Vec::new(),
             held_mw: vec![0.0; world.markets.len()],
             site_usd_per_hour: vec![0.0; world.sites.len()],
             site_chips: vec![0; world.sites.len()],
@@ -97,17 +129,8 @@ impl Leasing {
             firm_held: vec![0; world.firms.len()],
             firm_pending: vec![0; world.firms.len()],
             firm_need: vec![0; world.firms.len()],
-            firm_market_sites: world
-                .firms
-                .iter()
-                .map(|f| {
-                    f.sites
-                        .iter()
-                        .copied()
-                        .filter(|&s| market_of(s).is_some())
-                        .collect()
-                })
-                .collect(),
+            firm_market_sites,
+            firm_option_sites,
         }
     }
 }
@@ -135,7 +158,8 @@ impl CapacityModel<'_> {
         if open > 0.0 {
             held / open
         } else if held > 0.0 {
-            f64::INFINITY
+            // Nothing open (before the first capacity step, or none open to the firms): full.
+            1.0
         } else {
             0.0
         }
@@ -164,10 +188,10 @@ impl CapacityModel<'_> {
     }
 
     /// Firm `f`'s unmet need at `now` (step 1 of the rule in the module docs).
-    fn unmet_need(&self, f: usize, pl: &Planning, now: SimTime) -> u64 {
-        let market_sites = &self.leasing.firm_market_sites[f];
-        let mut need: u64 = 0;
+    pub(super) fn unmet_need(&self, f: usize, pl: &Planning, now: SimTime) -> u64 {
+        let option_sites = &self.leasing.firm_option_sites[f];
         let patience = pl.patience.as_secs_f64();
+        let mut need: u64 = 0;
         for job in self.jobs.iter().flatten() {
             if job.firm.0 as usize != f {
                 continue;
@@ -185,12 +209,18 @@ impl CapacityModel<'_> {
                 continue;
             }
             let class_sites = &self.class_sites[job.class as usize];
-            if market_sites.iter().any(|s| class_sites.contains(s)) {
+            if option_sites.iter().any(|s| class_sites.contains(s)) {
                 need = need.saturating_add(job.gang);
             }
         }
-        let idle: u64 = market_sites.iter().map(|&s| self.idle_chips(s)).sum();
+        // Idle leased chips will take the work (a lot is sized to gangs); idle chips at home are
+        // not counted: they are there, and the work still waits, so they do not fit its gangs.
+        let idle: u64 = self.leasing.firm_market_sites[f]
+            .iter()
+            .map(|&s| self.idle_chips(s))
+            .sum();
         need.saturating_sub(self.leasing.firm_pending[f])
+            .saturating_sub(self.orders.firm_open[f])
             .saturating_sub(idle)
     }
 
@@ -250,78 +280,124 @@ impl CapacityModel<'_> {
             return;
         }
         let found = need;
-        // Market sites where a new placement is allowed, cheapest useful FLOP first.
-        let mut options: Vec<(f64, SiteId)> = self.leasing.firm_market_sites[f]
+        // The options: one more lot at each market site where a new placement is allowed, and
+        // an order of domestic chips for each of its own supplied sites (orders.rs), each with
+        // its price per useful FLOP; cheapest first, then the lease before the order, then site.
+        let mut options: Vec<(f64, bool, SiteId)> = self.leasing.firm_market_sites[f]
             .iter()
             .copied()
             .filter(|&s| self.allows(firm, None, s, now, Phase::Place))
             .map(|s| {
                 let per_flop = self.lot_price(s, pl.block_chips, now, false)
                     / self.world.site_chip(s).effective_flop_per_s();
-                (per_flop, s)
+                (per_flop, false, s)
             })
             .collect();
-        options.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        for (_, site) in options {
-            let m = self.site_market(site).expect("a market site");
-            let per_chip = self.mw_per_chip(site);
-            let open = self.world.markets[m].open_mw(now);
-            let room_chips = if per_chip > 0.0 {
-                ((open - self.leasing.held_mw[m]).max(0.0) / per_chip).floor() as u64
+        options.extend(
+            self.order_options(f, now)
+                .into_iter()
+                .map(|(c, s)| (c, true, s)),
+        );
+        options.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        for (_, order, site) in options {
+            let n = if order {
+                self.place_order(f, &pl, site, need, found, now)
             } else {
-                u64::MAX
+                self.sign_lot(f, &pl, site, need, found, now, ctx)
             };
-            let firm_room = pl
-                .max_leased_chips
-                .saturating_sub(self.leasing.firm_held[f]);
-            let block = pl.block_chips;
-            let wanted = need.div_ceil(block).saturating_mul(block);
-            let n = wanted
-                .min(room_chips / block * block)
-                .min(firm_room / block * block);
-            if n == 0 {
-                continue;
-            }
-            let price = self.lot_price(site, n, now, false);
-            let lot = self.leasing.lots.len() as u32;
-            self.leasing.lots.push(Lot {
-                site,
-                firm,
-                market: m,
-                chips: n,
-                mw: n as f64 * per_chip,
-                price,
-                state: LotState::Pending,
-                history: false,
-            });
-            self.recompute_market(m);
-            self.leasing.firm_held[f] += n;
-            self.leasing.firm_pending[f] += n;
-            let p = self.periods.index(now);
-            self.metrics.firm[f][p].lease_chips_signed += n;
-            self.metrics.site[site.0 as usize][p].lease_chips_signed += n;
-            let share = self.held_share(m, now, 0.0);
-            self.decide(Decision {
-                at: now,
-                firm: f as u32,
-                site: site.0,
-                lot,
-                action: LeaseAction::Sign,
-                chips: n,
-                usd_per_chip_hour: price,
-                need_chips: found,
-                market_held_share: share,
-            });
-            let at = now.saturating_add(pl.lead);
-            if at < self.periods.horizon() {
-                ctx.schedule_at(at, Ev::LotOnline { lot })
-                    .expect("not in the past");
-            }
             need = need.saturating_sub(n);
             if need == 0 {
                 break;
             }
         }
+    }
+
+    /// Signs as many lots at market site `site` as cover `need` within the market's room and the
+    /// firm's cap; returns the chips signed.
+    #[allow(clippy::too_many_arguments)]
+    fn sign_lot(
+        &mut self,
+        f: usize,
+        pl: &Planning,
+        site: SiteId,
+        need: u64,
+        found: u64,
+        now: SimTime,
+        ctx: &mut Context<Ev>,
+    ) -> u64 {
+        let firm = FirmId(f as u32);
+        let m = self.site_market(site).expect("a market site");
+        let per_chip = self.mw_per_chip(site);
+        let open = self.world.markets[m].open_mw(now);
+        let room_chips = if per_chip > 0.0 {
+            ((open - self.leasing.held_mw[m]).max(0.0) / per_chip).floor() as u64
+        } else {
+            u64::MAX
+        };
+        let firm_room = pl
+            .max_leased_chips
+            .saturating_sub(self.leasing.firm_held[f]);
+        // What rules on deliveries would let in now (a ban, a cap, the site's power cap).
+        let pending_here: u64 = self
+            .leasing
+            .lots
+            .iter()
+            .filter(|l| l.site == site && l.state == LotState::Pending)
+            .map(|l| l.chips)
+            .sum();
+        let rule_room = match self.delivery_verdict(site, u64::MAX / 4, now, &[]) {
+            DeliveryVerdict::Banned => 0,
+            DeliveryVerdict::Delay { .. } => u64::MAX,
+            DeliveryVerdict::Deliver { max_chips } => max_chips,
+        }
+        .min(self.power_room(site))
+        .saturating_sub(pending_here);
+        let block = pl.block_chips;
+        let wanted = need.div_ceil(block).saturating_mul(block);
+        let n = wanted
+            .min(room_chips / block * block)
+            .min(firm_room / block * block)
+            .min(rule_room / block * block);
+        if n == 0 {
+            return 0;
+        }
+        let price = self.lot_price(site, n, now, false);
+        let lot = self.leasing.lots.len() as u32;
+        self.leasing.delayed.push(Vec::new());
+        self.leasing.lots.push(Lot {
+            site,
+            firm,
+            market: m,
+            chips: n,
+            mw: n as f64 * per_chip,
+            price,
+            state: LotState::Pending,
+            history: false,
+        });
+        self.recompute_market(m);
+        self.leasing.firm_held[f] += n;
+        self.leasing.firm_pending[f] += n;
+        let p = self.periods.index(now);
+        self.metrics.firm[f][p].lease_chips_signed += n;
+        self.metrics.site[site.0 as usize][p].lease_chips_signed += n;
+        let share = self.held_share(m, now, 0.0);
+        self.decide(Decision {
+            at: now,
+            firm: f as u32,
+            site: site.0,
+            lot,
+            action: LeaseAction::Sign,
+            chips: n,
+            usd_per_chip_hour: price,
+            need_chips: found,
+            market_held_share: share,
+        });
+        let at = now.saturating_add(pl.lead);
+        if at < self.periods.horizon() {
+            ctx.schedule_at(at, Ev::LotOnline { lot })
+                .expect("not in the past");
+        }
+        n
     }
 
     /// Registers a lot listed in the scenario (a past lease) and returns its number.
@@ -330,6 +406,7 @@ impl CapacityModel<'_> {
         else {
             unreachable!("history lots are at market sites");
         };
+        self.leasing.delayed.push(Vec::new());
         self.leasing.lots.push(Lot {
             site,
             firm: tenant,
@@ -343,7 +420,10 @@ impl CapacityModel<'_> {
         (self.leasing.lots.len() - 1) as u32
     }
 
-    /// A lot's chips come online (a signed lot after its lead time, a listed one on its date).
+    /// A lot's chips come online (a signed lot after its lead time, a listed one on its date), as
+    /// a delivery: a rule that makes the tenant leave or bans the chip there refuses it, a permit
+    /// delays it (once per rule), a cap or the site's power cap takes what fits and refuses the
+    /// rest.
     pub(super) fn on_lot_online(&mut self, l: u32, now: SimTime, ctx: &mut Context<Ev>) {
         let lot = self.leasing.lots[l as usize];
         if lot.state != LotState::Pending {
@@ -351,19 +431,14 @@ impl CapacityModel<'_> {
         }
         let (site, f, s) = (lot.site, lot.firm.0 as usize, lot.site.0 as usize);
         let p = self.periods.index(now);
-        if !self.allows(lot.firm, None, site, now, Phase::Stay) {
-            // A past lease dated after a rule that forbids it: refused (a signed lot a rule
-            // ended is no longer pending).
-            self.metrics.site[s][p].chips_refused += lot.chips;
-            self.leasing.lots[l as usize].state = LotState::Ended;
-            return;
-        }
         if lot.history {
+            // A listed lease is signed on its date: it takes its room and its price now.
             let price = self.lot_price(site, lot.chips, now, false);
             self.leasing.lots[l as usize].price = price;
             self.leasing.lots[l as usize].history = false;
             self.recompute_market(lot.market);
             self.leasing.firm_held[f] += lot.chips;
+            self.leasing.firm_pending[f] += lot.chips;
             self.metrics.firm[f][p].lease_chips_signed += lot.chips;
             self.metrics.site[s][p].lease_chips_signed += lot.chips;
             let share = self.held_share(lot.market, now, 0.0);
@@ -378,12 +453,60 @@ impl CapacityModel<'_> {
                 need_chips: 0,
                 market_held_share: share,
             });
-        } else {
-            self.leasing.firm_pending[f] -= lot.chips;
         }
+        let delayed = std::mem::take(&mut self.leasing.delayed[l as usize]);
+        let fits = if self.allows(lot.firm, None, site, now, Phase::Stay) {
+            match self.delivery_verdict(site, lot.chips, now, &delayed) {
+                DeliveryVerdict::Banned => 0,
+                DeliveryVerdict::Delay { rule, delay } => {
+                    let at = now.saturating_add(delay);
+                    if at < self.periods.horizon() {
+                        let mut delayed = delayed;
+                        delayed.push(rule);
+                        self.leasing.delayed[l as usize] = delayed;
+                        ctx.schedule_at(at, Ev::LotOnline { lot: l })
+                            .expect("not in the past");
+                    }
+                    return;
+                }
+                DeliveryVerdict::Deliver { max_chips } => {
+                    lot.chips.min(max_chips).min(self.power_room(site))
+                }
+            }
+        } else {
+            0
+        };
+        if fits < lot.chips {
+            // What does not fit is refused: the lot shrinks to what does (or ends).
+            let refused = lot.chips - fits;
+            self.metrics.site[s][p].chips_refused += refused;
+            if fits == 0 {
+                self.end_lot(l, now, LeaseAction::Refused);
+                return;
+            }
+            let per_chip = self.mw_per_chip(site);
+            let lot_mut = &mut self.leasing.lots[l as usize];
+            lot_mut.chips = fits;
+            lot_mut.mw = fits as f64 * per_chip;
+            self.leasing.firm_held[f] -= refused;
+            self.leasing.firm_pending[f] -= refused;
+            self.recompute_market(lot.market);
+            self.decide(Decision {
+                at: now,
+                firm: f as u32,
+                site: site.0,
+                lot: l,
+                action: LeaseAction::Refused,
+                chips: refused,
+                usd_per_chip_hour: lot.price,
+                need_chips: 0,
+                market_held_share: self.held_share(lot.market, now, 0.0),
+            });
+        }
+        self.leasing.firm_pending[f] -= fits;
         self.set_site_rates(s, now);
-        self.sites[s].installed += lot.chips;
-        self.metrics.site[s][p].chips_delivered += lot.chips;
+        self.sites[s].installed += fits;
+        self.metrics.site[s][p].chips_delivered += fits;
         self.leasing.lots[l as usize].state = LotState::Active;
         self.recompute_site_lots(s);
         self.set_site_rates(s, now);
@@ -407,21 +530,23 @@ impl CapacityModel<'_> {
         }
     }
 
-    /// Looks again at firm `firm`'s queued jobs: new capacity may let them start sooner elsewhere.
+    /// Looks again at firm `firm`'s queued jobs, oldest first: new capacity may let them start
+    /// sooner elsewhere.
     fn reconsider_waiting(&mut self, firm: FirmId, now: SimTime, ctx: &mut Context<Ev>) {
-        let queued: Vec<(u32, SiteId)> = self
+        let mut queued: Vec<(SimTime, u32, SiteId)> = self
             .jobs
             .iter()
             .enumerate()
             .filter_map(|(j, job)| {
                 let job = job.as_ref()?;
                 match job.state {
-                    JobState::Queued(s) if job.firm == firm => Some((j as u32, s)),
+                    JobState::Queued(s) if job.firm == firm => Some((job.arrived, j as u32, s)),
                     _ => None,
                 }
             })
             .collect();
-        for (j, site) in queued {
+        queued.sort_unstable();
+        for (_, j, site) in queued {
             // Still queued where it was (an earlier move may have started it).
             if self.jobs[j as usize]
                 .as_ref()
@@ -445,7 +570,7 @@ impl CapacityModel<'_> {
         };
         self.set_site_rates(s, now);
         let p = self.periods.index(now);
-        if need == 0 && self.idle_chips(site) >= lot.chips {
+        if need == 0 && self.idle_chips(site) >= lot.chips && self.sites[s].queue.is_empty() {
             self.sites[s].installed -= lot.chips;
             self.end_lot(l, now, LeaseAction::Release);
             self.metrics.firm[f][p].lease_chips_ended += lot.chips;
@@ -549,6 +674,7 @@ impl CapacityModel<'_> {
             let row = &mut self.metrics.firm[f][p];
             row.lease_chips_held = self.leasing.firm_held[f];
             row.lease_need_chips = self.leasing.firm_need[f];
+            row.order_chips_open = self.orders.firm_open[f];
         }
     }
 }

@@ -9,6 +9,8 @@
 //! | `placement.rs` | where a job goes (a pure choice over candidate sites) and re-placement |
 //! | `inference.rs` | inference demand served in batches |
 //! | `supply.rs` | deliveries, permit delays, steady supply |
+//! | `leasing.rs` | firms' reviews; lease lots in offshore markets: signed, renewed, released, ended |
+//! | `orders.rs` | domestic orders filled from limited national output |
 //! | `rules.rs` | policy change points: prices, evictions, retries |
 //! | `accounting.rs` | chip-hours, costs, energy, useful and lost compute into the metrics |
 //! | `invariants.rs` | the checks every run makes, and the end of the run |
@@ -72,6 +74,7 @@ mod inference;
 mod invariants;
 mod jobs;
 mod leasing;
+mod orders;
 mod placement;
 pub mod queue;
 mod rules;
@@ -140,6 +143,8 @@ enum Ev {
     LotTermEnd { lot: u32 },
     /// Chips of lots a rule ended leave their site.
     ReleaseEnded { site: u32 },
+    /// Chips allocated to a domestic order reach the firm's site.
+    OrderArrives { arrival: u32 },
 }
 
 /// The model of one replication.
@@ -191,6 +196,8 @@ struct CapacityModel<'w> {
     capacity_busy: Vec<Vec<f64>>,
     /// Lease lots in markets and what they hold.
     leasing: leasing::Leasing,
+    /// Domestic orders open and on their way.
+    orders: orders::Orders,
 }
 
 /// Runs one replication of `world` and returns what happened, per period.
@@ -297,6 +304,7 @@ pub fn run_replication(
         capacity_online: vec![vec![0.0; nperiods]; nsites],
         capacity_busy: vec![vec![0.0; nperiods]; nsites],
         leasing: leasing::Leasing::new(world),
+        orders: orders::Orders::new(world),
     };
     model.refresh_rules(SimTime::ZERO);
     // Room for the jobs the workloads are expected to send (growing the tables as jobs arrive would
@@ -448,6 +456,7 @@ impl Model for CapacityModel<'_> {
             Ev::LotOnline { lot } => self.on_lot_online(lot, now, ctx),
             Ev::LotTermEnd { lot } => self.on_lot_term_end(lot, now, ctx),
             Ev::ReleaseEnded { site } => self.on_release_ended(SiteId(site), now),
+            Ev::OrderArrives { arrival } => self.on_order_arrives(arrival, now, ctx),
         }
         if cfg!(debug_assertions) {
             self.check_capacity(now);

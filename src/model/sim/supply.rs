@@ -57,24 +57,7 @@ impl CapacityModel<'_> {
         ctx: &mut Context<Ev>,
     ) {
         let s = site.0 as usize;
-        let spec = &self.world.sites[s];
-        let chip = self.world.site_chip(site);
-        let installed_in_country = |filter: Option<&str>| -> u64 {
-            self.world
-                .sites
-                .iter()
-                .enumerate()
-                .filter(|(_, x)| x.jurisdiction == spec.jurisdiction)
-                .filter(|(i, _)| {
-                    filter.is_none_or(|c| self.world.site_chip(SiteId(*i as u32)).name == c)
-                })
-                .map(|(i, _)| self.sites[i].installed)
-                .sum()
-        };
-        let verdict =
-            self.world
-                .timeline
-                .delivery(spec, chip, chips, now, &delayed, &installed_in_country);
+        let verdict = self.delivery_verdict(site, chips, now, &delayed);
         let p = self.periods.index(now);
         match verdict {
             DeliveryVerdict::Banned => self.metrics.site[s][p].chips_refused += chips,
@@ -88,11 +71,7 @@ impl CapacityModel<'_> {
                 }
             }
             DeliveryVerdict::Deliver { max_chips } => {
-                let power_room = spec.power_cap_mw.map_or(u64::MAX, |mw| {
-                    let per_chip_w = chip.all_in_power_w * spec.pue;
-                    ((mw * 1e6 / per_chip_w).floor() as u64).saturating_sub(self.sites[s].installed)
-                });
-                let n = chips.min(max_chips).min(power_room);
+                let n = chips.min(max_chips).min(self.power_room(site));
                 self.accrue_online(site, now);
                 self.sites[s].installed += n;
                 let row = &mut self.metrics.site[s][p];
@@ -107,6 +86,56 @@ impl CapacityModel<'_> {
         }
     }
 
+    /// What the rules on deliveries in force at `now` make of `chips` arriving at `site` (rules in
+    /// `delayed` already delayed them once).
+    pub(super) fn delivery_verdict(
+        &self,
+        site: SiteId,
+        chips: u64,
+        now: SimTime,
+        delayed: &[usize],
+    ) -> DeliveryVerdict {
+        let spec = &self.world.sites[site.0 as usize];
+        let chip = self.world.site_chip(site);
+        let installed_in_country = |filter: Option<&str>| -> u64 {
+            self.world
+                .sites
+                .iter()
+                .enumerate()
+                .filter(|(_, x)| x.jurisdiction == spec.jurisdiction)
+                .filter(|(i, _)| {
+                    filter.is_none_or(|c| self.world.site_chip(SiteId(*i as u32)).name == c)
+                })
+                .map(|(i, _)| self.sites[i].installed)
+                .sum()
+        };
+        self.world
+            .timeline
+            .delivery(spec, chip, chips, now, delayed, &installed_in_country)
+    }
+
+    /// Chips `site`'s power cap still has room for (unbounded without a cap).
+    pub(super) fn power_room(&self, site: SiteId) -> u64 {
+        let s = site.0 as usize;
+        let spec = &self.world.sites[s];
+        let chip = self.world.site_chip(site);
+        spec.power_cap_mw.map_or(u64::MAX, |mw| {
+            let per_chip_w = chip.all_in_power_w * spec.pue;
+            ((mw * 1e6 / per_chip_w).floor() as u64).saturating_sub(self.sites[s].installed)
+        })
+    }
+
+    /// Chips for `site` (an order's allocation) arrive now: delivered as any shipment.
+    pub(super) fn deliver_chips(
+        &mut self,
+        site: SiteId,
+        chips: u64,
+        now: SimTime,
+        ctx: &mut Context<Ev>,
+    ) {
+        self.deliver(site, chips, Vec::new(), now, ctx);
+    }
+
     pub(super) fn on_supply_lot(&mut self, site: SiteId, now: SimTime, ctx: &mut Context<Ev>) {
         let s = site.0 as usize;
         let Some(sup) = self.world.sites[s].supply else {
@@ -116,8 +145,10 @@ impl CapacityModel<'_> {
         let exact = sup.chips_per_year * factor / LOTS_PER_YEAR + self.sites[s].supply_carry;
         let chips = exact.floor().max(0.0);
         self.sites[s].supply_carry = exact - chips;
-        if chips > 0.0 {
-            self.deliver(site, chips as u64, Vec::new(), now, ctx);
+        // Open orders take their share of the lot first (orders.rs).
+        let chips = self.fill_orders(site, chips as u64, now, ctx);
+        if chips > 0 {
+            self.deliver(site, chips, Vec::new(), now, ctx);
         }
         let next = now.saturating_add(SUPPLY_LOT);
         if next < sup.until && next < self.periods.horizon() {

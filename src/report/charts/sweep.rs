@@ -387,6 +387,7 @@ pub(super) fn metric_info(name: &str) -> MetricInfo {
             Unit::Plain,
             Compute,
         ),
+        "order_chips_placed" => ("Domestic chips ordered", "chips", Unit::Plain, Compute),
         other => {
             if let Some(firm) = other.strip_prefix("offshore_share.") {
                 return MetricInfo {

@@ -1,0 +1,250 @@
+//! Domestic orders: a firm that plans may order more of the chips its own sites are supplied with,
+//! from the national output of that chip, which is limited and shared.
+//!
+//! # The rule
+//!
+//! - **What a firm may order.** For each of its own sites (`owner` = the firm) in its home country
+//!   that has a steady `supply`, when its `planning.order_share` is above 0: more of that site's
+//!   chip. What orders draw on is the chip's **uncommitted output**: the supply of every site of
+//!   that country supplied with the chip that no firm owns (domestic clouds, which buy what is not
+//!   committed to a firm), supply shocks included. Firms' own supply lines are theirs.
+//! - **How orders are filled.** Each daily lot of such a site goes first to open orders: every firm
+//!   with open orders for the chip, in scenario order, takes up to its `order_share` of the lot,
+//!   oldest order first; the rest of the lot is the site's. What an order receives arrives at the
+//!   firm's site `order_lead_days` later (as a delivery: rules on deliveries apply). So output
+//!   binds: what the orders take, the clouds do not get.
+//! - **How much a review orders.** An order competes with leases at the firm's review on price per
+//!   useful FLOP (the site's capex and energy per chip-hour over the chip's effective FLOP/s). It is
+//!   for whole lots of `block_chips`, and at most what the firm's share of national output can
+//!   deliver within `max_wait_days` (less `order_lead_days`), less its open orders for that chip.
+
+use crate::engine::{Context, SimTime};
+use crate::metrics::{Decision, LeaseAction};
+
+use super::super::policy::Phase;
+use super::super::{FirmId, Planning, Pricing, SiteId, World};
+use super::{CapacityModel, Ev};
+
+/// Daily lots in a (365.25-day) year, as in supply.rs.
+const LOTS_PER_YEAR: f64 = 365.25;
+
+/// An open order.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Order {
+    pub firm: FirmId,
+    pub site: SiteId,
+    /// Chips not yet allocated from national output.
+    pub left: u64,
+}
+
+/// The orders of a replication.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Orders {
+    /// Open orders, oldest first.
+    pub open: Vec<Order>,
+    /// Per firm, chips ordered and not yet arrived (open and in transit).
+    pub firm_open: Vec<u64>,
+    /// Allocations on their way: (firm, site, chips).
+    pub arrivals: Vec<(FirmId, SiteId, u64)>,
+    /// Orders numbered in the order they are placed.
+    pub placed: u32,
+}
+
+impl Orders {
+    pub fn new(world: &World) -> Self {
+        Orders {
+            firm_open: vec![0; world.firms.len()],
+            ..Orders::default()
+        }
+    }
+}
+
+/// The sites firm `f` may order chips for (see the module docs).
+pub(super) fn order_sites(world: &World, f: usize) -> Vec<SiteId> {
+    let firm = &world.firms[f];
+    if firm.planning.is_none_or(|p| p.order_share <= 0.0) {
+        return Vec::new();
+    }
+    firm.sites
+        .iter()
+        .copied()
+        .filter(|&s| {
+            let site = &world.sites[s.0 as usize];
+            matches!(site.pricing, Pricing::Owned { owner: Some(o), .. } if o.0 as usize == f)
+                && site.supply.is_some()
+                && site.jurisdiction == firm.headquarters
+        })
+        .collect()
+}
+
+impl CapacityModel<'_> {
+    /// Uncommitted output of `site`'s chip in its country at `t` (the supply of the sites no firm
+    /// owns), chips per day.
+    fn output_per_day(&self, site: SiteId, t: SimTime) -> f64 {
+        let (chip, country) = (
+            self.world.sites[site.0 as usize].chip,
+            &self.world.sites[site.0 as usize].jurisdiction,
+        );
+        let mut per_day = 0.0;
+        for (i, s) in self.world.sites.iter().enumerate() {
+            let Some(sup) = s.supply else { continue };
+            if s.chip == chip
+                && s.jurisdiction == *country
+                && s.pricing.payer().is_none()
+                && sup.from <= t
+                && t < sup.until
+            {
+                per_day += sup.chips_per_year * self.rates[i].supply_factor / LOTS_PER_YEAR;
+            }
+        }
+        per_day
+    }
+
+    /// Firm `f`'s order options now: (price per useful FLOP, site).
+    pub(super) fn order_options(&self, f: usize, now: SimTime) -> Vec<(f64, SiteId)> {
+        let firm = FirmId(f as u32);
+        self.leasing.firm_option_sites[f]
+            .iter()
+            .copied()
+            .filter(|&s| self.site_market(s).is_none())
+            .filter(|&s| self.allows(firm, None, s, now, Phase::Place))
+            .map(|s| {
+                let per_flop = self.rates[s.0 as usize].user_price
+                    / self.world.site_chip(s).effective_flop_per_s();
+                (per_flop, s)
+            })
+            .collect()
+    }
+
+    /// Chips firm `f` has open (not yet allocated) for `site`'s chip.
+    fn open_for_chip(&self, f: usize, site: SiteId) -> u64 {
+        let chip = self.world.sites[site.0 as usize].chip;
+        self.orders
+            .open
+            .iter()
+            .filter(|o| o.firm.0 as usize == f && self.world.sites[o.site.0 as usize].chip == chip)
+            .map(|o| o.left)
+            .sum()
+    }
+
+    /// Orders whole lots of `site`'s chip to cover `need`, within what national output can deliver
+    /// in time; returns the chips ordered.
+    pub(super) fn place_order(
+        &mut self,
+        f: usize,
+        pl: &Planning,
+        site: SiteId,
+        need: u64,
+        found: u64,
+        now: SimTime,
+    ) -> u64 {
+        let rate = pl.order_share * self.output_per_day(site, now);
+        let days = pl
+            .max_wait
+            .as_secs()
+            .saturating_sub(pl.order_lead.as_secs()) as f64
+            / 86_400.0;
+        let open = self.open_for_chip(f, site);
+        let reachable = (rate * days).floor() as u64;
+        let block = pl.block_chips;
+        let n = need
+            .div_ceil(block)
+            .saturating_mul(block)
+            .min(reachable.saturating_sub(open) / block * block);
+        if n == 0 {
+            return 0;
+        }
+        self.orders.open.push(Order {
+            firm: FirmId(f as u32),
+            site,
+            left: n,
+        });
+        self.orders.firm_open[f] += n;
+        let p = self.periods.index(now);
+        self.metrics.firm[f][p].order_chips_placed += n;
+        let number = self.orders.placed;
+        self.orders.placed += 1;
+        let taken = if reachable > 0 {
+            (open + n) as f64 / reachable as f64
+        } else {
+            0.0
+        };
+        self.metrics.decisions.push(Decision {
+            at: now,
+            firm: f as u32,
+            site: site.0,
+            lot: number,
+            action: LeaseAction::Order,
+            chips: n,
+            usd_per_chip_hour: self.rates[site.0 as usize].user_price,
+            need_chips: found,
+            market_held_share: taken,
+        });
+        n
+    }
+
+    /// Takes open orders' shares of a daily lot of `chips` at `site`; returns what is left for the
+    /// site.
+    pub(super) fn fill_orders(
+        &mut self,
+        site: SiteId,
+        chips: u64,
+        now: SimTime,
+        ctx: &mut Context<Ev>,
+    ) -> u64 {
+        if self.orders.open.is_empty() || chips == 0 {
+            return chips;
+        }
+        let s = &self.world.sites[site.0 as usize];
+        if s.pricing.payer().is_some() {
+            // A firm's own supply line: committed, not for orders.
+            return chips;
+        }
+        let chip = s.chip;
+        let mut left = chips;
+        for f in 0..self.world.firms.len() {
+            let Some(pl) = self.world.firms[f].planning else {
+                continue;
+            };
+            let mut take = ((chips as f64 * pl.order_share).floor() as u64).min(left);
+            for i in 0..self.orders.open.len() {
+                if take == 0 {
+                    break;
+                }
+                let o = self.orders.open[i];
+                let osite = &self.world.sites[o.site.0 as usize];
+                if o.firm.0 as usize != f
+                    || osite.chip != chip
+                    || osite.jurisdiction != s.jurisdiction
+                {
+                    continue;
+                }
+                let k = take.min(o.left);
+                self.orders.open[i].left -= k;
+                take -= k;
+                left -= k;
+                let p = self.periods.index(now);
+                self.metrics.site[site.0 as usize][p].chips_to_orders += k;
+                let at = now.saturating_add(pl.order_lead);
+                if at < self.periods.horizon() {
+                    let arrival = self.orders.arrivals.len() as u32;
+                    self.orders.arrivals.push((o.firm, o.site, k));
+                    ctx.schedule_at(at, Ev::OrderArrives { arrival })
+                        .expect("not in the past");
+                }
+            }
+        }
+        self.orders.open.retain(|o| o.left > 0);
+        left
+    }
+
+    /// Chips allocated to an order reach the firm's site.
+    pub(super) fn on_order_arrives(&mut self, arrival: u32, now: SimTime, ctx: &mut Context<Ev>) {
+        let (firm, site, chips) = self.orders.arrivals[arrival as usize];
+        let f = firm.0 as usize;
+        self.orders.firm_open[f] -= chips;
+        let p = self.periods.index(now);
+        self.metrics.firm[f][p].order_chips_delivered += chips;
+        self.deliver_chips(site, chips, now, ctx);
+    }
+}
