@@ -393,6 +393,22 @@ fn decisions_csv_lists_each_lot_s_life_with_one_type_per_column() {
         actions.contains("sign") && actions.contains("ended_by_rule"),
         "{actions:?}"
     );
+    // The chart of what planning decided is drawn (and only where a firm leased or ordered).
+    let charts = out.join("leasing").join("charts");
+    assert!(charts.join("capacity-decisions.svg").is_file());
+    let quiet = dir.join("quiet.toml");
+    let toml = world("", 0.5, "2025-12-31").replace("name = \"leasing\"", "name = \"quiet\"");
+    std::fs::write(&quiet, toml).unwrap();
+    let (code, _, err) = crate::support::capsim(&[
+        "run".as_ref(),
+        quiet.as_os_str(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let quiet_charts = out.join("quiet").join("charts");
+    assert!(quiet_charts.join("compute-share.svg").is_file());
+    assert!(!quiet_charts.join("capacity-decisions.svg").exists());
 }
 
 /// The leasing world with domestic chips: `acme` also owns an Ascend 910C site supplied with

@@ -174,7 +174,7 @@ pub(super) struct Spec {
 /// Every chart for the runs, in a fixed order.
 pub(super) fn build(runs: &[RunView]) -> Result<Vec<Spec>, ChartError> {
     let cx = Ctx::new(runs)?;
-    Ok(vec![
+    let mut specs = vec![
         cx.throughput_compute(),
         cx.throughput_tokens(),
         cx.cost_spend(),
@@ -182,8 +182,24 @@ pub(super) fn build(runs: &[RunView]) -> Result<Vec<Spec>, ChartError> {
         cx.compute_share(),
         cx.sites(),
         cx.training(),
-    ])
+    ];
+    // Drawn only where some firm leased in a market or ordered domestic chips.
+    specs.extend(cx.capacity_decisions());
+    Ok(specs)
 }
+
+/// The firm metrics the capacity-decisions chart draws: (metric, label, style index).
+const DECISION_METRICS: [(&str, &str); 3] = [
+    ("lease_chips_held_end", "chips held under lease (markets)"),
+    (
+        "order_chips_open_end",
+        "domestic chips ordered, not yet arrived",
+    ),
+    (
+        "lease_need_chips_end",
+        "unmet need found at the last review",
+    ),
+];
 
 /// A country name for an ISO code, for labels; the code itself when unknown.
 fn country(code: &str) -> Option<&'static str> {
@@ -1310,6 +1326,128 @@ impl<'a> Ctx<'a> {
         }
         self.finish_legend(&mut spec);
         spec
+    }
+
+    /// What firms' planning decided, per firm that leased or ordered: chips held under lease,
+    /// domestic orders on their way, and the unmet need its reviews found, at each period's end.
+    /// None when no firm of any run did either.
+    fn capacity_decisions(&self) -> Option<Spec> {
+        let styles = [
+            Style {
+                color: okabe_ito::ORANGE,
+                dash: Dash::Solid,
+                marker: Marker::None,
+                width: 1.8,
+            },
+            Style {
+                color: okabe_ito::BLUE,
+                dash: Dash::Solid,
+                marker: Marker::None,
+                width: 1.8,
+            },
+            Style {
+                color: okabe_ito::REDDISH_PURPLE,
+                dash: Dash::Dotted,
+                marker: Marker::None,
+                width: 1.4,
+            },
+        ];
+        let mut firms: Vec<String> = Vec::new();
+        for r in 0..self.runs.len() {
+            for f in &self.runs[r].manifest.firms {
+                let active = DECISION_METRICS.iter().take(2).any(|(m, _)| {
+                    self.points(r, "firm", &f.name, m, Read::Level(1.0))
+                        .is_some_and(|pts| {
+                            pts.iter()
+                                .any(|p| p.v.is_some_and(|v| v.hi > 0.0 || v.mean > 0.0))
+                        })
+                });
+                if active && !firms.contains(&f.name) {
+                    firms.push(f.name.clone());
+                }
+            }
+        }
+        if firms.is_empty() {
+            return None;
+        }
+        let mut spec = self.spec(
+            "capacity-decisions",
+            "Capacity decided in the run: chips leased abroad and ordered at home, per firm",
+        );
+        let mut banded_any = false;
+        if !self.compare() {
+            for firm in &firms {
+                let mut series = Vec::new();
+                for ((metric, _), style) in DECISION_METRICS.iter().zip(styles) {
+                    let band = self.banded(0, "firm", firm, metric);
+                    banded_any |= band;
+                    series.push(Series {
+                        style,
+                        points: self
+                            .points(0, "firm", firm, metric, Read::Level(1.0))
+                            .unwrap_or_default(),
+                        band,
+                        stacked: false,
+                        key: SeriesRef::of("firm", firm, metric, Read::Level(1.0)),
+                    });
+                }
+                spec.panels.push(Panel {
+                    title: Some(firm.clone()),
+                    y_title: "chips (at the period's end)".into(),
+                    unit: Unit::Plain,
+                    log: false,
+                    body: Body::Lines(series),
+                    observed: Vec::new(),
+                });
+            }
+            spec.legend = vec![LegendItem::Heading("At each period's end".into())];
+            for ((_, label), style) in DECISION_METRICS.iter().zip(styles) {
+                spec.legend.push(LegendItem::Line {
+                    label: (*label).into(),
+                    style,
+                    band: banded_any,
+                });
+            }
+            spec.cols = firms.len().clamp(1, 3);
+        } else {
+            for (metric, label) in DECISION_METRICS.iter().take(2) {
+                for firm in &firms {
+                    let mut series = Vec::new();
+                    for r in 0..self.runs.len() {
+                        let band = self.banded(r, "firm", firm, metric);
+                        banded_any |= band;
+                        series.push(Series {
+                            style: run_style(r),
+                            points: self
+                                .points(r, "firm", firm, metric, Read::Level(1.0))
+                                .unwrap_or_default(),
+                            band,
+                            stacked: false,
+                            key: SeriesRef::of("firm", firm, metric, Read::Level(1.0)),
+                        });
+                    }
+                    spec.panels.push(Panel {
+                        title: Some(format!("{firm}: {label}")),
+                        y_title: "chips (at the period's end)".into(),
+                        unit: Unit::Plain,
+                        log: false,
+                        body: Body::Lines(series),
+                        observed: Vec::new(),
+                    });
+                }
+            }
+            spec.legend = self.run_legend(banded_any);
+            spec.cols = firms.len().max(1);
+        }
+        spec.notes.insert(
+            0,
+            "Leases are signed in offshore markets and orders placed from domestic output at each \
+             firm's review when its work waits (decisions.csv lists every decision). Lines: means \
+             across replications; bands: 5th to 95th percentile."
+                .into(),
+        );
+        self.finish_legend(&mut spec);
+        Some(spec)
     }
 
     fn sites(&self) -> Spec {
