@@ -165,6 +165,14 @@ pub struct SitePeriod {
     pub lease_chips_ended: u64,
     /// Of this site's steady supply, chips that went to firms' domestic orders instead.
     pub chips_to_orders: u64,
+    /// Chips of the lots leased here and online at the end of the period.
+    pub lease_chips_active: u64,
+    /// What those lots cost per hour at the end of the period (chips x their price), USD.
+    pub lease_usd_per_hour: f64,
+    /// Share of the site's market's open capacity every tenant holds at the end of the period.
+    pub market_held_share: f64,
+    /// Whether the site leases in a market (the two figures above mean something).
+    pub in_market: bool,
     /// Waits from arrival to first start of jobs that started here, hours.
     pub wait_hours: Histogram,
     /// Arrival-to-completion times of jobs completed here, hours, by kind.

@@ -279,6 +279,28 @@ fn the_market_room_binds_and_prices_rise_as_it_tightens() {
     }
     // The tight market's last lot cost more than the loose market's first.
     assert!(signed.last().unwrap().usd_per_chip_hour > 2.0);
+    // The site's price and tightness at the year's end, as timeseries.csv reports them, follow
+    // from the decisions: the chip-weighted mean price of the lots still held at their latest
+    // price, and the share the last decision left.
+    let mut lots: std::collections::BTreeMap<u32, (u64, f64)> = Default::default();
+    for d in &m.decisions {
+        match d.action {
+            LeaseAction::Sign | LeaseAction::Renew => {
+                lots.insert(d.lot, (d.chips, d.usd_per_chip_hour));
+            }
+            _ => {
+                lots.remove(&d.lot);
+            }
+        }
+    }
+    let chips_held: u64 = lots.values().map(|l| l.0).sum();
+    let usd: f64 = lots.values().map(|l| l.0 as f64 * l.1).sum();
+    let end = &m.site[site_index(&sc, "my-acme")][11];
+    assert!(end.in_market);
+    assert_eq!(end.lease_chips_active, chips_held);
+    assert!((end.lease_usd_per_hour - usd).abs() < 1e-9 * usd);
+    let last = m.decisions.last().unwrap();
+    assert!((end.market_held_share - last.market_held_share).abs() < 1e-12);
 }
 
 #[test]

@@ -670,6 +670,18 @@ impl CapacityModel<'_> {
 
     /// Stocks at the end of period `p`.
     pub(super) fn record_lease_stocks(&mut self, p: usize) {
+        let end = self.periods.bounds[p + 1];
+        for s in 0..self.world.sites.len() {
+            let Some(m) = self.site_market(SiteId(s as u32)) else {
+                continue;
+            };
+            let share = self.held_share(m, end, 0.0);
+            let row = &mut self.metrics.site[s][p];
+            row.lease_chips_active = self.leasing.site_chips[s];
+            row.lease_usd_per_hour = self.leasing.site_usd_per_hour[s];
+            row.market_held_share = share;
+            row.in_market = true;
+        }
         for f in 0..self.leasing.firm_held.len() {
             let row = &mut self.metrics.firm[f][p];
             row.lease_chips_held = self.leasing.firm_held[f];
