@@ -877,6 +877,7 @@ pub(crate) fn validate(
         cx.owner.set(None);
         firms.push(firm(&cx, i, name, f, &sites, &mut prov)?);
     }
+    planning_fits(&firms, &sites)?;
     let mut policies = Vec::with_capacity(raw.policy.len());
     let mut policy_dates = Vec::with_capacity(raw.policy.len());
     let mut seen = BTreeSet::new();
@@ -1594,6 +1595,80 @@ fn firm(
         workloads,
         planning,
     })
+}
+
+/// Planning that could never do anything is a mistake in the file: a market site its tenant does
+/// not list (its lots would stand idle), a firm that plans but has nothing to lease or order, a lot
+/// larger than the firm may hold.
+fn planning_fits(firms: &[Firm], sites: &[Site]) -> R<()> {
+    for site in sites {
+        if let Pricing::Contract {
+            tenant,
+            market: Some(_),
+            ..
+        } = site.pricing
+        {
+            let firm = &firms[tenant.0 as usize];
+            let id = sites
+                .iter()
+                .position(|s| s.name == site.name)
+                .expect("listed");
+            if !firm.sites.contains(&SiteId(id as u32)) {
+                return Err(P::root("sites").k(&site.name).k("tenant").value(
+                    format!(
+                        "site '{}' leases in a market for '{}', which does not list it",
+                        site.name, firm.name
+                    ),
+                    format!(
+                        "add \"{}\" to [firms.{}] sites (its lots would stand idle otherwise), \
+                         or remove market",
+                        site.name,
+                        fmt_key(&firm.name)
+                    ),
+                ));
+            }
+        }
+    }
+    for firm in firms {
+        let Some(pl) = firm.planning else { continue };
+        let path = P::root("firms").k(&firm.name).k("planning");
+        let leases = firm.sites.iter().any(|s| {
+            matches!(
+                sites[s.0 as usize].pricing,
+                Pricing::Contract {
+                    market: Some(_),
+                    ..
+                }
+            )
+        });
+        let orders = pl.order_share > 0.0
+            && firm.sites.iter().any(|s| {
+                let site = &sites[s.0 as usize];
+                site.supply.is_some()
+                    && site.jurisdiction == firm.headquarters
+                    && matches!(site.pricing, Pricing::Owned { owner: Some(o), .. } if firms[o.0 as usize].name == firm.name)
+            });
+        if !leases && !orders {
+            return Err(path.key(
+                format!(
+                    "firm '{}' plans, but has nothing to lease or order",
+                    firm.name
+                ),
+                "list a contracted site with market = \"...\" among its sites, or set \
+                 order_share above 0 with an owned, supplied site at home; or remove planning",
+            ));
+        }
+        if leases && pl.block_chips > pl.max_leased_chips {
+            return Err(path.k("block_chips").value(
+                format!(
+                    "a lot of {} chips is more than the {} the firm may hold (max_leased_chips)",
+                    pl.block_chips, pl.max_leased_chips
+                ),
+                "make block_chips at most max_leased_chips, or raise max_leased_chips",
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `[firms.<name>.planning]`.

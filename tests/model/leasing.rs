@@ -351,6 +351,21 @@ fn a_market_site_refuses_what_does_not_fit_a_lease() {
             base.replace("block_chips = 1024", "block_chips = 0"),
             "block_chips must be at least 1",
         ),
+        (
+            base.replace("sites = [\"home\", \"my-acme\"]", "sites = [\"home\"]"),
+            "leases in a market for 'acme', which does not list it",
+        ),
+        (
+            base.replace("block_chips = 1024", "block_chips = 100000"),
+            "more than the 65536 the firm may hold",
+        ),
+        (
+            base.replace(
+                "market = \"my\"\n",
+                "deliveries = [{ date = 2025-01-01, chips = 1024 }]\n",
+            ),
+            "plans, but has nothing to lease or order",
+        ),
     ];
     for (toml, want) in cases {
         let err = capsim::scenario::load_str(&toml, "t.toml", None)
