@@ -14,6 +14,8 @@
 
 use crate::engine::{SimDuration, SimTime};
 
+use super::{Firm, FirmId, Pricing, Site, SiteId};
+
 /// Index of a market in [`crate::model::World::markets`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MarketId(pub u32);
@@ -95,4 +97,24 @@ pub struct Planning {
     /// The longest it waits for ordered chips: an order is at most what its share of output can
     /// deliver in this time.
     pub max_wait: SimDuration,
+}
+
+/// The sites firm `f` may order domestic chips for: its own sites (`owner` = the firm) in its home
+/// country with a steady supply, when it plans with an `order_share` above 0 (see
+/// `model/sim/orders.rs`).
+pub fn order_sites(firms: &[Firm], sites: &[Site], f: usize) -> Vec<SiteId> {
+    let firm = &firms[f];
+    if firm.planning.is_none_or(|p| p.order_share <= 0.0) {
+        return Vec::new();
+    }
+    firm.sites
+        .iter()
+        .copied()
+        .filter(|&s| {
+            let site = &sites[s.0 as usize];
+            matches!(site.pricing, Pricing::Owned { owner: Some(o), .. } if o == FirmId(f as u32))
+                && site.supply.is_some()
+                && site.jurisdiction == firm.headquarters
+        })
+        .collect()
 }

@@ -15,7 +15,7 @@ pub mod workload;
 
 pub use chip::{Chip, ChipId};
 pub use firm::{Firm, FirmId, PlacementStrategy};
-pub use market::{CapacityStep, Market, MarketId, Planning};
+pub use market::{order_sites, CapacityStep, Market, MarketId, Planning};
 pub use policy::{Phase, Policy, Rule, RuleKind, Timeline};
 pub use site::{Delivery, LeasePrice, Operator, Pricing, Site, SiteId, Supply};
 pub use workload::{

@@ -1629,7 +1629,7 @@ fn planning_fits(firms: &[Firm], sites: &[Site]) -> R<()> {
             }
         }
     }
-    for firm in firms {
+    for (f, firm) in firms.iter().enumerate() {
         let Some(pl) = firm.planning else { continue };
         let path = P::root("firms").k(&firm.name).k("planning");
         let leases = firm.sites.iter().any(|s| {
@@ -1641,13 +1641,7 @@ fn planning_fits(firms: &[Firm], sites: &[Site]) -> R<()> {
                 }
             )
         });
-        let orders = pl.order_share > 0.0
-            && firm.sites.iter().any(|s| {
-                let site = &sites[s.0 as usize];
-                site.supply.is_some()
-                    && site.jurisdiction == firm.headquarters
-                    && matches!(site.pricing, Pricing::Owned { owner: Some(o), .. } if firms[o.0 as usize].name == firm.name)
-            });
+        let orders = !model::order_sites(firms, sites, f).is_empty();
         if !leases && !orders {
             return Err(path.key(
                 format!(

@@ -114,7 +114,7 @@ impl Leasing {
             .enumerate()
             .map(|(i, _)| {
                 let mut v = firm_market_sites[i].clone();
-                v.extend(super::orders::order_sites(world, i));
+                v.extend(super::super::order_sites(&world.firms, &world.sites, i));
                 v.sort_unstable();
                 v
             })

@@ -22,7 +22,7 @@ use crate::engine::{Context, SimTime};
 use crate::metrics::{Decision, LeaseAction};
 
 use super::super::policy::Phase;
-use super::super::{FirmId, Planning, Pricing, SiteId, World};
+use super::super::{FirmId, Planning, SiteId, World};
 use super::{CapacityModel, Ev};
 
 /// Daily lots in a (365.25-day) year, as in supply.rs.
@@ -57,24 +57,6 @@ impl Orders {
             ..Orders::default()
         }
     }
-}
-
-/// The sites firm `f` may order chips for (see the module docs).
-pub(super) fn order_sites(world: &World, f: usize) -> Vec<SiteId> {
-    let firm = &world.firms[f];
-    if firm.planning.is_none_or(|p| p.order_share <= 0.0) {
-        return Vec::new();
-    }
-    firm.sites
-        .iter()
-        .copied()
-        .filter(|&s| {
-            let site = &world.sites[s.0 as usize];
-            matches!(site.pricing, Pricing::Owned { owner: Some(o), .. } if o.0 as usize == f)
-                && site.supply.is_some()
-                && site.jurisdiction == firm.headquarters
-        })
-        .collect()
 }
 
 impl CapacityModel<'_> {

@@ -1281,36 +1281,13 @@ impl<'a> Ctx<'a> {
             }
             spec.cols = 1;
         } else {
-            let mut banded_any = false;
-            for (metric, where_) in [
+            let names: Vec<String> = firms.iter().map(|(n, _)| n.clone()).collect();
+            let metrics = [
                 ("compute_abroad_pflop_days", "abroad"),
                 ("compute_home_pflop_days", "at home"),
-            ] {
-                for (firm, _) in &firms {
-                    let mut series = Vec::new();
-                    for r in 0..self.runs.len() {
-                        let band = self.banded(r, "firm", firm, metric);
-                        banded_any |= band;
-                        series.push(Series {
-                            style: run_style(r),
-                            points: self
-                                .points(r, "firm", firm, metric, Read::PerDay)
-                                .unwrap_or_default(),
-                            band,
-                            stacked: false,
-                            key: SeriesRef::of("firm", firm, metric, Read::PerDay),
-                        });
-                    }
-                    spec.panels.push(Panel {
-                        title: Some(format!("{firm}: {where_}")),
-                        y_title: y_title.clone(),
-                        unit: Unit::Plain,
-                        log: false,
-                        body: Body::Lines(series),
-                        observed: Vec::new(),
-                    });
-                }
-            }
+            ];
+            let banded_any =
+                self.overlaid_firm_panels(&mut spec, &names, &metrics, Read::PerDay, &y_title);
             spec.legend = self.run_legend(banded_any);
             spec.cols = firms.len().max(1);
         }
@@ -1326,6 +1303,46 @@ impl<'a> Ctx<'a> {
         }
         self.finish_legend(&mut spec);
         spec
+    }
+
+    /// For a comparison: a panel per (metric, firm), in that order, each with every run's series
+    /// overlaid, titled "firm: label"; whether any series has a band.
+    fn overlaid_firm_panels(
+        &self,
+        spec: &mut Spec,
+        firms: &[String],
+        metrics: &[(&str, &str)],
+        read: Read,
+        y_title: &str,
+    ) -> bool {
+        let mut banded_any = false;
+        for (metric, label) in metrics {
+            for firm in firms {
+                let mut series = Vec::new();
+                for r in 0..self.runs.len() {
+                    let band = self.banded(r, "firm", firm, metric);
+                    banded_any |= band;
+                    series.push(Series {
+                        style: run_style(r),
+                        points: self
+                            .points(r, "firm", firm, metric, read)
+                            .unwrap_or_default(),
+                        band,
+                        stacked: false,
+                        key: SeriesRef::of("firm", firm, metric, read),
+                    });
+                }
+                spec.panels.push(Panel {
+                    title: Some(format!("{firm}: {label}")),
+                    y_title: y_title.to_string(),
+                    unit: Unit::Plain,
+                    log: false,
+                    body: Body::Lines(series),
+                    observed: Vec::new(),
+                });
+            }
+        }
+        banded_any
     }
 
     /// What firms' planning decided, per firm that leased or ordered: chips held under lease,
@@ -1410,32 +1427,13 @@ impl<'a> Ctx<'a> {
             }
             spec.cols = firms.len().clamp(1, 3);
         } else {
-            for (metric, label) in DECISION_METRICS.iter().take(2) {
-                for firm in &firms {
-                    let mut series = Vec::new();
-                    for r in 0..self.runs.len() {
-                        let band = self.banded(r, "firm", firm, metric);
-                        banded_any |= band;
-                        series.push(Series {
-                            style: run_style(r),
-                            points: self
-                                .points(r, "firm", firm, metric, Read::Level(1.0))
-                                .unwrap_or_default(),
-                            band,
-                            stacked: false,
-                            key: SeriesRef::of("firm", firm, metric, Read::Level(1.0)),
-                        });
-                    }
-                    spec.panels.push(Panel {
-                        title: Some(format!("{firm}: {label}")),
-                        y_title: "chips (at the period's end)".into(),
-                        unit: Unit::Plain,
-                        log: false,
-                        body: Body::Lines(series),
-                        observed: Vec::new(),
-                    });
-                }
-            }
+            banded_any = self.overlaid_firm_panels(
+                &mut spec,
+                &firms,
+                &DECISION_METRICS[..2],
+                Read::Level(1.0),
+                "chips (at the period's end)",
+            );
             spec.legend = self.run_legend(banded_any);
             spec.cols = firms.len().max(1);
         }
