@@ -16,9 +16,10 @@
 //!   median per-round ratio of time per event (k = 10 and 100 against k = 1) by wall time and by
 //!   thread CPU time, which a shared machine's drifting load moves far less than the ratio of two
 //!   groups measured a minute apart.
-//! - `national/{national,slice-2025}`: one replication of the embedded (national) baseline and of
-//!   the 2025 slice baseline, side by side, in events per second (target: a national replication
-//!   at or under 1 s).
+//! - `national/{national,no-decisions,slice-2025}`: one replication of the embedded (national)
+//!   baseline, of the same with no firm planning (no reviews, leases, orders or purchases), and of
+//!   the 2025 slice baseline, side by side, in events per second (targets: a national replication
+//!   at or under 1 s; with decisions within 2x of without).
 //! - `sweep/{threads}`: a 3-point sweep (plus the baseline point) of 16 replications each: 64
 //!   (point, replication) pairs, headline numbers only.
 //!
@@ -65,6 +66,17 @@ fn slice_2025() -> scenario::Scenario {
     scenario::load_file(&path).expect("the 2025 slice fixture loads")
 }
 
+/// The national baseline with no firm planning: no reviews, leases, orders or purchases (the
+/// market sites hold only their listed past leases). Issue 12's target: a national replication
+/// with decisions within 2x of this one.
+fn without_decisions() -> scenario::Scenario {
+    let mut sc = scenario::baseline().expect("the embedded baseline loads");
+    for f in &mut sc.world.firms {
+        f.planning = None;
+    }
+    sc
+}
+
 fn national(c: &mut Criterion) {
     let mut g = c.benchmark_group("national");
     g.sample_size(10)
@@ -75,6 +87,7 @@ fn national(c: &mut Criterion) {
             "national",
             scenario::baseline().expect("the embedded baseline loads"),
         ),
+        ("no-decisions", without_decisions()),
         ("slice-2025", slice_2025()),
     ] {
         let periods = Periods::new(sc.start_date, sc.end_date, PeriodKind::Month);

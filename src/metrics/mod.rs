@@ -258,6 +258,17 @@ pub struct FirmPeriod {
     pub order_chips_delivered: u64,
     /// Chips ordered and not yet arrived at the end of the period.
     pub order_chips_open: u64,
+    /// Foreign chips the firm bought under licence (import orders placed).
+    pub import_chips_placed: u64,
+    /// Smuggled chips the firm bought (grey orders placed).
+    pub grey_chips_placed: u64,
+    /// Smuggled chips seized on the way to the firm.
+    pub grey_chips_seized: u64,
+    /// Import and grey chips bought and not yet arrived at the end of the period.
+    pub procured_chips_open: u64,
+    /// Planned capacity rules refused the firm and it has not replaced, at the end of the period,
+    /// effective PFLOP/s.
+    pub plan_gap_pflops: f64,
     /// Training and fine-tuning jobs that arrived.
     pub jobs_arrived: u64,
     /// Jobs completed, by kind.
@@ -365,7 +376,70 @@ pub struct JobRecord {
     pub outcome: JobOutcome,
 }
 
-/// What a firm decided about a lease.
+/// A way to acquire capacity (see `model/procurement.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Channel {
+    /// Leased abroad in a market.
+    Lease,
+    /// Domestic chips ordered from national output.
+    Domestic,
+    /// Foreign chips imported under licence.
+    Import,
+    /// Foreign chips smuggled.
+    Grey,
+}
+
+impl Channel {
+    /// Name used in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Lease => "lease",
+            Channel::Domestic => "domestic",
+            Channel::Import => "import",
+            Channel::Grey => "grey",
+        }
+    }
+}
+
+/// Why a review took or passed an option (empty for decisions that are not a review's).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Why {
+    /// Not a review's choice (a renewal, a release, a listed lease, a lot a rule ended...).
+    None,
+    /// Taken: the cheapest option left, with room for some of the need.
+    Cheapest,
+    /// Passed: cheaper options already covered the need.
+    NeedMet,
+    /// Passed: rules in force forbid new work there (a lease ban).
+    RulesForbid,
+    /// Passed: rules in force stop deliveries of the chip there (an export ban).
+    Banned,
+    /// Passed: the channel is not open on this date.
+    Closed,
+    /// Passed: no room for a whole lot (the market's open room, the firm's lease cap, a cap on
+    /// deliveries or the site's power cap).
+    NoRoom,
+    /// Passed: the output or channel cannot deliver a whole lot within the firm's `max_wait`.
+    TooSlow,
+}
+
+impl Why {
+    /// Name used in outputs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Why::None => "",
+            Why::Cheapest => "cheapest",
+            Why::NeedMet => "need_met",
+            Why::RulesForbid => "rules_forbid",
+            Why::Banned => "banned",
+            Why::Closed => "closed",
+            Why::NoRoom => "no_room",
+            Why::TooSlow => "too_slow",
+        }
+    }
+}
+
+/// What a firm decided about its capacity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LeaseAction {
     /// A new lot signed at a review (online after the lead time).
@@ -383,6 +457,14 @@ pub enum LeaseAction {
     /// A lot, or the part of it that did not fit, refused when it came online by a rule on
     /// deliveries (an export ban, a cap, the site's power cap) or one that makes its tenant leave.
     Refused,
+    /// An import of foreign chips under licence (`lot` numbers the purchase).
+    Import,
+    /// A grey-market purchase of smuggled chips (`lot` numbers the purchase).
+    Grey,
+    /// A grey-market purchase seized on the way: paid, never delivered.
+    Seized,
+    /// An option a review weighed and did not take (`why` says why).
+    Pass,
 }
 
 impl LeaseAction {
@@ -396,6 +478,10 @@ impl LeaseAction {
             LeaseAction::EndedByRule => "ended_by_rule",
             LeaseAction::Order => "order",
             LeaseAction::Refused => "refused",
+            LeaseAction::Import => "import",
+            LeaseAction::Grey => "grey",
+            LeaseAction::Seized => "seized",
+            LeaseAction::Pass => "pass",
         }
     }
 }
@@ -421,8 +507,22 @@ pub struct Decision {
     pub usd_per_chip_hour: f64,
     /// The firm's unmet need when it decided, chips (0 where not a review).
     pub need_chips: u64,
-    /// Share of the market's open capacity held after the decision.
+    /// Share of the market's open capacity held after the decision (for an order: the share of
+    /// what the output can deliver in time that the firm's orders take).
     pub market_held_share: f64,
+    /// The channel of the option.
+    pub channel: Channel,
+    /// At a review, the option's rank by cost (1 = cheapest); 0 otherwise.
+    pub rank: u32,
+    /// At a review, the option's cost per useful PFLOP-day as ranked (its price per chip-hour x 24
+    /// over the chip's effective PFLOP/s, times the firm's preference and risk factors), USD; 0
+    /// otherwise.
+    pub usd_per_pflop_day: f64,
+    /// At a review, the planned capacity rules had refused and the firm had not yet replaced,
+    /// effective PFLOP/s; 0 otherwise.
+    pub gap_pflops: f64,
+    /// Why a review took or passed the option.
+    pub why: Why,
 }
 
 /// Job counts at the end of a run: the conservation ledger.

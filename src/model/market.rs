@@ -94,9 +94,22 @@ pub struct Planning {
     pub order_share: f64,
     /// From allocation out of national output to the chips at its site.
     pub order_lead: SimDuration,
-    /// The longest it waits for ordered chips: an order is at most what its share of output can
-    /// deliver in this time.
+    /// The longest it waits for ordered chips: an order is at most what its share of output (or
+    /// an import or grey channel) can deliver in this time.
     pub max_wait: SimDuration,
+    /// How much a chance of losing an option's chips weighs on its cost: the cost per useful
+    /// FLOP is multiplied by `1 + risk_aversion x chance` (0: risk-neutral; the expected loss of
+    /// grey lots is priced in either way).
+    pub risk_aversion: f64,
+    /// The chance the firm gives a lease ban within a year (what it expects of future rules):
+    /// the chance of losing a lease option.
+    pub lease_ban_risk: f64,
+    /// Whether planned chips that rules refuse (deliveries to its own sites) join its need: the
+    /// firm then replaces what a rule took from its plan (see `model/sim/leasing.rs`).
+    pub replace_refused: bool,
+    /// How much dearer capacity abroad must be cheaper to be chosen: options abroad cost
+    /// `1 + home_premium` times their price per useful FLOP (0: no preference).
+    pub home_premium: f64,
 }
 
 /// The sites firm `f` may order domestic chips for: its own sites (`owner` = the firm) in its home

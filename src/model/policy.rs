@@ -96,6 +96,16 @@ pub enum Rule {
         /// Multiplier on the supply rate (0..).
         factor: f64,
     },
+    /// Grey-market lots (of `chip`, or of any) bound for `to` are seized with chance `seizure`
+    /// (enforcement raised or lowered; the highest rule in force wins over a site's own chance).
+    GreyEnforcement {
+        /// Jurisdiction the smuggled chips are bound for.
+        to: String,
+        /// Only this chip, or all chips when `None`.
+        chip: Option<String>,
+        /// Chance a lot is seized (0..1).
+        seizure: f64,
+    },
 }
 
 impl Rule {
@@ -139,6 +149,11 @@ impl Rule {
                 share * 100.0
             ),
             Rule::SupplyShock { chip, factor } => format!("supply shock: {chip} supply x{factor}"),
+            Rule::GreyEnforcement { to, chip, seizure } => format!(
+                "grey enforcement: {:.0}% of smuggled {} to {to} seized",
+                seizure * 100.0,
+                chip_or_all(chip)
+            ),
         }
     }
 
@@ -153,6 +168,7 @@ impl Rule {
             Rule::PermitDelay { .. } => RuleKind::PermitDelay,
             Rule::DomesticMandate { .. } => RuleKind::DomesticMandate,
             Rule::SupplyShock { .. } => RuleKind::SupplyShock,
+            Rule::GreyEnforcement { .. } => RuleKind::GreyEnforcement,
         }
     }
 
@@ -184,11 +200,13 @@ pub enum RuleKind {
     DomesticMandate,
     /// [`Rule::SupplyShock`].
     SupplyShock,
+    /// [`Rule::GreyEnforcement`].
+    GreyEnforcement,
 }
 
 impl RuleKind {
     /// Every kind, in the order of the format (a unit test checks that none is missing).
-    pub const ALL: [RuleKind; 8] = [
+    pub const ALL: [RuleKind; 9] = [
         RuleKind::ExportBan,
         RuleKind::LicenceFee,
         RuleKind::LeaseBan,
@@ -197,6 +215,7 @@ impl RuleKind {
         RuleKind::PermitDelay,
         RuleKind::DomesticMandate,
         RuleKind::SupplyShock,
+        RuleKind::GreyEnforcement,
     ];
 
     /// The name of every kind, in the order of [`RuleKind::ALL`] (for help texts, and for serde's
@@ -222,6 +241,7 @@ impl RuleKind {
             RuleKind::PermitDelay => "permit_delay",
             RuleKind::DomesticMandate => "domestic_mandate",
             RuleKind::SupplyShock => "supply_shock",
+            RuleKind::GreyEnforcement => "grey_enforcement",
         }
     }
 
@@ -337,7 +357,8 @@ impl Timeline {
                 | Rule::ChipCap { .. }
                 | Rule::PermitDelay { .. }
                 | Rule::DomesticMandate { .. }
-                | Rule::SupplyShock { .. } => true,
+                | Rule::SupplyShock { .. }
+                | Rule::GreyEnforcement { .. } => true,
             }
         })
     }
@@ -365,7 +386,8 @@ impl Timeline {
                 | Rule::ChipCap { .. }
                 | Rule::PermitDelay { .. }
                 | Rule::DomesticMandate { .. }
-                | Rule::SupplyShock { .. } => 1.0,
+                | Rule::SupplyShock { .. }
+                | Rule::GreyEnforcement { .. } => 1.0,
             })
             .product()
     }
@@ -389,9 +411,38 @@ impl Timeline {
                 | Rule::DataResidency { .. }
                 | Rule::ChipCap { .. }
                 | Rule::PermitDelay { .. }
-                | Rule::DomesticMandate { .. } => 1.0,
+                | Rule::DomesticMandate { .. }
+                | Rule::GreyEnforcement { .. } => 1.0,
             })
             .product()
+    }
+
+    /// The chance that a grey-market lot of `chip` bound for `site` is seized at `t`: the highest
+    /// of the enforcement rules in force that reach it, else `own` (the channel's own chance).
+    pub fn seizure(&self, site: &Site, chip: &Chip, t: SimTime, own: f64) -> f64 {
+        let mut ruled: Option<f64> = None;
+        for p in self.policies.iter().filter(|p| p.in_force(t)) {
+            match &p.rule {
+                Rule::GreyEnforcement {
+                    to,
+                    chip: c,
+                    seizure,
+                } => {
+                    if *to == site.jurisdiction && c.as_ref().is_none_or(|c| *c == chip.name) {
+                        ruled = Some(ruled.map_or(*seizure, |r: f64| r.max(*seizure)));
+                    }
+                }
+                Rule::ExportBan { .. }
+                | Rule::LicenceFee { .. }
+                | Rule::LeaseBan { .. }
+                | Rule::DataResidency { .. }
+                | Rule::ChipCap { .. }
+                | Rule::PermitDelay { .. }
+                | Rule::DomesticMandate { .. }
+                | Rule::SupplyShock { .. } => {}
+            }
+        }
+        ruled.unwrap_or(own)
     }
 
     /// What happens to `chips` chips arriving at `site` at `t`.
@@ -451,7 +502,8 @@ impl Timeline {
                 | Rule::LeaseBan { .. }
                 | Rule::DataResidency { .. }
                 | Rule::DomesticMandate { .. }
-                | Rule::SupplyShock { .. } => {}
+                | Rule::SupplyShock { .. }
+                | Rule::GreyEnforcement { .. } => {}
             }
         }
         DeliveryVerdict::Deliver { max_chips }
@@ -473,7 +525,8 @@ impl Timeline {
                 | Rule::DataResidency { .. }
                 | Rule::ChipCap { .. }
                 | Rule::PermitDelay { .. }
-                | Rule::SupplyShock { .. } => None,
+                | Rule::SupplyShock { .. }
+                | Rule::GreyEnforcement { .. } => None,
             })
             .fold(0.0, f64::max)
     }

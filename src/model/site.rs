@@ -130,6 +130,8 @@ pub struct Site {
     pub deliveries: Vec<Delivery>,
     /// Steady supply, if any.
     pub supply: Option<Supply>,
+    /// How its owner buys more chips from abroad (import or grey market), if it may.
+    pub procurement: Option<super::procurement::Procurement>,
     /// The lease index by date (leased and contracted sites), in order of date.
     pub lease_prices: Vec<LeasePrice>,
 }

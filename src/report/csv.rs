@@ -267,13 +267,22 @@ pub const DECISIONS_COLUMNS: &[&str] = &[
     "usd_per_chip_hour",
     "need_chips",
     "market_held_share",
+    "channel",
+    "rank",
+    "usd_per_pflop_day",
+    "gap_pflops",
+    "why",
 ];
 
-/// `decisions.csv`: one row per (replication, lease decision) in time order: leases signed at a
-/// firm's review (with the unmet need that prompted them), past leases the scenario lists, renewals
-/// and releases at the end of a term, and leases a rule ended. `usd_per_chip_hour` is the lot's
-/// price from then on (0 once it has ended); `market_held_share` is the share of the market's open
-/// capacity every tenant holds after the decision.
+/// `decisions.csv`: one row per (replication, decision) in time order. At a firm's review, one row
+/// per option it weighed (a lease at each market site, a domestic order, an import, a grey
+/// purchase), ranked by cost per useful PFLOP-day (`rank`, `usd_per_pflop_day`), with the need
+/// (`need_chips`: waiting gangs; `gap_pflops`: planned capacity rules refused) and what it did:
+/// `sign`, `order`, `import`, `grey`, or `pass` with `why`. Besides: past leases the scenario
+/// lists, renewals and releases at the end of a term, leases a rule ended, lots refused on
+/// arrival, and grey lots seized. `usd_per_chip_hour` is the lot's price from then on (0 once it
+/// has ended); `market_held_share` is the share of the market's open capacity every tenant holds
+/// after the decision.
 pub fn decisions(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
     let start = periods.starts.first().copied().unwrap_or_default();
     let mut w = writer();
@@ -302,6 +311,11 @@ pub fn decisions(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u
                 float(d.usd_per_chip_hour),
                 d.need_chips.to_string(),
                 float(d.market_held_share),
+                d.channel.as_str().to_string(),
+                d.rank.to_string(),
+                float(d.usd_per_pflop_day),
+                float(d.gap_pflops),
+                d.why.as_str().to_string(),
             ])
             .expect("in memory");
         }

@@ -66,6 +66,7 @@ pub const SITE_KEYS: &[&str] = &[
     "deliveries",
     "supply",
     "market",
+    "procurement",
     "source",
 ];
 
@@ -89,6 +90,10 @@ pub const PLANNING_KEYS: &[&str] = &[
     "order_share",
     "order_lead_days",
     "max_wait_days",
+    "risk_aversion",
+    "lease_ban_risk",
+    "home_premium",
+    "replace_refused",
     "source",
 ];
 
@@ -348,7 +353,29 @@ pub struct RawSite {
     pub deliveries: Vec<RawDelivery>,
     pub supply: Option<RawSupply>,
     pub market: Option<String>,
+    pub procurement: Option<RawProcurement>,
     pub source: Option<RawSource>,
+}
+
+/// `procurement = { channel, chips_per_year, lead_days, from, until, premium, seizure }`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProcurement {
+    pub channel: RawChannel,
+    pub chips_per_year: RawQuantity,
+    pub lead_days: RawQuantity,
+    pub from: Option<RawDate>,
+    pub until: Option<RawDate>,
+    pub premium: Option<RawQuantity>,
+    pub seizure: Option<RawQuantity>,
+}
+
+/// `channel = "import" | "grey"`.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RawChannel {
+    Import,
+    Grey,
 }
 
 /// One `{ from, usd_per_chip_hour }` of `lease_prices`.
@@ -410,6 +437,10 @@ pub struct RawPlanning {
     pub order_share: Option<f64>,
     pub order_lead_days: Option<f64>,
     pub max_wait_days: Option<f64>,
+    pub risk_aversion: Option<f64>,
+    pub lease_ban_risk: Option<f64>,
+    pub home_premium: Option<f64>,
+    pub replace_refused: Option<bool>,
     pub source: Option<RawSource>,
 }
 
@@ -620,6 +651,7 @@ impl RawRuleKind {
             RuleKind::PermitDelay => (&["through", "delay_days"], &["chip"]),
             RuleKind::DomesticMandate => (&["firms_headquartered_in", "inference_share"], &[]),
             RuleKind::SupplyShock => (&["chip", "factor"], &[]),
+            RuleKind::GreyEnforcement => (&["to", "seizure"], &["chip"]),
         }
     }
 
@@ -651,11 +683,12 @@ pub struct RawPolicy {
     pub delay_days: Option<RawQuantity>,
     pub inference_share: Option<RawQuantity>,
     pub factor: Option<RawQuantity>,
+    pub seizure: Option<RawQuantity>,
 }
 
 impl RawPolicy {
     /// `(key, present)` for every rule-specific key.
-    pub fn rule_keys(&self) -> [(&'static str, bool); 12] {
+    pub fn rule_keys(&self) -> [(&'static str, bool); 13] {
         [
             ("chip", self.chip.is_some()),
             ("to", self.to.is_some()),
@@ -672,6 +705,7 @@ impl RawPolicy {
             ("delay_days", self.delay_days.is_some()),
             ("inference_share", self.inference_share.is_some()),
             ("factor", self.factor.is_some()),
+            ("seizure", self.seizure.is_some()),
         ]
     }
 }

@@ -51,7 +51,11 @@ pub(crate) enum SiteFigure {
     MtbfHours,
     RepairHours,
     PowerCapMw,
+    /// A steady supply's, or a procurement channel's, chips a year (a site has one or the other).
     SupplyChipsPerYear,
+    ProcurementLeadDays,
+    ProcurementPremium,
+    ProcurementSeizure,
 }
 
 /// A figure of a workload.
@@ -76,6 +80,7 @@ pub(crate) enum PolicyFigure {
     DelayDays,
     InferenceShare,
     Factor,
+    Seizure,
 }
 
 /// One figure of the world, by owner and name.
@@ -119,6 +124,9 @@ impl Figure {
                     "repair_hours" => SiteFigure::RepairHours,
                     "power_cap_mw" => SiteFigure::PowerCapMw,
                     "chips_per_year" => SiteFigure::SupplyChipsPerYear,
+                    "lead_days" => SiteFigure::ProcurementLeadDays,
+                    "premium" => SiteFigure::ProcurementPremium,
+                    "seizure" => SiteFigure::ProcurementSeizure,
                     _ => return None,
                 },
             ),
@@ -146,6 +154,7 @@ impl Figure {
                     "delay_days" => PolicyFigure::DelayDays,
                     "inference_share" => PolicyFigure::InferenceShare,
                     "factor" => PolicyFigure::Factor,
+                    "seizure" => PolicyFigure::Seizure,
                     _ => return None,
                 },
             ),
@@ -297,9 +306,25 @@ fn set(world: &mut model::World, slot: &Slot, value: Value) -> Result<(), String
                 SiteFigure::MtbfHours => site.mtbf_hours = v,
                 SiteFigure::RepairHours => site.repair_hours = v,
                 SiteFigure::PowerCapMw => site.power_cap_mw = Some(v),
-                SiteFigure::SupplyChipsPerYear => {
-                    let supply = site.supply.as_mut().ok_or(format!("supply at site {i}"))?;
-                    supply.chips_per_year = v;
+                SiteFigure::SupplyChipsPerYear => match (&mut site.supply, &mut site.procurement) {
+                    (Some(supply), _) => supply.chips_per_year = v,
+                    (None, Some(pr)) => pr.chips_per_year = v,
+                    (None, None) => return Err(format!("supply at site {i}")),
+                },
+                SiteFigure::ProcurementLeadDays
+                | SiteFigure::ProcurementPremium
+                | SiteFigure::ProcurementSeizure => {
+                    let pr = site
+                        .procurement
+                        .as_mut()
+                        .ok_or(format!("procurement at site {i}"))?;
+                    match figure {
+                        SiteFigure::ProcurementLeadDays => {
+                            pr.lead = SimDuration::from_secs_f64(v * 86_400.0)
+                        }
+                        SiteFigure::ProcurementPremium => pr.premium = v,
+                        _ => pr.seizure = v,
+                    }
                 }
             }
         }
@@ -384,6 +409,9 @@ fn set(world: &mut model::World, slot: &Slot, value: Value) -> Result<(), String
                 (Rule::SupplyShock { factor, .. }, PolicyFigure::Factor) => {
                     *factor = number(&what)?
                 }
+                (Rule::GreyEnforcement { seizure, .. }, PolicyFigure::Seizure) => {
+                    *seizure = number(&what)?
+                }
                 (
                     Rule::ExportBan { .. }
                     | Rule::LicenceFee { .. }
@@ -392,7 +420,8 @@ fn set(world: &mut model::World, slot: &Slot, value: Value) -> Result<(), String
                     | Rule::ChipCap { .. }
                     | Rule::PermitDelay { .. }
                     | Rule::DomesticMandate { .. }
-                    | Rule::SupplyShock { .. },
+                    | Rule::SupplyShock { .. }
+                    | Rule::GreyEnforcement { .. },
                     _,
                 ) => return Err(what),
             }

@@ -33,9 +33,10 @@ use chrono::NaiveDate;
 
 use crate::engine::{rng, SimDuration, SimTime, SECS_PER_DAY};
 use crate::model::{
-    self, Arrivals, BatchWorkload, Chip, ChipId, Delivery, Firm, FirmId, InferenceWorkload,
-    JobKind, LeasePrice, Market, MarketId, Operator, PlacementStrategy, Planning, Policy, Pricing,
-    Quantity, Rule, RuleKind, Site, SiteId, Supply, Timeline, Workload, WorkloadKind,
+    self, Arrivals, BatchWorkload, Channel, Chip, ChipId, Delivery, Firm, FirmId,
+    InferenceWorkload, JobKind, LeasePrice, Market, MarketId, Operator, PlacementStrategy,
+    Planning, Policy, Pricing, Procurement, Quantity, Rule, RuleKind, Site, SiteId, Supply,
+    Timeline, Workload, WorkloadKind,
 };
 
 use super::locate::{fmt_key, key, Seg, Want};
@@ -260,6 +261,7 @@ fn example(key: &str, bound: Bound) -> (f64, f64, f64) {
         "grace_days" => (30.0, 90.0, 180.0),
         "delay_days" => (15.0, 30.0, 60.0),
         "factor" => (0.3, 0.5, 0.8),
+        "seizure" => (0.05, 0.1, 0.3),
         "pue" => (1.1, 1.2, 1.4),
         "training_mfu" => (0.3, 0.35, 0.4),
         "size_flop" => (1e24, 2e24, 5e24),
@@ -1429,6 +1431,17 @@ fn site(
         }
     };
 
+    let procurement = match &s.procurement {
+        None => None,
+        Some(pr) => Some(procurement(
+            cx,
+            &path.k("procurement"),
+            pr,
+            &pricing,
+            supply.is_some(),
+        )?),
+    };
+
     let delivered: u64 = deliveries
         .iter()
         .fold(0u64, |a, d| a.saturating_add(d.chips));
@@ -1443,7 +1456,7 @@ fn site(
             ..
         }
     );
-    if delivered == 0 && !supplied && s.initial_chips == 0 && !leased {
+    if delivered == 0 && !supplied && s.initial_chips == 0 && !leased && procurement.is_none() {
         return Err(path.value(
             format!("site '{name}' never receives chips"),
             "add initial_chips = 1000, deliveries = [{ date = 2025-01-01, chips = 1000 }] or \
@@ -1499,11 +1512,112 @@ fn site(
         initial_chips: s.initial_chips,
         deliveries,
         supply,
+        procurement,
         lease_prices,
     };
     let base = format!("sites.{}", fmt_key(name));
     sources(&base, &s.source, raw::SITE_KEYS, &path, prov)?;
     Ok(site)
+}
+
+/// A site's `procurement = { channel, chips_per_year, lead_days, ... }`.
+fn procurement(
+    cx: &Cx,
+    path: &P,
+    pr: &raw::RawProcurement,
+    pricing: &Pricing,
+    supplied: bool,
+) -> R<Procurement> {
+    if !matches!(pricing, Pricing::Owned { owner: Some(_), .. }) {
+        return Err(path.key(
+            "procurement applies only to a site a firm owns",
+            "set pricing = \"owned\" and owner = \"<firm>\": the owner orders the chips, or \
+             remove procurement",
+        ));
+    }
+    if supplied {
+        return Err(path.key(
+            "a site with procurement has no steady supply: its chips come from its owner's orders",
+            "remove supply (the channel's chips_per_year is what the owner may buy a year), or \
+             remove procurement",
+        ));
+    }
+    let channel = match pr.channel {
+        raw::RawChannel::Import => Channel::Import,
+        raw::RawChannel::Grey => Channel::Grey,
+    };
+    let chips_per_year = cx.num(
+        &pr.chips_per_year,
+        &path.k("chips_per_year"),
+        range(0.0, 1e8),
+        "the most chips the channel brings a year (an export quota, a smuggling network's reach)",
+    )?;
+    let lead = SimDuration::from_secs_f64(
+        cx.num(
+            &pr.lead_days,
+            &path.k("lead_days"),
+            range(0.0, 3_650.0),
+            "days from the channel sending an order to its chips at the site (0 to 3650)",
+        )? * SECS_PER_DAY as f64,
+    );
+    let from = match pr.from {
+        Some(d) => cx.inside(d, &path.k("from"))?,
+        None => SimTime::ZERO,
+    };
+    let until = match pr.until {
+        Some(d) => {
+            cx.inside(d, &path.k("until"))?;
+            cx.day_after(d.0)
+        }
+        None => cx.horizon,
+    };
+    if until <= from {
+        return Err(path.k("until").value(
+            "the channel closes before it opens",
+            "until is the channel's last day (inclusive): make it no earlier than from",
+        ));
+    }
+    let grey_only = |key: &str, v: &Option<RawQuantity>| -> R<()> {
+        if channel != Channel::Grey && v.is_some() {
+            return Err(path.k(key).key(
+                format!("{key} applies only to the grey channel"),
+                format!(
+                    "remove {key}: an import pays the rules' licence fees, and customs, not \
+                         enforcement, stop it"
+                ),
+            ));
+        }
+        Ok(())
+    };
+    grey_only("premium", &pr.premium)?;
+    grey_only("seizure", &pr.seizure)?;
+    let premium = match &pr.premium {
+        Some(q) => cx.num(
+            q,
+            &path.k("premium"),
+            range(0.0, 100.0),
+            "price above the chip's purchase price, as a fraction (0.5 = +50%)",
+        )?,
+        None => 0.0,
+    };
+    let seizure = match &pr.seizure {
+        Some(q) => cx.num(
+            q,
+            &path.k("seizure"),
+            range(0.0, 1.0),
+            "chance a grey lot is seized on the way (0 to 1), before any grey_enforcement rule",
+        )?,
+        None => 0.0,
+    };
+    Ok(Procurement {
+        channel,
+        chips_per_year,
+        lead,
+        from,
+        until,
+        premium,
+        seizure,
+    })
 }
 
 fn firm(
@@ -1629,6 +1743,33 @@ fn planning_fits(firms: &[Firm], sites: &[Site]) -> R<()> {
             }
         }
     }
+    for (id, site) in sites.iter().enumerate() {
+        let (Some(_), Pricing::Owned { owner: Some(o), .. }) = (site.procurement, site.pricing)
+        else {
+            continue;
+        };
+        let firm = &firms[o.0 as usize];
+        if firm.planning.is_none() || !firm.sites.contains(&SiteId(id as u32)) {
+            return Err(P::root("sites").k(&site.name).k("procurement").key(
+                format!(
+                    "site '{}' buys chips through a channel for '{}', which {}",
+                    site.name,
+                    firm.name,
+                    if firm.planning.is_none() {
+                        "does not plan"
+                    } else {
+                        "does not list it"
+                    }
+                ),
+                format!(
+                    "its chips come only from its owner's orders: add [firms.{}.planning] and \
+                     list \"{}\" among the firm's sites, or remove procurement",
+                    fmt_key(&firm.name),
+                    site.name
+                ),
+            ));
+        }
+    }
     for (f, firm) in firms.iter().enumerate() {
         let Some(pl) = firm.planning else { continue };
         let path = P::root("firms").k(&firm.name).k("planning");
@@ -1641,7 +1782,11 @@ fn planning_fits(firms: &[Firm], sites: &[Site]) -> R<()> {
                 }
             )
         });
-        let orders = !model::order_sites(firms, sites, f).is_empty();
+        let orders = !model::order_sites(firms, sites, f).is_empty()
+            || firm
+                .sites
+                .iter()
+                .any(|s| sites[s.0 as usize].procurement.is_some());
         if !leases && !orders {
             return Err(path.key(
                 format!(
@@ -1720,6 +1865,27 @@ fn planning(base: &str, path: &P, pl: &RawPlanning, prov: &mut Vec<Provenance>) 
             pl.max_wait_days.unwrap_or(365.0),
             "max_wait_days",
             "the longest the firm waits for ordered chips, days (0 to 3650; default 365)",
+        )?,
+        risk_aversion: num(
+            pl.risk_aversion.unwrap_or(0.0),
+            &path.k("risk_aversion"),
+            range(0.0, 100.0),
+            "how much a chance of losing chips weighs on an option's cost: cost x (1 + \
+             risk_aversion x chance); 0 (the default) is risk-neutral",
+        )?,
+        lease_ban_risk: num(
+            pl.lease_ban_risk.unwrap_or(0.0),
+            &path.k("lease_ban_risk"),
+            range(0.0, 1.0),
+            "the chance the firm gives a lease ban within a year (0 to 1; default 0)",
+        )?,
+        replace_refused: pl.replace_refused.unwrap_or(true),
+        home_premium: num(
+            pl.home_premium.unwrap_or(0.0),
+            &path.k("home_premium"),
+            range(0.0, 100.0),
+            "how much more an option abroad may cost per useful FLOP before home is preferred: \
+             0.2 = home wins unless abroad is 20% cheaper (default 0)",
         )?,
     };
     if planning.block_chips == 0 {
@@ -2340,6 +2506,16 @@ fn policy<'a>(
                 &path.k("factor"),
                 range(0.0, 1e3),
                 "multiplier on the steady supply: 0.5 halves it, 0 stops it",
+            )?,
+        },
+        RuleKind::GreyEnforcement => Rule::GreyEnforcement {
+            to: country(&p.to, "to")?,
+            chip: opt_chip(&p.chip)?,
+            seizure: cx.num(
+                f(&p.seizure, "seizure")?,
+                &path.k("seizure"),
+                Bound::Fraction,
+                "chance a smuggled lot is seized on the way: 0.3 is 30%",
             )?,
         },
     };

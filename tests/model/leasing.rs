@@ -15,7 +15,18 @@ use crate::support::{load, run, site_index, H100_TOML as H100};
 
 /// The world in the module docs; `extra` is appended (policies), `open_share` and `work_until` (the
 /// last day work arrives) vary by test.
+/// The firm does not replace the deliveries a rule refuses: these tests look at waiting work alone
+/// (`world_replacing` switches it on).
 fn world(extra: &str, open_share: f64, work_until: &str) -> String {
+    world_replacing(extra, open_share, work_until, false)
+}
+
+fn world_replacing(
+    extra: &str,
+    open_share: f64,
+    work_until: &str,
+    replace_refused: bool,
+) -> String {
     let deliveries: Vec<String> = (1..=12)
         .map(|m| format!("{{ date = 2025-{m:02}-01, chips = 2048 }}"))
         .collect();
@@ -92,6 +103,7 @@ lead_days = 30
 block_chips = 1024
 patience_days = 14
 max_leased_chips = 65536
+replace_refused = {replace_refused}
 {workloads}
 {extra}"#,
         deliveries = deliveries.join(", "),
@@ -203,8 +215,15 @@ fn a_lot_is_paid_busy_or_idle_at_its_price_from_online_to_its_end() {
                 let (from, n, price) = open.remove(&d.lot).expect("an open lot");
                 close(from.min(d.at), d.at, n, price);
             }
-            LeaseAction::History | LeaseAction::Order | LeaseAction::Refused => {
-                unreachable!("no listed leases or orders here")
+            // Options a review passed change nothing.
+            LeaseAction::Pass => {}
+            LeaseAction::History
+            | LeaseAction::Order
+            | LeaseAction::Refused
+            | LeaseAction::Import
+            | LeaseAction::Grey
+            | LeaseAction::Seized => {
+                unreachable!("no listed leases, orders or purchases here")
             }
         }
     }

@@ -3,6 +3,7 @@
 //! published training runs.
 
 mod calibration;
+mod channels;
 mod costs;
 mod leasing;
 mod placement;

@@ -32,12 +32,40 @@
 //! that day's price, and renewed or released like any other.
 
 use crate::engine::{Context, SimTime};
-use crate::metrics::{Decision, LeaseAction};
+use crate::metrics::{Channel, Decision, LeaseAction, Why};
 
 use super::super::policy::{DeliveryVerdict, Phase};
 use super::super::{FirmId, Planning, Pricing, SiteId};
 use super::jobs::JobState;
 use super::{CapacityModel, Ev};
+
+/// An option a review weighs.
+#[derive(Clone, Copy, Debug)]
+struct Opt {
+    site: SiteId,
+    channel: Channel,
+    /// Its price per chip-hour (for a grey purchase, per chip delivered).
+    price: f64,
+    /// Its cost per useful PFLOP-day as ranked.
+    cost: f64,
+    /// Why it cannot be taken now, if it cannot.
+    closed: Option<Why>,
+    /// Why, if it takes nothing though open.
+    short: Why,
+}
+
+/// What a review's choice of an option records.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Choice {
+    /// Its rank by cost (1 = cheapest).
+    pub rank: u32,
+    /// Its cost per useful PFLOP-day as ranked.
+    pub cost: f64,
+    /// The waiting need the review found, chips.
+    pub need: u64,
+    /// The plan gap the review found, effective FLOP/s.
+    pub gap: f64,
+}
 
 /// Where a lot stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,6 +110,9 @@ pub(super) struct Leasing {
     pub firm_pending: Vec<u64>,
     /// Per firm, the unmet need found at its last review.
     pub firm_need: Vec<u64>,
+    /// Per firm, planned capacity that rules refused (deliveries to its own sites) and it has not
+    /// replaced yet, effective FLOP/s.
+    pub firm_gap_flops: Vec<f64>,
     /// Per lot, the permit rules that already delayed it.
     pub delayed: Vec<Vec<usize>>,
     /// Per firm, its market sites in its order.
@@ -112,9 +143,18 @@ impl Leasing {
             .firms
             .iter()
             .enumerate()
-            .map(|(i, _)| {
-                let mut v = firm_market_sites[i].clone();
-                v.extend(super::super::order_sites(&world.firms, &world.sites, i));
+            .map(|(i, firm)| {
+                if firm.planning.is_none() {
+                    return Vec::new();
+                }
+                let mut v: Vec<SiteId> = firm
+                    .sites
+                    .iter()
+                    .copied()
+                    .filter(|&s| {
+                        super::super::site_channel(&world.firms, &world.sites, i, s).is_some()
+                    })
+                    .collect();
                 v.sort_unstable();
                 v
             })
@@ -129,6 +169,7 @@ impl Leasing {
             firm_held: vec![0; world.firms.len()],
             firm_pending: vec![0; world.firms.len()],
             firm_need: vec![0; world.firms.len()],
+            firm_gap_flops: vec![0.0; world.firms.len()],
             firm_market_sites,
             firm_option_sites,
         }
@@ -221,6 +262,7 @@ impl CapacityModel<'_> {
             .sum();
         need.saturating_sub(self.leasing.firm_pending[f])
             .saturating_sub(self.orders.firm_open[f])
+            .saturating_sub(self.orders.firm_procured_open[f])
             .saturating_sub(idle)
     }
 
@@ -273,42 +315,132 @@ impl CapacityModel<'_> {
             ctx.schedule_at(next, Ev::Review { firm: f as u32 })
                 .expect("not in the past");
         }
-        let firm = FirmId(f as u32);
-        let mut need = self.unmet_need(f, &pl, now);
-        self.leasing.firm_need[f] = need;
-        if need == 0 {
+        let mut waiting = self.unmet_need(f, &pl, now);
+        let mut gap = self.leasing.firm_gap_flops[f];
+        self.leasing.firm_need[f] = waiting;
+        if waiting == 0 && gap <= 0.0 {
             return;
         }
-        let found = need;
-        // The options: one more lot at each market site where a new placement is allowed, and
-        // an order of domestic chips for each of its own supplied sites (orders.rs), each with
-        // its price per useful FLOP; cheapest first, then the lease before the order, then site.
-        let mut options: Vec<(f64, bool, SiteId)> = self.leasing.firm_market_sites[f]
+        let found = waiting;
+        let gap_found = gap;
+        // Every option, with its cost per useful FLOP as ranked; cheapest first, then by channel,
+        // then site (see the module docs).
+        let mut options: Vec<Opt> = self.leasing.firm_option_sites[f]
             .iter()
-            .copied()
-            .filter(|&s| self.allows(firm, None, s, now, Phase::Place))
-            .map(|s| {
-                let per_flop = self.lot_price(s, pl.block_chips, now, false)
-                    / self.world.site_chip(s).effective_flop_per_s();
-                (per_flop, false, s)
-            })
+            .map(|&s| self.weigh(f, &pl, s, now))
             .collect();
-        options.extend(
-            self.order_options(f, now)
-                .into_iter()
-                .map(|(c, s)| (c, true, s)),
-        );
-        options.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-        for (_, order, site) in options {
-            let n = if order {
-                self.place_order(f, &pl, site, need, found, now)
-            } else {
-                self.sign_lot(f, &pl, site, need, found, now, ctx)
+        options.sort_by(|a, b| {
+            a.cost
+                .total_cmp(&b.cost)
+                .then(a.channel.cmp(&b.channel))
+                .then(a.site.cmp(&b.site))
+        });
+        for (i, o) in options.into_iter().enumerate() {
+            let choice = Choice {
+                rank: i as u32 + 1,
+                cost: o.cost,
+                need: found,
+                gap: gap_found,
             };
-            need = need.saturating_sub(n);
-            if need == 0 {
-                break;
+            let flops = self.world.site_chip(o.site).effective_flop_per_s();
+            // Chips of this option that cover what is left: the waiting gangs, and the gap at this
+            // chip's speed.
+            let wanted = waiting.saturating_add(if gap > 0.0 {
+                super::ceil_u64(gap / flops)
+            } else {
+                0
+            });
+            let (n, why) = match o.closed {
+                Some(why) => (0, why),
+                None if wanted == 0 => (0, Why::NeedMet),
+                None => {
+                    let n = match o.channel {
+                        Channel::Lease => self.sign_lot(f, &pl, o.site, wanted, choice, now, ctx),
+                        Channel::Domestic => self.place_order(f, &pl, o.site, wanted, choice, now),
+                        Channel::Import | Channel::Grey => {
+                            self.place_procurement(f, &pl, o.site, wanted, choice, now, ctx)
+                        }
+                    };
+                    (n, if n > 0 { Why::Cheapest } else { o.short })
+                }
+            };
+            if n > 0 {
+                let w = n.min(waiting);
+                waiting -= w;
+                gap = (gap - (n - w) as f64 * flops).max(0.0);
+            } else {
+                let site = o.site;
+                self.decide(Decision {
+                    at: now,
+                    firm: f as u32,
+                    site: site.0,
+                    lot: 0,
+                    action: LeaseAction::Pass,
+                    chips: 0,
+                    usd_per_chip_hour: o.price,
+                    need_chips: found,
+                    market_held_share: 0.0,
+                    channel: o.channel,
+                    rank: choice.rank,
+                    usd_per_pflop_day: o.cost,
+                    gap_pflops: gap_found / 1e15,
+                    why,
+                });
             }
+        }
+        self.leasing.firm_gap_flops[f] = gap;
+    }
+
+    /// Option `site` for firm `f` now: its channel, price, cost per useful PFLOP-day as ranked,
+    /// and whether it is closed.
+    fn weigh(&self, f: usize, pl: &Planning, site: SiteId, now: SimTime) -> Opt {
+        let firm = FirmId(f as u32);
+        let s = site.0 as usize;
+        let spec = &self.world.sites[s];
+        let chip = self.world.site_chip(site);
+        let channel = super::super::site_channel(&self.world.firms, &self.world.sites, f, site)
+            .expect("an option site has a channel");
+        let mut closed = None;
+        if !self.allows(firm, None, site, now, Phase::Place) {
+            closed = Some(Why::RulesForbid);
+        }
+        let (price, loss, short) = match channel {
+            Channel::Lease => (
+                self.lot_price(site, pl.block_chips, now, false),
+                pl.lease_ban_risk,
+                Why::NoRoom,
+            ),
+            Channel::Domestic => (self.rates[s].user_price, 0.0, Why::TooSlow),
+            Channel::Import | Channel::Grey => {
+                let pr = spec.procurement.expect("a procurement site");
+                if now < pr.from || now >= pr.until {
+                    closed = closed.or(Some(Why::Closed));
+                }
+                if channel == Channel::Import {
+                    if self.delivery_verdict(site, 1, now, &[]) == DeliveryVerdict::Banned {
+                        closed = closed.or(Some(Why::Banned));
+                    }
+                    (self.rates[s].user_price, 0.0, Why::TooSlow)
+                } else {
+                    let p = self.seizure_chance(site, now);
+                    // Seized chips are paid for: the price per chip delivered.
+                    let price = self.rates[s].user_price / (1.0 - p).max(1e-9);
+                    (price, p, Why::TooSlow)
+                }
+            }
+        };
+        let abroad = spec.jurisdiction != self.world.firms[f].headquarters;
+        let per_pflop_day = price * 24.0 / (chip.effective_flop_per_s() / 1e15);
+        let cost = per_pflop_day
+            * if abroad { 1.0 + pl.home_premium } else { 1.0 }
+            * (1.0 + pl.risk_aversion * loss);
+        Opt {
+            site,
+            channel,
+            price,
+            cost,
+            closed,
+            short,
         }
     }
 
@@ -321,7 +453,7 @@ impl CapacityModel<'_> {
         pl: &Planning,
         site: SiteId,
         need: u64,
-        found: u64,
+        choice: Choice,
         now: SimTime,
         ctx: &mut Context<Ev>,
     ) -> u64 {
@@ -389,8 +521,13 @@ impl CapacityModel<'_> {
             action: LeaseAction::Sign,
             chips: n,
             usd_per_chip_hour: price,
-            need_chips: found,
+            need_chips: choice.need,
             market_held_share: share,
+            channel: Channel::Lease,
+            rank: choice.rank,
+            usd_per_pflop_day: choice.cost,
+            gap_pflops: choice.gap / 1e15,
+            why: Why::Cheapest,
         });
         let at = now.saturating_add(pl.lead);
         if at < self.periods.horizon() {
@@ -452,6 +589,11 @@ impl CapacityModel<'_> {
                 usd_per_chip_hour: price,
                 need_chips: 0,
                 market_held_share: share,
+                channel: Channel::Lease,
+                rank: 0,
+                usd_per_pflop_day: 0.0,
+                gap_pflops: 0.0,
+                why: Why::None,
             });
         }
         let delayed = std::mem::take(&mut self.leasing.delayed[l as usize]);
@@ -501,6 +643,11 @@ impl CapacityModel<'_> {
                 usd_per_chip_hour: lot.price,
                 need_chips: 0,
                 market_held_share: self.held_share(lot.market, now, 0.0),
+                channel: Channel::Lease,
+                rank: 0,
+                usd_per_pflop_day: 0.0,
+                gap_pflops: 0.0,
+                why: Why::None,
             });
         }
         self.leasing.firm_pending[f] -= fits;
@@ -590,6 +737,11 @@ impl CapacityModel<'_> {
                 usd_per_chip_hour: price,
                 need_chips: need,
                 market_held_share: share,
+                channel: Channel::Lease,
+                rank: 0,
+                usd_per_pflop_day: 0.0,
+                gap_pflops: 0.0,
+                why: Why::None,
             });
             self.schedule_term_end(l, now, ctx);
         }
@@ -618,6 +770,11 @@ impl CapacityModel<'_> {
             usd_per_chip_hour: 0.0,
             need_chips: 0,
             market_held_share: share,
+            channel: Channel::Lease,
+            rank: 0,
+            usd_per_pflop_day: 0.0,
+            gap_pflops: 0.0,
+            why: Why::None,
         });
     }
 
@@ -687,6 +844,8 @@ impl CapacityModel<'_> {
             row.lease_chips_held = self.leasing.firm_held[f];
             row.lease_need_chips = self.leasing.firm_need[f];
             row.order_chips_open = self.orders.firm_open[f];
+            row.procured_chips_open = self.orders.firm_procured_open[f];
+            row.plan_gap_pflops = self.leasing.firm_gap_flops[f] / 1e15;
         }
     }
 }

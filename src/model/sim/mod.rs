@@ -10,7 +10,7 @@
 //! | `inference.rs` | inference demand served in batches |
 //! | `supply.rs` | deliveries, permit delays, steady supply |
 //! | `leasing.rs` | firms' reviews; lease lots in offshore markets: signed, renewed, released, ended |
-//! | `orders.rs` | domestic orders filled from limited national output |
+//! | `orders.rs` | domestic orders filled from limited national output; import and grey purchases |
 //! | `rules.rs` | policy change points: prices, evictions, retries |
 //! | `accounting.rs` | chip-hours, costs, energy, useful and lost compute into the metrics |
 //! | `invariants.rs` | the checks every run makes, and the end of the run |
@@ -145,6 +145,8 @@ enum Ev {
     ReleaseEnded { site: u32 },
     /// Chips allocated to a domestic order reach the firm's site.
     OrderArrives { arrival: u32 },
+    /// An import or grey purchase reaches the firm's site (or is seized).
+    PurchaseArrives { purchase: u32 },
 }
 
 /// The model of one replication.
@@ -175,6 +177,9 @@ struct CapacityModel<'w> {
     arrival_rng: Vec<Vec<SimRng>>,
     size_rng: Vec<Vec<SimRng>>,
     failure_rng: Vec<SimRng>,
+    /// Draws whether grey-market lots are seized (its own stream: without grey purchases, no
+    /// other draw changes).
+    seizure_rng: SimRng,
     next_epoch: u64,
     completed: u64,
     shipments: Vec<Shipment>,
@@ -290,6 +295,7 @@ pub fn run_replication(
         failure_rng: (0..nsites)
             .map(|s| stream_by_key(seed, replication, key("failures", s as u64, 0)))
             .collect(),
+        seizure_rng: stream_by_key(seed, replication, key("seizures", 0, 0)),
         next_epoch: 0,
         completed: 0,
         shipments: Vec::new(),
@@ -457,6 +463,7 @@ impl Model for CapacityModel<'_> {
             Ev::LotTermEnd { lot } => self.on_lot_term_end(lot, now, ctx),
             Ev::ReleaseEnded { site } => self.on_release_ended(SiteId(site), now),
             Ev::OrderArrives { arrival } => self.on_order_arrives(arrival, now, ctx),
+            Ev::PurchaseArrives { purchase } => self.on_purchase_arrives(purchase, now, ctx),
         }
         if cfg!(debug_assertions) {
             self.check_capacity(now);

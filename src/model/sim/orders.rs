@@ -19,10 +19,10 @@
 //!   deliver within `max_wait_days` (less `order_lead_days`), less its open orders for that chip.
 
 use crate::engine::{Context, SimTime};
-use crate::metrics::{Decision, LeaseAction};
+use crate::metrics::{Channel, Decision, LeaseAction, Why};
 
-use super::super::policy::Phase;
 use super::super::{FirmId, Planning, SiteId, World};
+use super::leasing::Choice;
 use super::{CapacityModel, Ev};
 
 /// Daily lots in a (365.25-day) year, as in supply.rs.
@@ -48,12 +48,20 @@ pub(super) struct Orders {
     pub arrivals: Vec<(FirmId, SiteId, u64)>,
     /// Orders numbered in the order they are placed.
     pub placed: u32,
+    /// Per firm, import and grey chips bought and not yet arrived.
+    pub firm_procured_open: Vec<u64>,
+    /// Per site, when its import or grey channel has sent every order taken so far.
+    pub channel_free_at: Vec<SimTime>,
+    /// Import and grey purchases on their way: (firm, site, chips, number).
+    pub purchases: Vec<(FirmId, SiteId, u64, u32)>,
 }
 
 impl Orders {
     pub fn new(world: &World) -> Self {
         Orders {
             firm_open: vec![0; world.firms.len()],
+            firm_procured_open: vec![0; world.firms.len()],
+            channel_free_at: vec![SimTime::ZERO; world.sites.len()],
             ..Orders::default()
         }
     }
@@ -82,22 +90,6 @@ impl CapacityModel<'_> {
         per_day
     }
 
-    /// Firm `f`'s order options now: (price per useful FLOP, site).
-    pub(super) fn order_options(&self, f: usize, now: SimTime) -> Vec<(f64, SiteId)> {
-        let firm = FirmId(f as u32);
-        self.leasing.firm_option_sites[f]
-            .iter()
-            .copied()
-            .filter(|&s| self.site_market(s).is_none())
-            .filter(|&s| self.allows(firm, None, s, now, Phase::Place))
-            .map(|s| {
-                let per_flop = self.rates[s.0 as usize].user_price
-                    / self.world.site_chip(s).effective_flop_per_s();
-                (per_flop, s)
-            })
-            .collect()
-    }
-
     /// Chips firm `f` has open (not yet allocated) for `site`'s chip.
     fn open_for_chip(&self, f: usize, site: SiteId) -> u64 {
         let chip = self.world.sites[site.0 as usize].chip;
@@ -117,7 +109,7 @@ impl CapacityModel<'_> {
         pl: &Planning,
         site: SiteId,
         need: u64,
-        found: u64,
+        choice: Choice,
         now: SimTime,
     ) -> u64 {
         let rate = pl.order_share * self.output_per_day(site, now);
@@ -159,10 +151,149 @@ impl CapacityModel<'_> {
             action: LeaseAction::Order,
             chips: n,
             usd_per_chip_hour: self.rates[site.0 as usize].user_price,
-            need_chips: found,
+            need_chips: choice.need,
             market_held_share: taken,
+            channel: Channel::Domestic,
+            rank: choice.rank,
+            usd_per_pflop_day: choice.cost,
+            gap_pflops: choice.gap / 1e15,
+            why: Why::Cheapest,
         });
         n
+    }
+
+    /// The chance a grey lot bound for `site` is seized now.
+    pub(super) fn seizure_chance(&self, site: SiteId, now: SimTime) -> f64 {
+        let spec = &self.world.sites[site.0 as usize];
+        let own = spec.procurement.map_or(0.0, |p| p.seizure);
+        self.world
+            .timeline
+            .seizure(spec, self.world.site_chip(site), now, own)
+    }
+
+    /// Buys whole lots of `site`'s chip through its import or grey channel to cover `need`: the
+    /// channel sends orders one after another at its `chips_per_year`, each arriving `lead` after
+    /// it is sent, and the firm buys no more than arrives within `max_wait`; returns the chips.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn place_procurement(
+        &mut self,
+        f: usize,
+        pl: &Planning,
+        site: SiteId,
+        need: u64,
+        choice: Choice,
+        now: SimTime,
+        ctx: &mut Context<Ev>,
+    ) -> u64 {
+        let s = site.0 as usize;
+        let pr = self.world.sites[s].procurement.expect("a procurement site");
+        let per_sec = pr.chips_per_year / (LOTS_PER_YEAR * 86_400.0);
+        if per_sec <= 0.0 {
+            return 0;
+        }
+        let start = now.max(self.orders.channel_free_at[s]).max(pr.from);
+        // The last instant the channel may still be sending for this order.
+        let latest = now
+            .saturating_add(pl.max_wait)
+            .0
+            .saturating_sub(pr.lead.as_secs())
+            .min(pr.until.0);
+        let room = if latest > start.0 {
+            ((latest - start.0) as f64 * per_sec).floor() as u64
+        } else {
+            0
+        };
+        let block = pl.block_chips;
+        let n = need
+            .div_ceil(block)
+            .saturating_mul(block)
+            .min(room / block * block);
+        if n == 0 {
+            return 0;
+        }
+        let sent = start.saturating_add(crate::engine::SimDuration::from_secs_f64(
+            n as f64 / per_sec,
+        ));
+        self.orders.channel_free_at[s] = sent;
+        self.orders.firm_procured_open[f] += n;
+        let p = self.periods.index(now);
+        let action = if pr.channel == Channel::Grey {
+            self.metrics.firm[f][p].grey_chips_placed += n;
+            LeaseAction::Grey
+        } else {
+            self.metrics.firm[f][p].import_chips_placed += n;
+            LeaseAction::Import
+        };
+        let number = self.orders.placed;
+        self.orders.placed += 1;
+        let at = sent.saturating_add(pr.lead);
+        if at < self.periods.horizon() {
+            let purchase = self.orders.purchases.len() as u32;
+            self.orders
+                .purchases
+                .push((FirmId(f as u32), site, n, number));
+            ctx.schedule_at(at, Ev::PurchaseArrives { purchase })
+                .expect("not in the past");
+        }
+        self.metrics.decisions.push(Decision {
+            at: now,
+            firm: f as u32,
+            site: site.0,
+            lot: number,
+            action,
+            chips: n,
+            usd_per_chip_hour: self.rates[s].user_price,
+            need_chips: choice.need,
+            market_held_share: (n as f64 / per_sec) / ((latest - start.0) as f64),
+            channel: pr.channel,
+            rank: choice.rank,
+            usd_per_pflop_day: choice.cost,
+            gap_pflops: choice.gap / 1e15,
+            why: Why::Cheapest,
+        });
+        n
+    }
+
+    /// An import or grey purchase reaches the firm's site: an import as a delivery (rules on
+    /// deliveries apply); a grey lot is seized whole with the chance the rules in force set, or
+    /// installed as far as the site's power cap allows (no export rule stops it).
+    pub(super) fn on_purchase_arrives(
+        &mut self,
+        purchase: u32,
+        now: SimTime,
+        ctx: &mut Context<Ev>,
+    ) {
+        let (firm, site, chips, number) = self.orders.purchases[purchase as usize];
+        let (f, s) = (firm.0 as usize, site.0 as usize);
+        self.orders.firm_procured_open[f] -= chips;
+        let pr = self.world.sites[s].procurement.expect("a procurement site");
+        if pr.channel != Channel::Grey {
+            self.deliver_chips(site, chips, now, ctx);
+            return;
+        }
+        let chance = self.seizure_chance(site, now);
+        let p = self.periods.index(now);
+        if chance > 0.0 && rand::Rng::random::<f64>(&mut self.seizure_rng) < chance {
+            self.metrics.firm[f][p].grey_chips_seized += chips;
+            self.metrics.decisions.push(Decision {
+                at: now,
+                firm: f as u32,
+                site: site.0,
+                lot: number,
+                action: LeaseAction::Seized,
+                chips,
+                usd_per_chip_hour: 0.0,
+                need_chips: 0,
+                market_held_share: 0.0,
+                channel: Channel::Grey,
+                rank: 0,
+                usd_per_pflop_day: 0.0,
+                gap_pflops: 0.0,
+                why: Why::None,
+            });
+            return;
+        }
+        self.install(site, chips, now, ctx);
     }
 
     /// Takes open orders' shares of a daily lot of `chips` at `site`; returns what is left for the

@@ -4,7 +4,7 @@
 use crate::engine::{Context, SimTime};
 
 use super::super::policy::Phase;
-use super::super::{FirmId, PlacementStrategy, Pricing, SiteId};
+use super::super::{Channel, FirmId, PlacementStrategy, Pricing, SiteId};
 use super::jobs::JobState;
 use super::{CapacityModel, Ev};
 
@@ -127,6 +127,11 @@ impl CapacityModel<'_> {
                 amortisation_years,
                 owner,
             } => {
+                // Smuggled chips pay no licence fee or duty, but the grey market's premium.
+                let factor = match s.procurement {
+                    Some(pr) if pr.channel == Channel::Grey => 1.0 + pr.premium,
+                    _ => factor,
+                };
                 let capex = chip.purchase_usd * factor / (amortisation_years * HOURS_PER_YEAR);
                 let energy = kwh * s.electricity_usd_per_kwh;
                 (capex + idle * energy, (1.0 - idle) * energy, owner)

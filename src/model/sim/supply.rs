@@ -4,7 +4,7 @@
 use crate::engine::{Context, SimDuration, SimTime};
 
 use super::super::policy::DeliveryVerdict;
-use super::super::SiteId;
+use super::super::{Pricing, SiteId};
 use super::{CapacityModel, Ev};
 
 /// Steady supply arrives in daily lots, so every reporting period sees its share.
@@ -60,7 +60,10 @@ impl CapacityModel<'_> {
         let verdict = self.delivery_verdict(site, chips, now, &delayed);
         let p = self.periods.index(now);
         match verdict {
-            DeliveryVerdict::Banned => self.metrics.site[s][p].chips_refused += chips,
+            DeliveryVerdict::Banned => {
+                self.metrics.site[s][p].chips_refused += chips;
+                self.plan_refused(site, chips);
+            }
             DeliveryVerdict::Delay { rule, delay } => {
                 let at = now.saturating_add(delay);
                 if at < self.periods.horizon() {
@@ -71,17 +74,52 @@ impl CapacityModel<'_> {
                 }
             }
             DeliveryVerdict::Deliver { max_chips } => {
-                let n = chips.min(max_chips).min(self.power_room(site));
-                self.accrue_online(site, now);
-                self.sites[s].installed += n;
-                let row = &mut self.metrics.site[s][p];
-                row.chips_delivered += n;
-                row.chips_refused += chips - n;
-                if n > 0 {
-                    self.retry_blocked(now, ctx);
-                    self.try_start(site, now, ctx);
-                    self.retry_stranded(now, ctx);
-                }
+                let allowed = chips.min(max_chips);
+                self.metrics.site[s][p].chips_refused += chips - allowed;
+                self.plan_refused(site, chips - allowed);
+                self.install(site, allowed, now, ctx);
+            }
+        }
+    }
+
+    /// Installs up to `chips` at `site` now, as many as its power cap allows (the rest refused).
+    pub(super) fn install(
+        &mut self,
+        site: SiteId,
+        chips: u64,
+        now: SimTime,
+        ctx: &mut Context<Ev>,
+    ) {
+        let s = site.0 as usize;
+        let p = self.periods.index(now);
+        let n = chips.min(self.power_room(site));
+        self.accrue_online(site, now);
+        self.sites[s].installed += n;
+        let row = &mut self.metrics.site[s][p];
+        row.chips_delivered += n;
+        row.chips_refused += chips - n;
+        if n > 0 {
+            self.retry_blocked(now, ctx);
+            self.try_start(site, now, ctx);
+            self.retry_stranded(now, ctx);
+        }
+    }
+
+    /// Planned chips that a rule refused at `site`: if a firm that plans owns the site, their
+    /// effective FLOP/s join its plan gap, which its reviews replace through the options still
+    /// open (leasing.rs).
+    fn plan_refused(&mut self, site: SiteId, chips: u64) {
+        if chips == 0 {
+            return;
+        }
+        let spec = &self.world.sites[site.0 as usize];
+        if let Pricing::Owned { owner: Some(o), .. } = spec.pricing {
+            if self.world.firms[o.0 as usize]
+                .planning
+                .is_some_and(|pl| pl.replace_refused)
+            {
+                self.leasing.firm_gap_flops[o.0 as usize] +=
+                    chips as f64 * self.world.site_chip(site).effective_flop_per_s();
             }
         }
     }

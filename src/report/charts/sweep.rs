@@ -104,6 +104,8 @@ pub(super) enum Theme {
     Service,
     /// Jobs unfinished, waiting or blocked at the end, and evictions.
     Backlog,
+    /// Capacity acquired: leases, domestic orders, imports, grey purchases.
+    Capacity,
     /// Each firm's share of its compute abroad.
     Firms,
     /// Numbers the table does not know.
@@ -118,6 +120,7 @@ impl Theme {
             Theme::Costs => "costs",
             Theme::Service => "service",
             Theme::Backlog => "backlog",
+            Theme::Capacity => "capacity",
             Theme::Firms => "firms",
             Theme::Other => "other",
         }
@@ -130,6 +133,7 @@ impl Theme {
             Theme::Costs => "costs and spend",
             Theme::Service => "tokens and jobs completed",
             Theme::Backlog => "jobs unfinished at the end",
+            Theme::Capacity => "capacity acquired",
             Theme::Firms => "compute abroad by firm",
             Theme::Other => "other headline numbers",
         }
@@ -156,6 +160,11 @@ impl Theme {
                 "Jobs left (unfinished), waiting for capacity or blocked by rules, and the mean \
                  age of jobs left, are read at the end of the horizon; evictions are a total over \
                  it."
+            }
+            Theme::Capacity => {
+                "Chips leased, ordered, imported and bought or seized on the grey market are \
+                 totals over the scenario's horizon (all firms); chips held under lease are read \
+                 at its end."
             }
             Theme::Firms => {
                 "Each firm's training compute done abroad, as a share of its total over the \
@@ -316,7 +325,7 @@ pub(super) fn slug(path: &str) -> String {
 /// the older `completion_hours_p50`) has its words and unit here; any other name gets a title
 /// made from its words and a unit read from its suffix ([`generic_info`]).
 pub(super) fn metric_info(name: &str) -> MetricInfo {
-    use Theme::{Backlog, Compute, Costs, Service};
+    use Theme::{Backlog, Capacity, Compute, Costs, Service};
     const PFLOP_DAYS: &str = "PFLOP-days";
     let (title, unit_title, unit, theme) = match name {
         "compute_pflop_days" => ("Net useful compute", PFLOP_DAYS, Unit::Plain, Compute),
@@ -379,15 +388,23 @@ pub(super) fn metric_info(name: &str) -> MetricInfo {
             "Chips leased by new contracts",
             "chips",
             Unit::Plain,
-            Compute,
+            Capacity,
         ),
         "lease_chips_held_end" => (
             "Chips held under lease at the end",
             "chips",
             Unit::Plain,
-            Compute,
+            Capacity,
         ),
-        "order_chips_placed" => ("Domestic chips ordered", "chips", Unit::Plain, Compute),
+        "order_chips_placed" => ("Domestic chips ordered", "chips", Unit::Plain, Capacity),
+        "import_chips_placed" => (
+            "Chips imported under licence",
+            "chips",
+            Unit::Plain,
+            Capacity,
+        ),
+        "grey_chips_placed" => ("Smuggled chips bought", "chips", Unit::Plain, Capacity),
+        "grey_chips_seized" => ("Smuggled chips seized", "chips", Unit::Plain, Capacity),
         other => {
             if let Some(firm) = other.strip_prefix("offshore_share.") {
                 return MetricInfo {

@@ -117,7 +117,9 @@ fn spec<'a>(specs: &'a [SweepSpec], name: &str) -> &'a SweepSpec {
 /// The chart names of axes `axes` (as in chart names) and, with `tornado`, the tornados: each
 /// with one chart per theme.
 fn names_of(axes: &[&str], tornado: bool) -> Vec<String> {
-    const THEMES: [&str; 5] = ["compute", "costs", "service", "backlog", "firms"];
+    const THEMES: [&str; 6] = [
+        "compute", "costs", "service", "backlog", "capacity", "firms",
+    ];
     let mut out: Vec<String> = axes
         .iter()
         .enumerate()

@@ -1,0 +1,398 @@
+//! The channels a planning firm weighs besides leases: planned deliveries a rule refuses are
+//! replaced, smuggled chips are bought when cheapest and seized as enforcement decides, imports
+//! follow the rules on deliveries and their fees; every option weighed is a row of the decision log.
+//!
+//! The world: firm `acme` owns an H100 fleet at home (4,096 chips, 2,048 more on the first of each
+//! month), may lease H100 in Malaysia ($2.00 an hour, plenty of room) and, by test, buy H100 through
+//! a grey or an import channel for a second home site. Its training work: a 2,048-chip, ~15-day job
+//! every 5 days, from January (and two more streams from February where a test wants waiting work).
+
+use capsim::metrics::{Channel, Decision, LeaseAction, RunMetrics, Why};
+
+use crate::support::{load, run, site_index, H100_TOML as H100};
+
+const EXPORT_BAN: &str = r#"
+[[policy]]
+name = "h100-ban"
+rule = "export_ban"
+chip = "h100"
+to = "CN"
+from = 2025-04-01
+"#;
+
+/// The world; `channel` is the second home site's `procurement` (or `None`), `extra` is appended.
+fn world(channel: Option<&str>, second_stream: bool, replace_refused: bool, extra: &str) -> String {
+    let deliveries: Vec<String> = (1..=12)
+        .map(|m| format!("{{ date = 2025-{m:02}-01, chips = 2048 }}"))
+        .collect();
+    let mut workloads = String::new();
+    let streams: &[(&str, &str)] = if second_stream {
+        &[
+            ("a", "2025-01-01"),
+            ("b", "2025-02-01"),
+            ("c", "2025-02-01"),
+        ]
+    } else {
+        &[("a", "2025-01-01")]
+    };
+    for (name, start) in streams {
+        workloads.push_str(&format!(
+            r#"
+[[firms.acme.workloads]]
+name = "{name}"
+kind = "training"
+start_date = {start}
+end_date = 2025-12-31
+arrivals = {{ every_days = 5 }}
+size_flop = 1.05e24
+gang_chips = 2048
+checkpoint_hours = 1.0
+restart_hours = 0.5
+"#
+        ));
+    }
+    let (bought, listed) = match channel {
+        Some(p) => (
+            format!(
+                r#"
+[sites.bought]
+jurisdiction = "CN"
+operator = "domestic"
+chip = "h100"
+pricing = "owned"
+owner = "acme"
+electricity_usd_per_kwh = 0.08
+pue = 1.3
+mtbf_hours = 1e9
+repair_hours = 24.0
+procurement = {p}
+"#
+            ),
+            r#", "bought""#,
+        ),
+        None => (String::new(), ""),
+    };
+    format!(
+        r#"name = "channels"
+description = "a firm that weighs leases, smuggled chips and imports"
+start_date = 2025-01-01
+end_date = 2025-12-31
+seed = 11
+{H100}
+[markets.my]
+jurisdiction = "MY"
+capacity_mw = [{{ from = 2025-01-01, mw = 1000.0 }}]
+open_share = 1.0
+tight_above = 1.0
+tight_premium = 0.0
+
+[sites.home]
+jurisdiction = "CN"
+operator = "domestic"
+chip = "h100"
+pricing = "owned"
+owner = "acme"
+electricity_usd_per_kwh = 0.08
+pue = 1.3
+mtbf_hours = 1e9
+repair_hours = 24.0
+initial_chips = 4096
+deliveries = [{deliveries}]
+{bought}
+[sites.my-acme]
+jurisdiction = "MY"
+operator = "foreign"
+chip = "h100"
+pricing = "contract"
+tenant = "acme"
+term_years = 1.0
+market = "my"
+lease_usd_per_chip_hour = 2.0
+electricity_usd_per_kwh = 0.10
+pue = 1.4
+mtbf_hours = 1e9
+repair_hours = 24.0
+
+[firms.acme]
+headquarters = "CN"
+sites = ["home", "my-acme"{listed}]
+placement = "earliest_finish"
+
+[firms.acme.planning]
+every_days = 30
+lead_days = 30
+block_chips = 1024
+patience_days = 14
+max_leased_chips = 1000000
+replace_refused = {replace_refused}
+{workloads}
+{extra}"#,
+        deliveries = deliveries.join(", "),
+    )
+}
+
+fn of(m: &RunMetrics, action: LeaseAction) -> Vec<Decision> {
+    m.decisions
+        .iter()
+        .copied()
+        .filter(|d| d.action == action)
+        .collect()
+}
+
+fn chips(ds: &[Decision]) -> u64 {
+    ds.iter().map(|d| d.chips).sum()
+}
+
+const DAY: u64 = 86_400;
+
+#[test]
+fn planned_deliveries_a_rule_refuses_are_replaced_at_the_next_reviews() {
+    // One stream of work: the home fleet keeps up and nothing waits, so only the plan gap can set
+    // a lease off. Control: no ban, no decision at all.
+    let m = &run(&load(&world(None, false, true, "")), 1).runs[0];
+    assert!(m.decisions.is_empty(), "{:?}", m.decisions);
+    // The ban refuses the 2,048 chips due on the first of each month from April (9 x 2,048): the
+    // firm leases as many H100 abroad (whole lots of 1,024), at reviews from the ban on.
+    let sc = load(&world(None, false, true, EXPORT_BAN));
+    let m = &run(&sc, 1).runs[0];
+    let signed = of(m, LeaseAction::Sign);
+    let refused: u64 = m.site[site_index(&sc, "home")]
+        .iter()
+        .map(|p| p.chips_refused)
+        .sum();
+    assert_eq!(refused, 9 * 2048);
+    assert!(signed
+        .iter()
+        .all(|d| d.at.0 >= 90 * DAY && d.gap_pflops > 0.0));
+    assert!(signed.iter().all(|d| d.need_chips == 0), "{signed:?}");
+    // Reviews come every 30 days from day 30; the last refusal (Dec 1) is replaced at the review
+    // of Dec 26 (day 360), so all 18,432 are replaced.
+    assert_eq!(chips(&signed), 9 * 2048, "{signed:?}");
+    // The gap left at the end is nothing; what was replaced shows abroad.
+    assert_eq!(m.firm[0].last().unwrap().plan_gap_pflops, 0.0);
+    // Switched off, the same ban sets nothing off (nothing waits).
+    let m = &run(&load(&world(None, false, false, EXPORT_BAN)), 1).runs[0];
+    assert!(of(m, LeaseAction::Sign).is_empty(), "{:?}", m.decisions);
+}
+
+/// A grey channel for H100 at home: `per_year` chips a year, 14 days, +50% over the $25,000 list
+/// price (capex $1.07 an hour: cheaper than the $2.00 lease), `seizure` its own chance.
+fn grey(seizure: f64, per_year: u64) -> String {
+    format!(
+        "{{ channel = \"grey\", chips_per_year = {per_year}, lead_days = 14, premium = 0.5, \
+         seizure = {seizure:?} }}"
+    )
+}
+
+#[test]
+fn smuggled_chips_are_bought_when_cheapest_and_the_review_logs_every_option() {
+    let sc = load(&world(Some(&grey(0.0, 24_000)), true, false, ""));
+    let m = &run(&sc, 1).runs[0];
+    let bought = of(m, LeaseAction::Grey);
+    assert!(!bought.is_empty(), "{:?}", m.decisions);
+    // Every review that found need weighed both options: the grey one ranked first.
+    for d in &bought {
+        assert_eq!(
+            (d.channel, d.rank, d.why),
+            (Channel::Grey, 1, Why::Cheapest)
+        );
+        // Capex at list +50% over 4 years, $1.070 an hour, and energy (1.3 kW x 1.3 x $0.08).
+        let want = 25_000.0 * 1.5 / (4.0 * 8_760.0) + 1.3 * 1.3 * 0.08;
+        assert!((d.usd_per_chip_hour - want).abs() < 1e-9, "{d:?}");
+        let lease = m
+            .decisions
+            .iter()
+            .find(|x| x.at == d.at && x.channel == Channel::Lease)
+            .expect("the lease was weighed too");
+        assert_eq!(lease.rank, 2);
+        assert!(lease.usd_per_pflop_day > d.usd_per_pflop_day);
+        assert!(matches!(
+            lease.action,
+            LeaseAction::Sign | LeaseAction::Pass
+        ));
+    }
+    // What was bought arrives 14 days later, lot by lot, at the channel's pace (24,000 a year):
+    // every chip bought before the last 14 days is at the site.
+    let site = site_index(&sc, "bought");
+    let delivered: u64 = m.site[site].iter().map(|p| p.chips_delivered).sum();
+    let placed: u64 = m.firm[0].iter().map(|p| p.grey_chips_placed).sum();
+    assert_eq!(placed, chips(&bought));
+    let open = m.firm[0].last().unwrap().procured_chips_open;
+    assert_eq!(delivered + open, placed);
+    assert!(
+        placed <= 24_000 + 1024,
+        "the channel's pace binds: {placed}"
+    );
+    assert_eq!(
+        m.firm[0].iter().map(|p| p.grey_chips_seized).sum::<u64>(),
+        0
+    );
+}
+
+#[test]
+fn enforcement_seizes_lots_on_the_way_and_prices_the_channel_out() {
+    // From March 15 every smuggled lot bound for China is seized: what arrives after is lost (paid
+    // for, never delivered: the lot bought on day 60 is on its way), and reviews from then on
+    // price the channel at 1 / (1 - 1) = never.
+    let rule = r#"
+[[policy]]
+name = "crackdown"
+rule = "grey_enforcement"
+to = "CN"
+seizure = 1.0
+from = 2025-03-15
+"#;
+    let sc = load(&world(Some(&grey(0.0, 240_000)), true, false, rule));
+    let m = &run(&sc, 1).runs[0];
+    let crackdown = 73 * DAY;
+    let seized = of(m, LeaseAction::Seized);
+    assert!(!seized.is_empty(), "{:?}", m.decisions);
+    assert!(seized.iter().all(|d| d.at.0 >= crackdown));
+    assert!(of(m, LeaseAction::Grey).iter().all(|d| d.at.0 < crackdown));
+    let site = site_index(&sc, "bought");
+    let delivered: u64 = m.site[site].iter().map(|p| p.chips_delivered).sum();
+    let placed: u64 = m.firm[0].iter().map(|p| p.grey_chips_placed).sum();
+    let lost: u64 = m.firm[0].iter().map(|p| p.grey_chips_seized).sum();
+    assert_eq!(lost, chips(&seized));
+    assert_eq!(
+        delivered + lost + m.firm[0].last().unwrap().procured_chips_open,
+        placed
+    );
+    // Leases take over: signed after the crackdown, and more than without it.
+    let base = &run(&load(&world(Some(&grey(0.0, 240_000)), true, false, "")), 1).runs[0];
+    let after = |m: &RunMetrics| -> u64 {
+        chips(
+            &of(m, LeaseAction::Sign)
+                .into_iter()
+                .filter(|d| d.at.0 >= crackdown)
+                .collect::<Vec<_>>(),
+        )
+    };
+    assert!(
+        after(m) > after(base),
+        "{} vs {}: {:?}",
+        after(m),
+        after(base),
+        m.decisions
+    );
+
+    // A site's own chance: at 60% the expected price of a delivered chip is $1.07 / 0.4 = $2.68,
+    // above the lease: the firm leases and logs the grey option as passed (need met).
+    let m = &run(&load(&world(Some(&grey(0.6, 24_000)), true, false, "")), 1).runs[0];
+    assert!(of(m, LeaseAction::Grey).is_empty());
+    let passed: Vec<Decision> = of(m, LeaseAction::Pass)
+        .into_iter()
+        .filter(|d| d.channel == Channel::Grey)
+        .collect();
+    assert!(!passed.is_empty());
+    assert!(passed.iter().all(|d| d.rank == 2 && d.why == Why::NeedMet));
+}
+
+/// An import channel for H100 at home: 48,000 a year, 30 days.
+const IMPORT: &str = r#"{ channel = "import", chips_per_year = 48000, lead_days = 30 }"#;
+
+#[test]
+fn imports_follow_the_rules_on_deliveries_and_their_fees() {
+    // With the H100 banned into China from April, the import channel is closed from then on
+    // (logged as banned), and its earlier purchases are refused when they arrive after the ban.
+    let sc = load(&world(Some(IMPORT), true, false, EXPORT_BAN));
+    let m = &run(&sc, 1).runs[0];
+    let imports = of(m, LeaseAction::Import);
+    assert!(imports.iter().all(|d| d.at.0 < 90 * DAY), "{imports:?}");
+    let banned: Vec<Decision> = of(m, LeaseAction::Pass)
+        .into_iter()
+        .filter(|d| d.channel == Channel::Import)
+        .collect();
+    assert!(!banned.is_empty());
+    assert!(banned
+        .iter()
+        .all(|d| d.why == Why::Banned && d.at.0 >= 90 * DAY));
+
+    // Without the ban the firm imports (owning is cheaper than leasing); a 25% licence fee raises
+    // the import's cost per PFLOP-day as ranked by 25% of its capex.
+    let free = &run(&load(&world(Some(IMPORT), true, false, "")), 1).runs[0];
+    let fee = r#"
+[[policy]]
+name = "fee"
+rule = "licence_fee"
+chip = "h100"
+to = "CN"
+fee_fraction = 0.25
+from = 2025-01-01
+"#;
+    let taxed = &run(&load(&world(Some(IMPORT), true, false, fee)), 1).runs[0];
+    let first = |m: &RunMetrics| of(m, LeaseAction::Import)[0];
+    let (a, b) = (first(free), first(taxed));
+    assert!(a.chips > 0 && b.chips > 0);
+    // Capex 25,000 / (4 x 8,760) = $0.713 an hour; energy 1.3 kW x PUE 1.3 x $0.08 = $0.135.
+    let ratio = b.usd_per_chip_hour / a.usd_per_chip_hour;
+    let want = (0.713 * 1.25 + 0.135) / (0.713 + 0.135);
+    assert!((ratio - want).abs() < 0.01, "{ratio} vs {want}");
+    assert!((b.usd_per_pflop_day / a.usd_per_pflop_day - ratio).abs() < 1e-9);
+}
+
+#[test]
+fn on_the_national_baseline_the_h20_ban_sets_off_leases_orders_and_grey_purchases() {
+    // The April 2025 H20 rule refuses the H20 that ByteDance and Alibaba had ordered (Nvidia's
+    // $2.5bn that could not ship and ~$8bn lost, dated 2025-04-20 and 2025-06-12): their reviews
+    // replace that plan through the channels open to them. Without the rule (the same world, the
+    // policy switched off) the H20 arrive and no review finds a gap. Means over 4 replications.
+    let ban = capsim::scenario::baseline().unwrap();
+    let mut free = ban.clone();
+    free.set_field(
+        "policy.us-h20-licence-cn.enabled",
+        toml::Value::Boolean(false),
+    )
+    .unwrap();
+    let (b, f) = (run(&ban, 4), run(&free, 4));
+    let april = ban.date_to_time(chrono::NaiveDate::from_ymd_opt(2025, 4, 9).unwrap());
+    let sept = ban.date_to_time(chrono::NaiveDate::from_ymd_opt(2025, 10, 1).unwrap());
+    let acquired = |r: &capsim::experiment::RunResult, action: LeaseAction| -> u64 {
+        r.runs
+            .iter()
+            .flat_map(|m| m.decisions.iter())
+            .filter(|d| d.action == action && d.at >= april && d.at < sept)
+            .map(|d| d.chips)
+            .sum()
+    };
+    for action in [LeaseAction::Sign, LeaseAction::Order, LeaseAction::Grey] {
+        let (with, without) = (acquired(&b, action), acquired(&f, action));
+        assert!(
+            with > 0 && with > 2 * without,
+            "{action:?}: {with} vs {without}"
+        );
+    }
+    // The reviews that acted name the gap, not waiting work.
+    let gapped = b
+        .runs
+        .iter()
+        .flat_map(|m| m.decisions.iter())
+        .filter(|d| d.at >= april && d.at < sept && d.action == LeaseAction::Sign)
+        .all(|d| d.gap_pflops > 0.0);
+    assert!(gapped);
+    // Alibaba's leases show as training abroad in the quarter after (Oct-Dec 2025, monthly periods
+    // 21-23): more than without the rule.
+    let alibaba = ban
+        .world
+        .firms
+        .iter()
+        .position(|x| x.name == "alibaba")
+        .unwrap();
+    let abroad = |r: &capsim::experiment::RunResult| -> f64 {
+        r.runs
+            .iter()
+            .map(|m| {
+                m.firm[alibaba][21..24]
+                    .iter()
+                    .map(|p| p.compute_abroad_pflop_days)
+                    .sum::<f64>()
+            })
+            .sum()
+    };
+    assert!(
+        abroad(&b) > 2.0 * abroad(&f),
+        "{} vs {}",
+        abroad(&b),
+        abroad(&f)
+    );
+}
