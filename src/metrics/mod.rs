@@ -412,7 +412,8 @@ pub enum Why {
     NeedMet,
     /// Passed: rules in force forbid new work there (a lease ban).
     RulesForbid,
-    /// Passed: rules in force stop deliveries of the chip there (an export ban).
+    /// Passed: rules in force stop deliveries of the chip there (an export ban), for a lease or an
+    /// import.
     Banned,
     /// Passed: the channel is not open on this date.
     Closed,
@@ -421,6 +422,8 @@ pub enum Why {
     NoRoom,
     /// Passed: the output or channel cannot deliver a whole lot within the firm's `max_wait`.
     TooSlow,
+    /// Passed: enforcement would seize every smuggled lot.
+    Enforced,
 }
 
 impl Why {
@@ -435,6 +438,7 @@ impl Why {
             Why::Closed => "closed",
             Why::NoRoom => "no_room",
             Why::TooSlow => "too_slow",
+            Why::Enforced => "enforced",
         }
     }
 }

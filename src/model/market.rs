@@ -101,7 +101,7 @@ pub struct Planning {
     /// FLOP is multiplied by `1 + risk_aversion x chance` (0: risk-neutral; the expected loss of
     /// grey lots is priced in either way).
     pub risk_aversion: f64,
-    /// The chance the firm gives a lease ban within a year (what it expects of future rules):
+    /// The chance the firm assigns to a lease ban within a year (what it expects of future rules):
     /// the chance of losing a lease option.
     pub lease_ban_risk: f64,
     /// Whether planned chips that rules refuse (deliveries to its own sites) join its need: the

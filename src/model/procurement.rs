@@ -14,8 +14,8 @@
 //! Import and grey chips go to a firm's own site that names the channel
 //! (`procurement = { channel, ... }`): the site starts with what it lists, and grows only by the
 //! firm's orders, at most `chips_per_year` a year (what the channel can bring: an export quota, a
-//! smuggling network's reach), each order arriving `lead` after the channel has sent the orders
-//! before it.
+//! smuggling network's reach): the channel sends orders one after another at that pace, and each
+//! arrives `lead` after the channel has finished sending it.
 
 use crate::engine::{SimDuration, SimTime};
 
@@ -40,6 +40,9 @@ pub struct Procurement {
     pub premium: f64,
     /// Chance that a grey lot is seized on the way when no rule sets one.
     pub seizure: f64,
+    /// Chips per lot bought through the channel, if not the firm's `block_chips` (smuggled
+    /// servers come in smaller lots than leased halls).
+    pub lot_chips: Option<u64>,
 }
 
 /// The channel through which site `s` gets new capacity for firm `f`, if any: a lease at its

@@ -357,7 +357,7 @@ pub struct RawSite {
     pub source: Option<RawSource>,
 }
 
-/// `procurement = { channel, chips_per_year, lead_days, from, until, premium, seizure }`.
+/// `procurement = { channel, chips_per_year, lead_days, from, until, premium, seizure, lot_chips }`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawProcurement {
@@ -368,6 +368,7 @@ pub struct RawProcurement {
     pub until: Option<RawDate>,
     pub premium: Option<RawQuantity>,
     pub seizure: Option<RawQuantity>,
+    pub lot_chips: Option<u64>,
 }
 
 /// `channel = "import" | "grey"`.

@@ -1552,6 +1552,14 @@ fn procurement(
         range(0.0, 1e8),
         "the most chips the channel brings a year (an export quota, a smuggling network's reach)",
     )?;
+    // On what the figure can be (not this replication's draw), as for a supply.
+    if upper(&pr.chips_per_year) <= 0.0 {
+        return Err(path.k("chips_per_year").value(
+            "a channel that can bring no chips",
+            "give the most chips the channel brings a year, e.g. chips_per_year = 10000, or \
+             remove procurement",
+        ));
+    }
     let lead = SimDuration::from_secs_f64(
         cx.num(
             &pr.lead_days,
@@ -1609,6 +1617,20 @@ fn procurement(
         )?,
         None => 0.0,
     };
+    let lot_chips = match pr.lot_chips {
+        Some(n) => {
+            chip_count(n, &path.k("lot_chips"), "chips per lot bought through the channel")?;
+            if n == 0 {
+                return Err(path.k("lot_chips").value(
+                    "lot_chips must be at least 1",
+                    "give the chips of one lot, e.g. lot_chips = 512, or leave it out for the \
+                     firm's block_chips",
+                ));
+            }
+            Some(n)
+        }
+        None => None,
+    };
     Ok(Procurement {
         channel,
         chips_per_year,
@@ -1617,6 +1639,7 @@ fn procurement(
         until,
         premium,
         seizure,
+        lot_chips,
     })
 }
 
@@ -1761,12 +1784,20 @@ fn planning_fits(firms: &[Firm], sites: &[Site]) -> R<()> {
                         "does not list it"
                     }
                 ),
-                format!(
-                    "its chips come only from its owner's orders: add [firms.{}.planning] and \
-                     list \"{}\" among the firm's sites, or remove procurement",
-                    fmt_key(&firm.name),
-                    site.name
-                ),
+                if firm.planning.is_none() {
+                    format!(
+                        "its chips come only from its owner's orders: add [firms.{}.planning], or \
+                         remove procurement",
+                        fmt_key(&firm.name)
+                    )
+                } else {
+                    format!(
+                        "its chips come only from its owner's orders: add \"{}\" to [firms.{}] \
+                         sites, or remove procurement",
+                        site.name,
+                        fmt_key(&firm.name)
+                    )
+                },
             ));
         }
     }
@@ -1877,7 +1908,7 @@ fn planning(base: &str, path: &P, pl: &RawPlanning, prov: &mut Vec<Provenance>) 
             pl.lease_ban_risk.unwrap_or(0.0),
             &path.k("lease_ban_risk"),
             range(0.0, 1.0),
-            "the chance the firm gives a lease ban within a year (0 to 1; default 0)",
+            "the chance the firm assigns to a lease ban within a year (0 to 1; default 0)",
         )?,
         replace_refused: pl.replace_refused.unwrap_or(true),
         home_premium: num(

@@ -173,6 +173,18 @@ fn planned_deliveries_a_rule_refuses_are_replaced_at_the_next_reviews() {
     // Switched off, the same ban sets nothing off (nothing waits).
     let m = &run(&load(&world(None, false, false, EXPORT_BAN)), 1).runs[0];
     assert!(of(m, LeaseAction::Sign).is_empty(), "{:?}", m.decisions);
+
+    // With three streams of work the refused chips also leave work waiting: the waiting gangs and
+    // the gap are one shortfall, so replacing the plan adds less than the refused chips to what
+    // the firm leases for its waiting work alone.
+    let leased = |replace: bool| -> u64 {
+        let m = &run(&load(&world(None, true, replace, EXPORT_BAN)), 1).runs[0];
+        chips(&of(m, LeaseAction::Sign))
+    };
+    let (waiting_only, both) = (leased(false), leased(true));
+    assert!(waiting_only > 0);
+    assert!(both >= waiting_only, "{both} vs {waiting_only}");
+    assert!(both < waiting_only + 9 * 2048, "{both} vs {waiting_only}");
 }
 
 /// A grey channel for H100 at home: `per_year` chips a year, 14 days, +50% over the $25,000 list
@@ -206,10 +218,12 @@ fn smuggled_chips_are_bought_when_cheapest_and_the_review_logs_every_option() {
             .expect("the lease was weighed too");
         assert_eq!(lease.rank, 2);
         assert!(lease.usd_per_pflop_day > d.usd_per_pflop_day);
-        assert!(matches!(
-            lease.action,
-            LeaseAction::Sign | LeaseAction::Pass
-        ));
+        // The lease is taken only for what the grey lot could not cover.
+        match lease.action {
+            LeaseAction::Sign => assert!(d.chips < d.need_chips),
+            LeaseAction::Pass => assert_eq!(lease.why, Why::NeedMet),
+            other => panic!("{other:?}"),
+        }
     }
     // What was bought arrives 14 days later, lot by lot, at the channel's pace (24,000 a year):
     // every chip bought before the last 14 days is at the site.
@@ -258,6 +272,16 @@ from = 2025-03-15
         delivered + lost + m.firm[0].last().unwrap().procured_chips_open,
         placed
     );
+    // Reviews after the crackdown do not buy: the channel is closed as enforced.
+    let enforced: Vec<Decision> = of(m, LeaseAction::Pass)
+        .into_iter()
+        .filter(|d| d.channel == Channel::Grey && d.at.0 >= crackdown)
+        .collect();
+    assert!(!enforced.is_empty());
+    assert!(
+        enforced.iter().all(|d| d.why == Why::Enforced),
+        "{enforced:?}"
+    );
     // Leases take over: signed after the crackdown, and more than without it.
     let base = &run(&load(&world(Some(&grey(0.0, 240_000)), true, false, "")), 1).runs[0];
     let after = |m: &RunMetrics| -> u64 {
@@ -298,7 +322,14 @@ fn imports_follow_the_rules_on_deliveries_and_their_fees() {
     let sc = load(&world(Some(IMPORT), true, false, EXPORT_BAN));
     let m = &run(&sc, 1).runs[0];
     let imports = of(m, LeaseAction::Import);
+    assert!(!imports.is_empty());
     assert!(imports.iter().all(|d| d.at.0 < 90 * DAY), "{imports:?}");
+    // Bought before the ban, arriving after it: refused at the site, all of it.
+    let site = site_index(&sc, "bought");
+    let refused: u64 = m.site[site].iter().map(|p| p.chips_refused).sum();
+    let delivered: u64 = m.site[site].iter().map(|p| p.chips_delivered).sum();
+    assert_eq!(delivered + refused, chips(&imports));
+    assert!(refused > 0);
     let banned: Vec<Decision> = of(m, LeaseAction::Pass)
         .into_iter()
         .filter(|d| d.channel == Channel::Import)
@@ -394,5 +425,51 @@ fn on_the_national_baseline_the_h20_ban_sets_off_leases_orders_and_grey_purchase
         "{} vs {}",
         abroad(&b),
         abroad(&f)
+    );
+}
+
+#[test]
+fn a_supply_shock_s_cut_of_planned_supply_is_replaced_too() {
+    // The home fleet grows by a steady 24,576 a year instead of monthly lots; from April a supply
+    // shock halves it. The cut (12,288 a year over the 275 days left, ~9,250 chips) joins the
+    // plan gap and is leased abroad in whole lots; without the shock nothing is.
+    let supplied = |extra: &str| -> String {
+        let w = world(None, false, true, extra);
+        let start = w.find("deliveries = [").unwrap();
+        let end = start + w[start..].find(']').unwrap() + 1;
+        format!(
+            "{}supply = {{ chips_per_year = 24576 }}{}",
+            &w[..start],
+            &w[end..]
+        )
+    };
+    // Control: a lot early in January for work that waits (the first months' supply is slower to
+    // come than a monthly lot), none after.
+    let m = &run(&load(&supplied("")), 1).runs[0];
+    assert!(
+        of(m, LeaseAction::Sign).iter().all(|d| d.at.0 < 90 * DAY),
+        "{:?}",
+        m.decisions
+    );
+    let shock = r#"
+[[policy]]
+name = "shock"
+rule = "supply_shock"
+chip = "h100"
+factor = 0.5
+from = 2025-04-01
+"#;
+    let m = &run(&load(&supplied(shock)), 1).runs[0];
+    let after: Vec<Decision> = of(m, LeaseAction::Sign)
+        .into_iter()
+        .filter(|d| d.at.0 >= 90 * DAY)
+        .collect();
+    assert!(after.iter().all(|d| d.gap_pflops > 0.0), "{after:?}");
+    let signed = chips(&after);
+    let cut = 12_288.0 * 275.0 / 365.25;
+    // Replaced up to the last review (day 360): all but the last few days' cut, in whole lots.
+    assert!(
+        (signed as f64) >= cut - 2.0 * 1024.0 && (signed as f64) <= cut + 1024.0,
+        "{signed} vs {cut}"
     );
 }

@@ -239,6 +239,7 @@ impl CapacityModel<'_> {
                     ("cost_idle_usd", r.cost_idle_usd),
                     ("usage_training_usd", r.usage_training_usd),
                     ("usage_inference_usd", r.usage_inference_usd),
+                    ("plan_gap_pflops", r.plan_gap_pflops),
                 ] {
                     if !(v.is_finite() && v >= 0.0) {
                         return Err(ModelError::new(format!(
@@ -246,6 +247,21 @@ impl CapacityModel<'_> {
                             self.world.firms[f].name
                         )));
                     }
+                }
+            }
+        }
+        for d in &self.metrics.decisions {
+            for (name, v) in [
+                ("usd_per_chip_hour", d.usd_per_chip_hour),
+                ("usd_per_pflop_day", d.usd_per_pflop_day),
+                ("gap_pflops", d.gap_pflops),
+                ("market_held_share", d.market_held_share),
+            ] {
+                if !(v.is_finite() && v >= 0.0) {
+                    return Err(ModelError::new(format!(
+                        "invariant broken: {name} = {v} in a decision of firm '{}' at {}",
+                        self.world.firms[d.firm as usize].name, d.at
+                    )));
                 }
             }
         }

@@ -1,25 +1,37 @@
-//! Leases decided in the run: firms' reviews, lots signed in offshore markets, renewals, releases,
-//! and lots a rule ends.
+//! Capacity decided in the run: firms' reviews, which weigh every channel (leases here, domestic
+//! orders and import or grey purchases in orders.rs); lots signed in offshore markets, renewals,
+//! releases, and lots a rule ends.
 //!
 //! # The rule a firm follows (predictable from the inputs)
 //!
 //! Every `planning.every`, a firm with [`Planning`] reviews its capacity:
 //!
-//! 1. **Unmet need** = the gangs (chips) of its training and fine-tuning jobs that will have waited
-//!    at least `patience` since they arrived (a queued job: what it waited plus what it still
-//!    expects to wait where it is, from the site's running totals; a blocked job: what it waited)
-//!    and may be placed at one of its market sites under the rules in force (data that must stay
-//!    home does not count), less the chips of its lots and orders still on their way and the idle
-//!    chips of its market sites.
-//! 2. If there is need, it ranks its options by price per useful FLOP, cheapest first: one more lot
-//!    at each market site where rules allow a new placement (the site's lease index today x the
-//!    market's tightness multiplier after the lot, over the chip's effective FLOP/s), and an order
-//!    of domestic chips for each of its own supplied sites (orders.rs). At a market site it signs
-//!    one lot of as many whole blocks of `block_chips` as cover the need, fit the market's open room
+//! 1. **Need**, in two parts. *Waiting work*: the gangs (chips) of its training and fine-tuning
+//!    jobs that will have waited at least `patience` since they arrived (a queued job: what it
+//!    waited plus what it still expects to wait where it is, from the site's running totals; a
+//!    blocked job: what it waited) and may be placed at one of its option sites under the rules in
+//!    force (data that must stay home does not count), less the chips of its lots, orders and
+//!    purchases still on their way and the idle chips of its market sites. *The plan gap*: the
+//!    effective FLOP/s of planned chips that rules refused at its own sites (supply.rs: a ban or
+//!    cap on deliveries, a supply shock's cut), less what earlier reviews bought to replace them
+//!    (with `replace_refused`).
+//! 2. It **weighs every option**, one per option site ([`super::super::site_channel`]): a lot at each
+//!    market site, a domestic order for each own supplied site, a purchase through each own site
+//!    with an import or grey channel. Each gets a price per chip-hour (a lot: the site's lease index
+//!    today x the market's tightness multiplier after a block; an order or import: the site's capex
+//!    and energy under the rules' fees; a grey lot: capex with its premium and energy, over `1 -
+//!    seizure`) and a cost per useful PFLOP-day, times `1 + home_premium` abroad and
+//!    `1 + risk_aversion x chance of loss` (the lease-ban risk it expects, the seizure chance). An
+//!    option is closed if rules forbid new work there, the chip's delivery there (imports), or its
+//!    channel is shut on the date.
+//! 3. It takes the options **cheapest first** (ties: channel, then site) while need is left,
+//!    waiting gangs first, then the gap at the option's chip speed: at a market site one lot of as
+//!    many whole blocks of `block_chips` as cover the need, fit the market's open room
 //!    (`open_share x capacity` less what every tenant holds, in MW), what rules on deliveries there
 //!    would let in (a ban, a cap, the site's power cap), and keep the firm within
-//!    `max_leased_chips`; then the next option, while need is left.
-//! 3. A signed lot's price is fixed for its term; its chips come online `lead` later.
+//!    `max_leased_chips`; an order or purchase as orders.rs sizes it. Every option weighed is a
+//!    [`Decision`] (taken, or passed with [`Why`]).
+//! 4. A signed lot's price is fixed for its term; its chips come online `lead` later.
 //!
 //! A lot comes online as a delivery: rules on deliveries apply (a ban refuses it, a permit delays
 //! it, a cap or power cap takes what fits). At the end of each term a lot is **renewed** at the
@@ -61,10 +73,16 @@ pub(super) struct Choice {
     pub rank: u32,
     /// Its cost per useful PFLOP-day as ranked.
     pub cost: f64,
+    /// Its price per chip-hour as weighed (for a grey lot, per chip delivered).
+    pub price: f64,
     /// The waiting need the review found, chips.
     pub need: u64,
     /// The plan gap the review found, effective FLOP/s.
     pub gap: f64,
+    /// The plan gap left when this option is taken, effective FLOP/s.
+    pub gap_left: f64,
+    /// The option chip's effective FLOP/s.
+    pub flops: f64,
 }
 
 /// Where a lot stands.
@@ -317,6 +335,13 @@ impl CapacityModel<'_> {
         }
         let mut waiting = self.unmet_need(f, &pl, now);
         let mut gap = self.leasing.firm_gap_flops[f];
+        if gap < 0.0 || !gap.is_finite() {
+            self.error = Some(super::super::ModelError::new(format!(
+                "invariant broken at {now}: firm '{}' has a plan gap of {gap} FLOP/s",
+                self.world.firms[f].name
+            )));
+            return;
+        }
         self.leasing.firm_need[f] = waiting;
         if waiting == 0 && gap <= 0.0 {
             return;
@@ -336,20 +361,21 @@ impl CapacityModel<'_> {
                 .then(a.site.cmp(&b.site))
         });
         for (i, o) in options.into_iter().enumerate() {
+            let flops = self.world.site_chip(o.site).effective_flop_per_s();
+            // Chips of this option that cover what is left: the larger of the waiting gangs and
+            // the gap at this chip's speed. They overlap (chips a rule refused leave work waiting),
+            // so one purchase answers both; a gap under a millionth of a chip is none.
+            let gap_chips = super::ceil_u64(gap / flops - 1e-6);
+            let wanted = waiting.max(gap_chips);
             let choice = Choice {
                 rank: i as u32 + 1,
                 cost: o.cost,
+                price: o.price,
                 need: found,
                 gap: gap_found,
+                gap_left: gap,
+                flops,
             };
-            let flops = self.world.site_chip(o.site).effective_flop_per_s();
-            // Chips of this option that cover what is left: the waiting gangs, and the gap at this
-            // chip's speed.
-            let wanted = waiting.saturating_add(if gap > 0.0 {
-                super::ceil_u64(gap / flops)
-            } else {
-                0
-            });
             let (n, why) = match o.closed {
                 Some(why) => (0, why),
                 None if wanted == 0 => (0, Why::NeedMet),
@@ -365,9 +391,8 @@ impl CapacityModel<'_> {
                 }
             };
             if n > 0 {
-                let w = n.min(waiting);
-                waiting -= w;
-                gap = (gap - (n - w) as f64 * flops).max(0.0);
+                waiting = waiting.saturating_sub(n);
+                gap = (gap - n as f64 * flops).max(0.0);
             } else {
                 let site = o.site;
                 self.decide(Decision {
@@ -405,27 +430,43 @@ impl CapacityModel<'_> {
             closed = Some(Why::RulesForbid);
         }
         let (price, loss, short) = match channel {
-            Channel::Lease => (
-                self.lot_price(site, pl.block_chips, now, false),
-                pl.lease_ban_risk,
-                Why::NoRoom,
-            ),
+            Channel::Lease => {
+                if self.delivery_verdict(site, 1, now, &[]) == DeliveryVerdict::Banned {
+                    closed = closed.or(Some(Why::Banned));
+                }
+                (
+                    self.lot_price(site, pl.block_chips, now, false),
+                    pl.lease_ban_risk,
+                    Why::NoRoom,
+                )
+            }
             Channel::Domestic => (self.rates[s].user_price, 0.0, Why::TooSlow),
             Channel::Import | Channel::Grey => {
                 let pr = spec.procurement.expect("a procurement site");
                 if now < pr.from || now >= pr.until {
                     closed = closed.or(Some(Why::Closed));
                 }
+                if channel == Channel::Import
+                    && self.delivery_verdict(site, 1, now, &[]) == DeliveryVerdict::Banned
+                {
+                    closed = closed.or(Some(Why::Banned));
+                }
+                if self.procurement_room(site, now) < pr.lot_chips.unwrap_or(pl.block_chips) {
+                    closed = closed.or(Some(Why::NoRoom));
+                }
                 if channel == Channel::Import {
-                    if self.delivery_verdict(site, 1, now, &[]) == DeliveryVerdict::Banned {
-                        closed = closed.or(Some(Why::Banned));
-                    }
                     (self.rates[s].user_price, 0.0, Why::TooSlow)
                 } else {
                     let p = self.seizure_chance(site, now);
-                    // Seized chips are paid for: the price per chip delivered.
-                    let price = self.rates[s].user_price / (1.0 - p).max(1e-9);
-                    (price, p, Why::TooSlow)
+                    if p >= 1.0 {
+                        closed = closed.or(Some(Why::Enforced));
+                    }
+                    // Seized chips are paid for and draw no power: the capex per chip delivered,
+                    // plus the energy of a chip that is.
+                    let energy =
+                        chip.all_in_power_w * spec.pue / 1_000.0 * spec.electricity_usd_per_kwh;
+                    let capex = (self.rates[s].user_price - energy).max(0.0);
+                    (capex / (1.0 - p).max(1e-9) + energy, p, Why::TooSlow)
                 }
             }
         };

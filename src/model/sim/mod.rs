@@ -177,9 +177,9 @@ struct CapacityModel<'w> {
     arrival_rng: Vec<Vec<SimRng>>,
     size_rng: Vec<Vec<SimRng>>,
     failure_rng: Vec<SimRng>,
-    /// Draws whether grey-market lots are seized (its own stream: without grey purchases, no
-    /// other draw changes).
-    seizure_rng: SimRng,
+    /// Per site, draws whether its grey-market lots are seized (streams of their own: one site's
+    /// purchases do not move another's draws, and without grey purchases no other draw changes).
+    seizure_rng: Vec<SimRng>,
     next_epoch: u64,
     completed: u64,
     shipments: Vec<Shipment>,
@@ -295,7 +295,9 @@ pub fn run_replication(
         failure_rng: (0..nsites)
             .map(|s| stream_by_key(seed, replication, key("failures", s as u64, 0)))
             .collect(),
-        seizure_rng: stream_by_key(seed, replication, key("seizures", 0, 0)),
+        seizure_rng: (0..nsites)
+            .map(|s| stream_by_key(seed, replication, key("seizures", s as u64, 0)))
+            .collect(),
         next_epoch: 0,
         completed: 0,
         shipments: Vec::new(),

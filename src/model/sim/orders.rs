@@ -21,6 +21,8 @@
 use crate::engine::{Context, SimTime};
 use crate::metrics::{Channel, Decision, LeaseAction, Why};
 
+use super::super::policy::DeliveryVerdict;
+
 use super::super::{FirmId, Planning, SiteId, World};
 use super::leasing::Choice;
 use super::{CapacityModel, Ev};
@@ -52,8 +54,23 @@ pub(super) struct Orders {
     pub firm_procured_open: Vec<u64>,
     /// Per site, when its import or grey channel has sent every order taken so far.
     pub channel_free_at: Vec<SimTime>,
-    /// Import and grey purchases on their way: (firm, site, chips, number).
-    pub purchases: Vec<(FirmId, SiteId, u64, u32)>,
+    /// Import and grey purchases on their way.
+    pub purchases: Vec<Purchase>,
+    /// Per site, import or grey chips bought and not yet arrived.
+    pub site_procured_open: Vec<u64>,
+}
+
+/// An import or grey purchase on its way.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Purchase {
+    pub firm: FirmId,
+    pub site: SiteId,
+    pub chips: u64,
+    /// Its number in decisions.csv.
+    pub number: u32,
+    /// The part of the firm's plan gap it was bought to replace, effective FLOP/s: back in the gap
+    /// if the lot is seized or refused.
+    pub gap_flops: f64,
 }
 
 impl Orders {
@@ -62,6 +79,7 @@ impl Orders {
             firm_open: vec![0; world.firms.len()],
             firm_procured_open: vec![0; world.firms.len()],
             channel_free_at: vec![SimTime::ZERO; world.sites.len()],
+            site_procured_open: vec![0; world.sites.len()],
             ..Orders::default()
         }
     }
@@ -162,6 +180,24 @@ impl CapacityModel<'_> {
         n
     }
 
+    /// Chips a purchase through `site`'s channel may still bring: the site's power cap and, for an
+    /// import, a cap on deliveries in force, less what is already on its way there.
+    pub(super) fn procurement_room(&self, site: SiteId, now: SimTime) -> u64 {
+        let s = site.0 as usize;
+        let mut room = self.power_room(site);
+        let import = self.world.sites[s]
+            .procurement
+            .is_some_and(|p| p.channel == Channel::Import);
+        if import {
+            if let DeliveryVerdict::Deliver { max_chips } =
+                self.delivery_verdict(site, u64::MAX / 4, now, &[])
+            {
+                room = room.min(max_chips);
+            }
+        }
+        room.saturating_sub(self.orders.site_procured_open[s])
+    }
+
     /// The chance a grey lot bound for `site` is seized now.
     pub(super) fn seizure_chance(&self, site: SiteId, now: SimTime) -> f64 {
         let spec = &self.world.sites[site.0 as usize];
@@ -203,11 +239,13 @@ impl CapacityModel<'_> {
         } else {
             0
         };
-        let block = pl.block_chips;
+        let block = pr.lot_chips.unwrap_or(pl.block_chips);
+        let fits = self.procurement_room(site, now);
         let n = need
             .div_ceil(block)
             .saturating_mul(block)
-            .min(room / block * block);
+            .min(room / block * block)
+            .min(fits / block * block);
         if n == 0 {
             return 0;
         }
@@ -216,6 +254,7 @@ impl CapacityModel<'_> {
         ));
         self.orders.channel_free_at[s] = sent;
         self.orders.firm_procured_open[f] += n;
+        self.orders.site_procured_open[s] += n;
         let p = self.periods.index(now);
         let action = if pr.channel == Channel::Grey {
             self.metrics.firm[f][p].grey_chips_placed += n;
@@ -229,9 +268,13 @@ impl CapacityModel<'_> {
         let at = sent.saturating_add(pr.lead);
         if at < self.periods.horizon() {
             let purchase = self.orders.purchases.len() as u32;
-            self.orders
-                .purchases
-                .push((FirmId(f as u32), site, n, number));
+            self.orders.purchases.push(Purchase {
+                firm: FirmId(f as u32),
+                site,
+                chips: n,
+                number,
+                gap_flops: choice.gap_left.min(n as f64 * choice.flops),
+            });
             ctx.schedule_at(at, Ev::PurchaseArrives { purchase })
                 .expect("not in the past");
         }
@@ -242,9 +285,9 @@ impl CapacityModel<'_> {
             lot: number,
             action,
             chips: n,
-            usd_per_chip_hour: self.rates[s].user_price,
+            usd_per_chip_hour: choice.price,
             need_chips: choice.need,
-            market_held_share: (n as f64 / per_sec) / ((latest - start.0) as f64),
+            market_held_share: ((n as f64 / per_sec) / ((latest - start.0) as f64)).min(1.0),
             channel: pr.channel,
             rank: choice.rank,
             usd_per_pflop_day: choice.cost,
@@ -263,18 +306,32 @@ impl CapacityModel<'_> {
         now: SimTime,
         ctx: &mut Context<Ev>,
     ) {
-        let (firm, site, chips, number) = self.orders.purchases[purchase as usize];
+        let Purchase {
+            firm,
+            site,
+            chips,
+            number,
+            gap_flops,
+        } = self.orders.purchases[purchase as usize];
         let (f, s) = (firm.0 as usize, site.0 as usize);
         self.orders.firm_procured_open[f] -= chips;
+        self.orders.site_procured_open[s] -= chips;
         let pr = self.world.sites[s].procurement.expect("a procurement site");
         if pr.channel != Channel::Grey {
-            self.deliver_chips(site, chips, now, ctx);
+            // What a rule refuses of it, the firm still has to replace (its gap part; its waiting
+            // part comes back as waiting work).
+            let delivered = self.deliver_chips(site, chips, now, ctx);
+            if delivered < chips {
+                self.leasing.firm_gap_flops[f] +=
+                    gap_flops * (chips - delivered) as f64 / chips as f64;
+            }
             return;
         }
         let chance = self.seizure_chance(site, now);
         let p = self.periods.index(now);
-        if chance > 0.0 && rand::Rng::random::<f64>(&mut self.seizure_rng) < chance {
+        if chance > 0.0 && rand::Rng::random::<f64>(&mut self.seizure_rng[s]) < chance {
             self.metrics.firm[f][p].grey_chips_seized += chips;
+            self.leasing.firm_gap_flops[f] += gap_flops;
             self.metrics.decisions.push(Decision {
                 at: now,
                 firm: f as u32,
@@ -293,7 +350,10 @@ impl CapacityModel<'_> {
             });
             return;
         }
-        self.install(site, chips, now, ctx);
+        let got = self.install(site, chips, now, ctx);
+        if got < chips {
+            self.leasing.firm_gap_flops[f] += gap_flops * (chips - got) as f64 / chips as f64;
+        }
     }
 
     /// Takes open orders' shares of a daily lot of `chips` at `site`; returns what is left for the

@@ -19,6 +19,8 @@ pub(super) struct Shipment {
     pub chips: u64,
     /// Timeline indices of the permit rules that already delayed it.
     pub delayed: Vec<usize>,
+    /// Chips the scenario planned (not bought in the run): see `deliver`.
+    pub planned: bool,
 }
 
 impl CapacityModel<'_> {
@@ -28,6 +30,7 @@ impl CapacityModel<'_> {
             site,
             chips,
             delayed,
+            planned: true,
         });
         (self.shipments.len() - 1) as u32
     }
@@ -37,59 +40,74 @@ impl CapacityModel<'_> {
             site,
             chips,
             delayed,
+            planned,
         } = std::mem::replace(
             &mut self.shipments[shipment as usize],
             Shipment {
                 site: SiteId(0),
                 chips: 0,
                 delayed: Vec::new(),
+                planned: true,
             },
         );
-        self.deliver(site, chips, delayed, now, ctx);
+        self.deliver(site, chips, delayed, planned, now, ctx);
     }
 
+    /// Delivers `chips` at `site` under the rules on deliveries; returns the chips installed now
+    /// (0 for a delayed shipment). `planned`: the chips are the scenario's (a dated delivery or
+    /// steady supply), so what a rule refuses joins the owner's plan gap; chips the firm bought
+    /// during the run are not (orders.rs returns a refused purchase's gap part itself).
     fn deliver(
         &mut self,
         site: SiteId,
         chips: u64,
         mut delayed: Vec<usize>,
+        planned: bool,
         now: SimTime,
         ctx: &mut Context<Ev>,
-    ) {
+    ) -> u64 {
         let s = site.0 as usize;
         let verdict = self.delivery_verdict(site, chips, now, &delayed);
         let p = self.periods.index(now);
         match verdict {
             DeliveryVerdict::Banned => {
                 self.metrics.site[s][p].chips_refused += chips;
-                self.plan_refused(site, chips);
+                if planned {
+                    self.plan_refused(site, chips as f64);
+                }
+                0
             }
             DeliveryVerdict::Delay { rule, delay } => {
                 let at = now.saturating_add(delay);
                 if at < self.periods.horizon() {
                     delayed.push(rule);
                     let shipment = self.new_shipment(site, chips, delayed);
+                    self.shipments[shipment as usize].planned = planned;
                     ctx.schedule_at(at, Ev::Delivery { shipment })
                         .expect("not in the past");
                 }
+                0
             }
             DeliveryVerdict::Deliver { max_chips } => {
                 let allowed = chips.min(max_chips);
                 self.metrics.site[s][p].chips_refused += chips - allowed;
-                self.plan_refused(site, chips - allowed);
-                self.install(site, allowed, now, ctx);
+                if planned {
+                    self.plan_refused(site, (chips - allowed) as f64);
+                }
+                self.install(site, allowed, now, ctx)
             }
         }
     }
 
-    /// Installs up to `chips` at `site` now, as many as its power cap allows (the rest refused).
+    /// Installs up to `chips` at `site` now, as many as its power cap allows (the rest refused);
+    /// returns the chips installed.
     pub(super) fn install(
         &mut self,
         site: SiteId,
         chips: u64,
         now: SimTime,
         ctx: &mut Context<Ev>,
-    ) {
+    ) -> u64 {
         let s = site.0 as usize;
         let p = self.periods.index(now);
         let n = chips.min(self.power_room(site));
@@ -103,13 +121,15 @@ impl CapacityModel<'_> {
             self.try_start(site, now, ctx);
             self.retry_stranded(now, ctx);
         }
+        n
     }
 
-    /// Planned chips that a rule refused at `site`: if a firm that plans owns the site, their
-    /// effective FLOP/s join its plan gap, which its reviews replace through the options still
-    /// open (leasing.rs).
-    fn plan_refused(&mut self, site: SiteId, chips: u64) {
-        if chips == 0 {
+    /// Planned chips that a rule refused at `site` (a ban or a cap on its deliveries, or a supply
+    /// shock's cut of its steady supply): if a firm that plans owns the site, their effective
+    /// FLOP/s join its plan gap, which its reviews replace through the options still open
+    /// (leasing.rs).
+    fn plan_refused(&mut self, site: SiteId, chips: f64) {
+        if chips <= 0.0 {
             return;
         }
         let spec = &self.world.sites[site.0 as usize];
@@ -119,7 +139,7 @@ impl CapacityModel<'_> {
                 .is_some_and(|pl| pl.replace_refused)
             {
                 self.leasing.firm_gap_flops[o.0 as usize] +=
-                    chips as f64 * self.world.site_chip(site).effective_flop_per_s();
+                    chips * self.world.site_chip(site).effective_flop_per_s();
             }
         }
     }
@@ -163,15 +183,16 @@ impl CapacityModel<'_> {
         })
     }
 
-    /// Chips for `site` (an order's allocation) arrive now: delivered as any shipment.
+    /// Chips the firm bought in the run (an order's allocation, an import) arrive at `site` now:
+    /// delivered as any shipment; returns the chips installed now.
     pub(super) fn deliver_chips(
         &mut self,
         site: SiteId,
         chips: u64,
         now: SimTime,
         ctx: &mut Context<Ev>,
-    ) {
-        self.deliver(site, chips, Vec::new(), now, ctx);
+    ) -> u64 {
+        self.deliver(site, chips, Vec::new(), false, now, ctx)
     }
 
     pub(super) fn on_supply_lot(&mut self, site: SiteId, now: SimTime, ctx: &mut Context<Ev>) {
@@ -180,13 +201,15 @@ impl CapacityModel<'_> {
             return;
         };
         let factor = self.rates[s].supply_factor;
+        // What a supply shock cuts from the lot was planned for.
+        self.plan_refused(site, sup.chips_per_year * (1.0 - factor) / LOTS_PER_YEAR);
         let exact = sup.chips_per_year * factor / LOTS_PER_YEAR + self.sites[s].supply_carry;
         let chips = exact.floor().max(0.0);
         self.sites[s].supply_carry = exact - chips;
         // Open orders take their share of the lot first (orders.rs).
         let chips = self.fill_orders(site, chips as u64, now, ctx);
         if chips > 0 {
-            self.deliver(site, chips, Vec::new(), now, ctx);
+            self.deliver(site, chips, Vec::new(), true, now, ctx);
         }
         let next = now.saturating_add(SUPPLY_LOT);
         if next < sup.until && next < self.periods.horizon() {

@@ -185,6 +185,7 @@ pub(super) fn build(runs: &[RunView]) -> Result<Vec<Spec>, ChartError> {
     ];
     // Drawn only where some firm leased in a market or ordered domestic chips.
     specs.extend(cx.capacity_decisions());
+    specs.extend(cx.capacity_channels());
     Ok(specs)
 }
 
@@ -199,6 +200,15 @@ const DECISION_METRICS: [(&str, &str); 3] = [
         "lease_need_chips_end",
         "unmet need found at the last review",
     ),
+];
+
+/// The firm metrics the capacity-channels chart draws: (metric, label).
+const CHANNEL_METRICS: [(&str, &str); 5] = [
+    ("lease_chips_signed", "leased abroad (signed)"),
+    ("order_chips_placed", "domestic chips ordered"),
+    ("import_chips_placed", "imported under licence"),
+    ("grey_chips_placed", "bought on the grey market"),
+    ("grey_chips_seized", "smuggled chips seized"),
 ];
 
 /// A country name for an ISO code, for labels; the code itself when unknown.
@@ -1349,37 +1359,91 @@ impl<'a> Ctx<'a> {
     /// domestic orders on their way, and the unmet need its reviews found, at each period's end.
     /// None when no firm of any run did either.
     fn capacity_decisions(&self) -> Option<Spec> {
+        let line = |color, dash, width| Style {
+            color,
+            dash,
+            marker: Marker::None,
+            width,
+        };
         let styles = [
-            Style {
-                color: okabe_ito::ORANGE,
-                dash: Dash::Solid,
-                marker: Marker::None,
-                width: 1.8,
-            },
-            Style {
-                color: okabe_ito::BLUE,
-                dash: Dash::Solid,
-                marker: Marker::None,
-                width: 1.8,
-            },
-            Style {
-                color: okabe_ito::REDDISH_PURPLE,
-                dash: Dash::Dotted,
-                marker: Marker::None,
-                width: 1.4,
-            },
+            line(okabe_ito::ORANGE, Dash::Solid, 1.8),
+            line(okabe_ito::BLUE, Dash::Solid, 1.8),
+            line(okabe_ito::REDDISH_PURPLE, Dash::Dotted, 1.4),
         ];
+        self.per_firm_chart(
+            "capacity-decisions",
+            "Capacity decided in the run: chips leased abroad and ordered at home, per firm",
+            &DECISION_METRICS,
+            &styles,
+            2,
+            Read::Level(1.0),
+            "chips (at the period's end)",
+            "At each period's end",
+            "Leases are signed in offshore markets and orders placed from domestic output at each \
+             firm's review when its work waits or a rule refused chips it had planned for \
+             (decisions.csv lists every option weighed). Lines: means across replications; bands: \
+             5th to 95th percentile.",
+        )
+    }
+
+    /// Capacity acquired by channel, per firm that acquired any: chips leased, ordered from
+    /// domestic output, imported under licence, bought on the grey market, and seized on the way,
+    /// as daily rates over each period. None when no firm of any run acquired any.
+    fn capacity_channels(&self) -> Option<Spec> {
+        let line = |color, dash, width| Style {
+            color,
+            dash,
+            marker: Marker::None,
+            width,
+        };
+        let styles = [
+            line(okabe_ito::ORANGE, Dash::Solid, 1.8),
+            line(okabe_ito::BLUE, Dash::Solid, 1.8),
+            line(okabe_ito::BLUISH_GREEN, Dash::Solid, 1.8),
+            line(okabe_ito::VERMILLION, Dash::Solid, 1.8),
+            line(okabe_ito::BLACK, Dash::Dotted, 1.4),
+        ];
+        self.per_firm_chart(
+            "capacity-channels",
+            "Capacity acquired by channel: chips leased, ordered, imported and smuggled, per firm",
+            &CHANNEL_METRICS,
+            &styles,
+            4,
+            Read::PerDay,
+            "chips a day (average over the period)",
+            "Chips a day, by channel",
+            "What each firm's reviews acquired, by channel, when it was decided (leases signed, \
+             orders and purchases placed; they arrive after their lead times), and smuggled chips \
+             seized on the way. Lines: means across replications; bands: 5th to 95th percentile.",
+        )
+    }
+
+    /// One panel per firm with any of the first `active` metrics above 0 in some run, each
+    /// drawing `metrics` (one run), or, in a comparison, one panel per firm and metric of the
+    /// first `active` with the runs overlaid. None when no firm qualifies.
+    #[allow(clippy::too_many_arguments)]
+    fn per_firm_chart(
+        &self,
+        name: &'static str,
+        title: &str,
+        metrics: &[(&str, &str)],
+        styles: &[Style],
+        active: usize,
+        read: Read,
+        y_title: &str,
+        heading: &str,
+        note: &str,
+    ) -> Option<Spec> {
         let mut firms: Vec<String> = Vec::new();
         for r in 0..self.runs.len() {
             for f in &self.runs[r].manifest.firms {
-                let active = DECISION_METRICS.iter().take(2).any(|(m, _)| {
-                    self.points(r, "firm", &f.name, m, Read::Level(1.0))
-                        .is_some_and(|pts| {
-                            pts.iter()
-                                .any(|p| p.v.is_some_and(|v| v.hi > 0.0 || v.mean > 0.0))
-                        })
+                let any = metrics.iter().take(active).any(|(m, _)| {
+                    self.points(r, "firm", &f.name, m, read).is_some_and(|pts| {
+                        pts.iter()
+                            .any(|p| p.v.is_some_and(|v| v.hi > 0.0 || v.mean > 0.0))
+                    })
                 });
-                if active && !firms.contains(&f.name) {
+                if any && !firms.contains(&f.name) {
                     firms.push(f.name.clone());
                 }
             }
@@ -1387,63 +1451,52 @@ impl<'a> Ctx<'a> {
         if firms.is_empty() {
             return None;
         }
-        let mut spec = self.spec(
-            "capacity-decisions",
-            "Capacity decided in the run: chips leased abroad and ordered at home, per firm",
-        );
+        let mut spec = self.spec(name, title);
         let mut banded_any = false;
         if !self.compare() {
             for firm in &firms {
                 let mut series = Vec::new();
-                for ((metric, _), style) in DECISION_METRICS.iter().zip(styles) {
+                for ((metric, _), style) in metrics.iter().zip(styles) {
                     let band = self.banded(0, "firm", firm, metric);
                     banded_any |= band;
                     series.push(Series {
-                        style,
+                        style: *style,
                         points: self
-                            .points(0, "firm", firm, metric, Read::Level(1.0))
+                            .points(0, "firm", firm, metric, read)
                             .unwrap_or_default(),
                         band,
                         stacked: false,
-                        key: SeriesRef::of("firm", firm, metric, Read::Level(1.0)),
+                        key: SeriesRef::of("firm", firm, metric, read),
                     });
                 }
                 spec.panels.push(Panel {
                     title: Some(firm.clone()),
-                    y_title: "chips (at the period's end)".into(),
+                    y_title: y_title.into(),
                     unit: Unit::Plain,
                     log: false,
                     body: Body::Lines(series),
                     observed: Vec::new(),
                 });
             }
-            spec.legend = vec![LegendItem::Heading("At each period's end".into())];
-            for ((_, label), style) in DECISION_METRICS.iter().zip(styles) {
+            spec.legend = vec![LegendItem::Heading(heading.into())];
+            for ((_, label), style) in metrics.iter().zip(styles) {
                 spec.legend.push(LegendItem::Line {
                     label: (*label).into(),
-                    style,
+                    style: *style,
                     band: banded_any,
                 });
             }
             spec.cols = firms.len().clamp(1, 3);
         } else {
-            banded_any = self.overlaid_firm_panels(
-                &mut spec,
-                &firms,
-                &DECISION_METRICS[..2],
-                Read::Level(1.0),
-                "chips (at the period's end)",
-            );
+            banded_any =
+                self.overlaid_firm_panels(&mut spec, &firms, &metrics[..active], read, y_title);
             spec.legend = self.run_legend(banded_any);
             spec.cols = firms.len().max(1);
         }
-        spec.notes.insert(
-            0,
-            "Leases are signed in offshore markets and orders placed from domestic output at each \
-             firm's review when its work waits (decisions.csv lists every decision). Lines: means \
-             across replications; bands: 5th to 95th percentile."
-                .into(),
-        );
+        spec.notes.insert(0, note.into());
+        if read == Read::PerDay {
+            spec.notes.push(RATE_NOTE.into());
+        }
         self.finish_legend(&mut spec);
         Some(spec)
     }
