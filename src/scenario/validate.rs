@@ -1619,7 +1619,11 @@ fn procurement(
     };
     let lot_chips = match pr.lot_chips {
         Some(n) => {
-            chip_count(n, &path.k("lot_chips"), "chips per lot bought through the channel")?;
+            chip_count(
+                n,
+                &path.k("lot_chips"),
+                "chips per lot bought through the channel",
+            )?;
             if n == 0 {
                 return Err(path.k("lot_chips").value(
                     "lot_chips must be at least 1",
