@@ -473,3 +473,80 @@ from = 2025-04-01
         "{signed} vs {cut}"
     );
 }
+
+/// The world with a second market, the UAE's, where `acme` may also lease H100 at `ae_price` an
+/// hour; Malaysia's market holds `my_mw` MW.
+fn two_markets(my_mw: f64, ae_price: f64) -> String {
+    let w = world(None, true, false, "");
+    let w = w.replace(
+        "capacity_mw = [{ from = 2025-01-01, mw = 1000.0 }]",
+        &format!("capacity_mw = [{{ from = 2025-01-01, mw = {my_mw:?} }}]"),
+    );
+    let w = w.replace(
+        r#"sites = ["home", "my-acme"]"#,
+        r#"sites = ["home", "my-acme", "ae-acme"]"#,
+    );
+    format!(
+        r#"{w}
+[markets.ae]
+jurisdiction = "AE"
+capacity_mw = [{{ from = 2025-01-01, mw = 1000.0 }}]
+open_share = 1.0
+tight_above = 1.0
+tight_premium = 0.0
+
+[sites.ae-acme]
+jurisdiction = "AE"
+operator = "foreign"
+chip = "h100"
+pricing = "contract"
+tenant = "acme"
+term_years = 1.0
+market = "ae"
+lease_usd_per_chip_hour = {ae_price:?}
+electricity_usd_per_kwh = 0.08
+pue = 1.4
+mtbf_hours = 1e9
+repair_hours = 24.0
+"#
+    )
+}
+
+#[test]
+fn leasing_moves_to_a_second_market_only_when_the_first_is_full_or_dearer() {
+    let signed_in = |m: &RunMetrics, sc: &capsim::scenario::Scenario, site: &str| -> u64 {
+        let s = site_index(sc, site) as u32;
+        chips(
+            &of(m, LeaseAction::Sign)
+                .into_iter()
+                .filter(|d| d.site == s)
+                .collect::<Vec<_>>(),
+        )
+    };
+    // Malaysia has room and is cheaper ($2.00 against $2.50): every lot is signed there, and the
+    // UAE is weighed second and passed.
+    let sc = load(&two_markets(1000.0, 2.5));
+    let m = &run(&sc, 1).runs[0];
+    assert!(signed_in(m, &sc, "my-acme") > 0);
+    assert_eq!(signed_in(m, &sc, "ae-acme"), 0);
+    let ae = site_index(&sc, "ae-acme") as u32;
+    assert!(of(m, LeaseAction::Pass)
+        .iter()
+        .filter(|d| d.site == ae)
+        .all(|d| d.rank == 2 && d.why == Why::NeedMet));
+    // Malaysia's open room holds about 1,500 H100 (2 MW at 1.3 kW all-in; one lot of 1,024 fits):
+    // once it is full, reviews log it as having no room and lease in the UAE.
+    let sc = load(&two_markets(2.0, 2.5));
+    let m = &run(&sc, 1).runs[0];
+    assert_eq!(signed_in(m, &sc, "my-acme"), 1024);
+    assert!(signed_in(m, &sc, "ae-acme") > 0);
+    let my = site_index(&sc, "my-acme") as u32;
+    assert!(of(m, LeaseAction::Pass)
+        .iter()
+        .any(|d| d.site == my && d.why == Why::NoRoom));
+    // The UAE cheaper ($1.80): it comes first, though Malaysia has room.
+    let sc = load(&two_markets(1000.0, 1.8));
+    let m = &run(&sc, 1).runs[0];
+    assert!(signed_in(m, &sc, "ae-acme") > 0);
+    assert_eq!(signed_in(m, &sc, "my-acme"), 0);
+}
