@@ -202,6 +202,16 @@ const DECISION_METRICS: [(&str, &str); 3] = [
     ),
 ];
 
+/// A line style without markers.
+fn line(color: RGBColor, dash: Dash, width: f64) -> Style {
+    Style {
+        color,
+        dash,
+        marker: Marker::None,
+        width,
+    }
+}
+
 /// The firm metrics the capacity-channels chart draws: (metric, label).
 const CHANNEL_METRICS: [(&str, &str); 5] = [
     ("lease_chips_signed", "leased abroad (signed)"),
@@ -1359,12 +1369,6 @@ impl<'a> Ctx<'a> {
     /// domestic orders on their way, and the unmet need its reviews found, at each period's end.
     /// None when no firm of any run did either.
     fn capacity_decisions(&self) -> Option<Spec> {
-        let line = |color, dash, width| Style {
-            color,
-            dash,
-            marker: Marker::None,
-            width,
-        };
         let styles = [
             line(okabe_ito::ORANGE, Dash::Solid, 1.8),
             line(okabe_ito::BLUE, Dash::Solid, 1.8),
@@ -1390,12 +1394,6 @@ impl<'a> Ctx<'a> {
     /// domestic output, imported under licence, bought on the grey market, and seized on the way,
     /// as daily rates over each period. None when no firm of any run acquired any.
     fn capacity_channels(&self) -> Option<Spec> {
-        let line = |color, dash, width| Style {
-            color,
-            dash,
-            marker: Marker::None,
-            width,
-        };
         let styles = [
             line(okabe_ito::ORANGE, Dash::Solid, 1.8),
             line(okabe_ito::BLUE, Dash::Solid, 1.8),
