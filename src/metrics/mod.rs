@@ -269,6 +269,13 @@ pub struct FirmPeriod {
     /// Planned capacity rules refused the firm and it has not replaced, at the end of the period,
     /// effective PFLOP/s.
     pub plan_gap_pflops: f64,
+    /// New commitments, USD: chips ordered, imported or bought on the grey market at their
+    /// purchase price (with the rules' fees, or the grey premium), and lease terms signed or
+    /// renewed at their price for the whole term, when decided. Beside usage: what is spent on
+    /// capacity, not what capacity cost per hour.
+    pub commitments_usd: f64,
+    /// Of the grey purchases, the purchase value seized on the way, USD (in no site's cost).
+    pub seized_usd: f64,
     /// Training and fine-tuning jobs that arrived.
     pub jobs_arrived: u64,
     /// Jobs completed, by kind.

@@ -268,6 +268,9 @@ from = 2025-03-15
     let placed: u64 = m.firm[0].iter().map(|p| p.grey_chips_placed).sum();
     let lost: u64 = m.firm[0].iter().map(|p| p.grey_chips_seized).sum();
     assert_eq!(lost, chips(&seized));
+    // Paid for, at the list price with the grey premium, and in no site's cost.
+    let seized_usd: f64 = m.firm[0].iter().map(|p| p.seized_usd).sum();
+    assert!((seized_usd - lost as f64 * 25_000.0 * 1.5).abs() < 1e-6 * seized_usd);
     assert_eq!(
         delivered + lost + m.firm[0].last().unwrap().procured_chips_open,
         placed
@@ -360,6 +363,30 @@ from = 2025-01-01
     let want = (0.713 * 1.25 + 0.135) / (0.713 + 0.135);
     assert!((ratio - want).abs() < 0.01, "{ratio} vs {want}");
     assert!((b.usd_per_pflop_day / a.usd_per_pflop_day - ratio).abs() < 1e-9);
+
+    // What the firm committed to, rebuilt from the decisions: each import at the list price plus
+    // the 25% fee, each lease term signed or renewed at its price for the whole term.
+    let sc = load(&world(Some(IMPORT), true, false, fee));
+    let term_hours = match sc.world.sites[site_index(&sc, "my-acme")].pricing {
+        capsim::model::Pricing::Contract { term, .. } => term.as_secs_f64() / 3_600.0,
+        _ => unreachable!(),
+    };
+    let want: f64 = taxed
+        .decisions
+        .iter()
+        .map(|d| match d.action {
+            LeaseAction::Import => d.chips as f64 * 25_000.0 * 1.25,
+            LeaseAction::Sign | LeaseAction::Renew => {
+                d.chips as f64 * d.usd_per_chip_hour * term_hours
+            }
+            _ => 0.0,
+        })
+        .sum();
+    let got: f64 = taxed.firm[0].iter().map(|p| p.commitments_usd).sum();
+    assert!(
+        want > 0.0 && (got - want).abs() <= 1e-9 * want,
+        "{got} vs {want}"
+    );
 }
 
 #[test]

@@ -240,6 +240,8 @@ impl CapacityModel<'_> {
                     ("usage_training_usd", r.usage_training_usd),
                     ("usage_inference_usd", r.usage_inference_usd),
                     ("plan_gap_pflops", r.plan_gap_pflops),
+                    ("commitments_usd", r.commitments_usd),
+                    ("seized_usd", r.seized_usd),
                 ] {
                     if !(v.is_finite() && v >= 0.0) {
                         return Err(ModelError::new(format!(

@@ -238,6 +238,15 @@ impl CapacityModel<'_> {
             * self.world.markets[m].price_multiplier(share)
     }
 
+    /// What one term of `chips` at market site `site` at `price` an hour commits its tenant to,
+    /// USD (before rules' price factors; a term cut short by a rule is not refunded).
+    fn term_value(&self, site: SiteId, chips: u64, price: f64) -> f64 {
+        let Pricing::Contract { term, .. } = self.world.sites[site.0 as usize].pricing else {
+            unreachable!("lots are at contracted sites");
+        };
+        chips as f64 * price * term.as_secs_f64() / 3_600.0
+    }
+
     /// Chips at `site` that nothing holds now.
     fn idle_chips(&self, site: SiteId) -> u64 {
         let st = &self.sites[site.0 as usize];
@@ -553,6 +562,7 @@ impl CapacityModel<'_> {
         let p = self.periods.index(now);
         self.metrics.firm[f][p].lease_chips_signed += n;
         self.metrics.site[site.0 as usize][p].lease_chips_signed += n;
+        self.metrics.firm[f][p].commitments_usd += self.term_value(site, n, price);
         let share = self.held_share(m, now, 0.0);
         self.decide(Decision {
             at: now,
@@ -619,6 +629,7 @@ impl CapacityModel<'_> {
             self.leasing.firm_pending[f] += lot.chips;
             self.metrics.firm[f][p].lease_chips_signed += lot.chips;
             self.metrics.site[s][p].lease_chips_signed += lot.chips;
+            self.metrics.firm[f][p].commitments_usd += self.term_value(site, lot.chips, price);
             let share = self.held_share(lot.market, now, 0.0);
             self.decide(Decision {
                 at: now,
@@ -767,6 +778,7 @@ impl CapacityModel<'_> {
             let price = self.lot_price(site, lot.chips, now, true);
             self.leasing.lots[l as usize].price = price;
             self.recompute_site_lots(s);
+            self.metrics.firm[f][p].commitments_usd += self.term_value(site, lot.chips, price);
             let share = self.held_share(lot.market, now, 0.0);
             self.decide(Decision {
                 at: now,

@@ -154,6 +154,7 @@ impl CapacityModel<'_> {
         self.orders.firm_open[f] += n;
         let p = self.periods.index(now);
         self.metrics.firm[f][p].order_chips_placed += n;
+        self.metrics.firm[f][p].commitments_usd += n as f64 * self.purchase_usd(site, now);
         let number = self.orders.placed;
         self.orders.placed += 1;
         let taken = if reachable > 0 {
@@ -196,6 +197,18 @@ impl CapacityModel<'_> {
             }
         }
         room.saturating_sub(self.orders.site_procured_open[s])
+    }
+
+    /// What one chip for `site` costs to buy at `t`: its purchase price times the rules' fees, or,
+    /// through a grey channel, times `1 + premium` instead.
+    pub(super) fn purchase_usd(&self, site: SiteId, t: SimTime) -> f64 {
+        let spec = &self.world.sites[site.0 as usize];
+        let chip = self.world.site_chip(site);
+        let factor = match spec.procurement {
+            Some(pr) if pr.channel == Channel::Grey => 1.0 + pr.premium,
+            _ => self.world.timeline.price_factor(spec, chip, t),
+        };
+        chip.purchase_usd * factor
     }
 
     /// The chance a grey lot bound for `site` is seized now.
@@ -258,9 +271,11 @@ impl CapacityModel<'_> {
         let p = self.periods.index(now);
         let action = if pr.channel == Channel::Grey {
             self.metrics.firm[f][p].grey_chips_placed += n;
+            self.metrics.firm[f][p].commitments_usd += n as f64 * self.purchase_usd(site, now);
             LeaseAction::Grey
         } else {
             self.metrics.firm[f][p].import_chips_placed += n;
+            self.metrics.firm[f][p].commitments_usd += n as f64 * self.purchase_usd(site, now);
             LeaseAction::Import
         };
         let number = self.orders.placed;
@@ -331,6 +346,7 @@ impl CapacityModel<'_> {
         let p = self.periods.index(now);
         if chance > 0.0 && rand::Rng::random::<f64>(&mut self.seizure_rng[s]) < chance {
             self.metrics.firm[f][p].grey_chips_seized += chips;
+            self.metrics.firm[f][p].seized_usd += chips as f64 * self.purchase_usd(site, now);
             self.leasing.firm_gap_flops[f] += gap_flops;
             self.metrics.decisions.push(Decision {
                 at: now,
