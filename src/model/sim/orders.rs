@@ -335,10 +335,9 @@ impl CapacityModel<'_> {
         if pr.channel != Channel::Grey {
             // What a rule refuses of it, the firm still has to replace (its gap part; its waiting
             // part comes back as waiting work).
-            let delivered = self.deliver_chips(site, chips, now, ctx);
-            if delivered < chips {
-                self.leasing.firm_gap_flops[f] +=
-                    gap_flops * (chips - delivered) as f64 / chips as f64;
+            let refused = self.deliver_chips(site, chips, now, ctx);
+            if refused > 0 {
+                self.leasing.firm_gap_flops[f] += gap_flops * refused as f64 / chips as f64;
             }
             return;
         }

@@ -53,8 +53,8 @@ impl CapacityModel<'_> {
         self.deliver(site, chips, delayed, planned, now, ctx);
     }
 
-    /// Delivers `chips` at `site` under the rules on deliveries; returns the chips installed now
-    /// (0 for a delayed shipment). `planned`: the chips are the scenario's (a dated delivery or
+    /// Delivers `chips` at `site` under the rules on deliveries; returns the chips refused (0 for
+    /// a delayed shipment: it comes back later). `planned`: the chips are the scenario's (a dated delivery or
     /// steady supply), so what a rule refuses joins the owner's plan gap; chips the firm bought
     /// during the run are not (orders.rs returns a refused purchase's gap part itself).
     fn deliver(
@@ -75,7 +75,7 @@ impl CapacityModel<'_> {
                 if planned {
                     self.plan_refused(site, chips as f64);
                 }
-                0
+                chips
             }
             DeliveryVerdict::Delay { rule, delay } => {
                 let at = now.saturating_add(delay);
@@ -94,7 +94,7 @@ impl CapacityModel<'_> {
                 if planned {
                     self.plan_refused(site, (chips - allowed) as f64);
                 }
-                self.install(site, allowed, now, ctx)
+                chips - self.install(site, allowed, now, ctx)
             }
         }
     }
@@ -184,7 +184,7 @@ impl CapacityModel<'_> {
     }
 
     /// Chips the firm bought in the run (an order's allocation, an import) arrive at `site` now:
-    /// delivered as any shipment; returns the chips installed now.
+    /// delivered as any shipment; returns the chips refused (a permit's delay is not a refusal).
     pub(super) fn deliver_chips(
         &mut self,
         site: SiteId,
