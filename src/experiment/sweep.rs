@@ -198,20 +198,34 @@ impl Plan {
         cli_replications: Option<u64>,
     ) -> Result<(Plan, u64), SweepError> {
         let spec = scenario.sweep();
+        let design = cli_design
+            .or(spec.as_ref().and_then(|s| s.design))
+            .unwrap_or_default();
         let axes = if cli_vary.is_empty() {
             match &spec {
                 Some(s) if !s.axes.is_empty() => s.axes.clone(),
                 _ => return Err(SweepError::NoAxes),
             }
         } else {
-            cli_vary
+            let axes = cli_vary
                 .iter()
                 .map(|v| parse_axis(v))
-                .collect::<Result<Vec<_>, _>>()?
+                .collect::<Result<Vec<_>, _>>()?;
+            // One axis per field: a second would override the first at every point (after the
+            // count, which refuses a huge list at once).
+            Plan::new(axes.clone(), design)?;
+            let mut seen = std::collections::HashSet::new();
+            for (i, a) in axes.iter().enumerate() {
+                if !seen.insert(a.path.as_str()) {
+                    return Err(SweepError::Syntax {
+                        spec: cli_vary[i].clone(),
+                        message: format!("{} is varied by an earlier --vary too", a.path),
+                        help: "give each field one axis: put all its values in one --vary".into(),
+                    });
+                }
+            }
+            axes
         };
-        let design = cli_design
-            .or(spec.as_ref().and_then(|s| s.design))
-            .unwrap_or_default();
         let replications = cli_replications
             .or(spec.as_ref().and_then(|s| s.replications))
             .unwrap_or(DEFAULT_REPLICATIONS)
@@ -549,6 +563,19 @@ mod tests {
 
         let e = Plan::resolve(&sc, &["x".to_string()], None, None).unwrap_err();
         assert!(e.to_string().starts_with("--vary 'x'"), "{e}");
+        // A field varied twice is refused at the second --vary.
+        let twice = [
+            "chips.h100.memory_gb=80,96".to_string(),
+            "chips.h100.memory_gb=120".to_string(),
+        ];
+        let e = Plan::resolve(&sc, &twice, None, None).unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "--vary 'chips.h100.memory_gb=120': chips.h100.memory_gb is varied by an earlier \
+                 --vary too"
+            ),
+            "{e}"
+        );
 
         let plain = crate::scenario::baseline().unwrap();
         let e = Plan::resolve(&plain, &[], None, None).unwrap_err();

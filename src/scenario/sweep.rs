@@ -5,7 +5,7 @@
 //! An axis is `PATH=V1,V2,...` (numbers, dates, words) or `PATH=FROM..TO/STEP` (numbers, or dates
 //! with a step of `day`, `week`, `month`, `quarter`, `year` or `Nd`).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use chrono::{Datelike, Days, Months, NaiveDate};
 
@@ -322,7 +322,7 @@ pub(crate) fn check(
             ),
         ));
     }
-    let mut axes = Vec::with_capacity(raw.vary.len());
+    let mut axes: Vec<Axis> = Vec::with_capacity(raw.vary.len());
     for (i, spec) in raw.vary.iter().enumerate() {
         let axis = parse_axis(spec).map_err(|e| match e {
             AxisError::Syntax { message } => at(
@@ -364,11 +364,19 @@ pub(crate) fn check(
                 .into(),
         ));
     }
-    // Each distinct path once.
-    let mut known: HashSet<&str> = HashSet::new();
+    // One axis per field (a second would override the first at every point); each path is
+    // checked once.
+    let mut known: HashMap<&str, usize> = HashMap::new();
     for (i, axis) in axes.iter().enumerate() {
-        if known.contains(axis.path.as_str()) {
-            continue;
+        if let Some(j) = known.get(axis.path.as_str()) {
+            return Err(at(
+                vary_at(i),
+                format!(
+                    "axis '{}' varies {} again (vary[{j}] already does)",
+                    raw.vary[i], axis.path
+                ),
+                "give each field one axis: put all its values in one entry".into(),
+            ));
         }
         field_exists(&axis.path).map_err(|(message, help)| {
             at(
@@ -377,7 +385,7 @@ pub(crate) fn check(
                 help,
             )
         })?;
-        known.insert(&axis.path);
+        known.insert(&axis.path, i);
     }
     if let Some(r) = raw.replications {
         if !(1..=MAX_REPLICATIONS).contains(&r) {
