@@ -24,8 +24,9 @@
 //!    `1 + risk_aversion x chance of loss` (the lease-ban risk it expects, the seizure chance). An
 //!    option is closed if rules forbid new work there, the chip's delivery there (imports), or its
 //!    channel is shut on the date.
-//! 3. It takes the options **cheapest first** (ties: channel, then site) while need is left,
-//!    waiting gangs first, then the gap at the option's chip speed: at a market site one lot of as
+//! 3. It takes the options **cheapest first** (ties: channel, then site) while need is left, each
+//!    for the larger of the waiting gangs and the gap at the option's chip speed (one shortfall:
+//!    chips a rule refused leave work waiting), and what it takes comes off both: at a market site one lot of as
 //!    many whole blocks of `block_chips` as cover the need, fit the market's open room
 //!    (`open_share x capacity` less what every tenant holds, in MW), what rules on deliveries there
 //!    would let in (a ban, a cap, the site's power cap), and keep the firm within
