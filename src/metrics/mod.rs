@@ -536,6 +536,38 @@ pub struct Decision {
     pub why: Why,
 }
 
+impl Decision {
+    /// A decision through `channel` that is not a review's choice (a listed lease, a renewal, a
+    /// release, a lot a rule ended or refused, a seizure): no price, need or share until set, rank 0
+    /// and no `why`.
+    pub fn event(
+        at: SimTime,
+        firm: u32,
+        site: u32,
+        lot: u32,
+        action: LeaseAction,
+        chips: u64,
+        channel: Channel,
+    ) -> Decision {
+        Decision {
+            at,
+            firm,
+            site,
+            lot,
+            action,
+            chips,
+            usd_per_chip_hour: 0.0,
+            need_chips: 0,
+            market_held_share: 0.0,
+            channel,
+            rank: 0,
+            usd_per_pflop_day: 0.0,
+            gap_pflops: 0.0,
+            why: Why::None,
+        }
+    }
+}
+
 /// Job counts at the end of a run: the conservation ledger.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct JobLedger {

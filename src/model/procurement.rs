@@ -19,7 +19,7 @@
 
 use crate::engine::{SimDuration, SimTime};
 
-use super::{Firm, FirmId, Pricing, Site, SiteId};
+use super::{Chip, Firm, FirmId, Pricing, Site, SiteId, Timeline};
 
 pub use crate::metrics::Channel;
 
@@ -63,5 +63,15 @@ pub fn site_channel(firms: &[Firm], sites: &[Site], f: usize, s: SiteId) -> Opti
                 .then_some(Channel::Domestic),
         },
         _ => None,
+    }
+}
+
+/// What a chip bought for `site` costs at `t`, as a multiple of its purchase price: the rules'
+/// licence fees and duties, or, through a grey channel, `1 + premium` instead (smuggled chips pay
+/// no fee).
+pub fn purchase_factor(timeline: &Timeline, site: &Site, chip: &Chip, t: SimTime) -> f64 {
+    match site.procurement {
+        Some(pr) if pr.channel == Channel::Grey => 1.0 + pr.premium,
+        _ => timeline.price_factor(site, chip, t),
     }
 }

@@ -86,6 +86,31 @@ pub(super) struct Choice {
     pub flops: f64,
 }
 
+impl Choice {
+    /// The row of this option at its review: its rank, cost, price and the need found, with `why`
+    /// it was taken or passed; what it took (`lot`, `chips`) and the market share are the
+    /// caller's to set.
+    pub fn row(
+        &self,
+        at: SimTime,
+        firm: usize,
+        site: SiteId,
+        channel: Channel,
+        action: LeaseAction,
+        why: Why,
+    ) -> Decision {
+        Decision {
+            usd_per_chip_hour: self.price,
+            need_chips: self.need,
+            rank: self.rank,
+            usd_per_pflop_day: self.cost,
+            gap_pflops: self.gap / 1e15,
+            why,
+            ..Decision::event(at, firm as u32, site.0, 0, action, 0, channel)
+        }
+    }
+}
+
 /// Where a lot stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum LotState {
@@ -404,23 +429,7 @@ impl CapacityModel<'_> {
                 waiting = waiting.saturating_sub(n);
                 gap = (gap - n as f64 * flops).max(0.0);
             } else {
-                let site = o.site;
-                self.decide(Decision {
-                    at: now,
-                    firm: f as u32,
-                    site: site.0,
-                    lot: 0,
-                    action: LeaseAction::Pass,
-                    chips: 0,
-                    usd_per_chip_hour: o.price,
-                    need_chips: found,
-                    market_held_share: 0.0,
-                    channel: o.channel,
-                    rank: choice.rank,
-                    usd_per_pflop_day: o.cost,
-                    gap_pflops: gap_found / 1e15,
-                    why,
-                });
+                self.decide(choice.row(now, f, o.site, o.channel, LeaseAction::Pass, why));
             }
         }
         self.leasing.firm_gap_flops[f] = gap;
@@ -473,10 +482,12 @@ impl CapacityModel<'_> {
                     }
                     // Seized chips are paid for and draw no power: the capex per chip delivered,
                     // plus the energy of a chip that is.
-                    let energy =
-                        chip.all_in_power_w * spec.pue / 1_000.0 * spec.electricity_usd_per_kwh;
-                    let capex = (self.rates[s].user_price - energy).max(0.0);
-                    (capex / (1.0 - p).max(1e-9) + energy, p, Why::TooSlow)
+                    let r = &self.rates[s];
+                    (
+                        r.capex / (1.0 - p).max(1e-9) + (r.user_price - r.capex),
+                        p,
+                        Why::TooSlow,
+                    )
                 }
             }
         };
@@ -566,20 +577,18 @@ impl CapacityModel<'_> {
         self.metrics.firm[f][p].commitments_usd += self.term_value(site, n, price);
         let share = self.held_share(m, now, 0.0);
         self.decide(Decision {
-            at: now,
-            firm: f as u32,
-            site: site.0,
             lot,
-            action: LeaseAction::Sign,
             chips: n,
             usd_per_chip_hour: price,
-            need_chips: choice.need,
             market_held_share: share,
-            channel: Channel::Lease,
-            rank: choice.rank,
-            usd_per_pflop_day: choice.cost,
-            gap_pflops: choice.gap / 1e15,
-            why: Why::Cheapest,
+            ..choice.row(
+                now,
+                f,
+                site,
+                Channel::Lease,
+                LeaseAction::Sign,
+                Why::Cheapest,
+            )
         });
         let at = now.saturating_add(pl.lead);
         if at < self.periods.horizon() {
@@ -633,20 +642,17 @@ impl CapacityModel<'_> {
             self.metrics.firm[f][p].commitments_usd += self.term_value(site, lot.chips, price);
             let share = self.held_share(lot.market, now, 0.0);
             self.decide(Decision {
-                at: now,
-                firm: f as u32,
-                site: site.0,
-                lot: l,
-                action: LeaseAction::History,
-                chips: lot.chips,
                 usd_per_chip_hour: price,
-                need_chips: 0,
                 market_held_share: share,
-                channel: Channel::Lease,
-                rank: 0,
-                usd_per_pflop_day: 0.0,
-                gap_pflops: 0.0,
-                why: Why::None,
+                ..Decision::event(
+                    now,
+                    f as u32,
+                    site.0,
+                    l,
+                    LeaseAction::History,
+                    lot.chips,
+                    Channel::Lease,
+                )
             });
         }
         let delayed = std::mem::take(&mut self.leasing.delayed[l as usize]);
@@ -687,20 +693,17 @@ impl CapacityModel<'_> {
             self.leasing.firm_pending[f] -= refused;
             self.recompute_market(lot.market);
             self.decide(Decision {
-                at: now,
-                firm: f as u32,
-                site: site.0,
-                lot: l,
-                action: LeaseAction::Refused,
-                chips: refused,
                 usd_per_chip_hour: lot.price,
-                need_chips: 0,
                 market_held_share: self.held_share(lot.market, now, 0.0),
-                channel: Channel::Lease,
-                rank: 0,
-                usd_per_pflop_day: 0.0,
-                gap_pflops: 0.0,
-                why: Why::None,
+                ..Decision::event(
+                    now,
+                    f as u32,
+                    site.0,
+                    l,
+                    LeaseAction::Refused,
+                    refused,
+                    Channel::Lease,
+                )
             });
         }
         self.leasing.firm_pending[f] -= fits;
@@ -782,20 +785,18 @@ impl CapacityModel<'_> {
             self.metrics.firm[f][p].commitments_usd += self.term_value(site, lot.chips, price);
             let share = self.held_share(lot.market, now, 0.0);
             self.decide(Decision {
-                at: now,
-                firm: f as u32,
-                site: site.0,
-                lot: l,
-                action: LeaseAction::Renew,
-                chips: lot.chips,
                 usd_per_chip_hour: price,
                 need_chips: need,
                 market_held_share: share,
-                channel: Channel::Lease,
-                rank: 0,
-                usd_per_pflop_day: 0.0,
-                gap_pflops: 0.0,
-                why: Why::None,
+                ..Decision::event(
+                    now,
+                    f as u32,
+                    site.0,
+                    l,
+                    LeaseAction::Renew,
+                    lot.chips,
+                    Channel::Lease,
+                )
             });
             self.schedule_term_end(l, now, ctx);
         }
@@ -815,20 +816,16 @@ impl CapacityModel<'_> {
         self.recompute_site_lots(s);
         let share = self.held_share(lot.market, now, 0.0);
         self.decide(Decision {
-            at: now,
-            firm: f as u32,
-            site: lot.site.0,
-            lot: l,
-            action,
-            chips: lot.chips,
-            usd_per_chip_hour: 0.0,
-            need_chips: 0,
             market_held_share: share,
-            channel: Channel::Lease,
-            rank: 0,
-            usd_per_pflop_day: 0.0,
-            gap_pflops: 0.0,
-            why: Why::None,
+            ..Decision::event(
+                now,
+                f as u32,
+                lot.site.0,
+                l,
+                action,
+                lot.chips,
+                Channel::Lease,
+            )
         });
     }
 

@@ -163,20 +163,18 @@ impl CapacityModel<'_> {
             0.0
         };
         self.metrics.decisions.push(Decision {
-            at: now,
-            firm: f as u32,
-            site: site.0,
             lot: number,
-            action: LeaseAction::Order,
             chips: n,
             usd_per_chip_hour: self.rates[site.0 as usize].user_price,
-            need_chips: choice.need,
             market_held_share: taken,
-            channel: Channel::Domestic,
-            rank: choice.rank,
-            usd_per_pflop_day: choice.cost,
-            gap_pflops: choice.gap / 1e15,
-            why: Why::Cheapest,
+            ..choice.row(
+                now,
+                f,
+                site,
+                Channel::Domestic,
+                LeaseAction::Order,
+                Why::Cheapest,
+            )
         });
         n
     }
@@ -202,13 +200,14 @@ impl CapacityModel<'_> {
     /// What one chip for `site` costs to buy at `t`: its purchase price times the rules' fees, or,
     /// through a grey channel, times `1 + premium` instead.
     pub(super) fn purchase_usd(&self, site: SiteId, t: SimTime) -> f64 {
-        let spec = &self.world.sites[site.0 as usize];
         let chip = self.world.site_chip(site);
-        let factor = match spec.procurement {
-            Some(pr) if pr.channel == Channel::Grey => 1.0 + pr.premium,
-            _ => self.world.timeline.price_factor(spec, chip, t),
-        };
-        chip.purchase_usd * factor
+        chip.purchase_usd
+            * super::super::purchase_factor(
+                &self.world.timeline,
+                &self.world.sites[site.0 as usize],
+                chip,
+                t,
+            )
     }
 
     /// The chance a grey lot bound for `site` is seized now.
@@ -294,20 +293,10 @@ impl CapacityModel<'_> {
                 .expect("not in the past");
         }
         self.metrics.decisions.push(Decision {
-            at: now,
-            firm: f as u32,
-            site: site.0,
             lot: number,
-            action,
             chips: n,
-            usd_per_chip_hour: choice.price,
-            need_chips: choice.need,
             market_held_share: ((n as f64 / per_sec) / ((latest - start.0) as f64)).min(1.0),
-            channel: pr.channel,
-            rank: choice.rank,
-            usd_per_pflop_day: choice.cost,
-            gap_pflops: choice.gap / 1e15,
-            why: Why::Cheapest,
+            ..choice.row(now, f, site, pr.channel, action, Why::Cheapest)
         });
         n
     }
@@ -347,22 +336,15 @@ impl CapacityModel<'_> {
             self.metrics.firm[f][p].grey_chips_seized += chips;
             self.metrics.firm[f][p].seized_usd += chips as f64 * self.purchase_usd(site, now);
             self.leasing.firm_gap_flops[f] += gap_flops;
-            self.metrics.decisions.push(Decision {
-                at: now,
-                firm: f as u32,
-                site: site.0,
-                lot: number,
-                action: LeaseAction::Seized,
+            self.metrics.decisions.push(Decision::event(
+                now,
+                f as u32,
+                site.0,
+                number,
+                LeaseAction::Seized,
                 chips,
-                usd_per_chip_hour: 0.0,
-                need_chips: 0,
-                market_held_share: 0.0,
-                channel: Channel::Grey,
-                rank: 0,
-                usd_per_pflop_day: 0.0,
-                gap_pflops: 0.0,
-                why: Why::None,
-            });
+                Channel::Grey,
+            ));
             return;
         }
         let got = self.install(site, chips, now, ctx);

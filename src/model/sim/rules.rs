@@ -4,7 +4,7 @@
 use crate::engine::{Context, SimTime};
 
 use super::super::policy::Phase;
-use super::super::{Channel, FirmId, PlacementStrategy, Pricing, SiteId};
+use super::super::{FirmId, PlacementStrategy, Pricing, SiteId};
 use super::jobs::JobState;
 use super::{CapacityModel, Ev};
 
@@ -26,6 +26,8 @@ pub(super) struct SiteRates {
     pub busy_price: f64,
     /// What a busy chip-hour is worth: `online_price + busy_price`.
     pub user_price: f64,
+    /// Of it, the amortised purchase price (owned sites; 0 elsewhere).
+    pub capex: f64,
     /// The firm that pays the online price, if one does (an owner, or a tenant whose contract
     /// runs).
     pub payer: Option<FirmId>,
@@ -97,6 +99,7 @@ impl CapacityModel<'_> {
         let factor = tl.price_factor(s, chip, t);
         let kwh = chip.all_in_power_w * s.pue / 1_000.0;
         let idle = chip.idle_power_fraction;
+        let mut capex = 0.0;
         let (online_price, busy_price, payer) = match s.pricing {
             Pricing::Lease {
                 on_demand_premium, ..
@@ -127,12 +130,8 @@ impl CapacityModel<'_> {
                 amortisation_years,
                 owner,
             } => {
-                // Smuggled chips pay no licence fee or duty, but the grey market's premium.
-                let factor = match s.procurement {
-                    Some(pr) if pr.channel == Channel::Grey => 1.0 + pr.premium,
-                    _ => factor,
-                };
-                let capex = chip.purchase_usd * factor / (amortisation_years * HOURS_PER_YEAR);
+                let factor = super::super::purchase_factor(tl, s, chip, t);
+                capex = chip.purchase_usd * factor / (amortisation_years * HOURS_PER_YEAR);
                 let energy = kwh * s.electricity_usd_per_kwh;
                 (capex + idle * energy, (1.0 - idle) * energy, owner)
             }
@@ -141,6 +140,7 @@ impl CapacityModel<'_> {
             online_price,
             busy_price,
             user_price: online_price + busy_price,
+            capex,
             payer,
             mwh_online: idle * kwh / 1_000.0,
             mwh_busy: (1.0 - idle) * kwh / 1_000.0,
