@@ -370,6 +370,8 @@ pub const FIRM: &[Metric] = &[
         |r| Some(r.count(|p| p.lease_chips_signed))),
     firm("lease_chips_ended", "chips whose lease ended (released or ended by a rule)", "chips",
         Count, Flow, Sum, |r| Some(r.count(|p| p.lease_chips_ended))),
+    firm("lease_chips_replaced", "leased chips released because owned capacity bought to replace them arrived", "chips",
+        Count, Flow, Sum, |r| Some(r.count(|p| p.lease_chips_replaced))),
     firm("lease_chips_held_end", "chips held under lease in markets at the end", "chips", Count,
         Stock, Sum, |r| Some(r.count_end(|p| p.lease_chips_held))),
     firm("lease_need_chips_end", "unmet need found at the last review up to then", "chips", Count, Stock,

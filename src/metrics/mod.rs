@@ -246,6 +246,8 @@ pub struct FirmPeriod {
     pub lease_chips_signed: u64,
     /// Chips whose lease ended: released at the end of a term, or ended by a rule.
     pub lease_chips_ended: u64,
+    /// Of those, chips released because capacity the firm bought to replace them had arrived.
+    pub lease_chips_replaced: u64,
     /// Chips the firm holds under lease in markets at the end of the period (signed lots,
     /// online or not yet).
     pub lease_chips_held: u64,
@@ -431,6 +433,11 @@ pub enum Why {
     TooSlow,
     /// Passed: enforcement would seize every smuggled lot.
     Enforced,
+    /// Taken: a purchase that replaces a lease at its term end (it costs less than
+    /// `1 - switch_margin` times renewing the lease).
+    ReplacesLease,
+    /// A lease released, or held over until it can be, because what replaces it was bought.
+    Replaced,
 }
 
 impl Why {
@@ -446,6 +453,8 @@ impl Why {
             Why::NoRoom => "no_room",
             Why::TooSlow => "too_slow",
             Why::Enforced => "enforced",
+            Why::ReplacesLease => "replaces_lease",
+            Why::Replaced => "replaced",
         }
     }
 }
@@ -476,6 +485,9 @@ pub enum LeaseAction {
     Seized,
     /// An option a review weighed and did not take (`why` says why).
     Pass,
+    /// A lot kept for one more review interval at the day's price, not renewed for a term: what
+    /// replaces it is on its way, or the chips it replaces are still busy.
+    HoldOver,
 }
 
 impl LeaseAction {
@@ -491,6 +503,7 @@ impl LeaseAction {
             LeaseAction::Refused => "refused",
             LeaseAction::Import => "import",
             LeaseAction::Grey => "grey",
+            LeaseAction::HoldOver => "hold_over",
             LeaseAction::Seized => "seized",
             LeaseAction::Pass => "pass",
         }

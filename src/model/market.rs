@@ -110,6 +110,11 @@ pub struct Planning {
     /// How much dearer capacity abroad must be cheaper to be chosen: options abroad cost
     /// `1 + home_premium` times their price per useful FLOP (0: no preference).
     pub home_premium: f64,
+    /// How much cheaper per useful FLOP an option must be than renewing a lease for the firm to
+    /// replace the lease with it at its term end: it replaces when the option costs less than
+    /// `1 - switch_margin` times the renewal (1: it never replaces a lease; see
+    /// `model/sim/leasing.rs`).
+    pub switch_margin: f64,
 }
 
 /// The sites firm `f` may order domestic chips for: its own sites (`owner` = the firm) in its home

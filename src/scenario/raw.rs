@@ -94,6 +94,7 @@ pub const PLANNING_KEYS: &[&str] = &[
     "lease_ban_risk",
     "home_premium",
     "replace_refused",
+    "switch_margin",
     "source",
 ];
 
@@ -442,6 +443,7 @@ pub struct RawPlanning {
     pub lease_ban_risk: Option<f64>,
     pub home_premium: Option<f64>,
     pub replace_refused: Option<bool>,
+    pub switch_margin: Option<f64>,
     pub source: Option<RawSource>,
 }
 

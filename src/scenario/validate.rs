@@ -1922,6 +1922,13 @@ fn planning(base: &str, path: &P, pl: &RawPlanning, prov: &mut Vec<Provenance>) 
             "how much more an option abroad may cost per useful FLOP before home is preferred: \
              0.2 = home wins unless abroad is 20% cheaper (default 0)",
         )?,
+        switch_margin: num(
+            pl.switch_margin.unwrap_or(0.25),
+            &path.k("switch_margin"),
+            range(0.0, 1.0),
+            "how much cheaper per useful FLOP an option must be than renewing a lease for the \
+             firm to replace the lease with it: 0.25 (the default) = 25% cheaper; 1 = never",
+        )?,
     };
     if planning.block_chips == 0 {
         return Err(path.k("block_chips").value(

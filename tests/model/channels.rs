@@ -577,3 +577,193 @@ fn leasing_moves_to_a_second_market_only_when_the_first_is_full_or_dearer() {
     assert!(signed_in(m, &sc, "ae-acme") > 0);
     assert_eq!(signed_in(m, &sc, "my-acme"), 0);
 }
+
+/// The world with quarterly lease terms, imports open from May, and `switch_margin`.
+fn replacing_world(switch_margin: f64) -> String {
+    replacing_world_with(switch_margin, "")
+}
+
+fn replacing_world_with(switch_margin: f64, extra: &str) -> String {
+    let import =
+        r#"{ channel = "import", chips_per_year = 48000, lead_days = 30, from = 2025-05-01 }"#;
+    world(Some(import), true, false, extra)
+        .replace("term_years = 1.0", "term_years = 0.25")
+        .replace(
+            "replace_refused = false",
+            &format!("replace_refused = false\nswitch_margin = {switch_margin}"),
+        )
+}
+
+#[test]
+fn imports_cheaper_by_the_switch_margin_replace_leases_at_their_term_end() {
+    // Leases ($2.00 an hour) are signed from January; imports (H100 at $0.848 an hour all in,
+    // 58% cheaper) open in May. A review within `max_wait` of a lot's term end buys imports for
+    // the lot's capacity, to arrive by then; at the term end the lot is released as far as they
+    // arrived (held over month by month while they are on their way), its running work moving.
+    let m = &run(&load(&replacing_world(0.25)), 1).runs[0];
+    let bought: Vec<Decision> = of(m, LeaseAction::Import)
+        .into_iter()
+        .filter(|d| d.why == Why::ReplacesLease)
+        .collect();
+    assert!(!bought.is_empty(), "{:?}", m.decisions);
+    assert!(bought
+        .iter()
+        .all(|d| d.at.0 >= 120 * DAY && d.channel == Channel::Import));
+    // A replacement is logged with the lease's cost beaten: its cost as ranked, and the lot's
+    // chips as the need it answers.
+    assert!(bought
+        .iter()
+        .all(|d| d.usd_per_chip_hour < 0.9 && d.need_chips > 0));
+    let released: Vec<Decision> = of(m, LeaseAction::Release)
+        .into_iter()
+        .filter(|d| d.why == Why::Replaced)
+        .collect();
+    assert!(!released.is_empty());
+    let replaced: u64 = m.firm[0].iter().map(|p| p.lease_chips_replaced).sum();
+    assert_eq!(replaced, chips(&released));
+    // None goes before the first replacement was bought.
+    let first = bought.iter().map(|d| d.at).min().unwrap();
+    assert!(released.iter().all(|d| d.at > first));
+
+    // Never replacing (switch_margin = 1): the same leases are renewed or let go idle, none is
+    // replaced, and the firm pays more abroad.
+    let never = &run(&load(&replacing_world(1.0)), 1).runs[0];
+    assert!(never
+        .decisions
+        .iter()
+        .all(|d| d.why != Why::ReplacesLease && d.why != Why::Replaced));
+    assert_eq!(
+        never.firm[0]
+            .iter()
+            .map(|p| p.lease_chips_replaced)
+            .sum::<u64>(),
+        0
+    );
+    // With steady work (the leases stay busy), replacing them costs the firm less abroad and in
+    // all.
+    let steady = |margin: f64| {
+        let w = steady_world(30, 100).replace(
+            "max_wait_days",
+            &format!("switch_margin = {margin}\nmax_wait_days"),
+        );
+        run(&load(&w), 1).runs.remove(0)
+    };
+    let (a, b) = (steady(0.25), steady(1.0));
+    let sum = |m: &RunMetrics, f: fn(&capsim::metrics::FirmPeriod) -> f64| {
+        m.firm[0].iter().map(f).sum::<f64>()
+    };
+    assert!(sum(&a, |p| p.cost_abroad_usd) < 0.8 * sum(&b, |p| p.cost_abroad_usd));
+    assert!(sum(&a, |p| p.cost_usd()) < sum(&b, |p| p.cost_usd()));
+}
+
+#[test]
+fn a_lease_is_replaced_only_when_the_option_beats_it_by_the_switch_margin() {
+    // The import costs 1 - 0.848 / 2.00 = 57.6% less than renewing: a margin just under that
+    // replaces, one just over it does not.
+    let replaces = |margin: f64| {
+        let m = &run(&load(&replacing_world(margin)), 1).runs[0];
+        m.decisions.iter().any(|d| d.why == Why::ReplacesLease)
+    };
+    assert!(replaces(0.55));
+    assert!(!replaces(0.60));
+}
+
+/// A firm with no chips at home, steady work (a 4,096-chip, ~60-day job every 20 days: about
+/// 12,000 chips busy), quarterly leases at $2.00 an hour, and H100 imports from March with a
+/// `lead_days` lead, bought at most `max_wait_days` ahead.
+fn steady_world(lead_days: u32, max_wait_days: u32) -> String {
+    format!(
+        r#"name = "steady"
+description = "steady work on leases that imports replace"
+start_date = 2025-01-01
+end_date = 2025-12-31
+seed = 5
+{H100}
+[markets.my]
+jurisdiction = "MY"
+capacity_mw = [{{ from = 2025-01-01, mw = 1000.0 }}]
+open_share = 1.0
+tight_above = 1.0
+tight_premium = 0.0
+
+[sites.bought]
+jurisdiction = "CN"
+operator = "domestic"
+chip = "h100"
+pricing = "owned"
+owner = "acme"
+electricity_usd_per_kwh = 0.08
+pue = 1.3
+mtbf_hours = 1e9
+repair_hours = 24.0
+procurement = {{ channel = "import", chips_per_year = 200000, lead_days = {lead_days}, from = 2025-03-01 }}
+
+[sites.my-acme]
+jurisdiction = "MY"
+operator = "foreign"
+chip = "h100"
+pricing = "contract"
+tenant = "acme"
+term_years = 0.25
+market = "my"
+lease_usd_per_chip_hour = 2.0
+electricity_usd_per_kwh = 0.10
+pue = 1.4
+mtbf_hours = 1e9
+repair_hours = 24.0
+
+[firms.acme]
+headquarters = "CN"
+sites = ["bought", "my-acme"]
+placement = "earliest_finish"
+
+[firms.acme.planning]
+every_days = 30
+lead_days = 10
+block_chips = 1024
+patience_days = 3
+max_leased_chips = 1000000
+max_wait_days = {max_wait_days}
+
+[[firms.acme.workloads]]
+name = "steady"
+kind = "training"
+start_date = 2025-01-01
+end_date = 2025-12-31
+arrivals = {{ every_days = 20 }}
+size_flop = 8.4e24
+gang_chips = 4096
+checkpoint_hours = 1.0
+restart_hours = 0.5
+"#
+    )
+}
+
+#[test]
+fn a_busy_lease_is_held_over_until_its_replacement_arrives_then_its_work_moves() {
+    // Imports take 75 days and are bought at most 60 days ahead: what replaces a lot cannot
+    // arrive by its term end, so the lot is held over month by month at the day's price; once the
+    // imports are in, the replaced chips go and the work running on them is checkpointed and
+    // placed again (counted as evictions, no job lost).
+    let m = &run(&load(&steady_world(75, 100)), 1).runs[0];
+    let held = of(m, LeaseAction::HoldOver);
+    assert!(!held.is_empty(), "{:?}", m.decisions);
+    assert!(held
+        .iter()
+        .all(|d| d.why == Why::Replaced && d.usd_per_chip_hour > 0.0));
+    let released: Vec<Decision> = of(m, LeaseAction::Release)
+        .into_iter()
+        .filter(|d| d.why == Why::Replaced)
+        .collect();
+    assert!(!released.is_empty());
+    let first = of(m, LeaseAction::Import)
+        .iter()
+        .filter(|d| d.why == Why::ReplacesLease)
+        .map(|d| d.at)
+        .min()
+        .unwrap();
+    assert!(held.iter().chain(&released).all(|d| d.at > first));
+    let evicted: u64 = m.firm[0].iter().map(|p| p.evictions).sum();
+    assert!(evicted > 0, "{:?}", m.decisions);
+    assert!(m.jobs.is_conserved());
+}

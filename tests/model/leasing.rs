@@ -206,14 +206,19 @@ fn a_lot_is_paid_busy_or_idle_at_its_price_from_online_to_its_end() {
                 let online = SimTime(d.at.0 + 30 * 86_400);
                 open.insert(d.lot, (online, d.chips, d.usd_per_chip_hour));
             }
-            LeaseAction::Renew => {
+            // A term renewed, or held over, from here on at the row's price.
+            LeaseAction::Renew | LeaseAction::HoldOver => {
                 let (from, n, price) = open[&d.lot];
                 close(from, d.at, n, price);
-                open.insert(d.lot, (d.at, n, d.usd_per_chip_hour));
+                open.insert(d.lot, (d.at, d.chips, d.usd_per_chip_hour));
             }
+            // The lot, or the part of it replaced by owned capacity, goes.
             LeaseAction::Release | LeaseAction::EndedByRule => {
                 let (from, n, price) = open.remove(&d.lot).expect("an open lot");
                 close(from.min(d.at), d.at, n, price);
+                if d.chips < n {
+                    open.insert(d.lot, (d.at, n - d.chips, price));
+                }
             }
             // Options a review passed change nothing.
             LeaseAction::Pass => {}

@@ -84,6 +84,11 @@ pub(super) struct Choice {
     pub gap_left: f64,
     /// The option chip's effective FLOP/s.
     pub flops: f64,
+    /// Why it is taken, if it is: [`Why::Cheapest`] at a review's need, [`Why::ReplacesLease`]
+    /// for a purchase that replaces a lease.
+    pub taken: Why,
+    /// The lot a replacement purchase replaces.
+    pub replaces: Option<u32>,
 }
 
 impl Choice {
@@ -136,6 +141,14 @@ pub(super) struct Lot {
     pub state: LotState,
     /// A lot listed in the scenario: its price and room are taken when it starts.
     pub history: bool,
+    /// When its current term (or hold-over) ends (`SimTime::MAX`: not online yet, or no term).
+    pub term_end: SimTime,
+    /// Capacity the firm bought to replace it that is still on its way, effective FLOP/s.
+    pub replace_open_flops: f64,
+    /// Capacity the firm bought to replace it that has arrived, effective FLOP/s.
+    pub replaced_flops: f64,
+    /// Whether a review already bought what replaces it this term.
+    pub replace_decided: bool,
 }
 
 /// The leasing state of a replication.
@@ -313,9 +326,11 @@ impl CapacityModel<'_> {
             .iter()
             .map(|&s| self.idle_chips(s))
             .sum();
+        // Chips bought to replace leases are not capacity for it: the leases go.
+        let coming = (self.orders.firm_open[f] + self.orders.firm_procured_open[f])
+            .saturating_sub(self.orders.firm_replacing[f]);
         need.saturating_sub(self.leasing.firm_pending[f])
-            .saturating_sub(self.orders.firm_open[f])
-            .saturating_sub(self.orders.firm_procured_open[f])
+            .saturating_sub(coming)
             .saturating_sub(idle)
     }
 
@@ -378,11 +393,21 @@ impl CapacityModel<'_> {
             return;
         }
         self.leasing.firm_need[f] = waiting;
-        if waiting == 0 && gap <= 0.0 {
+        let short = waiting > 0 || gap > 0.0;
+        // Lots that may come up for replacement (step 5).
+        let leases = pl.switch_margin < 1.0
+            && self.leasing.lots.iter().any(|l| {
+                l.firm.0 as usize == f
+                    && l.state == LotState::Active
+                    && l.term_end < self.periods.horizon()
+            });
+        if !short && !leases {
             return;
         }
         let found = waiting;
         let gap_found = gap;
+        // What it buys must arrive within `max_wait`.
+        let horizon = now.saturating_add(pl.max_wait);
         // Every option, with its cost per useful FLOP as ranked; cheapest first, then by channel,
         // then site (see the module docs).
         let mut options: Vec<Opt> = self.leasing.firm_option_sites[f]
@@ -395,7 +420,10 @@ impl CapacityModel<'_> {
                 .then(a.channel.cmp(&b.channel))
                 .then(a.site.cmp(&b.site))
         });
-        for (i, o) in options.into_iter().enumerate() {
+        for (i, &o) in options.iter().enumerate() {
+            if !short {
+                break;
+            }
             let flops = self.world.site_chip(o.site).effective_flop_per_s();
             // Chips of this option that cover what is left: the larger of the waiting gangs and
             // the gap at this chip's speed. They overlap (chips a rule refused leave work waiting),
@@ -410,6 +438,8 @@ impl CapacityModel<'_> {
                 gap: gap_found,
                 gap_left: gap,
                 flops,
+                taken: Why::Cheapest,
+                replaces: None,
             };
             let (n, why) = match o.closed {
                 Some(why) => (0, why),
@@ -417,10 +447,11 @@ impl CapacityModel<'_> {
                 None => {
                     let n = match o.channel {
                         Channel::Lease => self.sign_lot(f, &pl, o.site, wanted, choice, now, ctx),
-                        Channel::Domestic => self.place_order(f, &pl, o.site, wanted, choice, now),
-                        Channel::Import | Channel::Grey => {
-                            self.place_procurement(f, &pl, o.site, wanted, choice, now, ctx)
+                        Channel::Domestic => {
+                            self.place_order(f, &pl, o.site, wanted, choice, horizon, now)
                         }
+                        Channel::Import | Channel::Grey => self
+                            .place_procurement(f, &pl, o.site, wanted, choice, horizon, now, ctx),
                     };
                     (n, if n > 0 { Why::Cheapest } else { o.short })
                 }
@@ -433,6 +464,117 @@ impl CapacityModel<'_> {
             }
         }
         self.leasing.firm_gap_flops[f] = gap;
+        self.replace_leases(f, &pl, &options, now, ctx);
+    }
+
+    /// Step 5 of the rule (module docs): for each of the firm's lots whose term ends within its
+    /// `max_wait` and for which nothing was bought yet this term, buys what replaces it by its
+    /// term end through the options `ranked` (the review's, cheapest first) that cost less than
+    /// `1 - switch_margin` times renewing the lot and host all the work the lot's site hosts for
+    /// the firm.
+    fn replace_leases(
+        &mut self,
+        f: usize,
+        pl: &Planning,
+        ranked: &[Opt],
+        now: SimTime,
+        ctx: &mut Context<Ev>,
+    ) {
+        if pl.switch_margin >= 1.0 {
+            return;
+        }
+        for l in 0..self.leasing.lots.len() {
+            let lot = self.leasing.lots[l];
+            if lot.firm.0 as usize != f
+                || lot.state != LotState::Active
+                || lot.replace_decided
+                || lot.term_end >= self.periods.horizon()
+                || lot.term_end > now.saturating_add(pl.max_wait)
+            {
+                continue;
+            }
+            let lot_flops = self.world.site_chip(lot.site).effective_flop_per_s();
+            let mut left = lot.chips as f64 * lot_flops;
+            let renewal = self.lot_price(lot.site, lot.chips, now, true);
+            let renewal = self.ranked_cost(f, pl, lot.site, renewal, pl.lease_ban_risk);
+            for (i, o) in ranked.iter().enumerate() {
+                if left <= lot_flops * 1e-6 {
+                    break;
+                }
+                if o.closed.is_some()
+                    || o.channel == Channel::Lease
+                    || o.cost >= renewal * (1.0 - pl.switch_margin)
+                    || !self.hosts_same_work(f, lot.site, o.site)
+                {
+                    continue;
+                }
+                let flops = self.world.site_chip(o.site).effective_flop_per_s();
+                // Whole lots of the option, no more than the lease's capacity.
+                let block = self.world.sites[o.site.0 as usize]
+                    .procurement
+                    .and_then(|pr| pr.lot_chips)
+                    .unwrap_or(pl.block_chips);
+                let wanted = (left / flops + 1e-6).floor() as u64 / block * block;
+                if wanted == 0 {
+                    continue;
+                }
+                let choice = Choice {
+                    rank: i as u32 + 1,
+                    cost: o.cost,
+                    price: o.price,
+                    need: lot.chips,
+                    gap: 0.0,
+                    gap_left: 0.0,
+                    flops,
+                    taken: Why::ReplacesLease,
+                    replaces: Some(l as u32),
+                };
+                // To arrive by the term end; if none can, within `max_wait` (the lot is then held
+                // over until it arrives).
+                let mut n = 0;
+                for deadline in [lot.term_end, now.saturating_add(pl.max_wait)] {
+                    n = match o.channel {
+                        Channel::Domestic => {
+                            self.place_order(f, pl, o.site, wanted, choice, deadline, now)
+                        }
+                        Channel::Import | Channel::Grey => self
+                            .place_procurement(f, pl, o.site, wanted, choice, deadline, now, ctx),
+                        Channel::Lease => unreachable!("leases are not replaced by leases"),
+                    };
+                    if n > 0 {
+                        break;
+                    }
+                }
+                if n > 0 {
+                    left -= n as f64 * flops;
+                    let lot = &mut self.leasing.lots[l];
+                    lot.replace_open_flops += n as f64 * flops;
+                    lot.replace_decided = true;
+                    self.orders.firm_replacing[f] += n;
+                }
+            }
+        }
+    }
+
+    /// Whether every placement class of firm `f` that may run at `lot_site` may also run at `alt`.
+    fn hosts_same_work(&self, f: usize, lot_site: SiteId, alt: SiteId) -> bool {
+        self.classes.iter().enumerate().all(|(c, &(firm, _))| {
+            firm.0 as usize != f
+                || !self.class_sites[c].contains(&lot_site)
+                || self.class_sites[c].contains(&alt)
+        })
+    }
+
+    /// A price per chip-hour at `site` as firm `f` ranks it: per useful PFLOP-day, times
+    /// `1 + home_premium` abroad and `1 + risk_aversion x loss` (the chance of losing the chips).
+    fn ranked_cost(&self, f: usize, pl: &Planning, site: SiteId, price: f64, loss: f64) -> f64 {
+        let chip = self.world.site_chip(site);
+        let abroad =
+            self.world.sites[site.0 as usize].jurisdiction != self.world.firms[f].headquarters;
+        let per_pflop_day = price * 24.0 / (chip.effective_flop_per_s() / 1e15);
+        per_pflop_day
+            * if abroad { 1.0 + pl.home_premium } else { 1.0 }
+            * (1.0 + pl.risk_aversion * loss)
     }
 
     /// Option `site` for firm `f` now: its channel, price, cost per useful PFLOP-day as ranked,
@@ -441,7 +583,6 @@ impl CapacityModel<'_> {
         let firm = FirmId(f as u32);
         let s = site.0 as usize;
         let spec = &self.world.sites[s];
-        let chip = self.world.site_chip(site);
         let channel = super::super::site_channel(&self.world.firms, &self.world.sites, f, site)
             .expect("an option site has a channel");
         let mut closed = None;
@@ -491,11 +632,7 @@ impl CapacityModel<'_> {
                 }
             }
         };
-        let abroad = spec.jurisdiction != self.world.firms[f].headquarters;
-        let per_pflop_day = price * 24.0 / (chip.effective_flop_per_s() / 1e15);
-        let cost = per_pflop_day
-            * if abroad { 1.0 + pl.home_premium } else { 1.0 }
-            * (1.0 + pl.risk_aversion * loss);
+        let cost = self.ranked_cost(f, pl, site, price, loss);
         Opt {
             site,
             channel,
@@ -567,6 +704,10 @@ impl CapacityModel<'_> {
             price,
             state: LotState::Pending,
             history: false,
+            term_end: SimTime::MAX,
+            replace_open_flops: 0.0,
+            replaced_flops: 0.0,
+            replace_decided: false,
         });
         self.recompute_market(m);
         self.leasing.firm_held[f] += n;
@@ -614,6 +755,10 @@ impl CapacityModel<'_> {
             price: 0.0,
             state: LotState::Pending,
             history: true,
+            term_end: SimTime::MAX,
+            replace_open_flops: 0.0,
+            replaced_flops: 0.0,
+            replace_decided: false,
         });
         (self.leasing.lots.len() - 1) as u32
     }
@@ -682,7 +827,7 @@ impl CapacityModel<'_> {
             let refused = lot.chips - fits;
             self.metrics.site[s][p].chips_refused += refused;
             if fits == 0 {
-                self.end_lot(l, now, LeaseAction::Refused);
+                self.end_lot(l, now, LeaseAction::Refused, Why::None);
                 return;
             }
             let per_chip = self.mw_per_chip(site);
@@ -726,8 +871,15 @@ impl CapacityModel<'_> {
         let Pricing::Contract { term, .. } = self.world.sites[site.0 as usize].pricing else {
             unreachable!("lots are at contracted sites");
         };
-        let at = now.saturating_add(term);
-        if term.as_secs() > 0 && at < self.periods.horizon() {
+        if term.as_secs() > 0 {
+            self.end_term_at(l, now.saturating_add(term), ctx);
+        }
+    }
+
+    /// Lot `l`'s current term (or hold-over) ends at `at`.
+    fn end_term_at(&mut self, l: u32, at: SimTime, ctx: &mut Context<Ev>) {
+        self.leasing.lots[l as usize].term_end = at;
+        if at < self.periods.horizon() {
             ctx.schedule_at(at, Ev::LotTermEnd { lot: l })
                 .expect("not in the past");
         }
@@ -773,38 +925,133 @@ impl CapacityModel<'_> {
         };
         self.set_site_rates(s, now);
         let p = self.periods.index(now);
+        let lot_flops = self.world.site_chip(site).effective_flop_per_s();
+        // Chips of the lot that the capacity bought to replace it stands for (step 5).
+        let replaced = ((lot.replaced_flops / lot_flops + 1e-6).floor() as u64).min(lot.chips);
+        let why = if lot.replace_decided {
+            Why::Replaced
+        } else {
+            Why::None
+        };
         if need == 0 && self.idle_chips(site) >= lot.chips && self.sites[s].queue.is_empty() {
             self.sites[s].installed -= lot.chips;
-            self.end_lot(l, now, LeaseAction::Release);
-            self.metrics.firm[f][p].lease_chips_ended += lot.chips;
-            self.metrics.site[s][p].lease_chips_ended += lot.chips;
+            self.end_lot(l, now, LeaseAction::Release, why);
+            // A lot that was being replaced counts as replaced whole.
+            let replaced = if lot.replace_decided { lot.chips } else { 0 };
+            self.count_release(f, s, p, lot.chips, replaced);
+            self.set_site_rates(s, now);
+            return;
+        }
+        let hold = self.world.firms[f].planning.map(|pl| pl.every);
+        let action = match hold {
+            // What replaces it is on its way: kept one more review interval.
+            Some(every) if lot.replace_open_flops > 0.0 => {
+                let price = self.lot_price(site, lot.chips, now, true);
+                self.leasing.lots[l as usize].price = price;
+                self.recompute_site_lots(s);
+                self.metrics.firm[f][p].commitments_usd +=
+                    lot.chips as f64 * price * every.as_secs_f64() / 3_600.0;
+                self.end_term_at(l, now.saturating_add(every), ctx);
+                LeaseAction::HoldOver
+            }
+            _ => {
+                // It keeps as many as its waiting work needs.
+                let replaced = replaced.saturating_sub(need);
+                if replaced > 0 {
+                    self.release_replaced(l, replaced, now, ctx);
+                    if self.leasing.lots[l as usize].state == LotState::Ended {
+                        self.set_site_rates(s, now);
+                        return;
+                    }
+                }
+                let lot = &mut self.leasing.lots[l as usize];
+                lot.replaced_flops = 0.0;
+                lot.replace_decided = false;
+                let chips = lot.chips;
+                let price = self.lot_price(site, chips, now, true);
+                self.leasing.lots[l as usize].price = price;
+                self.recompute_site_lots(s);
+                self.metrics.firm[f][p].commitments_usd += self.term_value(site, chips, price);
+                self.schedule_term_end(l, now, ctx);
+                LeaseAction::Renew
+            }
+        };
+        let lot = self.leasing.lots[l as usize];
+        self.decide(Decision {
+            usd_per_chip_hour: lot.price,
+            need_chips: need,
+            market_held_share: self.held_share(lot.market, now, 0.0),
+            why,
+            ..Decision::event(now, f as u32, site.0, l, action, lot.chips, Channel::Lease)
+        });
+        self.set_site_rates(s, now);
+    }
+
+    /// Releases `chips` of lot `l` at its term end because what replaces them has arrived: idle
+    /// chips first, then the firm's work running there is checkpointed and moves (youngest first)
+    /// until enough are free; chips in repair leave when they come back.
+    fn release_replaced(&mut self, l: u32, chips: u64, now: SimTime, ctx: &mut Context<Ev>) {
+        let lot = self.leasing.lots[l as usize];
+        let (site, f, s) = (lot.site, lot.firm.0 as usize, lot.site.0 as usize);
+        let p = self.periods.index(now);
+        let mut evicted = Vec::new();
+        let running = self.sites[s].running.clone();
+        for &r in running.iter().rev() {
+            if self.idle_chips(site) >= chips {
+                break;
+            }
+            if self.job(r).firm == lot.firm {
+                self.checkpoint_out(r, now);
+                evicted.push(r);
+            }
+        }
+        let now_free = chips.min(self.idle_chips(site));
+        self.sites[s].installed -= now_free;
+        if now_free < chips {
+            // Held by this instant's inference or in repair: they leave once free.
+            self.leasing.release_debt[s] += chips - now_free;
+            ctx.schedule_at(now, Ev::ReleaseEnded { site: site.0 })
+                .expect("not in the past");
+        }
+        self.count_release(f, s, p, chips, chips);
+        if chips == lot.chips {
+            self.end_lot(l, now, LeaseAction::Release, Why::Replaced);
         } else {
-            let price = self.lot_price(site, lot.chips, now, true);
-            self.leasing.lots[l as usize].price = price;
+            let per_chip = self.mw_per_chip(site);
+            let lot_mut = &mut self.leasing.lots[l as usize];
+            lot_mut.chips -= chips;
+            lot_mut.mw = lot_mut.chips as f64 * per_chip;
+            self.leasing.firm_held[f] -= chips;
+            self.recompute_market(lot.market);
             self.recompute_site_lots(s);
-            self.metrics.firm[f][p].commitments_usd += self.term_value(site, lot.chips, price);
-            let share = self.held_share(lot.market, now, 0.0);
             self.decide(Decision {
-                usd_per_chip_hour: price,
-                need_chips: need,
-                market_held_share: share,
+                market_held_share: self.held_share(lot.market, now, 0.0),
+                why: Why::Replaced,
                 ..Decision::event(
                     now,
                     f as u32,
                     site.0,
                     l,
-                    LeaseAction::Renew,
-                    lot.chips,
+                    LeaseAction::Release,
+                    chips,
                     Channel::Lease,
                 )
             });
-            self.schedule_term_end(l, now, ctx);
         }
-        self.set_site_rates(s, now);
+        // The moved work is placed again, after the chips it held have gone.
+        self.count_and_place_evicted(evicted, now, ctx);
+    }
+
+    /// Counts `chips` of a lot at site `s` released in period `p`, `replaced` of them because
+    /// capacity bought to replace them had arrived.
+    fn count_release(&mut self, f: usize, s: usize, p: usize, chips: u64, replaced: u64) {
+        self.metrics.firm[f][p].lease_chips_ended += chips;
+        self.metrics.site[s][p].lease_chips_ended += chips;
+        self.metrics.firm[f][p].lease_chips_replaced += replaced.min(chips);
     }
 
     /// Takes lot `l` off the books (its chips are the caller's to remove).
-    fn end_lot(&mut self, l: u32, now: SimTime, action: LeaseAction) {
+    fn end_lot(&mut self, l: u32, now: SimTime, action: LeaseAction, why: Why) {
         let lot = self.leasing.lots[l as usize];
         let (f, s) = (lot.firm.0 as usize, lot.site.0 as usize);
         if lot.state == LotState::Pending {
@@ -817,6 +1064,7 @@ impl CapacityModel<'_> {
         let share = self.held_share(lot.market, now, 0.0);
         self.decide(Decision {
             market_held_share: share,
+            why,
             ..Decision::event(
                 now,
                 f as u32,
@@ -848,7 +1096,7 @@ impl CapacityModel<'_> {
                 ctx.schedule_at(now, Ev::ReleaseEnded { site: lot.site.0 })
                     .expect("not in the past");
             }
-            self.end_lot(l as u32, now, LeaseAction::EndedByRule);
+            self.end_lot(l as u32, now, LeaseAction::EndedByRule, Why::None);
             self.metrics.firm[f][p].contracts_ended += 1;
             self.metrics.site[s][p].contracts_ended += 1;
             self.metrics.firm[f][p].lease_chips_ended += lot.chips;

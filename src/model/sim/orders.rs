@@ -19,7 +19,7 @@
 //!   deliver within `max_wait_days` (less `order_lead_days`), less its open orders for that chip.
 
 use crate::engine::{Context, SimTime};
-use crate::metrics::{Channel, Decision, LeaseAction, Why};
+use crate::metrics::{Channel, Decision, LeaseAction};
 
 use super::super::policy::DeliveryVerdict;
 
@@ -37,6 +37,18 @@ pub(super) struct Order {
     pub site: SiteId,
     /// Chips not yet allocated from national output.
     pub left: u64,
+    /// The lease lot it replaces, if it does.
+    pub replaces: Option<u32>,
+}
+
+/// Chips allocated to an order, on their way to the firm's site.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Arrival {
+    pub firm: FirmId,
+    pub site: SiteId,
+    pub chips: u64,
+    /// The lease lot they replace, if they do.
+    pub replaces: Option<u32>,
 }
 
 /// The orders of a replication.
@@ -46,8 +58,8 @@ pub(super) struct Orders {
     pub open: Vec<Order>,
     /// Per firm, chips ordered and not yet arrived (open and in transit).
     pub firm_open: Vec<u64>,
-    /// Allocations on their way: (firm, site, chips).
-    pub arrivals: Vec<(FirmId, SiteId, u64)>,
+    /// Allocations on their way.
+    pub arrivals: Vec<Arrival>,
     /// Orders numbered in the order they are placed.
     pub placed: u32,
     /// Per firm, import and grey chips bought and not yet arrived.
@@ -58,6 +70,9 @@ pub(super) struct Orders {
     pub purchases: Vec<Purchase>,
     /// Per site, import or grey chips bought and not yet arrived.
     pub site_procured_open: Vec<u64>,
+    /// Per firm, of the chips ordered or bought and not yet arrived, those that replace leases
+    /// (they are not capacity for waiting work: the leases they replace go).
+    pub firm_replacing: Vec<u64>,
 }
 
 /// An import or grey purchase on its way.
@@ -71,6 +86,8 @@ pub(super) struct Purchase {
     /// The part of the firm's plan gap it was bought to replace, effective FLOP/s: back in the gap
     /// if the lot is seized or refused.
     pub gap_flops: f64,
+    /// The lease lot it replaces, if it does.
+    pub replaces: Option<u32>,
 }
 
 impl Orders {
@@ -80,6 +97,7 @@ impl Orders {
             firm_procured_open: vec![0; world.firms.len()],
             channel_free_at: vec![SimTime::ZERO; world.sites.len()],
             site_procured_open: vec![0; world.sites.len()],
+            firm_replacing: vec![0; world.firms.len()],
             ..Orders::default()
         }
     }
@@ -120,7 +138,8 @@ impl CapacityModel<'_> {
     }
 
     /// Orders whole lots of `site`'s chip to cover `need`, within what national output can deliver
-    /// in time; returns the chips ordered.
+    /// by `deadline`; returns the chips ordered.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn place_order(
         &mut self,
         f: usize,
@@ -128,11 +147,12 @@ impl CapacityModel<'_> {
         site: SiteId,
         need: u64,
         choice: Choice,
+        deadline: SimTime,
         now: SimTime,
     ) -> u64 {
         let rate = pl.order_share * self.output_per_day(site, now);
-        let days = pl
-            .max_wait
+        let days = deadline
+            .saturating_since(now)
             .as_secs()
             .saturating_sub(pl.order_lead.as_secs()) as f64
             / 86_400.0;
@@ -150,6 +170,7 @@ impl CapacityModel<'_> {
             firm: FirmId(f as u32),
             site,
             left: n,
+            replaces: choice.replaces,
         });
         self.orders.firm_open[f] += n;
         let p = self.periods.index(now);
@@ -173,7 +194,7 @@ impl CapacityModel<'_> {
                 site,
                 Channel::Domestic,
                 LeaseAction::Order,
-                Why::Cheapest,
+                choice.taken,
             )
         });
         n
@@ -221,7 +242,7 @@ impl CapacityModel<'_> {
 
     /// Buys whole lots of `site`'s chip through its import or grey channel to cover `need`: the
     /// channel sends orders one after another at its `chips_per_year`, each arriving `lead` after
-    /// it is sent, and the firm buys no more than arrives within `max_wait`; returns the chips.
+    /// it is sent, and the firm buys no more than arrives by `deadline`; returns the chips.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn place_procurement(
         &mut self,
@@ -230,6 +251,7 @@ impl CapacityModel<'_> {
         site: SiteId,
         need: u64,
         choice: Choice,
+        deadline: SimTime,
         now: SimTime,
         ctx: &mut Context<Ev>,
     ) -> u64 {
@@ -241,11 +263,7 @@ impl CapacityModel<'_> {
         }
         let start = now.max(self.orders.channel_free_at[s]).max(pr.from);
         // The last instant the channel may still be sending for this order.
-        let latest = now
-            .saturating_add(pl.max_wait)
-            .0
-            .saturating_sub(pr.lead.as_secs())
-            .min(pr.until.0);
+        let latest = deadline.0.saturating_sub(pr.lead.as_secs()).min(pr.until.0);
         let room = if latest > start.0 {
             ((latest - start.0) as f64 * per_sec).floor() as u64
         } else {
@@ -288,6 +306,7 @@ impl CapacityModel<'_> {
                 chips: n,
                 number,
                 gap_flops: choice.gap_left.min(n as f64 * choice.flops),
+                replaces: choice.replaces,
             });
             ctx.schedule_at(at, Ev::PurchaseArrives { purchase })
                 .expect("not in the past");
@@ -296,7 +315,7 @@ impl CapacityModel<'_> {
             lot: number,
             chips: n,
             market_held_share: ((n as f64 / per_sec) / ((latest - start.0) as f64)).min(1.0),
-            ..choice.row(now, f, site, pr.channel, action, Why::Cheapest)
+            ..choice.row(now, f, site, pr.channel, action, choice.taken)
         });
         n
     }
@@ -316,6 +335,7 @@ impl CapacityModel<'_> {
             chips,
             number,
             gap_flops,
+            replaces,
         } = self.orders.purchases[purchase as usize];
         let (f, s) = (firm.0 as usize, site.0 as usize);
         self.orders.firm_procured_open[f] -= chips;
@@ -328,6 +348,7 @@ impl CapacityModel<'_> {
             if refused > 0 {
                 self.leasing.firm_gap_flops[f] += gap_flops * refused as f64 / chips as f64;
             }
+            self.replacement_arrived(replaces, f, site, chips, chips - refused);
             return;
         }
         let chance = self.seizure_chance(site, now);
@@ -345,12 +366,14 @@ impl CapacityModel<'_> {
                 chips,
                 Channel::Grey,
             ));
+            self.replacement_arrived(replaces, f, site, chips, 0);
             return;
         }
         let got = self.install(site, chips, now, ctx);
         if got < chips {
             self.leasing.firm_gap_flops[f] += gap_flops * (chips - got) as f64 / chips as f64;
         }
+        self.replacement_arrived(replaces, f, site, chips, got);
     }
 
     /// Takes open orders' shares of a daily lot of `chips` at `site`; returns what is left for the
@@ -398,7 +421,12 @@ impl CapacityModel<'_> {
                 let at = now.saturating_add(pl.order_lead);
                 if at < self.periods.horizon() {
                     let arrival = self.orders.arrivals.len() as u32;
-                    self.orders.arrivals.push((o.firm, o.site, k));
+                    self.orders.arrivals.push(Arrival {
+                        firm: o.firm,
+                        site: o.site,
+                        chips: k,
+                        replaces: o.replaces,
+                    });
                     ctx.schedule_at(at, Ev::OrderArrives { arrival })
                         .expect("not in the past");
                 }
@@ -410,11 +438,35 @@ impl CapacityModel<'_> {
 
     /// Chips allocated to an order reach the firm's site.
     pub(super) fn on_order_arrives(&mut self, arrival: u32, now: SimTime, ctx: &mut Context<Ev>) {
-        let (firm, site, chips) = self.orders.arrivals[arrival as usize];
+        let Arrival {
+            firm,
+            site,
+            chips,
+            replaces,
+        } = self.orders.arrivals[arrival as usize];
         let f = firm.0 as usize;
         self.orders.firm_open[f] -= chips;
         let p = self.periods.index(now);
         self.metrics.firm[f][p].order_chips_delivered += chips;
-        self.deliver_chips(site, chips, now, ctx);
+        let refused = self.deliver_chips(site, chips, now, ctx);
+        self.replacement_arrived(replaces, f, site, chips, chips - refused);
+    }
+
+    /// `chips` bought to replace lease lot `replaces` (if any) reached firm `f`'s `site`, of which
+    /// `got` were installed: the lot counts them as its replacement.
+    fn replacement_arrived(
+        &mut self,
+        replaces: Option<u32>,
+        f: usize,
+        site: SiteId,
+        chips: u64,
+        got: u64,
+    ) {
+        let Some(l) = replaces else { return };
+        let flops = self.world.site_chip(site).effective_flop_per_s();
+        self.orders.firm_replacing[f] -= chips;
+        let lot = &mut self.leasing.lots[l as usize];
+        lot.replace_open_flops = (lot.replace_open_flops - chips as f64 * flops).max(0.0);
+        lot.replaced_flops += got as f64 * flops;
     }
 }

@@ -243,16 +243,7 @@ impl CapacityModel<'_> {
             }
             for r in self.sites[s].running.clone() {
                 if !stay[self.job(r).class as usize] {
-                    self.stop_running(r, now);
-                    // Eviction checkpoints: all the work so far is kept.
-                    self.credit_compute(r, now);
-                    let job = self.job_mut(r);
-                    job.saved_flop = job.total_flop.min(
-                        job.saved_flop
-                            + now.saturating_since(job.productive_from).as_secs_f64() * job.rate,
-                    );
-                    job.restart_pending = true;
-                    self.set_state(r, JobState::Blocked);
+                    self.checkpoint_out(r, now);
                     evicted.push(r);
                 }
             }
@@ -262,6 +253,36 @@ impl CapacityModel<'_> {
                 evicted.push(q);
             }
         }
+        self.count_and_place_evicted(evicted, now, ctx);
+        self.end_lots_by_rule(now, ctx);
+        self.retry_blocked(now, ctx);
+        self.retry_stranded(now, ctx);
+        for s in 0..self.sites.len() {
+            self.try_start(SiteId(s as u32), now, ctx);
+        }
+    }
+
+    /// Stops running job `r` with a checkpoint (all the work so far is kept) and blocks it until it
+    /// is placed again.
+    pub(super) fn checkpoint_out(&mut self, r: u32, now: SimTime) {
+        self.stop_running(r, now);
+        self.credit_compute(r, now);
+        let job = self.job_mut(r);
+        job.saved_flop = job.total_flop.min(
+            job.saved_flop + now.saturating_since(job.productive_from).as_secs_f64() * job.rate,
+        );
+        job.restart_pending = true;
+        self.set_state(r, JobState::Blocked);
+    }
+
+    /// Counts the jobs `evicted` (checkpointed out, or taken out of a queue) as evictions and
+    /// places them again.
+    pub(super) fn count_and_place_evicted(
+        &mut self,
+        evicted: Vec<u32>,
+        now: SimTime,
+        ctx: &mut Context<Ev>,
+    ) {
         let p = self.periods.index(now);
         for &j in &evicted {
             let job = self.job(j);
@@ -274,12 +295,6 @@ impl CapacityModel<'_> {
         }
         for j in evicted {
             self.place(j, now, ctx);
-        }
-        self.end_lots_by_rule(now, ctx);
-        self.retry_blocked(now, ctx);
-        self.retry_stranded(now, ctx);
-        for s in 0..self.sites.len() {
-            self.try_start(SiteId(s as u32), now, ctx);
         }
     }
 }
