@@ -283,7 +283,7 @@ pub const SITE: &[Metric] = &[
             ratio(r.sum(|p| p.usage_cost_inference_usd), r.sum(|p| p.tokens_served) / 1e6)
         }),
     site("energy_mwh", "energy drawn", "MWh", Float, Flow, Sum, |r| Some(r.sum(|p| p.energy_mwh))),
-    site("evictions", "jobs evicted by rules", "jobs", Count, Flow, Sum,
+    site("evictions", "jobs evicted by rules or moved off a replaced lease", "jobs", Count, Flow, Sum,
         |r| Some(r.count(|p| p.evictions))),
     site("failures", "chip failures that interrupted a job", "failures", Count, Flow, Sum,
         |r| Some(r.count(|p| p.failures))),
@@ -423,7 +423,7 @@ pub const FIRM: &[Metric] = &[
         Stock, RatioOfSums, |r| backlog_end(r).age_hours_mean()),
     firm("backlog_age_hours_max_end", "age of the oldest unfinished job at the end", "hours",
         Float, Stock, Max, |r| Some(backlog_end(r).age_hours_max)),
-    firm("evictions", "jobs evicted by rules", "jobs", Count, Flow, Sum,
+    firm("evictions", "jobs evicted by rules or moved off a replaced lease", "jobs", Count, Flow, Sum,
         |r| Some(r.count(|p| p.evictions))),
 ];
 
@@ -554,7 +554,7 @@ pub const HEADLINES: &[Headline] = &[
     headline("blocked_jobs_end", AllFirms, "blocked_jobs_end", "jobs blocked by a rule at the end"),
     headline("backlog_age_hours_mean_end", AllFirms, "backlog_age_hours_mean_end",
         "mean age of unfinished jobs at the end"),
-    headline("evictions", AllFirms, "evictions", "jobs evicted by rules"),
+    headline("evictions", AllFirms, "evictions", "jobs evicted by rules or moved off a replaced lease"),
     headline("offshore_share", EachFirm, "offshore_share", "share of its training compute abroad"),
 ];
 

@@ -149,7 +149,7 @@ pub struct SitePeriod {
     pub energy_mwh: f64,
     /// Contracts that ended here in the period because a rule made the tenant leave.
     pub contracts_ended: u64,
-    /// Jobs evicted by a rule.
+    /// Jobs evicted by a rule, or moved off a lease that owned capacity replaced.
     pub evictions: u64,
     /// Chip failures that interrupted a job.
     pub failures: u64,
@@ -286,7 +286,7 @@ pub struct FirmPeriod {
     pub completion_hours: PerKind<Histogram>,
     /// Jobs not finished at the end of the period, by kind.
     pub backlog: PerKind<Backlog>,
-    /// The firm's jobs evicted by a rule.
+    /// The firm's jobs evicted by a rule, or moved off a lease that owned capacity replaced.
     pub evictions: u64,
 }
 
@@ -377,7 +377,7 @@ pub struct JobRecord {
     pub completed: Option<SimTime>,
     /// Site indices it ran on, in the order it first ran there.
     pub sites: Vec<u32>,
-    /// Times a rule evicted it.
+    /// Times it was evicted (by a rule, or moved off a replaced lease).
     pub evictions: u32,
     /// Chip failures that interrupted it.
     pub failures: u32,

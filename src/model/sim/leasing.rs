@@ -33,13 +33,25 @@
 //!    `max_leased_chips`; an order or purchase as orders.rs sizes it. Every option weighed is a
 //!    [`Decision`] (taken, or passed with [`Why`]).
 //! 4. A signed lot's price is fixed for its term; its chips come online `lead` later.
+//! 5. It **replaces leases** with owned capacity that is cheaper enough: for each of its lots
+//!    whose term ends within `max_wait` and for which nothing was bought yet this term, it weighs
+//!    renewing (the lot's price on the day, with the same preference and risk factors) against the
+//!    open options of step 2 that are not leases and host every kind of its work the lot's site
+//!    hosts; those costing less than `1 - switch_margin` times the renewal are taken cheapest
+//!    first, for whole lots up to the lot's capacity (effective FLOP/s), to arrive by the term
+//!    end (if none can, within `max_wait`).
 //!
 //! A lot comes online as a delivery: rules on deliveries apply (a ban refuses it, a permit delays
 //! it, a cap or power cap takes what fits). At the end of each term a lot is **renewed** at the
 //! day's price, unless its site has at least the lot's chips idle, no job queued, and the firm has
-//! no unmet need: then it is **released** whole (capacity has inertia: a busy lot is never let
-//! go). A rule that makes the tenant leave (a lease ban's deadline)
-//! **ends** every lot at the site, pending ones included; what was paid stays paid.
+//! no unmet need: then it is **released** whole (capacity has inertia: a busy lot is not let go
+//! on a whim). A lot being replaced (step 5) is instead **held over** for one `every` at the day's
+//! price while what replaces it is on its way; once it has all arrived (or been refused or
+//! seized), the chips it stands for, less the firm's unmet need, are **released** (idle chips
+//! first; the firm's work running on the rest is checkpointed and placed again, counted as
+//! evictions) and the rest is renewed for a term. A rule that makes the tenant leave (a lease
+//! ban's deadline) **ends** every lot at the site, pending ones included; what was paid stays
+//! paid.
 //!
 //! Lots listed in the scenario as a market site's `deliveries` are history: signed on their date at
 //! that day's price, and renewed or released like any other.
