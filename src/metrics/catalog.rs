@@ -340,6 +340,8 @@ pub const FIRM: &[Metric] = &[
         |r| Some(r.sum(|p| p.chip_hours_home))),
     firm("chip_hours_abroad", "chip-hours used abroad", "chip-hours", Float, Flow, Sum,
         |r| Some(r.sum(|p| p.chip_hours_abroad))),
+    firm("chip_hours_cloud", "chip-hours rented per busy hour from domestic clouds (of those at home)", "chip-hours",
+        Float, Flow, Sum, |r| Some(r.sum(|p| p.chip_hours_cloud))),
     firm("tokens_demanded", "tokens demanded", "tokens", Float, Flow, Sum,
         |r| Some(r.sum(|p| p.tokens_demanded))),
     firm("tokens_served", "tokens served", "tokens", Float, Flow, Sum,

@@ -224,6 +224,9 @@ pub struct FirmPeriod {
     pub chip_hours_home: f64,
     /// Chip-hours used abroad.
     pub chip_hours_abroad: f64,
+    /// Of the chip-hours at home, those rented per busy hour from domestic clouds (sites no firm
+    /// pays for busy or idle).
+    pub chip_hours_cloud: f64,
     /// Inference tokens demanded.
     pub tokens_demanded: f64,
     /// Inference tokens served.

@@ -272,3 +272,43 @@ fn contracts_and_owners_are_checked_at_load() {
     ));
     assert!(e.contains("has no tenant"), "{e}");
 }
+
+#[test]
+fn chip_hours_rented_from_domestic_clouds_are_counted_apart() {
+    // A 512-chip fleet of the firm's own and a 1,000-chip domestic cloud (no owner) at home, and
+    // an on-demand rental in Singapore: more work than the own fleet holds. What the firm's work
+    // uses at the cloud is `chip_hours_cloud`, to the chip-hour; the own fleet and the rental
+    // abroad are not. Owned by the firm, the same site is no cloud.
+    let with = |cloud_owner: Option<&str>| {
+        let world = WorldBuilder::new()
+            .horizon("2025-01-01", "2025-03-31")
+            .chip(H100)
+            .site("own", |s| {
+                s.domestic("CN").chips(512).set("owner", "\"acme\"")
+            })
+            .site("cloud", |s| {
+                let s = s.domestic("CN").chips(1000);
+                match cloud_owner {
+                    Some(o) => s.set("owner", &format!("{o:?}")),
+                    None => s,
+                }
+            })
+            .site("rental", |s| {
+                s.foreign("SG").lease(3.0).delivery("2025-01-01", 1000)
+            })
+            .firm("acme", |f| {
+                f.sites(["own", "cloud", "rental"])
+                    .placement("earliest_finish")
+                    .fine_tuning(|w| w.every_days(1.0).gang(512).size_flop(1e23))
+            });
+        run(&world.build(), 1).runs.remove(0)
+    };
+    let m = with(None);
+    let cloud = firm_total(&m, 0, |p| p.chip_hours_cloud);
+    assert!(cloud > 0.0);
+    assert!(close(cloud, site_total(&m, 1, |p| p.chip_hours_busy)));
+    assert!(cloud < firm_total(&m, 0, |p| p.chip_hours_home));
+    let owned = with(Some("acme"));
+    assert_eq!(firm_total(&owned, 0, |p| p.chip_hours_cloud), 0.0);
+    assert!(firm_total(&owned, 0, |p| p.chip_hours_home) > 0.0);
+}

@@ -72,6 +72,10 @@ impl CapacityModel<'_> {
             if home {
                 fr.chip_hours_home += h;
                 fr.cost_home_usd += h * paid;
+                if r.payer.is_none() {
+                    // Rented per busy hour at home: a domestic cloud.
+                    fr.chip_hours_cloud += h;
+                }
             } else {
                 fr.chip_hours_abroad += h;
                 fr.cost_abroad_usd += h * paid;

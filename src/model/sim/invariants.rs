@@ -228,6 +228,7 @@ impl CapacityModel<'_> {
                     ("lost_pflop_days", r.lost_pflop_days),
                     ("chip_hours_home", r.chip_hours_home),
                     ("chip_hours_abroad", r.chip_hours_abroad),
+                    ("chip_hours_cloud", r.chip_hours_cloud),
                     ("tokens_demanded", r.tokens_demanded),
                     ("tokens_served", r.tokens_served),
                     (
@@ -249,6 +250,13 @@ impl CapacityModel<'_> {
                             self.world.firms[f].name
                         )));
                     }
+                }
+                if r.chip_hours_cloud > r.chip_hours_home * (1.0 + 1e-9) + 1e-6 {
+                    return Err(ModelError::new(format!(
+                        "invariant broken: firm '{}' rented {} chip-hours from domestic clouds in \
+                         period {p}, more than the {} it used at home",
+                        self.world.firms[f].name, r.chip_hours_cloud, r.chip_hours_home
+                    )));
                 }
             }
         }
