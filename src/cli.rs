@@ -144,6 +144,8 @@ enum Period {
     Day,
     Week,
     Month,
+    Quarter,
+    Year,
 }
 
 impl From<Period> for PeriodKind {
@@ -152,6 +154,8 @@ impl From<Period> for PeriodKind {
             Period::Day => PeriodKind::Day,
             Period::Week => PeriodKind::Week,
             Period::Month => PeriodKind::Month,
+            Period::Quarter => PeriodKind::Quarter,
+            Period::Year => PeriodKind::Year,
         }
     }
 }

@@ -14,6 +14,10 @@ pub enum PeriodKind {
     /// Calendar months; the first and last may be partial.
     #[default]
     Month,
+    /// Calendar quarters (January, April, July, October); the first and last may be partial.
+    Quarter,
+    /// Calendar years; the first and last may be partial.
+    Year,
 }
 
 impl PeriodKind {
@@ -23,29 +27,62 @@ impl PeriodKind {
             PeriodKind::Day => "day",
             PeriodKind::Week => "week",
             PeriodKind::Month => "month",
+            PeriodKind::Quarter => "quarter",
+            PeriodKind::Year => "year",
         }
     }
 
-    /// The kind [`PeriodKind::as_str`] names (`day`, `week`, `month`).
+    /// The kind [`PeriodKind::as_str`] names (`day`, `week`, `month`, `quarter`, `year`).
     pub fn parse(s: &str) -> Option<PeriodKind> {
-        [PeriodKind::Day, PeriodKind::Week, PeriodKind::Month]
-            .into_iter()
-            .find(|k| k.as_str() == s)
+        [
+            PeriodKind::Day,
+            PeriodKind::Week,
+            PeriodKind::Month,
+            PeriodKind::Quarter,
+            PeriodKind::Year,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
     }
 
     /// Whether a period of this kind starting on `start` and `days` long covers its whole calendar
-    /// day, week (Monday to Sunday) or month (so a reader of outputs can tell, from a period's start
-    /// and `period_days`, what [`Periods::is_full`] says).
+    /// day, week (Monday to Sunday), month, quarter or year (so a reader of outputs can tell, from
+    /// a period's start and `period_days`, what [`Periods::is_full`] says).
     pub fn is_full(self, start: NaiveDate, days: u32) -> bool {
         match self {
             PeriodKind::Day => days == 1,
             PeriodKind::Week => start.weekday() == Weekday::Mon && days == 7,
-            PeriodKind::Month => {
-                let first = start.day() == 1;
-                let next = NaiveDate::from_ymd_opt(start.year(), start.month(), 1)
-                    .and_then(|m| m.checked_add_months(Months::new(1)));
+            PeriodKind::Month | PeriodKind::Quarter | PeriodKind::Year => {
+                let first = self.calendar_start(start) == Some(start);
+                let next = self.next_start(start);
                 first && next.is_some_and(|n| (n - start).num_days() == i64::from(days))
             }
+        }
+    }
+
+    /// The first day of the calendar month, quarter or year holding `d` (None for days and
+    /// weeks).
+    fn calendar_start(self, d: NaiveDate) -> Option<NaiveDate> {
+        let month = match self {
+            PeriodKind::Day | PeriodKind::Week => return None,
+            PeriodKind::Month => d.month(),
+            PeriodKind::Quarter => (d.month() - 1) / 3 * 3 + 1,
+            PeriodKind::Year => 1,
+        };
+        NaiveDate::from_ymd_opt(d.year(), month, 1)
+    }
+
+    /// The first day of the period after the one holding `d`.
+    fn next_start(self, d: NaiveDate) -> Option<NaiveDate> {
+        match self {
+            PeriodKind::Day => d.checked_add_days(Days::new(1)),
+            PeriodKind::Week => {
+                let to_monday = 7 - u64::from(d.weekday().num_days_from_monday());
+                d.checked_add_days(Days::new(to_monday))
+            }
+            PeriodKind::Month => self.calendar_start(d)?.checked_add_months(Months::new(1)),
+            PeriodKind::Quarter => self.calendar_start(d)?.checked_add_months(Months::new(3)),
+            PeriodKind::Year => self.calendar_start(d)?.checked_add_months(Months::new(12)),
         }
     }
 }
@@ -70,16 +107,7 @@ impl Periods {
         let mut starts = vec![start];
         let mut d = start;
         loop {
-            let next = match kind {
-                PeriodKind::Day => d.checked_add_days(Days::new(1)),
-                PeriodKind::Week => {
-                    let to_monday = 7 - u64::from(d.weekday().num_days_from_monday());
-                    d.checked_add_days(Days::new(to_monday))
-                }
-                PeriodKind::Month => NaiveDate::from_ymd_opt(d.year(), d.month(), 1)
-                    .and_then(|m| m.checked_add_months(Months::new(1))),
-            }
-            .expect("date within chrono's range");
+            let next = kind.next_start(d).expect("date within chrono's range");
             if next >= stop {
                 break;
             }
@@ -194,6 +222,36 @@ mod tests {
         assert!(!m.is_full(0));
         assert!(m.is_full(1) && m.is_full(2));
         assert_eq!(m.days(1), 28.0);
+    }
+
+    #[test]
+    fn quarters_and_years_are_calendar_aligned_and_may_be_partial() {
+        let q = Periods::new(d(2024, 2, 10), d(2025, 5, 31), PeriodKind::Quarter);
+        assert_eq!(
+            q.starts,
+            vec![
+                d(2024, 2, 10),
+                d(2024, 4, 1),
+                d(2024, 7, 1),
+                d(2024, 10, 1),
+                d(2025, 1, 1),
+                d(2025, 4, 1)
+            ]
+        );
+        assert!(!q.is_full(0) && !q.is_full(5));
+        assert!((1..5).all(|p| q.is_full(p)));
+        assert_eq!(q.days(1), 91.0);
+        assert_eq!(q.days(4), 90.0);
+        assert_eq!(q.days(5), 61.0);
+        let y = Periods::new(d(2024, 1, 1), d(2026, 6, 30), PeriodKind::Year);
+        assert_eq!(y.starts, vec![d(2024, 1, 1), d(2025, 1, 1), d(2026, 1, 1)]);
+        assert_eq!((y.days(0), y.days(1), y.days(2)), (366.0, 365.0, 181.0));
+        assert!(y.is_full(0) && y.is_full(1) && !y.is_full(2));
+        assert!(PeriodKind::Year.is_full(d(2025, 1, 1), 365));
+        assert!(!PeriodKind::Quarter.is_full(d(2025, 2, 1), 90));
+        for k in ["day", "week", "month", "quarter", "year"] {
+            assert_eq!(PeriodKind::parse(k).map(PeriodKind::as_str), Some(k));
+        }
     }
 
     #[test]

@@ -338,8 +338,20 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
 
 /// One row per (period, group, metric), across replications.
 pub fn summary(periods: &Periods, rows: &[SummaryRow]) -> Vec<u8> {
-    let mut w = writer();
-    w.write_record(SUMMARY_COLUMNS).expect("in memory");
+    let mut out = Vec::new();
+    summary_to(&mut out, periods, rows).expect("writing to memory cannot fail");
+    out
+}
+
+/// [`summary`], written to `out` as it is made (the largest file of a long daily run: hundreds of
+/// MB that need not be held in memory).
+pub fn summary_to(
+    out: &mut dyn std::io::Write,
+    periods: &Periods,
+    rows: &[SummaryRow],
+) -> std::io::Result<()> {
+    let mut w = csv::WriterBuilder::new().from_writer(out);
+    w.write_record(SUMMARY_COLUMNS)?;
     for r in rows {
         w.write_record([
             periods.starts[r.period].to_string(),
@@ -351,10 +363,9 @@ pub fn summary(periods: &Periods, rows: &[SummaryRow]) -> Vec<u8> {
             float(r.mean),
             float(r.p05),
             float(r.p95),
-        ])
-        .expect("in memory");
+        ])?;
     }
-    finish(w)
+    w.flush()
 }
 
 /// `draws.csv`: the value each replication drew for each uncertain input (header only when the

@@ -5,6 +5,7 @@
 
 use super::charts::{self, Chart, ChartError};
 use super::compare::{self, Comparison};
+use super::output::Content;
 use super::sweep::{self, SweepManifest};
 use super::view::{self, RunView};
 use super::{csv, html, manifest, observed};
@@ -12,59 +13,67 @@ use crate::experiment::sweep::{reduce, Record};
 use crate::experiment::RunResult;
 use crate::scenario::Scenario;
 
-/// The data files of a run folder (CSVs and manifest), as (relative path, bytes), in a fixed order.
-/// [`run_folder_files`] adds the report and charts.
-pub fn run_files(scenario: &Scenario, result: &RunResult) -> Vec<(String, Vec<u8>)> {
+/// The data files of a run folder (CSVs and manifest), as (relative path, content), in a fixed
+/// order; `summary.csv`, the largest, is streamed to disk when written. [`run_folder_files`] adds
+/// the report and charts.
+pub fn run_files<'a>(scenario: &Scenario, result: &'a RunResult) -> Vec<(String, Content<'a>)> {
     let world = &scenario.world;
     let m = view::manifest_of(scenario, result);
+    let bytes = |name: &str, b: Vec<u8>| (name.to_string(), Content::Bytes(b));
     vec![
-        (
-            "timeseries.csv".into(),
+        bytes(
+            "timeseries.csv",
             csv::timeseries(world, &result.periods, &result.runs),
         ),
-        (
-            "firms.csv".into(),
+        bytes(
+            "firms.csv",
             csv::firms(world, &result.periods, &result.runs),
         ),
         (
             "summary.csv".into(),
-            csv::summary(&result.periods, &result.summary),
+            Content::Stream(Box::new(|w| {
+                csv::summary_to(w, &result.periods, &result.summary)
+            })),
         ),
-        (
-            "headline.csv".into(),
+        bytes(
+            "headline.csv",
             csv::headlines(world, &result.periods, &result.runs),
         ),
-        (
-            "jobs.csv".into(),
-            csv::jobs(world, &result.periods, &result.runs),
-        ),
-        (
-            "decisions.csv".into(),
+        bytes("jobs.csv", csv::jobs(world, &result.periods, &result.runs)),
+        bytes(
+            "decisions.csv",
             csv::decisions(world, &result.periods, &result.runs),
         ),
-        ("provenance.csv".into(), csv::provenance(scenario)),
-        ("draws.csv".into(), csv::draws(&result.draws)),
-        ("manifest.json".into(), manifest::to_json(&m)),
+        bytes("provenance.csv", csv::provenance(scenario)),
+        bytes("draws.csv", csv::draws(&result.draws)),
+        bytes("manifest.json", manifest::to_json(&m)),
     ]
 }
 
 /// Every file of a run folder: [`run_files`], then `report.html` and `charts/<name>.svg|png`.
-pub fn run_folder_files(
+pub fn run_folder_files<'a>(
     scenario: &Scenario,
-    result: &RunResult,
-) -> Result<Vec<(String, Vec<u8>)>, ChartError> {
+    result: &'a RunResult,
+) -> Result<Vec<(String, Content<'a>)>, ChartError> {
     let mut files = run_files(scenario, result);
     let view = RunView::from_run(scenario, result);
     let held = observed::hold(scenario, result);
     let charts = charts::render_observed(std::slice::from_ref(&view), &held)?;
     if !held.is_empty() {
-        files.push(("observations.csv".into(), observed::observations_csv(&held)));
+        files.push((
+            "observations.csv".into(),
+            Content::Bytes(observed::observations_csv(&held)),
+        ));
     }
     files.push((
         "report.html".into(),
-        html::run_report(&view, &charts, &held),
+        Content::Bytes(html::run_report(&view, &charts, &held)),
     ));
-    files.extend(chart_files(&charts));
+    files.extend(
+        chart_files(&charts)
+            .into_iter()
+            .map(|(name, b)| (name, Content::Bytes(b))),
+    );
     Ok(files)
 }
 

@@ -230,13 +230,73 @@ fn small_file(path: &Path) -> Option<Vec<u8>> {
         .flatten()
 }
 
-/// Writes `files` (relative path, bytes) as the folder `root/name`, replacing a previous folder of
-/// the same `kind` (see [`Folder`]).
-pub fn write_folder(
+/// Writes a file's bytes to the writer it is given.
+pub type Writes<'a> = Box<dyn Fn(&mut dyn io::Write) -> io::Result<()> + 'a>;
+
+/// What a file of an output folder holds: bytes made in memory, or a writer that streams a large
+/// file to disk as it is made (see [`Body`]).
+pub enum Content<'a> {
+    /// The file's bytes.
+    Bytes(Vec<u8>),
+    /// Writes the file's bytes to the writer it is given.
+    Stream(Writes<'a>),
+}
+
+impl Content<'_> {
+    /// The file's bytes, made in memory.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            Content::Bytes(b) => b.clone(),
+            Content::Stream(f) => {
+                let mut out = Vec::new();
+                f(&mut out).expect("writing to memory cannot fail");
+                out
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Content<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Content::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
+            Content::Stream(_) => f.write_str("Stream"),
+        }
+    }
+}
+
+/// A file's content as [`Folder::write_all`] writes it.
+pub trait Body {
+    /// Writes the file at `path`.
+    fn write_file(&self, path: &Path) -> io::Result<()>;
+}
+
+impl Body for Vec<u8> {
+    fn write_file(&self, path: &Path) -> io::Result<()> {
+        fs::write(path, self)
+    }
+}
+
+impl Body for Content<'_> {
+    fn write_file(&self, path: &Path) -> io::Result<()> {
+        match self {
+            Content::Bytes(b) => fs::write(path, b),
+            Content::Stream(f) => {
+                let mut w = io::BufWriter::with_capacity(1 << 20, File::create(path)?);
+                f(&mut w)?;
+                io::Write::flush(&mut w)
+            }
+        }
+    }
+}
+
+/// Writes `files` (relative path, content) as the folder `root/name`, replacing a previous folder
+/// of the same `kind` (see [`Folder`]).
+pub fn write_folder<B: Body>(
     root: &Path,
     name: &str,
     kind: Kind,
-    files: &[(String, Vec<u8>)],
+    files: &[(String, B)],
 ) -> Result<PathBuf, OutputError> {
     let folder = Folder::create(root, name, kind)?;
     let tmp = folder.tmp.clone();
@@ -311,15 +371,15 @@ impl Folder {
         })
     }
 
-    /// Writes `files` (relative path, bytes) under the subfolder `sub` ("" for the top).
-    pub fn write_all(&self, sub: &str, files: &[(String, Vec<u8>)]) -> io::Result<()> {
+    /// Writes `files` (relative path, content) under the subfolder `sub` ("" for the top).
+    pub fn write_all<B: Body>(&self, sub: &str, files: &[(String, B)]) -> io::Result<()> {
         let _writing = TEMPS.read().unwrap_or_else(PoisonError::into_inner);
-        for (rel, bytes) in files {
+        for (rel, body) in files {
             let path = self.tmp.join(sub).join(rel);
             if let Some(parent) = path.parent() {
                 fs::create_dir_all(parent)?;
             }
-            fs::write(&path, bytes)?;
+            body.write_file(&path)?;
         }
         Ok(())
     }

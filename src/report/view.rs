@@ -168,8 +168,14 @@ impl RunView {
         let manifest: Manifest = serde_json::from_slice(&read("manifest.json")?)
             .map_err(|e| format("manifest.json", e.to_string()))?;
 
-        let bytes = read("summary.csv")?;
-        let mut rdr = csv::Reader::from_reader(bytes.as_slice());
+        // Streamed row by row (a long daily run's summary is hundreds of MB): no copy of the
+        // file, and no strings kept per row.
+        let path = dir.join("summary.csv");
+        let file = std::fs::File::open(&path).map_err(|source| ReadError::Io {
+            file: path.display().to_string(),
+            source,
+        })?;
+        let mut rdr = csv::Reader::from_reader(std::io::BufReader::with_capacity(1 << 20, file));
         let header = rdr
             .headers()
             .map_err(|e| format("summary.csv", e.to_string()))?
@@ -180,12 +186,22 @@ impl RunView {
                 format!("unexpected columns {header:?}"),
             ));
         }
-        let mut periods: Vec<NaiveDate> = Vec::new();
+        // Periods and series in the order first seen; each series one value per period seen.
+        let mut seen: Vec<NaiveDate> = Vec::new();
         let mut days: BTreeMap<NaiveDate, f64> = BTreeMap::new();
-        let mut rows = Vec::new();
-        for (i, rec) in rdr.records().enumerate() {
-            let rec = rec.map_err(|e| format("summary.csv", e.to_string()))?;
-            let bad = |what: &str| format("summary.csv", format!("row {}: bad {what}", i + 2));
+        let mut date_index: std::collections::HashMap<NaiveDate, usize> = Default::default();
+        let mut key_index: std::collections::HashMap<String, usize> = Default::default();
+        let mut keys: Vec<SeriesKey> = Vec::new();
+        let mut values: Vec<Vec<Option<Band>>> = Vec::new();
+        let mut rec = csv::StringRecord::new();
+        let mut joined = String::new();
+        let mut i = 0;
+        while rdr
+            .read_record(&mut rec)
+            .map_err(|e| format("summary.csv", e.to_string()))?
+        {
+            i += 1;
+            let bad = |what: &str| format("summary.csv", format!("row {}: bad {what}", i + 1));
             let date: NaiveDate = rec[0].parse().map_err(|_| bad("period_start"))?;
             let num = |j: usize, what: &str| rec[j].parse::<f64>().map_err(|_| bad(what));
             days.insert(date, num(1, "period_days")?);
@@ -195,19 +211,38 @@ impl RunView {
                 p05: num(7, "p05")?,
                 p95: num(8, "p95")?,
             };
-            if periods.last() != Some(&date) && !periods.contains(&date) {
-                periods.push(date);
+            let p = *date_index.entry(date).or_insert_with(|| {
+                seen.push(date);
+                seen.len() - 1
+            });
+            joined.clear();
+            for part in [&rec[2], &rec[3], &rec[4]] {
+                joined.push_str(part);
+                joined.push('\0');
             }
-            let key = (rec[2].to_string(), rec[3].to_string(), rec[4].to_string());
-            rows.push((date, key, band));
+            let k = match key_index.get(joined.as_str()) {
+                Some(&k) => k,
+                None => {
+                    key_index.insert(joined.clone(), keys.len());
+                    keys.push((rec[2].to_string(), rec[3].to_string(), rec[4].to_string()));
+                    values.push(Vec::new());
+                    keys.len() - 1
+                }
+            };
+            let v = &mut values[k];
+            if v.len() <= p {
+                v.resize(p + 1, None);
+            }
+            v[p] = Some(band);
         }
-        periods.sort();
+        // Periods in date order; each series reordered to them.
+        let mut order: Vec<usize> = (0..seen.len()).collect();
+        order.sort_by_key(|&j| seen[j]);
+        let periods: Vec<NaiveDate> = order.iter().map(|&j| seen[j]).collect();
         let mut series: BTreeMap<SeriesKey, Vec<Option<Band>>> = BTreeMap::new();
-        for (date, key, band) in rows {
-            let p = periods.binary_search(&date).expect("collected above");
-            series
-                .entry(key)
-                .or_insert_with(|| vec![None; periods.len()])[p] = Some(band);
+        for (key, v) in keys.into_iter().zip(values) {
+            let sorted = order.iter().map(|&j| v.get(j).copied().flatten()).collect();
+            series.insert(key, sorted);
         }
 
         let period_days = periods.iter().map(|d| days[d]).collect();
@@ -239,7 +274,7 @@ impl RunView {
             .map(Vec::as_slice)
     }
 
-    /// Whether period `p` covers its whole calendar day, week or month (as
+    /// Whether period `p` covers its whole calendar day, week, month, quarter or year (as
     /// [`crate::metrics::Periods::is_full`] says of the run's periods).
     pub fn is_full(&self, p: usize) -> bool {
         let Some(kind) = PeriodKind::parse(&self.manifest.period) else {

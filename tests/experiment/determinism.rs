@@ -16,6 +16,7 @@ fn files(threads: usize, seed: u64) -> Vec<(String, Vec<u8>)> {
         report::folders::run_files(&sc, &r)
             .into_iter()
             .filter(|(name, _)| name.ends_with(".csv"))
+            .map(|(name, content)| (name, content.to_bytes()))
             .collect()
     })
 }

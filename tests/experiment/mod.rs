@@ -2,5 +2,6 @@
 //! per-point outputs.
 
 mod determinism;
+mod periods;
 mod points;
 mod sweep;
