@@ -1255,6 +1255,7 @@ mod tests {
             axes,
             points,
             point_values,
+            written: vec![None, None],
             firms,
             shard: "all".into(),
             capsim_version: "9.9.9".into(),

@@ -39,6 +39,10 @@ pub struct SweepManifest {
     pub points: Vec<String>,
     /// Per point, the value label of each axis (null where the point leaves it as written).
     pub point_values: Vec<Vec<Option<String>>>,
+    /// Per axis, the field's value as the scenario writes it (null where it is left to its
+    /// default), for the points that leave it as written.
+    #[serde(default)]
+    pub written: Vec<Option<String>>,
     /// Firms (for the per-firm headline names).
     pub firms: Vec<String>,
     /// `I/N`, or `all` for a whole (or merged) sweep.
@@ -66,9 +70,20 @@ impl SweepManifest {
         period: &str,
         shard: Shard,
     ) -> SweepManifest {
+        let written = plan
+            .axes
+            .iter()
+            .map(|a| {
+                scenario.field_value(&a.path).map(|v| match v {
+                    toml::Value::String(s) => s,
+                    other => other.to_string(),
+                })
+            })
+            .collect();
         SweepManifest {
             scenario: scenario.name.clone(),
             content_hash: scenario.content_hash.clone(),
+            written,
             firms: scenario
                 .world
                 .firms
@@ -108,6 +123,7 @@ impl SweepManifest {
                 .collect(),
             points: (0..plan.points.len()).map(|p| plan.label(p)).collect(),
             point_values: point_settings(plan),
+            written: vec![None; plan.axes.len()],
             firms: vec![],
             shard: if shard == Shard::ALL {
                 "all".into()
@@ -167,10 +183,16 @@ pub fn sweep_csv(manifest: &SweepManifest, stats: &[PointStat]) -> Vec<u8> {
     w.write_record(&header).expect("in memory");
     for s in stats {
         let mut row = vec![s.point.to_string(), manifest.points[s.point].clone()];
+        // A point that leaves an axis as written has the scenario's value there.
         row.extend(
             manifest.point_values[s.point]
                 .iter()
-                .map(|v| v.clone().unwrap_or_default()),
+                .enumerate()
+                .map(|(a, v)| {
+                    v.clone()
+                        .or_else(|| manifest.written.get(a).cloned().flatten())
+                        .unwrap_or_default()
+                }),
         );
         row.extend([
             s.metric.clone(),

@@ -426,6 +426,25 @@ impl Scenario {
         Ok(())
     }
 
+    /// The value of the field at `path` (as [`Scenario::set_field`] names it) as the scenario
+    /// writes it, overrides included; None when the path names nothing or the field is left out
+    /// (it takes its default).
+    pub fn field_value(&self, path: &str) -> Option<toml::Value> {
+        let segs = parse_field_path(path).ok()?;
+        let mut cur = &self.source.0.merged;
+        for k in &segs {
+            cur = match cur {
+                toml::Value::Table(t) => t.get(k.as_str())?,
+                // Policies and workloads go by name.
+                toml::Value::Array(a) => a
+                    .iter()
+                    .find(|e| e.get("name").and_then(toml::Value::as_str) == Some(k.as_str()))?,
+                _ => return None,
+            };
+        }
+        Some(cur.clone())
+    }
+
     /// The [`Scenario::set_field`] overrides applied so far, in order, as `path = value` (the
     /// value as TOML), for manifests and reports.
     pub fn overrides(&self) -> Vec<String> {

@@ -229,6 +229,10 @@ fn shards_merge_into_the_unsharded_sweep_byte_for_byte() {
         sweep.contains("policy.lease-ban.from=2025-06-01"),
         "{sweep}"
     );
+    // The scenario as written (point 0) has its own values in the axis columns, so it is a point
+    // of a plot against either axis.
+    let first = sweep.lines().nth(1).unwrap();
+    assert!(first.starts_with("0,as written,0.5,2025-09-01,"), "{first}");
 
     // A missing shard is refused.
     let (code, _, err) = capsim(&[
