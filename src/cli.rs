@@ -25,11 +25,16 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run a scenario and write its CSVs under OUT/<scenario-name>/.
+    #[command(after_help = "Examples:
+  capsim run                                         the built-in baseline, to output/baseline/
+  capsim run scenarios/lease-ban-2026.toml --replications 20
+  capsim run --set policy.us-h20-licence-cn.enabled=false --name no-h20-ban
+  capsim run --period quarter --json | jq .folder    a summary for scripts on stdout")]
     Run {
         /// Scenario file (TOML). Without it, the baseline built into the binary runs.
         scenario: Option<PathBuf>,
         /// Folder that receives the run folder.
-        #[arg(long, default_value = "output")]
+        #[arg(long, env = "CAPSIM_OUT", default_value = "output")]
         out: PathBuf,
         /// Master seed (default: the scenario's `seed`).
         #[arg(long)]
@@ -49,11 +54,15 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Period::Month)]
         period: Period,
         /// Worker threads (default: every core). The output does not depend on it.
-        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        #[arg(long, env = "CAPSIM_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
         /// No progress bar.
-        #[arg(long)]
+        #[arg(short, long)]
         quiet: bool,
+        /// Print a JSON summary of the run on stdout (the folder, the scenario, the seed, the
+        /// replications, the jobs' ledger, the wall time) instead of the folder's path.
+        #[arg(long)]
+        json: bool,
     },
     /// Run a scenario at many points of a parameter grid, each with the same replication seeds.
     ///
@@ -92,13 +101,13 @@ enum Command {
         #[arg(long)]
         headline_only: bool,
         /// Folder that receives the sweep folder.
-        #[arg(long, default_value = "output")]
+        #[arg(long, env = "CAPSIM_OUT", default_value = "output")]
         out: PathBuf,
         /// Worker threads (default: every core). The output does not depend on it.
-        #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+        #[arg(long, env = "CAPSIM_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
         /// No progress bar.
-        #[arg(long)]
+        #[arg(short, long)]
         quiet: bool,
     },
     /// Join the shard folders of one sweep into exactly what the unsharded sweep writes.
@@ -131,6 +140,15 @@ enum Command {
         /// Scenario file (TOML).
         scenario: Option<PathBuf>,
     },
+    /// Print a shell completion script, e.g. `capsim completions bash >
+    /// ~/.local/share/bash-completion/completions/capsim`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `capsim man > capsim.1 && man ./capsim.1`.
+    Man,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -180,6 +198,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             period,
             threads,
             quiet,
+            json,
         } => {
             if let Some(n) = threads {
                 experiment::limit_threads(n.into())?;
@@ -230,7 +249,40 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
                 ledger.1,
                 ledger.2
             );
-            println!("{}", dest.display());
+            if json {
+                let summary = serde_json::json!({
+                    "folder": dest.display().to_string(),
+                    "run": folder_name,
+                    "scenario": sc.name,
+                    "start_date": sc.start_date.to_string(),
+                    "end_date": sc.end_date.to_string(),
+                    "period": PeriodKind::from(period).as_str(),
+                    "seed": result.options.seed,
+                    "replications": replications,
+                    "overrides": sc.overrides(),
+                    "jobs": {
+                        "arrived": ledger.0,
+                        "completed": ledger.1,
+                        "blocked": ledger.2,
+                    },
+                    "wall_time_s": result.wall_time_s,
+                });
+                println!("{summary}");
+            } else {
+                println!("{}", dest.display());
+            }
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "capsim", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(cmd)
+                .render(&mut std::io::stdout())
+                .context("cannot write the man page")?;
             Ok(())
         }
         Command::Sweep {

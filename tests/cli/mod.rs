@@ -1,6 +1,7 @@
 //! The command line as a user meets it: exit codes, messages with file:line:col, no half-written
 //! output.
 
+mod manners;
 mod safety;
 
 use crate::support::{capsim, tmp};
