@@ -384,6 +384,21 @@ pub fn draws(draws: &[Vec<(String, f64)>]) -> Vec<u8> {
     finish(w)
 }
 
+/// Columns of `inputs.csv`.
+pub const INPUTS_COLUMNS: &[&str] = &["field", "value", "unit", "source"];
+
+/// `inputs.csv`: every input the scenario gives a source for, with its value as used (a
+/// distribution as its table) and its unit.
+pub fn inputs(scenario: &Scenario) -> Vec<u8> {
+    let mut w = writer();
+    w.write_record(INPUTS_COLUMNS).expect("in memory");
+    for i in scenario.inputs() {
+        w.write_record([&i.field, &i.value, &i.unit, &i.source])
+            .expect("in memory");
+    }
+    finish(w)
+}
+
 /// `provenance.csv`: every input figure's field path and the source the scenario gives for it.
 pub fn provenance(scenario: &Scenario) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());

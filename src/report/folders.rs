@@ -45,6 +45,7 @@ pub fn run_files<'a>(scenario: &Scenario, result: &'a RunResult) -> Vec<(String,
             csv::decisions(world, &result.periods, &result.runs),
         ),
         bytes("provenance.csv", csv::provenance(scenario)),
+        bytes("inputs.csv", csv::inputs(scenario)),
         bytes("draws.csv", csv::draws(&result.draws)),
         bytes("manifest.json", manifest::to_json(&m)),
     ]

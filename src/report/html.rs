@@ -362,7 +362,7 @@ struct RunPage<'a> {
     figures: Vec<Fig<'a>>,
     sites: Vec<Site<'a>>,
     firms: Vec<(&'a str, &'a str)>,
-    provenance: &'a [(String, String)],
+    provenance: &'a [super::view::InputRow],
     observed: Option<Observed>,
     picture: Vec<PictureTable>,
 }
@@ -683,6 +683,49 @@ struct ComparePage<'a> {
     any_band: bool,
     blocks: Vec<DiffBlock>,
     figures: Vec<Fig<'a>>,
+    /// Inputs whose value differs between the runs; None when a run's folder has no values.
+    inputs: Option<Vec<InputDiff>>,
+}
+
+/// An input whose value differs between compared runs.
+#[derive(Serialize)]
+struct InputDiff {
+    field: String,
+    unit: String,
+    /// Per run, in run order (empty where the run has no such input).
+    values: Vec<String>,
+}
+
+/// The inputs whose value differs between `views` (in field order); None when a view has no
+/// values (a folder written before `inputs.csv`).
+fn input_diffs(views: &[RunView]) -> Option<Vec<InputDiff>> {
+    use std::collections::BTreeMap;
+    if views
+        .iter()
+        .any(|v| !v.provenance.is_empty() && v.provenance.iter().all(|i| i.value.is_empty()))
+    {
+        return None;
+    }
+    let mut by_field: BTreeMap<&str, (String, Vec<String>)> = BTreeMap::new();
+    for (r, v) in views.iter().enumerate() {
+        for i in &v.provenance {
+            let e = by_field
+                .entry(&i.field)
+                .or_insert_with(|| (i.unit.clone(), vec![String::new(); views.len()]));
+            e.1[r] = i.value.clone();
+        }
+    }
+    Some(
+        by_field
+            .into_iter()
+            .filter(|(_, (_, values))| values.iter().any(|x| *x != values[0]))
+            .map(|(field, (unit, values))| InputDiff {
+                field: field.to_string(),
+                unit,
+                values,
+            })
+            .collect(),
+    )
 }
 
 /// `report.html` of a comparison of `views` (baseline first), with `figures` (from
@@ -772,6 +815,7 @@ pub fn compare_report(c: &Comparison, views: &[RunView], figures: &[Chart]) -> V
             .any(|r| r.values.iter().flatten().any(|v| v.band.is_some())),
         blocks,
         figures: figs(figures),
+        inputs: input_diffs(views),
     };
     render("compare.html", page)
 }

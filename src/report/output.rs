@@ -56,6 +56,7 @@ impl Kind {
                 "jobs.csv",
                 "decisions.csv",
                 "provenance.csv",
+                "inputs.csv",
                 "draws.csv",
                 "observations.csv",
                 "manifest.json",

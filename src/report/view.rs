@@ -56,6 +56,19 @@ pub struct Band {
     pub n: usize,
 }
 
+/// An input of a run as reports show it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct InputRow {
+    /// Field path.
+    pub field: String,
+    /// Value as written (TOML; empty where unknown).
+    pub value: String,
+    /// Unit (empty where none).
+    pub unit: String,
+    /// Source.
+    pub source: String,
+}
+
 /// Key of a series: (group kind, group name, metric), as in `summary.csv`.
 pub type SeriesKey = (String, String, String);
 
@@ -75,8 +88,9 @@ pub struct RunView {
     pub period_days: Vec<f64>,
     /// Every summary series, one entry per period (None where no replication had a value).
     pub series: BTreeMap<SeriesKey, Vec<Option<Band>>>,
-    /// (field path, source), sorted by path.
-    pub provenance: Vec<(String, String)>,
+    /// Every input with a source: (field path, value as written, unit, source), sorted by path
+    /// (value and unit empty when read from a folder written before `inputs.csv`).
+    pub provenance: Vec<InputRow>,
     /// Each headline number over the whole horizon, per replication (None: no value), in
     /// headline order (`headline.csv`).
     pub headlines: Headlines,
@@ -152,9 +166,14 @@ impl RunView {
             period_days: (0..n).map(|p| result.periods.days(p)).collect(),
             series,
             provenance: scenario
-                .provenance
-                .iter()
-                .map(|p| (p.path.clone(), p.source.clone()))
+                .inputs()
+                .into_iter()
+                .map(|i| InputRow {
+                    field: i.field,
+                    value: i.value,
+                    unit: i.unit,
+                    source: i.source,
+                })
                 .collect(),
             headlines,
         }
@@ -249,12 +268,33 @@ impl RunView {
         let headlines = read_headlines(&read("headline.csv")?)
             .map_err(|message| format("headline.csv", message))?;
 
+        // inputs.csv (field, value, unit, source); a folder written before it has only
+        // provenance.csv (field, source).
         let mut provenance = Vec::new();
-        if let Ok(bytes) = read("provenance.csv") {
+        if let Ok(bytes) = read("inputs.csv") {
+            let mut rdr = csv::Reader::from_reader(bytes.as_slice());
+            for rec in rdr.records() {
+                let rec = rec.map_err(|e| format("inputs.csv", e.to_string()))?;
+                if rec.len() != 4 {
+                    return Err(format("inputs.csv", "rows need 4 fields".into()));
+                }
+                provenance.push(InputRow {
+                    field: rec[0].to_string(),
+                    value: rec[1].to_string(),
+                    unit: rec[2].to_string(),
+                    source: rec[3].to_string(),
+                });
+            }
+        } else if let Ok(bytes) = read("provenance.csv") {
             let mut rdr = csv::Reader::from_reader(bytes.as_slice());
             for rec in rdr.records() {
                 let rec = rec.map_err(|e| format("provenance.csv", e.to_string()))?;
-                provenance.push((rec[0].to_string(), rec[1].to_string()));
+                provenance.push(InputRow {
+                    field: rec[0].to_string(),
+                    value: String::new(),
+                    unit: String::new(),
+                    source: rec[1].to_string(),
+                });
             }
         }
         Ok(RunView {

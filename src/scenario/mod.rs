@@ -176,6 +176,63 @@ pub struct Provenance {
     pub source: String,
 }
 
+/// An input as a reader checks it: the field, its value as written, its unit and its source.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Input {
+    /// Field path, as in [`Provenance::path`].
+    pub field: String,
+    /// The value as the scenario writes it (TOML; text unquoted; a distribution as its table;
+    /// empty for a source given to a whole table or a field left to its default).
+    pub value: String,
+    /// The unit of the value, from the field's name (empty where it has none).
+    pub unit: String,
+    /// The source the scenario gives.
+    pub source: String,
+}
+
+/// The unit of the field at `path`, from its last key (empty for text, tables and names).
+pub fn field_unit(path: &str) -> &'static str {
+    let key = path.rsplit('.').next().unwrap_or(path);
+    match key {
+        "size_flop" => "FLOP",
+        "bf16_dense_tflops" => "TFLOPS",
+        "memory_gb" => "GB",
+        "board_power_w" | "all_in_power_w" => "W",
+        "purchase_usd" => "USD per chip",
+        "lease_usd_per_chip_hour" | "lease_prices" => "USD per chip-hour",
+        "electricity_usd_per_kwh" => "USD per kWh",
+        "inference_tokens_per_s" => "tokens/s per chip",
+        "tokens_per_day" => "tokens/day",
+        "growth_per_year" => "x per year",
+        "peak_hour" => "hour of day",
+        "amortisation_years" | "term_years" => "years",
+        "capacity_mw" | "power_cap_mw" => "MW",
+        "pue" => "ratio",
+        "risk_aversion" | "home_premium" => "multiplier",
+        "start_date" | "end_date" | "from" | "until" => "date",
+        "deliveries" => "chips by date",
+        "supply" => "chips per year",
+        "training_mfu"
+        | "idle_power_fraction"
+        | "order_share"
+        | "open_share"
+        | "tight_above"
+        | "tight_premium"
+        | "on_demand_premium"
+        | "switch_margin"
+        | "lease_ban_risk"
+        | "daily_amplitude"
+        | "fee_fraction"
+        | "share"
+        | "seizure"
+        | "premium" => "fraction",
+        k if k.ends_with("_hours") => "hours",
+        k if k.ends_with("_days") => "days",
+        k if k.ends_with("chips") => "chips",
+        _ => "",
+    }
+}
+
 /// The calendar dates of a policy (the world keeps simulation times, in which a rule dated before
 /// the start is clamped to the start).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -443,6 +500,26 @@ impl Scenario {
             };
         }
         Some(cur.clone())
+    }
+
+    /// Every input the scenario gives a source for, with its value as written (overrides
+    /// included; a distribution as its table) and its unit, in provenance order.
+    pub fn inputs(&self) -> Vec<Input> {
+        self.provenance
+            .iter()
+            .map(|p| Input {
+                field: p.path.clone(),
+                value: self
+                    .field_value(&p.path)
+                    .map(|v| match v {
+                        toml::Value::String(s) => s,
+                        other => other.to_string(),
+                    })
+                    .unwrap_or_default(),
+                unit: field_unit(&p.path).to_string(),
+                source: p.source.clone(),
+            })
+            .collect()
     }
 
     /// The [`Scenario::set_field`] overrides applied so far, in order, as `path = value` (the

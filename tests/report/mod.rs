@@ -239,6 +239,23 @@ fn compare_writes_csv_charts_and_report_and_refuses_what_is_not_a_run() {
         charts.iter().any(|c| c.ends_with(".svg")) && charts.iter().any(|c| c.ends_with(".png")),
         "{charts:?}"
     );
+    // Each run lists its inputs with their values; the comparison lists the inputs that differ
+    // (the what-if's lease ban and its description), and no other.
+    let inputs = std::fs::read_to_string(a.join("inputs.csv")).unwrap();
+    assert!(inputs.starts_with("field,value,unit,source\n"), "{inputs}");
+    assert!(inputs.contains("seed,7,,"), "{inputs}");
+    let page = std::fs::read_to_string(cmp.join("report.html")).unwrap();
+    let section =
+        &page[page.find("id=\"inputs\"").unwrap()..page.find("id=\"differences\"").unwrap()];
+    assert!(
+        section.contains("<code>policy.lease-ban</code>"),
+        "{section}"
+    );
+    assert!(
+        section.contains("rule = &quot;lease_ban&quot;"),
+        "{section}"
+    );
+    assert!(!section.contains("<code>seed</code>"), "{section}");
 
     // A folder that is not a run folder: exit 2, naming the file and saying what to give instead.
     let empty = dir.join("not-a-run");
@@ -416,4 +433,7 @@ fn a_run_folder_read_back_is_the_run_as_it_was_made() {
     assert!(!made.series.is_empty());
     assert_eq!(read.series, made.series);
     assert_eq!(read.headlines, made.headlines);
+    // The inputs, with their values and units, from inputs.csv.
+    assert_eq!(read.provenance, made.provenance);
+    assert!(made.provenance.iter().any(|i| i.field == "seed" && i.value == "7"));
 }
