@@ -53,7 +53,7 @@ fn baseline(c: &mut Criterion) {
                 threads: Some(1),
             };
             let r = experiment::execute(&sc, options).expect("runs");
-            let files = report::folders::run_folder_files(&sc, &r).expect("renders");
+            let files = report::folders::run_folder_files(&sc, &r, "baseline").expect("renders");
             files.iter().map(|(_, c)| c.to_bytes().len()).sum::<usize>()
         })
     });

@@ -220,8 +220,8 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             let result = experiment::execute_with_progress(&sc, options, &|| bar.inc(1))
                 .context("the simulation failed")?;
             bar.finish_and_clear();
-            let files =
-                folders::run_folder_files(&sc, &result).context("cannot draw the run's charts")?;
+            let files = folders::run_folder_files(&sc, &result, &folder_name)
+                .context("cannot draw the run's charts")?;
             let dest =
                 output::write_folder(&out, &folder_name, Kind::Run, &files).map_err(|e| {
                     output_error(e, || {
@@ -336,8 +336,10 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
                     &|| bar.inc(1),
                     &|p, result| {
                         let sub = format!("points/{p:0width$}");
+                        // As `capsim run ... --name <scenario>-point-NNN` names it.
+                        let run = format!("{}-point-{p:0width$}", scenarios[p].name);
                         let write = || -> anyhow::Result<()> {
-                            let files = folders::run_folder_files(&scenarios[p], result)?;
+                            let files = folders::run_folder_files(&scenarios[p], result, &run)?;
                             folder.write_all(&sub, &files)?;
                             Ok(())
                         };

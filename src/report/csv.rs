@@ -58,10 +58,39 @@ fn days(periods: &Periods, p: usize) -> String {
     count(periods.days(p))
 }
 
+/// Which run a file comes from, written as its first two columns (`run`, `scenario`) so that files
+/// of several runs can be stacked without reading their manifests.
+#[derive(Clone, Copy, Debug)]
+pub struct Tag<'a> {
+    /// The run's name (its folder's name: the scenario's, or `--name`).
+    pub run: &'a str,
+    /// The scenario's name.
+    pub scenario: &'a str,
+}
+
+impl Tag<'_> {
+    fn cells(&self) -> [String; 2] {
+        [self.run.to_string(), self.scenario.to_string()]
+    }
+}
+
+/// The last day of period `p` (inclusive), as written in the `period_end` columns.
+fn end_day(periods: &Periods, p: usize) -> String {
+    let last = periods.starts[p]
+        .checked_add_days(chrono::Days::new(
+            (periods.days(p) as u64).saturating_sub(1),
+        ))
+        .unwrap_or(periods.starts[p]);
+    last.to_string()
+}
+
 /// Columns of `timeseries.csv` before the site metrics ([`catalog::SITE`], in catalog order).
 pub const TIMESERIES_KEYS: &[&str] = &[
+    "run",
+    "scenario",
     "replication",
     "period_start",
+    "period_end",
     "period_days",
     "site",
     "jurisdiction",
@@ -70,7 +99,7 @@ pub const TIMESERIES_KEYS: &[&str] = &[
 ];
 
 /// One row per (replication, period, site): the keys, then every site metric of the catalog.
-pub fn timeseries(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
+pub fn timeseries(tag: Tag, world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
     let mut w = writer();
     let header = TIMESERIES_KEYS
         .iter()
@@ -86,15 +115,17 @@ pub fn timeseries(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<
                     Operator::Domestic => "domestic",
                     Operator::Foreign => "foreign",
                 };
-                let mut rec = vec![
+                let mut rec = tag.cells().to_vec();
+                rec.extend([
                     run.replication.to_string(),
                     periods.starts[p].to_string(),
+                    end_day(periods, p),
                     days(periods, p),
                     site.name.clone(),
                     site.jurisdiction.clone(),
                     operator.to_string(),
                     world.chips[site.chip.0 as usize].name.clone(),
-                ];
+                ]);
                 rec.extend(
                     catalog::SITE
                         .iter()
@@ -109,15 +140,18 @@ pub fn timeseries(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<
 
 /// Columns of `firms.csv` before the firm metrics ([`catalog::FIRM`], in catalog order).
 pub const FIRMS_KEYS: &[&str] = &[
+    "run",
+    "scenario",
     "replication",
     "period_start",
+    "period_end",
     "period_days",
     "firm",
     "headquarters",
 ];
 
 /// One row per (replication, period, firm): the keys, then every firm metric of the catalog.
-pub fn firms(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
+pub fn firms(tag: Tag, world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
     let mut w = writer();
     let header = FIRMS_KEYS
         .iter()
@@ -129,13 +163,15 @@ pub fn firms(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
             let secs = (periods.bounds[p + 1].0 - periods.bounds[p].0) as f64;
             for (f, firm) in world.firms.iter().enumerate() {
                 let rows = Rows::one(&run.firm[f][p], secs);
-                let mut rec = vec![
+                let mut rec = tag.cells().to_vec();
+                rec.extend([
                     run.replication.to_string(),
                     periods.starts[p].to_string(),
+                    end_day(periods, p),
                     days(periods, p),
                     firm.name.clone(),
                     firm.headquarters.clone(),
-                ];
+                ]);
                 rec.extend(
                     catalog::FIRM
                         .iter()
@@ -149,11 +185,11 @@ pub fn firms(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
 }
 
 /// Columns of `headline.csv`.
-pub const HEADLINE_COLUMNS: &[&str] = &["replication", "metric", "value"];
+pub const HEADLINE_COLUMNS: &[&str] = &["run", "scenario", "replication", "metric", "value"];
 
 /// `headline.csv`: every headline number of every replication over the whole horizon, one per row
 /// (tidy), in replication then headline order; no value (a ratio with nothing to divide) is empty.
-pub fn headlines(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
+pub fn headlines(tag: Tag, world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
     let firms: Vec<String> = world.firms.iter().map(|f| f.name.clone()).collect();
     let list = headline_list(&firms);
     let mut w = writer();
@@ -162,6 +198,8 @@ pub fn headlines(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u
         for (h, v) in list.iter().zip(headline(run, periods)) {
             let dtype = h.headline.metric().dtype;
             w.write_record([
+                tag.run.to_string(),
+                tag.scenario.to_string(),
                 run.replication.to_string(),
                 h.name.clone(),
                 cell(Some(v), dtype),
@@ -174,6 +212,8 @@ pub fn headlines(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u
 
 /// Columns of `jobs.csv`.
 pub const JOBS_COLUMNS: &[&str] = &[
+    "run",
+    "scenario",
     "replication",
     "job",
     "firm",
@@ -205,7 +245,7 @@ fn timestamp(start: NaiveDate, t: crate::engine::SimTime) -> String {
 /// `jobs.csv`: one row per (replication, training or fine-tuning job), jobs numbered in arrival
 /// order within their replication. Times are ISO 8601 date-times from the scenario's start; a job
 /// that never started or finished has empty cells there.
-pub fn jobs(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
+pub fn jobs(tag: Tag, world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
     let start = periods.starts.first().copied().unwrap_or_default();
     let hours = |a: crate::engine::SimTime, b: crate::engine::SimTime| {
         float(b.saturating_since(a).as_hours_f64())
@@ -226,6 +266,8 @@ pub fn jobs(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
                 .map(|&s| world.sites.get(s as usize).map_or("?", |s| s.name.as_str()))
                 .collect();
             w.write_record([
+                tag.run.to_string(),
+                tag.scenario.to_string(),
                 run.replication.to_string(),
                 i.to_string(),
                 firm.map_or_else(|| j.firm.to_string(), |f| f.name.clone()),
@@ -255,6 +297,8 @@ pub fn jobs(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
 
 /// Columns of `decisions.csv`.
 pub const DECISIONS_COLUMNS: &[&str] = &[
+    "run",
+    "scenario",
     "replication",
     "at",
     "firm",
@@ -283,7 +327,7 @@ pub const DECISIONS_COLUMNS: &[&str] = &[
 /// arrival, and grey lots seized. `usd_per_chip_hour` is the lot's price from then on (0 once it
 /// has ended); `market_held_share` is the share of the market's open capacity every tenant holds
 /// after the decision.
-pub fn decisions(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
+pub fn decisions(tag: Tag, world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
     let start = periods.starts.first().copied().unwrap_or_default();
     let mut w = writer();
     w.write_record(DECISIONS_COLUMNS).expect("in memory");
@@ -291,6 +335,8 @@ pub fn decisions(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u
         for d in &run.decisions {
             let site = world.sites.get(d.site as usize);
             w.write_record([
+                tag.run.to_string(),
+                tag.scenario.to_string(),
                 run.replication.to_string(),
                 timestamp(start, d.at),
                 world
@@ -325,7 +371,10 @@ pub fn decisions(world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u
 
 /// Columns of `summary.csv`.
 pub const SUMMARY_COLUMNS: &[&str] = &[
+    "run",
+    "scenario",
     "period_start",
+    "period_end",
     "period_days",
     "group_kind",
     "group",
@@ -337,9 +386,9 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
 ];
 
 /// One row per (period, group, metric), across replications.
-pub fn summary(periods: &Periods, rows: &[SummaryRow]) -> Vec<u8> {
+pub fn summary(tag: Tag, periods: &Periods, rows: &[SummaryRow]) -> Vec<u8> {
     let mut out = Vec::new();
-    summary_to(&mut out, periods, rows).expect("writing to memory cannot fail");
+    summary_to(&mut out, tag, periods, rows).expect("writing to memory cannot fail");
     out
 }
 
@@ -347,6 +396,7 @@ pub fn summary(periods: &Periods, rows: &[SummaryRow]) -> Vec<u8> {
 /// MB that need not be held in memory).
 pub fn summary_to(
     out: &mut dyn std::io::Write,
+    tag: Tag,
     periods: &Periods,
     rows: &[SummaryRow],
 ) -> std::io::Result<()> {
@@ -354,15 +404,18 @@ pub fn summary_to(
     w.write_record(SUMMARY_COLUMNS)?;
     for r in rows {
         w.write_record([
-            periods.starts[r.period].to_string(),
-            days(periods, r.period),
-            r.group.kind().to_string(),
-            r.group.name().to_string(),
-            r.metric.to_string(),
-            r.n.to_string(),
-            float(r.mean),
-            float(r.p05),
-            float(r.p95),
+            tag.run,
+            tag.scenario,
+            &periods.starts[r.period].to_string(),
+            &end_day(periods, r.period),
+            &days(periods, r.period),
+            r.group.kind(),
+            r.group.name(),
+            r.metric,
+            &r.n.to_string(),
+            &float(r.mean),
+            &float(r.p05),
+            &float(r.p95),
         ])?;
     }
     w.flush()
@@ -370,14 +423,14 @@ pub fn summary_to(
 
 /// `draws.csv`: the value each replication drew for each uncertain input (header only when the
 /// scenario has none).
-pub fn draws(draws: &[Vec<(String, f64)>]) -> Vec<u8> {
+pub fn draws(tag: Tag, draws: &[Vec<(String, f64)>]) -> Vec<u8> {
     let mut w = writer();
-    w.write_record(["replication", "field", "value"])
+    w.write_record(["run", "scenario", "replication", "field", "value"])
         .expect("in memory");
     for (r, rep) in draws.iter().enumerate() {
         for (field, v) in rep {
             // Shortest round-trip form: the exact value the replication used.
-            w.write_record([r.to_string(), field.clone(), float(*v)])
+            w.write_record([tag.run, tag.scenario, &r.to_string(), field, &float(*v)])
                 .expect("in memory");
         }
     }
@@ -385,26 +438,35 @@ pub fn draws(draws: &[Vec<(String, f64)>]) -> Vec<u8> {
 }
 
 /// Columns of `inputs.csv`.
-pub const INPUTS_COLUMNS: &[&str] = &["field", "value", "unit", "source"];
+pub const INPUTS_COLUMNS: &[&str] = &["run", "scenario", "field", "value", "unit", "source"];
 
 /// `inputs.csv`: every input the scenario gives a source for, with its value as used (a
 /// distribution as its table) and its unit.
-pub fn inputs(scenario: &Scenario) -> Vec<u8> {
+pub fn inputs(tag: Tag, scenario: &Scenario) -> Vec<u8> {
     let mut w = writer();
     w.write_record(INPUTS_COLUMNS).expect("in memory");
     for i in scenario.inputs() {
-        w.write_record([&i.field, &i.value, &i.unit, &i.source])
-            .expect("in memory");
+        w.write_record([
+            tag.run,
+            tag.scenario,
+            &i.field,
+            &i.value,
+            &i.unit,
+            &i.source,
+        ])
+        .expect("in memory");
     }
     finish(w)
 }
 
 /// `provenance.csv`: every input figure's field path and the source the scenario gives for it.
-pub fn provenance(scenario: &Scenario) -> Vec<u8> {
+pub fn provenance(tag: Tag, scenario: &Scenario) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["field", "source"]).expect("in memory");
+    w.write_record(["run", "scenario", "field", "source"])
+        .expect("in memory");
     for p in &scenario.provenance {
-        w.write_record([&p.path, &p.source]).expect("in memory");
+        w.write_record([tag.run, tag.scenario, &p.path, &p.source])
+            .expect("in memory");
     }
     w.into_inner().expect("in memory")
 }
@@ -462,7 +524,11 @@ mod tests {
             ),
             job(2 * h, None, None, JobOutcome::Blocked),
         ];
-        let text = String::from_utf8(jobs(w, &periods, &[run])).unwrap();
+        let tag = Tag {
+            run: "r",
+            scenario: "s",
+        };
+        let text = String::from_utf8(jobs(tag, w, &periods, &[run])).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], JOBS_COLUMNS.join(","));
         let (firm, workload) = (&w.firms[0].name, &w.firms[0].workloads[0].name);
@@ -471,14 +537,14 @@ mod tests {
         assert_eq!(
             lines[1],
             format!(
-                "1,0,{firm},{workload},fine_tuning,1e21,64,{start}T01:00:00,{start}T03:00:00,\
+                "r,s,1,0,{firm},{workload},fine_tuning,1e21,64,{start}T01:00:00,{start}T03:00:00,\
                  {}T03:30:00,2.0,26.5,{sites},1,0,completed",
                 start.succ_opt().unwrap()
             )
         );
         assert_eq!(
             lines[2],
-            format!("1,1,{firm},{workload},fine_tuning,1e21,64,{start}T02:00:00,,,,,{sites},1,0,blocked")
+            format!("r,s,1,1,{firm},{workload},fine_tuning,1e21,64,{start}T02:00:00,,,,,{sites},1,0,blocked")
         );
     }
 

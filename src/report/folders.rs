@@ -14,56 +14,76 @@ use crate::experiment::RunResult;
 use crate::scenario::Scenario;
 
 /// The data files of a run folder (CSVs and manifest), as (relative path, content), in a fixed
-/// order; `summary.csv`, the largest, is streamed to disk when written. [`run_folder_files`] adds
+/// order; `summary.csv`, the largest, is streamed to disk when written. Every CSV starts with the
+/// columns `run` (`run`, the run's name: its folder's) and `scenario`. [`run_folder_files`] adds
 /// the report and charts.
-pub fn run_files<'a>(scenario: &Scenario, result: &'a RunResult) -> Vec<(String, Content<'a>)> {
+pub fn run_files<'a>(
+    scenario: &'a Scenario,
+    result: &'a RunResult,
+    run: &'a str,
+) -> Vec<(String, Content<'a>)> {
     let world = &scenario.world;
     let m = view::manifest_of(scenario, result);
+    let tag = csv::Tag {
+        run,
+        scenario: &scenario.name,
+    };
     let bytes = |name: &str, b: Vec<u8>| (name.to_string(), Content::Bytes(b));
     vec![
         bytes(
             "timeseries.csv",
-            csv::timeseries(world, &result.periods, &result.runs),
+            csv::timeseries(tag, world, &result.periods, &result.runs),
         ),
         bytes(
             "firms.csv",
-            csv::firms(world, &result.periods, &result.runs),
+            csv::firms(tag, world, &result.periods, &result.runs),
         ),
         (
             "summary.csv".into(),
-            Content::Stream(Box::new(|w| {
-                csv::summary_to(w, &result.periods, &result.summary)
+            Content::Stream(Box::new(move |w| {
+                csv::summary_to(w, tag, &result.periods, &result.summary)
             })),
         ),
         bytes(
             "headline.csv",
-            csv::headlines(world, &result.periods, &result.runs),
+            csv::headlines(tag, world, &result.periods, &result.runs),
         ),
-        bytes("jobs.csv", csv::jobs(world, &result.periods, &result.runs)),
+        bytes(
+            "jobs.csv",
+            csv::jobs(tag, world, &result.periods, &result.runs),
+        ),
         bytes(
             "decisions.csv",
-            csv::decisions(world, &result.periods, &result.runs),
+            csv::decisions(tag, world, &result.periods, &result.runs),
         ),
-        bytes("provenance.csv", csv::provenance(scenario)),
-        bytes("inputs.csv", csv::inputs(scenario)),
-        bytes("draws.csv", csv::draws(&result.draws)),
+        bytes("provenance.csv", csv::provenance(tag, scenario)),
+        bytes("inputs.csv", csv::inputs(tag, scenario)),
+        bytes("draws.csv", csv::draws(tag, &result.draws)),
         bytes("manifest.json", manifest::to_json(&m)),
     ]
 }
 
-/// Every file of a run folder: [`run_files`], then `report.html` and `charts/<name>.svg|png`.
+/// Every file of a run folder named `run`: [`run_files`], then `report.html` and
+/// `charts/<name>.svg|png`.
 pub fn run_folder_files<'a>(
-    scenario: &Scenario,
+    scenario: &'a Scenario,
     result: &'a RunResult,
+    run: &'a str,
 ) -> Result<Vec<(String, Content<'a>)>, ChartError> {
-    let mut files = run_files(scenario, result);
+    let mut files = run_files(scenario, result, run);
     let view = RunView::from_run(scenario, result);
     let held = observed::hold(scenario, result);
     let charts = charts::render_observed(std::slice::from_ref(&view), &held)?;
     if !held.is_empty() {
         files.push((
             "observations.csv".into(),
-            Content::Bytes(observed::observations_csv(&held)),
+            Content::Bytes(observed::observations_csv(
+                csv::Tag {
+                    run,
+                    scenario: &scenario.name,
+                },
+                &held,
+            )),
         ));
     }
     files.push((

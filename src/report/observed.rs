@@ -173,6 +173,8 @@ pub fn score(held: &[Held]) -> (usize, usize) {
 
 /// Columns of `observations.csv`.
 pub const COLUMNS: &[&str] = &[
+    "run",
+    "scenario",
     "line",
     "date",
     "from",
@@ -194,8 +196,8 @@ pub const COLUMNS: &[&str] = &[
     "note",
 ];
 
-/// `observations.csv`: one row per observation, in file order.
-pub fn observations_csv(held: &[Held]) -> Vec<u8> {
+/// `observations.csv`: one row per observation, in file order, tagged with its run.
+pub fn observations_csv(tag: super::csv::Tag, held: &[Held]) -> Vec<u8> {
     let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
     w.write_record(COLUMNS).expect("in memory");
     for h in held {
@@ -203,6 +205,8 @@ pub fn observations_csv(held: &[Held]) -> Vec<u8> {
         let date = |d: Option<NaiveDate>| d.map_or(String::new(), |d| d.to_string());
         let sim = |f: fn(&Spread) -> f64| h.sim.as_ref().map_or(String::new(), |s| float(f(s)));
         w.write_record([
+            tag.run.to_string(),
+            tag.scenario.to_string(),
             o.line.to_string(),
             o.date.to_string(),
             date(o.from),

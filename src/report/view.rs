@@ -221,21 +221,21 @@ impl RunView {
         {
             i += 1;
             let bad = |what: &str| format("summary.csv", format!("row {}: bad {what}", i + 1));
-            let date: NaiveDate = rec[0].parse().map_err(|_| bad("period_start"))?;
+            let date: NaiveDate = rec[2].parse().map_err(|_| bad("period_start"))?;
             let num = |j: usize, what: &str| rec[j].parse::<f64>().map_err(|_| bad(what));
-            days.insert(date, num(1, "period_days")?);
+            days.insert(date, num(4, "period_days")?);
             let band = Band {
-                n: rec[5].parse().map_err(|_| bad("replications"))?,
-                mean: num(6, "mean")?,
-                p05: num(7, "p05")?,
-                p95: num(8, "p95")?,
+                n: rec[8].parse().map_err(|_| bad("replications"))?,
+                mean: num(9, "mean")?,
+                p05: num(10, "p05")?,
+                p95: num(11, "p95")?,
             };
             let p = *date_index.entry(date).or_insert_with(|| {
                 seen.push(date);
                 seen.len() - 1
             });
             joined.clear();
-            for part in [&rec[2], &rec[3], &rec[4]] {
+            for part in [&rec[5], &rec[6], &rec[7]] {
                 joined.push_str(part);
                 joined.push('\0');
             }
@@ -243,7 +243,7 @@ impl RunView {
                 Some(&k) => k,
                 None => {
                     key_index.insert(joined.clone(), keys.len());
-                    keys.push((rec[2].to_string(), rec[3].to_string(), rec[4].to_string()));
+                    keys.push((rec[5].to_string(), rec[6].to_string(), rec[7].to_string()));
                     values.push(Vec::new());
                     keys.len() - 1
                 }
@@ -275,14 +275,14 @@ impl RunView {
             let mut rdr = csv::Reader::from_reader(bytes.as_slice());
             for rec in rdr.records() {
                 let rec = rec.map_err(|e| format("inputs.csv", e.to_string()))?;
-                if rec.len() != 4 {
-                    return Err(format("inputs.csv", "rows need 4 fields".into()));
+                if rec.len() != super::csv::INPUTS_COLUMNS.len() {
+                    return Err(format("inputs.csv", "rows need 6 fields".into()));
                 }
                 provenance.push(InputRow {
-                    field: rec[0].to_string(),
-                    value: rec[1].to_string(),
-                    unit: rec[2].to_string(),
-                    source: rec[3].to_string(),
+                    field: rec[2].to_string(),
+                    value: rec[3].to_string(),
+                    unit: rec[4].to_string(),
+                    source: rec[5].to_string(),
                 });
             }
         } else if let Ok(bytes) = read("provenance.csv") {
@@ -370,15 +370,15 @@ fn read_headlines(bytes: &[u8]) -> Result<Headlines, String> {
     for (i, rec) in rdr.records().enumerate() {
         let rec = rec.map_err(|e| e.to_string())?;
         let bad = || format!("row {}: bad value", i + 2);
-        let rep: usize = rec[0].parse().map_err(|_| bad())?;
-        let value = match &rec[2] {
+        let rep: usize = rec[2].parse().map_err(|_| bad())?;
+        let value = match &rec[4] {
             "" => None,
             s => Some(s.parse::<f64>().map_err(|_| bad())?),
         };
-        let at = match out.iter().position(|(n, _)| n == &rec[1]) {
+        let at = match out.iter().position(|(n, _)| n == &rec[3]) {
             Some(at) => at,
             None => {
-                out.push((rec[1].to_string(), Vec::new()));
+                out.push((rec[3].to_string(), Vec::new()));
                 out.len() - 1
             }
         };

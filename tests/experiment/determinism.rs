@@ -13,7 +13,7 @@ fn files(threads: usize, seed: u64) -> Vec<(String, Vec<u8>)> {
         let mut sc = sc.clone();
         sc.seed = seed;
         let r = crate::support::run(&sc, 3);
-        report::folders::run_files(&sc, &r)
+        report::folders::run_files(&sc, &r, "run")
             .into_iter()
             .filter(|(name, _)| name.ends_with(".csv"))
             .map(|(name, content)| (name, content.to_bytes()))

@@ -75,7 +75,8 @@ fn each_point_folder_is_what_capsim_run_writes_for_that_point() {
         if let Some(s) = set {
             args.extend(["--set", s]);
         }
-        let name = format!("run-{point}");
+        // The point folder's run is named as `--name <scenario>-point-NNN` names it.
+        let name = format!("two-sites-point-{point}");
         args.extend(["--name", &name, "--out", &out, "--quiet"]);
         let (code, _, err) = capsim(&args);
         assert_eq!(code, 0, "{err}");

@@ -242,8 +242,11 @@ fn compare_writes_csv_charts_and_report_and_refuses_what_is_not_a_run() {
     // Each run lists its inputs with their values; the comparison lists the inputs that differ
     // (the what-if's lease ban and its description), and no other.
     let inputs = std::fs::read_to_string(a.join("inputs.csv")).unwrap();
-    assert!(inputs.starts_with("field,value,unit,source\n"), "{inputs}");
-    assert!(inputs.contains("seed,7,,"), "{inputs}");
+    assert!(
+        inputs.starts_with("run,scenario,field,value,unit,source\n"),
+        "{inputs}"
+    );
+    assert!(inputs.contains("two-sites,two-sites,seed,7,,"), "{inputs}");
     let page = std::fs::read_to_string(cmp.join("report.html")).unwrap();
     let section =
         &page[page.find("id=\"inputs\"").unwrap()..page.find("id=\"differences\"").unwrap()];
@@ -316,7 +319,7 @@ fn every_csv_of_a_daily_run_has_one_type_per_column() {
         threads: None,
     };
     let result = experiment::execute(&sc, options).unwrap();
-    let files = capsim::report::folders::run_files(&sc, &result);
+    let files = capsim::report::folders::run_files(&sc, &result, "daily");
     let dtype_of = |column: &str| -> Option<Dtype> {
         let metric = catalog::SITE
             .iter()
@@ -344,19 +347,31 @@ fn every_csv_of_a_daily_run_has_one_type_per_column() {
         let mut rdr = ::csv::Reader::from_reader(bytes.as_slice());
         let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
         if ["timeseries.csv", "firms.csv", "summary.csv"].contains(&name.as_str()) {
-            assert!(
-                header.iter().any(|c| c == "period_days"),
-                "{name} lacks period_days"
-            );
+            for c in ["period_start", "period_end", "period_days"] {
+                assert!(header.iter().any(|h| h == c), "{name} lacks {c}");
+            }
         }
+        // Every file says which run and scenario it comes from.
+        assert_eq!(header[..2], ["run", "scenario"], "{name}");
         let mut rows = 0;
+        let at = |c: &str| header.iter().position(|h| h == c);
         for rec in rdr.records() {
             let rec = rec.unwrap();
             rows += 1;
+            assert_eq!((&rec[0], &rec[1]), ("daily", sc.name.as_str()), "{name}");
+            // The last day of a period is its first plus its length less one.
+            if let (Some(s), Some(e), Some(d)) =
+                (at("period_start"), at("period_end"), at("period_days"))
+            {
+                let start: chrono::NaiveDate = rec[s].parse().unwrap();
+                let days: u64 = rec[d].parse().unwrap();
+                let end = start.checked_add_days(chrono::Days::new(days - 1)).unwrap();
+                assert_eq!(rec[e], end.to_string(), "{name}");
+            }
             for (column, cell) in header.iter().zip(rec.iter()) {
                 let dtype = match (name.as_str(), column.as_str()) {
                     ("headline.csv", "value") => {
-                        Some(headline_of(&rec[1]).unwrap().0.metric().dtype)
+                        Some(headline_of(&rec[3]).unwrap().0.metric().dtype)
                     }
                     ("draws.csv", "value") => Some(Dtype::Float),
                     _ => dtype_of(column),
@@ -419,7 +434,7 @@ fn a_run_folder_read_back_is_the_run_as_it_was_made() {
     let r = run(&sc, 2);
     let made = RunView::from_run(&sc, &r);
     let dir = tmp("view-read-back");
-    let files = capsim::report::folders::run_files(&sc, &r);
+    let files = capsim::report::folders::run_files(&sc, &r, "run");
     let folder = capsim::report::output::write_folder(
         &dir,
         "run",
@@ -435,5 +450,8 @@ fn a_run_folder_read_back_is_the_run_as_it_was_made() {
     assert_eq!(read.headlines, made.headlines);
     // The inputs, with their values and units, from inputs.csv.
     assert_eq!(read.provenance, made.provenance);
-    assert!(made.provenance.iter().any(|i| i.field == "seed" && i.value == "7"));
+    assert!(made
+        .provenance
+        .iter()
+        .any(|i| i.field == "seed" && i.value == "7"));
 }

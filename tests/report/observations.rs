@@ -86,8 +86,13 @@ fn observations_are_held_against_the_model_over_their_window() {
     assert!((held[6].sim.unwrap().mean - (1.0 - mean_util)).abs() < 1e-12);
     assert_eq!(observed::score(&held), (4, 3));
 
-    let csv = String::from_utf8(observed::observations_csv(&held)).unwrap();
-    assert!(csv.starts_with("line,date,from,metric,group,value,low,high,unit,status"));
+    let tag = capsim::report::csv::Tag {
+        run: "r",
+        scenario: "s",
+    };
+    let csv = String::from_utf8(observed::observations_csv(tag, &held)).unwrap();
+    assert!(csv.starts_with("run,scenario,line,date,from,metric,group,value,low,high,unit,status"));
+    assert!(csv.lines().nth(1).unwrap().starts_with("r,s,"), "{csv}");
     assert!(csv.contains(",outside horizon,"), "{csv}");
     assert_eq!(csv.lines().count(), 1 + rows.len());
 }
