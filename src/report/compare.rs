@@ -334,9 +334,19 @@ pub struct Row {
     pub how: String,
     /// The figure in each run, in run order (`None`: the run has no such group or no value).
     pub values: Vec<Option<Value>>,
+    /// For each run after the baseline (index 0 unused), the paired difference: the mean, p05
+    /// and p95 across replications of the run's value minus the baseline's in the same
+    /// replication. Only for whole-horizon figures of runs that share the baseline's seed and
+    /// replications (their replications draw the same random streams); `None` otherwise.
+    pub paired: Vec<Option<Value>>,
 }
 
 impl Row {
+    /// Whether the figure is a share (its differences are in percentage points, with no ratio).
+    pub fn is_share(&self) -> bool {
+        self.unit() == "share"
+    }
+
     /// Unit of the figure (as the catalog gives it).
     pub fn unit(&self) -> &'static str {
         self.def.metric().unit
@@ -411,11 +421,33 @@ pub fn compare(views: &[RunView]) -> Result<Comparison, CompareError> {
                         scope: h.scope,
                         how: h.how.clone(),
                         values: vec![None; views.len()],
+                        paired: vec![None; views.len()],
                     });
                     rows.last_mut().expect("just pushed")
                 }
             };
             row.values[i] = h.value;
+        }
+    }
+    // Paired differences of whole-horizon figures, where runs share the baseline's seeds.
+    let base = &views[0];
+    for (i, v) in views.iter().enumerate().skip(1) {
+        let paired_ok = v.manifest.seed == base.manifest.seed
+            && v.manifest.replications == base.manifest.replications
+            && window.periods(v).len() == v.periods.len()
+            && window.periods(base).len() == base.periods.len();
+        if !paired_ok {
+            continue;
+        }
+        for r in rows.iter_mut().filter(|r| r.scope == Scope::Total) {
+            let (Some(a), Some(b)) = (base.headline(&r.name), v.headline(&r.name)) else {
+                continue;
+            };
+            let diffs = a.iter().zip(b).filter_map(|(x, y)| Some((*y)? - (*x)?));
+            r.paired[i] = crate::metrics::summary::Spread::of(diffs).map(|s| Value {
+                mean: s.mean,
+                band: (s.n > 1).then_some((s.p05, s.p95)),
+            });
         }
     }
     // Later runs' extra numbers (a firm only a what-if has) go after the baseline's, but the rows
@@ -437,51 +469,64 @@ pub fn compare(views: &[RunView]) -> Result<Comparison, CompareError> {
     })
 }
 
-/// Columns of `comparison.csv` before the per-run columns.
-pub const COMPARISON_KEY_COLUMNS: &[&str] =
-    &["metric", "group_kind", "group", "scope", "how", "unit"];
+/// Columns of `comparison.csv` (long form: one value per row).
+pub const COMPARISON_COLUMNS: &[&str] = &[
+    "metric",
+    "group_kind",
+    "group",
+    "scope",
+    "how",
+    "unit",
+    "run",
+    "statistic",
+    "value",
+];
 
-/// `comparison.csv`: one row per (headline number, scope), every headline number of the runs; for
-/// each run `<label>_mean`, `_p05`,
-/// `_p95` (empty without a band), and for each run after the first `<label>_diff` and `_ratio`
-/// against the first.
+/// `comparison.csv`, long (tidy): one row per (headline number, scope, run, statistic). Every run
+/// has `mean`, `p05` and `p95` (the last two where it has a band). Each run after the first has,
+/// against the first: `diff` (its mean less the baseline's), `diff_p05` and `diff_p95` (paired:
+/// across replications of the run's value less the baseline's in the same replication, where
+/// both runs share seed and replications; whole-horizon figures only), and `ratio` (its mean over
+/// the baseline's). For a share, differences are in percentage points (`diff_pp`,
+/// `diff_pp_p05`, `diff_pp_p95`) and there is no ratio. A statistic with no value is left out.
 pub fn comparison_csv(c: &Comparison) -> Vec<u8> {
     let num = super::csv::float;
     let mut w = ::csv::Writer::from_writer(Vec::new());
-    let mut header: Vec<String> = COMPARISON_KEY_COLUMNS
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    for (i, l) in c.labels.iter().enumerate() {
-        for s in ["mean", "p05", "p95"] {
-            header.push(format!("{l}_{s}"));
-        }
-        if i > 0 {
-            header.push(format!("{l}_diff"));
-            header.push(format!("{l}_ratio"));
-        }
-    }
-    w.write_record(&header).expect("in memory");
+    w.write_record(COMPARISON_COLUMNS).expect("in memory");
     for r in &c.rows {
-        let mut rec: Vec<String> = vec![
-            r.name.clone(),
-            r.group_kind.clone(),
-            r.group.clone(),
-            r.scope.as_str().into(),
-            r.how.clone(),
-            r.unit().into(),
+        let key = [
+            r.name.as_str(),
+            r.group_kind.as_str(),
+            r.group.as_str(),
+            r.scope.as_str(),
+            r.how.as_str(),
+            r.unit(),
         ];
-        for (i, v) in r.values.iter().enumerate() {
-            rec.push(v.map(|v| num(v.mean)).unwrap_or_default());
+        let mut put = |run: &str, statistic: &str, value: Option<f64>| {
+            if let Some(v) = value {
+                let mut rec: Vec<String> = key.iter().map(|s| s.to_string()).collect();
+                rec.extend([run.to_string(), statistic.to_string(), num(v)]);
+                w.write_record(&rec).expect("in memory");
+            }
+        };
+        let pp = if r.is_share() { 100.0 } else { 1.0 };
+        let diff = if r.is_share() { "diff_pp" } else { "diff" };
+        for (i, (label, v)) in c.labels.iter().zip(&r.values).enumerate() {
             let band = v.and_then(|v| v.band);
-            rec.push(band.map(|b| num(b.0)).unwrap_or_default());
-            rec.push(band.map(|b| num(b.1)).unwrap_or_default());
-            if i > 0 {
-                rec.push(r.diff(i).map(num).unwrap_or_default());
-                rec.push(r.ratio(i).map(num).unwrap_or_default());
+            put(label, "mean", v.map(|v| v.mean));
+            put(label, "p05", band.map(|b| b.0));
+            put(label, "p95", band.map(|b| b.1));
+            if i == 0 {
+                continue;
+            }
+            put(label, diff, r.diff(i).map(|d| d * pp));
+            let paired = r.paired.get(i).copied().flatten().and_then(|p| p.band);
+            put(label, &format!("{diff}_p05"), paired.map(|b| b.0 * pp));
+            put(label, &format!("{diff}_p95"), paired.map(|b| b.1 * pp));
+            if !r.is_share() {
+                put(label, "ratio", r.ratio(i));
             }
         }
-        w.write_record(&rec).expect("in memory");
     }
     w.into_inner().expect("in memory")
 }
@@ -683,15 +728,43 @@ mod tests {
         assert_eq!(cost.diff(1), Some(15.0));
         assert_eq!(cost.ratio(1), Some(2.0));
         assert_eq!(cost.ratio(2), Some(1.0));
+        // Paired: per replication 20 - 10 and 40 - 20.
+        let paired = cost.paired[1].unwrap();
+        assert_eq!((paired.mean, paired.band), (15.0, Some((10.5, 19.5))));
+        assert_eq!(cost.paired[0], None);
         let csv = String::from_utf8(comparison_csv(&c)).unwrap();
-        let header = csv.lines().next().unwrap();
-        assert!(header
-            .starts_with("metric,group_kind,group,scope,how,unit,a_mean,a_p05,a_p95,a-2_mean"));
-        assert!(header.contains("a-2_diff,a-2_ratio") && !header.contains("a_diff"));
-        assert!(csv.contains(
-            "cost_firms_usd,firms,all,total,per replication: sum over the horizon,USD,\
-             15.0,10.5,19.5,30.0,21.0,39.0,15.0,2.0,15.0,10.5,19.5,0.0,1.0\n"
-        ));
+        let mut lines = csv.lines();
+        assert_eq!(
+            lines.next().unwrap(),
+            "metric,group_kind,group,scope,how,unit,run,statistic,value"
+        );
+        let key = "cost_firms_usd,firms,all,total,per replication: sum over the horizon,USD";
+        for (run, stat, v) in [
+            ("a", "mean", "15.0"),
+            ("a", "p05", "10.5"),
+            ("a-2", "mean", "30.0"),
+            ("a-2", "diff", "15.0"),
+            ("a-2", "diff_p05", "10.5"),
+            ("a-2", "diff_p95", "19.5"),
+            ("a-2", "ratio", "2.0"),
+            ("a-3", "diff", "0.0"),
+            ("a-3", "diff_p95", "0.0"),
+        ] {
+            let line = format!("{key},{run},{stat},{v}\n");
+            assert!(csv.contains(&line), "{line}");
+        }
+        assert!(
+            !csv.contains(&format!("{key},a,diff,")),
+            "no diff against itself"
+        );
+        // A share: differences in percentage points, no ratio. Per replication 2 - 1 and 6 - 3.
+        let share = "offshore_share.acme,firm,acme,total,per replication: ratio of sums over the horizon,share";
+        assert!(
+            csv.contains(&format!("{share},a-2,diff_pp,200.0\n")),
+            "{csv}"
+        );
+        assert!(csv.contains(&format!("{share},a-2,diff_pp_p05,")));
+        assert!(!csv.contains(&format!("{share},a-2,ratio,")));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! built from its number alone. Numbers are formatted here, not in the templates, so that
 //! formatting is tested in Rust.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use minijinja::value::Serde;
 use minijinja::Environment;
 use serde::Serialize;
@@ -163,6 +163,8 @@ pub fn period_label(d: NaiveDate, kind: &str) -> String {
     match kind {
         "month" => d.format("%B %Y").to_string(),
         "week" => format!("week of {d}"),
+        "quarter" => format!("Q{} {}", (d.month() - 1) / 3 + 1, d.year()),
+        "year" => d.year().to_string(),
         _ => d.to_string(),
     }
 }
@@ -652,6 +654,8 @@ struct RunEntry<'a> {
 struct DiffCell {
     value: Cell,
     diff: String,
+    /// The paired difference's p05 – p95 across replications, where there is one.
+    paired: Option<String>,
     ratio: String,
 }
 
@@ -780,7 +784,15 @@ pub fn compare_report(c: &Comparison, views: &[RunView], figures: &[Chart]) -> V
                         (Some(v), Some(b)) => format_change(v.mean, b.mean, unit),
                         _ => "—".into(),
                     },
-                    ratio: r.ratio(i).map_or("—".into(), |x| format!("×{x:.3}")),
+                    paired: r.paired[i].and_then(|p| p.band).map(|(lo, hi)| {
+                        format!("{} – {}", format_diff(lo, unit), format_diff(hi, unit))
+                    }),
+                    // A share's change is its difference in points, not a ratio.
+                    ratio: if r.is_share() {
+                        "—".into()
+                    } else {
+                        r.ratio(i).map_or("—".into(), |x| format!("×{x:.3}"))
+                    },
                 })
                 .collect(),
         };

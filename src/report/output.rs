@@ -21,7 +21,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{PoisonError, RwLock, RwLockWriteGuard};
 
-use super::compare::COMPARISON_KEY_COLUMNS;
+use super::compare::COMPARISON_COLUMNS;
 use super::manifest::Manifest;
 use super::sweep::SweepManifest;
 
@@ -218,7 +218,8 @@ fn kind_of(dir: &Path) -> Option<Kind> {
         return None;
     }
     let csv = small_file(&dir.join("comparison.csv"))?;
-    let header = COMPARISON_KEY_COLUMNS.join(",");
+    // The key columns, which comparisons written before the long form share.
+    let header = COMPARISON_COLUMNS[..6].join(",");
     csv.starts_with(header.as_bytes())
         .then_some(Kind::Comparison)
 }
@@ -502,7 +503,7 @@ mod tests {
         fs::create_dir(root.join("cmp")).unwrap();
         fs::write(
             root.join("cmp/comparison.csv"),
-            format!("{},a_mean\n", COMPARISON_KEY_COLUMNS.join(",")),
+            format!("{},a_mean\n", COMPARISON_COLUMNS.join(",")),
         )
         .unwrap();
         assert!(check(&root, "cmp", Kind::Comparison).is_ok());

@@ -192,12 +192,23 @@ fn comparison_table_matches_its_golden_file() {
 
     // The lease ban brings offshore training home.
     let text = String::from_utf8(csv).unwrap();
-    let row = text
-        .lines()
-        .find(|l| l.starts_with("offshore_share.acme,firm,acme,end,"))
-        .unwrap();
-    assert_eq!(row.split(',').nth(6), Some("1.0"), "{row}");
-    assert_eq!(row.split(',').nth(9), Some("0.0"), "{row}");
+    let value = |run: &str, statistic: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with("offshore_share.acme,firm,acme,end,")
+                    && l.contains(&format!(",{run},{statistic},"))
+            })
+            .and_then(|l| l.rsplit(',').next())
+            .map(str::to_string)
+    };
+    assert_eq!(value("two-sites", "mean").as_deref(), Some("1.0"));
+    assert_eq!(value("two-sites-lease-ban", "mean").as_deref(), Some("0.0"));
+    // A share's difference is in percentage points, with no ratio.
+    assert_eq!(
+        value("two-sites-lease-ban", "diff_pp").as_deref(),
+        Some("-100.0")
+    );
+    assert_eq!(value("two-sites-lease-ban", "ratio"), None);
     let page = String::from_utf8(html::compare_report(&c, &views, &placeholder_charts())).unwrap();
     assert!(page.contains("two-sites vs two-sites-lease-ban"));
     assert!(page.contains("what-if: &quot;a lease ban&quot; from July"));
@@ -418,11 +429,25 @@ fn every_csv_of_a_daily_run_has_one_type_per_column() {
     let csv = compare::comparison_csv(&c);
     let mut rdr = ::csv::Reader::from_reader(csv.as_slice());
     let header: Vec<String> = rdr.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header, compare::COMPARISON_COLUMNS);
+    let mut statistics = std::collections::BTreeSet::new();
     for rec in rdr.records() {
         let rec = rec.unwrap();
-        for (column, cell) in header.iter().zip(rec.iter()).skip(6) {
-            check("comparison.csv", column, cell, Dtype::Float);
-        }
+        // Long form: one float per row, never empty (a statistic with no value is left out).
+        assert!(!rec[8].is_empty());
+        check("comparison.csv", "value", &rec[8], Dtype::Float);
+        statistics.insert(rec[7].to_string());
+    }
+    // The runs share seed 7: whole-horizon differences are paired.
+    for s in [
+        "mean",
+        "diff",
+        "diff_p05",
+        "diff_pp",
+        "diff_pp_p95",
+        "ratio",
+    ] {
+        assert!(statistics.contains(s), "{s}: {statistics:?}");
     }
 }
 
