@@ -149,6 +149,9 @@ enum Command {
     },
     /// Print the man page (roff), e.g. `capsim man > capsim.1 && man ./capsim.1`.
     Man,
+    /// Print the JSON Schema of scenario files, for editors (the shipped scenarios point to
+    /// scenarios/capsim.schema.json with a `#:schema` line).
+    Schema,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -276,6 +279,12 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "capsim", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Schema => {
+            let text = serde_json::to_string_pretty(&scenario::json_schema())
+                .context("cannot write the schema")?;
+            println!("{text}");
             Ok(())
         }
         Command::Man => {

@@ -84,6 +84,55 @@ use locate::{Locator, Seg, Want};
 use merge::Layer;
 pub use sweep::SweepSpec;
 
+/// The JSON Schema of a scenario file (`capsim schema`), generated from the loader's own types:
+/// editors that read it (VS Code with Even Better TOML, taplo) complete keys and flag unknown ones.
+/// Every key is optional, since a what-if (`extends`) or an included file holds part of a
+/// scenario; the loader says what a whole scenario lacks.
+pub fn json_schema() -> serde_json::Value {
+    let schema = schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<raw::RawScenario>();
+    let mut v = serde_json::to_value(schema).expect("a schema is JSON");
+    fn optional(v: &mut serde_json::Value, keep: bool) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if !keep {
+                    m.remove("required");
+                }
+                for (k, x) in m.iter_mut() {
+                    // The forms of an uncertain figure keep their required keys.
+                    optional(x, keep || k == "Quantity");
+                }
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|x| optional(x, keep)),
+            _ => {}
+        }
+    }
+    optional(&mut v, false);
+    let root = v.as_object_mut().expect("an object");
+    root.insert("title".into(), "capsim scenario".into());
+    let props = root
+        .get_mut("properties")
+        .and_then(|p| p.as_object_mut())
+        .expect("the scenario's keys");
+    props.insert(
+        "extends".into(),
+        serde_json::json!({
+            "type": "string",
+            "description": "The scenario this one changes (a file path, relative to this file; \"baseline.toml\" for the built-in baseline)."
+        }),
+    );
+    props.insert(
+        "include".into(),
+        serde_json::json!({
+            "type": "array",
+            "items": { "type": "string" },
+            "description": "Files holding the rest of this scenario, relative to this file."
+        }),
+    );
+    v
+}
+
 /// The baseline scenario built into the binary; `extends = "baseline.toml"` falls back to it when
 /// no such file sits beside the extending file. The files it includes are in [`EMBEDDED_FILES`].
 pub const BASELINE_TOML: &str = include_str!("../../scenarios/baseline.toml");

@@ -209,7 +209,7 @@ impl<'de> Deserialize<'de> for RawDate {
 }
 
 /// A whole scenario layer set, merged.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawScenario {
     /// Run name (output folder).
@@ -249,7 +249,7 @@ pub struct RawScenario {
 }
 
 /// `[sweep]`: axes in the command line's `--vary` syntax.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSweep {
     /// Axes, each `PATH=VALUES` as for `--vary`.
@@ -293,7 +293,7 @@ impl<'de> Deserialize<'de> for RawSource {
 }
 
 /// `[chips.<name>]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawChip {
     pub vendor: String,
@@ -311,7 +311,7 @@ pub struct RawChip {
 }
 
 /// `operator = "domestic" | "foreign"`.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RawOperator {
     Domestic,
@@ -319,7 +319,7 @@ pub enum RawOperator {
 }
 
 /// `pricing = "lease" | "owned"`.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RawPricing {
     Lease,
@@ -328,7 +328,7 @@ pub enum RawPricing {
 }
 
 /// `[sites.<name>]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSite {
     pub jurisdiction: String,
@@ -359,7 +359,7 @@ pub struct RawSite {
 }
 
 /// `procurement = { channel, chips_per_year, lead_days, from, until, premium, seizure, lot_chips }`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawProcurement {
     pub channel: RawChannel,
@@ -373,7 +373,7 @@ pub struct RawProcurement {
 }
 
 /// `channel = "import" | "grey"`.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RawChannel {
     Import,
@@ -381,7 +381,7 @@ pub enum RawChannel {
 }
 
 /// One `{ from, usd_per_chip_hour }` of `lease_prices`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLeasePrice {
     pub from: RawDate,
@@ -389,7 +389,7 @@ pub struct RawLeasePrice {
 }
 
 /// One `{ date, chips }` of `deliveries`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDelivery {
     pub date: RawDate,
@@ -397,7 +397,7 @@ pub struct RawDelivery {
 }
 
 /// `supply = { chips_per_year, from, until }`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawSupply {
     pub chips_per_year: RawQuantity,
@@ -406,7 +406,7 @@ pub struct RawSupply {
 }
 
 /// `placement = "cheapest" | "earliest_finish" | "home_first"`.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RawPlacement {
     Cheapest,
@@ -415,7 +415,7 @@ pub enum RawPlacement {
 }
 
 /// `[firms.<name>]`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawFirm {
     pub headquarters: String,
@@ -428,7 +428,7 @@ pub struct RawFirm {
 }
 
 /// `[firms.<name>.planning]`: how the firm reviews its capacity and leases more.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPlanning {
     pub every_days: f64,
@@ -448,7 +448,7 @@ pub struct RawPlanning {
 }
 
 /// `[markets.<name>]`: an offshore lease market.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawMarket {
     pub jurisdiction: String,
@@ -460,7 +460,7 @@ pub struct RawMarket {
 }
 
 /// One `{ from, mw }` of a market's `capacity_mw`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawCapacityStep {
     pub from: RawDate,
@@ -468,7 +468,7 @@ pub struct RawCapacityStep {
 }
 
 /// `kind = "training" | "fine_tuning" | "inference"`.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RawWorkloadKind {
     Training,
@@ -489,7 +489,7 @@ impl RawWorkloadKind {
 
 /// `[[firms.<name>.workloads]]`: every kind's keys, all optional here; `validate.rs` checks which
 /// apply to the `kind`.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawWorkload {
     pub name: String,
@@ -532,7 +532,7 @@ impl RawWorkload {
 }
 
 /// `arrivals = { every_days } | { mean_gap_days } | { dates }`: exactly one, checked in validate.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawArrivals {
     pub every_days: Option<RawQuantity>,
@@ -555,7 +555,7 @@ pub enum RawQuantity {
 }
 
 /// The parameters of `{ lognormal = { median, p95 } }`.
-#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Deserialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawLogNormal {
     pub median: f64,
@@ -665,7 +665,7 @@ impl RawRuleKind {
 }
 
 /// `[[policy]]`: the common keys plus every rule's keys as options; `validate.rs` checks which apply.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPolicy {
     pub name: String,
@@ -710,5 +710,102 @@ impl RawPolicy {
             ("factor", self.factor.is_some()),
             ("seizure", self.seizure.is_some()),
         ]
+    }
+}
+
+// ----- JSON Schema of the file format (`capsim schema`) -------------------------------------------
+//
+// The types above with hand-written `Deserialize` impls describe themselves here; the rest derive
+// `JsonSchema` from the same serde attributes, so the schema follows the loader.
+
+impl<T: schemars::JsonSchema> schemars::JsonSchema for Named<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("Named_{}", T::schema_name()).into()
+    }
+    fn json_schema(g: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let entry = g.subschema_for::<T>();
+        schemars::json_schema!({
+            "type": "object",
+            "description": "Named entries: each key is an entry's name.",
+            "additionalProperties": entry,
+        })
+    }
+}
+
+impl schemars::JsonSchema for RawDate {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Date".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "format": "date",
+            "description": "A local date, e.g. 2025-01-01.",
+        })
+    }
+}
+
+impl schemars::JsonSchema for RawSource {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Source".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "Where the figures come from: one text for the whole table, or a table from field name to text.",
+            "anyOf": [
+                { "type": "string" },
+                { "type": "object", "additionalProperties": { "type": "string" } },
+            ],
+        })
+    }
+}
+
+impl schemars::JsonSchema for RawQuantity {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Quantity".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A number, or an uncertain figure drawn once per replication: { lognormal = { median, p95 } }, { uniform = [lo, hi] } or { triangular = [lo, mode, hi] }.",
+            "anyOf": [
+                { "type": "number" },
+                {
+                    "type": "object",
+                    "properties": { "lognormal": {
+                        "type": "object",
+                        "properties": { "median": { "type": "number" }, "p95": { "type": "number" } },
+                        "required": ["median", "p95"],
+                        "additionalProperties": false,
+                    } },
+                    "required": ["lognormal"],
+                    "additionalProperties": false,
+                },
+                {
+                    "type": "object",
+                    "properties": { "uniform": { "type": "array", "items": { "type": "number" }, "minItems": 2, "maxItems": 2 } },
+                    "required": ["uniform"],
+                    "additionalProperties": false,
+                },
+                {
+                    "type": "object",
+                    "properties": { "triangular": { "type": "array", "items": { "type": "number" }, "minItems": 3, "maxItems": 3 } },
+                    "required": ["triangular"],
+                    "additionalProperties": false,
+                },
+            ],
+        })
+    }
+}
+
+impl schemars::JsonSchema for RawRuleKind {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Rule".into()
+    }
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "enum": RuleKind::NAMES,
+            "description": "The policy's rule; each takes its own keys (README, `[[policy]]`).",
+        })
     }
 }

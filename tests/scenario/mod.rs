@@ -6,4 +6,5 @@ mod builder;
 mod checks;
 mod include;
 mod limits;
+mod schema;
 mod shipped;
