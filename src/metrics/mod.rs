@@ -548,6 +548,10 @@ pub struct Decision {
     /// At a review, the planned capacity rules had refused and the firm had not yet replaced,
     /// effective PFLOP/s; 0 otherwise.
     pub gap_pflops: f64,
+    /// At a review of a firm that forecasts inference, the peak demand `max_wait` ahead that its
+    /// serving capacity (held, free and on its way) would not take, tokens per second; 0
+    /// otherwise.
+    pub inference_need_tokens_per_s: f64,
     /// Why a review took or passed the option.
     pub why: Why,
 }
@@ -579,6 +583,7 @@ impl Decision {
             rank: 0,
             usd_per_pflop_day: 0.0,
             gap_pflops: 0.0,
+            inference_need_tokens_per_s: 0.0,
             why: Why::None,
         }
     }

@@ -115,6 +115,10 @@ pub struct Planning {
     /// `1 - switch_margin` times the renewal (1: it never replaces a lease; see
     /// `model/sim/leasing.rs`).
     pub switch_margin: f64,
+    /// Whether the firm forecasts its inference demand: at a review it buys ahead for the peak
+    /// demand of its own path `max_wait` ahead, beyond what its serving capacity (held, free and
+    /// on its way) can take (see `model/sim/leasing.rs`).
+    pub forecast_inference: bool,
 }
 
 /// The sites firm `f` may order domestic chips for: its own sites (`owner` = the firm) in its home

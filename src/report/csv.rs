@@ -315,13 +315,16 @@ pub const DECISIONS_COLUMNS: &[&str] = &[
     "rank",
     "usd_per_pflop_day",
     "gap_pflops",
+    "inference_need_tokens_per_s",
     "why",
 ];
 
 /// `decisions.csv`: one row per (replication, decision) in time order. At a firm's review, one row
 /// per option it weighed (a lease at each market site, a domestic order, an import, a grey
 /// purchase), ranked by cost per useful PFLOP-day (`rank`, `usd_per_pflop_day`), with the need
-/// (`need_chips`: waiting gangs; `gap_pflops`: planned capacity rules refused) and what it did:
+/// (`need_chips`: waiting gangs; `gap_pflops`: planned capacity rules refused;
+/// `inference_need_tokens_per_s`: forecast inference demand beyond its serving capacity) and what
+/// it did:
 /// `sign`, `order`, `import`, `grey`, or `pass` with `why`. Besides: past leases the scenario
 /// lists, renewals and releases at the end of a term, leases a rule ended, lots refused on
 /// arrival, and grey lots seized. `usd_per_chip_hour` is the lot's price from then on (0 once it
@@ -361,6 +364,7 @@ pub fn decisions(tag: Tag, world: &World, periods: &Periods, runs: &[RunMetrics]
                 d.rank.to_string(),
                 float(d.usd_per_pflop_day),
                 float(d.gap_pflops),
+                float(d.inference_need_tokens_per_s),
                 d.why.as_str().to_string(),
             ])
             .expect("in memory");

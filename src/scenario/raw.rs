@@ -95,6 +95,7 @@ pub const PLANNING_KEYS: &[&str] = &[
     "home_premium",
     "replace_refused",
     "switch_margin",
+    "forecast_inference",
     "source",
 ];
 
@@ -444,6 +445,7 @@ pub struct RawPlanning {
     pub home_premium: Option<f64>,
     pub replace_refused: Option<bool>,
     pub switch_margin: Option<f64>,
+    pub forecast_inference: Option<bool>,
     pub source: Option<RawSource>,
 }
 

@@ -1929,6 +1929,7 @@ fn planning(base: &str, path: &P, pl: &RawPlanning, prov: &mut Vec<Provenance>) 
             "how much cheaper per useful FLOP an option must be than renewing a lease for the \
              firm to replace the lease with it: 0.25 (the default) = 25% cheaper; 1 = never",
         )?,
+        forecast_inference: pl.forecast_inference.unwrap_or(false),
     };
     if planning.block_chips == 0 {
         return Err(path.k("block_chips").value(

@@ -767,3 +767,110 @@ fn a_busy_lease_is_held_over_until_its_replacement_arrives_then_its_work_moves()
     assert!(evicted > 0, "{:?}", m.decisions);
     assert!(m.jobs.is_conserved());
 }
+
+/// A firm serving inference on 1,000 H100 at home (2,800 tokens/s each), with demand growing x4 a
+/// year from half their capacity (peak = mean, no daily cycle): it outgrows them at the end of
+/// June. It may buy H100 through an import channel (30 days' lead); no training work waits.
+fn serving_world(forecast: bool) -> String {
+    format!(
+        r#"name = "serving"
+description = "inference demand that outgrows a fleet"
+start_date = 2025-01-01
+end_date = 2025-12-31
+seed = 3
+{H100}
+[sites.home]
+jurisdiction = "CN"
+operator = "domestic"
+chip = "h100"
+pricing = "owned"
+owner = "acme"
+electricity_usd_per_kwh = 0.08
+pue = 1.3
+mtbf_hours = 1e9
+repair_hours = 24.0
+initial_chips = 1000
+
+[sites.bought]
+jurisdiction = "CN"
+operator = "domestic"
+chip = "h100"
+pricing = "owned"
+owner = "acme"
+electricity_usd_per_kwh = 0.08
+pue = 1.3
+mtbf_hours = 1e9
+repair_hours = 24.0
+procurement = {{ channel = "import", chips_per_year = 100000, lead_days = 30, from = 2025-01-01 }}
+
+[firms.acme]
+headquarters = "CN"
+sites = ["home", "bought"]
+placement = "cheapest"
+
+[firms.acme.planning]
+every_days = 30
+lead_days = 30
+block_chips = 64
+patience_days = 14
+max_leased_chips = 0
+max_wait_days = 90
+forecast_inference = {forecast}
+
+[[firms.acme.workloads]]
+name = "chat"
+kind = "inference"
+start_date = 2025-01-01
+end_date = 2025-12-31
+tokens_per_day = 1.2096e11
+growth_per_year = 4.0
+batch_hours = 1
+"#
+    )
+}
+
+#[test]
+fn a_firm_that_forecasts_inference_buys_ahead_of_its_demand() {
+    let served_share = |m: &RunMetrics| {
+        let (d, s) = m.firm[0].iter().fold((0.0, 0.0), |(d, s), p| {
+            (d + p.tokens_demanded, s + p.tokens_served)
+        });
+        s / d
+    };
+    // Without the forecast nothing waits, so the firm never buys: from July demand outgrows the
+    // fleet and tokens go unserved.
+    let blind = &run(&load(&serving_world(false)), 1).runs[0];
+    assert!(of(blind, LeaseAction::Import).is_empty());
+    assert!(served_share(blind) < 0.99, "{}", served_share(blind));
+
+    // With it, the review that sees demand 90 days ahead outgrow the fleet buys the difference:
+    // the peak demand on day t + 90 less 1,000 chips' 2.8e6 tokens/s, in whole lots of 64, and
+    // every token is served.
+    let sc = load(&serving_world(true));
+    let m = &run(&sc, 1).runs[0];
+    let bought = of(m, LeaseAction::Import);
+    assert!(!bought.is_empty(), "{:?}", m.decisions);
+    let first = &bought[0];
+    let day = first.at.0 as f64 / DAY as f64;
+    let demand = |day: f64| 1.2096e11 / 86_400.0 * 4f64.powf(day / 365.25);
+    let expected = demand(day + 90.0) - 1000.0 * 2800.0;
+    assert!(
+        (first.inference_need_tokens_per_s / expected - 1.0).abs() < 1e-9,
+        "day {day}: {} vs {expected}",
+        first.inference_need_tokens_per_s
+    );
+    // The review before it saw no shortfall: it is the first whose horizon passes the crossing.
+    assert!(demand(day - 30.0 + 90.0) <= 1000.0 * 2800.0);
+    assert_eq!(
+        first.chips,
+        ((expected / 2800.0).ceil() as u64).div_ceil(64) * 64
+    );
+    assert!(first.why == Why::Cheapest && first.need_chips == 0);
+    // It arrives before demand passes the fleet (day ~182).
+    assert!(day + 30.0 < 182.0, "day {day}");
+    assert!(served_share(m) > 0.999_999, "{}", served_share(m));
+    // Reviews weigh the inference shortfall in every option's row; none over-buys: the chips
+    // bought never exceed the peak demand at the horizon's end by more than a lot.
+    let total: u64 = bought.iter().map(|d| d.chips).sum();
+    assert!((1000 + total) as f64 * 2800.0 <= demand(365.0) + 64.0 * 2800.0);
+}

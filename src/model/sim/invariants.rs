@@ -265,6 +265,7 @@ impl CapacityModel<'_> {
                 ("usd_per_chip_hour", d.usd_per_chip_hour),
                 ("usd_per_pflop_day", d.usd_per_pflop_day),
                 ("gap_pflops", d.gap_pflops),
+                ("inference_need_tokens_per_s", d.inference_need_tokens_per_s),
                 ("market_held_share", d.market_held_share),
             ] {
                 if !(v.is_finite() && v >= 0.0) {

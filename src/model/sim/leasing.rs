@@ -6,7 +6,7 @@
 //!
 //! Every `planning.every`, a firm with [`Planning`] reviews its capacity:
 //!
-//! 1. **Need**, in two parts. *Waiting work*: the gangs (chips) of its training and fine-tuning
+//! 1. **Need**, in up to three parts. *Waiting work*: the gangs (chips) of its training and fine-tuning
 //!    jobs that will have waited at least `patience` since they arrived (a queued job: what it
 //!    waited plus what it still expects to wait where it is, from the site's running totals; a
 //!    blocked job: what it waited) and may be placed at one of its option sites under the rules in
@@ -14,7 +14,11 @@
 //!    purchases still on their way and the idle chips of its market sites. *The plan gap*: the
 //!    effective FLOP/s of planned chips that rules refused at its own sites (supply.rs: a ban or
 //!    cap on deliveries, a supply shock's cut), less what earlier reviews bought to replace them
-//!    (with `replace_refused`).
+//!    (with `replace_refused`). *Inference growth* (with `forecast_inference`): the peak demand
+//!    of its inference workloads in force `max_wait` ahead, less its serving capacity now at the
+//!    sites where it may place a batch (chips its inference holds, chips free, chips on their
+//!    way), in tokens per second: the part rules keep on domestic chips and the rest
+//!    ([`CapacityModel::inference_shortfall`]).
 //! 2. It **weighs every option**, one per option site ([`super::super::site_channel`]): a lot at each
 //!    market site, a domestic order for each own supplied site, a purchase through each own site
 //!    with an import or grey channel. Each gets a price per chip-hour (a lot: the site's lease index
@@ -26,7 +30,8 @@
 //!    channel is shut on the date.
 //! 3. It takes the options **cheapest first** (ties: channel, then site) while need is left, each
 //!    for the larger of the waiting gangs and the gap at the option's chip speed (one shortfall:
-//!    chips a rule refused leave work waiting), and what it takes comes off both: at a market site one lot of as
+//!    chips a rule refused leave work waiting), plus the inference shortfall it may serve at the
+//!    chip's token rate; what it takes goes to inference first, the rest comes off both others: at a market site one lot of as
 //!    many whole blocks of `block_chips` as cover the need, fit the market's open room
 //!    (`open_share x capacity` less what every tenant holds, in MW), what rules on deliveries there
 //!    would let in (a ban, a cap, the site's power cap), and keep the firm within
@@ -101,6 +106,8 @@ pub(super) struct Choice {
     pub taken: Why,
     /// The lot a replacement purchase replaces.
     pub replaces: Option<u32>,
+    /// The inference shortfall the review forecast, tokens per second.
+    pub inference: f64,
 }
 
 impl Choice {
@@ -122,6 +129,7 @@ impl Choice {
             rank: self.rank,
             usd_per_pflop_day: self.cost,
             gap_pflops: self.gap / 1e15,
+            inference_need_tokens_per_s: self.inference,
             why,
             ..Decision::event(at, firm as u32, site.0, 0, action, 0, channel)
         }
@@ -346,6 +354,98 @@ impl CapacityModel<'_> {
             .saturating_sub(idle)
     }
 
+    /// Whether firm `f` may serve inference at `site` (a new batch may be placed there under the
+    /// rules in force), whether
+    /// the site's chip is made in the firm's home country, and its tokens per second per chip.
+    fn serves_inference(&self, f: usize, site: SiteId) -> (bool, bool, f64) {
+        let serves = self.inference_order[f]
+            .iter()
+            .any(|&(s, place, _)| s == site && place);
+        (
+            serves,
+            self.domestic_chip[f][site.0 as usize],
+            self.world.site_chip(site).inference_tokens_per_s,
+        )
+    }
+
+    /// Firm `f`'s forecast inference shortfall at `now` (step 1 of the rule in the module docs), in
+    /// tokens per second: `(on domestic chips, on any chip)`. The demand is the peak (trend x
+    /// `1 + daily_amplitude`) of its inference workloads in force `max_wait` ahead (the last
+    /// instant of the horizon at most), with the share that rules in force now keep on domestic
+    /// chips; the capacity, at the sites where it may place a batch now, is what its inference
+    /// holds there, the chips free there, and the chips on their way to it there (lots, orders
+    /// and purchases), each at its chip's token rate.
+    pub(super) fn inference_shortfall(&self, f: usize, pl: &Planning, now: SimTime) -> (f64, f64) {
+        let firm = &self.world.firms[f];
+        let last = SimTime(self.periods.horizon().0.saturating_sub(1));
+        let at = now.saturating_add(pl.max_wait).min(last);
+        let mut demand = 0.0;
+        for wl in &firm.workloads {
+            let super::super::WorkloadKind::Inference(inf) = &wl.kind else {
+                continue;
+            };
+            if wl.start <= at && at < wl.end {
+                let years = (at - wl.start).as_secs_f64() / (365.25 * 86_400.0);
+                demand += inf.tokens_per_day / 86_400.0
+                    * inf.growth_per_year.powf(years)
+                    * (1.0 + inf.daily_amplitude);
+            }
+        }
+        if demand <= 0.0 {
+            return (0.0, 0.0);
+        }
+        let (mut cap_dom, mut cap_foreign) = (0.0, 0.0);
+        for &(s, place, _) in &self.inference_order[f] {
+            if !place {
+                continue;
+            }
+            let st = &self.sites[s.0 as usize];
+            let held: u64 = self.inference[f]
+                .iter()
+                .flat_map(|svc| svc.held.iter())
+                .filter(|h| h.site == s)
+                .map(|h| h.held)
+                .sum();
+            let free = st
+                .online()
+                .saturating_sub(st.busy_jobs + st.inference_alloc);
+            let coming = self.chips_coming(f, s);
+            let cap =
+                (held + free + coming) as f64 * self.world.site_chip(s).inference_tokens_per_s;
+            if self.domestic_chip[f][s.0 as usize] {
+                cap_dom += cap;
+            } else {
+                cap_foreign += cap;
+            }
+        }
+        let share = self.world.timeline.domestic_inference_share(firm, now);
+        let short_dom = (demand * share - cap_dom).max(0.0);
+        let spare_dom = (cap_dom - demand * share).max(0.0);
+        let short_any = (demand * (1.0 - share) - cap_foreign - spare_dom).max(0.0);
+        (short_dom, short_any)
+    }
+
+    /// Chips on their way to firm `f` at `site`: its pending lots there, and the chips ordered or
+    /// bought for the site (an own site's orders and purchases are its owner's).
+    fn chips_coming(&self, f: usize, site: SiteId) -> u64 {
+        let firm = FirmId(f as u32);
+        let s = site.0 as usize;
+        let lots: u64 = self
+            .leasing
+            .lots
+            .iter()
+            .filter(|l| l.firm == firm && l.site == site && l.state == LotState::Pending)
+            .map(|l| l.chips)
+            .sum();
+        let owned = self.world.sites[s].pricing.payer() == Some(firm);
+        let bought = if owned {
+            self.orders.site_ordered_open[s] + self.orders.site_procured_open[s]
+        } else {
+            0
+        };
+        lots + bought
+    }
+
     /// Sums site `s`'s active lots again (after any lot there changes; lots are few).
     fn recompute_site_lots(&mut self, s: usize) {
         let (mut usd, mut chips) = (0.0, 0);
@@ -405,7 +505,15 @@ impl CapacityModel<'_> {
             return;
         }
         self.leasing.firm_need[f] = waiting;
-        let short = waiting > 0 || gap > 0.0;
+        // Forecast inference beyond what its serving capacity takes: on domestic chips only, and
+        // on any chip (step 1).
+        let (mut inf_dom, mut inf_any) = if pl.forecast_inference {
+            self.inference_shortfall(f, &pl, now)
+        } else {
+            (0.0, 0.0)
+        };
+        let inference_found = inf_dom + inf_any;
+        let short = waiting > 0 || gap > 0.0 || inference_found > 0.0;
         // Lots that may come up for replacement (step 5).
         let leases = pl.switch_margin < 1.0
             && self.leasing.lots.iter().any(|l| {
@@ -439,9 +547,21 @@ impl CapacityModel<'_> {
             let flops = self.world.site_chip(o.site).effective_flop_per_s();
             // Chips of this option that cover what is left: the larger of the waiting gangs and
             // the gap at this chip's speed. They overlap (chips a rule refused leave work waiting),
-            // so one purchase answers both; a gap under a millionth of a chip is none.
+            // so one purchase answers both; a gap under a millionth of a chip is none. The
+            // forecast inference shortfall it can serve comes on top, at the chip's token rate.
             let gap_chips = super::ceil_u64(gap / flops - 1e-6);
-            let wanted = waiting.max(gap_chips);
+            let (serves, domestic, per_chip) = self.serves_inference(f, o.site);
+            let inf_tokens = match (serves, domestic) {
+                (false, _) => 0.0,
+                (true, true) => inf_dom + inf_any,
+                (true, false) => inf_any,
+            };
+            let inf_chips = if inf_tokens > 0.0 {
+                super::ceil_u64(inf_tokens / per_chip - 1e-6)
+            } else {
+                0
+            };
+            let wanted = waiting.max(gap_chips).saturating_add(inf_chips);
             let choice = Choice {
                 rank: i as u32 + 1,
                 cost: o.cost,
@@ -452,6 +572,7 @@ impl CapacityModel<'_> {
                 flops,
                 taken: Why::Cheapest,
                 replaces: None,
+                inference: inference_found,
             };
             let (n, why) = match o.closed {
                 Some(why) => (0, why),
@@ -469,8 +590,19 @@ impl CapacityModel<'_> {
                 }
             };
             if n > 0 {
-                waiting = waiting.saturating_sub(n);
-                gap = (gap - n as f64 * flops).max(0.0);
+                // The forecast inference shortfall first (what only domestic chips serve first,
+                // on a domestic chip), then the waiting work and the gap.
+                let for_inference = n.min(inf_chips);
+                let mut tokens = for_inference as f64 * per_chip;
+                if domestic {
+                    let d = tokens.min(inf_dom);
+                    inf_dom -= d;
+                    tokens -= d;
+                }
+                inf_any = (inf_any - tokens).max(0.0);
+                let rest = n - for_inference;
+                waiting = waiting.saturating_sub(rest);
+                gap = (gap - rest as f64 * flops).max(0.0);
             } else {
                 self.decide(choice.row(now, f, o.site, o.channel, LeaseAction::Pass, why));
             }
@@ -540,6 +672,7 @@ impl CapacityModel<'_> {
                     flops,
                     taken: Why::ReplacesLease,
                     replaces: Some(l as u32),
+                    inference: 0.0,
                 };
                 // To arrive by the term end; if none can, within `max_wait` (the lot is then held
                 // over until it arrives).

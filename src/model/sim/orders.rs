@@ -70,6 +70,8 @@ pub(super) struct Orders {
     pub purchases: Vec<Purchase>,
     /// Per site, import or grey chips bought and not yet arrived.
     pub site_procured_open: Vec<u64>,
+    /// Per site, chips ordered for it and not yet arrived (open and in transit).
+    pub site_ordered_open: Vec<u64>,
     /// Per firm, of the chips ordered or bought and not yet arrived, those that replace leases
     /// (they are not capacity for waiting work: the leases they replace go).
     pub firm_replacing: Vec<u64>,
@@ -97,6 +99,7 @@ impl Orders {
             firm_procured_open: vec![0; world.firms.len()],
             channel_free_at: vec![SimTime::ZERO; world.sites.len()],
             site_procured_open: vec![0; world.sites.len()],
+            site_ordered_open: vec![0; world.sites.len()],
             firm_replacing: vec![0; world.firms.len()],
             ..Orders::default()
         }
@@ -173,6 +176,7 @@ impl CapacityModel<'_> {
             replaces: choice.replaces,
         });
         self.orders.firm_open[f] += n;
+        self.orders.site_ordered_open[site.0 as usize] += n;
         let p = self.periods.index(now);
         self.metrics.firm[f][p].order_chips_placed += n;
         self.metrics.firm[f][p].commitments_usd += n as f64 * self.purchase_usd(site, now);
@@ -446,6 +450,7 @@ impl CapacityModel<'_> {
         } = self.orders.arrivals[arrival as usize];
         let f = firm.0 as usize;
         self.orders.firm_open[f] -= chips;
+        self.orders.site_ordered_open[site.0 as usize] -= chips;
         let p = self.periods.index(now);
         self.metrics.firm[f][p].order_chips_delivered += chips;
         let refused = self.deliver_chips(site, chips, now, ctx);
