@@ -56,7 +56,7 @@ enum Command {
         /// Worker threads (default: every core). The output does not depend on it.
         #[arg(long, env = "CAPSIM_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
-        /// No progress bar.
+        /// No progress bar and no summary line on stderr (errors still print there).
         #[arg(short, long)]
         quiet: bool,
         /// Print a JSON summary of the run on stdout (the folder, the scenario, the seed, the
@@ -106,7 +106,7 @@ enum Command {
         /// Worker threads (default: every core). The output does not depend on it.
         #[arg(long, env = "CAPSIM_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
-        /// No progress bar.
+        /// No progress bar and no summary line on stderr (errors still print there).
         #[arg(short, long)]
         quiet: bool,
     },
@@ -238,7 +238,8 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
                     a.2 + r.jobs.blocked,
                 )
             });
-            eprintln!(
+            if !quiet {
+                eprintln!(
                 "capsim: ran '{}' ({} to {}, {} replication{}, seed {}) in {:.2} s: {} jobs arrived, \
                  {} completed, {} blocked at the end",
                 sc.name,
@@ -252,6 +253,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
                 ledger.1,
                 ledger.2
             );
+            }
             if json {
                 let summary = serde_json::json!({
                     "folder": dest.display().to_string(),
@@ -383,23 +385,25 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             folder.write_all("", &files).with_context(cannot)?;
             folder.finish().map_err(|e| output_error(e, cannot))?;
             let dest = out.join(&name);
-            eprintln!(
-                "capsim: swept '{}' over {} points x {} replications ({} pairs{}){}",
-                sc.name,
-                plan.points.len(),
-                replications,
-                records.len(),
-                if shard == sweep::Shard::ALL {
-                    String::new()
-                } else {
-                    format!(" in shard {}/{}", shard.index, shard.count)
-                },
-                if point_folders {
-                    "; each point's run folder is under points/"
-                } else {
-                    ""
-                }
-            );
+            if !quiet {
+                eprintln!(
+                    "capsim: swept '{}' over {} points x {} replications ({} pairs{}){}",
+                    sc.name,
+                    plan.points.len(),
+                    replications,
+                    records.len(),
+                    if shard == sweep::Shard::ALL {
+                        String::new()
+                    } else {
+                        format!(" in shard {}/{}", shard.index, shard.count)
+                    },
+                    if point_folders {
+                        "; each point's run folder is under points/"
+                    } else {
+                        ""
+                    }
+                );
+            }
             println!("{}", dest.display());
             Ok(())
         }

@@ -22,6 +22,12 @@ fn run_json_is_one_object_scripts_can_read_and_the_environment_sets_defaults() {
     assert_eq!(v["scenario"], "baseline");
     assert_eq!(v["period"], "year");
     assert_eq!(v["replications"], 1);
+    // -q leaves stderr empty: no bar, no summary line.
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let jobs = &v["jobs"];
     assert!(jobs["arrived"].as_u64().unwrap() >= jobs["completed"].as_u64().unwrap());
     // A bad CAPSIM_THREADS is refused like a bad --threads.
