@@ -53,6 +53,10 @@ enum Command {
         /// Reporting period of the output rows.
         #[arg(long, value_enum, default_value_t = Period::Month)]
         period: Period,
+        /// Files of the tables: CSV, Parquet (typed, compressed; `capsim compare` reads CSV), or
+        /// both. `schema.json` documents every column either way.
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
         /// Worker threads (default: every core). The output does not depend on it.
         #[arg(long, env = "CAPSIM_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
         threads: Option<u16>,
@@ -161,6 +165,23 @@ enum DesignArg {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    Csv,
+    Parquet,
+    Both,
+}
+
+impl From<Format> for folders::Format {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Csv => folders::Format::Csv,
+            Format::Parquet => folders::Format::Parquet,
+            Format::Both => folders::Format::Both,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
 enum Period {
     Day,
     Week,
@@ -199,6 +220,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             set,
             name,
             period,
+            format,
             threads,
             quiet,
             json,
@@ -223,7 +245,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             let result = experiment::execute_with_progress(&sc, options, &|| bar.inc(1))
                 .context("the simulation failed")?;
             bar.finish_and_clear();
-            let files = folders::run_folder_files(&sc, &result, &folder_name)
+            let files = folders::run_folder_files_as(&sc, &result, &folder_name, format.into())
                 .context("cannot draw the run's charts")?;
             let dest =
                 output::write_folder(&out, &folder_name, Kind::Run, &files).map_err(|e| {

@@ -196,13 +196,13 @@ pub fn headlines(tag: Tag, world: &World, periods: &Periods, runs: &[RunMetrics]
     w.write_record(HEADLINE_COLUMNS).expect("in memory");
     for run in runs {
         for (h, v) in list.iter().zip(headline(run, periods)) {
-            let dtype = h.headline.metric().dtype;
+            // One column of many metrics: a float column (counts too), so it has one type.
             w.write_record([
                 tag.run.to_string(),
                 tag.scenario.to_string(),
                 run.replication.to_string(),
                 h.name.clone(),
-                cell(Some(v), dtype),
+                float(v),
             ])
             .expect("in memory");
         }

@@ -8,16 +8,110 @@ use super::compare::{self, Comparison};
 use super::output::Content;
 use super::sweep::{self, SweepManifest};
 use super::view::{self, RunView};
-use super::{csv, html, manifest, observed};
+use super::{csv, html, manifest, observed, parquet, schema};
 use crate::experiment::sweep::{reduce, Record};
 use crate::experiment::RunResult;
 use crate::scenario::Scenario;
+
+/// Which files hold a run folder's tables.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    /// CSV only (the default).
+    #[default]
+    Csv,
+    /// Parquet only (`capsim compare` reads CSV: it cannot read such a folder).
+    Parquet,
+    /// CSV and Parquet side by side.
+    Both,
+}
+
+impl Format {
+    fn csv(self) -> bool {
+        self != Format::Parquet
+    }
+    fn parquet(self) -> bool {
+        self != Format::Csv
+    }
+}
 
 /// The data files of a run folder (CSVs and manifest), as (relative path, content), in a fixed
 /// order; `summary.csv`, the largest, is streamed to disk when written. Every CSV starts with the
 /// columns `run` (`run`, the run's name: its folder's) and `scenario`. [`run_folder_files`] adds
 /// the report and charts.
 pub fn run_files<'a>(
+    scenario: &'a Scenario,
+    result: &'a RunResult,
+    run: &'a str,
+) -> Vec<(String, Content<'a>)> {
+    in_format(run_tables(scenario, result, run), Format::Csv)
+}
+
+/// The tables of `files` (`<table>.csv` of [`schema::RUN_TABLES`]) in `format`: kept as CSV,
+/// written as Parquet (`<table>.parquet`, converted as they are written), or both; then
+/// `schema.json`, which documents every table's columns and names its files.
+fn in_format(files: Vec<(String, Content<'_>)>, format: Format) -> Vec<(String, Content<'_>)> {
+    let mut out = Vec::with_capacity(files.len() * 2 + 1);
+    let mut tables: Vec<(&'static str, Vec<String>)> = Vec::new();
+    for (name, content) in files {
+        let table = name
+            .strip_suffix(".csv")
+            .and_then(|t| schema::RUN_TABLES.iter().find(|&&r| r == t).copied());
+        let Some(table) = table else {
+            out.push((name, content));
+            continue;
+        };
+        let columns = schema::run_table(table).expect("a run table");
+        let mut names = Vec::new();
+        if !format.parquet() {
+            tables.push((table, vec![name.clone()]));
+            out.push((name, content));
+            continue;
+        }
+        let content = std::rc::Rc::new(content);
+        if format.csv() {
+            names.push(name.clone());
+        }
+        if format.parquet() {
+            names.push(format!("{table}.parquet"));
+        }
+        tables.push((table, names));
+        if format.csv() {
+            let c = content.clone();
+            out.push((
+                name,
+                Content::Stream(Box::new(move |w| match &*c {
+                    Content::Bytes(b) => w.write_all(b),
+                    Content::Stream(f) => f(w),
+                })),
+            ));
+        }
+        if format.parquet() {
+            out.push((
+                format!("{table}.parquet"),
+                Content::Stream(Box::new(move |w| {
+                    let csv = |sink: &mut dyn std::io::Write| match &*content {
+                        Content::Bytes(b) => sink.write_all(b),
+                        Content::Stream(f) => f(sink),
+                    };
+                    parquet::write(table, &columns, &csv, w)
+                })),
+            ));
+        }
+    }
+    let listed: Vec<(&str, Vec<&str>)> = tables
+        .iter()
+        .map(|(t, f)| (*t, f.iter().map(String::as_str).collect()))
+        .collect();
+    let listed: Vec<(&str, &[&str])> = listed.iter().map(|(t, f)| (*t, f.as_slice())).collect();
+    out.push((
+        "schema.json".into(),
+        Content::Bytes(schema::run_schema_json(&listed)),
+    ));
+    out
+}
+
+/// The tables of a run (CSV) and its manifest.
+fn run_tables<'a>(
     scenario: &'a Scenario,
     result: &'a RunResult,
     run: &'a str,
@@ -70,7 +164,17 @@ pub fn run_folder_files<'a>(
     result: &'a RunResult,
     run: &'a str,
 ) -> Result<Vec<(String, Content<'a>)>, ChartError> {
-    let mut files = run_files(scenario, result, run);
+    run_folder_files_as(scenario, result, run, Format::Csv)
+}
+
+/// [`run_folder_files`] with the tables in `format`.
+pub fn run_folder_files_as<'a>(
+    scenario: &'a Scenario,
+    result: &'a RunResult,
+    run: &'a str,
+    format: Format,
+) -> Result<Vec<(String, Content<'a>)>, ChartError> {
+    let mut files = run_tables(scenario, result, run);
     let view = RunView::from_run(scenario, result);
     let held = observed::hold(scenario, result);
     let charts = charts::render_observed(std::slice::from_ref(&view), &held)?;
@@ -86,6 +190,7 @@ pub fn run_folder_files<'a>(
             )),
         ));
     }
+    let mut files = in_format(files, format);
     files.push((
         "report.html".into(),
         Content::Bytes(html::run_report(&view, &charts, &held)),

@@ -12,6 +12,8 @@
 //! | [`csv`] | renderer of the metrics' CSVs (and the number format and column names that readers share) | - |
 //! | [`manifest`] | data: a run's `manifest.json` | - |
 //! | [`observed`] | data: a run held against the scenario's observations; `observations.csv` | `csv` |
+//! | [`schema`] | data: every run table's columns (type, unit, meaning); `schema.json` | `csv`, `observed` |
+//! | [`parquet`] | renderer: a table's CSV, read back under its schema, as Parquet (the one home of Arrow and Parquet) | `schema` |
 //! | [`view`] | data: a run as the reports read it, from a finished run or a run folder | `manifest`, `csv` |
 //! | [`compare`] | data: headline numbers of runs and their differences; `comparison.csv` | `view`, `csv` |
 //! | [`sweep`] | data: a sweep's manifest, reading and merging shard folders; `sweep.csv`, `records.csv` | `view`, `csv` |
@@ -29,5 +31,7 @@ pub mod html;
 pub mod manifest;
 pub mod observed;
 pub mod output;
+pub mod parquet;
+pub mod schema;
 pub mod sweep;
 pub mod view;

@@ -108,6 +108,12 @@ pub enum ReadError {
         #[source]
         source: std::io::Error,
     },
+    /// The folder holds its tables as Parquet only.
+    #[error("{folder}: the run's tables are Parquet only (written with --format parquet); this reads the CSV files\n  help: run it again with --format csv or --format both")]
+    ParquetOnly {
+        /// The run folder.
+        folder: String,
+    },
     /// A file is not in the format `capsim run` writes.
     #[error("{file}: not a capsim output file: {message}\n  help: re-run `capsim run` with this version of capsim")]
     Format {
@@ -186,6 +192,11 @@ impl RunView {
         let format = |name: &str, message: String| format_error(dir, name, message);
         let manifest: Manifest = serde_json::from_slice(&read("manifest.json")?)
             .map_err(|e| format("manifest.json", e.to_string()))?;
+        if !dir.join("summary.csv").exists() && dir.join("summary.parquet").exists() {
+            return Err(ReadError::ParquetOnly {
+                folder: dir.display().to_string(),
+            });
+        }
 
         // Streamed row by row (a long daily run's summary is hundreds of MB): no copy of the
         // file, and no strings kept per row.

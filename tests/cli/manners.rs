@@ -57,3 +57,60 @@ fn completions_and_the_man_page_cover_every_command() {
     assert!(out.contains(".TH capsim 1"));
     assert!(out.contains("compare"));
 }
+
+#[test]
+fn parquet_tables_sit_beside_or_instead_of_the_csvs_and_compare_says_what_it_needs() {
+    let dir = tmp("cli-parquet");
+    let out = dir.join("out");
+    let run = |args: &[&str]| {
+        let mut a = vec![
+            "run",
+            "-q",
+            "--period",
+            "year",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        a.extend_from_slice(args);
+        capsim(&a)
+    };
+    let (code, _, err) = run(&["--format", "both", "--name", "both"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(&["--format", "parquet", "--name", "parquet"]);
+    assert_eq!(code, 0, "{err}");
+    for table in [
+        "timeseries",
+        "firms",
+        "summary",
+        "headline",
+        "jobs",
+        "decisions",
+    ] {
+        assert!(out.join("both").join(format!("{table}.csv")).exists());
+        assert!(out.join("both").join(format!("{table}.parquet")).exists());
+        assert!(out
+            .join("parquet")
+            .join(format!("{table}.parquet"))
+            .exists());
+        assert!(!out.join("parquet").join(format!("{table}.csv")).exists());
+    }
+    let schema = std::fs::read_to_string(out.join("parquet").join("schema.json")).unwrap();
+    assert!(schema.contains("\"summary.parquet\"") && !schema.contains("\"summary.csv\""));
+    // Running again over a folder with Parquet files replaces it (capsim's own files).
+    let (code, _, err) = run(&["--format", "both", "--name", "both"]);
+    assert_eq!(code, 0, "{err}");
+    // compare reads CSV: a Parquet-only folder is refused, saying how to get one it can read.
+    let (code, _, err) = capsim(&[
+        "compare",
+        out.join("both").to_str().unwrap(),
+        out.join("parquet").to_str().unwrap(),
+        "--out",
+        dir.join("cmp").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("Parquet only") && err.contains("--format both"),
+        "{err}"
+    );
+    assert!(!dir.join("cmp").exists());
+}

@@ -53,7 +53,6 @@ fn each_point_folder_is_what_capsim_run_writes_for_that_point() {
         "2",
         "--out",
         &out,
-        "--quiet",
     ]);
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("points/"), "{err}");
