@@ -132,6 +132,10 @@ enum Command {
         /// Folder to write (default: output/compare-<run1>-vs-<run2>...).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Also compare every firm figure period by period (periods.csv, with paired bands):
+        /// the runs must have been written with this `--period`.
+        #[arg(long, value_enum)]
+        period: Option<Period>,
     },
     /// Check scenario files without running them.
     Validate {
@@ -451,12 +455,23 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             println!("{}", dest.display());
             Ok(())
         }
-        Command::Compare { runs, out } => {
+        Command::Compare { runs, out, period } => {
             let views = runs
                 .iter()
                 .map(|d| report::view::RunView::read(d))
                 .collect::<Result<Vec<_>, _>>()?;
             let comparison = report::compare::compare(&views)?;
+            let by_period = match period {
+                None => None,
+                Some(p) => {
+                    let firms = runs
+                        .iter()
+                        .map(|d| report::view::FirmPeriods::read(d))
+                        .collect::<Result<Vec<_>, _>>()?;
+                    let kind = PeriodKind::from(p);
+                    Some(report::compare::by_period(&views, &firms, kind.as_str())?)
+                }
+            };
             let (root, name) = match &out {
                 Some(dir) => split_folder(dir)?,
                 None => (
@@ -468,7 +483,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             output::check(&root, &name, Kind::Comparison)?;
             let charts =
                 report::charts::render(&views).context("cannot draw the comparison charts")?;
-            let files = folders::compare_files(&comparison, &views, &charts);
+            let files = folders::compare_files(&comparison, &views, &charts, by_period.as_deref());
             let dest =
                 output::write_folder(&root, &name, Kind::Comparison, &files).map_err(|e| {
                     output_error(e, || {

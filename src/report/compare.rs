@@ -133,6 +133,14 @@ pub enum CompareError {
         /// Its period.
         other_period: String,
     },
+    /// `--period` asks for periods the runs were not written with.
+    #[error("--period {want}: the runs are reported by {has}; a comparison by period reads the runs' own periods (firms.csv)\n  help: run them again with `--period {want}` (capsim run SCENARIO --period {want} --replications N), or compare by {has} with `--period {has}`")]
+    PeriodNotWritten {
+        /// The runs' period.
+        has: String,
+        /// The period asked for.
+        want: String,
+    },
     /// The runs' horizons do not overlap.
     #[error("runs do not overlap in time: '{first}' covers {first_horizon}, '{other}' covers {other_horizon}\n  help: compare runs whose horizons (start_date to end_date) share at least one period")]
     NoOverlap {
@@ -828,4 +836,200 @@ mod tests {
         assert_eq!(folder_name(&l[..2]), "compare-s0-vs-s1");
         assert_eq!(folder_name(&l), "compare-s0-vs-s1-vs-s2-vs-s3-and-2-more");
     }
+}
+
+/// One firm figure in one period of every run (`capsim compare --period P`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct PeriodRow {
+    /// The firm metric (a column of `firms.csv`).
+    pub metric: String,
+    /// Its unit (the catalog's).
+    pub unit: &'static str,
+    /// The firm.
+    pub firm: String,
+    /// First and last day of the period.
+    pub start: NaiveDate,
+    /// Last day of the period (inclusive).
+    pub end: NaiveDate,
+    /// Mean and band across replications, per run (None: no value in any replication).
+    pub values: Vec<Option<Value>>,
+    /// For each run after the baseline (index 0 unused): mean and band across replications of
+    /// the run's value less the baseline's in the same replication, where the runs share seed
+    /// and replications.
+    pub paired: Vec<Option<Value>>,
+}
+
+impl PeriodRow {
+    /// Whether the figure is a share (differences in percentage points).
+    pub fn is_share(&self) -> bool {
+        self.unit == "share"
+    }
+}
+
+fn value_of(s: Option<crate::metrics::summary::Spread>) -> Option<Value> {
+    s.map(|s| Value {
+        mean: s.mean,
+        band: (s.n > 1).then_some((s.p05, s.p95)),
+    })
+}
+
+/// Every firm figure of `firms.csv` per period and firm, in every run (`firms[i]` is run `i`'s),
+/// over the periods all runs have: the runs must be reported by `period`. Paired differences
+/// where a run shares the baseline's seed and replications.
+pub fn by_period(
+    views: &[RunView],
+    firms: &[super::view::FirmPeriods],
+    period: &str,
+) -> Result<Vec<PeriodRow>, CompareError> {
+    if views.len() < 2 {
+        return Err(CompareError::TooFew { count: views.len() });
+    }
+    let has = &views[0].manifest.period;
+    if has != period {
+        return Err(CompareError::PeriodNotWritten {
+            has: has.clone(),
+            want: period.to_string(),
+        });
+    }
+    common_window(views)?;
+    let base = &views[0];
+    let paired_ok: Vec<bool> = views
+        .iter()
+        .map(|v| {
+            v.manifest.seed == base.manifest.seed
+                && v.manifest.replications == base.manifest.replications
+        })
+        .collect();
+    let lookup: Vec<std::collections::HashMap<(NaiveDate, &str), &super::view::Replicated>> = firms
+        .iter()
+        .map(|f| {
+            f.rows
+                .iter()
+                .map(|((start, _, firm), reps)| ((*start, firm.as_str()), reps))
+                .collect()
+        })
+        .collect();
+    let metric_at: Vec<std::collections::HashMap<&str, usize>> = firms
+        .iter()
+        .map(|f| {
+            f.metrics
+                .iter()
+                .enumerate()
+                .map(|(i, m)| (m.as_str(), i))
+                .collect()
+        })
+        .collect();
+    let mut out = Vec::new();
+    for metric in &firms[0].metrics {
+        let Some(def) = crate::metrics::catalog::FIRM
+            .iter()
+            .find(|d| d.name == metric)
+        else {
+            continue;
+        };
+        for ((start, end, firm), _) in &firms[0].rows {
+            let key = (*start, firm.as_str());
+            // Each run's values in each replication (None: no such period, firm or metric).
+            let per_run: Vec<Option<Vec<Option<f64>>>> = (0..views.len())
+                .map(|i| {
+                    let reps = lookup[i].get(&key)?;
+                    let at = *metric_at[i].get(metric.as_str())?;
+                    Some(reps.iter().map(|r| r.get(at).copied().flatten()).collect())
+                })
+                .collect();
+            if per_run.iter().any(Option::is_none) {
+                continue;
+            }
+            let values: Vec<Option<Value>> = per_run
+                .iter()
+                .map(|v| {
+                    value_of(crate::metrics::summary::Spread::of(
+                        v.iter().flatten().flatten().copied(),
+                    ))
+                })
+                .collect();
+            let mut paired = vec![None; views.len()];
+            for i in 1..views.len() {
+                if !paired_ok[i] {
+                    continue;
+                }
+                let (Some(a), Some(b)) = (&per_run[0], &per_run[i]) else {
+                    continue;
+                };
+                paired[i] = value_of(crate::metrics::summary::Spread::of(
+                    a.iter().zip(b).filter_map(|(x, y)| Some((*y)? - (*x)?)),
+                ));
+            }
+            out.push(PeriodRow {
+                metric: metric.clone(),
+                unit: def.unit,
+                firm: firm.clone(),
+                start: *start,
+                end: *end,
+                values,
+                paired,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Columns of `periods.csv` (long form: one value per row).
+pub const PERIODS_COLUMNS: &[&str] = &[
+    "metric",
+    "group_kind",
+    "group",
+    "period_start",
+    "period_end",
+    "unit",
+    "run",
+    "statistic",
+    "value",
+];
+
+/// `periods.csv` of `capsim compare --period P`, long (tidy): one row per (firm metric, firm,
+/// period, run, statistic): each run's `mean`, `p05`, `p95` across replications; each run after
+/// the first has `diff` (its mean less the baseline's) and, paired across replications where the
+/// runs share seed and replications, `diff_p05` and `diff_p95`. Shares differ in percentage points
+/// (`diff_pp`, `diff_pp_p05`, `diff_pp_p95`). No ratios. A statistic with no value is left out.
+pub fn periods_csv(labels: &[String], rows: &[PeriodRow]) -> Vec<u8> {
+    let num = super::csv::float;
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    w.write_record(PERIODS_COLUMNS).expect("in memory");
+    for r in rows {
+        let (start, end) = (r.start.to_string(), r.end.to_string());
+        let key = [
+            r.metric.as_str(),
+            "firm",
+            r.firm.as_str(),
+            start.as_str(),
+            end.as_str(),
+            r.unit,
+        ];
+        let mut put = |run: &str, statistic: &str, value: Option<f64>| {
+            if let Some(v) = value {
+                let mut rec: Vec<String> = key.iter().map(|s| s.to_string()).collect();
+                rec.extend([run.to_string(), statistic.to_string(), num(v)]);
+                w.write_record(&rec).expect("in memory");
+            }
+        };
+        let pp = if r.is_share() { 100.0 } else { 1.0 };
+        let diff = if r.is_share() { "diff_pp" } else { "diff" };
+        let base = r.values.first().copied().flatten();
+        for (i, (label, v)) in labels.iter().zip(&r.values).enumerate() {
+            let band = v.and_then(|v| v.band);
+            put(label, "mean", v.map(|v| v.mean));
+            put(label, "p05", band.map(|b| b.0));
+            put(label, "p95", band.map(|b| b.1));
+            if i == 0 {
+                continue;
+            }
+            let d = v.zip(base).map(|(v, b)| (v.mean - b.mean) * pp);
+            put(label, diff, d);
+            let paired = r.paired.get(i).copied().flatten().and_then(|p| p.band);
+            put(label, &format!("{diff}_p05"), paired.map(|b| b.0 * pp));
+            put(label, &format!("{diff}_p95"), paired.map(|b| b.1 * pp));
+        }
+    }
+    w.into_inner().expect("in memory")
 }

@@ -216,20 +216,26 @@ pub fn chart_files(charts: &[Chart]) -> Vec<(String, Vec<u8>)> {
         .collect()
 }
 
-/// Every file of a comparison folder: `comparison.csv`, `report.html`, then
-/// `charts/<name>.svg|png` for `charts` (from `charts::render(views)`).
+/// Every file of a comparison folder: `comparison.csv`, `periods.csv` (with `by_period`: firm
+/// figures period by period), `report.html`, then `charts/<name>.svg|png` for `charts` (from
+/// `charts::render(views)`).
 pub fn compare_files(
     c: &Comparison,
     views: &[RunView],
     charts: &[Chart],
+    by_period: Option<&[compare::PeriodRow]>,
 ) -> Vec<(String, Vec<u8>)> {
-    let mut out = vec![
-        ("comparison.csv".to_string(), compare::comparison_csv(c)),
-        (
-            "report.html".to_string(),
-            html::compare_report(c, views, charts),
-        ),
-    ];
+    let mut out = vec![("comparison.csv".to_string(), compare::comparison_csv(c))];
+    if let Some(rows) = by_period {
+        out.push((
+            "periods.csv".to_string(),
+            compare::periods_csv(&c.labels, rows),
+        ));
+    }
+    out.push((
+        "report.html".to_string(),
+        html::compare_report(c, views, charts, by_period),
+    ));
     out.extend(chart_files(charts));
     out
 }

@@ -689,6 +689,10 @@ struct ComparePage<'a> {
     figures: Vec<Fig<'a>>,
     /// Inputs whose value differs between the runs; None when a run's folder has no values.
     inputs: Option<Vec<InputDiff>>,
+    /// With `--period`: each firm's offshore share period by period.
+    by_period: Option<Vec<PeriodLine>>,
+    /// The runs' period.
+    period: &'a str,
 }
 
 /// An input whose value differs between compared runs.
@@ -734,7 +738,49 @@ fn input_diffs(views: &[RunView]) -> Option<Vec<InputDiff>> {
 
 /// `report.html` of a comparison of `views` (baseline first), with `figures` (from
 /// `charts::render(views)`) inline.
-pub fn compare_report(c: &Comparison, views: &[RunView], figures: &[Chart]) -> Vec<u8> {
+/// One firm's offshore share in one period, in every run (the comparison by period).
+#[derive(Serialize)]
+struct PeriodLine {
+    firm: String,
+    period: String,
+    base: Cell,
+    others: Vec<DiffCell>,
+}
+
+/// The offshore share of each firm in each period where the baseline has one, from a comparison
+/// by period.
+fn period_lines(rows: &[compare::PeriodRow]) -> Vec<PeriodLine> {
+    rows.iter()
+        .filter(|r| r.metric == "offshore_share" && r.values[0].is_some())
+        .map(|r| PeriodLine {
+            firm: r.firm.clone(),
+            period: format!("{} to {}", r.start, r.end),
+            base: cell(r.values[0], r.unit),
+            others: (1..r.values.len())
+                .map(|i| DiffCell {
+                    value: cell(r.values[i], r.unit),
+                    diff: match (r.values[i], r.values[0]) {
+                        (Some(v), Some(b)) => format_change(v.mean, b.mean, r.unit),
+                        _ => "—".into(),
+                    },
+                    paired: r.paired[i].and_then(|p| p.band).map(|(lo, hi)| {
+                        format!("{} – {}", format_diff(lo, r.unit), format_diff(hi, r.unit))
+                    }),
+                    ratio: "—".into(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// `report.html` of a comparison; with `by_period`, a table of each firm's offshore share period by
+/// period.
+pub fn compare_report(
+    c: &Comparison,
+    views: &[RunView],
+    figures: &[Chart],
+    by_period: Option<&[compare::PeriodRow]>,
+) -> Vec<u8> {
     let base = &views[0];
     let last = end_label(compare::end_period(views, &c.window), &base.manifest.period);
     let runs = c
@@ -828,6 +874,8 @@ pub fn compare_report(c: &Comparison, views: &[RunView], figures: &[Chart]) -> V
         blocks,
         figures: figs(figures),
         inputs: input_diffs(views),
+        by_period: by_period.map(period_lines),
+        period: &base.manifest.period,
     };
     render("compare.html", page)
 }

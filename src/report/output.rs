@@ -82,7 +82,7 @@ impl Kind {
                 "manifest.json",
                 "points",
             ],
-            Kind::Comparison => &["comparison.csv", "report.html", "charts"],
+            Kind::Comparison => &["comparison.csv", "periods.csv", "report.html", "charts"],
         }
     }
 

@@ -459,3 +459,95 @@ pub(super) fn world_entries(sc: &Scenario) -> (Vec<SiteEntry>, Vec<FirmEntry>, V
         .collect();
     (sites, firms, policies)
 }
+
+/// One replication's values of every firm metric in one period (None: an empty cell).
+pub type Replicated = Vec<Vec<Option<f64>>>;
+
+/// A (first day, last day, firm) key of [`FirmPeriods`].
+pub type FirmPeriodKey = (NaiveDate, NaiveDate, String);
+
+/// A run's firm metrics per (period, firm) and replication, as `firms.csv` holds them: what a
+/// comparison by period reads (the summary has no per-replication values).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct FirmPeriods {
+    /// The metric columns of `firms.csv`, in order.
+    pub metrics: Vec<String>,
+    /// For each (first day of the period, last day, firm), in file order: for each replication,
+    /// each metric's value (None: empty cell).
+    pub rows: Vec<(FirmPeriodKey, Replicated)>,
+}
+
+impl FirmPeriods {
+    /// Reads `dir/firms.csv`, streaming its rows.
+    pub fn read(dir: &Path) -> Result<FirmPeriods, ReadError> {
+        if !dir.join("firms.csv").exists() && dir.join("firms.parquet").exists() {
+            return Err(ReadError::ParquetOnly {
+                folder: dir.display().to_string(),
+            });
+        }
+        let path = dir.join("firms.csv");
+        let file = std::fs::File::open(&path).map_err(|source| ReadError::Io {
+            file: path.display().to_string(),
+            source,
+        })?;
+        let format = |message: String| format_error(dir, "firms.csv", message);
+        let mut rdr = csv::Reader::from_reader(std::io::BufReader::with_capacity(1 << 20, file));
+        let header: Vec<String> = rdr
+            .headers()
+            .map_err(|e| format(e.to_string()))?
+            .iter()
+            .map(String::from)
+            .collect();
+        let keys = super::csv::FIRMS_KEYS.len();
+        if header.len() < keys || header[..keys] != *super::csv::FIRMS_KEYS {
+            return Err(format(format!(
+                "the header does not start with {}",
+                super::csv::FIRMS_KEYS.join(",")
+            )));
+        }
+        let col = |c: &str| header.iter().position(|h| h == c).expect("checked above");
+        let (rep_at, start_at, end_at, firm_at) = (
+            col("replication"),
+            col("period_start"),
+            col("period_end"),
+            col("firm"),
+        );
+        let mut out = FirmPeriods {
+            metrics: header[keys..].to_vec(),
+            rows: Vec::new(),
+        };
+        let mut index: std::collections::HashMap<(NaiveDate, String), usize> =
+            std::collections::HashMap::new();
+        let mut rec = csv::StringRecord::new();
+        let mut line = 1;
+        while rdr
+            .read_record(&mut rec)
+            .map_err(|e| format(e.to_string()))?
+        {
+            line += 1;
+            let bad = |what: &str| format(format!("line {line}: bad {what}"));
+            let rep: usize = rec[rep_at].parse().map_err(|_| bad("replication"))?;
+            let start: NaiveDate = rec[start_at].parse().map_err(|_| bad("period_start"))?;
+            let end: NaiveDate = rec[end_at].parse().map_err(|_| bad("period_end"))?;
+            let values = rec
+                .iter()
+                .skip(keys)
+                .map(|s| match s {
+                    "" => Ok(None),
+                    s => s.parse::<f64>().map(Some).map_err(|_| bad("value")),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let key = (start, rec[firm_at].to_string());
+            let at = *index.entry(key.clone()).or_insert_with(|| {
+                out.rows.push(((start, end, key.1.clone()), Vec::new()));
+                out.rows.len() - 1
+            });
+            let reps = &mut out.rows[at].1;
+            if reps.len() <= rep {
+                reps.resize(rep + 1, Vec::new());
+            }
+            reps[rep] = values;
+        }
+        Ok(out)
+    }
+}

@@ -210,7 +210,13 @@ fn comparison_table_matches_its_golden_file() {
         Some("-100.0")
     );
     assert_eq!(value("two-sites-lease-ban", "ratio"), None);
-    let page = String::from_utf8(html::compare_report(&c, &views, &placeholder_charts())).unwrap();
+    let page = String::from_utf8(html::compare_report(
+        &c,
+        &views,
+        &placeholder_charts(),
+        None,
+    ))
+    .unwrap();
     assert!(page.contains("two-sites vs two-sites-lease-ban"));
     assert!(page.contains("what-if: &quot;a lease ban&quot; from July"));
     assert!(!page.contains("<script") && !page.contains("href="));
@@ -478,4 +484,130 @@ fn a_run_folder_read_back_is_the_run_as_it_was_made() {
         .provenance
         .iter()
         .any(|i| i.field == "seed" && i.value == "7"));
+}
+
+#[test]
+fn compare_by_quarter_pairs_each_firm_figure_period_by_period() {
+    let dir = tmp("report-compare-quarter");
+    let out = dir.join("out");
+    for (file, lease_ban) in [("base.toml", false), ("whatif.toml", true)] {
+        let f = dir.join(file);
+        std::fs::write(&f, scenario_toml(lease_ban)).unwrap();
+        let (code, _, stderr) = capsim(&[
+            p("run"),
+            &f,
+            p("--out"),
+            &out,
+            p("--replications"),
+            p("4"),
+            p("--period"),
+            p("quarter"),
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let (a, b) = (out.join("two-sites"), out.join("two-sites-lease-ban"));
+    let cmp = dir.join("cmp");
+    let (code, _, stderr) = capsim(&[
+        p("compare"),
+        &a,
+        &b,
+        p("--period"),
+        p("quarter"),
+        p("--out"),
+        &cmp,
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(cmp.join("periods.csv")).unwrap();
+    let mut rdr = ::csv::Reader::from_reader(text.as_bytes());
+    assert_eq!(
+        rdr.headers().unwrap(),
+        capsim::report::compare::PERIODS_COLUMNS
+    );
+    let rows: Vec<::csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    let get = |metric: &str, start: &str, run: &str, stat: &str| -> Option<f64> {
+        rows.iter()
+            .find(|r| {
+                &r[0] == metric
+                    && &r[2] == "acme"
+                    && &r[3] == start
+                    && &r[6] == run
+                    && &r[7] == stat
+            })
+            .map(|r| r[8].parse().unwrap())
+    };
+    // Every quarter of the year, each a ratio of its own sums, read from the runs' firms.csv.
+    let firms = std::fs::read_to_string(a.join("firms.csv")).unwrap();
+    let quarters = ["2025-01-01", "2025-04-01", "2025-07-01", "2025-10-01"];
+    for q in quarters {
+        assert!(
+            get("offshore_share", q, "two-sites", "mean").is_some(),
+            "{q}"
+        );
+        assert!(firms.contains(&format!(",{q},")), "{q}");
+    }
+    // Before the ban the runs are the same in every replication: the paired band is zero. After
+    // it (from July), the what-if trains at home: the share falls, in percentage points, and its
+    // paired band lies at or below zero.
+    assert_eq!(
+        get(
+            "offshore_share",
+            "2025-01-01",
+            "two-sites-lease-ban",
+            "diff_pp"
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        get(
+            "offshore_share",
+            "2025-01-01",
+            "two-sites-lease-ban",
+            "diff_pp_p95"
+        ),
+        Some(0.0)
+    );
+    let after = get(
+        "offshore_share",
+        "2025-10-01",
+        "two-sites-lease-ban",
+        "diff_pp",
+    )
+    .unwrap();
+    assert!(after < -10.0, "{after}");
+    let hi = get(
+        "offshore_share",
+        "2025-10-01",
+        "two-sites-lease-ban",
+        "diff_pp_p95",
+    )
+    .unwrap();
+    assert!(hi <= 0.0, "{hi}");
+    // The paired mean is the difference of the means; shares have no `diff`, no ratio anywhere.
+    let base = get("offshore_share", "2025-10-01", "two-sites", "mean").unwrap();
+    let what_if = get(
+        "offshore_share",
+        "2025-10-01",
+        "two-sites-lease-ban",
+        "mean",
+    )
+    .unwrap();
+    assert!((after - 100.0 * (what_if - base)).abs() < 1e-9);
+    assert!(rows.iter().all(|r| &r[7] != "ratio"));
+    assert!(get("cost_usd", "2025-10-01", "two-sites-lease-ban", "diff").is_some());
+    // The page shows the offshore share by firm and quarter.
+    let page = std::fs::read_to_string(cmp.join("report.html")).unwrap();
+    assert!(page.contains("Offshore share of training, by firm and quarter"));
+    // Asking for months of runs written by quarter is refused, saying how to get them.
+    let (code, _, stderr) = capsim(&[
+        p("compare"),
+        &a,
+        &b,
+        p("--period"),
+        p("month"),
+        p("--out"),
+        &dir.join("never"),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--period month") && stderr.contains("reported by quarter"));
+    assert!(!dir.join("never").exists());
 }
