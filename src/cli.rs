@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use capsim::experiment::{self, sweep, RunOptions};
+use capsim::api;
+use capsim::experiment::{self, sweep};
 
 use crate::progress;
 use capsim::metrics::PeriodKind;
-use capsim::report::output::{self, Kind, OutputError};
+use capsim::report::output::{self, Kind};
 use capsim::report::{self, folders};
-use capsim::scenario::{self, Scenario, ScenarioError};
+use capsim::scenario::{self, ScenarioError};
 
 /// Discrete-event capacity simulator for AI compute under export controls.
 #[derive(Parser, Debug)]
@@ -206,13 +207,6 @@ impl From<Period> for PeriodKind {
     }
 }
 
-fn load(path: Option<&Path>) -> Result<Scenario, ScenarioError> {
-    match path {
-        Some(p) => scenario::load_file(p),
-        None => scenario::baseline(),
-    }
-}
-
 /// Runs the parsed command. Errors that are the input's fault are `ScenarioError`s (exit code 2).
 pub fn execute(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -232,75 +226,60 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             if let Some(n) = threads {
                 experiment::limit_threads(n.into())?;
             }
-            let mut sc = load(scenario.as_deref())?;
-            for spec in &set {
-                let (path, value) = sweep::parse_setting(spec)?;
-                sc.set_field(&path, value)?;
-            }
-            let folder_name = name.as_deref().unwrap_or(&sc.name).to_string();
-            output::check(&out, &folder_name, Kind::Run)?;
-            let options = RunOptions {
-                seed: seed.unwrap_or(sc.seed),
-                replications,
-                period: period.into(),
-                threads: threads.map(usize::from),
-            };
             let bar = progress::bar(replications, "replications", quiet);
-            let result = experiment::execute_with_progress(&sc, options, &|| bar.inc(1))
-                .context("the simulation failed")?;
+            let done = api::run(
+                &api::RunRequest {
+                    scenario,
+                    set,
+                    seed,
+                    replications,
+                    period: period.into(),
+                    format: format.into(),
+                    threads: threads.map(usize::from),
+                    out,
+                    name,
+                },
+                &|| bar.inc(1),
+            )?;
             bar.finish_and_clear();
-            let files = folders::run_folder_files_as(&sc, &result, &folder_name, format.into())
-                .context("cannot draw the run's charts")?;
-            let dest =
-                output::write_folder(&out, &folder_name, Kind::Run, &files).map_err(|e| {
-                    output_error(e, || {
-                        format!("cannot write the run folder under {}", out.display())
-                    })
-                })?;
-            let ledger: (u64, u64, u64) = result.runs.iter().fold((0, 0, 0), |a, r| {
-                (
-                    a.0 + r.jobs.arrived,
-                    a.1 + r.jobs.completed,
-                    a.2 + r.jobs.blocked,
-                )
-            });
+            let (arrived, completed, blocked) = done.jobs;
             if !quiet {
                 eprintln!(
-                "capsim: ran '{}' ({} to {}, {} replication{}, seed {}) in {:.2} s: {} jobs arrived, \
-                 {} completed, {} blocked at the end",
-                sc.name,
-                sc.start_date,
-                sc.end_date,
-                replications,
-                if replications == 1 { "" } else { "s" },
-                result.options.seed,
-                result.wall_time_s,
-                ledger.0,
-                ledger.1,
-                ledger.2
-            );
+                    "capsim: ran '{}' ({} to {}, {} replication{}, seed {}) in {:.2} s: {} jobs \
+                     arrived, {} completed, {} blocked at the end",
+                    done.scenario,
+                    done.start_date,
+                    done.end_date,
+                    done.replications,
+                    if done.replications == 1 { "" } else { "s" },
+                    done.seed,
+                    done.wall_time_s,
+                    arrived,
+                    completed,
+                    blocked
+                );
             }
             if json {
                 let summary = serde_json::json!({
-                    "folder": dest.display().to_string(),
-                    "run": folder_name,
-                    "scenario": sc.name,
-                    "start_date": sc.start_date.to_string(),
-                    "end_date": sc.end_date.to_string(),
-                    "period": PeriodKind::from(period).as_str(),
-                    "seed": result.options.seed,
-                    "replications": replications,
-                    "overrides": sc.overrides(),
+                    "folder": done.folder.display().to_string(),
+                    "run": done.run,
+                    "scenario": done.scenario,
+                    "start_date": done.start_date,
+                    "end_date": done.end_date,
+                    "period": done.period.as_str(),
+                    "seed": done.seed,
+                    "replications": done.replications,
+                    "overrides": done.overrides,
                     "jobs": {
-                        "arrived": ledger.0,
-                        "completed": ledger.1,
-                        "blocked": ledger.2,
+                        "arrived": arrived,
+                        "completed": completed,
+                        "blocked": blocked,
                     },
-                    "wall_time_s": result.wall_time_s,
+                    "wall_time_s": done.wall_time_s,
                 });
                 println!("{summary}");
             } else {
-                println!("{}", dest.display());
+                println!("{}", done.folder.display());
             }
             Ok(())
         }
@@ -338,99 +317,56 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             if let Some(n) = threads {
                 experiment::limit_threads(n.into())?;
             }
-            let sc = load(scenario.as_deref())?;
             let design = design.map(|d| match d {
                 DesignArg::Grid => sweep::Design::Grid,
                 DesignArg::OneAtATime => sweep::Design::OneAtATime,
             });
-            let (plan, replications) = sweep::Plan::resolve(&sc, &vary, design, replications)?;
-            let shard = shard
-                .as_deref()
-                .map_or(Ok(sweep::Shard::ALL), sweep::Shard::parse)?;
-            // Every point is built and validated before anything runs.
-            let scenarios = plan.scenarios(&sc)?;
-            let seed = seed.unwrap_or(sc.seed);
-            let pairs = (scenarios.len() as u64 * replications).div_ceil(shard.count);
-            let period = PeriodKind::from(period);
-            let name = if shard == sweep::Shard::ALL {
-                format!("sweep-{}", sc.name)
-            } else {
-                format!("sweep-{}.shard-{}-of-{}", sc.name, shard.index, shard.count)
-            };
-            let cannot = || format!("cannot write the sweep folder under {}", out.display());
-            let folder = output::Folder::create(&out, &name, Kind::Sweep)
-                .map_err(|e| output_error(e, cannot))?;
-            let point_folders = shard == sweep::Shard::ALL && !headline_only;
-            let bar = progress::bar(pairs, "runs", quiet);
-            let records = if point_folders {
-                let width = (scenarios.len() - 1).to_string().len().max(3);
-                sweep::run_points(
-                    &scenarios,
-                    period,
-                    seed,
+            let bar = std::sync::OnceLock::new();
+            let done = api::sweep(
+                &api::SweepRequest {
+                    scenario,
+                    vary,
+                    design,
                     replications,
-                    threads.map(usize::from),
-                    &|| bar.inc(1),
-                    &|p, result| {
-                        let sub = format!("points/{p:0width$}");
-                        // As `capsim run ... --name <scenario>-point-NNN` names it.
-                        let run = format!("{}-point-{p:0width$}", scenarios[p].name);
-                        let write = || -> anyhow::Result<()> {
-                            let files = folders::run_folder_files(&scenarios[p], result, &run)?;
-                            folder.write_all(&sub, &files)?;
-                            Ok(())
-                        };
-                        write()
-                            .with_context(|| format!("cannot write {sub} of the sweep folder"))
-                            .map_err(|e| experiment::ExperimentError::Output(e.into()))
-                    },
-                )
-            } else {
-                sweep::run_pairs(
-                    &scenarios,
-                    period,
                     seed,
-                    replications,
                     shard,
-                    threads.map(usize::from),
-                    &|| bar.inc(1),
-                )
+                    period: period.into(),
+                    headline_only,
+                    out,
+                    threads: threads.map(usize::from),
+                },
+                &|pairs| {
+                    bar.get_or_init(|| progress::bar(pairs, "runs", quiet));
+                },
+                &|| {
+                    if let Some(b) = bar.get() {
+                        b.inc(1);
+                    }
+                },
+            )?;
+            if let Some(b) = bar.get() {
+                b.finish_and_clear();
             }
-            .context("the sweep failed")?;
-            bar.finish_and_clear();
-            let manifest = report::sweep::SweepManifest::new(
-                &sc,
-                &plan,
-                seed,
-                replications,
-                period.as_str(),
-                shard,
-            );
-            let files = folders::sweep_files(&manifest, &records, point_folders)
-                .context("cannot draw the sweep's charts")?;
-            folder.write_all("", &files).with_context(cannot)?;
-            folder.finish().map_err(|e| output_error(e, cannot))?;
-            let dest = out.join(&name);
             if !quiet {
                 eprintln!(
                     "capsim: swept '{}' over {} points x {} replications ({} pairs{}){}",
-                    sc.name,
-                    plan.points.len(),
-                    replications,
-                    records.len(),
-                    if shard == sweep::Shard::ALL {
+                    done.scenario,
+                    done.points,
+                    done.replications,
+                    done.pairs,
+                    if done.shard == sweep::Shard::ALL {
                         String::new()
                     } else {
-                        format!(" in shard {}/{}", shard.index, shard.count)
+                        format!(" in shard {}/{}", done.shard.index, done.shard.count)
                     },
-                    if point_folders {
+                    if done.point_folders {
                         "; each point's run folder is under points/"
                     } else {
                         ""
                     }
                 );
             }
-            println!("{}", dest.display());
+            println!("{}", done.folder.display());
             Ok(())
         }
         Command::Merge { shards, out } => {
@@ -442,7 +378,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             let files = folders::sweep_files(&manifest, &records, false)
                 .context("cannot draw the sweep's charts")?;
             let dest = output::write_folder(&out, &name, Kind::Sweep, &files).map_err(|e| {
-                output_error(e, || {
+                api::output_error(e, || {
                     format!("cannot write the sweep folder under {}", out.display())
                 })
             })?;
@@ -456,50 +392,12 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Compare { runs, out, period } => {
-            let views = runs
-                .iter()
-                .map(|d| report::view::RunView::read(d))
-                .collect::<Result<Vec<_>, _>>()?;
-            let comparison = report::compare::compare(&views)?;
-            let by_period = match period {
-                None => None,
-                Some(p) => {
-                    let firms = runs
-                        .iter()
-                        .map(|d| report::view::FirmPeriods::read(d))
-                        .collect::<Result<Vec<_>, _>>()?;
-                    let kind = PeriodKind::from(p);
-                    Some(report::compare::by_period(&views, &firms, kind.as_str())?)
-                }
-            };
-            let (root, name) = match &out {
-                Some(dir) => split_folder(dir)?,
-                None => (
-                    PathBuf::from("output"),
-                    report::compare::folder_name(&comparison.labels),
-                ),
-            };
-            report::compare::check_out(&root.join(&name))?;
-            output::check(&root, &name, Kind::Comparison)?;
-            let charts =
-                report::charts::render(&views).context("cannot draw the comparison charts")?;
-            let files = folders::compare_files(&comparison, &views, &charts, by_period.as_deref());
-            let dest =
-                output::write_folder(&root, &name, Kind::Comparison, &files).map_err(|e| {
-                    output_error(e, || {
-                        format!(
-                            "cannot write the comparison folder {}",
-                            root.join(&name).display()
-                        )
-                    })
-                })?;
+            let done = api::compare(&runs, out.as_deref(), period.map(PeriodKind::from))?;
             eprintln!(
                 "capsim: compared {} runs over {} to {}",
-                views.len(),
-                comparison.window.from,
-                comparison.window.until
+                done.runs, done.window.0, done.window.1
             );
-            println!("{}", dest.display());
+            println!("{}", done.folder.display());
             Ok(())
         }
         Command::Validate { scenarios } => {
@@ -527,7 +425,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Chips { scenario } => {
-            let sc = load(scenario.as_deref())?;
+            let sc = api::load(scenario.as_deref())?;
             println!(
                 "{:<14} {:<8} {:>5} {:>10} {:>7} {:>8} {:>5} {:>11} {:>10} {:>9}",
                 "chip",
@@ -558,30 +456,6 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-    }
-}
-
-/// `--out DIR` as (parent, folder name) for `write_folder`.
-fn split_folder(dir: &Path) -> Result<(PathBuf, String), report::compare::CompareError> {
-    let name = dir.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
-        report::compare::CompareError::BadOut {
-            out: dir.display().to_string(),
-        }
-    })?;
-    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
-    Ok((
-        parent.map_or_else(|| PathBuf::from("."), Path::to_path_buf),
-        name.to_string(),
-    ))
-}
-
-/// An output error as the CLI reports it: a refused destination as it is (exit 2), an I/O failure
-/// under `what` (exit 1).
-fn output_error(e: OutputError, what: impl FnOnce() -> String) -> anyhow::Error {
-    if e.is_refusal() {
-        e.into()
-    } else {
-        anyhow::Error::new(e).context(what())
     }
 }
 

@@ -20,7 +20,9 @@
 //! - [`experiment`]: replications in parallel (rayon), gathered in a fixed order; it also sizes
 //!   the pool that draws charts in parallel ([`report::charts`], one chart per task).
 //! - [`report`]: CSV, JSON and output folders; pure exporters plus one place that writes files.
-//! - `cli` (in the binary): the clap commands.
+//! - [`api`]: what `run`, `sweep` and `compare` do, as calls: the command line and the Python
+//!   package (`python/`) both use it.
+//! - `cli` (in the binary): the clap commands, over [`api`].
 //!
 //! ## Ordering guarantee
 //!
@@ -33,6 +35,7 @@
 //! draw comes from a stream derived from `(seed, replication, stream name)` by a fixed function
 //! ([`engine::rng`]) with a generator whose output is specified (PCG64).
 
+pub mod api;
 pub mod engine;
 pub mod experiment;
 pub mod metrics;

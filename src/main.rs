@@ -14,15 +14,7 @@ fn main() -> ExitCode {
     match cli::execute(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is::<cli::AlreadyReported>() => ExitCode::from(2),
-        Err(e)
-            if e.is::<capsim::scenario::ScenarioError>()
-                || e.is::<capsim::report::view::ReadError>()
-                || e.is::<capsim::report::compare::CompareError>()
-                || e.is::<capsim::experiment::sweep::SweepError>()
-                || e.is::<capsim::report::sweep::MergeError>()
-                || e.downcast_ref::<capsim::report::output::OutputError>()
-                    .is_some_and(capsim::report::output::OutputError::is_refusal) =>
-        {
+        Err(e) if capsim::api::is_input_error(&e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)
         }
