@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# CI: the run folder's tables as analysts read them. Writes a daily 20-replication run of the
-# national baseline as CSV and Parquet, then checks every table in pandas, polars and duckdb
-# against its schema.json (tests/python/test_tables.py).
+# CI: capsim from Python, as analysts use it.
+#   1. the run folder's tables: a daily 20-replication run of the national baseline as CSV and
+#      Parquet, every table checked in pandas, polars and duckdb against its schema.json
+#      (tests/python/test_tables.py);
+#   2. the Python package (python/, PyO3 + maturin), installed with the README's one command
+#      (`pip install ./python`): its calls, types and errors (tests/python/test_package.py);
+#   3. the example notebook (examples/notebooks/lease-ban.ipynb) executed (pytest --nbmake), and
+#      its comparison checked byte for byte against `capsim compare` of its runs
+#      (tests/python/test_notebook.py).
 #
 # Installs into a virtual environment (.ci/.venv, ignored by git) from the Python package index:
-# pandas, polars, duckdb, pyarrow, pytest. Installs Debian's python3 and python3-venv when there is
-# no Python 3 with venv. Needs network access to the package indexes on the first run.
+# pandas, polars, duckdb, pyarrow, pytest, nbmake, ipykernel (and maturin, which pip fetches to
+# build the package). Installs Debian's python3 and python3-venv when there is no Python 3 with
+# venv. Needs network access to the package indexes on the first run.
 #
 # usage: .ci/python.sh
 set -euo pipefail
@@ -22,7 +29,9 @@ if [[ ! -x $VENV/bin/python ]]; then
   python3 -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-  "pandas>=2.2" "polars>=1.0" "duckdb>=1.1" "pyarrow>=15" "pytest>=8"
+  "pandas>=2.2" "polars>=1.0" "duckdb>=1.1" "pyarrow>=15" "pytest>=8" "nbmake>=1.5" ipykernel
+echo "== pip install ./python (the package, built from this tree)"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check ./python
 
 cargo build --release --locked -q
 RUN=$(mktemp -d)
@@ -31,3 +40,9 @@ target/release/capsim run -q --replications 20 --period day --format both --name
   --out "$RUN" >/dev/null
 CAPSIM_RUN="$RUN/python-check" "$VENV/bin/python" -m pytest -q -p no:cacheprovider \
   tests/python/test_tables.py
+
+echo "== the package, and the notebook against capsim compare"
+export CAPSIM_NOTEBOOK_OUT="$RUN/notebook" CAPSIM_BIN="$PWD/target/release/capsim"
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider --nbmake examples/notebooks/
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider \
+  tests/python/test_package.py tests/python/test_notebook.py
