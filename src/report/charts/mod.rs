@@ -198,7 +198,15 @@ pub fn render_observed(runs: &[RunView], held: &[Held]) -> Result<Vec<Chart>, Ch
     // depend on the threads.
     specs
         .par_iter()
-        .map(|s| finish(s.name, &s.title, s))
+        .map(|s| {
+            let desc = [s.subtitle.as_str(), s.source.as_str()]
+                .iter()
+                .filter(|t| !t.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+            finish(s.name, &s.title, &desc, s)
+        })
         .collect()
 }
 
@@ -213,7 +221,7 @@ pub fn render_sweep(
     let specs = sweep::build(manifest, stats)?;
     specs
         .par_iter()
-        .map(|s| finish(s.name(), s.title(), s))
+        .map(|s| finish(s.name(), s.title(), "A capsim sweep chart.", s))
         .collect()
 }
 
@@ -223,13 +231,20 @@ pub fn headline_title(name: &str) -> String {
     sweep::metric_info(name).title
 }
 
-/// Draws a chart as SVG and PNG.
-fn finish(name: &str, title: &str, drawing: &impl draw::Drawing) -> Result<Chart, ChartError> {
+/// Draws a chart as SVG and PNG; the SVG is an image to assistive technology, named by `title`
+/// and described by `desc`.
+fn finish(
+    name: &str,
+    title: &str,
+    desc: &str,
+    drawing: &impl draw::Drawing,
+) -> Result<Chart, ChartError> {
     let chart = || name.to_string();
     let svg = draw::svg(drawing).map_err(|message| ChartError::Draw {
         chart: chart(),
         message,
     })?;
+    let svg = draw::accessible(svg, name, title, desc);
     let png = draw::png(drawing).map_err(|f| match f {
         draw::PngFailure::Draw(message) => ChartError::Draw {
             chart: chart(),

@@ -231,7 +231,21 @@ fn every_chart_is_drawn_as_valid_png_and_svg_deterministically() {
     let specs = spec::build(&[view("test-run", 8, 1.0)]).unwrap();
     for (c, (name, svg)) in charts.iter().zip(&again) {
         assert_eq!(c.name, *name);
-        assert!(c.svg == *svg, "{name}: SVG differs between two renders");
+        // The chart is the drawing with its title and description for assistive technology.
+        let body = &svg[svg.find('>').unwrap() + 1..];
+        let (head, rest) = c.svg.split_once("</desc>").expect("a <desc>");
+        assert!(rest == body, "{name}: SVG differs between two renders");
+        assert!(
+            head.starts_with(&format!(
+                "{} role=\"img\" aria-labelledby=\"{name}-title {name}-desc\">",
+                &svg[..svg.find('>').unwrap()]
+            )),
+            "{name}: {head}"
+        );
+        assert!(
+            head.contains(&format!("<title id=\"{name}-title\">")),
+            "{name}"
+        );
     }
     for s in specs
         .iter()
@@ -246,6 +260,21 @@ fn every_chart_is_drawn_as_valid_png_and_svg_deterministically() {
     for c in &charts {
         let (w, h, colours) = png_info(&c.png);
         assert_eq!((w, h), (WIDTH, HEIGHT), "{}", c.name);
+        // 200 dpi, in the PNG's pHYs chunk.
+        let dims = png::Decoder::new(c.png.as_slice())
+            .read_info()
+            .unwrap()
+            .info()
+            .pixel_dims
+            .expect("a pHYs chunk");
+        assert_eq!(
+            (dims.xppu, dims.yppu, dims.unit),
+            (
+                draw::PIXELS_PER_METRE,
+                draw::PIXELS_PER_METRE,
+                png::Unit::Meter
+            )
+        );
         assert!(colours > 100, "{}: only {colours} colours", c.name);
         assert!(c.svg.starts_with("<svg"), "{}", c.name);
         assert!(c.svg.trim_end().ends_with("</svg>"), "{}", c.name);
@@ -860,7 +889,7 @@ mod observations {
             .count();
         assert_eq!(yellow, 1 + 1, "the arrow and the legend's sample");
         if review_dir().is_some() {
-            let chart = finish(training.name, &training.title, training).unwrap();
+            let chart = finish(training.name, &training.title, "", training).unwrap();
             save_for_review("off-scale", &[chart]);
         }
     }
