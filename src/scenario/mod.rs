@@ -678,6 +678,14 @@ pub enum ScenarioError {
         help: String,
     },
 
+    /// Several values are wrong (each entry of a kind is checked before the next kind): every
+    /// error, each as it would be reported alone.
+    #[error("{}", several(errors))]
+    Several {
+        /// The errors, in the order of the file.
+        errors: Vec<ScenarioError>,
+    },
+
     /// `extends` names a file that does not exist.
     #[error("{at}: extends: no such file '{target}'\n  help: {help}")]
     ExtendsNotFound {
@@ -741,10 +749,11 @@ pub enum ScenarioError {
 }
 
 impl ScenarioError {
-    /// Where the error is, if it is inside a file.
+    /// Where the error is, if it is inside a file (of several, the first's).
     pub fn location(&self) -> Option<&Location> {
         match self {
             ScenarioError::Io { .. } => None,
+            ScenarioError::Several { errors } => errors.first().and_then(|e| e.location()),
             ScenarioError::Syntax { at, .. }
             | ScenarioError::UnknownKey { at, .. }
             | ScenarioError::MissingKey { at, .. }
@@ -758,9 +767,10 @@ impl ScenarioError {
         }
     }
 
-    /// The field path the error concerns, if any.
+    /// The field path the error concerns, if any (of several, the first's).
     pub fn path(&self) -> Option<&str> {
         match self {
+            ScenarioError::Several { errors } => errors.first().and_then(|e| e.path()),
             ScenarioError::UnknownKey { path, .. }
             | ScenarioError::MissingKey { path, .. }
             | ScenarioError::BadValue { path, .. }
@@ -846,8 +856,19 @@ fn from_parts(
     };
     let raw: raw::RawScenario =
         serde_path_to_error::deserialize(merged.clone()).map_err(|e| serde_error(&e, &locator))?;
-    let v = validate::validate(&raw, validate::Mode::Nominal, &|p| locator.display(p))
-        .map_err(|issue| issue_error(issue, &locator))?;
+    let v = validate::validate(&raw, validate::Mode::Nominal, &|p| locator.display(p)).map_err(
+        |issues| {
+            let mut errors: Vec<ScenarioError> = issues
+                .into_iter()
+                .map(|issue| issue_error(issue, &locator))
+                .collect();
+            if errors.len() == 1 {
+                errors.remove(0)
+            } else {
+                ScenarioError::Several { errors }
+            }
+        },
+    )?;
     let sweep = match &raw.sweep {
         None => None,
         Some(s) => Some(
@@ -973,6 +994,20 @@ fn field_exists(
 }
 
 /// A validation issue, located.
+/// Several errors as the command line prints them: the first as any error, each of the others on
+/// its own `error:` line, then how many there are.
+fn several(errors: &[ScenarioError]) -> String {
+    let mut out = String::new();
+    for (i, e) in errors.iter().enumerate() {
+        if i > 0 {
+            out.push_str("\nerror: ");
+        }
+        out.push_str(&e.to_string());
+    }
+    out.push_str(&format!("\n({} errors in all)", errors.len()));
+    out
+}
+
 fn issue_error(issue: validate::Issue, locator: &Locator<'_>) -> ScenarioError {
     ScenarioError::Invalid {
         at: locator.locate(&issue.path, issue.want),
@@ -1288,6 +1323,10 @@ fn unknown_field_error(given: &str, u: UnknownField, loc: &Locator<'_>) -> Scena
 /// Appends `note` to an error's message (or, for errors without one, to its help).
 fn with_note(mut e: ScenarioError, note: &str) -> ScenarioError {
     match &mut e {
+        ScenarioError::Several { errors } => {
+            let taken = std::mem::take(errors);
+            *errors = taken.into_iter().map(|e| with_note(e, note)).collect();
+        }
         ScenarioError::BadValue { message, .. } | ScenarioError::Invalid { message, .. } => {
             message.push_str(note)
         }

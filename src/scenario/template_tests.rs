@@ -142,7 +142,7 @@ fn revalidated(s: &Scenario, seed: u64, replication: u64) -> (model::World, Vec<
     let raw: raw::RawScenario = serde_path_to_error::deserialize(src.merged.clone()).unwrap();
     let mode = validate::Mode::Sample { seed, replication };
     let v = validate::validate(&raw, mode, &|p| locator.display(p))
-        .unwrap_or_else(|i| panic!("{}: {}", locator.display(&i.path), i.message));
+        .unwrap_or_else(|i| panic!("{}: {}", locator.display(&i[0].path), i[0].message));
     (v.world, v.draws)
 }
 

@@ -792,24 +792,35 @@ impl Cx<'_> {
 
 /// Validates `raw` into a world; `mode` says how figures given as distributions resolve, `display`
 /// turns a path into the text that names it (the locator's, so input paths match error paths).
+/// `r`'s value, or None with its issue added to `errors`.
+fn keep<T>(r: R<T>, errors: &mut Vec<Issue>) -> Option<T> {
+    match r {
+        Ok(v) => Some(v),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    }
+}
+
 pub(crate) fn validate(
     raw: &RawScenario,
     mode: Mode,
     display: &dyn Fn(&[Seg]) -> String,
-) -> R<Validated> {
-    run_name(&raw.name)?;
+) -> Result<Validated, Vec<Issue>> {
+    run_name(&raw.name).map_err(|e| vec![e])?;
     let start = raw.start_date.0;
     let end = raw.end_date.0;
     if end < start {
-        return Err(P::root("end_date").value(
+        return Err(vec![P::root("end_date").value(
             format!("end_date {end} is before start_date {start}"),
             "the horizon runs from start_date to end_date (inclusive); make end_date no earlier \
              than start_date",
-        ));
+        )]);
     }
     let span = (end - start).num_days().saturating_add(1);
     if span > MAX_HORIZON_DAYS {
-        return Err(P::root("end_date").value(
+        return Err(vec![P::root("end_date").value(
             format!(
                 "the horizon {start} to {end} is {span} days, more than the limit of \
                  {MAX_HORIZON_DAYS} days (50 years)"
@@ -818,11 +829,11 @@ pub(crate) fn validate(
                 "capsim simulates at most {MAX_HORIZON_DAYS} days (50 years): move start_date or \
                  end_date closer"
             ),
-        ));
+        )]);
     }
     let entities = raw.sites.0.len().saturating_add(raw.firms.0.len()) as i64;
     if span.saturating_mul(entities) > MAX_ENTITY_DAYS {
-        return Err(P::root("end_date").value(
+        return Err(vec![P::root("end_date").value(
             format!(
                 "{entities} sites and firms over {span} days make {} rows of daily output, more \
                  than the limit of {MAX_ENTITY_DAYS}",
@@ -832,7 +843,7 @@ pub(crate) fn validate(
                 "(sites + firms) x days in the horizon may be at most {MAX_ENTITY_DAYS}, so that a \
                  run reported by day stays within memory: shorten the horizon or split the world"
             ),
-        ));
+        )]);
     }
     let days = (end - start).num_days().saturating_add(1).max(1) as u64;
     let cx = Cx {
@@ -850,36 +861,44 @@ pub(crate) fn validate(
     };
     let mut prov = Vec::new();
 
+    // Every entry of a kind is checked, and every error in them reported, before the next kind
+    // (which refers to them) is: chips, markets, sites, firms, policies, sources.
+    let mut errors: Vec<Issue> = Vec::new();
     let mut chips = Vec::with_capacity(raw.chips.0.len());
     for (i, (name, c)) in raw.chips.0.iter().enumerate() {
         cx.owner.set(Some(Owner::Chip(i)));
-        chips.push(chip(&cx, name, c, &mut prov)?);
+        chips.extend(keep(chip(&cx, name, c, &mut prov), &mut errors));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
     }
     let firm_names: Vec<&str> = raw.firms.0.iter().map(|(n, _)| n.as_str()).collect();
     cx.owner.set(None);
     let mut markets = Vec::with_capacity(raw.markets.0.len());
     for (name, m) in &raw.markets.0 {
-        markets.push(market(&cx, name, m, &mut prov)?);
+        markets.extend(keep(market(&cx, name, m, &mut prov), &mut errors));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
     }
     let mut sites = Vec::with_capacity(raw.sites.0.len());
     for (i, (name, s)) in raw.sites.0.iter().enumerate() {
         cx.owner.set(Some(Owner::Site(i)));
-        sites.push(site(
-            &cx,
-            name,
-            s,
-            &chips,
-            &firm_names,
-            &markets,
-            &mut prov,
-        )?);
+        let s = site(&cx, name, s, &chips, &firm_names, &markets, &mut prov);
+        sites.extend(keep(s, &mut errors));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
     }
     let mut firms = Vec::with_capacity(raw.firms.0.len());
     for (i, (name, f)) in raw.firms.0.iter().enumerate() {
         cx.owner.set(None);
-        firms.push(firm(&cx, i, name, f, &sites, &mut prov)?);
+        firms.extend(keep(firm(&cx, i, name, f, &sites, &mut prov), &mut errors));
     }
-    planning_fits(&firms, &sites)?;
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    planning_fits(&firms, &sites).map_err(|e| vec![e])?;
     let mut policies = Vec::with_capacity(raw.policy.len());
     let mut policy_dates = Vec::with_capacity(raw.policy.len());
     let mut seen = BTreeSet::new();
@@ -892,7 +911,7 @@ pub(crate) fn validate(
             // (uncertain inputs, provenance) is dropped with it.
             let (inputs, slots) = (cx.inputs.borrow().len(), cx.slots.borrow().len());
             cx.owner.set(Some(Owner::Policy(policies.len())));
-            policy(&cx, &path, p, &chips, &mut Vec::new())?;
+            keep(policy(&cx, &path, p, &chips, &mut Vec::new()), &mut errors);
             cx.inputs.borrow_mut().truncate(inputs);
             cx.slots.borrow_mut().truncate(slots);
             #[cfg(test)]
@@ -900,13 +919,17 @@ pub(crate) fn validate(
             continue;
         }
         if !seen.insert(p.name.as_str()) {
-            return Err(path.k("name").value(
+            errors.push(path.k("name").value(
                 format!("duplicate policy name '{}'", p.name),
                 "policy names must be unique; rename one of them",
             ));
+            continue;
         }
         cx.owner.set(Some(Owner::Policy(policies.len())));
-        policies.push(policy(&cx, &path, p, &chips, &mut prov)?);
+        let Some(rule) = keep(policy(&cx, &path, p, &chips, &mut prov), &mut errors) else {
+            continue;
+        };
+        policies.push(rule);
         policy_dates.push(super::PolicyDates {
             from: p.from.0,
             until: p.until.and_then(|u| u.0.succ_opt()),
@@ -915,13 +938,19 @@ pub(crate) fn validate(
     }
     cx.owner.set(None);
     for (p, text) in &raw.sources.0 {
-        source_path(p, raw)?;
+        if let Err(e) = source_path(p, raw) {
+            errors.push(e);
+            continue;
+        }
         prov.push(Provenance {
             path: p.clone(),
             source: text.clone(),
         });
     }
 
+    if !errors.is_empty() {
+        return Err(errors);
+    }
     Ok(Validated {
         name: raw.name.clone(),
         description: raw.description.clone(),

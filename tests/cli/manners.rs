@@ -114,3 +114,70 @@ fn parquet_tables_sit_beside_or_instead_of_the_csvs_and_compare_says_what_it_nee
     );
     assert!(!dir.join("cmp").exists());
 }
+
+#[test]
+fn validate_reports_every_wrong_value_of_a_kind_each_located() {
+    let dir = tmp("cli-several");
+    std::fs::create_dir_all(&dir).unwrap();
+    let base = crate::support::two_sites("", "");
+    // Both sites' values wrong: both are reported, each with its line, column and help (within
+    // one entry, the first wrong value is).
+    let two = base
+        .replacen("pue = 1.4", "pue = 0.4", 1)
+        .replacen("pue = 1.3", "pue = 0.3", 1);
+    let f = dir.join("two.toml");
+    std::fs::write(&f, &two).unwrap();
+    let (code, _, err) = capsim(&["validate", f.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 2, "{err}");
+    assert!(
+        errors[0].contains("two.toml:") && errors[0].contains("sites.johor.pue"),
+        "{err}"
+    );
+    assert!(
+        errors[1].contains("two.toml:") && errors[1].contains("sites.home.pue"),
+        "{err}"
+    );
+    assert_eq!(err.matches("\n  help: ").count(), 2, "{err}");
+    assert!(err.contains("(2 errors in all)"), "{err}");
+    // Two policies wrong: both. (Sites and firms refer to chips, policies to both: a kind is
+    // checked once the kinds it refers to are right.)
+    let policies = r#"
+[[policy]]
+name = "a"
+rule = "licence_fee"
+chip = "h100"
+to = "CN"
+fee_fraction = -1
+from = 2025-01-01
+
+[[policy]]
+name = "b"
+rule = "licence_fee"
+chip = "h100"
+to = "CN"
+fee_fraction = 0.1
+from = 2031-01-01
+"#;
+    let f = dir.join("policies.toml");
+    std::fs::write(&f, crate::support::two_sites(policies, "")).unwrap();
+    let (code, _, err) = capsim(&["validate", f.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        err.lines().filter(|l| l.starts_with("error: ")).count(),
+        2,
+        "{err}"
+    );
+    assert!(
+        err.contains("policy[0].fee_fraction") || err.contains("fee_fraction"),
+        "{err}"
+    );
+    // One error is reported as before: no count line.
+    let one = base.replacen("training_mfu = 0.40", "training_mfu = 1.7", 1);
+    let f = dir.join("one.toml");
+    std::fs::write(&f, &one).unwrap();
+    let (code, _, err) = capsim(&["validate", f.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(!err.contains("errors in all"), "{err}");
+}
