@@ -748,10 +748,27 @@ struct PeriodLine {
 }
 
 /// The offshore share of each firm in each period where the baseline has one, from a comparison
-/// by period.
+/// by period: firm by firm (in the runs' order), leaving out firms that train abroad in no period
+/// of any run.
 fn period_lines(rows: &[compare::PeriodRow]) -> Vec<PeriodLine> {
-    rows.iter()
+    let shares: Vec<&compare::PeriodRow> = rows
+        .iter()
         .filter(|r| r.metric == "offshore_share" && r.values[0].is_some())
+        .collect();
+    let mut firms: Vec<&str> = Vec::new();
+    for r in &shares {
+        let abroad = r.values.iter().flatten().any(|v| v.mean > 0.0);
+        if abroad && !firms.contains(&r.firm.as_str()) {
+            firms.push(&r.firm);
+        }
+    }
+    let mut shares: Vec<&compare::PeriodRow> = shares
+        .into_iter()
+        .filter(|r| firms.contains(&r.firm.as_str()))
+        .collect();
+    shares.sort_by_key(|r| (firms.iter().position(|f| *f == r.firm), r.start));
+    shares
+        .into_iter()
         .map(|r| PeriodLine {
             firm: r.firm.clone(),
             period: format!("{} to {}", r.start, r.end),
