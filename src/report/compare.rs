@@ -498,7 +498,6 @@ pub const COMPARISON_COLUMNS: &[&str] = &[
 /// the baseline's). For a share, differences are in percentage points (`diff_pp`,
 /// `diff_pp_p05`, `diff_pp_p95`) and there is no ratio. A statistic with no value is left out.
 pub fn comparison_csv(c: &Comparison) -> Vec<u8> {
-    let num = super::csv::float;
     let mut w = ::csv::Writer::from_writer(Vec::new());
     w.write_record(COMPARISON_COLUMNS).expect("in memory");
     for r in &c.rows {
@@ -510,33 +509,65 @@ pub fn comparison_csv(c: &Comparison) -> Vec<u8> {
             r.how.as_str(),
             r.unit(),
         ];
-        let mut put = |run: &str, statistic: &str, value: Option<f64>| {
-            if let Some(v) = value {
-                let mut rec: Vec<String> = key.iter().map(|s| s.to_string()).collect();
-                rec.extend([run.to_string(), statistic.to_string(), num(v)]);
-                w.write_record(&rec).expect("in memory");
-            }
-        };
-        let pp = if r.is_share() { 100.0 } else { 1.0 };
-        let diff = if r.is_share() { "diff_pp" } else { "diff" };
-        for (i, (label, v)) in c.labels.iter().zip(&r.values).enumerate() {
-            let band = v.and_then(|v| v.band);
-            put(label, "mean", v.map(|v| v.mean));
-            put(label, "p05", band.map(|b| b.0));
-            put(label, "p95", band.map(|b| b.1));
-            if i == 0 {
-                continue;
-            }
-            put(label, diff, r.diff(i).map(|d| d * pp));
-            let paired = r.paired.get(i).copied().flatten().and_then(|p| p.band);
-            put(label, &format!("{diff}_p05"), paired.map(|b| b.0 * pp));
-            put(label, &format!("{diff}_p95"), paired.map(|b| b.1 * pp));
-            if !r.is_share() {
-                put(label, "ratio", r.ratio(i));
-            }
-        }
+        write_statistics(
+            &mut w,
+            &key,
+            &c.labels,
+            &r.values,
+            &r.paired,
+            r.is_share(),
+            true,
+        );
     }
     w.into_inner().expect("in memory")
+}
+
+/// The rows of one figure (`key`: the columns before `run`) in every run: each run's `mean`,
+/// `p05`, `p95`; each run after the first its `diff` from the first, the paired `diff_p05` and
+/// `diff_p95` and (with `ratios`, not for shares) its `ratio`. A share's differences are in
+/// percentage points (`diff_pp`, ...). A statistic with no value is left out.
+fn write_statistics(
+    w: &mut ::csv::Writer<Vec<u8>>,
+    key: &[&str],
+    labels: &[String],
+    values: &[Option<Value>],
+    paired: &[Option<Value>],
+    share: bool,
+    ratios: bool,
+) {
+    let mut put = |run: &str, statistic: &str, value: Option<f64>| {
+        if let Some(v) = value {
+            let mut rec: Vec<String> = key.iter().map(|s| s.to_string()).collect();
+            rec.extend([run.to_string(), statistic.to_string(), super::csv::float(v)]);
+            w.write_record(&rec).expect("in memory");
+        }
+    };
+    let pp = if share { 100.0 } else { 1.0 };
+    let diff = if share { "diff_pp" } else { "diff" };
+    let base = values.first().copied().flatten().map(|b| b.mean);
+    for (i, (label, v)) in labels.iter().zip(values).enumerate() {
+        let mean = v.map(|v| v.mean);
+        let band = v.and_then(|v| v.band);
+        put(label, "mean", mean);
+        put(label, "p05", band.map(|b| b.0));
+        put(label, "p95", band.map(|b| b.1));
+        if i == 0 {
+            continue;
+        }
+        put(label, diff, mean.zip(base).map(|(m, b)| (m - b) * pp));
+        let pair = paired.get(i).copied().flatten().and_then(|p| p.band);
+        put(label, &format!("{diff}_p05"), pair.map(|b| b.0 * pp));
+        put(label, &format!("{diff}_p95"), pair.map(|b| b.1 * pp));
+        if ratios && !share {
+            put(
+                label,
+                "ratio",
+                mean.zip(base)
+                    .filter(|(_, b)| *b != 0.0)
+                    .map(|(m, b)| m / b),
+            );
+        }
+    }
 }
 
 /// Refuses an output folder that is a run folder (`write_folder` replaces what is there).
@@ -993,7 +1024,6 @@ pub const PERIODS_COLUMNS: &[&str] = &[
 /// runs share seed and replications, `diff_p05` and `diff_p95`. Shares differ in percentage points
 /// (`diff_pp`, `diff_pp_p05`, `diff_pp_p95`). No ratios. A statistic with no value is left out.
 pub fn periods_csv(labels: &[String], rows: &[PeriodRow]) -> Vec<u8> {
-    let num = super::csv::float;
     let mut w = ::csv::Writer::from_writer(Vec::new());
     w.write_record(PERIODS_COLUMNS).expect("in memory");
     for r in rows {
@@ -1006,30 +1036,15 @@ pub fn periods_csv(labels: &[String], rows: &[PeriodRow]) -> Vec<u8> {
             end.as_str(),
             r.unit,
         ];
-        let mut put = |run: &str, statistic: &str, value: Option<f64>| {
-            if let Some(v) = value {
-                let mut rec: Vec<String> = key.iter().map(|s| s.to_string()).collect();
-                rec.extend([run.to_string(), statistic.to_string(), num(v)]);
-                w.write_record(&rec).expect("in memory");
-            }
-        };
-        let pp = if r.is_share() { 100.0 } else { 1.0 };
-        let diff = if r.is_share() { "diff_pp" } else { "diff" };
-        let base = r.values.first().copied().flatten();
-        for (i, (label, v)) in labels.iter().zip(&r.values).enumerate() {
-            let band = v.and_then(|v| v.band);
-            put(label, "mean", v.map(|v| v.mean));
-            put(label, "p05", band.map(|b| b.0));
-            put(label, "p95", band.map(|b| b.1));
-            if i == 0 {
-                continue;
-            }
-            let d = v.zip(base).map(|(v, b)| (v.mean - b.mean) * pp);
-            put(label, diff, d);
-            let paired = r.paired.get(i).copied().flatten().and_then(|p| p.band);
-            put(label, &format!("{diff}_p05"), paired.map(|b| b.0 * pp));
-            put(label, &format!("{diff}_p95"), paired.map(|b| b.1 * pp));
-        }
+        write_statistics(
+            &mut w,
+            &key,
+            labels,
+            &r.values,
+            &r.paired,
+            r.is_share(),
+            false,
+        );
     }
     w.into_inner().expect("in memory")
 }
