@@ -747,6 +747,31 @@ struct PeriodLine {
     others: Vec<DiffCell>,
 }
 
+/// The cells of every run after the first against it: its value, its change (shares in points),
+/// the paired band where there is one, and its ratio where `ratio` gives one ("—" otherwise).
+fn diff_cells(
+    values: &[Option<Value>],
+    paired: &[Option<Value>],
+    unit: &str,
+    ratio: Option<&dyn Fn(usize) -> Option<f64>>,
+) -> Vec<DiffCell> {
+    (1..values.len())
+        .map(|i| DiffCell {
+            value: cell(values[i], unit),
+            diff: match (values[i], values[0]) {
+                (Some(v), Some(b)) => format_change(v.mean, b.mean, unit),
+                _ => "—".into(),
+            },
+            paired: paired[i]
+                .and_then(|p| p.band)
+                .map(|(lo, hi)| format!("{} – {}", format_diff(lo, unit), format_diff(hi, unit))),
+            ratio: ratio
+                .and_then(|f| f(i))
+                .map_or("—".into(), |x| format!("×{x:.3}")),
+        })
+        .collect()
+}
+
 /// The offshore share of each firm in each period where the baseline has one, from a comparison
 /// by period: firm by firm (in the runs' order), leaving out firms that train abroad in no period
 /// of any run.
@@ -773,19 +798,7 @@ fn period_lines(rows: &[compare::PeriodRow]) -> Vec<PeriodLine> {
             firm: r.firm.clone(),
             period: format!("{} to {}", r.start, r.end),
             base: cell(r.values[0], r.unit),
-            others: (1..r.values.len())
-                .map(|i| DiffCell {
-                    value: cell(r.values[i], r.unit),
-                    diff: match (r.values[i], r.values[0]) {
-                        (Some(v), Some(b)) => format_change(v.mean, b.mean, r.unit),
-                        _ => "—".into(),
-                    },
-                    paired: r.paired[i].and_then(|p| p.band).map(|(lo, hi)| {
-                        format!("{} – {}", format_diff(lo, r.unit), format_diff(hi, r.unit))
-                    }),
-                    ratio: "—".into(),
-                })
-                .collect(),
+            others: diff_cells(&r.values, &r.paired, r.unit, None),
         })
         .collect()
 }
@@ -840,24 +853,13 @@ pub fn compare_report(
                 Scope::Total => "whole horizon",
             },
             base: cell(r.values[0], unit),
-            others: (1..r.values.len())
-                .map(|i| DiffCell {
-                    value: cell(r.values[i], unit),
-                    diff: match (r.values[i], r.values[0]) {
-                        (Some(v), Some(b)) => format_change(v.mean, b.mean, unit),
-                        _ => "—".into(),
-                    },
-                    paired: r.paired[i].and_then(|p| p.band).map(|(lo, hi)| {
-                        format!("{} – {}", format_diff(lo, unit), format_diff(hi, unit))
-                    }),
-                    // A share's change is its difference in points, not a ratio.
-                    ratio: if r.is_share() {
-                        "—".into()
-                    } else {
-                        r.ratio(i).map_or("—".into(), |x| format!("×{x:.3}"))
-                    },
-                })
-                .collect(),
+            // A share's change is its difference in points, not a ratio.
+            others: diff_cells(
+                &r.values,
+                &r.paired,
+                unit,
+                (!r.is_share()).then_some(&|i| r.ratio(i)),
+            ),
         };
         let label = headline_label(r.def, &r.name);
         // Rows of one number are adjacent (end, then total): one block, which says how the total
