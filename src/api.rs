@@ -190,7 +190,8 @@ pub struct SweepDone {
     pub point_folders: bool,
 }
 
-/// The (point, replication) pairs a sweep will run, for a progress bar: `(pairs, scenarios)`.
+/// A sweep resolved before anything runs: the scenario, its plan, replications per point, the
+/// shard, and every point's scenario (each built and validated).
 fn plan_sweep(
     req: &SweepRequest,
 ) -> anyhow::Result<(Scenario, sweep::Plan, u64, sweep::Shard, Vec<Scenario>)> {
