@@ -99,13 +99,46 @@ pub struct RunDone {
     pub wall_time_s: f64,
 }
 
-/// Runs a scenario and writes its run folder; `tick` is called as each replication finishes.
-pub fn run(req: &RunRequest, tick: &(dyn Fn() + Sync)) -> anyhow::Result<RunDone> {
+/// The scenario a run request names, with its `--set` overrides applied in order.
+pub fn scenario_for(req: &RunRequest) -> anyhow::Result<Scenario> {
     let mut sc = load(req.scenario.as_deref())?;
     for spec in &req.set {
         let (path, value) = sweep::parse_setting(spec)?;
         sc.set_field(&path, value)?;
     }
+    Ok(sc)
+}
+
+/// Runs a scenario and writes its run folder; `tick` is called as each replication finishes.
+pub fn run(req: &RunRequest, tick: &(dyn Fn() + Sync)) -> anyhow::Result<RunDone> {
+    let sc = scenario_for(req)?;
+    run_with(req, &sc, |sc, options| {
+        experiment::execute_with_progress(sc, options, tick)
+    })
+}
+
+/// [`run`] for a page that shows the run as it goes (`capsim serve`): `sc` is
+/// [`scenario_for`]`(req)`, `live` receives the replications finished so far and may cancel the
+/// run ([`experiment::ExperimentError::Cancelled`], nothing written). The folder written is
+/// [`run`]'s, byte for byte.
+pub fn run_live(
+    req: &RunRequest,
+    sc: &Scenario,
+    live: &experiment::Live<'_>,
+) -> anyhow::Result<RunDone> {
+    run_with(req, sc, |sc, options| {
+        experiment::execute_live(sc, options, live)
+    })
+}
+
+fn run_with(
+    req: &RunRequest,
+    sc: &Scenario,
+    simulate: impl FnOnce(
+        &Scenario,
+        RunOptions,
+    ) -> Result<experiment::RunResult, experiment::ExperimentError>,
+) -> anyhow::Result<RunDone> {
     let folder_name = req.name.clone().unwrap_or_else(|| sc.name.clone());
     output::check(&req.out, &folder_name, Kind::Run)?;
     let options = RunOptions {
@@ -114,9 +147,8 @@ pub fn run(req: &RunRequest, tick: &(dyn Fn() + Sync)) -> anyhow::Result<RunDone
         period: req.period,
         threads: req.threads,
     };
-    let result =
-        experiment::execute_with_progress(&sc, options, tick).context("the simulation failed")?;
-    let files = folders::run_folder_files_as(&sc, &result, &folder_name, req.format)
+    let result = simulate(sc, options).context("the simulation failed")?;
+    let files = folders::run_folder_files_as(sc, &result, &folder_name, req.format)
         .context("cannot draw the run's charts")?;
     let folder = output::write_folder(&req.out, &folder_name, Kind::Run, &files).map_err(|e| {
         output_error(e, || {

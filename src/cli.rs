@@ -149,6 +149,37 @@ enum Command {
         /// Scenario file (TOML).
         scenario: Option<PathBuf>,
     },
+    /// Explore what-ifs in the browser: a local web app that runs scenarios live.
+    ///
+    /// Pick a scenario, move, switch off or add its dated rules, edit any input, and run: the
+    /// charts update as replications finish. Every run is a normal run folder under OUT, with the
+    /// command line that writes it again. Listens on 127.0.0.1 (this machine only) unless --host
+    /// says otherwise.
+    #[cfg(feature = "serve")]
+    #[command(after_help = "Examples:
+  capsim serve                                     the baseline and ./scenarios/*.toml
+  capsim serve scenarios/lease-ban-2026.toml --open
+  capsim serve --port 0                            any free port (printed)")]
+    Serve {
+        /// Scenario files (default: the built-in baseline and ./scenarios/*.toml).
+        scenarios: Vec<PathBuf>,
+        /// Port to listen on (0: any free port).
+        #[arg(long, default_value_t = 8765)]
+        port: u16,
+        /// Address to listen on. Anything but loopback lets other machines run simulations and
+        /// read OUT.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// Open the page in the default browser.
+        #[arg(long)]
+        open: bool,
+        /// Folder that receives the run folders.
+        #[arg(long, env = "CAPSIM_OUT", default_value = "output")]
+        out: PathBuf,
+        /// Worker threads of each run (default: every core).
+        #[arg(long, env = "CAPSIM_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
+        threads: Option<u16>,
+    },
     /// Print a shell completion script, e.g. `capsim completions bash >
     /// ~/.local/share/bash-completion/completions/capsim`.
     Completions {
@@ -282,6 +313,39 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", done.folder.display());
             }
             Ok(())
+        }
+        #[cfg(feature = "serve")]
+        Command::Serve {
+            scenarios,
+            port,
+            host,
+            open,
+            out,
+            threads,
+        } => {
+            let opts = capsim::serve::Options {
+                scenarios,
+                addr: std::net::SocketAddr::new(host, port),
+                out,
+                threads: threads.map(usize::from),
+            };
+            capsim::serve::serve(opts, |addr| {
+                let url = format!("http://{addr}/");
+                println!("{url}");
+                if addr.ip().is_loopback() {
+                    eprintln!(
+                        "capsim serve: listening on {url} (this machine only); Ctrl-C stops it"
+                    );
+                } else {
+                    eprintln!(
+                        "capsim serve: listening on {url}, NOT loopback: anyone who can reach \
+                         this address can run simulations and read the run folders; Ctrl-C stops it"
+                    );
+                }
+                if open {
+                    open_browser(&url);
+                }
+            })
         }
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
@@ -463,3 +527,24 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct AlreadyReported(pub ScenarioError);
+
+/// Opens `url` in the default browser, or says how to.
+#[cfg(feature = "serve")]
+fn open_browser(url: &str) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        "xdg-open"
+    };
+    if std::process::Command::new(opener)
+        .arg(url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .is_err()
+    {
+        eprintln!("capsim serve: cannot open a browser ({opener}); open {url} yourself");
+    }
+}

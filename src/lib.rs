@@ -42,6 +42,8 @@ pub mod metrics;
 pub mod model;
 pub mod report;
 pub mod scenario;
+#[cfg(feature = "serve")]
+pub mod serve;
 
 /// mimalloc keeps freed memory for reuse, so a run's job tables (tens of MB at high load) are not
 /// faulted in afresh by every replication, and threads allocate without contention: at k = 100 times

@@ -26,6 +26,9 @@ pub enum ExperimentError {
     /// Writing a sweep point's results failed (the caller's output step).
     #[error("{0}")]
     Output(Box<dyn std::error::Error + Send + Sync>),
+    /// The run was cancelled before all its replications finished (`capsim serve`).
+    #[error("the run was cancelled")]
+    Cancelled,
     /// The thread pool could not be built.
     #[error("cannot start {threads} worker threads: {message}")]
     Threads {
@@ -161,6 +164,81 @@ pub fn execute_with_progress(
         options.threads,
         on_done,
     )?;
+    let wall_time_s = started.elapsed().as_secs_f64();
+    Ok(assemble(scenario, options, periods, reps, wall_time_s))
+}
+
+/// What a live run ([`execute_live`]) is told and asked while it runs.
+pub struct Live<'a> {
+    /// Set to stop the run: replications not yet started are skipped and the run ends with
+    /// [`ExperimentError::Cancelled`] (those running finish first).
+    pub cancel: &'a std::sync::atomic::AtomicBool,
+    /// Called with the result of the replications finished so far (in replication order, however
+    /// they finished), at most once per `every`, and always once all have finished. It runs on a
+    /// worker thread; the run waits for it.
+    pub partial: &'a (dyn Fn(&RunResult) + Sync),
+    /// Least time between two calls of `partial` (the last one excepted).
+    pub every: std::time::Duration,
+}
+
+/// As [`execute`], showing its progress as it goes: after each replication, the result of those
+/// finished so far goes to `live.partial` (throttled), so that bands can tighten on a page while
+/// the rest run. The final result is [`execute`]'s, byte for byte: replications are independent
+/// and gathered in replication order.
+pub fn execute_live(
+    scenario: &Scenario,
+    options: RunOptions,
+    live: &Live<'_>,
+) -> Result<RunResult, ExperimentError> {
+    use std::sync::atomic::Ordering;
+    use std::sync::Mutex;
+    let periods = Periods::new(scenario.start_date, scenario.end_date, options.period);
+    let started = std::time::Instant::now();
+    let n = options.replications;
+    // Finished replications by index, and when `partial` was last called.
+    let done: Mutex<(Vec<Option<Replication>>, Option<std::time::Instant>)> =
+        Mutex::new((vec![None; n as usize], None));
+    let report = |rep: &Replication, r: u64| {
+        let snapshot = {
+            let mut guard = done
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            guard.0[r as usize] = Some(rep.clone());
+            let finished = guard.0.iter().filter(|x| x.is_some()).count() as u64;
+            let due = guard.1.is_none_or(|t| t.elapsed() >= live.every);
+            if finished < n && !due {
+                return;
+            }
+            guard.1 = Some(std::time::Instant::now());
+            guard.0.iter().flatten().cloned().collect::<Vec<_>>()
+        };
+        let partial = assemble(
+            scenario,
+            options.clone(),
+            periods.clone(),
+            snapshot,
+            started.elapsed().as_secs_f64(),
+        );
+        (live.partial)(&partial);
+    };
+    let reps = in_pool(options.threads, || {
+        (0..n)
+            .into_par_iter()
+            .map(|r| {
+                if live.cancel.load(Ordering::Relaxed) {
+                    return Err(ExperimentError::Cancelled);
+                }
+                let rep = run_one(scenario, &periods, options.seed, r)?;
+                if !live.cancel.load(Ordering::Relaxed) {
+                    report(&rep, r);
+                }
+                Ok(rep)
+            })
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    if live.cancel.load(Ordering::Relaxed) {
+        return Err(ExperimentError::Cancelled);
+    }
     let wall_time_s = started.elapsed().as_secs_f64();
     Ok(assemble(scenario, options, periods, reps, wall_time_s))
 }

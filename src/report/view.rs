@@ -420,6 +420,11 @@ pub(super) fn format_error(dir: &Path, name: &str, message: String) -> ReadError
 }
 
 /// The manifest's site, firm and policy lists for a scenario.
+/// The scenario's rules as a manifest lists them (name, rule, one-line summary, dates, source).
+pub fn policy_entries(sc: &Scenario) -> Vec<PolicyEntry> {
+    world_entries(sc).2
+}
+
 pub(super) fn world_entries(sc: &Scenario) -> (Vec<SiteEntry>, Vec<FirmEntry>, Vec<PolicyEntry>) {
     let w = &sc.world;
     let sites = w

@@ -96,6 +96,7 @@ mod observed;
 mod spec;
 mod style;
 mod sweep;
+pub mod web;
 
 use super::observed::Held;
 use super::sweep::SweepManifest;
