@@ -281,3 +281,56 @@ pub(crate) fn assemble(
         wall_time_s,
     }
 }
+
+#[cfg(test)]
+mod live_tests {
+    use super::*;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Mutex;
+
+    fn options() -> RunOptions {
+        RunOptions {
+            seed: 7,
+            replications: 4,
+            period: PeriodKind::Year,
+            threads: Some(2),
+        }
+    }
+
+    /// A live run shows the replications finished so far as it goes, and ends with what a plain
+    /// run gives.
+    #[test]
+    fn a_live_run_shows_its_progress_and_ends_with_the_plain_result() {
+        let sc = crate::scenario::baseline().unwrap();
+        let plain = execute(&sc, options()).unwrap();
+        let seen: Mutex<Vec<usize>> = Mutex::new(Vec::new());
+        let cancel = AtomicBool::new(false);
+        let live = Live {
+            cancel: &cancel,
+            partial: &|r: &RunResult| seen.lock().unwrap().push(r.runs.len()),
+            every: std::time::Duration::ZERO,
+        };
+        let result = execute_live(&sc, options(), &live).unwrap();
+        assert_eq!(result.runs, plain.runs);
+        assert_eq!(result.summary, plain.summary);
+        assert_eq!(result.draws, plain.draws);
+        let seen = seen.into_inner().unwrap();
+        assert_eq!(seen.len(), 4, "every replication shown: {seen:?}");
+        assert_eq!(seen.iter().max(), Some(&4));
+    }
+
+    #[test]
+    fn a_cancelled_run_stops_with_cancelled() {
+        let sc = crate::scenario::baseline().unwrap();
+        let cancel = AtomicBool::new(true);
+        let live = Live {
+            cancel: &cancel,
+            partial: &|_: &RunResult| panic!("nothing runs"),
+            every: std::time::Duration::ZERO,
+        };
+        assert!(matches!(
+            execute_live(&sc, options(), &live),
+            Err(ExperimentError::Cancelled)
+        ));
+    }
+}

@@ -3,6 +3,8 @@
 
 mod manners;
 mod safety;
+#[cfg(feature = "serve")]
+mod serve;
 
 use crate::support::{capsim, tmp};
 
