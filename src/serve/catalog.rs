@@ -129,6 +129,8 @@ impl Catalog {
                 scenario: sc,
             });
         }
+        // The baseline first: the page opens on it, and every what-if is read against it.
+        entries.sort_by_key(|e| e.id != "baseline");
         Ok(Catalog { entries })
     }
 

@@ -516,6 +516,7 @@ async fn folders(AxState(s): AxState<Shared>) -> Response {
                     "start_date": m.start_date,
                     "end_date": m.end_date,
                     "command": folder_command(&out, &name, &m),
+                    "files": runs::list_files(&out.join(&name)),
                 })
             })
             .collect::<Vec<_>>()

@@ -309,12 +309,21 @@ impl Runs {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .get_or_insert(ms);
-            *last.lock().unwrap_or_else(PoisonError::into_inner) = ms;
+            if k == run.req.replications {
+                *last.lock().unwrap_or_else(PoisonError::into_inner) = ms;
+            }
             let data = json!({ "done": k, "total": run.req.replications, "charts": charts });
-            let n = seq.fetch_add(1, Ordering::Relaxed) + 1;
-            run.tx.send_modify(|s| {
+            // Replications finish on parallel workers, so a snapshot of fewer may arrive after
+            // one of more: only a snapshot of more replications than shown is published.
+            let data: Arc<str> = data.to_string().into();
+            run.tx.send_if_modified(|s| {
+                if k <= s.done {
+                    return false;
+                }
+                let n = seq.fetch_add(1, Ordering::Relaxed) + 1;
                 s.done = k;
-                s.progress = Some((n, data.to_string().into()));
+                s.progress = Some((n, Arc::clone(&data)));
+                true
             });
         };
         let live = Live {
