@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::assets;
 use super::catalog::{self, Catalog, EditError, Edits};
-use super::runs::{self, Refusal, Runs, State};
+use super::runs::{self, Runs, State};
 use crate::api;
 use crate::metrics::PeriodKind;
 use crate::report::charts::{self, web};
@@ -251,53 +251,72 @@ async fn submit(AxState(s): AxState<Shared>, b: Result<Json<RunBody>, JsonReject
         add_policies: b.edits.add_policies,
     };
     let state = Arc::clone(&s);
-    let accepted = blocking(move || -> Result<(api::RunRequest, crate::scenario::Scenario), Response> {
-        let s = state;
-        let dir = overlay_dir(&s.out);
-        let edited = s.catalog.edit(&edits, &dir).map_err(refused)?;
-        let name = match b.name {
-            Some(n) => {
-                if s.out.join(&n).exists() || s.runs.name_in_use(&n) {
-                    return Err(error(
-                        StatusCode::CONFLICT,
-                        format!("a run folder '{n}' exists: what was run is kept; choose another name"),
-                    ));
+    let accepted = blocking(
+        move || -> Result<(api::RunRequest, crate::scenario::Scenario), Response> {
+            let s = state;
+            let dir = overlay_dir(&s.out);
+            let edited = s.catalog.edit(&edits, &dir).map_err(refused)?;
+            let name = match b.name {
+                Some(n) => {
+                    if !s.runs.claim(&s.out, &n) {
+                        return Err(error(
+                            StatusCode::CONFLICT,
+                            format!(
+                            "a run folder '{n}' exists or is on its way: what was run is kept; \
+                             choose another name"
+                        ),
+                        ));
+                    }
+                    n
                 }
-                n
-            }
-            None => free_name(&s, &edited.scenario.name),
-        };
-        let file = match &edited.overlay {
-            None => edited.file.clone(),
-            Some(text) => {
-                let path = dir.join(format!("{name}.toml"));
-                let write = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, text));
-                if let Err(e) = write {
-                    return Err(error(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        format!("cannot write {}: {e}", path.display()),
-                    ));
+                None => {
+                    let base: String = edited
+                        .scenario
+                        .name
+                        .chars()
+                        .map(|c| {
+                            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                                c
+                            } else {
+                                '-'
+                            }
+                        })
+                        .collect();
+                    s.runs.claim_next(&s.out, &base)
                 }
-                Some(path)
-            }
-        };
-        let req = api::RunRequest {
-            scenario: file,
-            set: edits.set.clone(),
-            seed: None,
-            replications: b.replications,
-            period,
-            format: Format::Csv,
-            threads: None,
-            out: s.out.clone(),
-            name: Some(name),
-        };
-        // The scenario exactly as `capsim run` with these arguments loads it.
-        let sc = api::scenario_for(&req).map_err(|e| {
-            error(StatusCode::UNPROCESSABLE_ENTITY, format!("{e}"))
-        })?;
-        Ok((req, sc))
-    })
+            };
+            let file = match &edited.overlay {
+                None => edited.file.clone(),
+                Some(text) => {
+                    let path = dir.join(format!("{name}.toml"));
+                    let write =
+                        std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, text));
+                    if let Err(e) = write {
+                        return Err(error(
+                            StatusCode::INTERNAL_SERVER_ERROR,
+                            format!("cannot write {}: {e}", path.display()),
+                        ));
+                    }
+                    Some(path)
+                }
+            };
+            let req = api::RunRequest {
+                scenario: file,
+                set: edits.set.clone(),
+                seed: None,
+                replications: b.replications,
+                period,
+                format: Format::Csv,
+                threads: None,
+                out: s.out.clone(),
+                name: Some(name),
+            };
+            // The scenario exactly as `capsim run` with these arguments loads it.
+            let sc = api::scenario_for(&req)
+                .map_err(|e| error(StatusCode::UNPROCESSABLE_ENTITY, format!("{e}")))?;
+            Ok((req, sc))
+        },
+    )
     .await;
     let (req, sc) = match accepted {
         Err(r) | Ok(Err(r)) => return r,
@@ -309,36 +328,14 @@ async fn submit(AxState(s): AxState<Shared>, b: Result<Json<RunBody>, JsonReject
             Json(json!({ "id": run.id, "name": run.name, "command": run.command })),
         )
             .into_response(),
-        Err(Refusal::Full) => error(
+        Err(runs::Full) => error(
             StatusCode::TOO_MANY_REQUESTS,
             format!(
                 "{} runs are waiting: wait for some to finish, or run with when_busy = cancel",
                 runs::QUEUE_MAX
             ),
         ),
-        Err(Refusal::NameTaken(n)) => error(
-            StatusCode::CONFLICT,
-            format!("a run named '{n}' is queued or running: choose another name"),
-        ),
     }
-}
-
-/// `<scenario>-NNN`, the first number whose folder does not exist and is not queued or running.
-fn free_name(s: &AppState, scenario: &str) -> String {
-    let base: String = scenario
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    (1..)
-        .map(|k| format!("{base}-{k:03}"))
-        .find(|n| !s.out.join(n).exists() && !s.runs.name_in_use(n))
-        .expect("a free name")
 }
 
 async fn run_state(AxState(s): AxState<Shared>, UrlPath(id): UrlPath<String>) -> Response {

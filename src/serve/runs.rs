@@ -87,7 +87,8 @@ pub struct Run {
     /// The command line that writes the same folder.
     pub command: String,
     req: api::RunRequest,
-    scenario: Scenario,
+    /// The scenario to run, taken when it starts (an ended run keeps none).
+    scenario: Mutex<Option<Scenario>>,
     cancel: AtomicBool,
     accepted: Instant,
     tx: watch::Sender<Snapshot>,
@@ -105,6 +106,10 @@ impl Run {
     }
 
     fn end(&self, state: State, data: serde_json::Value) {
+        self.scenario
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         self.tx.send_modify(|s| {
             if !s.state.ended() {
                 s.state = state;
@@ -120,6 +125,8 @@ struct Inner {
     all: HashMap<String, Arc<Run>>,
     finished: VecDeque<Arc<Run>>,
     next_id: u64,
+    /// Run folder names handed out (each once per server).
+    claimed: std::collections::HashSet<String>,
 }
 
 /// The queue and its worker.
@@ -129,13 +136,8 @@ pub struct Runs {
     threads: Option<usize>,
 }
 
-/// Why a run was not accepted.
-pub enum Refusal {
-    /// The queue is full (429).
-    Full,
-    /// A run of that name is queued or running (409).
-    NameTaken(String),
-}
+/// Why a run was not accepted: the queue is full (429).
+pub struct Full;
 
 impl Runs {
     /// The queue, with its worker thread started.
@@ -147,6 +149,7 @@ impl Runs {
                 all: HashMap::new(),
                 finished: VecDeque::new(),
                 next_id: 1,
+                claimed: std::collections::HashSet::new(),
             }),
             wake: Condvar::new(),
             threads,
@@ -163,14 +166,25 @@ impl Runs {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether a queued or running run is named `name`.
-    pub fn name_in_use(&self, name: &str) -> bool {
-        let inner = self.lock();
-        inner
-            .current
-            .iter()
-            .chain(&inner.queue)
-            .any(|r| r.name == name)
+    /// Claims the run folder name `name` under `out`: false if its folder exists or it was
+    /// handed out before.
+    pub fn claim(&self, out: &std::path::Path, name: &str) -> bool {
+        let mut inner = self.lock();
+        if out.join(name).exists() || inner.claimed.contains(name) {
+            return false;
+        }
+        inner.claimed.insert(name.to_string())
+    }
+
+    /// Claims `<base>-NNN`, the first number free under `out` and not handed out before.
+    pub fn claim_next(&self, out: &std::path::Path, base: &str) -> String {
+        let mut inner = self.lock();
+        let name = (1..)
+            .map(|k| format!("{base}-{k:03}"))
+            .find(|n| !out.join(n).exists() && !inner.claimed.contains(n))
+            .expect("a free name");
+        inner.claimed.insert(name.clone());
+        name
     }
 
     /// Queues a run of `scenario` (already edited and checked) as `req` asks; with `cancel_busy`,
@@ -180,18 +194,9 @@ impl Runs {
         req: api::RunRequest,
         scenario: Scenario,
         cancel_busy: bool,
-    ) -> Result<Arc<Run>, Refusal> {
+    ) -> Result<Arc<Run>, Full> {
         let mut inner = self.lock();
         let name = req.name.clone().unwrap_or_default();
-        if inner
-            .current
-            .iter()
-            .chain(&inner.queue)
-            .any(|r| r.name == name)
-            && !cancel_busy
-        {
-            return Err(Refusal::NameTaken(name));
-        }
         if cancel_busy {
             for r in inner.queue.drain(..) {
                 r.cancel.store(true, Ordering::Relaxed);
@@ -201,7 +206,7 @@ impl Runs {
                 r.cancel.store(true, Ordering::Relaxed);
             }
         } else if inner.queue.len() >= QUEUE_MAX {
-            return Err(Refusal::Full);
+            return Err(Full);
         }
         let id = format!("r{}", inner.next_id);
         inner.next_id += 1;
@@ -214,7 +219,7 @@ impl Runs {
             name,
             command: super::catalog::command(&req),
             req,
-            scenario,
+            scenario: Mutex::new(Some(scenario)),
             cancel: AtomicBool::new(false),
             accepted: Instant::now(),
             tx,
@@ -292,14 +297,23 @@ impl Runs {
             run.end(State::Cancelled, json!({}));
             return;
         }
+        let Some(scenario) = run
+            .scenario
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        else {
+            run.end(State::Cancelled, json!({}));
+            return;
+        };
         run.tx.send_modify(|s| s.state = State::Running);
         let first: Mutex<Option<f64>> = Mutex::new(None);
         let last: Mutex<f64> = Mutex::new(0.0);
         let seq = std::sync::atomic::AtomicU64::new(0);
         let partial = |result: &crate::experiment::RunResult| {
             let k = result.runs.len() as u64;
-            let view = RunView::from_run(&run.scenario, result);
-            let held = observed::hold(&run.scenario, result);
+            let view = RunView::from_run(&scenario, result);
+            let held = observed::hold(&scenario, result);
             let charts = match web::charts(std::slice::from_ref(&view), &held) {
                 Ok(c) => c,
                 Err(_) => return,
@@ -335,7 +349,7 @@ impl Runs {
             threads: run.req.threads.or(self.threads),
             ..run.req.clone()
         };
-        match api::run_live(&req, &run.scenario, &live) {
+        match api::run_live(&req, &scenario, &live) {
             Ok(done) => {
                 let files = list_files(&done.folder);
                 let first = *first.lock().unwrap_or_else(PoisonError::into_inner);

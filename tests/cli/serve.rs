@@ -390,6 +390,32 @@ fn runs_queue_one_behind_another_and_a_cancelled_run_writes_nothing() {
         .join(queued["name"].as_str().unwrap())
         .join("manifest.json")
         .is_file());
+    // Runs asked for at the same moment get names of their own, and all of them run.
+    let ids: Vec<(String, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    let r = submit(
+                        &s,
+                        r#"{"scenario": "baseline", "replications": 1, "period": "year"}"#,
+                    );
+                    (
+                        r["id"].as_str().unwrap().to_string(),
+                        r["name"].as_str().unwrap().to_string(),
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut names: Vec<&String> = ids.iter().map(|(_, n)| n).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 4, "{ids:?}");
+    for (id, name) in &ids {
+        assert_eq!(events(&s, id).last().unwrap().0, "done");
+        assert!(s.out.join(name).join("manifest.json").is_file());
+    }
     // A new run may cancel the one in progress instead of queueing.
     let first = submit(
         &s,
