@@ -42,7 +42,8 @@
   }
   function si(v) {
     const a = Math.abs(v);
-    if (a >= 1e15) return v.toExponential(1).replace(".0e", "e").replace("e+", "e");
+    if (a >= 1e18) return v.toExponential(1).replace(".0e", "e").replace("e+", "e");
+    if (a >= 1e15) return Math.round(v / 1e12).toLocaleString("en-US") + "T";
     const steps = [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "k"]];
     for (const [d, s] of steps) if (a >= d) return trimNum(v / d) + s;
     return trimNum(v);
@@ -668,7 +669,7 @@
     const m = /^policy\.("(?:[^"\\]|\\.)*"|[^.]+)/.exec(path);
     if (m) {
       const name = m[1].replace(/^"|"$/g, "");
-      t = $('.field-error[data-error-for="policy.' + CSS.escape(name) + '"]');
+      t = $('#policies .field-error[data-error-for="policy.' + CSS.escape(name) + '"]');
       if (t) return t;
     }
     // The deepest field whose path starts the error's path (an error inside a table value).
@@ -766,7 +767,7 @@
     clearErrors();
     const run = {
       id: res.id, name: res.name, command: res.command, seq: ++state.runSeq, total: n, done: 0,
-      state: "submitted", clicked, firstDrawn: null, allDrawn: null, server: null, es: null,
+      state: "submitted", clicked, firstDrawn: null, drawnDone: 0, allDrawn: null, server: null, es: null,
       scenario: body.scenario,
     };
     state.runs.set(run.id, run);
@@ -800,6 +801,8 @@
     });
     on("progress", (d) => {
       run.state = "running";
+      if (d.done < run.drawnDone) return; // an older snapshot that arrived late
+      run.drawnDone = d.done;
       run.done = d.done;
       run.total = d.total || run.total;
       if (run.seq < state.drawnSeq) return; // a newer run of this tab is on screen
@@ -811,7 +814,19 @@
       run.server = d;
       run.folder = d.name || run.name;
       es.close();
-      afterDraw(() => {
+      afterDraw(async () => {
+        if (run.drawnDone < run.total && run.seq >= state.drawnSeq) {
+          // The stream's last progress did not have every replication: draw the folder's charts.
+          try {
+            const data = await api("GET", "/api/folders/" + enc(run.folder) + "/charts");
+            renderCharts(data.charts || [], null);
+            run.done = run.drawnDone = run.total;
+            markDrawn(run, run.total, run.total);
+          } catch (e) {
+            showMessage("Could not load the charts of " + run.folder + ": " + e.message);
+          }
+        }
+        run.done = run.total;
         setProgress(run, "Done: " + run.total + " of " + run.total + " replications \u00b7 " + run.folder);
         showTimings(run);
         onRunDone(run);
@@ -852,20 +867,25 @@
     if (p) {
       const { run, d } = p;
       state.view = { kind: "live", run };
+      $("#compare-run").value = ""; // the live run (a chosen "compare with" applies when it is done)
       renderCharts(d.charts || [], null);
-      const now = performance.now();
-      if (run.firstDrawn == null) run.firstDrawn = now;
-      if (d.done >= d.total && run.allDrawn == null) run.allDrawn = now;
-      const charts = $("#charts");
-      charts.dataset.run = run.id;
-      charts.dataset.done = d.done;
-      $("#view-title").textContent = "Live: " + run.name + " \u00b7 " + d.done + " of " + d.total + " replications";
+      // Timed when the next frame starts: the updated charts have been painted.
+      requestAnimationFrame(() => markDrawn(run, d.done, d.total));
       if (!["done"].includes(run.state)) setProgress(run, "Running\u2026 " + d.done + " of " + d.total + " replications");
-      showTimings(run);
     }
     const q = afterQueue;
     afterQueue = [];
     q.forEach((f) => f());
+  }
+  function markDrawn(run, done, total) {
+    const now = performance.now();
+    if (run.firstDrawn == null) run.firstDrawn = now;
+    if (done >= total && run.allDrawn == null) run.allDrawn = now;
+    const charts = $("#charts");
+    charts.dataset.run = run.id;
+    charts.dataset.done = done;
+    $("#view-title").textContent = "Live: " + run.name + " \u00b7 " + done + " of " + total + " replications";
+    showTimings(run);
   }
   function afterDraw(fn) {
     if (pending) afterQueue.push(fn);
@@ -988,7 +1008,8 @@
       return el("li", { class: "folder", "data-folder": f.name },
         el("div", { class: "folder-head" },
           el("strong", { text: f.name }),
-          el("span", { class: "muted small", text: " " + f.scenario + " \u00b7 " + f.replications + " replications \u00b7 " +
+          el("span", { class: "muted small", text: " " + f.scenario + " \u00b7 " + f.replications +
+            (f.replications === 1 ? " replication \u00b7 " : " replications \u00b7 ") +
             f.period + " \u00b7 seed " + f.seed }),
           el("span", { class: "folder-actions" },
             el("button", { type: "button", class: "link", text: "show", "data-action": "show",
@@ -1042,6 +1063,16 @@
       : "Run " + name;
   }
 
+  // A comparison row's unit as the page formats it: usd, percent (a share) or plain, with the unit's
+  // name shown beside plain numbers.
+  function rowUnit(r) {
+    const u = String(r.unit || "");
+    if (r.share || /^(share|percent|fraction)$/i.test(u)) return { fmt: "percent", name: "" };
+    if (/^usd$/i.test(u)) return { fmt: "usd", name: "" };
+    return { fmt: "plain", name: u === "plain" ? "" : u };
+  }
+  const SCOPE_NAMES = { total: "over the window", end: "at the end", mean: "mean over the window" };
+
   function renderComparison(c) {
     const box = $("#comparison");
     if (!c) {
@@ -1050,30 +1081,58 @@
       return;
     }
     box.hidden = false;
-    const rows = (c.rows || []).map((r) => {
-      const sig = r.diff_p05 != null && r.diff_p95 != null && (r.diff_p05 > 0 || r.diff_p95 < 0);
-      const where = [r.group, r.scope].filter((x) => x && x !== "all").join(" \u00b7 ");
-      return el("tr", { "data-metric": r.metric },
-        el("th", { scope: "row" }, r.title || r.metric, where ? el("span", { class: "muted small", text: " " + where }) : null),
-        el("td", { class: "num", text: fmt(r.baseline_mean, r.unit) }),
-        el("td", { class: "num", text: fmt(r.run_mean, r.unit) }),
-        el("td", { class: "num diff" + (sig ? (r.diff_mean > 0 ? " up" : " down") : ""), text: fmtSigned(r.diff_mean, r.unit) }),
-        el("td", { class: "num muted", text: r.diff_p05 == null ? "\u2013" : fmtSigned(r.diff_p05, r.unit) + " to " + fmtSigned(r.diff_p95, r.unit) }),
-        el("td", { text: r.paired ? "paired" : "unpaired" }));
-    });
+    const rowsAll = c.rows || [];
+    const groups = [...new Set(rowsAll.map((r) => r.group).filter((g) => g != null))];
+    const scopes = [...new Set(rowsAll.map((r) => r.scope).filter((g) => g != null))];
+    const prev = state.comparisonFilter || {};
+    const gSel = el("select", { id: "comparison-group" }, el("option", { value: "", text: "all groups" }),
+      ...groups.map((g) => el("option", { value: g, text: g })));
+    gSel.value = groups.includes(prev.group) ? prev.group : groups.includes("all") ? "all" : "";
+    const sSel = el("select", { id: "comparison-scope" }, el("option", { value: "", text: "both" }),
+      ...scopes.map((x) => el("option", { value: x, text: SCOPE_NAMES[x] || x })));
+    sSel.value = scopes.includes(prev.scope) ? prev.scope : scopes.includes("total") ? "total" : "";
+    const tbody = el("tbody");
+    const fill = () => {
+      state.comparisonFilter = { group: gSel.value, scope: sSel.value };
+      const rows = rowsAll.filter((r) => (!gSel.value || r.group === gSel.value) && (!sSel.value || r.scope === sSel.value));
+      tbody.replaceChildren(...rows.map((r) => {
+        const u = rowUnit(r);
+        const sig = r.diff_p05 != null && r.diff_p95 != null && (r.diff_p05 > 0 || r.diff_p95 < 0);
+        const where = [gSel.value ? null : r.group, sSel.value ? null : SCOPE_NAMES[r.scope] || r.scope]
+          .filter((x) => x).join(", ");
+        return el("tr", { "data-metric": r.metric, "data-group": r.group || "", "data-scope": r.scope || "" },
+          el("th", { scope: "row" }, r.title || r.metric, where ? el("span", { class: "muted small", text: " (" + where + ")" }) : null),
+          el("td", { class: "muted small", text: u.name }),
+          el("td", { class: "num", text: fmt(r.baseline_mean, u.fmt) }),
+          el("td", { class: "num", text: fmt(r.run_mean, u.fmt) }),
+          el("td", { class: "num diff" + (sig ? (r.diff_mean > 0 ? " up" : " down") : ""), text: fmtSigned(r.diff_mean, u.fmt) }),
+          el("td", { class: "num muted", text: r.diff_p05 == null ? "\u2013" : fmtSigned(r.diff_p05, u.fmt) + " to " + fmtSigned(r.diff_p95, u.fmt) }),
+          el("td", { class: "small", text: r.paired ? "paired" : "" }));
+      }));
+    };
+    gSel.addEventListener("change", fill);
+    sSel.addEventListener("change", fill);
+    fill();
     box.replaceChildren(
-      el("table", { class: "comparison-table", "data-testid": "comparison-table" },
-        el("caption", {}, "Differences, ", el("strong", { text: c.run }), " minus ", el("strong", { text: c.baseline }),
-          c.window ? " over " + c.window[0] + " to " + c.window[1] : "",
-          ". Paired: both runs share their seeds, so the band is that of the replication-by-replication differences."),
-        el("thead", {}, el("tr", {},
-          el("th", { scope: "col", text: "metric" }),
-          el("th", { scope: "col", class: "num", text: c.baseline }),
-          el("th", { scope: "col", class: "num", text: c.run }),
-          el("th", { scope: "col", class: "num", text: "difference (mean)" }),
-          el("th", { scope: "col", class: "num", text: "p05 to p95" }),
-          el("th", { scope: "col", text: "" }))),
-        el("tbody", {}, rows)));
+      el("div", { class: "comparison-head" },
+        el("p", { class: "small" }, "Differences: ", el("strong", { text: c.run }), " minus ", el("strong", { text: c.baseline }),
+          c.window ? " (" + c.window[0] + " to " + c.window[1] + ")" : "",
+          ". Paired rows: both runs share their seeds, so the band is that of the replication-by-replication differences."),
+        el("div", { class: "comparison-filters" },
+          el("label", { for: "comparison-group", class: "inline small", text: "group" }), gSel,
+          el("label", { for: "comparison-scope", class: "inline small", text: "figure" }), sSel)),
+      el("div", { class: "comparison-scroll" },
+        el("table", { class: "comparison-table", "data-testid": "comparison-table" },
+          el("caption", { class: "visually-hidden", text: "Paired differences, " + c.run + " minus " + c.baseline }),
+          el("thead", {}, el("tr", {},
+            el("th", { scope: "col", text: "metric" }),
+            el("th", { scope: "col", text: "unit" }),
+            el("th", { scope: "col", class: "num", title: c.baseline, text: "baseline" }),
+            el("th", { scope: "col", class: "num", title: c.run, text: "this run" }),
+            el("th", { scope: "col", class: "num", text: "difference" }),
+            el("th", { scope: "col", class: "num", text: "p05 to p95" }),
+            el("th", { scope: "col", text: "" }))),
+          tbody)));
   }
 
   // ---------------------------------------------------------------- charts
@@ -1102,6 +1161,11 @@
     const idx = new Map(xd.map((d, i) => [d, i]));
     const n = xd.length;
     const x = xd.map((d) => (base + d) * DAY);
+    const spans = new Array(n).fill(null);
+    panel.series.forEach((s) => s.points.forEach((p) => {
+      const i = idx.get((p.x0 + p.x1) / 2);
+      if (!spans[i]) spans[i] = [base + p.x0, base + p.x1];
+    }));
     const drawn = [], raw = [], lo = [], hi = [], below = [];
     let cum = new Array(n).fill(null);
     let cumAny = false;
@@ -1132,7 +1196,7 @@
     });
     // Gaps between a series' own points are joined only where its grid is coarser than the panel's.
     const sparse = panel.series.map((s) => s.points.length < n - 2);
-    return { x, drawn, raw, lo, hi, below, sparse, spanGaps: sparse };
+    return { x, spans, drawn, raw, lo, hi, below, sparse, spanGaps: sparse };
   }
 
   function extent(pd, panel) {
@@ -1322,7 +1386,7 @@
       tip.hidden = true;
       return;
     }
-    tip.replaceChildren(el("div", { class: "tip-date", text: periodLabel(u.data[0][i]) }), ...lines);
+    tip.replaceChildren(el("div", { class: "tip-date", text: pointLabel(c, i) }), ...lines);
     tip.hidden = false;
     const ow = u.over.clientWidth;
     const tw = tip.offsetWidth;
@@ -1331,8 +1395,25 @@
     tip.style.top = Math.max(0, u.cursor.top - 10) + "px";
   }
 
-  function periodLabel(ts) {
-    return isoOfTs(ts);
+  const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  // A period [d0, d1) (days since 1970-01-01) as an analyst names it: "Jul 2026", "Q3 2026", "2026",
+  // a date, or "from to".
+  function spanLabel(d0, d1) {
+    const a = new Date(d0 * DAY * 1000), b = new Date((d1 - 1) * DAY * 1000);
+    const y = a.getUTCFullYear(), m = a.getUTCMonth();
+    const lastOf = (yy, mm) => new Date(Date.UTC(yy, mm + 1, 0)).getUTCDate();
+    if (d1 - d0 <= 1) return isoOfDay(d0);
+    if (a.getUTCDate() === 1 && b.getUTCFullYear() === y && b.getUTCDate() === lastOf(y, b.getUTCMonth())) {
+      const months = b.getUTCMonth() - m + 1;
+      if (months === 1) return MONTHS[m] + " " + y;
+      if (months === 3 && m % 3 === 0) return "Q" + (m / 3 + 1) + " " + y;
+      if (months === 12) return String(y);
+    }
+    return isoOfDay(d0) + " to " + isoOfDay(d1 - 1);
+  }
+  function pointLabel(c, i) {
+    const sp = c.pd.spans && c.pd.spans[i];
+    return sp ? spanLabel(sp[0], sp[1]) : isoOfTs(c.pd.x[i]);
   }
 
   function legendValue(c, si) {
@@ -1367,8 +1448,8 @@
   function makePlot(chartEntry, chart, panel, pd, range, host, chartKey) {
     const c = { chart, panel, pd, range, tip: el("div", { class: "tooltip", hidden: true, "data-testid": "tooltip", role: "status" }) };
     const series = [{
-      label: "date",
-      value: (u, ts) => (ts == null ? "\u2013" : periodLabel(ts)),
+      label: "period",
+      value: (u, ts, si, i) => (i == null ? "\u2013" : pointLabel(u._capsim || c, i)),
     }];
     panel.series.forEach((s, si) => {
       series.push({
@@ -1382,6 +1463,7 @@
       });
     });
     const opts = {
+      title: panel.title || undefined,
       width: panelWidth(chart),
       height: 250,
       tzDate,
@@ -1463,7 +1545,11 @@
     const rows = panel.heatmap || [];
     const dpr = devicePixelRatio || 1;
     const W = panelWidth(chart);
-    const labelW = Math.min(200, Math.max(90, Math.round(W * 0.22)));
+    ctx0Font(canvas);
+    const labels = rows.map((r) => [r.label, r.sub].filter(Boolean).join(" \u00b7 "));
+    const measure = canvas.getContext("2d");
+    const widest = Math.max(40, ...labels.map((l) => measure.measureText(l).width));
+    const labelW = Math.round(Math.min(W * 0.4, widest + 12));
     const rowH = rows.length > 24 ? 12 : 18;
     const topPad = 16, axisH = 22;
     const H = topPad + rows.length * rowH + axisH;
@@ -1483,8 +1569,9 @@
       const y = topPad + i * rowH;
       ctx.fillStyle = "#222";
       ctx.textAlign = "right";
-      const lab = [r.label, r.sub].filter(Boolean).join(" \u00b7 ");
-      if (lab) ctx.fillText(lab.length > 34 ? lab.slice(0, 33) + "\u2026" : lab, x0 - 6, y + rowH / 2);
+      let lab = labels[i];
+      while (lab && ctx.measureText(lab).width > x0 - 8 && lab.length > 4) lab = lab.slice(0, -2) + "\u2026";
+      if (lab) ctx.fillText(lab, x0 - 6, y + rowH / 2);
       r.cells.forEach(([a, b, v]) => {
         const xa = X(a), xb = X(b);
         if (v == null) {
@@ -1540,6 +1627,10 @@
     });
   }
 
+  function ctx0Font(canvas) {
+    canvas.getContext("2d").font = "11px system-ui, sans-serif";
+  }
+
   function heatmapHover(hp, ev) {
     const g = hp.geom;
     if (!g) return;
@@ -1562,7 +1653,7 @@
     for (let k = ri; !label && k >= 0; k--) label = g.rows[k].label;
     const base = dayOf(hp.chart.x_start);
     tip.replaceChildren(
-      el("div", { class: "tip-date", text: isoOfDay(base + cell[0]) + " to " + isoOfDay(base + cell[1] - 1) }),
+      el("div", { class: "tip-date", text: spanLabel(base + cell[0], base + cell[1]) }),
       el("div", {}, (label || "") + (r.sub ? " \u00b7 " + r.sub : "") + ": ",
         el("strong", { text: cell[2] == null ? "no value" : fmt(cell[2], hp.panel.unit === "plain" ? "plain" : "percent") })));
     tip.hidden = false;
@@ -1573,6 +1664,7 @@
   // ---- chart sections
 
   function renderCharts(charts, comparison) {
+    const t0 = performance.now();
     state.lastCharts = charts;
     renderComparison(comparison);
     const box = $("#charts");
@@ -1602,6 +1694,8 @@
     $("#chart-nav").replaceChildren(...charts.map((c) =>
       el("a", { href: "#chart-" + c.name, text: c.title || c.name })));
     box.dataset.updates = String(Number(box.dataset.updates || 0) + 1);
+    state.renderMs = state.renderMs || [];
+    state.renderMs.push(Math.round(performance.now() - t0));
   }
 
   function destroyEntry(entry) {
@@ -1703,7 +1797,7 @@
     entry.key.replaceChildren(...(chart.key || []).map((k) =>
       el("li", { "data-mark": k.label }, el("span", { class: "mark-num", text: k.label }), " ", k.text)));
     entry.notes.replaceChildren(...(chart.notes || []).map((n) => el("li", { text: n })));
-    entry.source.textContent = chart.source ? "Source: " + chart.source : "";
+    entry.source.textContent = !chart.source ? "" : /^source/i.test(chart.source) ? chart.source : "Source: " + chart.source;
   }
 
   function resizeCharts() {
