@@ -116,7 +116,7 @@ impl Catalog {
         }
         let mut entries: Vec<Entry> = Vec::new();
         for (file, sc) in found {
-            let base = file.as_deref().map_or("baseline".to_string(), |p| stem(p));
+            let base = file.as_deref().map_or("baseline".to_string(), stem);
             let mut id = base.clone();
             let mut k = 1;
             while entries.iter().any(|e| e.id == id) {

@@ -69,12 +69,18 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
+/// A refusal on its way out of a step (boxed: a response is large).
+type Fail = Box<Response>;
+
+/// [`error`], boxed.
+fn fail(status: StatusCode, message: impl Into<String>) -> Fail {
+    Box::new(error(status, message))
+}
+
 /// Runs blocking work (loading, simulating, reading folders) off the async threads.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, Response> {
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, Fail> {
     tokio::task::spawn_blocking(f).await.map_err(|_| {
-        error(
+        fail(
             StatusCode::INTERNAL_SERVER_ERROR,
             "capsim failed unexpectedly (a bug: please report it)",
         )
@@ -82,14 +88,14 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// The body as JSON of `T`, or a 400 that says what is wrong with it.
-fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Response> {
+fn body<T>(b: Result<Json<T>, JsonRejection>) -> Result<T, Fail> {
     b.map(|Json(t)| t).map_err(|r| {
         let status = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
             StatusCode::PAYLOAD_TOO_LARGE
         } else {
             StatusCode::BAD_REQUEST
         };
-        error(status, r.body_text())
+        fail(status, r.body_text())
     })
 }
 
@@ -143,7 +149,7 @@ fn refused(e: EditError) -> Response {
 async fn check(AxState(s): AxState<Shared>, b: Result<Json<Edits>, JsonRejection>) -> Response {
     let edits = match body(b) {
         Ok(e) => e,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let result = blocking(move || {
         s.catalog
@@ -152,7 +158,7 @@ async fn check(AxState(s): AxState<Shared>, b: Result<Json<Edits>, JsonRejection
     })
     .await;
     match result {
-        Err(r) => r,
+        Err(r) => *r,
         Ok(Err(e)) => refused(e),
         Ok(Ok(overrides)) => Json(json!({ "ok": true, "overrides": overrides })).into_response(),
     }
@@ -207,7 +213,7 @@ fn valid_name(name: &str) -> bool {
 async fn submit(AxState(s): AxState<Shared>, b: Result<Json<RunBody>, JsonRejection>) -> Response {
     let b = match body(b) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let Some(period) = PeriodKind::parse(&b.period) else {
         return error(
@@ -252,14 +258,17 @@ async fn submit(AxState(s): AxState<Shared>, b: Result<Json<RunBody>, JsonReject
     };
     let state = Arc::clone(&s);
     let accepted = blocking(
-        move || -> Result<(api::RunRequest, crate::scenario::Scenario), Response> {
+        move || -> Result<(api::RunRequest, crate::scenario::Scenario), Fail> {
             let s = state;
             let dir = overlay_dir(&s.out);
-            let edited = s.catalog.edit(&edits, &dir).map_err(refused)?;
+            let edited = s
+                .catalog
+                .edit(&edits, &dir)
+                .map_err(|e| Box::new(refused(e)))?;
             let name = match b.name {
                 Some(n) => {
                     if !s.runs.claim(&s.out, &n) {
-                        return Err(error(
+                        return Err(fail(
                             StatusCode::CONFLICT,
                             format!(
                             "a run folder '{n}' exists or is on its way: what was run is kept; \
@@ -292,7 +301,7 @@ async fn submit(AxState(s): AxState<Shared>, b: Result<Json<RunBody>, JsonReject
                     let write =
                         std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, text));
                     if let Err(e) = write {
-                        return Err(error(
+                        return Err(fail(
                             StatusCode::INTERNAL_SERVER_ERROR,
                             format!("cannot write {}: {e}", path.display()),
                         ));
@@ -313,13 +322,13 @@ async fn submit(AxState(s): AxState<Shared>, b: Result<Json<RunBody>, JsonReject
             };
             // The scenario exactly as `capsim run` with these arguments loads it.
             let sc = api::scenario_for(&req)
-                .map_err(|e| error(StatusCode::UNPROCESSABLE_ENTITY, format!("{e}")))?;
+                .map_err(|e| fail(StatusCode::UNPROCESSABLE_ENTITY, format!("{e}")))?;
             Ok((req, sc))
         },
     )
     .await;
     let (req, sc) = match accepted {
-        Err(r) | Ok(Err(r)) => return r,
+        Err(r) | Ok(Err(r)) => return *r,
         Ok(Ok(x)) => x,
     };
     match s.runs.submit(req, sc, cancel_busy) {
@@ -521,7 +530,7 @@ async fn folders(AxState(s): AxState<Shared>) -> Response {
     .await;
     match list {
         Ok(list) => Json(json!({ "folders": list })).into_response(),
-        Err(r) => r,
+        Err(r) => *r,
     }
 }
 
@@ -543,19 +552,19 @@ async fn folder_charts(
         );
     }
     let out = s.out.clone();
-    let result = blocking(move || -> Result<Value, Response> {
+    let result = blocking(move || -> Result<Value, Fail> {
         let views = names
             .iter()
             .map(|n| {
                 RunView::read(&out.join(n))
-                    .map_err(|e| error(StatusCode::NOT_FOUND, format!("run folder '{n}': {e}")))
+                    .map_err(|e| fail(StatusCode::NOT_FOUND, format!("run folder '{n}': {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         let charts = web::charts(&views, &[])
-            .map_err(|e| error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+            .map_err(|e| fail(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
         let comparison = if views.len() == 2 {
             let c = compare::compare(&views)
-                .map_err(|e| error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+                .map_err(|e| fail(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
             Some(comparison_json(&names, &c))
         } else {
             None
@@ -564,7 +573,7 @@ async fn folder_charts(
     })
     .await;
     match result {
-        Err(r) | Ok(Err(r)) => r,
+        Err(r) | Ok(Err(r)) => *r,
         Ok(Ok(v)) => Json(v).into_response(),
     }
 }
@@ -610,7 +619,7 @@ async fn folder_file(
     UrlPath((name, path)): UrlPath<(String, String)>,
     Query(q): Query<FileQuery>,
 ) -> Response {
-    let safe_path = !path.is_empty() && path.split('/').all(|seg| valid_name(seg));
+    let safe_path = !path.is_empty() && path.split('/').all(valid_name);
     if !valid_name(&name) || !safe_path {
         return error(StatusCode::BAD_REQUEST, "not a file of a run folder");
     }
@@ -624,7 +633,7 @@ async fn folder_file(
     })
     .await;
     let bytes = match read {
-        Err(r) => return r,
+        Err(r) => return *r,
         Ok(None) => {
             return error(
                 StatusCode::NOT_FOUND,
