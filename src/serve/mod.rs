@@ -28,7 +28,7 @@
 //! | `GET /api/folders/{name}/files/<path>` | a file of a run folder (`?download=1`: as an attachment) |
 //!
 //! Bad requests get a 4xx with a JSON `{"error": ...}`; nothing a request holds can crash the
-//! server. Runs go one at a time through one queue (at most [`runs::QUEUE_MAX`] waiting), on the
+//! server. Runs go one at a time through one queue (at most 32 waiting; more get a 429), on the
 //! simulation's own thread pool, so several tabs can share one server.
 
 mod assets;
