@@ -9,10 +9,15 @@
 #      screenshots (docs/serve/).
 #   2. tests/e2e/test_load.py: 100 concurrent good and bad requests on loopback: all answered, no 5xx,
 #      the server alive after, no run lost.
+#   3. tests/e2e/firefox/smoke.mjs: the page in Firefox (Debian's firefox-esr over WebDriver BiDi,
+#      puppeteer-core from the npm registry): loads, runs, draws, shows a value on hover.
+#      CAPSIM_E2E_FIREFOX=0 skips it.
 #
-# Installs what it needs: Debian's chromium (apt-get, when /usr/bin/chromium is missing; never a
-# browser downloaded by Playwright), python3 and python3-venv when missing, and playwright + pytest
-# from the Python package index into .ci/.venv (ignored by git; shared with .ci/python.sh).
+# Installs what it needs: Debian's chromium and firefox-esr (apt-get, when missing; never a browser
+# downloaded by Playwright or puppeteer), python3 and python3-venv when missing, playwright + pytest
+# from the Python package index into .ci/.venv (ignored by git; shared with .ci/python.sh), and
+# nodejs + npm (apt-get, when missing) with puppeteer-core (npm ci) for the Firefox smoke test only:
+# the page itself needs no Node.js to build or run.
 #
 # Writes: docs/serve/*.png (screenshots), target/e2e/e2e-timings.json and load-test.json (timings),
 # target/e2e/serve.log (the server's log).
@@ -23,10 +28,20 @@ cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
 CHROMIUM=${CAPSIM_E2E_CHROMIUM:-/usr/bin/chromium}
-if [[ ! -x $CHROMIUM ]]; then
-  echo "e2e.sh: installing chromium (apt-get)"
+FIREFOX_SMOKE=${CAPSIM_E2E_FIREFOX:-1}
+FIREFOX=/usr/bin/firefox-esr
+if [[ $FIREFOX_SMOKE == 0 ]]; then FIREFOX=; fi
+APT=()
+[[ -x $CHROMIUM ]] || APT+=(chromium)
+if [[ -n $FIREFOX ]]; then
+  [[ -x $FIREFOX ]] || APT+=(firefox-esr)
+  command -v node >/dev/null || APT+=(nodejs)
+  command -v npm >/dev/null || APT+=(npm)
+fi
+if ((${#APT[@]})); then
+  echo "e2e.sh: installing ${APT[*]} (apt-get)"
   apt-get update -qq
-  apt-get install -y -qq chromium >/dev/null
+  apt-get install -y -qq "${APT[@]}" >/dev/null
 fi
 if ! python3 -c "import venv, ensurepip" >/dev/null 2>&1; then
   echo "e2e.sh: installing python3 and python3-venv (apt-get)"
@@ -40,6 +55,10 @@ fi
 # Playwright's Python package only: its browsers are never downloaded (Debian's chromium is used).
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check "playwright>=1.45" "pytest>=8"
+if [[ -n $FIREFOX ]]; then
+  # puppeteer-core downloads no browser.
+  npm ci --prefix tests/e2e/firefox --no-audit --no-fund --loglevel=error >/dev/null
+fi
 
 cargo build --release --locked -q
 
@@ -85,6 +104,11 @@ echo "== capsim serve at $URL (out: $RUN/out)"
 
 CAPSIM_E2E_URL=$URL CAPSIM_E2E_OUT="$RUN/out" CAPSIM_E2E_CHROMIUM=$CHROMIUM CAPSIM_E2E_ARTIFACTS=$ART \
   "$VENV/bin/python" -m pytest -q -s -p no:cacheprovider tests/e2e/test_serve.py tests/e2e/test_load.py "$@"
+
+if [[ -n $FIREFOX ]]; then
+  echo "== the page in Firefox"
+  CAPSIM_E2E_FIREFOX=$FIREFOX node tests/e2e/firefox/smoke.mjs "$URL" "$ART/firefox.png"
+fi
 
 if ! kill -0 "$SERVER_PID" 2>/dev/null; then
   echo "e2e.sh: capsim serve did not survive the tests" >&2

@@ -220,8 +220,11 @@
     else state.policyEdits.delete(name);
     const row = $('#policies [data-policy="' + CSS.escape(name) + '"]');
     if (row) {
+      const on = e.enabled != null ? e.enabled : p.enabled;
       row.classList.toggle("edited", state.policyEdits.has(name));
-      row.classList.toggle("off", !(e.enabled != null ? e.enabled : p.enabled));
+      row.classList.toggle("off", !on);
+      $(".policy-note", row).textContent = !on && (e.from != null || e.until != null)
+        ? "Switched off: its new dates apply once it is ticked." : "";
     }
     renderTimeline();
     renderEdits();
@@ -301,6 +304,7 @@
         el("div", { class: "policy-dates" },
           el("label", { for: id + "-from", text: "from" }), from,
           el("label", { for: id + "-until", text: "until" }), until),
+        el("p", { class: "policy-note", "aria-live": "polite" }),
         el("p", { class: "field-error", id: id + "-err", "data-error-for": "policy." + p.name })
       );
       list.append(row);
@@ -974,7 +978,11 @@
       showMessage("Could not list the run folders: " + e.message);
       return;
     }
-    state.folders = data.folders || [];
+    const folders = data.folders || [];
+    const sig = JSON.stringify(folders);
+    if (sig === state.foldersSig) return; // unchanged: keep the list (and links in use) as they are
+    state.foldersSig = sig;
+    state.folders = folders;
     for (const id of ["#compare-run", "#compare"]) {
       const sel = $(id);
       const prev = sel.value;
@@ -1368,7 +1376,8 @@
     if (!c) return;
     const tip = c.tip;
     const i = u.cursor.idx;
-    if (i == null || u.cursor.left < 0) {
+    // Cursors are synced across a chart's panels; the tooltip shows on the panel under the pointer.
+    if (i == null || u.cursor.left < 0 || !c.hover) {
       tip.hidden = true;
       return;
     }
@@ -1507,7 +1516,8 @@
     const u = new uPlot(opts, data, host);
     u._capsim = c;
     u.over.append(c.tip);
-    u.over.addEventListener("mouseleave", () => { c.tip.hidden = true; });
+    u.over.addEventListener("mouseenter", () => { c.hover = true; });
+    u.over.addEventListener("mouseleave", () => { c.hover = false; c.tip.hidden = true; });
     return u;
   }
 
@@ -1694,7 +1704,7 @@
     $("#chart-nav").replaceChildren(...charts.map((c) =>
       el("a", { href: "#chart-" + c.name, text: c.title || c.name })));
     box.dataset.updates = String(Number(box.dataset.updates || 0) + 1);
-    state.renderMs = state.renderMs || [];
+    state.renderMs = (state.renderMs || []).slice(-49);
     state.renderMs.push(Math.round(performance.now() - t0));
   }
 

@@ -111,6 +111,12 @@ def test_01_page_loads(page, base_url):
     assert page.evaluate("() => typeof uPlot") == "function", "uPlot is served by the binary"
     assert page.locator("#fields [data-field]").count() > 50, "a form field for every sourced input"
     assert page.locator("#policies [data-policy]").count() > 3
+    # Every control has an accessible name (a label, aria-label or text).
+    unnamed = page.evaluate("""() => [...document.querySelectorAll('input, select, textarea, button')]
+        .filter((e) => !((e.labels && e.labels.length) || e.getAttribute('aria-label') ||
+                         e.getAttribute('aria-labelledby') || (e.tagName === 'BUTTON' && e.textContent.trim())))
+        .map((e) => e.outerHTML.slice(0, 120))""")
+    assert not unnamed, unnamed
 
 
 def test_02_baseline_run(page):
@@ -177,6 +183,33 @@ def test_04_hover_reads_a_value(page):
     assert re.search(r"\d{4}", period), f"the period under the cursor: {period!r}"
     assert expect["text"] in tip_text and period in tip_text, (tip_text, expect, period)
     print(f"\nhover: {period}: {legend}")
+
+
+def test_04b_zoom_on_dates_and_toggle_a_series(page):
+    chart = page.locator('#charts [data-chart="throughput-compute"]')
+    over = chart.locator(".panel .u-over").first
+    box = over.bounding_box()
+    y = box["y"] + box["height"] * 0.5
+    scales = """() => window.capsim.state.plots.get('throughput-compute').panels
+        .filter((p) => p.u).map((p) => [p.u.scales.x.min, p.u.scales.x.max])"""
+    full = page.evaluate(scales)
+    page.mouse.move(box["x"] + box["width"] * 0.3, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, y, steps=8)
+    page.mouse.up()
+    zoomed = page.evaluate(scales)
+    span = lambda r: r[1] - r[0]  # noqa: E731
+    assert span(zoomed[0]) < 0.5 * span(full[0]), (full[0], zoomed[0])
+    assert all(z == zoomed[0] for z in zoomed), f"the chart's panels zoom together: {zoomed}"
+    page.mouse.dblclick(box["x"] + box["width"] * 0.5, y)
+    assert page.evaluate(scales)[0] == full[0], "double-click resets the zoom"
+    # Clicking a legend entry hides its series (and its band).
+    entry = chart.locator(".panel").first.locator(".u-legend .u-series").nth(1)
+    entry.click()
+    assert "u-off" in (entry.get_attribute("class") or "")
+    assert page.evaluate("() => window.capsim.state.plots.get('throughput-compute').panels[0].u.series[1].show") is False
+    entry.click()
+    assert "u-off" not in (entry.get_attribute("class") or "")
 
 
 def test_05_compare_with_baseline(page, shots):
