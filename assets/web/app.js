@@ -771,7 +771,7 @@
     clearErrors();
     const run = {
       id: res.id, name: res.name, command: res.command, seq: ++state.runSeq, total: n, done: 0,
-      state: "submitted", clicked, firstDrawn: null, drawnDone: 0, allDrawn: null, server: null, es: null,
+      state: "submitted", clicked, accepted: performance.now(), firstDrawn: null, firstDone: null, drawnDone: 0, allDrawn: null, server: null, es: null,
       scenario: body.scenario,
     };
     state.runs.set(run.id, run);
@@ -883,7 +883,10 @@
   }
   function markDrawn(run, done, total) {
     const now = performance.now();
-    if (run.firstDrawn == null) run.firstDrawn = now;
+    if (run.firstDrawn == null) {
+      run.firstDrawn = now;
+      run.firstDone = done;
+    }
     if (done >= total && run.allDrawn == null) run.allDrawn = now;
     const charts = $("#charts");
     charts.dataset.run = run.id;
@@ -917,7 +920,9 @@
       run: run.id,
       name: run.name,
       replications: run.total,
+      accepted_ms: Math.round(run.accepted - run.clicked),
       first_chart_ms: run.firstDrawn != null ? Math.round(run.firstDrawn - run.clicked) : null,
+      first_chart_replications: run.firstDone,
       all_charts_ms: run.allDrawn != null ? Math.round(run.allDrawn - run.clicked) : null,
       server_first_chart_ms: run.server ? run.server.first_chart_ms : null,
       server_all_charts_ms: run.server ? run.server.all_charts_ms : null,
@@ -1516,6 +1521,19 @@
     const u = new uPlot(opts, data, host);
     u._capsim = c;
     u.over.append(c.tip);
+    // Legend entries toggle their series by keyboard too.
+    $$(".u-legend .u-series", u.root).forEach((row, i) => {
+      if (i === 0) return;
+      row.tabIndex = 0;
+      row.setAttribute("role", "button");
+      row.setAttribute("aria-label", "Show or hide " + panel.series[i - 1].label);
+      row.addEventListener("keydown", (ev) => {
+        if (ev.key === "Enter" || ev.key === " ") {
+          ev.preventDefault();
+          row.click();
+        }
+      });
+    });
     u.over.addEventListener("mouseenter", () => { c.hover = true; });
     u.over.addEventListener("mouseleave", () => { c.hover = false; c.tip.hidden = true; });
     return u;
@@ -1690,8 +1708,17 @@
       if (!entry) {
         entry = buildChart(chart);
         state.plots.set(chart.name, entry);
+        chartObserver().observe(entry.section);
       }
-      updateChart(entry, chart);
+      // Charts far below the fold are drawn when they scroll near (the first ones always): the
+      // first chart appears sooner, and each update redraws only what can be seen.
+      entry.pending = chart;
+      entry.eager = ci < EAGER_CHARTS;
+      if (entry.eager || entry.visible) updateChart(entry, chart);
+      else {
+        entry.stale = true;
+        updateHead(entry, chart);
+      }
       // Keep the server's order.
       if (box.children[ci] !== entry.section) box.insertBefore(entry.section, box.children[ci] || null);
     });
@@ -1708,7 +1735,29 @@
     state.renderMs.push(Math.round(performance.now() - t0));
   }
 
+  const EAGER_CHARTS = 3;
+  let observer = null;
+  function chartObserver() {
+    if (!observer) {
+      observer = new IntersectionObserver((items) => {
+        for (const it of items) {
+          const entry = state.plots.get(it.target.dataset.chart);
+          if (!entry || entry.section !== it.target) continue;
+          entry.visible = it.isIntersecting;
+          if (entry.visible && entry.stale) updateChart(entry, entry.pending);
+        }
+      }, { rootMargin: "800px 0px 800px 0px" });
+    }
+    return observer;
+  }
+
+  function updateHead(entry, chart) {
+    $("h3", entry.section).textContent = chart.title;
+    $(".chart-subtitle", entry.section).textContent = chart.subtitle || "";
+  }
+
   function destroyEntry(entry) {
+    if (observer) observer.unobserve(entry.section);
     entry.panels.forEach((p) => p.u && p.u.destroy());
     entry.section.remove();
   }
@@ -1725,13 +1774,18 @@
     const notes = el("ul", { class: "notes small muted" });
     const source = el("p", { class: "source small muted" });
     section.append(head, grid, legendNote, key, notes, source);
+    // Room for the panels until they are drawn, so that the page does not jump.
+    const lines = chart.panels.filter((p) => !p.heatmap).length;
+    const heat = chart.panels.filter((p) => p.heatmap).reduce((n, p) => n + p.heatmap.length * 14 + 60, 0);
+    section.style.minHeight = Math.ceil(lines / Math.max(1, chart.cols || 1)) * 320 + heat + 120 + "px";
     return { sig: chartSignature(chart), section, grid, legendNote, key, notes, source, panels: [], zoom: null, chart };
   }
 
   function updateChart(entry, chart) {
     entry.chart = chart;
-    $("h3", entry.section).textContent = chart.title;
-    $(".chart-subtitle", entry.section).textContent = chart.subtitle || "";
+    entry.stale = false;
+    entry.section.style.minHeight = "";
+    updateHead(entry, chart);
     entry.section.dataset.marks = JSON.stringify((chart.marks || []).map((m) => ({ x: m.x, label: m.label, end: m.end,
       date: isoOfDay(dayOf(chart.x_start) + m.x) })));
     // Panel data; shared y ranges across line panels when the chart asks.
