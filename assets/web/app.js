@@ -1343,7 +1343,11 @@
       obs.forEach((o) => {
         if (!ok(o.value)) return;
         const px = X(o.x), py = Y(o.value);
-        ctx.strokeStyle = "#222";
+        // The colour of the curve it measures, when the server says which (else dark); an input of
+        // the scenario is hollow grey, as in the static charts.
+        const curve = o.series != null && c.panel.series.find((s, i) => s.series === o.series || s.label === o.series || i === o.series);
+        const color = o.color || (curve && curve.color) || "#222222";
+        ctx.strokeStyle = o.input ? "#888888" : color;
         ctx.lineWidth = 1.2 * dpr;
         if (ok(o.low) && ok(o.high)) {
           ctx.beginPath();
@@ -1368,7 +1372,7 @@
         ctx.lineTo(px, py + r);
         ctx.lineTo(px - r, py);
         ctx.closePath();
-        ctx.fillStyle = o.input ? "#ffffff" : "#222222";
+        ctx.fillStyle = o.input ? "#ffffff" : color;
         ctx.fill();
         ctx.stroke();
       });
