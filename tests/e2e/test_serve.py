@@ -278,8 +278,9 @@ def test_07_bad_value_shows_located_error(page, shots):
     assert "Not run" in page.inner_text("#message")
     assert len(page.evaluate("() => Array.from(window.capsim.state.runs.keys())")) == runs_before
     assert err.inner_text(), "the error stays beside the field"
-    page.evaluate("() => window.scrollTo(0, 0)")
+    # The field in view in the (scrolling) sidebar, the page itself at its top.
     inp.evaluate("e => e.scrollIntoView({block: 'center'})")
+    page.evaluate("() => window.scrollTo(0, 0)")
     page.screenshot(path=str(shots / "error.png"))
     page.click("#reset-edits")
     page.wait_for_function("() => !document.querySelector('.field-error:not(:empty)')")
