@@ -61,7 +61,8 @@ def server():
         _wait_up(url)
         yield url, pathlib.Path(out) if out else None
         return
-    binary = pathlib.Path(os.environ.get("CAPSIM_BIN", ROOT / "target/release/capsim"))
+    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    binary = pathlib.Path(os.environ.get("CAPSIM_BIN", target / "release/capsim"))
     if not binary.exists():
         pytest.fail(f"{binary} does not exist: run `cargo build --release` first, or set CAPSIM_E2E_URL")
     out = pathlib.Path(tempfile.mkdtemp(prefix="capsim-e2e-out-"))
