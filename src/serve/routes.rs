@@ -60,6 +60,13 @@ pub fn router(state: Shared) -> Router {
         .route("/api/folders/{name}/charts", get(folder_charts))
         .route("/api/folders/{name}/files/{*path}", get(folder_file))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such page or API route") })
+        .method_not_allowed_fallback(|| async {
+            error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "this route does not take that method (pages and lists are GET; checks, runs and \
+                 cancels are POST)",
+            )
+        })
         .layer(DefaultBodyLimit::max(BODY_MAX))
         .with_state(state)
 }

@@ -268,7 +268,8 @@ fn a_run_from_the_page_streams_its_charts_and_writes_what_its_command_line_write
 #[test]
 fn bad_requests_get_a_4xx_that_says_why_and_the_server_lives_on() {
     let s = start("serve-bad");
-    let cases: [(&str, &str, Option<&str>, u16, &str); 9] = [
+    let cases: [(&str, &str, Option<&str>, u16, &str); 10] = [
+        ("DELETE", "/api/scenarios", None, 405, "method"),
         ("POST", "/api/runs", Some("{not json"), 400, "JSON"),
         (
             "POST",

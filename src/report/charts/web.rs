@@ -123,6 +123,9 @@ pub struct WebObserved {
     pub high: f64,
     /// Also an input of the scenario (not scored).
     pub input: bool,
+    /// The colour of the curve it measures, `#rrggbb`, where its panel draws several series
+    /// (None: the panel's one series).
+    pub color: Option<String>,
 }
 
 /// A numbered vertical line: a rule starts (or ends) here.
@@ -162,6 +165,17 @@ fn chart(s: &Spec) -> WebChart {
                     label, style: st, ..
                 } if st == style => Some(label.clone()),
                 _ => None,
+            })
+            // A stacked layer: the swatch of its colour, as the static legend names it.
+            .or_else(|| {
+                s.legend.iter().find_map(|l| match l {
+                    LegendItem::Swatch { label, color }
+                        if series.stacked && *color == style.color =>
+                    {
+                        Some(label.clone())
+                    }
+                    _ => None,
+                })
             })
             .or_else(|| {
                 series
@@ -270,11 +284,15 @@ fn observed(o: &Observed) -> WebObserved {
         low: o.low,
         high: o.high,
         input: o.input,
+        color: o.color.map(|c| rgb(&c)),
     }
 }
 
 fn hex(style: &Style) -> String {
-    let c = style.color;
+    rgb(&style.color)
+}
+
+fn rgb(c: &plotters::style::RGBColor) -> String {
     format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2)
 }
 
@@ -331,6 +349,17 @@ mod tests {
                 }
             }
         }
+        // Stacked layers read as the static legend's words, not metric names.
+        let share = web.iter().find(|c| c.name == "compute-share").unwrap();
+        let labels: Vec<&str> = share.panels[0]
+            .series
+            .iter()
+            .map(|x| x.label.as_str())
+            .collect();
+        assert!(
+            labels.iter().all(|l| !l.contains("pflop_days")),
+            "{labels:?}"
+        );
         let compute = web.iter().find(|c| c.name == "throughput-compute").unwrap();
         assert!(
             compute.panels[0].series[0]
