@@ -637,8 +637,10 @@ struct ComparePage<'a> {
     inputs: Option<Vec<InputDiff>>,
     /// With `--period`: each firm's offshore share period by period.
     by_period: Option<Vec<PeriodLine>>,
-    /// The runs' period.
+    /// The period of `by_period` (the runs' own, or the longer one they were rebuilt to).
     period: &'a str,
+    /// Where `by_period` was rebuilt from the runs' shorter periods: how, and what it leaves out.
+    rebuilt: Option<String>,
 }
 
 /// An input whose value differs between compared runs.
@@ -749,6 +751,29 @@ fn period_lines(rows: &[compare::PeriodRow]) -> Vec<PeriodLine> {
         .collect()
 }
 
+/// What a comparison by `period` of runs written by `from` says of how its figures were rebuilt.
+fn rebuilt_note(period: &str, from: &str) -> String {
+    let left_out: Vec<&str> = crate::metrics::catalog::FIRM
+        .iter()
+        .filter(|m| super::view::cannot_coarsen(m.name))
+        .map(|m| m.name)
+        .collect();
+    let fromly = if from == "day" {
+        "daily".to_string()
+    } else {
+        format!("{from}ly")
+    };
+    format!(
+        "The runs were written by {from}: each {period} is rebuilt from its {from}s in each \
+         replication (flows summed, stocks at the {period}'s end, shares as the ratio of the \
+         summed parts, never a mean of {fromly} ratios), then summarised across replications, as \
+         a run written by {period} gives it (up to rounding in the last digits). Figures that \
+         cannot be rebuilt from {fromly} values are not compared by {period}: {}; run with \
+         --period {period} for them.",
+        left_out.join(", ")
+    )
+}
+
 /// `report.html` of a comparison; with `by_period`, a table of each firm's offshore share period by
 /// period.
 pub fn compare_report(
@@ -840,7 +865,13 @@ pub fn compare_report(
         figures: figs(figures),
         inputs: input_diffs(views),
         by_period: by_period.map(period_lines),
-        period: &base.manifest.period,
+        period: by_period
+            .and_then(|rows| rows.first())
+            .map_or(base.manifest.period.as_str(), |r| r.period),
+        rebuilt: by_period
+            .and_then(|rows| rows.first())
+            .and_then(|r| Some((r.period, r.rebuilt_from?)))
+            .map(|(period, from)| rebuilt_note(period, from)),
     };
     render("compare.html", page)
 }
