@@ -1252,6 +1252,7 @@ mod tests {
             title: "t".into(),
             svg: svg.into(),
             png: vec![],
+            pdf: vec![],
         };
         let ok = [chart(
             "<?xml version=\"1.0\"?>\n<svg viewBox=\"0 0 1 1\"></svg>",
@@ -1393,6 +1394,7 @@ mod tests {
             title: format!("Chart <{n}>"),
             svg: "<?xml version=\"1.0\"?>\n<svg viewBox=\"0 0 10 10\"><g><rect/></g></svg>".into(),
             png: vec![],
+            pdf: vec![],
         })
         .collect();
         (manifest, stats, charts)

@@ -109,6 +109,7 @@ fn placeholder_charts() -> Vec<Chart> {
                  width=\"400\" height=\"100\" fill=\"#ddd\"/><text x=\"10\" y=\"50\">{n}</text></svg>"
             ),
             png: vec![],
+            pdf: vec![],
         })
         .collect()
 }
@@ -253,10 +254,15 @@ fn compare_writes_csv_charts_and_report_and_refuses_what_is_not_a_run() {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(
-        charts.iter().any(|c| c.ends_with(".svg")) && charts.iter().any(|c| c.ends_with(".png")),
-        "{charts:?}"
-    );
+    // Every chart as SVG, PNG and PDF.
+    assert!(charts.iter().any(|c| c.ends_with(".svg")), "{charts:?}");
+    for svg in charts.iter().filter(|c| c.ends_with(".svg")) {
+        for ext in [".png", ".pdf"] {
+            let other = svg.replace(".svg", ext);
+            assert!(charts.contains(&other), "{other} missing: {charts:?}");
+        }
+    }
+    assert_eq!(charts.len() % 3, 0, "{charts:?}");
     // Each run lists its inputs with their values; the comparison lists the inputs that differ
     // (the what-if's lease ban and its description), and no other.
     let inputs = std::fs::read_to_string(a.join("inputs.csv")).unwrap();
