@@ -9,7 +9,7 @@
 //! | module | kind | imports |
 //! |---|---|---|
 //! | [`output`] | file I/O: writes a folder in one rename | - |
-//! | [`format`] | renderer of numbers for a reader: the one format of report tables and chart axes | - |
+//! | [`format`](mod@format) | renderer of numbers for a reader: the one format of report tables and chart axes | - |
 //! | [`csv`] | renderer of the metrics' CSVs (and the number format and column names that readers share) | - |
 //! | [`manifest`] | data: a run's `manifest.json` | - |
 //! | [`observed`] | data: a run held against the scenario's observations; `observations.csv` | `csv` |
