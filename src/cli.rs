@@ -133,8 +133,9 @@ enum Command {
         /// Folder to write (default: output/compare-<run1>-vs-<run2>...).
         #[arg(long)]
         out: Option<PathBuf>,
-        /// Also compare every firm figure period by period (periods.csv, with paired bands):
-        /// the runs must have been written with this `--period`.
+        /// Also compare every firm figure period by period (periods.csv, with paired bands): the
+        /// runs must have been written with this `--period` or a shorter one that adds up to it
+        /// (days into any, months into quarters or years, quarters into years).
         #[arg(long, value_enum)]
         period: Option<Period>,
     },

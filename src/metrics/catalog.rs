@@ -153,6 +153,37 @@ pub struct Metric {
     pub aggregate: Aggregate,
     /// How it is read off a group of rows.
     pub read: Read,
+    /// A ratio's numerator and denominator as sums of other metrics' columns (None: no columns
+    /// hold them, or not a ratio); see [`Metric::rebuild`].
+    pub parts: Option<Parts>,
+}
+
+/// A ratio as columns: the sum of the `numerator` columns over the sum of the `denominator`
+/// columns, each summed over the rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parts {
+    /// Metrics (columns of the same table) whose sum is the numerator.
+    pub numerator: &'static [&'static str],
+    /// Metrics whose sum is the denominator.
+    pub denominator: &'static [&'static str],
+}
+
+/// How a metric's value over several consecutive periods is rebuilt from one replication's values
+/// in each period (a table's rows of one member, e.g. a firm's rows of `firms.csv`), as `capsim
+/// compare --period` does from runs written at a finer period. Each rule gives what the metric
+/// reads over the whole periods ([`Metric::read`]), up to the order in which floats are summed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rebuild {
+    /// A flow: the sum of the periods' values.
+    Sum,
+    /// A stock: the last period's value.
+    Last,
+    /// A ratio of sums, from its [`Parts`]: sum the parts' columns over the periods, then divide
+    /// (None where the denominator is not positive). Never a mean of the periods' ratios.
+    Ratio(Parts),
+    /// Not from the periods' values: a percentile (of histograms no table holds), or a ratio whose
+    /// numerator no column holds (spend shared out within each period).
+    Cannot,
 }
 
 impl Metric {
@@ -170,6 +201,29 @@ impl Metric {
             Read::Firm(f) => f(rows),
             Read::Site(_) => None,
         }
+    }
+
+    /// How the value over several periods is rebuilt from its values in each (see [`Rebuild`]).
+    pub fn rebuild(&self) -> Rebuild {
+        match (self.kind, self.parts) {
+            (Kind::Flow, _) => Rebuild::Sum,
+            (Kind::Stock, _) => Rebuild::Last,
+            (Kind::Ratio, Some(parts)) => Rebuild::Ratio(parts),
+            (Kind::Ratio, None) | (Kind::Percentile, _) => Rebuild::Cannot,
+        }
+    }
+
+    /// This metric with its ratio's [`Parts`].
+    const fn parts(
+        mut self,
+        numerator: &'static [&'static str],
+        denominator: &'static [&'static str],
+    ) -> Metric {
+        self.parts = Some(Parts {
+            numerator,
+            denominator,
+        });
+        self
     }
 
     /// How the value over several periods is built, in words.
@@ -202,6 +256,7 @@ const fn site(
         kind,
         aggregate,
         read: Read::Site(read),
+        parts: None,
     }
 }
 
@@ -222,6 +277,7 @@ const fn firm(
         kind,
         aggregate,
         read: Read::Firm(read),
+        parts: None,
     }
 }
 
@@ -241,7 +297,8 @@ pub const SITE: &[Metric] = &[
     site("chip_hours_inference", "chip-hours serving inference", "chip-hours", Float, Flow, Sum,
         |r| Some(r.sum(|p| p.chip_hours_inference))),
     site("utilisation", "utilisation (busy over online chip-hours)", "share", Float, Ratio,
-        RatioOfSums, |r| ratio(r.sum(|p| p.chip_hours_busy), r.sum(|p| p.chip_hours_online))),
+        RatioOfSums, |r| ratio(r.sum(|p| p.chip_hours_busy), r.sum(|p| p.chip_hours_online)))
+        .parts(&["chip_hours_busy"], &["chip_hours_online"]),
     site("compute_pflop_days", "useful training compute (net)", "PFLOP-days", Float, Flow, Sum,
         |r| Some(r.sum(|p| p.compute_pflop_days))),
     site("lost_pflop_days", "compute rolled back by failures", "PFLOP-days", Float, Flow, Sum,
@@ -335,7 +392,9 @@ pub const FIRM: &[Metric] = &[
         RatioOfSums, |r| {
             let abroad = r.sum(|p| p.compute_abroad_pflop_days);
             ratio(abroad, abroad + r.sum(|p| p.compute_home_pflop_days))
-        }),
+        })
+        .parts(&["compute_abroad_pflop_days"],
+            &["compute_abroad_pflop_days", "compute_home_pflop_days"]),
     firm("chip_hours_home", "chip-hours used at home", "chip-hours", Float, Flow, Sum,
         |r| Some(r.sum(|p| p.chip_hours_home))),
     firm("chip_hours_abroad", "chip-hours used abroad", "chip-hours", Float, Flow, Sum,
@@ -349,7 +408,8 @@ pub const FIRM: &[Metric] = &[
     firm("tokens_served_domestic_chips", "tokens served on domestic chips", "tokens", Float, Flow,
         Sum, |r| Some(r.sum(|p| p.tokens_served_domestic_chips))),
     firm("tokens_served_share", "share of token demand served", "share", Float, Ratio, RatioOfSums,
-        |r| ratio(r.sum(|p| p.tokens_served), r.sum(|p| p.tokens_demanded))),
+        |r| ratio(r.sum(|p| p.tokens_served), r.sum(|p| p.tokens_demanded)))
+        .parts(&["tokens_served"], &["tokens_demanded"]),
     firm("cost_home_usd", "what firms paid at home", "USD", Float, Flow, Sum,
         |r| Some(r.sum(|p| p.cost_home_usd))),
     firm("cost_abroad_usd", "what firms paid abroad", "USD", Float, Flow, Sum,
@@ -661,5 +721,105 @@ mod tests {
                 .of_firms(&Rows::new(vec![], 0.0)),
             None
         );
+    }
+
+    /// What [`Metric::rebuild`] says of each firm metric is what the metric reads over the
+    /// whole periods: a flow the sum of the periods' values, a stock the last period's, a ratio
+    /// its parts' sums divided; a metric it cannot rebuild is a percentile or a ratio without
+    /// parts. Three periods of made-up values, the middle one with no compute at all.
+    #[test]
+    fn firm_metrics_rebuild_from_their_periods_as_they_read_over_them() {
+        let period = |k: f64, compute: bool| {
+            let mut p = FirmPeriod {
+                compute_home_pflop_days: if compute { 3.0 * k } else { 0.0 },
+                compute_abroad_pflop_days: if compute { 5.0 + k } else { 0.0 },
+                lost_pflop_days: 0.5 * k,
+                chip_hours_home: 10.0 * k,
+                chip_hours_abroad: 7.0 + k,
+                tokens_demanded: 1e9 * k,
+                tokens_served: 0.75e9 * k,
+                cost_home_usd: 1e6 * k,
+                cost_abroad_usd: 2e6,
+                cost_idle_usd: 1e5 * k,
+                usage_training_usd: 5e5 * k,
+                usage_inference_usd: 2e5,
+                lease_chips_signed: 8 * k as u64,
+                lease_chips_held: 100 + k as u64,
+                order_chips_open: 40 - k as u64,
+                plan_gap_pflops: 2.0 * k,
+                jobs_arrived: 3 * k as u64,
+                evictions: k as u64,
+                ..FirmPeriod::default()
+            };
+            p.jobs_completed.0 = [k as u64, 2 * k as u64];
+            p.backlog.0[0].waiting = 2 + k as u64;
+            p.backlog.0[0].age_hours_sum = 50.0 * k;
+            p.backlog.0[0].age_hours_max = 30.0 * k;
+            p
+        };
+        let periods = [period(1.0, true), period(2.0, false), period(3.0, true)];
+        let whole = Rows::new(periods.iter().map(|p| vec![p]).collect(), 3.0);
+        let each: Vec<Rows<FirmPeriod>> = periods.iter().map(|p| Rows::one(p, 1.0)).collect();
+        let sum_of = |name: &str| -> f64 {
+            let m = firm_metric(name).unwrap();
+            each.iter().map(|r| m.of_firms(r).unwrap()).sum()
+        };
+        let close = |a: Option<f64>, b: Option<f64>, what: &str| match (a, b) {
+            (Some(a), Some(b)) => {
+                assert!(
+                    (a - b).abs() <= 1e-12 * a.abs().max(1.0),
+                    "{what}: {a} vs {b}"
+                )
+            }
+            (a, b) => assert_eq!(a, b, "{what}"),
+        };
+        let mut cannot = Vec::new();
+        for m in FIRM {
+            let over = m.of_firms(&whole);
+            match m.rebuild() {
+                Rebuild::Sum => close(over, Some(sum_of(m.name)), m.name),
+                Rebuild::Last => close(over, m.of_firms(&each[2]), m.name),
+                Rebuild::Ratio(parts) => {
+                    let add = |cols: &[&str]| cols.iter().map(|c| sum_of(c)).sum::<f64>();
+                    close(
+                        over,
+                        ratio(add(parts.numerator), add(parts.denominator)),
+                        m.name,
+                    );
+                    // Never the mean of the periods' ratios (the middle period has none).
+                    assert_eq!(m.aggregate, RatioOfSums, "{}", m.name);
+                }
+                Rebuild::Cannot => {
+                    assert!(
+                        m.kind == Kind::Percentile || (m.kind == Kind::Ratio && m.parts.is_none()),
+                        "{}",
+                        m.name
+                    );
+                    cannot.push(m.name);
+                }
+            }
+        }
+        assert_eq!(
+            cannot,
+            [
+                "usd_per_pflop_day",
+                "usd_per_million_tokens",
+                "completion_hours_p50_training",
+                "completion_hours_p50_fine_tuning"
+            ]
+        );
+        // Each part names a column of the same table.
+        for m in SITE.iter().chain(FIRM) {
+            if let Some(p) = m.parts {
+                let list = if matches!(m.read, Read::Firm(_)) {
+                    FIRM
+                } else {
+                    SITE
+                };
+                for c in p.numerator.iter().chain(p.denominator) {
+                    assert!(list.iter().any(|x| x.name == *c), "{}: {c}", m.name);
+                }
+            }
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! Calendar-aligned reporting periods (day, week, month) mapped onto simulation time.
+//! Calendar-aligned reporting periods (day, week, month, quarter, year) mapped onto simulation
+//! time.
 
 use chrono::{Datelike, Days, Months, NaiveDate, Weekday};
 
@@ -43,6 +44,18 @@ impl PeriodKind {
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
+    }
+
+    /// Whether every period of this kind lies inside one period of `coarser` (so that periods of
+    /// this kind add up to periods of `coarser`): days nest in every kind, months in quarters and
+    /// years, quarters in years, every kind in itself; weeks only in weeks (an ISO week can
+    /// straddle two months, quarters or years).
+    pub fn nests_in(self, coarser: PeriodKind) -> bool {
+        use PeriodKind::*;
+        matches!(
+            (self, coarser),
+            (Day, _) | (Month, Month | Quarter | Year) | (Quarter, Quarter | Year) | (Year, Year)
+        ) || (self == Week && coarser == Week)
     }
 
     /// Whether a period of this kind starting on `start` and `days` long covers its whole calendar
@@ -190,6 +203,30 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    /// Periods nest where, for every horizon, each finer period lies inside one coarser period.
+    #[test]
+    fn nesting_is_what_the_calendar_gives() {
+        let kinds = [
+            PeriodKind::Day,
+            PeriodKind::Week,
+            PeriodKind::Month,
+            PeriodKind::Quarter,
+            PeriodKind::Year,
+        ];
+        let (start, end) = (d(2024, 12, 20), d(2027, 2, 10));
+        for fine in kinds {
+            for coarse in kinds {
+                let f = Periods::new(start, end, fine);
+                let c = Periods::new(start, end, coarse);
+                let inside = (0..f.len()).all(|i| {
+                    let k = c.index(f.bounds[i]);
+                    f.bounds[i + 1] <= c.bounds[k + 1]
+                });
+                assert_eq!(fine.nests_in(coarse), inside, "{fine:?} in {coarse:?}");
+            }
+        }
     }
 
     #[test]

@@ -17,8 +17,9 @@
 
 use chrono::NaiveDate;
 
-use super::view::{Band, RunView};
+use super::view::{Band, FirmPeriods, RunView};
 use crate::metrics::catalog::{headline_of, Headline as Def, Kind};
+use crate::metrics::{PeriodKind, Periods};
 
 /// Where a headline figure is taken.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -133,13 +134,27 @@ pub enum CompareError {
         /// Its period.
         other_period: String,
     },
-    /// `--period` asks for periods the runs were not written with.
-    #[error("--period {want}: the runs are reported by {has}; a comparison by period reads the runs' own periods (firms.csv)\n  help: run them again with `--period {want}` (capsim run SCENARIO --period {want} --replications N), or compare by {has} with `--period {has}`")]
+    /// `--period` asks for periods that the runs' own periods do not add up to (shorter ones, or
+    /// weeks into months, quarters or years).
+    #[error("--period {want}: run '{run}' is reported by {has} (manifest.json: period = \"{has}\"), and {has}s do not add up to {want}s{why}\n  help: run them again with `--period {want}` (capsim run SCENARIO --period {want} --replications N), or with `--period day`, whose days add up to any period; or compare by {has} with `--period {has}`")]
     PeriodNotWritten {
+        /// The baseline run.
+        run: String,
         /// The runs' period.
         has: String,
         /// The period asked for.
         want: String,
+        /// Why not, in words (starting with "; ", or empty).
+        why: String,
+    },
+    /// A run's `firms.csv` has a period that does not lie inside one of the periods asked for (a
+    /// damaged or hand-edited folder).
+    #[error("run '{run}': firms.csv: {message}\n  help: re-run `capsim run` with this version of capsim")]
+    BadPeriods {
+        /// The run.
+        run: String,
+        /// What does not fit.
+        message: String,
     },
     /// The runs' horizons do not overlap.
     #[error("runs do not overlap in time: '{first}' covers {first_horizon}, '{other}' covers {other_horizon}\n  help: compare runs whose horizons (start_date to end_date) share at least one period")]
@@ -882,6 +897,11 @@ pub struct PeriodRow {
     pub start: NaiveDate,
     /// Last day of the period (inclusive).
     pub end: NaiveDate,
+    /// The kind of period (`quarter`, ...).
+    pub period: &'static str,
+    /// The runs' own period where the figure was rebuilt from theirs (`month` for a comparison
+    /// by quarter of runs written by month); None where the runs were written by `period`.
+    pub rebuilt_from: Option<&'static str>,
     /// Mean and band across replications, per run (None: no value in any replication).
     pub values: Vec<Option<Value>>,
     /// For each run after the baseline (index 0 unused): mean and band across replications of
@@ -905,23 +925,63 @@ fn value_of(s: Option<crate::metrics::summary::Spread>) -> Option<Value> {
 }
 
 /// Every firm figure of `firms.csv` per period and firm, in every run (`firms[i]` is run `i`'s),
-/// over the periods all runs have: the runs must be reported by `period`. Paired differences
-/// where a run shares the baseline's seed and replications.
+/// over the periods all runs have. Runs written by a shorter `--period` that nests in `period`
+/// (days into anything, months into quarters or years, quarters into years: see
+/// [`PeriodKind::nests_in`]) are first rebuilt by `period` per replication
+/// ([`FirmPeriods::coarsen`]: flows summed, stocks at the end, ratios from their parts' sums),
+/// leaving out the figures that cannot be rebuilt (percentiles, unit costs: see
+/// [`super::view::cannot_coarsen`]); the rows say so ([`PeriodRow::rebuilt_from`]). Paired
+/// differences where a run shares the baseline's seed and replications.
 pub fn by_period(
     views: &[RunView],
-    firms: &[super::view::FirmPeriods],
+    firms: &[FirmPeriods],
     period: &str,
 ) -> Result<Vec<PeriodRow>, CompareError> {
     if views.len() < 2 {
         return Err(CompareError::TooFew { count: views.len() });
     }
     let has = &views[0].manifest.period;
-    if has != period {
-        return Err(CompareError::PeriodNotWritten {
-            has: has.clone(),
-            want: period.to_string(),
-        });
-    }
+    let refuse = |why: &str| CompareError::PeriodNotWritten {
+        run: views[0].manifest.scenario.clone(),
+        has: has.clone(),
+        want: period.to_string(),
+        why: why.to_string(),
+    };
+    let (Some(has_kind), Some(want)) = (PeriodKind::parse(has), PeriodKind::parse(period)) else {
+        return Err(refuse(""));
+    };
+    let coarsened: Vec<FirmPeriods>;
+    let (firms, rebuilt_from) = if has_kind == want {
+        (firms, None)
+    } else if has_kind.nests_in(want) {
+        coarsened =
+            views
+                .iter()
+                .zip(firms)
+                .map(|(v, f)| {
+                    let bad = |message: String| CompareError::BadPeriods {
+                        run: v.manifest.scenario.clone(),
+                        message,
+                    };
+                    let start: NaiveDate = v.manifest.start_date.parse().map_err(|_| {
+                        bad(format!("manifest start_date '{}'", v.manifest.start_date))
+                    })?;
+                    let end: NaiveDate =
+                        v.manifest.end_date.parse().map_err(|_| {
+                            bad(format!("manifest end_date '{}'", v.manifest.end_date))
+                        })?;
+                    f.coarsen(&Periods::new(start, end, want)).map_err(bad)
+                })
+                .collect::<Result<_, _>>()?;
+        (coarsened.as_slice(), Some(has_kind.as_str()))
+    } else if want.nests_in(has_kind) {
+        return Err(refuse(&format!("; a {has} cannot be split into {period}s")));
+    } else {
+        // Every other kind nests in the next: one of the two is a week.
+        return Err(refuse(
+            "; an ISO week can straddle two months, quarters or years",
+        ));
+    };
     common_window(views)?;
     let base = &views[0];
     let paired_ok: Vec<bool> = views
@@ -997,6 +1057,8 @@ pub fn by_period(
                 firm: firm.clone(),
                 start: *start,
                 end: *end,
+                period: want.as_str(),
+                rebuilt_from,
                 values,
                 paired,
             });

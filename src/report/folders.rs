@@ -158,7 +158,7 @@ fn run_tables<'a>(
 }
 
 /// Every file of a run folder named `run`: [`run_files`], then `report.html` and
-/// `charts/<name>.svg|png`.
+/// `charts/<name>.svg|png|pdf`.
 pub fn run_folder_files<'a>(
     scenario: &'a Scenario,
     result: &'a RunResult,
@@ -203,7 +203,8 @@ pub fn run_folder_files_as<'a>(
     Ok(files)
 }
 
-/// `charts/<name>.svg` and `charts/<name>.png` for each chart, in chart order.
+/// `charts/<name>.svg`, `charts/<name>.png` and `charts/<name>.pdf` for each chart, in chart
+/// order.
 pub fn chart_files(charts: &[Chart]) -> Vec<(String, Vec<u8>)> {
     charts
         .iter()
@@ -211,13 +212,14 @@ pub fn chart_files(charts: &[Chart]) -> Vec<(String, Vec<u8>)> {
             [
                 (format!("charts/{}.svg", c.name), c.svg.clone().into_bytes()),
                 (format!("charts/{}.png", c.name), c.png.clone()),
+                (format!("charts/{}.pdf", c.name), c.pdf.clone()),
             ]
         })
         .collect()
 }
 
 /// Every file of a comparison folder: `comparison.csv`, `periods.csv` (with `by_period`: firm
-/// figures period by period), `report.html`, then `charts/<name>.svg|png` for `charts` (from
+/// figures period by period), `report.html`, then `charts/<name>.svg|png|pdf` for `charts` (from
 /// `charts::render(views)`).
 pub fn compare_files(
     c: &Comparison,
@@ -242,7 +244,7 @@ pub fn compare_files(
 
 /// Every file of a sweep folder (or shard folder), in a fixed order: `records.csv`; for a whole
 /// (or merged) sweep `sweep.csv`, `report.html` (see [`html::sweep_report`]) and the charts
-/// (`charts/<name>.svg` and `.png`, see [`charts::render_sweep`]); `manifest.json`. A shard
+/// (`charts/<name>.svg`, `.png` and `.pdf`, see [`charts::render_sweep`]); `manifest.json`. A shard
 /// has no statistics, so no report and no charts.
 ///
 /// `point_folders`: whether the sweep folder also holds each point's run folder (`points/NNN/`,

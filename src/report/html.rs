@@ -6,7 +6,8 @@
 //! (scenario names, descriptions, sources, axis values and point labels are user input). The only
 //! text inserted unescaped is the charts' SVG, which capsim itself draws, and a sweep point's link,
 //! built from its number alone. Numbers are formatted here, not in the templates, so that
-//! formatting is tested in Rust.
+//! formatting is tested in Rust; numbers are written as the charts' axes write them
+//! ([`super::format`]).
 
 use chrono::{Datelike, NaiveDate};
 use minijinja::value::Serde;
@@ -15,6 +16,7 @@ use serde::Serialize;
 
 use super::charts::Chart;
 use super::compare::{self, Comparison, Headline, Scope, Value, Window};
+use super::format;
 use super::observed;
 use super::sweep::SweepManifest;
 use super::view::RunView;
@@ -55,78 +57,22 @@ fn render(name: &str, ctx: impl Serialize) -> Vec<u8> {
 
 // ----- numbers as a reader sees them ------------------------------------------------------------
 
-/// `x` with three significant figures and a short-scale suffix (k, M, bn, tn).
-pub fn compact(x: f64) -> String {
-    if !x.is_finite() {
-        return x.to_string();
-    }
-    let a = x.abs();
-    let (v, suffix) = if a >= 1e15 {
-        return format!("{} tn", thousands(x / 1e12));
-    } else if a >= 1e12 {
-        (x / 1e12, " tn")
-    } else if a >= 1e9 {
-        (x / 1e9, " bn")
-    } else if a >= 1e6 {
-        (x / 1e6, " M")
-    } else if a >= 1e4 {
-        (x / 1e3, " k")
-    } else if a >= 1e3 {
-        return thousands(x);
-    } else {
-        (x, "")
-    };
-    let va = v.abs();
-    let s = if va >= 99.95 {
-        format!("{v:.0}")
-    } else if va >= 9.995 {
-        format!("{v:.1}")
-    } else if va == 0.0 {
-        "0".into()
-    } else if va >= 0.01 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.1e}")
-    };
-    format!("{s}{suffix}")
-}
-
-/// `x` rounded to an integer with comma thousands separators.
-fn thousands(x: f64) -> String {
-    let r = x.round();
-    let digits = format!("{}", r.abs() as u64);
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if r < 0.0 {
-        out.insert(0, '-');
-    }
-    out
-}
-
-/// A value of `unit` for a reader.
+/// A value of `unit` (the metric catalog's) for a reader, in the one number format of tables and
+/// chart axes ([`format::Unit`]): shares as percentages, dollars with `$`, hours with their days
+/// beside long ones, anything else as a plain number.
 pub fn format_value(x: f64, unit: &str) -> String {
     match unit {
-        "share" => format!("{:.1}%", x * 100.0),
-        "USD" => {
-            if x < 0.0 {
-                format!("-${}", compact(-x))
-            } else {
-                format!("${}", compact(x))
-            }
-        }
         // Hours throughout, so that values and differences in one row share a unit; days beside
         // long ones.
-        "hours" if x.abs() >= 48.0 => format!("{} h ({:.1} days)", compact(x), x / 24.0),
-        "hours" => format!("{} h", compact(x)),
-        // Whole jobs as counted (2,441); a mean of counts with a decimal below a thousand.
-        "jobs" if x == x.trunc() || x.abs() >= 1e3 => thousands(x),
-        "jobs" => format!("{x:.1}"),
-        _ => compact(x),
+        "hours" if x.abs() >= 48.0 => {
+            format!(
+                "{} h ({} days)",
+                format::number(x),
+                format::number(x / 24.0)
+            )
+        }
+        "hours" => format!("{} h", format::number(x)),
+        _ => format::Unit::of(unit).format(x),
     }
 }
 
@@ -141,7 +87,7 @@ pub fn format_diff(d: f64, unit: &str) -> String {
     };
     let a = d.abs();
     match unit {
-        "share" => format!("{sign}{:.1} pp", a * 100.0),
+        "share" => format!("{sign}{} pp", format::number(a * 100.0)),
         _ => format!("{sign}{}", format_value(a, unit)),
     }
 }
@@ -398,7 +344,7 @@ fn picture(view: &RunView) -> Vec<PictureTable> {
     };
     let share = |x: f64, all: f64| {
         if all > 0.0 {
-            format!("{:.1}%", 100.0 * x / all)
+            format::Unit::Percent.format(x / all)
         } else {
             String::new()
         }
@@ -524,7 +470,7 @@ fn observed(held: &[observed::Held]) -> Option<Observed> {
         share: if scored == 0 {
             "none scored".into()
         } else {
-            format!("{:.0}%", 100.0 * inside as f64 / scored as f64)
+            format::Unit::Percent.format(inside as f64 / scored as f64)
         },
         rows,
     })
@@ -691,8 +637,10 @@ struct ComparePage<'a> {
     inputs: Option<Vec<InputDiff>>,
     /// With `--period`: each firm's offshore share period by period.
     by_period: Option<Vec<PeriodLine>>,
-    /// The runs' period.
+    /// The period of `by_period` (the runs' own, or the longer one they were rebuilt to).
     period: &'a str,
+    /// Where `by_period` was rebuilt from the runs' shorter periods: how, and what it leaves out.
+    rebuilt: Option<String>,
 }
 
 /// An input whose value differs between compared runs.
@@ -803,6 +751,29 @@ fn period_lines(rows: &[compare::PeriodRow]) -> Vec<PeriodLine> {
         .collect()
 }
 
+/// What a comparison by `period` of runs written by `from` says of how its figures were rebuilt.
+fn rebuilt_note(period: &str, from: &str) -> String {
+    let left_out: Vec<&str> = crate::metrics::catalog::FIRM
+        .iter()
+        .filter(|m| super::view::cannot_coarsen(m.name))
+        .map(|m| m.name)
+        .collect();
+    let fromly = if from == "day" {
+        "daily".to_string()
+    } else {
+        format!("{from}ly")
+    };
+    format!(
+        "The runs were written by {from}: each {period} is rebuilt from its {from}s in each \
+         replication (flows summed, stocks at the {period}'s end, shares as the ratio of the \
+         summed parts, never a mean of {fromly} ratios), then summarised across replications, as \
+         a run written by {period} gives it (up to rounding in the last digits). Figures that \
+         cannot be rebuilt from {fromly} values are not compared by {period}: {}; run with \
+         --period {period} for them.",
+        left_out.join(", ")
+    )
+}
+
 /// `report.html` of a comparison; with `by_period`, a table of each firm's offshore share period by
 /// period.
 pub fn compare_report(
@@ -894,7 +865,13 @@ pub fn compare_report(
         figures: figs(figures),
         inputs: input_diffs(views),
         by_period: by_period.map(period_lines),
-        period: &base.manifest.period,
+        period: by_period
+            .and_then(|rows| rows.first())
+            .map_or(base.manifest.period.as_str(), |r| r.period),
+        rebuilt: by_period
+            .and_then(|rows| rows.first())
+            .and_then(|r| Some((r.period, r.rebuilt_from?)))
+            .map(|(period, from)| rebuilt_note(period, from)),
     };
     render("compare.html", page)
 }
@@ -1217,33 +1194,55 @@ mod tests {
 
     #[test]
     fn numbers_read_naturally() {
-        assert_eq!(compact(0.0), "0");
-        assert_eq!(compact(3.456), "3.46");
-        assert_eq!(compact(42.25), "42.2");
-        assert_eq!(compact(999.6), "1000");
-        assert_eq!(compact(1234.0), "1,234");
-        assert_eq!(compact(12_345.0), "12.3 k");
-        assert_eq!(compact(2.5e6), "2.50 M");
-        assert_eq!(compact(7.1e9), "7.10 bn");
-        assert_eq!(compact(3.3e13), "33.0 tn");
-        assert_eq!(compact(1.5e15), "1,500 tn");
         assert_eq!(format_value(0.4567, "share"), "45.7%");
-        assert_eq!(format_value(2.5e6, "USD"), "$2.50 M");
-        assert_eq!(format_value(30.0, "hours"), "30.0 h");
-        assert_eq!(format_value(165.0, "hours"), "165 h (6.9 days)");
-        assert_eq!(format_value(4.57e6, "PFLOP-days"), "4.57 M");
+        assert_eq!(format_value(0.05, "share"), "5%");
+        assert_eq!(format_value(2.5e6, "USD"), "$2.5M");
+        assert_eq!(format_value(-2.5e6, "USD"), "-$2.5M");
+        assert_eq!(format_value(30.0, "hours"), "30 h");
+        assert_eq!(format_value(165.0, "hours"), "165 h (6.88 days)");
+        assert_eq!(format_value(4.57e6, "PFLOP-days"), "4.57M");
+        assert_eq!(format_value(1.53e14, "tokens"), "153T");
+        assert_eq!(format_value(2.1e9, "tokens"), "2.1B");
         assert_eq!(format_value(2.0, "jobs"), "2");
         assert_eq!(format_value(0.5, "jobs"), "0.5");
+        assert_eq!(format_value(2441.0, "jobs"), "2.44k");
         assert_eq!(format_diff(-0.031, "share"), "−3.1 pp");
-        assert_eq!(format_diff(1.5e6, "USD"), "+$1.50 M");
+        assert_eq!(format_diff(1.5e6, "USD"), "+$1.5M");
         assert_eq!(format_diff(0.0, "jobs"), "±0");
         assert_eq!(format_change(13.3 + 1.8e-15, 13.3, "hours"), "±0 h");
-        assert_eq!(format_change(14.3, 13.3, "hours"), "+1.00 h");
-        assert_eq!(format_value(2428.5, "jobs"), "2,429");
-        assert_eq!(format_value(2441.0, "jobs"), "2,441");
-        assert_eq!(format_value(45.5, "jobs"), "45.5");
+        assert_eq!(format_change(14.3, 13.3, "hours"), "+1 h");
         let d = NaiveDate::from_ymd_opt(2027, 12, 1).unwrap();
         assert_eq!(period_label(d, "month"), "December 2027");
+    }
+
+    /// A number reads the same in a table as on a chart's axis: the table's formatter and the
+    /// axes' labeller (a lone value or a log tick: `Unit::format`; a linear axis's tick:
+    /// `Unit::format_ticks`) give the same string for the same value, in every unit both write.
+    #[test]
+    fn tables_and_axes_write_a_number_alike() {
+        let values = [
+            0.0, 0.004, 0.05, 0.25, 1.0, 2.5, 12.0, 40.0, 150.0, 999.0, 2500.0, 20e3, 3e5, 2e6,
+            7.5e9, 2.1e9, 3e14, 1.5e14,
+        ];
+        for (unit, axis) in [
+            ("share", format::Unit::Percent),
+            ("USD", format::Unit::Usd),
+            ("PFLOP-days", format::Unit::Plain),
+            ("tokens", format::Unit::Plain),
+            ("jobs", format::Unit::Plain),
+        ] {
+            for x in values {
+                let table = format_value(x, unit);
+                assert_eq!(table, axis.format(x), "{unit} {x}");
+                assert_eq!(table, axis.format_ticks(&[x])[0], "{unit} {x} as a tick");
+            }
+        }
+        // The page that used to read "153 tn" beside an axis reading "300T".
+        assert_eq!(format_value(1.53e14, "tokens"), "153T");
+        assert_eq!(
+            format::Unit::Plain.format_ticks(&[0.0, 1.5e14, 3e14])[2],
+            "300T"
+        );
     }
 
     #[test]
@@ -1253,6 +1252,7 @@ mod tests {
             title: "t".into(),
             svg: svg.into(),
             png: vec![],
+            pdf: vec![],
         };
         let ok = [chart(
             "<?xml version=\"1.0\"?>\n<svg viewBox=\"0 0 1 1\"></svg>",
@@ -1394,6 +1394,7 @@ mod tests {
             title: format!("Chart <{n}>"),
             svg: "<?xml version=\"1.0\"?>\n<svg viewBox=\"0 0 10 10\"><g><rect/></g></svg>".into(),
             png: vec![],
+            pdf: vec![],
         })
         .collect();
         (manifest, stats, charts)
@@ -1455,10 +1456,10 @@ mod tests {
             // Point 0 is the reference; differences are against it, in the run report's units.
             assert!(page.contains("<span class=\"band\">reference</span>"));
             assert!(page.contains("<td class=\"num diff\">reference</td>"));
-            assert!(page.contains("$2.00 M"), "point 1's spend");
-            assert!(page.contains("+$1.00 M"), "point 1's spend against point 0");
-            assert!(page.contains("$1.80 M – $2.20 M"), "point 1's band");
-            assert!(page.contains("30.0%") && page.contains("+5.0 pp"));
+            assert!(page.contains("$2M"), "point 1's spend");
+            assert!(page.contains("+$1M"), "point 1's spend against point 0");
+            assert!(page.contains("$1.8M – $2.2M"), "point 1's band");
+            assert!(page.contains("30%") && page.contains("+5 pp"));
             // Left out, and said so: no value anywhere, or zero everywhere.
             assert!(page.contains("acme: compute abroad"));
             assert!(!page.contains("offshore_share.acme</code>"));

@@ -9,6 +9,7 @@
 //! | module | kind | imports |
 //! |---|---|---|
 //! | [`output`] | file I/O: writes a folder in one rename | - |
+//! | [`format`](mod@format) | renderer of numbers for a reader: the one format of report tables and chart axes | - |
 //! | [`csv`] | renderer of the metrics' CSVs (and the number format and column names that readers share) | - |
 //! | [`manifest`] | data: a run's `manifest.json` | - |
 //! | [`observed`] | data: a run held against the scenario's observations; `observations.csv` | `csv` |
@@ -17,8 +18,8 @@
 //! | [`view`] | data: a run as the reports read it, from a finished run or a run folder | `manifest`, `csv` |
 //! | [`compare`] | data: headline numbers of runs and their differences; `comparison.csv` | `view`, `csv` |
 //! | [`sweep`] | data: a sweep's manifest, reading and merging shard folders; `sweep.csv`, `records.csv` | `view`, `csv` |
-//! | [`charts`] | renderer: SVG and PNG charts of runs (with their observations) and of sweeps | `observed`, `view`, `sweep` |
-//! | [`html`] | renderer: `report.html` of a run, a comparison and a sweep | `view`, `observed`, `compare`, `sweep`, `charts` |
+//! | [`charts`] | renderer: SVG, PNG and PDF charts of runs (with their observations) and of sweeps | `format`, `observed`, `view`, `sweep` |
+//! | [`html`] | renderer: `report.html` of a run, a comparison and a sweep | `format`, `view`, `observed`, `compare`, `sweep`, `charts` |
 //! | [`folders`] | assembler: every file of a run, comparison and sweep folder | all of the above |
 //!
 //! Check with `grep -rn "use super::\|use crate::report\|super::[a-z]*::" src/report`.
@@ -27,6 +28,7 @@ pub mod charts;
 pub mod compare;
 pub mod csv;
 pub mod folders;
+pub mod format;
 pub mod html;
 pub mod manifest;
 pub mod observed;

@@ -8,8 +8,9 @@ use std::path::Path;
 use chrono::NaiveDate;
 
 use crate::experiment::RunResult;
+use crate::metrics::catalog::Rebuild;
 use crate::metrics::summary::Spread;
-use crate::metrics::{headline, headline_names, PeriodKind};
+use crate::metrics::{headline, headline_names, PeriodKind, Periods};
 use crate::model::Operator;
 use crate::scenario::Scenario;
 
@@ -482,7 +483,118 @@ pub struct FirmPeriods {
     pub rows: Vec<(FirmPeriodKey, Replicated)>,
 }
 
+/// A firm's metric that [`FirmPeriods::coarsen`] cannot rebuild from its values in shorter
+/// periods, so leaves out.
+pub fn cannot_coarsen(metric: &str) -> bool {
+    crate::metrics::catalog::firm_metric(metric).is_none_or(|m| m.rebuild() == Rebuild::Cannot)
+}
+
 impl FirmPeriods {
+    /// The same figures over the periods of `periods` (longer ones, which these nest in: see
+    /// [`PeriodKind::nests_in`]), rebuilt per replication by the catalog's rules
+    /// ([`crate::metrics::catalog::Rebuild`]): flows summed, stocks read in the last period,
+    /// ratios divided from their parts' sums (never a mean of ratios). Metrics that cannot be
+    /// rebuilt from the periods' values (percentiles, unit costs) are left out (see
+    /// [`cannot_coarsen`]). Err: a row does not lie inside one of `periods` (the message says
+    /// which).
+    pub fn coarsen(&self, periods: &Periods) -> Result<FirmPeriods, String> {
+        let at = |m: &str| self.metrics.iter().position(|x| x == m);
+        // Each kept metric: its column and how to rebuild it.
+        enum How {
+            Sum(usize),
+            Last(usize),
+            Ratio(Vec<usize>, Vec<usize>),
+        }
+        let mut metrics = Vec::new();
+        let mut hows = Vec::new();
+        for (i, name) in self.metrics.iter().enumerate() {
+            let Some(def) = crate::metrics::catalog::firm_metric(name) else {
+                continue;
+            };
+            let how = match def.rebuild() {
+                Rebuild::Sum => How::Sum(i),
+                Rebuild::Last => How::Last(i),
+                Rebuild::Ratio(parts) => {
+                    let cols =
+                        |names: &[&str]| names.iter().map(|n| at(n)).collect::<Option<Vec<_>>>();
+                    match (cols(parts.numerator), cols(parts.denominator)) {
+                        (Some(n), Some(d)) => How::Ratio(n, d),
+                        _ => continue,
+                    }
+                }
+                Rebuild::Cannot => continue,
+            };
+            metrics.push(name.clone());
+            hows.push(how);
+        }
+        // The rows of each (long period, firm), in order of first appearance; each group's rows
+        // in time order.
+        let mut groups: Vec<((usize, &str), Vec<usize>)> = Vec::new();
+        let mut index: std::collections::HashMap<(usize, &str), usize> = Default::default();
+        // The last day of long period `p`.
+        let last_day = |p: usize| -> Option<NaiveDate> {
+            let days = periods.days(p) as u64;
+            periods.starts[p]
+                .checked_add_days(chrono::Days::new(days))?
+                .pred_opt()
+        };
+        for (r, ((start, end, firm), _)) in self.rows.iter().enumerate() {
+            let p = periods.starts.partition_point(|d| d <= start);
+            if p == 0 || last_day(p - 1).is_none_or(|l| *end > l) {
+                return Err(format!(
+                    "the period {start} to {end} does not lie inside one {}",
+                    periods.kind.as_str()
+                ));
+            }
+            let key = (p - 1, firm.as_str());
+            let g = *index.entry(key).or_insert_with(|| {
+                groups.push((key, Vec::new()));
+                groups.len() - 1
+            });
+            groups[g].1.push(r);
+        }
+        let mut rows = Vec::with_capacity(groups.len());
+        for ((p, firm), mut members) in groups {
+            members.sort_by_key(|&r| self.rows[r].0 .0);
+            let reps = members
+                .iter()
+                .map(|&r| self.rows[r].1.len())
+                .max()
+                .unwrap_or(0);
+            let replicated: Replicated = (0..reps)
+                .map(|rep| {
+                    let cell = |r: usize, c: usize| -> Option<f64> {
+                        self.rows[r]
+                            .1
+                            .get(rep)
+                            .and_then(|v| v.get(c).copied().flatten())
+                    };
+                    let sum = |c: usize| -> Option<f64> {
+                        members
+                            .iter()
+                            .filter_map(|&r| cell(r, c))
+                            .fold(None, |acc, x| Some(acc.unwrap_or(0.0) + x))
+                    };
+                    hows.iter()
+                        .map(|how| match how {
+                            How::Sum(c) => sum(*c),
+                            How::Last(c) => cell(*members.last().expect("a group has rows"), *c),
+                            How::Ratio(n, d) => {
+                                let total = |cols: &[usize]| {
+                                    cols.iter().filter_map(|&c| sum(c)).sum::<f64>()
+                                };
+                                crate::metrics::catalog::ratio(total(n), total(d))
+                            }
+                        })
+                        .collect()
+                })
+                .collect();
+            let end = last_day(p).expect("checked above");
+            rows.push(((periods.starts[p], end, firm.to_string()), replicated));
+        }
+        Ok(FirmPeriods { metrics, rows })
+    }
+
     /// Reads `dir/firms.csv`, streaming its rows.
     pub fn read(dir: &Path) -> Result<FirmPeriods, ReadError> {
         if !dir.join("firms.csv").exists() && dir.join("firms.parquet").exists() {

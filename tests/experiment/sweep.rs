@@ -67,7 +67,8 @@ fn shards_merge_into_the_unsharded_sweep_byte_for_byte() {
     merge.extend(["--out".to_string(), d("merged")]);
     let (code, _, err) = capsim(&merge.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, 0, "{err}");
-    // The charts: one per axis (a grid of two axes has no tornado), none in the shards.
+    // The charts, as SVG, PNG and PDF: one per axis (a grid of two axes has no tornado), none in
+    // the shards.
     let charts = |d: &Path| -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(d.join("charts"))
             .map(|r| {
@@ -83,24 +84,34 @@ fn shards_merge_into_the_unsharded_sweep_byte_for_byte() {
     assert_eq!(
         chart_names,
         [
+            "sweep-1-sites-johor-lease-usd-per-chip-hour-backlog.pdf",
             "sweep-1-sites-johor-lease-usd-per-chip-hour-backlog.png",
             "sweep-1-sites-johor-lease-usd-per-chip-hour-backlog.svg",
+            "sweep-1-sites-johor-lease-usd-per-chip-hour-compute.pdf",
             "sweep-1-sites-johor-lease-usd-per-chip-hour-compute.png",
             "sweep-1-sites-johor-lease-usd-per-chip-hour-compute.svg",
+            "sweep-1-sites-johor-lease-usd-per-chip-hour-costs.pdf",
             "sweep-1-sites-johor-lease-usd-per-chip-hour-costs.png",
             "sweep-1-sites-johor-lease-usd-per-chip-hour-costs.svg",
+            "sweep-1-sites-johor-lease-usd-per-chip-hour-firms.pdf",
             "sweep-1-sites-johor-lease-usd-per-chip-hour-firms.png",
             "sweep-1-sites-johor-lease-usd-per-chip-hour-firms.svg",
+            "sweep-1-sites-johor-lease-usd-per-chip-hour-service.pdf",
             "sweep-1-sites-johor-lease-usd-per-chip-hour-service.png",
             "sweep-1-sites-johor-lease-usd-per-chip-hour-service.svg",
+            "sweep-2-policy-lease-ban-from-backlog.pdf",
             "sweep-2-policy-lease-ban-from-backlog.png",
             "sweep-2-policy-lease-ban-from-backlog.svg",
+            "sweep-2-policy-lease-ban-from-compute.pdf",
             "sweep-2-policy-lease-ban-from-compute.png",
             "sweep-2-policy-lease-ban-from-compute.svg",
+            "sweep-2-policy-lease-ban-from-costs.pdf",
             "sweep-2-policy-lease-ban-from-costs.png",
             "sweep-2-policy-lease-ban-from-costs.svg",
+            "sweep-2-policy-lease-ban-from-firms.pdf",
             "sweep-2-policy-lease-ban-from-firms.png",
             "sweep-2-policy-lease-ban-from-firms.svg",
+            "sweep-2-policy-lease-ban-from-service.pdf",
             "sweep-2-policy-lease-ban-from-service.png",
             "sweep-2-policy-lease-ban-from-service.svg",
         ]

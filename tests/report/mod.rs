@@ -109,6 +109,7 @@ fn placeholder_charts() -> Vec<Chart> {
                  width=\"400\" height=\"100\" fill=\"#ddd\"/><text x=\"10\" y=\"50\">{n}</text></svg>"
             ),
             png: vec![],
+            pdf: vec![],
         })
         .collect()
 }
@@ -253,10 +254,15 @@ fn compare_writes_csv_charts_and_report_and_refuses_what_is_not_a_run() {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(
-        charts.iter().any(|c| c.ends_with(".svg")) && charts.iter().any(|c| c.ends_with(".png")),
-        "{charts:?}"
-    );
+    // Every chart as SVG, PNG and PDF.
+    assert!(charts.iter().any(|c| c.ends_with(".svg")), "{charts:?}");
+    for svg in charts.iter().filter(|c| c.ends_with(".svg")) {
+        for ext in [".png", ".pdf"] {
+            let other = svg.replace(".svg", ext);
+            assert!(charts.contains(&other), "{other} missing: {charts:?}");
+        }
+    }
+    assert_eq!(charts.len() % 3, 0, "{charts:?}");
     // Each run lists its inputs with their values; the comparison lists the inputs that differ
     // (the what-if's lease ban and its description), and no other.
     let inputs = std::fs::read_to_string(a.join("inputs.csv")).unwrap();
@@ -609,5 +615,124 @@ fn compare_by_quarter_pairs_each_firm_figure_period_by_period() {
     ]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("--period month") && stderr.contains("reported by quarter"));
+    assert!(
+        stderr.contains("a quarter cannot be split into months"),
+        "{stderr}"
+    );
+    assert!(!dir.join("never").exists());
+}
+
+/// `compare --period quarter` of runs written by month rebuilds each quarter from its months in
+/// each replication (flows summed, stocks at the quarter's end, shares from summed parts), then
+/// summarises: `periods.csv` has the same rows as for the same runs written by quarter, every
+/// count and stock to the digit and every float to rounding in the last digits (the simulation
+/// adds a quarter's flows in another order), less the figures months cannot rebuild (medians of
+/// completion times, unit costs), which the page names. Weeks into months are refused.
+#[test]
+fn compare_by_quarter_of_runs_written_by_month_matches_runs_written_by_quarter() {
+    let dir = tmp("report-compare-rebuilt");
+    let compare_by_quarter = |written: &str| -> (Vec<::csv::StringRecord>, String) {
+        let out = dir.join(written);
+        for (file, lease_ban) in [("base.toml", false), ("whatif.toml", true)] {
+            let f = dir.join(file);
+            std::fs::write(&f, scenario_toml(lease_ban)).unwrap();
+            let (code, _, stderr) = capsim(&[
+                p("run"),
+                &f,
+                p("--out"),
+                &out,
+                p("--replications"),
+                p("4"),
+                p("--period"),
+                p(written),
+                p("--quiet"),
+            ]);
+            assert_eq!(code, 0, "{stderr}");
+        }
+        let cmp = dir.join(format!("cmp-{written}"));
+        let (code, _, stderr) = capsim(&[
+            p("compare"),
+            &out.join("two-sites"),
+            &out.join("two-sites-lease-ban"),
+            p("--period"),
+            p("quarter"),
+            p("--out"),
+            &cmp,
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        let text = std::fs::read_to_string(cmp.join("periods.csv")).unwrap();
+        let rows = ::csv::Reader::from_reader(text.as_bytes())
+            .records()
+            .map(Result::unwrap)
+            .collect();
+        (
+            rows,
+            std::fs::read_to_string(cmp.join("report.html")).unwrap(),
+        )
+    };
+    let (by_quarter, _) = compare_by_quarter("quarter");
+    let (rebuilt, page) = compare_by_quarter("month");
+    let left_out = |r: &::csv::StringRecord| capsim::report::view::cannot_coarsen(&r[0]);
+    let expected: Vec<&::csv::StringRecord> = by_quarter.iter().filter(|r| !left_out(r)).collect();
+    assert!(
+        by_quarter.iter().any(left_out),
+        "the quarterly runs have medians"
+    );
+    assert!(!rebuilt.iter().any(left_out));
+    assert_eq!(rebuilt.len(), expected.len());
+    let (mut same, mut worst) = (0, 0.0f64);
+    for (a, b) in rebuilt.iter().zip(&expected) {
+        // Every key: metric, firm, period, unit, run, statistic.
+        assert_eq!(
+            a.iter().take(8).collect::<Vec<_>>(),
+            b.iter().take(8).collect::<Vec<_>>()
+        );
+        if a[8] == b[8] {
+            same += 1;
+            continue;
+        }
+        let (x, y): (f64, f64) = (a[8].parse().unwrap(), b[8].parse().unwrap());
+        let counted = matches!(&a[5], "jobs" | "chips" | "contracts");
+        assert!(!counted, "a count differs: {a:?} vs {b:?}");
+        // Differences of near-equal runs (diff, diff_p05, ...) are measured against the runs'
+        // values, not against themselves.
+        let scale = expected
+            .iter()
+            .filter(|r| r[0] == a[0] && r[2] == a[2] && r[3] == a[3] && &r[7] == "mean")
+            .map(|r| r[8].parse::<f64>().unwrap().abs())
+            .fold(x.abs().max(y.abs()), f64::max);
+        let rel = (x - y).abs() / scale.max(1e-300);
+        worst = worst.max(rel);
+        assert!(rel < 1e-9, "{a:?} vs {b:?}");
+    }
+    eprintln!(
+        "rebuilt by quarter from months: {} of {} values the same to the digit, the others \
+         within {worst:e} (relative)",
+        same,
+        rebuilt.len()
+    );
+    assert!(page.contains("The runs were written by month: each quarter is rebuilt"));
+    assert!(page.contains("completion_hours_p50_training"));
+
+    // Weeks do not add up to months.
+    let week = dir.join("week");
+    let f = dir.join("base.toml");
+    let (code, _, stderr) = capsim(&[p("run"), &f, p("--out"), &week, p("--period"), p("week")]);
+    assert_eq!(code, 0, "{stderr}");
+    let w = week.join("two-sites");
+    let (code, _, stderr) = capsim(&[
+        p("compare"),
+        &w,
+        &w,
+        p("--period"),
+        p("month"),
+        p("--out"),
+        &dir.join("never"),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("an ISO week can straddle two months") && stderr.contains("--period day"),
+        "{stderr}"
+    );
     assert!(!dir.join("never").exists());
 }

@@ -247,14 +247,18 @@ fn charts_draw_observations_on_the_curve_that_measures_them() {
     let csv = std::fs::read_to_string(dir.join("out/two-sites/observations.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + rows.len());
 
-    // The same run again draws the same bytes.
+    // The same run again, in another process (other hash seeds), draws the same bytes, PDFs
+    // included.
     let again = dir.join("again").display().to_string();
     let (code, _, err) = capsim(&["run", &path, "--out", &again, "--quiet"]);
     assert_eq!(code, 0, "{err}");
     for name in [
         "throughput-tokens.svg",
         "throughput-tokens.png",
+        "throughput-tokens.pdf",
         "cost-spend.png",
+        "cost-spend.pdf",
+        "training.pdf",
     ] {
         let a = std::fs::read(charts.join(name)).unwrap();
         let b = std::fs::read(dir.join("again/two-sites/charts").join(name)).unwrap();

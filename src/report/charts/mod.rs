@@ -1,5 +1,6 @@
 //! Charts of a run, or of several runs overlaid (a baseline and its what-ifs), and of a sweep, as
-//! SVG (for print) and PNG (1600 x 900, for slides).
+//! SVG (for the web and print), PNG (1600 x 900, for slides) and PDF (one 8 x 4.5 inch page, for
+//! documents: the SVG drawing rendered by `pdf.rs`, its text kept as text).
 //!
 //! [`render`] and [`render_sweep`] are pure functions: same input, same bytes out (no timestamps,
 //! fixed order). They draw with a font bundled in the binary (DejaVu Sans, `assets/fonts/`), so
@@ -93,6 +94,7 @@
 
 mod draw;
 mod observed;
+mod pdf;
 mod spec;
 mod style;
 mod sweep;
@@ -117,6 +119,8 @@ pub struct Chart {
     pub svg: String,
     /// The chart as a PNG image ([`WIDTH`] x [`HEIGHT`], RGB).
     pub png: Vec<u8>,
+    /// The chart as a one-page PDF (8 x 4.5 inches), rendered from [`Chart::svg`].
+    pub pdf: Vec<u8>,
 }
 
 /// Why charts could not be drawn.
@@ -171,6 +175,14 @@ pub enum ChartError {
         /// The chart.
         chart: String,
         /// plotters' message.
+        message: String,
+    },
+    /// The SVG could not be rendered as PDF.
+    #[error("chart '{chart}': PDF rendering failed: {message}")]
+    Pdf {
+        /// The chart.
+        chart: String,
+        /// What failed.
         message: String,
     },
     /// The PNG encoder failed.
@@ -232,8 +244,8 @@ pub fn headline_title(name: &str) -> String {
     sweep::metric_info(name).title
 }
 
-/// Draws a chart as SVG and PNG; the SVG is an image to assistive technology, named by `title`
-/// and described by `desc`.
+/// Draws a chart as SVG, PNG and PDF (from the SVG); the SVG is an image to assistive
+/// technology, named by `title` and described by `desc`, and the PDF is titled `title`.
 fn finish(
     name: &str,
     title: &str,
@@ -256,11 +268,16 @@ fn finish(
             message,
         },
     })?;
+    let pdf = pdf::pdf(&svg, title).map_err(|message| ChartError::Pdf {
+        chart: chart(),
+        message,
+    })?;
     Ok(Chart {
         name: chart(),
         title: title.to_string(),
         svg,
         png,
+        pdf,
     })
 }
 

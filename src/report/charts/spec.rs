@@ -772,11 +772,11 @@ impl<'a> Ctx<'a> {
             };
             let (lost, kept) = (total(metric), total("compute_pflop_days"));
             if lost > 0.0 {
-                let share = 100.0 * lost / (lost + kept);
+                let share = Unit::Percent.format(lost / (lost + kept));
                 shares.push(if self.compare() {
-                    format!("{} {share:.1}%", self.names[r])
+                    format!("{} {share}", self.names[r])
                 } else {
-                    format!("{share:.1}%")
+                    share
                 });
             }
             let band = self.banded(r, "all", "all", metric);

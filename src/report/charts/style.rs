@@ -1,4 +1,5 @@
-//! The look of the charts: the bundled font, colours, dash patterns, markers and number formats.
+//! The look of the charts: the bundled font, colours, dash patterns, markers and ticks (numbers
+//! are written by [`crate::report::format`], as the report's tables write them).
 //!
 //! Colours are the Okabe-Ito palette (distinguishable with the common colour-vision deficiencies);
 //! every series also has its own dash pattern and marker shape, so that the charts still read when
@@ -12,8 +13,8 @@ use plotters::style::{FontStyle, RGBColor};
 /// is a CSS font list: DejaVu Sans where the reader has it, any sans-serif otherwise.
 pub(super) const FAMILY: &str = "DejaVu Sans, sans-serif";
 
-static REGULAR: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
-static BOLD: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans-Bold.ttf");
+pub(super) static REGULAR: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+pub(super) static BOLD: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans-Bold.ttf");
 
 /// Registers the bundled font with plotters, once per process. Charts never look for system fonts,
 /// so they render the same on a machine with no font packages.
@@ -204,120 +205,8 @@ pub(super) fn viridis(t: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
-/// How values on an axis are written.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) enum Unit {
-    /// A count or quantity: `12.5k`, `3M`, `180T`.
-    Plain,
-    /// US dollars: `$2.5M`, `$0.04`.
-    Usd,
-    /// A fraction written as a percentage: 0.05 is `5%`.
-    Percent,
-}
-
-impl Unit {
-    pub(super) fn format(self, v: f64) -> String {
-        match self {
-            Unit::Plain => human(v),
-            Unit::Usd if v < 0.0 => format!("-${}", human(-v)),
-            Unit::Usd => format!("${}", human(v)),
-            Unit::Percent => format!("{}%", human(v * 100.0)),
-        }
-    }
-}
-
-/// `v` divided by its thousands power, with the suffix: k, M, B (billion) or T (trillion).
-fn scaled(v: f64) -> (f64, &'static str) {
-    let a = v.abs();
-    let (div, suffix) = if a >= 1e12 * 0.9995 {
-        (1e12, "T")
-    } else if a >= 1e9 * 0.9995 {
-        (1e9, "B")
-    } else if a >= 1e6 * 0.9995 {
-        (1e6, "M")
-    } else if a >= 1e3 * 0.9995 {
-        (1e3, "k")
-    } else {
-        (1.0, "")
-    };
-    (v / div, suffix)
-}
-
-fn trim_zeros(mut s: String) -> String {
-    if s.contains('.') {
-        while s.ends_with('0') {
-            s.pop();
-        }
-        if s.ends_with('.') {
-            s.pop();
-        }
-    }
-    if s == "-0" {
-        s = "0".into();
-    }
-    s
-}
-
-/// A number in readable units: three significant digits at most, trailing zeros dropped, and a
-/// suffix for thousands (k), millions (M), billions (B) and trillions (T).
-pub(super) fn human(v: f64) -> String {
-    if !v.is_finite() {
-        return "n/a".into();
-    }
-    if v.abs() < 1e-12 {
-        return "0".into();
-    }
-    let (x, suffix) = scaled(v);
-    let magnitude = x.abs().log10().floor() as i32;
-    let decimals = (2 - magnitude).clamp(0, 6) as usize;
-    format!("{}{suffix}", trim_zeros(format!("{x:.decimals$}")))
-}
-
-/// Decimals needed to write `x` exactly (up to 6).
-fn decimals_of(x: f64) -> usize {
-    (0..6)
-        .find(|&d| {
-            let m = x * 10f64.powi(d as i32);
-            (m - m.round()).abs() < 1e-6 * m.abs().max(1.0)
-        })
-        .unwrap_or(6)
-}
-
-impl Unit {
-    /// Tick labels: like [`Unit::format`], but ticks with the same suffix get the same number of
-    /// decimals (`$0.05, $0.10, $0.15`, not `$0.05, $0.1, $0.15`).
-    pub(super) fn format_ticks(self, ticks: &[f64]) -> Vec<String> {
-        let value = |t: f64| if self == Unit::Percent { t * 100.0 } else { t };
-        let parts: Vec<(f64, &str)> = ticks
-            .iter()
-            .map(|&t| {
-                if t == 0.0 {
-                    (0.0, "")
-                } else {
-                    scaled(value(t))
-                }
-            })
-            .collect();
-        parts
-            .iter()
-            .map(|&(x, suffix)| {
-                let d = parts
-                    .iter()
-                    .filter(|p| p.1 == suffix && p.0 != 0.0)
-                    .map(|p| decimals_of(p.0))
-                    .max()
-                    .unwrap_or(0);
-                let d = if x == 0.0 { 0 } else { d };
-                let n = format!("{x:.d$}");
-                match self {
-                    Unit::Plain => format!("{n}{suffix}"),
-                    Unit::Usd => format!("${n}{suffix}"),
-                    Unit::Percent => format!("{n}{suffix}%"),
-                }
-            })
-            .collect()
-    }
-}
+/// How values on an axis are written: the one number format of tables and axes.
+pub(super) use crate::report::format::Unit;
 
 /// About `target` "nice" tick values (1, 2, 2.5 or 5 times a power of ten) covering `lo..hi`;
 /// returns (ticks, axis bottom, axis top).
@@ -387,34 +276,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn human_numbers() {
-        let cases = [
-            (0.0, "0"),
-            (5.0, "5"),
-            (12.5, "12.5"),
-            (150.0, "150"),
-            (999.0, "999"),
-            (1000.0, "1k"),
-            (2500.0, "2.5k"),
-            (20_000.0, "20k"),
-            (125_000.0, "125k"),
-            (3_000_000.0, "3M"),
-            (7.5e9, "7.5B"),
-            (1.8e14, "180T"),
-            (0.0421, "0.0421"),
-            (0.05, "0.05"),
-            (0.30000000000000004, "0.3"),
-            (-2500.0, "-2.5k"),
-        ];
-        for (v, want) in cases {
-            assert_eq!(human(v), want, "{v}");
-        }
-        assert_eq!(Unit::Usd.format(2.5e6), "$2.5M");
-        assert_eq!(Unit::Percent.format(0.05), "5%");
-        assert_eq!(Unit::Percent.format(0.025), "2.5%");
-    }
-
-    #[test]
     fn ticks_are_nice() {
         let (t, lo, hi) = linear_ticks(0.0, 93_000.0, 5);
         assert_eq!(t, vec![0.0, 20e3, 40e3, 60e3, 80e3, 100e3]);
@@ -426,18 +287,6 @@ mod tests {
         let (t, lo, hi) = log_ticks(0.04, 130.0);
         assert_eq!((lo, hi), (0.02, 200.0));
         assert_eq!(t, vec![0.02, 0.1, 1.0, 10.0, 100.0]);
-        assert_eq!(
-            Unit::Usd.format_ticks(&[0.0, 0.05, 0.1, 0.15]),
-            ["$0", "$0.05", "$0.10", "$0.15"]
-        );
-        assert_eq!(
-            Unit::Plain.format_ticks(&[0.0, 500e3, 1e6, 1.5e6]),
-            ["0", "500k", "1.0M", "1.5M"]
-        );
-        assert_eq!(
-            Unit::Percent.format_ticks(&[0.0, 0.002, 0.004]),
-            ["0%", "0.2%", "0.4%"]
-        );
     }
 
     #[test]
