@@ -422,10 +422,14 @@ mod tests {
             scenario: "baseline".into(),
             set: vec!["policy.my-ban.grace_days=30".into()],
             add_policies: vec!["name = \"my-ban\"\nrule = \"lease_ban\"\n\
-                firms_headquartered_in = \"CN\"\nfrom = 2027-01-01\nsource = \"assumption\""
+                firms_headquartered_in = \"CN\"\ngrace_days = 60\nfrom = 2027-01-01\nsource = \"assumption\""
                 .into()],
         };
-        let edited = cat.edit(&good, &dir).unwrap_or_else(|_| panic!("accepted"));
+        let edited = match cat.edit(&good, &dir) {
+            Ok(e) => e,
+            Err(EditError::Refused(errors)) => panic!("refused: {errors:?}"),
+            Err(EditError::UnknownScenario(id)) => panic!("unknown {id}"),
+        };
         assert!(edited.overlay.is_some());
         let n = edited.scenario.world.timeline.policies.len();
         assert_eq!(n, cat.entries[0].scenario.world.timeline.policies.len() + 1);
