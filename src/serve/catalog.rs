@@ -206,24 +206,30 @@ impl Catalog {
 
 /// The file stem of `p`, kept to URL-safe characters.
 fn stem(p: &Path) -> String {
-    let s: String = p
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default()
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let s = url_safe(
+        &p.file_stem()
+            .map(|s| s.to_string_lossy())
+            .unwrap_or_default(),
+    );
     if s.is_empty() {
         "scenario".into()
     } else {
         s
     }
+}
+
+/// `s` with every character but ASCII letters, digits, `-`, `_` and `.` replaced by `-`: a name
+/// that is safe in a URL and as a folder's name.
+pub fn url_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
 }
 
 /// A scenario file that extends `entry` and appends the rules `bodies` (each the TOML body of one

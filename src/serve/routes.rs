@@ -286,18 +286,7 @@ async fn submit(AxState(s): AxState<Shared>, b: Result<Json<RunBody>, JsonReject
                     n
                 }
                 None => {
-                    let base: String = edited
-                        .scenario
-                        .name
-                        .chars()
-                        .map(|c| {
-                            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                                c
-                            } else {
-                                '-'
-                            }
-                        })
-                        .collect();
+                    let base = catalog::url_safe(&edited.scenario.name);
                     s.runs.claim_next(&s.out, &base)
                 }
             };
