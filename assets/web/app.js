@@ -497,12 +497,14 @@
         let input;
         if (f.kind === "bool") {
           input = el("select", { id, "data-field": f.field },
+            f.default ? el("option", { value: "", text: "default" }) : null,
             el("option", { value: "true", text: "true" }), el("option", { value: "false", text: "false" }));
           input.value = String(f.value);
         } else if (f.kind === "date" && /^\d{4}-\d\d-\d\d$/.test(f.value)) {
           input = el("input", { id, type: "date", "data-field": f.field, value: f.value });
         } else {
           input = el("input", { id, type: "text", "data-field": f.field, value: f.value, spellcheck: "false",
+            placeholder: f.default ? "default" : null,
             autocomplete: "off", class: f.kind === "table" ? "mono" : null,
             inputmode: f.kind === "number" ? "decimal" : null });
         }
@@ -534,7 +536,9 @@
             "data-search": (f.field + " " + f.value + " " + (f.unit || "") + " " + (f.source || "")).toLowerCase() },
           el("label", { for: id, class: "field-path", title: f.field }, rest),
           el("div", { class: "field-input" }, input, f.unit ? el("span", { class: "unit", text: f.unit }) : null, reset),
-          el("p", { class: "field-source small muted", id: id + "-src", title: f.source || "", text: f.source || "no source given" }),
+          el("p", { class: "field-source small muted", id: id + "-src", title: f.source || "",
+            text: (f.default ? "not in the file: its default applies" + (f.source ? "; " : "") : "") +
+              (f.source || (f.default ? "" : "no source given")) }),
           el("p", { class: "field-error", id: id + "-err", "data-error-for": f.field, "aria-live": "polite" }));
         return row;
       });
@@ -568,7 +572,7 @@
       $(".group-count", det).textContent = " " + n + (n === $$(".field", det).length ? "" : " of " + $$(".field", det).length);
       if ((terms.length || group || editedOnly) && n > 0 && n <= 60) det.open = true;
     });
-    $("#field-count").textContent = shown === total ? total + " inputs" : shown + " of " + total + " inputs shown";
+    $("#field-count").textContent = shown === total ? total + " fields" : shown + " of " + total + " fields shown";
   }
 
   // ---------------------------------------------------------------- edits, checks, errors

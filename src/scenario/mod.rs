@@ -52,6 +52,8 @@
 //! March 31 and out of force from April 1). Left out, they default to the end of the horizon.
 //! Start dates (`from`, `start_date`) mean 00:00 on that day.
 
+mod deserialize;
+mod fields;
 mod locate;
 mod merge;
 pub mod observations;
@@ -79,6 +81,7 @@ use sha2::{Digest, Sha256};
 use crate::engine::{SimTime, SECS_PER_DAY};
 use crate::model;
 
+pub use fields::{Field, FieldKind};
 pub use locate::Location;
 use locate::{Locator, Seg, Want};
 use merge::Layer;
@@ -854,19 +857,15 @@ fn from_parts(
         policy_origin: &policy_origin,
         merged: &merged,
     };
-    let raw: raw::RawScenario =
-        serde_path_to_error::deserialize(merged.clone()).map_err(|e| serde_error(&e, &locator))?;
+    let raw = deserialize::raw_scenario(&merged, &locator)?;
     let v = validate::validate(&raw, validate::Mode::Nominal, &|p| locator.display(p)).map_err(
         |issues| {
-            let mut errors: Vec<ScenarioError> = issues
-                .into_iter()
-                .map(|issue| issue_error(issue, &locator))
-                .collect();
-            if errors.len() == 1 {
-                errors.remove(0)
-            } else {
-                ScenarioError::Several { errors }
-            }
+            one_or_several(
+                issues
+                    .into_iter()
+                    .map(|issue| issue_error(issue, &locator))
+                    .collect(),
+            )
         },
     )?;
     let sweep = match &raw.sweep {
@@ -994,6 +993,33 @@ fn field_exists(
 }
 
 /// A validation issue, located.
+/// `errors` (at least one) as one error, in the order of the files: by file as first met, then
+/// line and column (errors without a place keep theirs, after the located ones).
+fn one_or_several(mut errors: Vec<ScenarioError>) -> ScenarioError {
+    let mut files: Vec<String> = Vec::new();
+    for e in &errors {
+        if let Some(at) = e.location() {
+            if !files.contains(&at.file) {
+                files.push(at.file.clone());
+            }
+        }
+    }
+    errors.sort_by_key(|e| {
+        e.location().map_or((usize::MAX, 0, 0), |at| {
+            let file = files
+                .iter()
+                .position(|f| *f == at.file)
+                .unwrap_or(usize::MAX);
+            (file, at.line, at.column)
+        })
+    });
+    if errors.len() == 1 {
+        errors.remove(0)
+    } else {
+        ScenarioError::Several { errors }
+    }
+}
+
 /// Several errors as the command line prints them: the first as any error, each of the others on
 /// its own `error:` line, then how many there are.
 fn several(errors: &[ScenarioError]) -> String {
@@ -1128,7 +1154,7 @@ struct UnknownField {
 }
 
 /// The keys a table of the merged document takes, by where it is (`None`: not a table of fields).
-fn table_keys(at: &[Seg]) -> Option<Vec<&'static str>> {
+pub(super) fn table_keys(at: &[Seg]) -> Option<Vec<&'static str>> {
     let is = |s: &Seg, k: &str| matches!(s, Seg::Key(x) if x == k);
     Some(match at {
         [] => vec![
@@ -1151,6 +1177,7 @@ fn table_keys(at: &[Seg]) -> Option<Vec<&'static str>> {
         [c, _, sp] if is(c, "sites") && is(sp, "supply") => {
             vec!["chips_per_year", "from", "until"]
         }
+        [c, _, p] if is(c, "sites") && is(p, "procurement") => raw::PROCUREMENT_KEYS.to_vec(),
         [c, _] if is(c, "firms") => raw::FIRM_KEYS.to_vec(),
         [c, _, p] if is(c, "firms") && is(p, "planning") => raw::PLANNING_KEYS.to_vec(),
         [c, _] if is(c, "markets") => raw::MARKET_KEYS.to_vec(),
@@ -1353,21 +1380,8 @@ fn backticked(s: &str) -> Vec<String> {
 }
 
 /// Turns a serde failure on the merged document into a located error.
-fn serde_error(
-    err: &serde_path_to_error::Error<toml::de::Error>,
-    loc: &Locator<'_>,
-) -> ScenarioError {
-    use serde_path_to_error::Segment;
-    let mut path = Vec::new();
-    for s in err.path().iter() {
-        match s {
-            Segment::Seq { index } => path.push(Seg::Index(*index)),
-            Segment::Map { key } => path.push(Seg::Key(key.clone())),
-            Segment::Enum { .. } => {}
-            Segment::Unknown => break,
-        }
-    }
-    let msg = err.inner().message().trim();
+fn serde_error(mut path: Vec<Seg>, msg: &str, loc: &Locator<'_>) -> ScenarioError {
+    let msg = msg.trim();
 
     if let Some(rest) = msg.strip_prefix("unknown field ") {
         let names = backticked(rest);

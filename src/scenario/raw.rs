@@ -359,6 +359,18 @@ pub struct RawSite {
     pub source: Option<RawSource>,
 }
 
+/// The keys of a site's `procurement` table.
+pub const PROCUREMENT_KEYS: &[&str] = &[
+    "channel",
+    "chips_per_year",
+    "lead_days",
+    "from",
+    "until",
+    "premium",
+    "seizure",
+    "lot_chips",
+];
+
 /// `procurement = { channel, chips_per_year, lead_days, from, until, premium, seizure, lot_chips }`.
 #[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

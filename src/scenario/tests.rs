@@ -926,6 +926,10 @@ fn key_lists_match_serde() {
     assert_eq!(serde_keys::<raw::RawChip>(), sorted(raw::CHIP_KEYS));
     assert_eq!(serde_keys::<raw::RawSite>(), sorted(raw::SITE_KEYS));
     assert_eq!(serde_keys::<raw::RawFirm>(), sorted(raw::FIRM_KEYS));
+    assert_eq!(
+        serde_keys::<raw::RawProcurement>(),
+        sorted(raw::PROCUREMENT_KEYS)
+    );
     let workload: Vec<&str> = [
         raw::WORKLOAD_COMMON_KEYS,
         raw::WORKLOAD_BATCH_KEYS,
@@ -1668,4 +1672,106 @@ fn set_field_errors_name_the_path_and_leave_the_scenario_unchanged() {
         assert_mentions(&msg, parts, path);
         assert_eq!(s, base, "{path}: the scenario changed on error");
     }
+}
+
+/// The 1-based line of `VALID`-like `text` where `needle` first appears.
+fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("test bug: {needle:?} not in the text"))
+        + 1
+}
+
+/// The errors of a failed load, as (line, path) in the order given.
+fn lines_and_paths(e: &ScenarioError) -> Vec<(usize, String)> {
+    let one = |e: &ScenarioError| {
+        (
+            e.location().map_or(0, |l| l.line),
+            e.path().unwrap_or_default().to_string(),
+        )
+    };
+    match e {
+        ScenarioError::Several { errors } => errors.iter().map(one).collect(),
+        e => vec![one(e)],
+    }
+}
+
+#[test]
+fn every_value_out_of_range_is_reported_at_once_in_file_order() {
+    // Two in one chip, one in a site, one in a rule: each kind checked on past the others.
+    let text = VALID
+        .replacen("memory_gb = 80", "memory_gb = -80", 1)
+        .replacen("training_mfu = 0.4", "training_mfu = 1.4", 1)
+        .replacen("pue = 1.4", "pue = 0.5", 1)
+        .replacen("fee_fraction = 0.15", "fee_fraction = -1", 1);
+    let e = load_str(&text, "t.toml", None).unwrap_err();
+    let got = lines_and_paths(&e);
+    let want = vec![
+        (
+            line_of(&text, "memory_gb = -80"),
+            "chips.h100.memory_gb".to_string(),
+        ),
+        (
+            line_of(&text, "training_mfu = 1.4"),
+            "chips.h100.training_mfu".to_string(),
+        ),
+        (line_of(&text, "pue = 0.5"), "sites.johor.pue".to_string()),
+        (
+            line_of(&text, "fee_fraction = -1"),
+            "policy.h20-licence.fee_fraction".to_string(),
+        ),
+    ];
+    assert_eq!(got, want, "{e}");
+    let shown = e.to_string();
+    assert!(shown.contains("(4 errors in all)"), "{shown}");
+    // Fixing one leaves the others, and fixing all loads.
+    let fixed = text.replacen("pue = 0.5", "pue = 1.4", 1);
+    assert_eq!(
+        lines_and_paths(&load_str(&fixed, "t.toml", None).unwrap_err()).len(),
+        3
+    );
+    assert!(load_str(VALID, "t.toml", None).is_ok());
+}
+
+#[test]
+fn every_type_error_is_reported_once_without_the_consequences_of_reading_on() {
+    // A required figure of the wrong type (its table would then lack it: not reported), a figure
+    // of another chip, a key misspelt (reported once, as unknown, not also as missing), and a
+    // rule whose required date is text (the rule is taken out to read on: the rule after it is
+    // still located in its own lines).
+    let text = format!(
+        "{}\n[[policy]]\nname = \"later\"\nrule = \"licence_fee\"\nchip = \"h100\"\nto = \"MY\"\n\
+         fee_fraction = \"high\"\nfrom = 2025-06-01\nsource = \"test\"\n",
+        VALID
+            .replacen("memory_gb = 80", "memory_gb = \"eighty\"", 1)
+            .replacen("bf16_dense_tflops = 750", "bf16_dense_tflops = \"lots\"", 1)
+            .replacen("pue = 1.3", "pues = 1.3", 1)
+            .replacen("from = 2024-06-01", "from = \"soon\"", 1)
+    );
+    let e = load_str(&text, "t.toml", None).unwrap_err();
+    let got = lines_and_paths(&e);
+    let want = vec![
+        (
+            line_of(&text, "memory_gb = \"eighty\""),
+            "chips.h100.memory_gb".to_string(),
+        ),
+        (
+            line_of(&text, "bf16_dense_tflops = \"lots\""),
+            "chips.ascend.bf16_dense_tflops".to_string(),
+        ),
+        (
+            line_of(&text, "pues = 1.3"),
+            "sites.cn-east.pues".to_string(),
+        ),
+        (
+            line_of(&text, "from = \"soon\""),
+            "policy.h20-licence.from".to_string(),
+        ),
+        (
+            line_of(&text, "fee_fraction = \"high\""),
+            "policy.later.fee_fraction".to_string(),
+        ),
+    ];
+    assert_eq!(got, want, "{e}");
+    assert!(!e.to_string().contains("missing"), "{e}");
 }

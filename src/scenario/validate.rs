@@ -185,6 +185,21 @@ impl Bound {
             }
     }
 
+    /// The value in range nearest `v` (for NaN, the lowest): what a figure refused for its range
+    /// stands in as while the rest of the file is checked.
+    fn clamp(self, v: f64) -> f64 {
+        let (low, high) = match self {
+            Bound::Range { low, high, .. } => (low, high),
+            Bound::Fraction => (0.0, 1.0),
+            Bound::HourOfDay => (0.0, 23.0),
+        };
+        if v.is_nan() {
+            low
+        } else {
+            v.clamp(low, high)
+        }
+    }
+
     /// Whether every value of `[a, b]` holds (`a <= b`).
     fn holds_between(self, a: f64, b: f64) -> bool {
         self.holds(a)
@@ -594,6 +609,11 @@ pub const MAX_JOBS: f64 = 1_000_000.0;
 /// Adds `jobs`, the arrivals of the workload whose arrivals are at `path`, to the scenario's count,
 /// refusing a count over [`MAX_JOBS`].
 fn count_jobs(cx: &Cx, path: &P, jobs: f64, days: i64) -> R<()> {
+    // A stand-in for a refused figure (see [`Cx::defer`]) may be the shortest gap there is: count
+    // only figures as written.
+    if !cx.deferred.borrow().is_empty() {
+        return Ok(());
+    }
     let total = cx.jobs.get() + jobs;
     cx.jobs.set(total);
     if total > MAX_JOBS {
@@ -654,6 +674,9 @@ struct Cx<'a> {
     owner: Cell<Option<Owner>>,
     /// Batch jobs the workloads validated so far may send over the horizon (see [`MAX_JOBS`]).
     jobs: Cell<f64>,
+    /// Figures refused so far whose entry was checked on with a value in range in their place
+    /// (see [`Cx::defer`]): reported with every other error, never loaded.
+    deferred: RefCell<Vec<Issue>>,
     /// In [`Mode::Sample`], the values drawn for them.
     #[cfg(test)]
     draws: RefCell<Vec<(String, f64)>>,
@@ -734,10 +757,51 @@ impl Cx<'_> {
         Ok((v, drawn))
     }
 
+    /// `r`, or, when it is refused and the world is the nominal one, `stand_in` after recording
+    /// the refusal: a figure out of its range, or a distribution that does not fit it, is one
+    /// mistake in its entry, and the rest of the entry (and of the file) is checked on, so that
+    /// `capsim validate` reports every such mistake at once rather than the first. The stand-in
+    /// (the nearest value in range) only lets the checking go on; a recorded refusal fails the
+    /// load.
+    fn defer<T>(&self, r: R<T>, stand_in: impl FnOnce() -> T) -> R<T> {
+        match r {
+            Ok(v) => Ok(v),
+            Err(issue) if self.mode == Mode::Nominal => {
+                self.deferred.borrow_mut().push(issue);
+                Ok(stand_in())
+            }
+            Err(issue) => Err(issue),
+        }
+    }
+
+    /// The stand-in for a refused figure `q` (see [`Cx::defer`]): the number written, brought
+    /// into range, or a typical value for a distribution.
+    fn stand_in(q: &RawQuantity, path: &P, bound: Bound) -> f64 {
+        match q {
+            RawQuantity::Fixed(v) => bound.clamp(*v),
+            _ => bound.clamp(example(last_key(path), bound).1),
+        }
+    }
+
+    /// A country code (see [`iso`]), refused codes deferred (see [`Cx::defer`]) with the code
+    /// upper-cased standing in.
+    fn iso(&self, code: &str, path: &P) -> R<String> {
+        self.defer(iso(code, path), || {
+            let up = code.to_ascii_uppercase();
+            if up.len() == 2 && up.bytes().all(|b| b.is_ascii_uppercase()) {
+                up
+            } else {
+                "ZZ".to_string()
+            }
+        })
+    }
+
     /// A figure resolved by [`Cx::value`] and checked against `bound`.
     fn num(&self, q: &RawQuantity, path: &P, bound: Bound, help: &str) -> R<f64> {
-        let (v, _) = self.value(q, path, bound, help, Conversion::Number)?;
-        num(v, path, bound, help)
+        let r = self
+            .value(q, path, bound, help, Conversion::Number)
+            .and_then(|(v, _)| num(v, path, bound, help));
+        self.defer(r, || Self::stand_in(q, path, bound))
     }
 
     /// A duration resolved by [`Cx::value`]. A draw shorter than the one-second resolution of
@@ -752,17 +816,24 @@ impl Cx<'_> {
         help: &str,
     ) -> R<SimDuration> {
         let conversion = Conversion::Duration(secs_per_unit);
-        let (v, drawn) = self.value(q, path, bound, help, conversion)?;
-        if drawn {
-            return match drawn_value(v, path, bound, conversion, help)? {
-                Value::Duration(d) => Ok(d),
-                Value::Number(_) => Err(path.value(
-                    "internal error: a duration converted to a number",
-                    "this is a bug in capsim; please report it with the scenario",
-                )),
-            };
-        }
-        duration(v, path, bound, secs_per_unit, help)
+        let r = self
+            .value(q, path, bound, help, conversion)
+            .and_then(|(v, drawn)| {
+                if drawn {
+                    return match drawn_value(v, path, bound, conversion, help)? {
+                        Value::Duration(d) => Ok(d),
+                        Value::Number(_) => Err(path.value(
+                            "internal error: a duration converted to a number",
+                            "this is a bug in capsim; please report it with the scenario",
+                        )),
+                    };
+                }
+                duration(v, path, bound, secs_per_unit, help)
+            });
+        self.defer(r, || {
+            let v = Self::stand_in(q, path, bound);
+            SimDuration::from_secs_f64(v * secs_per_unit).max(SimDuration(1))
+        })
     }
 
     fn time(&self, d: NaiveDate) -> SimTime {
@@ -788,6 +859,12 @@ impl Cx<'_> {
         }
         Ok(self.time(d))
     }
+}
+
+/// `errors` and the figures refused on the way (see [`Cx::defer`]).
+fn with_deferred(mut errors: Vec<Issue>, cx: &Cx) -> Vec<Issue> {
+    errors.extend(cx.deferred.take());
+    errors
 }
 
 /// Validates `raw` into a world; `mode` says how figures given as distributions resolve, `display`
@@ -856,6 +933,7 @@ pub(crate) fn validate(
         slots: RefCell::new(Vec::new()),
         owner: Cell::new(None),
         jobs: Cell::new(0.0),
+        deferred: RefCell::new(Vec::new()),
         #[cfg(test)]
         draws: RefCell::new(Vec::new()),
     };
@@ -870,7 +948,7 @@ pub(crate) fn validate(
         chips.extend(keep(chip(&cx, name, c, &mut prov), &mut errors));
     }
     if !errors.is_empty() {
-        return Err(errors);
+        return Err(with_deferred(errors, &cx));
     }
     let firm_names: Vec<&str> = raw.firms.0.iter().map(|(n, _)| n.as_str()).collect();
     cx.owner.set(None);
@@ -879,7 +957,7 @@ pub(crate) fn validate(
         markets.extend(keep(market(&cx, name, m, &mut prov), &mut errors));
     }
     if !errors.is_empty() {
-        return Err(errors);
+        return Err(with_deferred(errors, &cx));
     }
     let mut sites = Vec::with_capacity(raw.sites.0.len());
     for (i, (name, s)) in raw.sites.0.iter().enumerate() {
@@ -888,7 +966,7 @@ pub(crate) fn validate(
         sites.extend(keep(s, &mut errors));
     }
     if !errors.is_empty() {
-        return Err(errors);
+        return Err(with_deferred(errors, &cx));
     }
     let mut firms = Vec::with_capacity(raw.firms.0.len());
     for (i, (name, f)) in raw.firms.0.iter().enumerate() {
@@ -896,9 +974,13 @@ pub(crate) fn validate(
         firms.extend(keep(firm(&cx, i, name, f, &sites, &mut prov), &mut errors));
     }
     if !errors.is_empty() {
-        return Err(errors);
+        return Err(with_deferred(errors, &cx));
     }
-    planning_fits(&firms, &sites).map_err(|e| vec![e])?;
+    // A stand-in figure could make plans that fit look as if they do not: check them only on the
+    // figures as written.
+    if cx.deferred.borrow().is_empty() {
+        planning_fits(&firms, &sites).map_err(|e| vec![e])?;
+    }
     let mut policies = Vec::with_capacity(raw.policy.len());
     let mut policy_dates = Vec::with_capacity(raw.policy.len());
     let mut seen = BTreeSet::new();
@@ -948,6 +1030,7 @@ pub(crate) fn validate(
         });
     }
 
+    let errors = with_deferred(errors, &cx);
     if !errors.is_empty() {
         return Err(errors);
     }
@@ -1055,7 +1138,7 @@ fn chip(cx: &Cx, name: &str, c: &RawChip, prov: &mut Vec<Provenance>) -> R<Chip>
     let path = P::root("chips").k(name);
     entry_name(name, &path, "chip")?;
     non_empty(&c.vendor, &path.k("vendor"), "vendor")?;
-    let vendor_country = iso(&c.vendor_country, &path.k("vendor_country"))?;
+    let vendor_country = cx.iso(&c.vendor_country, &path.k("vendor_country"))?;
     let chip = Chip {
         name: name.to_string(),
         vendor: c.vendor.clone(),
@@ -1152,7 +1235,7 @@ fn site(
 ) -> R<Site> {
     let path = P::root("sites").k(name);
     entry_name(name, &path, "site")?;
-    let jurisdiction = iso(&s.jurisdiction, &path.k("jurisdiction"))?;
+    let jurisdiction = cx.iso(&s.jurisdiction, &path.k("jurisdiction"))?;
     let chip_id = chip_ref(&s.chip, chips, &path.k("chip"))?;
     let chip = chips.get(chip_id.0 as usize);
 
@@ -1686,7 +1769,7 @@ fn firm(
 ) -> R<Firm> {
     let path = P::root("firms").k(name);
     entry_name(name, &path, "firm")?;
-    let headquarters = iso(&f.headquarters, &path.k("headquarters"))?;
+    let headquarters = cx.iso(&f.headquarters, &path.k("headquarters"))?;
     let known = sorted(sites.iter().map(|s| s.name.as_str()));
     if f.sites.is_empty() {
         return Err(path.k("sites").value(
@@ -1980,7 +2063,7 @@ fn planning(base: &str, path: &P, pl: &RawPlanning, prov: &mut Vec<Provenance>) 
 fn market(cx: &Cx, name: &str, m: &RawMarket, prov: &mut Vec<Provenance>) -> R<Market> {
     let path = P::root("markets").k(name);
     entry_name(name, &path, "market")?;
-    let jurisdiction = iso(&m.jurisdiction, &path.k("jurisdiction"))?;
+    let jurisdiction = cx.iso(&m.jurisdiction, &path.k("jurisdiction"))?;
     if m.capacity_mw.is_empty() {
         return Err(path.k("capacity_mw").value(
             "capacity_mw lists no capacity",
@@ -2514,7 +2597,7 @@ fn policy<'a>(
             None => Ok(None),
         }
     };
-    let country = |v: &Option<String>, k: &str| -> R<String> { iso(&s(v, k)?, &path.k(k)) };
+    let country = |v: &Option<String>, k: &str| -> R<String> { cx.iso(&s(v, k)?, &path.k(k)) };
 
     let rule = match p.rule.0 {
         RuleKind::ExportBan => Rule::ExportBan {

@@ -266,7 +266,7 @@ fn overlay_text(entry: &Entry, bodies: &[String]) -> Result<String, FieldError> 
 }
 
 /// `GET /api/scenarios/{id}`: the scenario, its policy timeline (every rule, switched off ones
-/// too) and every sourced input.
+/// too) and every field it can set.
 pub fn details(entry: &Entry) -> Value {
     let sc = &entry.scenario;
     let summaries = crate::report::view::policy_entries(sc);
@@ -299,23 +299,24 @@ pub fn details(entry: &Entry) -> Value {
             .collect(),
         _ => Vec::new(),
     };
+    // Every field the scenario can set: those its files write, and the optional ones left to
+    // their defaults (value empty, `default` true).
     let inputs: Vec<Value> = sc
-        .inputs()
+        .fields()
         .into_iter()
-        .map(|i| {
-            let kind = match sc.field_value(&i.field) {
-                Some(toml::Value::Integer(_) | toml::Value::Float(_)) => "number",
-                Some(toml::Value::Datetime(_)) => "date",
-                Some(toml::Value::Boolean(_)) => "bool",
-                Some(toml::Value::String(_)) => "text",
-                _ => "table",
+        .map(|f| {
+            let value = match &f.value {
+                None => String::new(),
+                Some(toml::Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
             };
             json!({
-                "field": i.field,
-                "value": i.value,
-                "unit": i.unit,
-                "source": i.source,
-                "kind": kind,
+                "field": f.path,
+                "value": value,
+                "default": f.value.is_none(),
+                "unit": f.unit,
+                "source": f.source,
+                "kind": f.kind.as_str(),
             })
         })
         .collect();

@@ -17,7 +17,7 @@
 //! |---|---|
 //! | `GET /`, `GET /assets/<file>` | the page and its scripts and styles |
 //! | `GET /api/scenarios` | the scenarios served: id, name, description, file, horizon |
-//! | `GET /api/scenarios/{id}` | one scenario: its policy timeline and every sourced input (path, value, unit, source) |
+//! | `GET /api/scenarios/{id}` | one scenario: its policy timeline and every field it can set (path, value or default, unit, source) |
 //! | `POST /api/check` | `{scenario, set, add_policies}`: 200 `{ok, overrides}`, or 422 with the loader's located errors, each with the field path it is about |
 //! | `POST /api/runs` | the same plus `replications`, `period`, `name`, `when_busy` (`cancel` or `queue`): 202 `{id, name, command}` |
 //! | `GET /api/runs/{id}` | a run's state |
