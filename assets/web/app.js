@@ -272,7 +272,10 @@
         inp.addEventListener("change", () => {
           const key = inp.dataset.role;
           if (key === "until" && !inp.value && p.until) {
-            inp.value = p.until.slice(0, 10); // an end date can be moved, not removed
+            // A field cannot be taken out of a file by a setting; an end date on the horizon's
+            // last day is the same rule as none within the run.
+            inp.value = max;
+            inp.title = "Cleared: in force to the end of the horizon (" + max + ")";
           }
           policyEdit(p.name, key, inp.value);
           scheduleCheck(0);

@@ -434,7 +434,7 @@ fn extends_of_a_file_over_16_mib_is_refused() {
     assert!(msg.contains("larger than 16 MiB"), "{msg}");
 }
 
-// Found by the mutation campaign (examples/mutation_campaign.rs): counts that items 11's limits
+// Found by the mutation campaign (tools/mutation-campaign/): counts that items 11's limits
 // did not cover.
 
 #[test]

@@ -2,9 +2,9 @@
 //! project"). CI runs it for a fixed number of cases (`.ci/mutation.sh`); run it longer by hand:
 //!
 //! ```text
-//! cargo build --release --bin capsim --example mutation_campaign
-//! target/release/examples/mutation_campaign --cases 3000 --seed 1
-//! target/release/examples/mutation_campaign --seed 1 --case 1234   # one case again, kept on disk
+//! cargo build --release --bin capsim && cargo build --release -p mutation-campaign
+//! target/release/mutation_campaign --cases 3000 --seed 1
+//! target/release/mutation_campaign --seed 1 --case 1234   # one case again, kept on disk
 //! ```
 //!
 //! Each case takes one shipped scenario (`scenarios/*.toml`), applies one mutation of one class
