@@ -77,7 +77,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Any free port (--port 0); the server prints its address as its first line.
-"${CARGO_TARGET_DIR:-target}/release/capsim" serve scenarios/lease-ban-2026.toml scenarios/baseline.toml \
+"${CARGO_TARGET_DIR:-target}/release/capsim" serve scenarios/lease-ban-2026.toml scenarios/baseline.toml scenarios/h200-opens.toml \
   --port 0 --out "$RUN/out" >"$RUN/address" 2>"$ART/serve.log" &
 SERVER_PID=$!
 URL=

@@ -5,26 +5,42 @@
 //! copy of the document (the key, or the entry whose required key was taken out) and the copy is
 //! read again, until it reads or nothing more can be taken out. Paths found in the copy are
 //! mapped back to the document (an array entry taken out shifts the ones after it), so every
-//! error is located where the file writes it.
+//! error is located where the file writes it. When only unknown keys had to be taken out, the rest
+//! of the file reads, and the loader checks its values too (`from_parts`).
 
 use serde_path_to_error::Segment;
 
 use super::locate::{Locator, Seg};
-use super::{did_you_mean, one_or_several, raw, serde_error, ScenarioError};
+use super::{did_you_mean, raw, serde_error, ScenarioError};
 
 /// At most this many type errors are reported for one file (a file that is not a scenario at all
 /// would otherwise list one per key).
 const MAX_ERRORS: usize = 50;
 
+/// Why a document does not read as a scenario.
+pub(super) struct TypeErrors {
+    /// Every type error found, located, in the order found.
+    pub errors: Vec<ScenarioError>,
+    /// The document read with only its unknown keys taken out (which the loader never reads), and
+    /// their paths: the rest of the file, whose values can be checked as if the keys were not
+    /// there. None when anything else had to be taken out for it to read (a value of the wrong
+    /// type, whose default would stand in for it; a table or an entry), or it still does not.
+    pub rest: Option<Box<(raw::RawScenario, Vec<Vec<Seg>>)>>,
+}
+
 /// `merged` read as a scenario, or every type error in it.
 pub(super) fn raw_scenario(
     merged: &toml::Value,
     loc: &Locator<'_>,
-) -> Result<raw::RawScenario, ScenarioError> {
+) -> Result<raw::RawScenario, TypeErrors> {
     let err = match serde_path_to_error::deserialize(merged.clone()) {
         Ok(raw) => return Ok(raw),
         Err(e) => e,
     };
+    // Whether only unknown keys have been taken out so far, so that what reads is the file as the
+    // loader sees it, less keys it would never read.
+    let mut keys_only = true;
+    let mut rest = None;
     let mut copy = merged.clone();
     // Array entries taken out of the copy so far: (the array's path in the document, the entry's
     // index in the document), in the order taken.
@@ -61,7 +77,10 @@ pub(super) fn raw_scenario(
         }
         let target = match (&missing, msg.trim().strip_prefix("unknown field ")) {
             // The table lacks the key: take out the table.
-            (Some(_), _) => path,
+            (Some(_), _) => {
+                keys_only = false;
+                path
+            }
             // The key is not one the table takes: take out the key.
             (None, Some(rest)) => {
                 let k = rest.split('`').nth(1).unwrap_or_default().to_string();
@@ -73,7 +92,10 @@ pub(super) fn raw_scenario(
                 p
             }
             // A value of the wrong type: take out the value.
-            (None, None) => path,
+            (None, None) => {
+                keys_only = false;
+                path
+            }
         };
         if target.is_empty() || taken.contains(&target) {
             break;
@@ -86,11 +108,22 @@ pub(super) fn raw_scenario(
         }
         if let Some(Seg::Index(i)) = target.last() {
             gone.push((target[..target.len() - 1].to_vec(), *i));
+            keys_only = false;
         }
         taken.push(target);
-        next = serde_path_to_error::deserialize::<_, raw::RawScenario>(copy.clone()).err();
+        match serde_path_to_error::deserialize::<_, raw::RawScenario>(copy.clone()) {
+            Ok(raw) => {
+                if keys_only {
+                    rest = Some(raw);
+                }
+            }
+            Err(e) => next = Some(e),
+        }
     }
-    Err(one_or_several(errors))
+    Err(TypeErrors {
+        errors,
+        rest: rest.map(|raw| Box::new((raw, taken))),
+    })
 }
 
 /// The path serde reports, in the copy.

@@ -857,7 +857,26 @@ fn from_parts(
         policy_origin: &policy_origin,
         merged: &merged,
     };
-    let raw = deserialize::raw_scenario(&merged, &locator)?;
+    let raw = match deserialize::raw_scenario(&merged, &locator) {
+        Ok(raw) => raw,
+        Err(deserialize::TypeErrors { mut errors, rest }) => {
+            // When only unknown keys stopped it, the rest of the file is checked as any file is,
+            // and its wrong values are reported with them.
+            if let Some((rest, taken)) = rest.map(|r| *r) {
+                if let Err(issues) =
+                    validate::validate(&rest, validate::Mode::Nominal, &|p| locator.display(p))
+                {
+                    errors.extend(
+                        issues
+                            .into_iter()
+                            .filter(|i| !taken.iter().any(|t| i.path.starts_with(t)))
+                            .map(|issue| issue_error(issue, &locator)),
+                    );
+                }
+            }
+            return Err(one_or_several(errors));
+        }
+    };
     let v = validate::validate(&raw, validate::Mode::Nominal, &|p| locator.display(p)).map_err(
         |issues| {
             one_or_several(

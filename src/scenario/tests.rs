@@ -1775,3 +1775,34 @@ fn every_type_error_is_reported_once_without_the_consequences_of_reading_on() {
     assert_eq!(got, want, "{e}");
     assert!(!e.to_string().contains("missing"), "{e}");
 }
+
+#[test]
+fn unknown_keys_and_wrong_values_are_reported_together() {
+    // An unknown key is never read: the rest of the file is checked too. A value of the wrong type
+    // is not (its default would stand in for it), so its file's values wait until it is fixed.
+    let text = VALID
+        .replacen("training_mfu = 0.4", "training_mfu = 1.4\nmfu_note = 1", 1)
+        .replacen("pue = 1.4", "pue = 0.5", 1);
+    let e = load_str(&text, "t.toml", None).unwrap_err();
+    let got = lines_and_paths(&e);
+    let want = vec![
+        (
+            line_of(&text, "training_mfu = 1.4"),
+            "chips.h100.training_mfu".to_string(),
+        ),
+        (
+            line_of(&text, "mfu_note = 1"),
+            "chips.h100.mfu_note".to_string(),
+        ),
+        (line_of(&text, "pue = 0.5"), "sites.johor.pue".to_string()),
+    ];
+    assert_eq!(got, want, "{e}");
+    let typed = text.replacen("memory_gb = 80", "memory_gb = \"eighty\"", 1);
+    let e = load_str(&typed, "t.toml", None).unwrap_err();
+    let paths: Vec<String> = lines_and_paths(&e).into_iter().map(|(_, p)| p).collect();
+    assert_eq!(
+        paths,
+        ["chips.h100.memory_gb", "chips.h100.mfu_note"],
+        "{e}"
+    );
+}

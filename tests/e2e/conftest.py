@@ -2,7 +2,7 @@
 
 The server: CAPSIM_E2E_URL (e.g. http://127.0.0.1:8765/) with CAPSIM_E2E_OUT (its --out folder) when
 one is already running, as .ci/e2e.sh starts it; otherwise these fixtures start
-`target/release/capsim serve scenarios/lease-ban-2026.toml scenarios/baseline.toml --port 0 --out TMP`
+`target/release/capsim serve scenarios/lease-ban-2026.toml scenarios/baseline.toml scenarios/h200-opens.toml --port 0 --out TMP`
 themselves and stop it at the end.
 
 The browser: Debian's Chromium (CAPSIM_E2E_CHROMIUM, default /usr/bin/chromium) driven by Playwright,
@@ -69,6 +69,7 @@ def server():
     log = open(out.parent / (out.name + ".log"), "w")
     proc = subprocess.Popen(
         [str(binary), "serve", "scenarios/lease-ban-2026.toml", "scenarios/baseline.toml",
+         "scenarios/h200-opens.toml",
          "--port", "0", "--out", str(out)],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=log, text=True)
     try:

@@ -109,7 +109,7 @@ def test_01_page_loads(page, base_url):
     ids = page.eval_on_selector_all("#scenario option", "os => os.map(o => o.value)")
     assert "lease-ban-2026" in ids and "baseline" in ids, ids
     assert page.evaluate("() => typeof uPlot") == "function", "uPlot is served by the binary"
-    assert page.locator("#fields [data-field]").count() > 50, "a form field for every sourced input"
+    assert page.locator("#fields [data-field]").count() > 50, "a form field for every field"
     assert page.locator("#policies [data-policy]").count() > 3
     # Every control has an accessible name (a label, aria-label or text).
     unnamed = page.evaluate("""() => [...document.querySelectorAll('input, select, textarea, button')]
@@ -284,6 +284,37 @@ def test_07_bad_value_shows_located_error(page, shots):
     page.screenshot(path=str(shots / "error.png"))
     page.click("#reset-edits")
     page.wait_for_function("() => !document.querySelector('.field-error:not(:empty)')")
+
+
+def test_07b_every_field_and_an_end_date_cleared(page, base_url):
+    """The form offers fields the file leaves to their defaults, and clearing a rule's end date puts
+    it on the horizon's last day (a setting cannot take a key out of a file)."""
+    choose_scenario(page, "baseline")
+    sc = get_json(base_url + "api/scenarios/baseline")
+    defaults = [f for f in sc["inputs"] if f["default"]]
+    assert defaults, "optional fields left out are offered"
+    assert len(sc["inputs"]) > 1000, "every field the baseline can set, not only those given a source"
+    page.fill("#field-search", defaults[0]["field"])
+    row = page.locator(f'[data-field-row="{defaults[0]["field"]}"]')
+    row.wait_for(state="visible")
+    assert "default applies" in row.inner_text(), row.inner_text()
+    page.fill("#field-search", "")
+    # The H200 opening ends the export ban on a date.
+    choose_scenario(page, "h200-opens")
+    sc = get_json(base_url + "api/scenarios/h200-opens")
+    ended = next(p for p in sc["policies"] if p["until"] and p["enabled"])
+    until = page.locator(f'#policies [data-policy="{ended["name"]}"] input[data-role=until]')
+    until.fill("")
+    until.dispatch_event("change")
+    end = sc["end_date"][:10]
+    page.wait_for_function(
+        "(s) => document.querySelector('#edits').textContent.includes(s)",
+        arg=f'policy.{ended["name"]}.until={end}')
+    assert until.input_value() == end
+    page.click("#check")
+    page.wait_for_timeout(300)
+    assert page.locator("#check-errors li").count() == 0, page.inner_text("#check-errors")
+    page.click("#reset-edits")
 
 
 def test_08_busy_cancel_or_queue(page, base_url):
