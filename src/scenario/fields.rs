@@ -288,9 +288,7 @@ fn ref_name(r: &str) -> Option<&str> {
 
 /// Whether `t` is a figure given as a distribution.
 fn is_distribution(t: &toml::Table) -> bool {
-    t.len() == 1
-        && t.keys()
-            .all(|k| matches!(k.as_str(), "lognormal" | "uniform" | "triangular"))
+    t.len() == 1 && t.keys().all(|k| raw::QUANTITY_FORMS.contains(&k.as_str()))
 }
 
 #[cfg(test)]

@@ -857,6 +857,7 @@ fn from_parts(
         policy_origin: &policy_origin,
         merged: &merged,
     };
+    let located = |issue| issue_error(issue, &locator);
     let raw = match deserialize::raw_scenario(&merged, &locator) {
         Ok(raw) => raw,
         Err(deserialize::TypeErrors { mut errors, rest }) => {
@@ -870,23 +871,15 @@ fn from_parts(
                         issues
                             .into_iter()
                             .filter(|i| !taken.iter().any(|t| i.path.starts_with(t)))
-                            .map(|issue| issue_error(issue, &locator)),
+                            .map(located),
                     );
                 }
             }
             return Err(one_or_several(errors));
         }
     };
-    let v = validate::validate(&raw, validate::Mode::Nominal, &|p| locator.display(p)).map_err(
-        |issues| {
-            one_or_several(
-                issues
-                    .into_iter()
-                    .map(|issue| issue_error(issue, &locator))
-                    .collect(),
-            )
-        },
-    )?;
+    let v = validate::validate(&raw, validate::Mode::Nominal, &|p| locator.display(p))
+        .map_err(|issues| one_or_several(issues.into_iter().map(located).collect()))?;
     let sweep = match &raw.sweep {
         None => None,
         Some(s) => Some(
@@ -1011,7 +1004,6 @@ fn field_exists(
     }
 }
 
-/// A validation issue, located.
 /// `errors` (at least one) as one error, in the order of the files: by file as first met, then
 /// line and column (errors without a place keep theirs, after the located ones).
 fn one_or_several(mut errors: Vec<ScenarioError>) -> ScenarioError {
@@ -1053,6 +1045,7 @@ fn several(errors: &[ScenarioError]) -> String {
     out
 }
 
+/// A validation issue, located.
 fn issue_error(issue: validate::Issue, locator: &Locator<'_>) -> ScenarioError {
     ScenarioError::Invalid {
         at: locator.locate(&issue.path, issue.want),
