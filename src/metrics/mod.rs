@@ -552,6 +552,9 @@ pub struct Decision {
     /// serving capacity (held, free and on its way) would not take, tokens per second; 0
     /// otherwise.
     pub inference_need_tokens_per_s: f64,
+    /// At a review of a firm that forecasts its training, the gangs of its planned runs counted in
+    /// `need_chips` (before what is on its way comes off), chips; 0 otherwise.
+    pub planned_chips: u64,
     /// Why a review took or passed the option.
     pub why: Why,
 }
@@ -584,6 +587,7 @@ impl Decision {
             usd_per_pflop_day: 0.0,
             gap_pflops: 0.0,
             inference_need_tokens_per_s: 0.0,
+            planned_chips: 0,
             why: Why::None,
         }
     }

@@ -119,6 +119,10 @@ pub struct Planning {
     /// demand of its own path `max_wait` ahead, beyond what its serving capacity (held, free and
     /// on its way) can take (see `model/sim/leasing.rs`).
     pub forecast_inference: bool,
+    /// Whether the firm counts its planned training runs before they arrive: the next run of each
+    /// training workload due before its next review plus `lead` counts as need when it would wait
+    /// `patience` where it may run (see `model/sim/leasing.rs`).
+    pub forecast_training: bool,
 }
 
 /// The sites firm `f` may order domestic chips for: its own sites (`owner` = the firm) in its home

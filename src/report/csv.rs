@@ -316,13 +316,15 @@ pub const DECISIONS_COLUMNS: &[&str] = &[
     "usd_per_pflop_day",
     "gap_pflops",
     "inference_need_tokens_per_s",
+    "planned_chips",
     "why",
 ];
 
 /// `decisions.csv`: one row per (replication, decision) in time order. At a firm's review, one row
 /// per option it weighed (a lease at each market site, a domestic order, an import, a grey
 /// purchase), ranked by cost per useful PFLOP-day (`rank`, `usd_per_pflop_day`), with the need
-/// (`need_chips`: waiting gangs; `gap_pflops`: planned capacity rules refused;
+/// (`need_chips`: waiting gangs and planned runs, less what is on its way; `planned_chips`: the
+/// planned runs' gangs; `gap_pflops`: planned capacity rules refused;
 /// `inference_need_tokens_per_s`: forecast inference demand beyond its serving capacity) and what
 /// it did:
 /// `sign`, `order`, `import`, `grey`, or `pass` with `why`. Besides: past leases the scenario
@@ -365,6 +367,7 @@ pub fn decisions(tag: Tag, world: &World, periods: &Periods, runs: &[RunMetrics]
                 float(d.usd_per_pflop_day),
                 float(d.gap_pflops),
                 float(d.inference_need_tokens_per_s),
+                d.planned_chips.to_string(),
                 d.why.as_str().to_string(),
             ])
             .expect("in memory");

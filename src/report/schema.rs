@@ -129,7 +129,7 @@ fn known(name: &str) -> Option<(Type, &'static str, &'static str)> {
         "need_chips" => (
             Int,
             "chips",
-            "waiting gangs the review found (or a replaced lot's chips)",
+            "unmet need the review found: waiting gangs and planned runs, less chips on their way (or a replaced lot's chips)",
         ),
         "market_held_share" => (
             Float,
@@ -156,6 +156,11 @@ fn known(name: &str) -> Option<(Type, &'static str, &'static str)> {
             Float,
             "tokens/s",
             "forecast peak inference demand its serving capacity would not take",
+        ),
+        "planned_chips" => (
+            Int,
+            "chips",
+            "gangs of planned training runs counted in need_chips (with forecast_training)",
         ),
         "why" => (Text, "", "why the option was taken or passed"),
         "line" => (Int, "", "line of the observation in the observations file"),

@@ -96,6 +96,7 @@ pub const PLANNING_KEYS: &[&str] = &[
     "replace_refused",
     "switch_margin",
     "forecast_inference",
+    "forecast_training",
     "source",
 ];
 
@@ -458,6 +459,7 @@ pub struct RawPlanning {
     pub replace_refused: Option<bool>,
     pub switch_margin: Option<f64>,
     pub forecast_inference: Option<bool>,
+    pub forecast_training: Option<bool>,
     pub source: Option<RawSource>,
 }
 

@@ -2042,6 +2042,7 @@ fn planning(base: &str, path: &P, pl: &RawPlanning, prov: &mut Vec<Provenance>) 
              firm to replace the lease with it: 0.25 (the default) = 25% cheaper; 1 = never",
         )?,
         forecast_inference: pl.forecast_inference.unwrap_or(false),
+        forecast_training: pl.forecast_training.unwrap_or(false),
     };
     if planning.block_chips == 0 {
         return Err(path.k("block_chips").value(

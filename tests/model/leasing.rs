@@ -724,3 +724,148 @@ restart_hours = 0.5
     let m = run(&sc, 1).runs.remove(0);
     assert_eq!(m.jobs.completed, 2, "{:?} {:?}", m.jobs, m.decisions);
 }
+
+/// A firm whose home fleet (4,096 H100) a long run fills from 2 January, with a 2,048-chip run
+/// planned for 20 March and a Malaysian market to lease in (30 days' lead, reviews every 30 days,
+/// patience 14 days). `forecast` switches `forecast_training`.
+fn world_planned_run(forecast: bool, run_date: &str) -> String {
+    format!(
+        r#"name = "planned"
+description = "a firm that leases ahead of a planned run"
+start_date = 2025-01-01
+end_date = 2025-12-31
+seed = 7
+{H100}
+[markets.my]
+jurisdiction = "MY"
+capacity_mw = [{{ from = 2025-01-01, mw = 100.0 }}]
+open_share = 0.5
+tight_above = 0.5
+tight_premium = 1.0
+
+[sites.home]
+jurisdiction = "CN"
+operator = "domestic"
+chip = "h100"
+pricing = "owned"
+owner = "acme"
+electricity_usd_per_kwh = 0.08
+pue = 1.3
+mtbf_hours = 1e9
+repair_hours = 24.0
+initial_chips = 4096
+
+[sites.my-acme]
+jurisdiction = "MY"
+operator = "foreign"
+chip = "h100"
+pricing = "contract"
+tenant = "acme"
+term_years = 1.0
+market = "my"
+lease_usd_per_chip_hour = 2.0
+electricity_usd_per_kwh = 0.10
+pue = 1.4
+mtbf_hours = 1e9
+repair_hours = 24.0
+
+[firms.acme]
+headquarters = "CN"
+sites = ["home", "my-acme"]
+placement = "earliest_finish"
+
+[firms.acme.planning]
+every_days = 30
+lead_days = 30
+block_chips = 1024
+patience_days = 14
+max_leased_chips = 65536
+forecast_training = {forecast}
+
+[[firms.acme.workloads]]
+name = "long"
+kind = "training"
+arrivals = {{ dates = [2025-01-02] }}
+size_flop = 4e25
+gang_chips = 4096
+checkpoint_hours = 1.0
+restart_hours = 0.5
+
+[[firms.acme.workloads]]
+name = "planned"
+kind = "training"
+arrivals = {{ dates = [{run_date}] }}
+size_flop = 3.4e23
+gang_chips = 2048
+checkpoint_hours = 1.0
+restart_hours = 0.5
+"#
+    )
+}
+
+/// The planned run's wait before it first started, days.
+fn planned_wait_days(m: &RunMetrics) -> f64 {
+    let r = m
+        .job_records
+        .iter()
+        .find(|r| r.workload == 1)
+        .expect("the planned run arrived");
+    let start = r.first_start.expect("it started");
+    (start.0 - r.arrived.0) as f64 / 86_400.0
+}
+
+#[test]
+fn a_firm_that_forecasts_its_training_leases_before_a_planned_run_arrives() {
+    // The long run holds the whole home fleet for ~286 days (4e25 FLOP at 4,096 x 396 TFLOP/s).
+    // The run due on 20 March (day 78) is inside the review of 30 January's window (next review +
+    // lead: day 89), and it would wait far beyond the firm's patience: 2,048 chips are signed then,
+    // online on 1 March, and the run starts the day it arrives.
+    let sc = load(&world_planned_run(true, "2025-03-20"));
+    let m = &run(&sc, 1).runs[0];
+    let signed = of(m, LeaseAction::Sign);
+    let first = signed.first().expect("a lease is signed");
+    assert_eq!(day(m, first.at), 30.0, "{first:?}");
+    assert_eq!(first.planned_chips, 2048, "{first:?}");
+    assert_eq!(first.need_chips, 2048, "{first:?}");
+    assert_eq!(first.chips, 2048, "whole lots of 1,024 covering the gang");
+    assert!(planned_wait_days(m) < 1e-6, "{}", planned_wait_days(m));
+
+    // Without the forecast the run arrives to a full fleet; it counts as need once it has waited
+    // its patience (the 30 March review sees ~200 days of expected wait), and starts when that lease
+    // comes online a month later.
+    let sc = load(&world_planned_run(false, "2025-03-20"));
+    let m = &run(&sc, 1).runs[0];
+    let signed = of(m, LeaseAction::Sign);
+    let first = signed.first().expect("a lease is signed");
+    assert!(day(m, first.at) > 78.0, "{first:?}");
+    assert_eq!(first.planned_chips, 0);
+    let wait = planned_wait_days(m);
+    assert!((30.0..60.0).contains(&wait), "waited {wait} days");
+
+    // A run due beyond the window (the 30 January review sees up to day 89, the 1 March one up
+    // to day 119; 1 July is day 181) counts only at a review whose window reaches it: 31 May
+    // (day 150, window to day 210), when it would still wait ~105 days.
+    let sc = load(&world_planned_run(true, "2025-07-01"));
+    let m = &run(&sc, 1).runs[0];
+    let first = of(m, LeaseAction::Sign)[0];
+    let at = day(m, first.at);
+    assert_eq!(at, 150.0, "signed on day {at}");
+    assert_eq!(first.planned_chips, 2048);
+}
+
+#[test]
+fn a_planned_run_with_room_waiting_for_it_is_no_need() {
+    // The long run is gone (its 2 January arrival moved past the planned run's window) so the
+    // home fleet has room: the planned run would not wait, and nothing is signed for it.
+    let toml = world_planned_run(true, "2025-03-20").replace("2025-01-02", "2025-11-01");
+    let sc = load(&toml);
+    let m = &run(&sc, 1).runs[0];
+    let before = m
+        .decisions
+        .iter()
+        .filter(|d| d.action == LeaseAction::Sign && day(m, d.at) < 300.0)
+        .count();
+    assert_eq!(before, 0, "{:?}", m.decisions);
+    assert!(m.decisions.iter().all(|d| d.planned_chips == 0));
+    assert!(planned_wait_days(m) < 1e-6);
+}

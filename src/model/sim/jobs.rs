@@ -229,7 +229,9 @@ impl<'w> CapacityModel<'w> {
                 .next_gap(&mut self.arrival_rng[f][w])
                 .map(|g| now.saturating_add(g)),
         };
-        if let Some(t) = next.filter(|&t| t < wl.end && t < self.periods.horizon()) {
+        let next = next.filter(|&t| t < wl.end && t < self.periods.horizon());
+        self.next_arrival[f][w] = next.map_or(SimTime::MAX, |t| t.max(now));
+        if let Some(t) = next {
             ctx.schedule_at(
                 t.max(now),
                 Ev::Arrival {

@@ -10,8 +10,10 @@
 //!    jobs that will have waited at least `patience` since they arrived (a queued job: what it
 //!    waited plus what it still expects to wait where it is, from the site's running totals; a
 //!    blocked job: what it waited) and may be placed at one of its option sites under the rules in
-//!    force (data that must stay home does not count), less the chips of its lots, orders and
-//!    purchases still on their way and the idle chips of its market sites. *The plan gap*: the
+//!    force (data that must stay home does not count); with `forecast_training`, also its *planned
+//!    runs*: the next run of each training workload due before its next review plus `lead`, if
+//!    it would wait `patience` after arriving ([`CapacityModel::planned_need`]); less the chips of
+//!    its lots, orders and purchases still on their way and the idle chips of its market sites. *The plan gap*: the
 //!    effective FLOP/s of planned chips that rules refused at its own sites (supply.rs: a ban or
 //!    cap on deliveries, a supply shock's cut), less what earlier reviews bought to replace them
 //!    (with `replace_refused`). *Inference growth* (with `forecast_inference`): the peak demand
@@ -108,6 +110,8 @@ pub(super) struct Choice {
     pub replaces: Option<u32>,
     /// The inference shortfall the review forecast, tokens per second.
     pub inference: f64,
+    /// The gangs of planned training runs the review counted in `need`, chips.
+    pub planned: u64,
 }
 
 impl Choice {
@@ -130,6 +134,7 @@ impl Choice {
             usd_per_pflop_day: self.cost,
             gap_pflops: self.gap / 1e15,
             inference_need_tokens_per_s: self.inference,
+            planned_chips: self.planned,
             why,
             ..Decision::event(at, firm as u32, site.0, 0, action, 0, channel)
         }
@@ -314,8 +319,9 @@ impl CapacityModel<'_> {
             .saturating_sub(st.inference_alloc)
     }
 
-    /// Firm `f`'s unmet need at `now` (step 1 of the rule in the module docs).
-    pub(super) fn unmet_need(&self, f: usize, pl: &Planning, now: SimTime) -> u64 {
+    /// Firm `f`'s unmet need at `now` (step 1 of the rule in the module docs), chips, and the part
+    /// of it found in planned runs before the subtractions (with `forecast_training`).
+    pub(super) fn unmet_need(&self, f: usize, pl: &Planning, now: SimTime) -> (u64, u64) {
         let option_sites = &self.leasing.firm_option_sites[f];
         let patience = pl.patience.as_secs_f64();
         let mut need: u64 = 0;
@@ -340,6 +346,12 @@ impl CapacityModel<'_> {
                 need = need.saturating_add(job.gang);
             }
         }
+        let planned = if pl.forecast_training {
+            self.planned_need(f, pl, now)
+        } else {
+            0
+        };
+        need = need.saturating_add(planned);
         // Idle leased chips will take the work (a lot is sized to gangs); idle chips at home are
         // not counted: they are there, and the work still waits, so they do not fit its gangs.
         let idle: u64 = self.leasing.firm_market_sites[f]
@@ -349,9 +361,48 @@ impl CapacityModel<'_> {
         // Chips bought to replace leases are not capacity for it: the leases go.
         let coming = (self.orders.firm_open[f] + self.orders.firm_procured_open[f])
             .saturating_sub(self.orders.firm_replacing[f]);
-        need.saturating_sub(self.leasing.firm_pending[f])
+        let need = need
+            .saturating_sub(self.leasing.firm_pending[f])
             .saturating_sub(coming)
-            .saturating_sub(idle)
+            .saturating_sub(idle);
+        (need, planned)
+    }
+
+    /// The gangs of firm `f`'s planned training runs that count as need at `now` (step 1 of the
+    /// rule in the module docs): the next run of each of its training workloads, if it is due
+    /// after `now` and no later than its next review plus a lease's `lead` (a later review could
+    /// still have chips in place for it), and if, where it may run and new capacity may come, it
+    /// would wait at least `patience` after its arrival: the shortest expected wait for its gang
+    /// now, less the time until it arrives (the work ahead drains meanwhile). The run's date is
+    /// the scenario's next draw of its arrivals: the firm knows its own plan. The estimate leans
+    /// to buying too little: work that arrives before the run joins the queue ahead of it.
+    pub(super) fn planned_need(&self, f: usize, pl: &Planning, now: SimTime) -> u64 {
+        let option_sites = &self.leasing.firm_option_sites[f];
+        let window_end = now.saturating_add(pl.every).saturating_add(pl.lead);
+        let patience = pl.patience.as_secs_f64();
+        let mut planned: u64 = 0;
+        for (w, wl) in self.world.firms[f].workloads.iter().enumerate() {
+            let super::super::WorkloadKind::Batch(b) = &wl.kind else {
+                continue;
+            };
+            let due = self.next_arrival[f][w];
+            if b.kind != crate::metrics::JobKind::Training || due <= now || due > window_end {
+                continue;
+            }
+            let class_sites = &self.class_sites[self.workload_class[f][w] as usize];
+            if !option_sites.iter().any(|s| class_sites.contains(s)) {
+                continue;
+            }
+            let until = (due - now).as_secs_f64();
+            let wait = class_sites
+                .iter()
+                .filter_map(|&s| self.expected_wait_secs(s, b.gang_chips, now))
+                .fold(f64::INFINITY, f64::min);
+            if wait - until >= patience {
+                planned = planned.saturating_add(b.gang_chips);
+            }
+        }
+        planned
     }
 
     /// Whether firm `f` may serve inference at `site` (a new batch may be placed there under the
@@ -495,7 +546,7 @@ impl CapacityModel<'_> {
             ctx.schedule_at(next, Ev::Review { firm: f as u32 })
                 .expect("not in the past");
         }
-        let mut waiting = self.unmet_need(f, &pl, now);
+        let (mut waiting, planned) = self.unmet_need(f, &pl, now);
         let mut gap = self.leasing.firm_gap_flops[f];
         if gap < 0.0 || !gap.is_finite() {
             self.error = Some(super::super::ModelError::new(format!(
@@ -573,6 +624,7 @@ impl CapacityModel<'_> {
                 taken: Why::Cheapest,
                 replaces: None,
                 inference: inference_found,
+                planned,
             };
             let (n, why) = match o.closed {
                 Some(why) => (0, why),
@@ -673,6 +725,7 @@ impl CapacityModel<'_> {
                     taken: Why::ReplacesLease,
                     replaces: Some(l as u32),
                     inference: 0.0,
+                    planned: 0,
                 };
                 // To arrive by the term end; if none can, within `max_wait` (the lot is then held
                 // over until it arrives).
@@ -1065,7 +1118,7 @@ impl CapacityModel<'_> {
         }
         let (site, f, s) = (lot.site, lot.firm.0 as usize, lot.site.0 as usize);
         let need = match self.world.firms[f].planning {
-            Some(pl) => self.unmet_need(f, &pl, now),
+            Some(pl) => self.unmet_need(f, &pl, now).0,
             None => 0,
         };
         self.set_site_rates(s, now);

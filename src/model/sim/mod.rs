@@ -175,6 +175,9 @@ struct CapacityModel<'w> {
     /// Scratch buffer for an inference batch's allocations (no allocation per tick).
     held_scratch: Vec<inference::Held>,
     arrival_rng: Vec<Vec<SimRng>>,
+    /// `next_arrival[f][w]`: when firm `f`'s batch workload `w` sends its next job (its plan, drawn
+    /// one arrival ahead; `SimTime::MAX` when it sends no more).
+    next_arrival: Vec<Vec<SimTime>>,
     size_rng: Vec<Vec<SimRng>>,
     failure_rng: Vec<SimRng>,
     /// Per site, draws whether its grey-market lots are seized (streams of their own: one site's
@@ -291,6 +294,11 @@ pub fn run_replication(
             .collect(),
         held_scratch: Vec::new(),
         arrival_rng: per_workload("arrivals"),
+        next_arrival: world
+            .firms
+            .iter()
+            .map(|f| vec![SimTime::MAX; f.workloads.len()])
+            .collect(),
         size_rng: per_workload("sizes"),
         failure_rng: (0..nsites)
             .map(|s| stream_by_key(seed, replication, key("failures", s as u64, 0)))
@@ -390,6 +398,7 @@ pub fn run_replication(
                         Arrivals::At(ts) => ts.first().copied(),
                     };
                     if let Some(t) = first.filter(|&t| t < wl.end && t < horizon) {
+                        sim.parts_mut().0.next_arrival[f][w] = t;
                         let ev = Ev::Arrival {
                             firm,
                             workload,
