@@ -33,6 +33,11 @@ pub mod html;
 pub mod manifest;
 pub mod observed;
 pub mod output;
+#[cfg(feature = "parquet")]
+pub mod parquet;
+/// Built without the `parquet` feature: asking for Parquet fails with a clear error.
+#[cfg(not(feature = "parquet"))]
+#[path = "parquet_off.rs"]
 pub mod parquet;
 pub mod schema;
 pub mod sweep;
