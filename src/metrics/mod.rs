@@ -254,6 +254,10 @@ pub struct FirmPeriod {
     /// Chips the firm holds under lease in markets at the end of the period (signed lots,
     /// online or not yet).
     pub lease_chips_held: u64,
+    /// Chips of domestic clouds the firm reserved in the period (new blocks).
+    pub cloud_chips_reserved: u64,
+    /// Chips of domestic clouds the firm holds reserved at the end of the period.
+    pub cloud_chips_held: u64,
     /// Chips of unmet need at the firm's last review in the period (jobs that waited past its
     /// patience, less lots on their way), before it signed anything.
     pub lease_need_chips: u64,
@@ -399,6 +403,8 @@ pub enum Channel {
     Import,
     /// Foreign chips smuggled.
     Grey,
+    /// Blocks of a domestic cloud's chips reserved for a term.
+    Cloud,
 }
 
 impl Channel {
@@ -409,6 +415,7 @@ impl Channel {
             Channel::Domestic => "domestic",
             Channel::Import => "import",
             Channel::Grey => "grey",
+            Channel::Cloud => "cloud",
         }
     }
 }

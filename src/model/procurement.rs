@@ -56,6 +56,11 @@ pub fn site_channel(firms: &[Firm], sites: &[Site], f: usize, s: SiteId) -> Opti
             tenant,
             ..
         } if tenant == FirmId(f as u32) => Some(Channel::Lease),
+        Pricing::Contract {
+            reserves: Some(_),
+            tenant,
+            ..
+        } if tenant == FirmId(f as u32) => Some(Channel::Cloud),
         Pricing::Owned { owner: Some(o), .. } if o == FirmId(f as u32) => match site.procurement {
             Some(p) => Some(p.channel),
             None => super::order_sites(firms, sites, f)

@@ -45,6 +45,17 @@ pub enum Pricing {
         /// [`super::market`]), and dated deliveries are lots signed in the past. `None`: the
         /// site's dated chips are the contract, terms running from its first chips.
         market: Option<super::market::MarketId>,
+        /// The domestic cloud (a site no firm owns) whose chips the site holds, if its capacity is
+        /// reserved there: the tenant reserves blocks of the cloud's idle chips when it plans,
+        /// each priced at the cloud's price per chip-hour on the day it is signed or renewed and
+        /// paid busy or idle; released chips go back to the cloud.
+        reserves: Option<SiteId>,
+        /// With `reserves`: the most of the cloud's chips this site's lots may hold (the cloud
+        /// keeps the rest for renters by the hour).
+        reserve_share: f64,
+        /// With `reserves`: a reserved block's price as a multiple of the cloud's cost per
+        /// chip-hour (its capex and energy, what its renters by the hour pay).
+        reserve_markup: f64,
     },
     /// Owned chips: the purchase price is amortised over every online chip-hour, busy or idle;
     /// electricity is paid for busy chips and, at the chip's idle fraction, for idle ones.

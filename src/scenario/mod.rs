@@ -260,7 +260,7 @@ pub fn field_unit(path: &str) -> &'static str {
         "amortisation_years" | "term_years" => "years",
         "capacity_mw" | "power_cap_mw" => "MW",
         "pue" => "ratio",
-        "risk_aversion" | "home_premium" => "multiplier",
+        "risk_aversion" | "home_premium" | "reserve_markup" => "multiplier",
         "start_date" | "end_date" | "from" | "until" => "date",
         "deliveries" => "chips by date",
         "supply" => "chips per year",
@@ -271,6 +271,7 @@ pub fn field_unit(path: &str) -> &'static str {
         | "tight_above"
         | "tight_premium"
         | "on_demand_premium"
+        | "reserve_share"
         | "switch_margin"
         | "lease_ban_risk"
         | "daily_amplitude"

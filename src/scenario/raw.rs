@@ -66,6 +66,9 @@ pub const SITE_KEYS: &[&str] = &[
     "deliveries",
     "supply",
     "market",
+    "reserves",
+    "reserve_share",
+    "reserve_markup",
     "procurement",
     "source",
 ];
@@ -356,6 +359,9 @@ pub struct RawSite {
     pub deliveries: Vec<RawDelivery>,
     pub supply: Option<RawSupply>,
     pub market: Option<String>,
+    pub reserves: Option<String>,
+    pub reserve_share: Option<RawQuantity>,
+    pub reserve_markup: Option<RawQuantity>,
     pub procurement: Option<RawProcurement>,
     pub source: Option<RawSource>,
 }

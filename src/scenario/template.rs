@@ -56,6 +56,8 @@ pub(crate) enum SiteFigure {
     ProcurementLeadDays,
     ProcurementPremium,
     ProcurementSeizure,
+    ReserveShare,
+    ReserveMarkup,
 }
 
 /// A figure of a workload.
@@ -127,6 +129,8 @@ impl Figure {
                     "lead_days" => SiteFigure::ProcurementLeadDays,
                     "premium" => SiteFigure::ProcurementPremium,
                     "seizure" => SiteFigure::ProcurementSeizure,
+                    "reserve_share" => SiteFigure::ReserveShare,
+                    "reserve_markup" => SiteFigure::ReserveMarkup,
                     _ => return None,
                 },
             ),
@@ -288,6 +292,14 @@ fn set(world: &mut model::World, slot: &Slot, value: Value) -> Result<(), String
                         usd_per_chip_hour, ..
                     } => *usd_per_chip_hour = v,
                     Pricing::Owned { .. } => return Err(format!("lease price at site {i}")),
+                },
+                SiteFigure::ReserveShare => match &mut site.pricing {
+                    Pricing::Contract { reserve_share, .. } => *reserve_share = v,
+                    _ => return Err(format!("reserve share at site {i}")),
+                },
+                SiteFigure::ReserveMarkup => match &mut site.pricing {
+                    Pricing::Contract { reserve_markup, .. } => *reserve_markup = v,
+                    _ => return Err(format!("reserve markup at site {i}")),
                 },
                 SiteFigure::OnDemandPremium => match &mut site.pricing {
                     Pricing::Lease {

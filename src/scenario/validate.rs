@@ -959,10 +959,20 @@ pub(crate) fn validate(
     if !errors.is_empty() {
         return Err(with_deferred(errors, &cx));
     }
+    let site_names: Vec<&str> = raw.sites.0.iter().map(|(n, _)| n.as_str()).collect();
     let mut sites = Vec::with_capacity(raw.sites.0.len());
     for (i, (name, s)) in raw.sites.0.iter().enumerate() {
         cx.owner.set(Some(Owner::Site(i)));
-        let s = site(&cx, name, s, &chips, &firm_names, &markets, &mut prov);
+        let s = site(
+            &cx,
+            name,
+            s,
+            &chips,
+            &firm_names,
+            &site_names,
+            &markets,
+            &mut prov,
+        );
         sites.extend(keep(s, &mut errors));
     }
     if !errors.is_empty() {
@@ -1224,12 +1234,14 @@ fn chip_ref(name: &str, chips: &[Chip], path: &P) -> R<ChipId> {
     ))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn site(
     cx: &Cx,
     name: &str,
     s: &RawSite,
     chips: &[Chip],
     firms: &[&str],
+    site_names: &[&str],
     markets: &[Market],
     prov: &mut Vec<Provenance>,
 ) -> R<Site> {
@@ -1285,6 +1297,9 @@ fn site(
         ("tenant", s.tenant.is_some()),
         ("term_years", s.term_years.is_some()),
         ("market", s.market.is_some()),
+        ("reserves", s.reserves.is_some()),
+        ("reserve_share", s.reserve_share.is_some()),
+        ("reserve_markup", s.reserve_markup.is_some()),
     ] {
         only(
             key,
@@ -1413,11 +1428,76 @@ fn site(
                     Some(MarketId(id as u32))
                 }
             };
+            let reserves = match &s.reserves {
+                None => None,
+                Some(c) => {
+                    let rp = path.k("reserves");
+                    if market.is_some() {
+                        return Err(rp.key(
+                            "a site cannot both lease in a market and reserve a domestic cloud",
+                            "keep market (offshore leases) or reserves (blocks of a domestic \
+                             cloud's chips), not both",
+                        ));
+                    }
+                    let Some(id) = site_names.iter().position(|x| *x == c) else {
+                        let known = sorted(site_names.iter().copied());
+                        return Err(rp.value(
+                            format!("unknown site '{c}'"),
+                            format!(
+                                "name the domestic cloud (a site with pricing = \"owned\" and no \
+                                 owner) whose chips this site reserves{}",
+                                did_you_mean(c, &known)
+                            ),
+                        ));
+                    };
+                    if c == name {
+                        return Err(rp.value(
+                            "a site cannot reserve its own chips",
+                            "name the domestic cloud whose chips this site reserves",
+                        ));
+                    }
+                    Some(SiteId(id as u32))
+                }
+            };
+            for (key, present) in [
+                ("reserve_share", s.reserve_share.is_some()),
+                ("reserve_markup", s.reserve_markup.is_some()),
+            ] {
+                if present && reserves.is_none() {
+                    return Err(path.k(key).key(
+                        format!("{key} applies only to a site that reserves a domestic cloud"),
+                        "remove it, or add reserves = \"<cloud site>\"",
+                    ));
+                }
+            }
+            let reserve_markup = match &s.reserve_markup {
+                Some(q) => cx.num(
+                    q,
+                    &path.k("reserve_markup"),
+                    range(0.1, 100.0),
+                    "a reserved block's price as a multiple of the cloud's cost per chip-hour \
+                     (capex and energy); default 1",
+                )?,
+                None => 1.0,
+            };
+            let reserve_share = match &s.reserve_share {
+                Some(q) => cx.num(
+                    q,
+                    &path.k("reserve_share"),
+                    range(0.0, 1.0),
+                    "the most of the cloud's chips this site's reserved blocks may hold (0 to 1; \
+                     default 0.5)",
+                )?,
+                None => 0.5,
+            };
             Pricing::Contract {
                 usd_per_chip_hour: base_lease(cx)?,
                 tenant,
                 term,
                 market,
+                reserves,
+                reserve_share,
+                reserve_markup,
             }
         }
         RawPricing::Owned => Pricing::Owned {
@@ -1462,6 +1542,25 @@ fn site(
         &path.k("initial_chips"),
         "chips installed at the start",
     )?;
+    if let Pricing::Contract {
+        reserves: Some(_), ..
+    } = pricing
+    {
+        for (key, present) in [
+            ("initial_chips", s.initial_chips > 0),
+            ("supply", s.supply.is_some()),
+            ("deliveries", !s.deliveries.is_empty()),
+            ("procurement", s.procurement.is_some()),
+        ] {
+            if present {
+                return Err(path.k(key).key(
+                    format!("{key} does not apply to a site that reserves a domestic cloud"),
+                    "its chips are blocks of the cloud's chips its tenant reserves when it plans; \
+                     remove it",
+                ));
+            }
+        }
+    }
     if let Pricing::Contract {
         market: Some(_), ..
     } = pricing
@@ -1565,6 +1664,9 @@ fn site(
         pricing,
         Pricing::Contract {
             market: Some(_),
+            ..
+        } | Pricing::Contract {
+            reserves: Some(_),
             ..
         }
     );
@@ -1883,6 +1985,56 @@ fn planning_fits(firms: &[Firm], sites: &[Site]) -> R<()> {
         }
     }
     for (id, site) in sites.iter().enumerate() {
+        let Pricing::Contract {
+            tenant,
+            reserves: Some(cloud),
+            ..
+        } = site.pricing
+        else {
+            continue;
+        };
+        let path = P::root("sites").k(&site.name);
+        let c = &sites[cloud.0 as usize];
+        if !matches!(c.pricing, Pricing::Owned { owner: None, .. }) {
+            return Err(path.k("reserves").value(
+                format!("site '{}' is not a domestic cloud", c.name),
+                "name a site with pricing = \"owned\" and no owner (a cloud that rents its chips \
+                 on), whose chips this site reserves",
+            ));
+        }
+        if c.chip != site.chip || c.jurisdiction != site.jurisdiction {
+            return Err(path.k("reserves").value(
+                format!(
+                    "cloud '{}' has other chips or is elsewhere than this site",
+                    c.name
+                ),
+                "a reserved block is the cloud's own chips: give this site the cloud's chip and \
+                 jurisdiction",
+            ));
+        }
+        let firm = &firms[tenant.0 as usize];
+        if firm.planning.is_none() || !firm.sites.contains(&SiteId(id as u32)) {
+            return Err(path.k("tenant").value(
+                format!(
+                    "site '{}' reserves cloud chips for '{}', which {}",
+                    site.name,
+                    firm.name,
+                    if firm.planning.is_none() {
+                        "does not plan"
+                    } else {
+                        "does not list it"
+                    }
+                ),
+                format!(
+                    "its chips come only from its tenant's reviews: add [firms.{}.planning] and \
+                     list \"{}\" among its sites, or remove reserves",
+                    fmt_key(&firm.name),
+                    site.name
+                ),
+            ));
+        }
+    }
+    for (id, site) in sites.iter().enumerate() {
         let (Some(_), Pricing::Owned { owner: Some(o), .. }) = (site.procurement, site.pricing)
         else {
             continue;
@@ -1926,6 +2078,9 @@ fn planning_fits(firms: &[Firm], sites: &[Site]) -> R<()> {
                 Pricing::Contract {
                     market: Some(_),
                     ..
+                } | Pricing::Contract {
+                    reserves: Some(_),
+                    ..
                 }
             )
         });
@@ -1940,8 +2095,9 @@ fn planning_fits(firms: &[Firm], sites: &[Site]) -> R<()> {
                     "firm '{}' plans, but has nothing to lease or order",
                     firm.name
                 ),
-                "list a contracted site with market = \"...\" among its sites, or set \
-                 order_share above 0 with an owned, supplied site at home; or remove planning",
+                "list a contracted site with market = \"...\" or reserves = \"...\" among its \
+                 sites, or set order_share above 0 with an owned, supplied site at home; or \
+                 remove planning",
             ));
         }
         if leases && pl.block_chips > pl.max_leased_chips {

@@ -4,6 +4,7 @@
 
 mod calibration;
 mod channels;
+mod clouds;
 mod costs;
 mod leasing;
 mod placement;

@@ -387,7 +387,7 @@ impl<'w> CapacityModel<'w> {
     pub(super) fn on_repair_done(&mut self, site: SiteId, now: SimTime, ctx: &mut Context<Ev>) {
         self.accrue_online(site, now);
         self.sites[site.0 as usize].in_repair -= 1;
-        if self.repaired_chip_leaves(site) {
+        if self.repaired_chip_leaves(site, now, ctx) {
             return;
         }
         self.try_start(site, now, ctx);

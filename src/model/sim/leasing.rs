@@ -22,11 +22,12 @@
 //!    way), in tokens per second: the part rules keep on domestic chips and the rest
 //!    ([`CapacityModel::inference_shortfall`]).
 //! 2. It **weighs every option**, one per option site ([`super::super::site_channel`]): a lot at each
-//!    market site, a domestic order for each own supplied site, a purchase through each own site
-//!    with an import or grey channel. Each gets a price per chip-hour (a lot: the site's lease index
-//!    today x the market's tightness multiplier after a block; an order or import: the site's capex
-//!    and energy under the rules' fees; a grey lot: capex with its premium and energy, over `1 -
-//!    seizure`) and a cost per useful PFLOP-day, times `1 + home_premium` abroad and
+//!    market site, a block at each site that reserves a domestic cloud, a domestic order for each
+//!    own supplied site, a purchase through each own site with an import or grey channel. Each gets
+//!    a price per chip-hour (a lot: the site's lease index today x the market's tightness
+//!    multiplier after a block; a cloud block: the cloud's cost per chip-hour x `reserve_markup`; an
+//!    order or import: the site's capex and energy under the rules' fees; a grey lot: capex with its
+//!    premium and energy, over `1 - seizure`) and a cost per useful PFLOP-day, times `1 + home_premium` abroad and
 //!    `1 + risk_aversion x chance of loss` (the lease-ban risk it expects, the seizure chance). An
 //!    option is closed if rules forbid new work there, the chip's delivery there (imports), or its
 //!    channel is shut on the date.
@@ -37,10 +38,14 @@
 //!    many whole blocks of `block_chips` as cover the need, fit the market's open room
 //!    (`open_share x capacity` less what every tenant holds, in MW), what rules on deliveries there
 //!    would let in (a ban, a cap, the site's power cap), and keep the firm within
-//!    `max_leased_chips`; an order or purchase as orders.rs sizes it. Every option weighed is a
+//!    `max_leased_chips`; at a site that reserves a cloud, as many whole blocks as cover the need
+//!    within the cloud's idle chips and the site's `reserve_share` of the cloud, moved from the
+//!    cloud to the site at once (a block of a cloud the firm also rents by the hour takes no
+//!    forecast inference: the forecast counted its free chips); an order or purchase as orders.rs
+//!    sizes it. Every option weighed is a
 //!    [`Decision`] (taken, or passed with [`Why`]).
 //! 4. A signed lot's price is fixed for its term; its chips come online `lead` later.
-//! 5. It **replaces leases** with owned capacity that is cheaper enough: for each of its lots
+//! 5. It **replaces leases** with owned capacity that is cheaper enough: for each of its market lots
 //!    whose term ends within `max_wait` and for which nothing was bought yet this term, it weighs
 //!    renewing (the lot's price on the day, with the same preference and risk factors) against the
 //!    open options of step 2 that are not leases and host every kind of its work the lot's site
@@ -58,7 +63,8 @@
 //! first; the firm's work running on the rest is checkpointed and placed again, counted as
 //! evictions) and the rest is renewed for a term. A rule that makes the tenant leave (a lease
 //! ban's deadline) **ends** every lot at the site, pending ones included; what was paid stays
-//! paid.
+//! paid. A cloud block's chips go back to the cloud when it is released or ended (those held by
+//! work or in repair once they are free).
 //!
 //! Lots listed in the scenario as a market site's `deliveries` are history: signed on their date at
 //! that day's price, and renewed or released like any other.
@@ -152,12 +158,22 @@ pub(super) enum LotState {
     Ended,
 }
 
-/// A lease lot: chips at one market site, for one tenant, at one price per term.
+/// Where a lot's chips come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Source {
+    /// Leased in offshore market `0` (it takes the market's room, in MW).
+    Market(usize),
+    /// Reserved out of domestic cloud site `0`'s chips (they go back to it when the lot ends).
+    Cloud(SiteId),
+}
+
+/// A lease lot: chips at one market site (or one site that reserves a domestic cloud), for one
+/// tenant, at one price per term.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Lot {
     pub site: SiteId,
     pub firm: FirmId,
-    pub market: usize,
+    pub source: Source,
     pub chips: u64,
     /// Market room it takes, MW.
     pub mw: f64,
@@ -187,8 +203,12 @@ pub(super) struct Leasing {
     pub site_chips: Vec<u64>,
     /// Per site, chips of ended lots still to be taken out (they were in repair).
     pub release_debt: Vec<u64>,
-    /// Per firm, chips under lease (pending and active) and pending only.
+    /// Per firm, chips under lease in markets (pending and active) and pending only.
     pub firm_held: Vec<u64>,
+    /// Per firm, chips it holds reserved at domestic clouds.
+    pub firm_reserved: Vec<u64>,
+    /// Per site, chips of it (a domestic cloud) that active lots hold reserved.
+    pub cloud_reserved: Vec<u64>,
     pub firm_pending: Vec<u64>,
     /// Per firm, the unmet need found at its last review.
     pub firm_need: Vec<u64>,
@@ -197,7 +217,7 @@ pub(super) struct Leasing {
     pub firm_gap_flops: Vec<f64>,
     /// Per lot, the permit rules that already delayed it.
     pub delayed: Vec<Vec<usize>>,
-    /// Per firm, its market sites in its order.
+    /// Per firm, its sites whose chips are lots (market sites, reserved cloud sites), in its order.
     pub firm_market_sites: Vec<Vec<SiteId>>,
     /// Per firm, the sites new capacity may come to: its market sites, and the sites it orders
     /// domestic chips for (see orders.rs).
@@ -206,20 +226,17 @@ pub(super) struct Leasing {
 
 impl Leasing {
     pub fn new(world: &super::super::World) -> Self {
-        let market_of = |s: SiteId| match world.sites[s.0 as usize].pricing {
-            Pricing::Contract { market, .. } => market,
-            _ => None,
+        // Sites whose chips are lots: market sites and sites that reserve a domestic cloud.
+        let lots_at = |s: SiteId| match world.sites[s.0 as usize].pricing {
+            Pricing::Contract {
+                market, reserves, ..
+            } => market.is_some() || reserves.is_some(),
+            _ => false,
         };
         let firm_market_sites: Vec<Vec<SiteId>> = world
             .firms
             .iter()
-            .map(|f| {
-                f.sites
-                    .iter()
-                    .copied()
-                    .filter(|&s| market_of(s).is_some())
-                    .collect()
-            })
+            .map(|f| f.sites.iter().copied().filter(|&s| lots_at(s)).collect())
             .collect();
         let firm_option_sites = world
             .firms
@@ -249,6 +266,8 @@ impl Leasing {
             site_chips: vec![0; world.sites.len()],
             release_debt: vec![0; world.sites.len()],
             firm_held: vec![0; world.firms.len()],
+            firm_reserved: vec![0; world.firms.len()],
+            cloud_reserved: vec![0; world.sites.len()],
             firm_pending: vec![0; world.firms.len()],
             firm_need: vec![0; world.firms.len()],
             firm_gap_flops: vec![0.0; world.firms.len()],
@@ -264,6 +283,58 @@ impl CapacityModel<'_> {
         match self.world.sites[site.0 as usize].pricing {
             Pricing::Contract { market, .. } => market.map(|m| m.0 as usize),
             _ => None,
+        }
+    }
+
+    /// The domestic cloud a site reserves chips of, if it does.
+    pub(super) fn site_cloud(&self, site: SiteId) -> Option<SiteId> {
+        match self.world.sites[site.0 as usize].pricing {
+            Pricing::Contract { reserves, .. } => reserves,
+            _ => None,
+        }
+    }
+
+    /// The channel of lot `lot`'s decisions.
+    fn lot_channel(lot: &Lot) -> Channel {
+        match lot.source {
+            Source::Market(_) => Channel::Lease,
+            Source::Cloud(_) => Channel::Cloud,
+        }
+    }
+
+    /// The share of what lot `lot` draws on that every tenant's lots hold at `t`: its market's open
+    /// capacity, or its cloud's chips (those left plus those reserved).
+    fn lot_share(&self, lot: &Lot, t: SimTime) -> f64 {
+        match lot.source {
+            Source::Market(m) => self.held_share(m, t, 0.0),
+            Source::Cloud(c) => self.cloud_share(c, 0),
+        }
+    }
+
+    /// The share of cloud `c`'s chips reserved, with `extra` more.
+    fn cloud_share(&self, c: SiteId, extra: u64) -> f64 {
+        let reserved = self.leasing.cloud_reserved[c.0 as usize] + extra;
+        let all = reserved + self.sites[c.0 as usize].installed;
+        if all > 0 {
+            reserved as f64 / all as f64
+        } else {
+            0.0
+        }
+    }
+
+    /// Sums again what lots take of their source (a market's room, a cloud's chips).
+    fn recompute_source(&mut self, source: Source) {
+        match source {
+            Source::Market(m) => self.recompute_market(m),
+            Source::Cloud(c) => {
+                self.leasing.cloud_reserved[c.0 as usize] = self
+                    .leasing
+                    .lots
+                    .iter()
+                    .filter(|l| l.source == source && l.state == LotState::Active)
+                    .map(|l| l.chips)
+                    .sum();
+            }
         }
     }
 
@@ -291,6 +362,16 @@ impl CapacityModel<'_> {
     /// The price of a lot of `chips` at `site` signed or renewed at `t` (`already_held`: its room is
     /// already counted in the market).
     fn lot_price(&self, site: SiteId, chips: u64, t: SimTime, already_held: bool) -> f64 {
+        if let Pricing::Contract {
+            reserves: Some(c),
+            reserve_markup,
+            ..
+        } = self.world.sites[site.0 as usize].pricing
+        {
+            // A reserved block: the cloud's cost per chip-hour on the day (its capex and energy),
+            // times the site's markup.
+            return self.rates[c.0 as usize].user_price * reserve_markup;
+        }
         let m = self.site_market(site).expect("a market site");
         let extra = if already_held {
             0.0
@@ -517,7 +598,7 @@ impl CapacityModel<'_> {
             .leasing
             .lots
             .iter()
-            .filter(|l| l.market == m && l.state != LotState::Ended && !l.history)
+            .filter(|l| l.source == Source::Market(m) && l.state != LotState::Ended && !l.history)
             .map(|l| l.mw)
             .sum();
     }
@@ -602,7 +683,14 @@ impl CapacityModel<'_> {
             // forecast inference shortfall it can serve comes on top, at the chip's token rate.
             let gap_chips = super::ceil_u64(gap / flops - 1e-6);
             let (serves, domestic, per_chip) = self.serves_inference(f, o.site);
-            let inf_tokens = match (serves, domestic) {
+            // A block of a cloud the firm also rents by the hour is chips the forecast already
+            // counted as free capacity: reserving them serves no forecast shortfall.
+            let counted = self.site_cloud(o.site).is_some_and(|c| {
+                self.inference_order[f]
+                    .iter()
+                    .any(|&(s, place, _)| s == c && place)
+            });
+            let inf_tokens = match (serves && !counted, domestic) {
                 (false, _) => 0.0,
                 (true, true) => inf_dom + inf_any,
                 (true, false) => inf_any,
@@ -632,6 +720,9 @@ impl CapacityModel<'_> {
                 None => {
                     let n = match o.channel {
                         Channel::Lease => self.sign_lot(f, &pl, o.site, wanted, choice, now, ctx),
+                        Channel::Cloud => {
+                            self.reserve_cloud(f, &pl, o.site, wanted, choice, now, ctx)
+                        }
                         Channel::Domestic => {
                             self.place_order(f, &pl, o.site, wanted, choice, horizon, now)
                         }
@@ -682,6 +773,7 @@ impl CapacityModel<'_> {
         for l in 0..self.leasing.lots.len() {
             let lot = self.leasing.lots[l];
             if lot.firm.0 as usize != f
+                || !matches!(lot.source, Source::Market(_))
                 || lot.state != LotState::Active
                 || lot.replace_decided
                 || lot.term_end >= self.periods.horizon()
@@ -698,7 +790,7 @@ impl CapacityModel<'_> {
                     break;
                 }
                 if o.closed.is_some()
-                    || o.channel == Channel::Lease
+                    || matches!(o.channel, Channel::Lease | Channel::Cloud)
                     || o.cost >= renewal * (1.0 - pl.switch_margin)
                     || !self.hosts_same_work(f, lot.site, o.site)
                 {
@@ -737,7 +829,9 @@ impl CapacityModel<'_> {
                         }
                         Channel::Import | Channel::Grey => self
                             .place_procurement(f, pl, o.site, wanted, choice, deadline, now, ctx),
-                        Channel::Lease => unreachable!("leases are not replaced by leases"),
+                        Channel::Lease | Channel::Cloud => {
+                            unreachable!("leases are replaced by owned capacity only")
+                        }
                     };
                     if n > 0 {
                         break;
@@ -799,6 +893,16 @@ impl CapacityModel<'_> {
                 )
             }
             Channel::Domestic => (self.rates[s].user_price, 0.0, Why::TooSlow),
+            Channel::Cloud => {
+                if self.reservable(site) < pl.block_chips {
+                    closed = closed.or(Some(Why::NoRoom));
+                }
+                (
+                    self.lot_price(site, pl.block_chips, now, false),
+                    0.0,
+                    Why::NoRoom,
+                )
+            }
             Channel::Import | Channel::Grey => {
                 let pr = spec.procurement.expect("a procurement site");
                 if now < pr.from || now >= pr.until {
@@ -896,7 +1000,7 @@ impl CapacityModel<'_> {
         self.leasing.lots.push(Lot {
             site,
             firm,
-            market: m,
+            source: Source::Market(m),
             chips: n,
             mw: n as f64 * per_chip,
             price,
@@ -937,6 +1041,122 @@ impl CapacityModel<'_> {
         n
     }
 
+    /// Chips of the cloud that site `site` reserves that a new block there may take now: the
+    /// cloud's idle chips, within the site's `reserve_share` of the cloud's chips (those left
+    /// plus those every tenant holds reserved).
+    fn reservable(&self, site: SiteId) -> u64 {
+        let Pricing::Contract {
+            reserves: Some(c),
+            reserve_share,
+            ..
+        } = self.world.sites[site.0 as usize].pricing
+        else {
+            unreachable!("a site that reserves a cloud");
+        };
+        let held_here = self.leasing.site_chips[site.0 as usize];
+        let all = self.leasing.cloud_reserved[c.0 as usize] + self.sites[c.0 as usize].installed;
+        let cap = ((all as f64 * reserve_share).floor() as u64).saturating_sub(held_here);
+        self.idle_chips(c).min(cap)
+    }
+
+    /// Reserves as many whole blocks of the domestic cloud's idle chips at site `site` as cover
+    /// `need`, within [`Self::reservable`]; returns the chips reserved. The chips move from the
+    /// cloud to the site now (they are idle there), priced at the cloud's price per chip-hour for
+    /// a term, paid busy or idle.
+    #[allow(clippy::too_many_arguments)]
+    fn reserve_cloud(
+        &mut self,
+        f: usize,
+        pl: &Planning,
+        site: SiteId,
+        need: u64,
+        choice: Choice,
+        now: SimTime,
+        ctx: &mut Context<Ev>,
+    ) -> u64 {
+        let c = self.site_cloud(site).expect("a site that reserves a cloud");
+        let block = pl.block_chips;
+        let n = need
+            .div_ceil(block)
+            .saturating_mul(block)
+            .min(self.reservable(site) / block * block);
+        if n == 0 {
+            return 0;
+        }
+        let price = self.lot_price(site, n, now, false);
+        let (s, cs) = (site.0 as usize, c.0 as usize);
+        // The chips leave the cloud at its rates so far, and come to the site.
+        self.set_site_rates(cs, now);
+        self.sites[cs].installed -= n;
+        self.set_site_rates(s, now);
+        self.sites[s].installed += n;
+        let lot = self.leasing.lots.len() as u32;
+        self.leasing.delayed.push(Vec::new());
+        self.leasing.lots.push(Lot {
+            site,
+            firm: FirmId(f as u32),
+            source: Source::Cloud(c),
+            chips: n,
+            mw: 0.0,
+            price,
+            state: LotState::Active,
+            history: false,
+            term_end: SimTime::MAX,
+            replace_open_flops: 0.0,
+            replaced_flops: 0.0,
+            replace_decided: false,
+        });
+        self.recompute_source(Source::Cloud(c));
+        self.recompute_site_lots(s);
+        self.set_site_rates(s, now);
+        self.set_site_rates(cs, now);
+        self.leasing.firm_reserved[f] += n;
+        let p = self.periods.index(now);
+        self.metrics.firm[f][p].cloud_chips_reserved += n;
+        self.metrics.site[s][p].lease_chips_signed += n;
+        self.metrics.site[s][p].chips_delivered += n;
+        self.metrics.firm[f][p].commitments_usd += self.term_value(site, n, price);
+        self.decide(Decision {
+            lot,
+            chips: n,
+            usd_per_chip_hour: price,
+            market_held_share: self.cloud_share(c, 0),
+            ..choice.row(
+                now,
+                f,
+                site,
+                Channel::Cloud,
+                LeaseAction::Sign,
+                Why::Cheapest,
+            )
+        });
+        self.schedule_term_end(lot, now, ctx);
+        // New capacity: the firm's waiting jobs may move here, blocked ones may start.
+        self.reconsider_waiting(FirmId(f as u32), now, ctx);
+        self.retry_blocked(now, ctx);
+        self.try_start(site, now, ctx);
+        self.retry_stranded(now, ctx);
+        n
+    }
+
+    /// `n` chips that left site `s` go back to the domestic cloud it reserves, if it does.
+    fn back_to_cloud(&mut self, s: usize, n: u64, now: SimTime, ctx: &mut Context<Ev>) {
+        let Some(c) = self.site_cloud(SiteId(s as u32)) else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        let cs = c.0 as usize;
+        self.set_site_rates(cs, now);
+        self.sites[cs].installed += n;
+        self.recompute_source(Source::Cloud(c));
+        self.set_site_rates(cs, now);
+        self.retry_blocked(now, ctx);
+        self.try_start(c, now, ctx);
+        self.retry_stranded(now, ctx);
+    }
+
     /// Registers a lot listed in the scenario (a past lease) and returns its number.
     pub(super) fn history_lot(&mut self, site: SiteId, chips: u64) -> u32 {
         let Pricing::Contract { tenant, market, .. } = self.world.sites[site.0 as usize].pricing
@@ -947,7 +1167,7 @@ impl CapacityModel<'_> {
         self.leasing.lots.push(Lot {
             site,
             firm: tenant,
-            market: market.expect("a market site").0 as usize,
+            source: Source::Market(market.expect("a market site").0 as usize),
             chips,
             mw: chips as f64 * self.mw_per_chip(site),
             price: 0.0,
@@ -977,13 +1197,13 @@ impl CapacityModel<'_> {
             let price = self.lot_price(site, lot.chips, now, false);
             self.leasing.lots[l as usize].price = price;
             self.leasing.lots[l as usize].history = false;
-            self.recompute_market(lot.market);
+            self.recompute_source(lot.source);
             self.leasing.firm_held[f] += lot.chips;
             self.leasing.firm_pending[f] += lot.chips;
             self.metrics.firm[f][p].lease_chips_signed += lot.chips;
             self.metrics.site[s][p].lease_chips_signed += lot.chips;
             self.metrics.firm[f][p].commitments_usd += self.term_value(site, lot.chips, price);
-            let share = self.held_share(lot.market, now, 0.0);
+            let share = self.lot_share(&lot, now);
             self.decide(Decision {
                 usd_per_chip_hour: price,
                 market_held_share: share,
@@ -1034,10 +1254,10 @@ impl CapacityModel<'_> {
             lot_mut.mw = fits as f64 * per_chip;
             self.leasing.firm_held[f] -= refused;
             self.leasing.firm_pending[f] -= refused;
-            self.recompute_market(lot.market);
+            self.recompute_source(lot.source);
             self.decide(Decision {
                 usd_per_chip_hour: lot.price,
-                market_held_share: self.held_share(lot.market, now, 0.0),
+                market_held_share: self.lot_share(&lot, now),
                 ..Decision::event(
                     now,
                     f as u32,
@@ -1045,7 +1265,7 @@ impl CapacityModel<'_> {
                     l,
                     LeaseAction::Refused,
                     refused,
-                    Channel::Lease,
+                    Self::lot_channel(&lot),
                 )
             });
         }
@@ -1134,6 +1354,7 @@ impl CapacityModel<'_> {
         if need == 0 && self.idle_chips(site) >= lot.chips && self.sites[s].queue.is_empty() {
             self.sites[s].installed -= lot.chips;
             self.end_lot(l, now, LeaseAction::Release, why);
+            self.back_to_cloud(s, lot.chips, now, ctx);
             // A lot that was being replaced counts as replaced whole.
             let replaced = if lot.replace_decided { lot.chips } else { 0 };
             self.count_release(f, s, p, lot.chips, replaced);
@@ -1178,9 +1399,17 @@ impl CapacityModel<'_> {
         self.decide(Decision {
             usd_per_chip_hour: lot.price,
             need_chips: need,
-            market_held_share: self.held_share(lot.market, now, 0.0),
+            market_held_share: self.lot_share(&lot, now),
             why,
-            ..Decision::event(now, f as u32, site.0, l, action, lot.chips, Channel::Lease)
+            ..Decision::event(
+                now,
+                f as u32,
+                site.0,
+                l,
+                action,
+                lot.chips,
+                Self::lot_channel(&lot),
+            )
         });
         self.set_site_rates(s, now);
     }
@@ -1220,10 +1449,10 @@ impl CapacityModel<'_> {
             lot_mut.chips -= chips;
             lot_mut.mw = lot_mut.chips as f64 * per_chip;
             self.leasing.firm_held[f] -= chips;
-            self.recompute_market(lot.market);
+            self.recompute_source(lot.source);
             self.recompute_site_lots(s);
             self.decide(Decision {
-                market_held_share: self.held_share(lot.market, now, 0.0),
+                market_held_share: self.lot_share(&lot, now),
                 why: Why::Replaced,
                 ..Decision::event(
                     now,
@@ -1232,7 +1461,7 @@ impl CapacityModel<'_> {
                     l,
                     LeaseAction::Release,
                     chips,
-                    Channel::Lease,
+                    Self::lot_channel(&lot),
                 )
             });
         }
@@ -1255,11 +1484,14 @@ impl CapacityModel<'_> {
         if lot.state == LotState::Pending {
             self.leasing.firm_pending[f] -= lot.chips;
         }
-        self.leasing.firm_held[f] -= lot.chips;
+        match lot.source {
+            Source::Market(_) => self.leasing.firm_held[f] -= lot.chips,
+            Source::Cloud(_) => self.leasing.firm_reserved[f] -= lot.chips,
+        }
         self.leasing.lots[l as usize].state = LotState::Ended;
-        self.recompute_market(lot.market);
+        self.recompute_source(lot.source);
         self.recompute_site_lots(s);
-        let share = self.held_share(lot.market, now, 0.0);
+        let share = self.lot_share(&lot, now);
         self.decide(Decision {
             market_held_share: share,
             why,
@@ -1270,7 +1502,7 @@ impl CapacityModel<'_> {
                 l,
                 action,
                 lot.chips,
-                Channel::Lease,
+                Self::lot_channel(&lot),
             )
         });
     }
@@ -1303,22 +1535,29 @@ impl CapacityModel<'_> {
     }
 
     /// Takes the chips of ended lots out of a site, as many as nothing holds.
-    pub(super) fn on_release_ended(&mut self, site: SiteId, now: SimTime) {
+    pub(super) fn on_release_ended(&mut self, site: SiteId, now: SimTime, ctx: &mut Context<Ev>) {
         let s = site.0 as usize;
         self.accrue_online(site, now);
         let n = self.leasing.release_debt[s].min(self.idle_chips(site));
         self.sites[s].installed -= n;
         self.leasing.release_debt[s] -= n;
+        self.back_to_cloud(s, n, now, ctx);
     }
 
     /// A chip back from repair at a site that owes ended lots' chips leaves instead; true if so.
-    pub(super) fn repaired_chip_leaves(&mut self, site: SiteId) -> bool {
+    pub(super) fn repaired_chip_leaves(
+        &mut self,
+        site: SiteId,
+        now: SimTime,
+        ctx: &mut Context<Ev>,
+    ) -> bool {
         let s = site.0 as usize;
         if self.leasing.release_debt[s] == 0 {
             return false;
         }
         self.leasing.release_debt[s] -= 1;
         self.sites[s].installed -= 1;
+        self.back_to_cloud(s, 1, now, ctx);
         true
     }
 
@@ -1326,6 +1565,12 @@ impl CapacityModel<'_> {
     pub(super) fn record_lease_stocks(&mut self, p: usize) {
         let end = self.periods.bounds[p + 1];
         for s in 0..self.world.sites.len() {
+            if self.site_cloud(SiteId(s as u32)).is_some() {
+                let row = &mut self.metrics.site[s][p];
+                row.lease_chips_active = self.leasing.site_chips[s];
+                row.lease_usd_per_hour = self.leasing.site_usd_per_hour[s];
+                continue;
+            }
             let Some(m) = self.site_market(SiteId(s as u32)) else {
                 continue;
             };
@@ -1339,6 +1584,7 @@ impl CapacityModel<'_> {
         for f in 0..self.leasing.firm_held.len() {
             let row = &mut self.metrics.firm[f][p];
             row.lease_chips_held = self.leasing.firm_held[f];
+            row.cloud_chips_held = self.leasing.firm_reserved[f];
             row.lease_need_chips = self.leasing.firm_need[f];
             row.order_chips_open = self.orders.firm_open[f];
             row.procured_chips_open = self.orders.firm_procured_open[f];

@@ -472,7 +472,7 @@ impl Model for CapacityModel<'_> {
             Ev::Review { firm } => self.on_review(firm as usize, now, ctx),
             Ev::LotOnline { lot } => self.on_lot_online(lot, now, ctx),
             Ev::LotTermEnd { lot } => self.on_lot_term_end(lot, now, ctx),
-            Ev::ReleaseEnded { site } => self.on_release_ended(SiteId(site), now),
+            Ev::ReleaseEnded { site } => self.on_release_ended(SiteId(site), now, ctx),
             Ev::OrderArrives { arrival } => self.on_order_arrives(arrival, now, ctx),
             Ev::PurchaseArrives { purchase } => self.on_purchase_arrives(purchase, now, ctx),
         }

@@ -112,13 +112,15 @@ impl CapacityModel<'_> {
                 tenant,
                 term,
                 market,
+                reserves,
                 ..
             } => {
                 if self.allows(tenant, None, site, t, Phase::Stay) {
-                    let index = match market {
+                    let index = if market.is_some() || reserves.is_some() {
                         // Each lot keeps the price it was signed or renewed at.
-                        Some(_) => self.lot_mean_price(i),
-                        None => s.lease_index(term_start(s, term, t)),
+                        self.lot_mean_price(i)
+                    } else {
+                        s.lease_index(term_start(s, term, t))
                     };
                     (index * factor, 0.0, Some(tenant))
                 } else {
@@ -163,6 +165,7 @@ impl CapacityModel<'_> {
                 if let Pricing::Contract {
                     tenant,
                     market: None,
+                    reserves: None,
                     ..
                 } = s.pricing
                 {

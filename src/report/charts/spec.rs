@@ -213,11 +213,12 @@ fn line(color: RGBColor, dash: Dash, width: f64) -> Style {
 }
 
 /// The firm metrics the capacity-channels chart draws: (metric, label).
-const CHANNEL_METRICS: [(&str, &str); 5] = [
+const CHANNEL_METRICS: [(&str, &str); 6] = [
     ("lease_chips_signed", "leased abroad (signed)"),
     ("order_chips_placed", "domestic chips ordered"),
     ("import_chips_placed", "imported under licence"),
     ("grey_chips_placed", "bought on the grey market"),
+    ("cloud_chips_reserved", "reserved at domestic clouds"),
     ("grey_chips_seized", "smuggled chips seized"),
 ];
 
@@ -1399,20 +1400,22 @@ impl<'a> Ctx<'a> {
             line(okabe_ito::BLUE, Dash::Solid, 1.8),
             line(okabe_ito::BLUISH_GREEN, Dash::Solid, 1.8),
             line(okabe_ito::VERMILLION, Dash::Solid, 1.8),
+            line(okabe_ito::REDDISH_PURPLE, Dash::Solid, 1.8),
             line(okabe_ito::BLACK, Dash::Dotted, 1.4),
         ];
         self.per_firm_chart(
             "capacity-channels",
-            "Capacity acquired by channel: chips leased, ordered, imported and smuggled, per firm",
+            "Capacity acquired by channel: chips leased, ordered, imported, smuggled and reserved \
+             at domestic clouds, per firm",
             &CHANNEL_METRICS,
             &styles,
-            4,
+            5,
             Read::PerDay,
             "chips a day (average over the period)",
             "Chips a day, by channel",
             "What each firm's reviews acquired, by channel, when it was decided (leases signed, \
-             orders and purchases placed; they arrive after their lead times), and smuggled chips \
-             seized on the way. Lines: means across replications; bands: 5th to 95th percentile.",
+             orders and purchases placed; they arrive after their lead times; domestic-cloud \
+             blocks reserved, online at once), and smuggled chips seized on the way. Lines: means across replications; bands: 5th to 95th percentile.",
         )
     }
 

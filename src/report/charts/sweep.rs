@@ -397,6 +397,12 @@ pub(super) fn metric_info(name: &str) -> MetricInfo {
             Capacity,
         ),
         "order_chips_placed" => ("Domestic chips ordered", "chips", Unit::Plain, Capacity),
+        "cloud_chips_reserved" => (
+            "Domestic-cloud chips reserved",
+            "chips",
+            Unit::Plain,
+            Capacity,
+        ),
         "import_chips_placed" => (
             "Chips imported under licence",
             "chips",
@@ -1199,8 +1205,8 @@ pub(super) fn grid_cols(n: usize) -> usize {
     match n {
         0..=3 => n.max(1),
         4 => 2,
-        5 | 6 | 9 => 3,
-        7 | 8 | 10..=12 | 16 => 4,
+        5..=7 | 9 => 3,
+        8 | 10..=12 | 16 => 4,
         13..=15 | 17..=20 => 5,
         _ => 6,
     }

@@ -1,0 +1,194 @@
+//! Domestic-cloud reservations (issue 12): a firm that plans may reserve blocks of a domestic
+//! cloud's idle chips for a term, at the cloud's price per chip-hour, paid busy or idle; the chips
+//! leave the cloud's pool of capacity rented by the hour and come back when the lot is released.
+//!
+//! The world: firm `acme` owns 2,048 H100 at home and lists `acme-cloud`, a site that reserves
+//! blocks of `cloud` (8,192 chips no firm owns) for 91-day terms, up to `reserve_share` of the
+//! cloud. It does not list the cloud itself: reserving is its only way in. From January it sends a
+//! 2,048-chip, ~15-day training job every 5 days until `work_until`, so its work waits at home.
+
+use capsim::metrics::{Channel, LeaseAction, RunMetrics};
+
+use crate::support::{load, run, site_index, H100_TOML as H100};
+
+fn world(reserve_share: f64, work_until: &str, extra: &str) -> String {
+    format!(
+        r#"name = "clouds"
+description = "a firm that reserves blocks of a domestic cloud"
+start_date = 2025-01-01
+end_date = 2025-12-31
+seed = 7
+{H100}
+[sites.home]
+jurisdiction = "CN"
+operator = "domestic"
+chip = "h100"
+pricing = "owned"
+owner = "acme"
+electricity_usd_per_kwh = 0.08
+pue = 1.3
+mtbf_hours = 1e9
+repair_hours = 24.0
+initial_chips = 2048
+
+[sites.cloud]
+jurisdiction = "CN"
+operator = "domestic"
+chip = "h100"
+pricing = "owned"
+electricity_usd_per_kwh = 0.08
+pue = 1.3
+mtbf_hours = 1e9
+repair_hours = 24.0
+initial_chips = 8192
+
+[sites.acme-cloud]
+jurisdiction = "CN"
+operator = "domestic"
+chip = "h100"
+pricing = "contract"
+tenant = "acme"
+term_years = {term:?}
+reserves = "cloud"
+reserve_share = {reserve_share:?}
+electricity_usd_per_kwh = 0.08
+pue = 1.3
+mtbf_hours = 1e9
+repair_hours = 24.0
+
+[firms.acme]
+headquarters = "CN"
+sites = ["home", "acme-cloud"]
+placement = "earliest_finish"
+
+[firms.acme.planning]
+every_days = 30
+lead_days = 30
+block_chips = 1024
+patience_days = 14
+max_leased_chips = 65536
+
+[[firms.acme.workloads]]
+name = "a"
+kind = "training"
+end_date = {work_until}
+arrivals = {{ every_days = 5 }}
+size_flop = 1.05e24
+gang_chips = 2048
+checkpoint_hours = 1.0
+restart_hours = 0.5
+{extra}"#,
+        term = 91.0 / 365.0,
+    )
+}
+
+fn reservations(m: &RunMetrics, action: LeaseAction) -> Vec<capsim::metrics::Decision> {
+    m.decisions
+        .iter()
+        .copied()
+        .filter(|d| d.channel == Channel::Cloud && d.action == action)
+        .collect()
+}
+
+#[test]
+fn waiting_work_reserves_cloud_blocks_which_leave_the_cloud_and_come_back() {
+    let sc = load(&world(0.5, "2025-06-30", ""));
+    let (home, cloud, reserved) = (
+        site_index(&sc, "home"),
+        site_index(&sc, "cloud"),
+        site_index(&sc, "acme-cloud"),
+    );
+    let m = &run(&sc, 1).runs[0];
+    let signed = reservations(m, LeaseAction::Sign);
+    assert!(!signed.is_empty(), "{:?}", m.decisions);
+    for d in &signed {
+        assert_eq!(d.site as usize, reserved);
+        assert!(d.need_chips > 0, "{d:?}");
+        assert_eq!(d.chips % 1024, 0, "whole blocks: {d:?}");
+        // The cloud's price per chip-hour: capex over 4 years (25,000 USD) and energy (1.3 kW x
+        // PUE 1.3 x 0.08 USD/kWh), fixed for the term.
+        let price = 25_000.0 / (4.0 * 8_766.0) + 1.3 * 1.3 * 0.08;
+        assert!(
+            (d.usd_per_chip_hour / price - 1.0).abs() < 0.01,
+            "{d:?} vs {price}"
+        );
+    }
+    // At most half the cloud is ever held: 4,096 chips.
+    let most = m.firm[0].iter().map(|p| p.cloud_chips_held).max().unwrap();
+    assert!(most > 0 && most <= 4096, "held at most {most}");
+    // The chips leave the cloud while held: its online chips plus what is held stay 8,192.
+    for p in 0..12 {
+        let held = m.firm[0][p].cloud_chips_held;
+        assert_eq!(m.site[cloud][p].chips_online + held, 8192, "period {p}");
+        assert_eq!(m.site[reserved][p].chips_online, held, "period {p}");
+    }
+    // The firm's work runs on the reserved chips (home and reserved compute both used).
+    let on_reserved: f64 = m.site[reserved].iter().map(|p| p.compute_pflop_days).sum();
+    let on_home: f64 = m.site[home].iter().map(|p| p.compute_pflop_days).sum();
+    assert!(on_reserved > 0.0 && on_home > 0.0);
+    // Paid busy or idle: the reserved site's cost is its chips' online hours at the lot price,
+    // all of it the firm's.
+    let cost: f64 = m.site[reserved].iter().map(|p| p.cost_usd).sum();
+    assert!(cost > 0.0);
+    // Work stops at the end of June: the lots are released at their term ends, and by December
+    // the cloud has all its chips back.
+    let released = reservations(m, LeaseAction::Release);
+    assert!(!released.is_empty());
+    assert_eq!(m.firm[0][11].cloud_chips_held, 0);
+    assert_eq!(m.site[cloud][11].chips_online, 8192);
+}
+
+#[test]
+fn reserve_share_bounds_what_a_firm_takes_of_the_cloud() {
+    let sc = load(&world(0.125, "2025-12-31", ""));
+    let m = &run(&sc, 1).runs[0];
+    let most = m.firm[0].iter().map(|p| p.cloud_chips_held).max().unwrap();
+    assert_eq!(most, 1024, "an eighth of 8,192");
+    let passed: Vec<_> = m
+        .decisions
+        .iter()
+        .filter(|d| d.channel == Channel::Cloud && d.action == LeaseAction::Pass)
+        .collect();
+    assert!(
+        passed.iter().all(|d| d.why == capsim::metrics::Why::NoRoom),
+        "{passed:?}"
+    );
+}
+
+/// Firm `other` rents the whole cloud by the hour all year: one 8,192-chip run from 1 January.
+const OTHER_FILLS_THE_CLOUD: &str = r#"
+[firms.other]
+headquarters = "CN"
+sites = ["cloud"]
+placement = "earliest_finish"
+
+[[firms.other.workloads]]
+name = "all-year"
+kind = "training"
+arrivals = { dates = [2025-01-01] }
+size_flop = 1.1e26
+gang_chips = 8192
+checkpoint_hours = 1.0
+restart_hours = 0.5
+"#;
+
+#[test]
+fn a_reservation_takes_only_idle_chips() {
+    // The cloud is busy with another firm's work all year: every review passes it (no room), the
+    // cloud keeps its chips and acme's work waits at home.
+    let sc = load(&world(0.5, "2025-06-30", OTHER_FILLS_THE_CLOUD));
+    let cloud = site_index(&sc, "cloud");
+    let m = &run(&sc, 1).runs[0];
+    assert!(reservations(m, LeaseAction::Sign).is_empty());
+    let passed: Vec<_> = m
+        .decisions
+        .iter()
+        .filter(|d| d.channel == Channel::Cloud)
+        .collect();
+    assert!(!passed.is_empty());
+    assert!(passed
+        .iter()
+        .all(|d| d.action == LeaseAction::Pass && d.why == capsim::metrics::Why::NoRoom));
+    assert!(m.site[cloud].iter().all(|p| p.chips_online == 8192));
+    assert!(m.firm[0].iter().all(|p| p.cloud_chips_held == 0));
+}
