@@ -1551,6 +1551,7 @@ fn site(
             ("supply", s.supply.is_some()),
             ("deliveries", !s.deliveries.is_empty()),
             ("procurement", s.procurement.is_some()),
+            ("power_cap_mw", s.power_cap_mw.is_some()),
         ] {
             if present {
                 return Err(path.k(key).key(
@@ -2010,6 +2011,28 @@ fn planning_fits(firms: &[Firm], sites: &[Site]) -> R<()> {
                 ),
                 "a reserved block is the cloud's own chips: give this site the cloud's chip and \
                  jurisdiction",
+            ));
+        }
+        let shares: f64 = sites
+            .iter()
+            .filter_map(|x| match x.pricing {
+                Pricing::Contract {
+                    reserves: Some(other),
+                    reserve_share,
+                    ..
+                } if other == cloud => Some(reserve_share),
+                _ => None,
+            })
+            .sum();
+        if shares > 1.0 + 1e-9 {
+            return Err(path.k("reserve_share").value(
+                format!(
+                    "the sites that reserve cloud '{}' may hold {shares} of it together, more \
+                     than all of it",
+                    c.name
+                ),
+                "lower reserve_share at the sites that reserve this cloud so that they add up to \
+                 1 at most (each defaults to 0.5)",
             ));
         }
         let firm = &firms[tenant.0 as usize];

@@ -51,6 +51,7 @@ tenant = "acme"
 term_years = {term:?}
 reserves = "cloud"
 reserve_share = {reserve_share:?}
+reserve_markup = 2.0
 electricity_usd_per_kwh = 0.08
 pue = 1.3
 mtbf_hours = 1e9
@@ -105,17 +106,17 @@ fn waiting_work_reserves_cloud_blocks_which_leave_the_cloud_and_come_back() {
         assert_eq!(d.site as usize, reserved);
         assert!(d.need_chips > 0, "{d:?}");
         assert_eq!(d.chips % 1024, 0, "whole blocks: {d:?}");
-        // The cloud's price per chip-hour: capex over 4 years (25,000 USD) and energy (1.3 kW x
-        // PUE 1.3 x 0.08 USD/kWh), fixed for the term.
-        let price = 25_000.0 / (4.0 * 8_766.0) + 1.3 * 1.3 * 0.08;
+        // Twice the cloud's cost per chip-hour: capex over 4 years (25,000 USD) and energy (1.3 kW
+        // x PUE 1.3 x 0.08 USD/kWh), fixed for the term.
+        let price = 2.0 * (25_000.0 / (4.0 * 8_766.0) + 1.3 * 1.3 * 0.08);
         assert!(
             (d.usd_per_chip_hour / price - 1.0).abs() < 0.01,
             "{d:?} vs {price}"
         );
     }
-    // At most half the cloud is ever held: 4,096 chips.
+    // Half the cloud may be held, 4,096 chips, and the waiting work takes all of it.
     let most = m.firm[0].iter().map(|p| p.cloud_chips_held).max().unwrap();
-    assert!(most > 0 && most <= 4096, "held at most {most}");
+    assert_eq!(most, 4096);
     // The chips leave the cloud while held: its online chips plus what is held stay 8,192.
     for p in 0..12 {
         let held = m.firm[0][p].cloud_chips_held;
@@ -126,10 +127,16 @@ fn waiting_work_reserves_cloud_blocks_which_leave_the_cloud_and_come_back() {
     let on_reserved: f64 = m.site[reserved].iter().map(|p| p.compute_pflop_days).sum();
     let on_home: f64 = m.site[home].iter().map(|p| p.compute_pflop_days).sum();
     assert!(on_reserved > 0.0 && on_home > 0.0);
-    // Paid busy or idle: the reserved site's cost is its chips' online hours at the lot price,
-    // all of it the firm's.
+    // Paid busy or idle: the reserved site's cost is its chips' online hours at the block price.
     let cost: f64 = m.site[reserved].iter().map(|p| p.cost_usd).sum();
-    assert!(cost > 0.0);
+    let hours: f64 = m.site[reserved].iter().map(|p| p.chip_hours_online).sum();
+    let price = signed[0].usd_per_chip_hour;
+    assert!(
+        (cost / (hours * price) - 1.0).abs() < 1e-6,
+        "cost {cost} vs {hours} h x {price}"
+    );
+    let busy: f64 = m.site[reserved].iter().map(|p| p.chip_hours_busy).sum();
+    assert!(busy < hours, "some reserved hours stand idle, and are paid");
     // Work stops at the end of June: the lots are released at their term ends, and by December
     // the cloud has all its chips back.
     let released = reservations(m, LeaseAction::Release);
@@ -191,4 +198,109 @@ fn a_reservation_takes_only_idle_chips() {
         .all(|d| d.action == LeaseAction::Pass && d.why == capsim::metrics::Why::NoRoom));
     assert!(m.site[cloud].iter().all(|p| p.chips_online == 8192));
     assert!(m.firm[0].iter().all(|p| p.cloud_chips_held == 0));
+}
+
+#[test]
+fn a_site_that_reserves_a_cloud_refuses_what_cannot_be_a_block() {
+    let base = world(0.5, "2025-06-30", "");
+    let cases = [
+        (
+            base.replace("reserves = \"cloud\"", "reserves = \"clod\""),
+            "unknown site 'clod'",
+        ),
+        (
+            base.replace("reserves = \"cloud\"", "reserves = \"home\""),
+            "site 'home' is not a domestic cloud",
+        ),
+        (
+            base.replace("reserves = \"cloud\"", "reserves = \"acme-cloud\""),
+            "a site cannot reserve its own chips",
+        ),
+        (
+            base.replace(
+                "reserves = \"cloud\"",
+                "reserves = \"cloud\"\ninitial_chips = 100",
+            ),
+            "initial_chips does not apply to a site that reserves a domestic cloud",
+        ),
+        (
+            base.replace(
+                "reserves = \"cloud\"",
+                "reserves = \"cloud\"\npower_cap_mw = 10.0",
+            ),
+            "power_cap_mw does not apply to a site that reserves a domestic cloud",
+        ),
+        (
+            base.replace(
+                "[sites.cloud]\njurisdiction = \"CN\"",
+                "[sites.cloud]\njurisdiction = \"HK\"",
+            ),
+            "has other chips or is elsewhere than this site",
+        ),
+        (
+            base.replace(
+                "sites = [\"home\", \"acme-cloud\"]",
+                "sites = [\"home\", \"cloud\"]",
+            ),
+            "reserves cloud chips for 'acme', which does not list it",
+        ),
+        (
+            base.replace("reserve_share = 0.5", "reserve_share = 1.5"),
+            "reserve_share",
+        ),
+        (
+            // A second firm's site that reserves the same cloud: 0.5 + 0.75 of it.
+            format!(
+                "{base}{}",
+                r#"
+[sites.beta-cloud]
+jurisdiction = "CN"
+operator = "domestic"
+chip = "h100"
+pricing = "contract"
+tenant = "beta"
+term_years = 1.0
+reserves = "cloud"
+reserve_share = 0.75
+electricity_usd_per_kwh = 0.08
+pue = 1.3
+mtbf_hours = 1e9
+repair_hours = 24.0
+
+[firms.beta]
+headquarters = "CN"
+sites = ["beta-cloud"]
+placement = "earliest_finish"
+
+[firms.beta.planning]
+every_days = 30
+lead_days = 30
+block_chips = 1024
+patience_days = 14
+max_leased_chips = 65536
+"#
+            ),
+            "may hold 1.25 of it together",
+        ),
+        (
+            base.replace(
+                "pricing = \"contract\"\ntenant",
+                "pricing = \"lease\"\ntenant",
+            ),
+            "applies only to contracted sites",
+        ),
+        (
+            base.replace("reserve_markup = 2.0", "reserve_markup = 0.0"),
+            "reserve_markup",
+        ),
+    ];
+    for (toml, want) in cases {
+        let err = capsim::scenario::load_str(&toml, "t.toml", None)
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {want}"))
+            .to_string();
+        assert!(err.contains(want), "want '{want}': {err}");
+        assert!(err.contains("t.toml:"), "located: {err}");
+        assert!(err.contains("help:"), "with help: {err}");
+    }
 }

@@ -451,7 +451,7 @@ impl CapacityModel<'_> {
 
     /// The gangs of firm `f`'s planned training runs that count as need at `now` (step 1 of the
     /// rule in the module docs): the next run of each of its training workloads, if it is due
-    /// after `now` and no later than its next review plus a lease's `lead` (a later review could
+    /// at or after `now` and no later than its next review plus a lease's `lead` (a later review could
     /// still have chips in place for it), and if, where it may run and new capacity may come, it
     /// would wait at least `patience` after its arrival: the shortest expected wait for its gang
     /// now, less the time until it arrives (the work ahead drains meanwhile). The run's date is
@@ -467,7 +467,7 @@ impl CapacityModel<'_> {
                 continue;
             };
             let due = self.next_arrival[f][w];
-            if b.kind != crate::metrics::JobKind::Training || due <= now || due > window_end {
+            if b.kind != crate::metrics::JobKind::Training || due < now || due > window_end {
                 continue;
             }
             let class_sites = &self.class_sites[self.workload_class[f][w] as usize];
@@ -1114,7 +1114,6 @@ impl CapacityModel<'_> {
         let p = self.periods.index(now);
         self.metrics.firm[f][p].cloud_chips_reserved += n;
         self.metrics.site[s][p].lease_chips_signed += n;
-        self.metrics.site[s][p].chips_delivered += n;
         self.metrics.firm[f][p].commitments_usd += self.term_value(site, n, price);
         self.decide(Decision {
             lot,
@@ -1252,6 +1251,10 @@ impl CapacityModel<'_> {
             let lot_mut = &mut self.leasing.lots[l as usize];
             lot_mut.chips = fits;
             lot_mut.mw = fits as f64 * per_chip;
+            debug_assert!(
+                matches!(lot.source, Source::Market(_)),
+                "cloud blocks are never pending"
+            );
             self.leasing.firm_held[f] -= refused;
             self.leasing.firm_pending[f] -= refused;
             self.recompute_source(lot.source);
@@ -1354,11 +1357,11 @@ impl CapacityModel<'_> {
         if need == 0 && self.idle_chips(site) >= lot.chips && self.sites[s].queue.is_empty() {
             self.sites[s].installed -= lot.chips;
             self.end_lot(l, now, LeaseAction::Release, why);
-            self.back_to_cloud(s, lot.chips, now, ctx);
             // A lot that was being replaced counts as replaced whole.
             let replaced = if lot.replace_decided { lot.chips } else { 0 };
             self.count_release(f, s, p, lot.chips, replaced);
             self.set_site_rates(s, now);
+            self.back_to_cloud(s, lot.chips, now, ctx);
             return;
         }
         let hold = self.world.firms[f].planning.map(|pl| pl.every);
@@ -1448,6 +1451,10 @@ impl CapacityModel<'_> {
             let lot_mut = &mut self.leasing.lots[l as usize];
             lot_mut.chips -= chips;
             lot_mut.mw = lot_mut.chips as f64 * per_chip;
+            debug_assert!(
+                matches!(lot.source, Source::Market(_)),
+                "cloud blocks are not replaced"
+            );
             self.leasing.firm_held[f] -= chips;
             self.recompute_source(lot.source);
             self.recompute_site_lots(s);
@@ -1472,7 +1479,10 @@ impl CapacityModel<'_> {
     /// Counts `chips` of a lot at site `s` released in period `p`, `replaced` of them because
     /// capacity bought to replace them had arrived.
     fn count_release(&mut self, f: usize, s: usize, p: usize, chips: u64, replaced: u64) {
-        self.metrics.firm[f][p].lease_chips_ended += chips;
+        if self.site_cloud(SiteId(s as u32)).is_none() {
+            // (A firm's lease counts are of market lots; cloud blocks have their own.)
+            self.metrics.firm[f][p].lease_chips_ended += chips;
+        }
         self.metrics.site[s][p].lease_chips_ended += chips;
         self.metrics.firm[f][p].lease_chips_replaced += replaced.min(chips);
     }
@@ -1529,7 +1539,9 @@ impl CapacityModel<'_> {
             self.end_lot(l as u32, now, LeaseAction::EndedByRule, Why::None);
             self.metrics.firm[f][p].contracts_ended += 1;
             self.metrics.site[s][p].contracts_ended += 1;
-            self.metrics.firm[f][p].lease_chips_ended += lot.chips;
+            if matches!(lot.source, Source::Market(_)) {
+                self.metrics.firm[f][p].lease_chips_ended += lot.chips;
+            }
             self.metrics.site[s][p].lease_chips_ended += lot.chips;
         }
     }

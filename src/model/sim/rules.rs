@@ -116,13 +116,16 @@ impl CapacityModel<'_> {
                 ..
             } => {
                 if self.allows(tenant, None, site, t, Phase::Stay) {
-                    let index = if market.is_some() || reserves.is_some() {
-                        // Each lot keeps the price it was signed or renewed at.
+                    let price = if reserves.is_some() {
+                        // A cloud block's price is the cloud's, fees included.
                         self.lot_mean_price(i)
+                    } else if market.is_some() {
+                        // Each lot keeps the price it was signed or renewed at.
+                        self.lot_mean_price(i) * factor
                     } else {
-                        s.lease_index(term_start(s, term, t))
+                        s.lease_index(term_start(s, term, t)) * factor
                     };
-                    (index * factor, 0.0, Some(tenant))
+                    (price, 0.0, Some(tenant))
                 } else {
                     // The contract has ended: the operator's capacity is no one's cost.
                     (0.0, 0.0, None)

@@ -179,7 +179,10 @@ impl CapacityModel<'_> {
         let chip = self.world.site_chip(site);
         spec.power_cap_mw.map_or(u64::MAX, |mw| {
             let per_chip_w = chip.all_in_power_w * spec.pue;
-            ((mw * 1e6 / per_chip_w).floor() as u64).saturating_sub(self.sites[s].installed)
+            // A cloud's blocks reserved elsewhere are still its chips: they come back to it.
+            ((mw * 1e6 / per_chip_w).floor() as u64)
+                .saturating_sub(self.sites[s].installed)
+                .saturating_sub(self.leasing.cloud_reserved[s])
         })
     }
 
