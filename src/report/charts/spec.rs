@@ -1392,7 +1392,8 @@ impl<'a> Ctx<'a> {
     }
 
     /// Capacity acquired by channel, per firm that acquired any: chips leased, ordered from
-    /// domestic output, imported under licence, bought on the grey market, and seized on the way,
+    /// domestic output, imported under licence, bought on the grey market, reserved at domestic
+    /// clouds, and seized on the way,
     /// as daily rates over each period. None when no firm of any run acquired any.
     fn capacity_channels(&self) -> Option<Spec> {
         let styles = [
@@ -1405,8 +1406,7 @@ impl<'a> Ctx<'a> {
         ];
         self.per_firm_chart(
             "capacity-channels",
-            "Capacity acquired by channel: chips leased, ordered, imported, smuggled and reserved \
-             at domestic clouds, per firm",
+            "Capacity acquired by channel, per firm",
             &CHANNEL_METRICS,
             &styles,
             5,
