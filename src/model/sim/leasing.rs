@@ -192,6 +192,27 @@ pub(super) struct Lot {
     pub replace_decided: bool,
 }
 
+impl Lot {
+    /// A lot of `chips` at `site` for `firm`: not online yet, taking no room, priced at 0 until
+    /// set, with no term and nothing bought to replace it.
+    fn new(site: SiteId, firm: FirmId, source: Source, chips: u64) -> Lot {
+        Lot {
+            site,
+            firm,
+            source,
+            chips,
+            mw: 0.0,
+            price: 0.0,
+            state: LotState::Pending,
+            history: false,
+            term_end: SimTime::MAX,
+            replace_open_flops: 0.0,
+            replaced_flops: 0.0,
+            replace_decided: false,
+        }
+    }
+}
+
 /// The leasing state of a replication.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Leasing {
@@ -995,21 +1016,10 @@ impl CapacityModel<'_> {
             return 0;
         }
         let price = self.lot_price(site, n, now, false);
-        let lot = self.leasing.lots.len() as u32;
-        self.leasing.delayed.push(Vec::new());
-        self.leasing.lots.push(Lot {
-            site,
-            firm,
-            source: Source::Market(m),
-            chips: n,
+        let lot = self.push_lot(Lot {
             mw: n as f64 * per_chip,
             price,
-            state: LotState::Pending,
-            history: false,
-            term_end: SimTime::MAX,
-            replace_open_flops: 0.0,
-            replaced_flops: 0.0,
-            replace_decided: false,
+            ..Lot::new(site, firm, Source::Market(m), n)
         });
         self.recompute_market(m);
         self.leasing.firm_held[f] += n;
@@ -1090,21 +1100,10 @@ impl CapacityModel<'_> {
         self.sites[cs].installed -= n;
         self.set_site_rates(s, now);
         self.sites[s].installed += n;
-        let lot = self.leasing.lots.len() as u32;
-        self.leasing.delayed.push(Vec::new());
-        self.leasing.lots.push(Lot {
-            site,
-            firm: FirmId(f as u32),
-            source: Source::Cloud(c),
-            chips: n,
-            mw: 0.0,
+        let lot = self.push_lot(Lot {
             price,
             state: LotState::Active,
-            history: false,
-            term_end: SimTime::MAX,
-            replace_open_flops: 0.0,
-            replaced_flops: 0.0,
-            replace_decided: false,
+            ..Lot::new(site, FirmId(f as u32), Source::Cloud(c), n)
         });
         self.recompute_source(Source::Cloud(c));
         self.recompute_site_lots(s);
@@ -1130,11 +1129,7 @@ impl CapacityModel<'_> {
             )
         });
         self.schedule_term_end(lot, now, ctx);
-        // New capacity: the firm's waiting jobs may move here, blocked ones may start.
-        self.reconsider_waiting(FirmId(f as u32), now, ctx);
-        self.retry_blocked(now, ctx);
-        self.try_start(site, now, ctx);
-        self.retry_stranded(now, ctx);
+        self.capacity_came(FirmId(f as u32), site, now, ctx);
         n
     }
 
@@ -1162,22 +1157,28 @@ impl CapacityModel<'_> {
         else {
             unreachable!("history lots are at market sites");
         };
-        self.leasing.delayed.push(Vec::new());
-        self.leasing.lots.push(Lot {
-            site,
-            firm: tenant,
-            source: Source::Market(market.expect("a market site").0 as usize),
-            chips,
+        let source = Source::Market(market.expect("a market site").0 as usize);
+        self.push_lot(Lot {
             mw: chips as f64 * self.mw_per_chip(site),
-            price: 0.0,
-            state: LotState::Pending,
             history: true,
-            term_end: SimTime::MAX,
-            replace_open_flops: 0.0,
-            replaced_flops: 0.0,
-            replace_decided: false,
-        });
+            ..Lot::new(site, tenant, source, chips)
+        })
+    }
+
+    /// Adds lot `lot` and returns its number (lots are numbered in the order they are added).
+    fn push_lot(&mut self, lot: Lot) -> u32 {
+        self.leasing.delayed.push(Vec::new());
+        self.leasing.lots.push(lot);
         (self.leasing.lots.len() - 1) as u32
+    }
+
+    /// New capacity at `site` for `firm`: the firm's waiting jobs may move there, blocked ones may
+    /// start.
+    fn capacity_came(&mut self, firm: FirmId, site: SiteId, now: SimTime, ctx: &mut Context<Ev>) {
+        self.reconsider_waiting(firm, now, ctx);
+        self.retry_blocked(now, ctx);
+        self.try_start(site, now, ctx);
+        self.retry_stranded(now, ctx);
     }
 
     /// A lot's chips come online (a signed lot after its lead time, a listed one on its date), as
@@ -1280,11 +1281,7 @@ impl CapacityModel<'_> {
         self.recompute_site_lots(s);
         self.set_site_rates(s, now);
         self.schedule_term_end(l, now, ctx);
-        // New capacity: the firm's waiting jobs may move here, blocked ones may start.
-        self.reconsider_waiting(lot.firm, now, ctx);
-        self.retry_blocked(now, ctx);
-        self.try_start(site, now, ctx);
-        self.retry_stranded(now, ctx);
+        self.capacity_came(lot.firm, site, now, ctx);
     }
 
     fn schedule_term_end(&mut self, l: u32, now: SimTime, ctx: &mut Context<Ev>) {
