@@ -106,6 +106,30 @@ pub enum Rule {
         /// Chance a lot is seized (0..1).
         seizure: f64,
     },
+    /// Each daily lot of the uncommitted national output of `chip` (or of any) in `country` (the
+    /// supply of the sites no firm owns) goes first to firms' open orders, up to `orders_share`
+    /// of it: to the firms in `priority` first, in that order, then to the others in proportion
+    /// to their open orders (pro rata). Without such a rule, each firm takes up to its own
+    /// `order_share` of each lot (see `model/sim/orders.rs`).
+    OutputAllocation {
+        /// Country whose output is allocated.
+        country: String,
+        /// Only this chip, or all chips when `None`.
+        chip: Option<String>,
+        /// Share of each lot that open orders may take together (0..1).
+        orders_share: f64,
+        /// Firms served first, in this order (names); empty: all pro rata.
+        priority: Vec<String>,
+    },
+}
+
+/// How the output of a chip is allocated among firms' open orders, by the rule in force.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Allocation<'a> {
+    /// Share of each lot that open orders may take together.
+    pub orders_share: f64,
+    /// Firms served first, in this order; then the others pro rata.
+    pub priority: &'a [String],
 }
 
 impl Rule {
@@ -154,6 +178,23 @@ impl Rule {
                 seizure * 100.0,
                 chip_or_all(chip)
             ),
+            Rule::OutputAllocation {
+                country,
+                chip,
+                orders_share,
+                priority,
+            } => {
+                let order = if priority.is_empty() {
+                    "pro rata".to_string()
+                } else {
+                    format!("{} first, then pro rata", priority.join(", "))
+                };
+                format!(
+                    "output allocation: up to {:.0}% of {} made in {country} to orders, {order}",
+                    orders_share * 100.0,
+                    chip_or_all(chip)
+                )
+            }
         }
     }
 
@@ -169,6 +210,7 @@ impl Rule {
             Rule::DomesticMandate { .. } => RuleKind::DomesticMandate,
             Rule::SupplyShock { .. } => RuleKind::SupplyShock,
             Rule::GreyEnforcement { .. } => RuleKind::GreyEnforcement,
+            Rule::OutputAllocation { .. } => RuleKind::OutputAllocation,
         }
     }
 
@@ -202,11 +244,13 @@ pub enum RuleKind {
     SupplyShock,
     /// [`Rule::GreyEnforcement`].
     GreyEnforcement,
+    /// [`Rule::OutputAllocation`].
+    OutputAllocation,
 }
 
 impl RuleKind {
     /// Every kind, in the order of the format (a unit test checks that none is missing).
-    pub const ALL: [RuleKind; 9] = [
+    pub const ALL: [RuleKind; 10] = [
         RuleKind::ExportBan,
         RuleKind::LicenceFee,
         RuleKind::LeaseBan,
@@ -216,6 +260,7 @@ impl RuleKind {
         RuleKind::DomesticMandate,
         RuleKind::SupplyShock,
         RuleKind::GreyEnforcement,
+        RuleKind::OutputAllocation,
     ];
 
     /// The name of every kind, in the order of [`RuleKind::ALL`] (for help texts, and for serde's
@@ -242,6 +287,7 @@ impl RuleKind {
             RuleKind::DomesticMandate => "domestic_mandate",
             RuleKind::SupplyShock => "supply_shock",
             RuleKind::GreyEnforcement => "grey_enforcement",
+            RuleKind::OutputAllocation => "output_allocation",
         }
     }
 
@@ -358,7 +404,8 @@ impl Timeline {
                 | Rule::PermitDelay { .. }
                 | Rule::DomesticMandate { .. }
                 | Rule::SupplyShock { .. }
-                | Rule::GreyEnforcement { .. } => true,
+                | Rule::GreyEnforcement { .. }
+                | Rule::OutputAllocation { .. } => true,
             }
         })
     }
@@ -387,7 +434,8 @@ impl Timeline {
                 | Rule::PermitDelay { .. }
                 | Rule::DomesticMandate { .. }
                 | Rule::SupplyShock { .. }
-                | Rule::GreyEnforcement { .. } => 1.0,
+                | Rule::GreyEnforcement { .. }
+                | Rule::OutputAllocation { .. } => 1.0,
             })
             .product()
     }
@@ -412,7 +460,8 @@ impl Timeline {
                 | Rule::ChipCap { .. }
                 | Rule::PermitDelay { .. }
                 | Rule::DomesticMandate { .. }
-                | Rule::GreyEnforcement { .. } => 1.0,
+                | Rule::GreyEnforcement { .. }
+                | Rule::OutputAllocation { .. } => 1.0,
             })
             .product()
     }
@@ -439,7 +488,8 @@ impl Timeline {
                 | Rule::ChipCap { .. }
                 | Rule::PermitDelay { .. }
                 | Rule::DomesticMandate { .. }
-                | Rule::SupplyShock { .. } => {}
+                | Rule::SupplyShock { .. }
+                | Rule::OutputAllocation { .. } => {}
             }
         }
         ruled.unwrap_or(own)
@@ -503,7 +553,8 @@ impl Timeline {
                 | Rule::DataResidency { .. }
                 | Rule::DomesticMandate { .. }
                 | Rule::SupplyShock { .. }
-                | Rule::GreyEnforcement { .. } => {}
+                | Rule::GreyEnforcement { .. }
+                | Rule::OutputAllocation { .. } => {}
             }
         }
         DeliveryVerdict::Deliver { max_chips }
@@ -526,9 +577,44 @@ impl Timeline {
                 | Rule::ChipCap { .. }
                 | Rule::PermitDelay { .. }
                 | Rule::SupplyShock { .. }
-                | Rule::GreyEnforcement { .. } => None,
+                | Rule::GreyEnforcement { .. }
+                | Rule::OutputAllocation { .. } => None,
             })
             .fold(0.0, f64::max)
+    }
+
+    /// How the output of `chip` made in `country` is allocated among open orders at `t`: by the
+    /// last `output_allocation` rule in force that reaches it (in timeline order), or `None`
+    /// (each firm takes up to its own `order_share`).
+    pub fn allocation(&self, country: &str, chip: &Chip, t: SimTime) -> Option<Allocation<'_>> {
+        let mut found = None;
+        for p in self.policies.iter().filter(|p| p.in_force(t)) {
+            match &p.rule {
+                Rule::OutputAllocation {
+                    country: c,
+                    chip: only,
+                    orders_share,
+                    priority,
+                } => {
+                    if c == country && only.as_ref().is_none_or(|x| *x == chip.name) {
+                        found = Some(Allocation {
+                            orders_share: *orders_share,
+                            priority,
+                        });
+                    }
+                }
+                Rule::ExportBan { .. }
+                | Rule::LicenceFee { .. }
+                | Rule::LeaseBan { .. }
+                | Rule::DataResidency { .. }
+                | Rule::ChipCap { .. }
+                | Rule::PermitDelay { .. }
+                | Rule::DomesticMandate { .. }
+                | Rule::SupplyShock { .. }
+                | Rule::GreyEnforcement { .. } => {}
+            }
+        }
+        found
     }
 
     /// Every instant at which some rule changes what is allowed, sorted, without duplicates.

@@ -267,6 +267,7 @@ pub fn field_unit(path: &str) -> &'static str {
         "training_mfu"
         | "idle_power_fraction"
         | "order_share"
+        | "orders_share"
         | "open_share"
         | "tight_above"
         | "tight_premium"

@@ -677,6 +677,7 @@ impl RawRuleKind {
             RuleKind::DomesticMandate => (&["firms_headquartered_in", "inference_share"], &[]),
             RuleKind::SupplyShock => (&["chip", "factor"], &[]),
             RuleKind::GreyEnforcement => (&["to", "seizure"], &["chip"]),
+            RuleKind::OutputAllocation => (&["country", "orders_share"], &["chip", "priority"]),
         }
     }
 
@@ -709,11 +710,13 @@ pub struct RawPolicy {
     pub inference_share: Option<RawQuantity>,
     pub factor: Option<RawQuantity>,
     pub seizure: Option<RawQuantity>,
+    pub orders_share: Option<RawQuantity>,
+    pub priority: Option<Vec<String>>,
 }
 
 impl RawPolicy {
     /// `(key, present)` for every rule-specific key.
-    pub fn rule_keys(&self) -> [(&'static str, bool); 13] {
+    pub fn rule_keys(&self) -> [(&'static str, bool); 15] {
         [
             ("chip", self.chip.is_some()),
             ("to", self.to.is_some()),
@@ -731,6 +734,8 @@ impl RawPolicy {
             ("inference_share", self.inference_share.is_some()),
             ("factor", self.factor.is_some()),
             ("seizure", self.seizure.is_some()),
+            ("orders_share", self.orders_share.is_some()),
+            ("priority", self.priority.is_some()),
         ]
     }
 }

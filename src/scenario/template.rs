@@ -83,6 +83,7 @@ pub(crate) enum PolicyFigure {
     InferenceShare,
     Factor,
     Seizure,
+    OrdersShare,
 }
 
 /// One figure of the world, by owner and name.
@@ -159,6 +160,7 @@ impl Figure {
                     "inference_share" => PolicyFigure::InferenceShare,
                     "factor" => PolicyFigure::Factor,
                     "seizure" => PolicyFigure::Seizure,
+                    "orders_share" => PolicyFigure::OrdersShare,
                     _ => return None,
                 },
             ),
@@ -424,6 +426,9 @@ fn set(world: &mut model::World, slot: &Slot, value: Value) -> Result<(), String
                 (Rule::GreyEnforcement { seizure, .. }, PolicyFigure::Seizure) => {
                     *seizure = number(&what)?
                 }
+                (Rule::OutputAllocation { orders_share, .. }, PolicyFigure::OrdersShare) => {
+                    *orders_share = number(&what)?
+                }
                 (
                     Rule::ExportBan { .. }
                     | Rule::LicenceFee { .. }
@@ -433,7 +438,8 @@ fn set(world: &mut model::World, slot: &Slot, value: Value) -> Result<(), String
                     | Rule::PermitDelay { .. }
                     | Rule::DomesticMandate { .. }
                     | Rule::SupplyShock { .. }
-                    | Rule::GreyEnforcement { .. },
+                    | Rule::GreyEnforcement { .. }
+                    | Rule::OutputAllocation { .. },
                     _,
                 ) => return Err(what),
             }

@@ -1003,7 +1003,10 @@ pub(crate) fn validate(
             // (uncertain inputs, provenance) is dropped with it.
             let (inputs, slots) = (cx.inputs.borrow().len(), cx.slots.borrow().len());
             cx.owner.set(Some(Owner::Policy(policies.len())));
-            keep(policy(&cx, &path, p, &chips, &mut Vec::new()), &mut errors);
+            keep(
+                policy(&cx, &path, p, &chips, &firm_names, &mut Vec::new()),
+                &mut errors,
+            );
             cx.inputs.borrow_mut().truncate(inputs);
             cx.slots.borrow_mut().truncate(slots);
             #[cfg(test)]
@@ -1018,7 +1021,10 @@ pub(crate) fn validate(
             continue;
         }
         cx.owner.set(Some(Owner::Policy(policies.len())));
-        let Some(rule) = keep(policy(&cx, &path, p, &chips, &mut prov), &mut errors) else {
+        let Some(rule) = keep(
+            policy(&cx, &path, p, &chips, &firm_names, &mut prov),
+            &mut errors,
+        ) else {
             continue;
         };
         policies.push(rule);
@@ -2692,6 +2698,7 @@ fn policy<'a>(
     path: &P,
     p: &'a RawPolicy,
     chips: &[Chip],
+    firms: &[&str],
     prov: &mut Vec<Provenance>,
 ) -> R<Policy> {
     entry_name(&p.name, &path.k("name"), "policy")?;
@@ -2853,6 +2860,42 @@ fn policy<'a>(
                 "chance a smuggled lot is seized on the way: 0.3 is 30%",
             )?,
         },
+        RuleKind::OutputAllocation => {
+            let mut priority: Vec<String> = Vec::new();
+            for (i, firm) in p.priority.iter().flatten().enumerate() {
+                let at = path.k("priority").i(i);
+                if !firms.contains(&firm.as_str()) {
+                    let known = sorted(firms.iter().copied());
+                    return Err(at.value(
+                        format!("unknown firm '{firm}'"),
+                        format!(
+                            "priority lists the firms served first, by name; known firms: {}{}",
+                            list_or_none(&known),
+                            did_you_mean(firm, &known)
+                        ),
+                    ));
+                }
+                if priority.contains(firm) {
+                    return Err(at.value(
+                        format!("'{firm}' is listed twice"),
+                        "list each firm once, in the order it is served",
+                    ));
+                }
+                priority.push(firm.clone());
+            }
+            Rule::OutputAllocation {
+                country: country(&p.country, "country")?,
+                chip: opt_chip(&p.chip)?,
+                orders_share: cx.num(
+                    f(&p.orders_share, "orders_share")?,
+                    &path.k("orders_share"),
+                    Bound::Fraction,
+                    "share of each day's uncommitted output that open orders may take together: \
+                     0.6 is 60%",
+                )?,
+                priority,
+            }
+        }
     };
 
     let base = format!("policy.{}", fmt_key(&p.name));

@@ -2,6 +2,7 @@
 //! scheduling feature on a small world against a control run without it, and calibration against
 //! published training runs.
 
+mod allocation;
 mod calibration;
 mod channels;
 mod clouds;

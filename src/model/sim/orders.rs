@@ -8,15 +8,22 @@
 //!   chip. What orders draw on is the chip's **uncommitted output**: the supply of every site of
 //!   that country supplied with the chip that no firm owns (domestic clouds, which buy what is not
 //!   committed to a firm), supply shocks included. Firms' own supply lines are theirs.
-//! - **How orders are filled.** Each daily lot of such a site goes first to open orders: every firm
-//!   with open orders for the chip, in scenario order, takes up to its `order_share` of the lot,
-//!   oldest order first; the rest of the lot is the site's. What an order receives arrives at the
-//!   firm's site `order_lead_days` later (as a delivery: rules on deliveries apply). So output
-//!   binds: what the orders take, the clouds do not get.
+//! - **How orders are filled.** Each daily lot of such a site goes first to open orders, each
+//!   firm's oldest order first, by a stated rule (`Timeline::allocation`): without an
+//!   `output_allocation` rule in force, every firm with open orders for the chip, in scenario
+//!   order, takes up to its `order_share` of the lot (a quota); under one, open orders take up to
+//!   the rule's `orders_share` of the lot together, the firms it lists first, in its order, each
+//!   up to its open chips, then the others pro rata to their open chips (whole chips by largest
+//!   remainder). The rest of the lot is the site's. What an order receives arrives at the firm's
+//!   site `order_lead_days` later (as a delivery: rules on deliveries apply). So output binds:
+//!   what the orders take, the clouds do not get.
 //! - **How much a review orders.** An order competes with leases at the firm's review on price per
 //!   useful FLOP (the site's capex and energy per chip-hour over the chip's effective FLOP/s). It is
-//!   for whole lots of `block_chips`, and at most what the firm's share of national output can
-//!   deliver within `max_wait_days` (less `order_lead_days`), less its open orders for that chip.
+//!   for whole lots of `block_chips`, and at most what the firm can expect of national output
+//!   within `max_wait_days` (less `order_lead_days`), less the open orders served no later than
+//!   its own: its `order_share` of output after its own open orders (no rule), or the rule's
+//!   `orders_share` after those of the firms listed up to itself (all open orders, when it is
+//!   not listed).
 
 use crate::engine::{Context, SimTime};
 use crate::metrics::{Channel, Decision, LeaseAction};
@@ -129,15 +136,47 @@ impl CapacityModel<'_> {
         per_day
     }
 
-    /// Chips firm `f` has open (not yet allocated) for `site`'s chip.
-    fn open_for_chip(&self, f: usize, site: SiteId) -> u64 {
-        let chip = self.world.sites[site.0 as usize].chip;
+    /// Chips firm `f` (or every firm, when `None`) has open (not yet allocated) for `site`'s chip
+    /// made in `site`'s country.
+    fn open_for_chip(&self, f: Option<usize>, site: SiteId) -> u64 {
+        let spec = &self.world.sites[site.0 as usize];
         self.orders
             .open
             .iter()
-            .filter(|o| o.firm.0 as usize == f && self.world.sites[o.site.0 as usize].chip == chip)
+            .filter(|o| {
+                let os = &self.world.sites[o.site.0 as usize];
+                f.is_none_or(|f| o.firm.0 as usize == f)
+                    && os.chip == spec.chip
+                    && os.jurisdiction == spec.jurisdiction
+            })
             .map(|o| o.left)
             .sum()
+    }
+
+    /// The rate at which firm `f` may expect allocations of `site`'s chip at `t`, chips per day,
+    /// and the open orders served no later than its next one (its own included): under an
+    /// `output_allocation` rule, the rule's share of output, after the open orders of the firms
+    /// listed before it (all open orders, when it is not listed: the others share pro rata);
+    /// without one, its own `order_share` of output, after its own open orders.
+    fn order_outlook(&self, f: usize, pl: &Planning, site: SiteId, t: SimTime) -> (f64, u64) {
+        let out = self.output_per_day(site, t);
+        let spec = &self.world.sites[site.0 as usize];
+        let chip = &self.world.chips[spec.chip.0 as usize];
+        match self.world.timeline.allocation(&spec.jurisdiction, chip, t) {
+            None => (pl.order_share * out, self.open_for_chip(Some(f), site)),
+            Some(a) => {
+                let name = &self.world.firms[f].name;
+                let ahead = match a.priority.iter().position(|p| p == name) {
+                    Some(rank) => a.priority[..=rank]
+                        .iter()
+                        .filter_map(|p| self.world.firms.iter().position(|x| x.name == *p))
+                        .map(|g| self.open_for_chip(Some(g), site))
+                        .sum(),
+                    None => self.open_for_chip(None, site),
+                };
+                (a.orders_share * out, ahead)
+            }
+        }
     }
 
     /// Orders whole lots of `site`'s chip to cover `need`, within what national output can deliver
@@ -153,13 +192,12 @@ impl CapacityModel<'_> {
         deadline: SimTime,
         now: SimTime,
     ) -> u64 {
-        let rate = pl.order_share * self.output_per_day(site, now);
+        let (rate, open) = self.order_outlook(f, pl, site, now);
         let days = deadline
             .saturating_since(now)
             .as_secs()
             .saturating_sub(pl.order_lead.as_secs()) as f64
             / 86_400.0;
-        let open = self.open_for_chip(f, site);
         let reachable = (rate * days).floor() as u64;
         let block = pl.block_chips;
         let n = need
@@ -381,7 +419,11 @@ impl CapacityModel<'_> {
     }
 
     /// Takes open orders' shares of a daily lot of `chips` at `site`; returns what is left for the
-    /// site.
+    /// site. Without an `output_allocation` rule in force, each firm that plans takes up to its
+    /// `order_share` of the lot, in scenario order; under one, open orders take up to the rule's
+    /// `orders_share` of the lot together: the firms it lists first, in its order, each up to
+    /// its open chips, then the others in proportion to their open chips (whole chips by largest
+    /// remainder, ties to the firm listed first in the scenario).
     pub(super) fn fill_orders(
         &mut self,
         site: SiteId,
@@ -397,47 +439,103 @@ impl CapacityModel<'_> {
             // A firm's own supply line: committed, not for orders.
             return chips;
         }
-        let chip = s.chip;
+        let chip = &self.world.chips[s.chip.0 as usize];
+        let n = self.world.firms.len();
+        let give: Vec<u64> = match self.world.timeline.allocation(&s.jurisdiction, chip, now) {
+            None => {
+                let mut left = chips;
+                (0..n)
+                    .map(|f| {
+                        let share = self.world.firms[f]
+                            .planning
+                            .map_or(0.0, |pl| pl.order_share);
+                        let take = ((chips as f64 * share).floor() as u64)
+                            .min(left)
+                            .min(self.open_for_chip(Some(f), site));
+                        left -= take;
+                        take
+                    })
+                    .collect()
+            }
+            Some(a) => {
+                let want: Vec<u64> = (0..n).map(|f| self.open_for_chip(Some(f), site)).collect();
+                let mut give = vec![0; n];
+                let mut left = ((chips as f64 * a.orders_share).floor() as u64).min(chips);
+                let mut first = vec![false; n];
+                for name in a.priority {
+                    if let Some(f) = self.world.firms.iter().position(|x| x.name == *name) {
+                        first[f] = true;
+                        give[f] = want[f].min(left);
+                        left -= give[f];
+                    }
+                }
+                let rest: Vec<usize> = (0..n).filter(|&f| !first[f] && want[f] > 0).collect();
+                let total: u64 = rest.iter().map(|&f| want[f]).sum();
+                if total <= left {
+                    for &f in &rest {
+                        give[f] = want[f];
+                    }
+                } else if left > 0 {
+                    pro_rata(&rest, &want, total, left, &mut give);
+                }
+                give
+            }
+        };
         let mut left = chips;
-        for f in 0..self.world.firms.len() {
-            let Some(pl) = self.world.firms[f].planning else {
-                continue;
-            };
-            let mut take = ((chips as f64 * pl.order_share).floor() as u64).min(left);
-            for i in 0..self.orders.open.len() {
-                if take == 0 {
-                    break;
-                }
-                let o = self.orders.open[i];
-                let osite = &self.world.sites[o.site.0 as usize];
-                if o.firm.0 as usize != f
-                    || osite.chip != chip
-                    || osite.jurisdiction != s.jurisdiction
-                {
-                    continue;
-                }
-                let k = take.min(o.left);
-                self.orders.open[i].left -= k;
-                take -= k;
-                left -= k;
-                let p = self.periods.index(now);
-                self.metrics.site[site.0 as usize][p].chips_to_orders += k;
-                let at = now.saturating_add(pl.order_lead);
-                if at < self.periods.horizon() {
-                    let arrival = self.orders.arrivals.len() as u32;
-                    self.orders.arrivals.push(Arrival {
-                        firm: o.firm,
-                        site: o.site,
-                        chips: k,
-                        replaces: o.replaces,
-                    });
-                    ctx.schedule_at(at, Ev::OrderArrives { arrival })
-                        .expect("not in the past");
-                }
+        for (f, take) in give.into_iter().enumerate() {
+            if take > 0 {
+                left -= self.allocate(f, site, take, now, ctx);
             }
         }
         self.orders.open.retain(|o| o.left > 0);
         left
+    }
+
+    /// Allocates up to `take` chips of a lot at `site` to firm `f`'s open orders for its chip,
+    /// oldest first: they arrive at the firm's site `order_lead` later; returns the chips taken.
+    fn allocate(
+        &mut self,
+        f: usize,
+        site: SiteId,
+        mut take: u64,
+        now: SimTime,
+        ctx: &mut Context<Ev>,
+    ) -> u64 {
+        let Some(pl) = self.world.firms[f].planning else {
+            return 0;
+        };
+        let s = &self.world.sites[site.0 as usize];
+        let (chip, country) = (s.chip, &s.jurisdiction);
+        let mut taken = 0;
+        for i in 0..self.orders.open.len() {
+            if take == 0 {
+                break;
+            }
+            let o = self.orders.open[i];
+            let osite = &self.world.sites[o.site.0 as usize];
+            if o.firm.0 as usize != f || osite.chip != chip || osite.jurisdiction != *country {
+                continue;
+            }
+            let k = take.min(o.left);
+            self.orders.open[i].left -= k;
+            take -= k;
+            taken += k;
+            let p = self.periods.index(now);
+            self.metrics.site[site.0 as usize][p].chips_to_orders += k;
+            let at = now.saturating_add(pl.order_lead);
+            if at < self.periods.horizon() {
+                let arrival = self.orders.arrivals.len() as u32;
+                self.orders.arrivals.push(Arrival {
+                    firm: o.firm,
+                    site: o.site,
+                    chips: k,
+                    replaces: o.replaces,
+                });
+                ctx.schedule_at(at, Ev::OrderArrives { arrival })
+                    .expect("not in the past");
+            }
+        }
+        taken
     }
 
     /// Chips allocated to an order reach the firm's site.
@@ -473,5 +571,51 @@ impl CapacityModel<'_> {
         let lot = &mut self.leasing.lots[l as usize];
         lot.replace_open_flops = (lot.replace_open_flops - chips as f64 * flops).max(0.0);
         lot.replaced_flops += got as f64 * flops;
+    }
+}
+
+/// Splits `left` chips among the firms `rest` in proportion to their open chips `want` (which add
+/// up to `total`, more than `left`): each gets the whole part of its share, and the chips left
+/// over go one each to the largest remainders (ties to the lower firm index); adds to `give`.
+fn pro_rata(rest: &[usize], want: &[u64], total: u64, left: u64, give: &mut [u64]) {
+    let mut remainders: Vec<(u128, usize)> = Vec::with_capacity(rest.len());
+    let mut given = 0;
+    for &f in rest {
+        let exact = left as u128 * want[f] as u128;
+        let whole = (exact / total as u128) as u64;
+        give[f] += whole;
+        given += whole;
+        remainders.push((exact % total as u128, f));
+    }
+    remainders.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    for &(_, f) in remainders.iter().take((left - given) as usize) {
+        give[f] += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pro_rata;
+
+    #[test]
+    fn pro_rata_shares_are_whole_chips_that_add_up_and_follow_the_open_orders() {
+        // 7 chips among open orders of 30, 30 and 40.
+        let want = [30, 30, 40, 0];
+        let mut give = [0; 4];
+        pro_rata(&[0, 1, 2], &want, 100, 7, &mut give);
+        // Exact shares 2.1, 2.1, 2.8: wholes 2, 2, 2; the one left over goes to the largest
+        // remainder (0.8, firm 2).
+        assert_eq!(give, [2, 2, 3, 0]);
+        // Equal remainders: the lower index first.
+        let mut give = [0; 4];
+        pro_rata(&[0, 1], &[5, 5, 0, 0], 10, 3, &mut give);
+        assert_eq!(give, [2, 1, 0, 0]);
+        // Never more than a firm's open chips, and always all of `left`.
+        for left in 0..100u64 {
+            let mut give = [0; 4];
+            pro_rata(&[0, 1, 2], &want, 100, left, &mut give);
+            assert_eq!(give.iter().sum::<u64>(), left);
+            assert!(give.iter().zip(want).all(|(g, w)| *g <= w));
+        }
     }
 }
