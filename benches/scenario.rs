@@ -67,13 +67,17 @@ fn slice_2025() -> scenario::Scenario {
     scenario::load_file(&path).expect("the 2025 slice fixture loads")
 }
 
-/// The national baseline with no firm planning: no reviews, leases, orders or purchases (the
-/// market sites hold only their listed past leases). Issue 12's target: a national replication
-/// with decisions within 2x of this one.
+/// The national baseline with no decisions: no firm planning (no reviews, leases, orders or
+/// purchases; the market sites hold only their listed past leases) and no cloud deciding what it
+/// buys (every cloud takes all its supply). Issue 12's target: a national replication with
+/// decisions within 2x of this one.
 fn without_decisions() -> scenario::Scenario {
     let mut sc = scenario::baseline().expect("the embedded baseline loads");
     for f in &mut sc.world.firms {
         f.planning = None;
+    }
+    for s in &mut sc.world.sites {
+        s.buying = None;
     }
     sc
 }

@@ -366,6 +366,9 @@ pub const SITE: &[Metric] = &[
         |r| r.end().filter(|p| p.in_market).map(|p| p.market_held_share).reduce(f64::max)),
     site("chips_to_orders", "of the site's supply, chips taken by firms' domestic orders",
         "chips", Count, Flow, Sum, |r| Some(r.count(|p| p.chips_to_orders))),
+    site("chips_declined",
+        "of the site's supply, chips its cloud did not buy (its chips were not used enough)",
+        "chips", Count, Flow, Sum, |r| Some(r.count(|p| p.chips_declined))),
 ];
 
 /// All kinds' backlog at the end of the last period, merged over the members.

@@ -165,6 +165,9 @@ pub struct SitePeriod {
     pub lease_chips_ended: u64,
     /// Of this site's steady supply, chips that went to firms' domestic orders instead.
     pub chips_to_orders: u64,
+    /// Of this site's steady supply, chips its cloud declined (its chips were not used enough at
+    /// its last review): they went to buyers outside the scenario.
+    pub chips_declined: u64,
     /// Chips of the lots leased here and online at the end of the period.
     pub lease_chips_active: u64,
     /// What those lots cost per hour at the end of the period (chips x their price), USD.

@@ -19,7 +19,7 @@ pub use firm::{Firm, FirmId, PlacementStrategy};
 pub use market::{order_sites, CapacityStep, Market, MarketId, Planning};
 pub use policy::{Phase, Policy, Rule, RuleKind, Timeline};
 pub use procurement::{purchase_factor, site_channel, Channel, Procurement};
-pub use site::{Delivery, LeasePrice, Operator, Pricing, Site, SiteId, Supply};
+pub use site::{Buying, Delivery, LeasePrice, Operator, Pricing, Site, SiteId, Supply};
 pub use workload::{
     Arrivals, BatchWorkload, InferenceWorkload, JobKind, Quantity, Workload, WorkloadKind,
     LOGNORMAL_REACH,

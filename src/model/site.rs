@@ -1,6 +1,6 @@
 //! Data-centre sites: where chips are, who runs them, what an hour on them costs.
 
-use crate::engine::SimTime;
+use crate::engine::{SimDuration, SimTime};
 
 use super::chip::ChipId;
 use super::firm::FirmId;
@@ -110,6 +110,19 @@ pub struct Supply {
     pub until: SimTime,
 }
 
+/// How a domestic cloud buys its supply line's output: by what its renters use (see
+/// `model/sim/clouds.rs`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Buying {
+    /// Its first review judges the time from here; until then it buys every lot (history).
+    pub from: SimTime,
+    /// Between reviews.
+    pub every: SimDuration,
+    /// It buys until its next review when its chips were in use (held by renters' work or
+    /// reserved as blocks) at least this share of the time since its last one.
+    pub busy_above: f64,
+}
+
 /// A site in the world.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Site {
@@ -141,6 +154,9 @@ pub struct Site {
     pub deliveries: Vec<Delivery>,
     /// Steady supply, if any.
     pub supply: Option<Supply>,
+    /// How a domestic cloud buys its supply (by what its renters use), if it decides; without
+    /// it, the cloud takes every lot.
+    pub buying: Option<Buying>,
     /// How its owner buys more chips from abroad (import or grey market), if it may.
     pub procurement: Option<super::procurement::Procurement>,
     /// The lease index by date (leased and contracted sites), in order of date.

@@ -267,6 +267,7 @@ pub fn field_unit(path: &str) -> &'static str {
         "training_mfu"
         | "idle_power_fraction"
         | "order_share"
+        | "busy_above"
         | "orders_share"
         | "open_share"
         | "tight_above"
@@ -1192,6 +1193,7 @@ pub(super) fn table_keys(at: &[Seg]) -> Option<Vec<&'static str>> {
             vec!["chips_per_year", "from", "until"]
         }
         [c, _, p] if is(c, "sites") && is(p, "procurement") => raw::PROCUREMENT_KEYS.to_vec(),
+        [c, _, b] if is(c, "sites") && is(b, "buying") => raw::BUYING_KEYS.to_vec(),
         [c, _] if is(c, "firms") => raw::FIRM_KEYS.to_vec(),
         [c, _, p] if is(c, "firms") && is(p, "planning") => raw::PLANNING_KEYS.to_vec(),
         [c, _] if is(c, "markets") => raw::MARKET_KEYS.to_vec(),

@@ -70,6 +70,7 @@ pub const SITE_KEYS: &[&str] = &[
     "reserve_share",
     "reserve_markup",
     "procurement",
+    "buying",
     "source",
 ];
 
@@ -363,7 +364,20 @@ pub struct RawSite {
     pub reserve_share: Option<RawQuantity>,
     pub reserve_markup: Option<RawQuantity>,
     pub procurement: Option<RawProcurement>,
+    pub buying: Option<RawBuying>,
     pub source: Option<RawSource>,
+}
+
+/// The keys of a site's `buying` table.
+pub const BUYING_KEYS: &[&str] = &["from", "every_days", "busy_above"];
+
+/// `buying = { from, every_days, busy_above }`: a domestic cloud buys its supply by its use.
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawBuying {
+    pub from: Option<RawDate>,
+    pub every_days: Option<RawQuantity>,
+    pub busy_above: RawQuantity,
 }
 
 /// The keys of a site's `procurement` table.

@@ -58,6 +58,7 @@ pub(crate) enum SiteFigure {
     ProcurementSeizure,
     ReserveShare,
     ReserveMarkup,
+    BuyingBusyAbove,
 }
 
 /// A figure of a workload.
@@ -132,6 +133,7 @@ impl Figure {
                     "seizure" => SiteFigure::ProcurementSeizure,
                     "reserve_share" => SiteFigure::ReserveShare,
                     "reserve_markup" => SiteFigure::ReserveMarkup,
+                    "busy_above" => SiteFigure::BuyingBusyAbove,
                     _ => return None,
                 },
             ),
@@ -314,6 +316,10 @@ fn set(world: &mut model::World, slot: &Slot, value: Value) -> Result<(), String
                         amortisation_years, ..
                     } => *amortisation_years = v,
                     _ => return Err(format!("amortisation at site {i}")),
+                },
+                SiteFigure::BuyingBusyAbove => match &mut site.buying {
+                    Some(b) => b.busy_above = v,
+                    None => return Err(format!("buying at site {i}")),
                 },
                 SiteFigure::ElectricityUsdPerKwh => site.electricity_usd_per_kwh = v,
                 SiteFigure::Pue => site.pue = v,

@@ -930,6 +930,7 @@ fn key_lists_match_serde() {
         serde_keys::<raw::RawProcurement>(),
         sorted(raw::PROCUREMENT_KEYS)
     );
+    assert_eq!(serde_keys::<raw::RawBuying>(), sorted(raw::BUYING_KEYS));
     let workload: Vec<&str> = [
         raw::WORKLOAD_COMMON_KEYS,
         raw::WORKLOAD_BATCH_KEYS,

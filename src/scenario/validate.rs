@@ -33,7 +33,7 @@ use chrono::NaiveDate;
 
 use crate::engine::{rng, SimDuration, SimTime, SECS_PER_DAY};
 use crate::model::{
-    self, Arrivals, BatchWorkload, Channel, Chip, ChipId, Delivery, Firm, FirmId,
+    self, Arrivals, BatchWorkload, Buying, Channel, Chip, ChipId, Delivery, Firm, FirmId,
     InferenceWorkload, JobKind, LeasePrice, Market, MarketId, Operator, PlacementStrategy,
     Planning, Policy, Pricing, Procurement, Quantity, Rule, RuleKind, Site, SiteId, Supply,
     Timeline, Workload, WorkloadKind,
@@ -1660,6 +1660,17 @@ fn site(
         )?),
     };
 
+    let buying = match &s.buying {
+        None => None,
+        Some(b) => Some(buying(
+            cx,
+            &path.k("buying"),
+            b,
+            &pricing,
+            supply.is_some(),
+        )?),
+    };
+
     let delivered: u64 = deliveries
         .iter()
         .fold(0u64, |a, d| a.saturating_add(d.chips));
@@ -1733,12 +1744,64 @@ fn site(
         initial_chips: s.initial_chips,
         deliveries,
         supply,
+        buying,
         procurement,
         lease_prices,
     };
     let base = format!("sites.{}", fmt_key(name));
     sources(&base, &s.source, raw::SITE_KEYS, &path, prov)?;
     Ok(site)
+}
+
+/// A domestic cloud's `buying = { from, every_days, busy_above }`.
+fn buying(cx: &Cx, path: &P, b: &raw::RawBuying, pricing: &Pricing, supplied: bool) -> R<Buying> {
+    if !matches!(pricing, Pricing::Owned { owner: None, .. }) {
+        return Err(path.key(
+            "buying applies only to a domestic cloud: an owned site with no owner",
+            "remove buying: a firm's own site grows by its reviews (firms' planning), a \
+             contracted or leased one by its contracts",
+        ));
+    }
+    if !supplied {
+        return Err(path.key(
+            "buying needs a steady supply: it decides whether the cloud buys its lots",
+            "add supply = { chips_per_year = ... }, or remove buying",
+        ));
+    }
+    let from = match b.from {
+        Some(d) => cx.inside(d, &path.k("from"))?,
+        None => SimTime::ZERO,
+    };
+    let every = match &b.every_days {
+        None => SimDuration::from_days(30),
+        Some(q) => {
+            if !matches!(q, RawQuantity::Fixed(_)) {
+                return Err(path.k("every_days").value(
+                    "every_days must be a number, not a distribution",
+                    "give the days between the cloud's reviews, e.g. every_days = 30",
+                ));
+            }
+            cx.duration(
+                q,
+                &path.k("every_days"),
+                range(1.0, 3_650.0),
+                SECS_PER_DAY as f64,
+                "days between the cloud's reviews (1 to 3650), e.g. every_days = 30",
+            )?
+        }
+    };
+    let busy_above = cx.num(
+        &b.busy_above,
+        &path.k("busy_above"),
+        Bound::Fraction,
+        "the share of the time its chips must have been in use since its last review for the \
+         cloud to buy until its next, e.g. busy_above = 0.5",
+    )?;
+    Ok(Buying {
+        from,
+        every,
+        busy_above,
+    })
 }
 
 /// A site's `procurement = { channel, chips_per_year, lead_days, ... }`.

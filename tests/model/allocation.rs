@@ -17,7 +17,6 @@ use crate::support::{load, run_by, site_index, ASCEND_910C};
 use capsim::metrics::PeriodKind;
 
 fn world(extra: &str) -> String {
-    let chip = ASCEND_910C;
     let mut firms = String::new();
     for (name, every) in [("acme", 5.0), ("beta", 10.0)] {
         firms.push_str(&format!(
@@ -70,18 +69,7 @@ start_date = 2025-01-01
 end_date = 2025-12-31
 seed = 11
 
-[chips.ascend-910c]
-vendor = "{vendor}"
-vendor_country = "{country}"
-bf16_dense_tflops = {tflops:?}
-memory_gb = {memory:?}
-board_power_w = {board:?}
-all_in_power_w = {all_in:?}
-training_mfu = {mfu:?}
-inference_tokens_per_s = {tokens:?}
-purchase_usd = {usd:?}
-lease_usd_per_chip_hour = {lease:?}
-
+{chip}
 [sites.cloud-910c]
 jurisdiction = "CN"
 operator = "domestic"
@@ -94,16 +82,7 @@ repair_hours = 24.0
 supply = {{ chips_per_year = 36525.0 }}
 {firms}
 {extra}"#,
-        vendor = chip.vendor,
-        country = chip.vendor_country,
-        tflops = chip.bf16_dense_tflops,
-        memory = chip.memory_gb,
-        board = chip.board_power_w,
-        all_in = chip.all_in_power_w,
-        mfu = chip.training_mfu,
-        tokens = chip.inference_tokens_per_s,
-        usd = chip.purchase_usd,
-        lease = chip.lease_usd_per_chip_hour,
+        chip = ASCEND_910C.toml(),
     )
 }
 

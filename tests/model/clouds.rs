@@ -304,3 +304,35 @@ max_leased_chips = 65536
         assert!(err.contains("help:"), "with help: {err}");
     }
 }
+
+#[test]
+fn blocks_reserved_count_as_the_cloud_s_use_when_it_decides_what_to_buy() {
+    // The cloud is also supplied (10 chips a day) and buys by its use (reviews every 30 days, at
+    // 30% or more). Acme rents none of it by the hour, so its only use is the blocks acme
+    // reserves: half of it while acme's work waits (to June). Days 60 to 180 it buys every lot;
+    // without acme's work (nothing arrives), it buys none of them.
+    let buying = |work_until: &str| {
+        let w = world(0.5, work_until, "");
+        let w = w.replace(
+            "initial_chips = 8192\n",
+            "initial_chips = 8192\nsupply = { chips_per_year = 3652.5 }\n\
+             buying = { every_days = 30, busy_above = 0.3 }\n",
+        );
+        let sc = load(&w);
+        let cloud = site_index(&sc, "cloud");
+        let m = crate::support::run_by(&sc, 1, capsim::metrics::PeriodKind::Day)
+            .runs
+            .remove(0);
+        let declined: u64 = m.site[cloud][60..180]
+            .iter()
+            .map(|p| p.chips_declined)
+            .sum();
+        let delivered: u64 = m.site[cloud][60..180]
+            .iter()
+            .map(|p| p.chips_delivered)
+            .sum();
+        (declined, delivered)
+    };
+    assert_eq!(buying("2025-06-30"), (0, 1200));
+    assert_eq!(buying("2025-01-01"), (1200, 0));
+}

@@ -5,6 +5,7 @@
 mod allocation;
 mod calibration;
 mod channels;
+mod cloud_buying;
 mod clouds;
 mod costs;
 mod leasing;

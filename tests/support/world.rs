@@ -81,7 +81,8 @@ impl Chip {
         self.bf16_dense_tflops * 1e12 * self.training_mfu
     }
 
-    fn toml(&self) -> String {
+    /// The chip's `[chips.<name>]` table, for tests that write their world by hand.
+    pub fn toml(&self) -> String {
         format!(
             "[chips.{}]\nvendor = {:?}\nvendor_country = {:?}\nbf16_dense_tflops = {:?}\n\
              memory_gb = {:?}\nboard_power_w = {:?}\nall_in_power_w = {:?}\ntraining_mfu = {:?}\n\

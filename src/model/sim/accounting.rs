@@ -182,6 +182,7 @@ impl CapacityModel<'_> {
     /// running contract) and its payer's spend up to `now`.
     pub(super) fn accrue_online(&mut self, site: SiteId, now: SimTime) {
         let s = site.0 as usize;
+        self.accrue_use(s, now);
         let from = self.sites[s].online_acc_from;
         let online = self.sites[s].online() as f64;
         let r = self.rates[s];

@@ -112,6 +112,7 @@ impl CapacityModel<'_> {
         let mut previous = std::mem::take(&mut self.held_scratch);
         std::mem::swap(&mut previous, &mut self.inference[f][w].held);
         for h in &previous {
+            self.accrue_use(h.site.0 as usize, now);
             let st = &mut self.sites[h.site.0 as usize];
             st.inference_alloc -= h.held;
             st.inference_wanted -= h.wanted;
@@ -186,6 +187,7 @@ impl CapacityModel<'_> {
                 if domestic {
                     served_domestic += served;
                 }
+                self.accrue_use(s.0 as usize, now);
                 let st = &mut self.sites[s.0 as usize];
                 st.inference_alloc += take;
                 st.inference_wanted += wanted;

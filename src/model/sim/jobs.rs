@@ -270,6 +270,7 @@ impl<'w> CapacityModel<'w> {
         job.last_site = Some(site);
         job.run_pos = run_pos;
         let (gang, end_at, arrived, record) = (job.gang, job.end_at, job.arrived, job.record);
+        self.accrue_use(s, now);
         let st = &mut self.sites[s];
         st.busy_jobs += gang;
         st.running.push(j);
@@ -318,6 +319,7 @@ impl<'w> CapacityModel<'w> {
         };
         job.epoch = epoch;
         let (gang, end_at, pos) = (job.gang, job.end_at, job.run_pos as usize);
+        self.accrue_use(site.0 as usize, now);
         let st = &mut self.sites[site.0 as usize];
         st.busy_jobs -= gang;
         st.ends.remove(&(end_at, j, gang));

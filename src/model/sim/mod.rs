@@ -70,6 +70,7 @@
 //! PUE` and idle ones at the chip's `idle_power_fraction` of it.
 
 mod accounting;
+mod clouds;
 mod inference;
 mod invariants;
 mod jobs;
@@ -147,6 +148,8 @@ enum Ev {
     OrderArrives { arrival: u32 },
     /// An import or grey purchase reaches the firm's site (or is seized).
     PurchaseArrives { purchase: u32 },
+    /// A domestic cloud reviews what its renters use (and so whether it buys its supply).
+    CloudReview { site: u32 },
 }
 
 /// The model of one replication.
@@ -206,6 +209,8 @@ struct CapacityModel<'w> {
     leasing: leasing::Leasing,
     /// Domestic orders open and on their way.
     orders: orders::Orders,
+    /// Per site, what a cloud that buys by its use measured since its last review.
+    cloud_use: Vec<clouds::CloudUse>,
 }
 
 /// Runs one replication of `world` and returns what happened, per period.
@@ -321,6 +326,7 @@ pub fn run_replication(
         capacity_busy: vec![vec![0.0; nperiods]; nsites],
         leasing: leasing::Leasing::new(world),
         orders: orders::Orders::new(world),
+        cloud_use: vec![clouds::CloudUse::default(); nsites],
     };
     model.refresh_rules(SimTime::ZERO);
     // Room for the jobs the workloads are expected to send (growing the tables as jobs arrive would
@@ -377,6 +383,14 @@ pub fn run_replication(
             let first = SimTime::ZERO.saturating_add(pl.every);
             if first < horizon {
                 at(&mut sim, first, Ev::Review { firm: f as u32 });
+            }
+        }
+    }
+    for (s, site) in world.sites.iter().enumerate() {
+        if let Some(b) = site.buying {
+            let first = b.from.saturating_add(b.every);
+            if first < horizon {
+                at(&mut sim, first, Ev::CloudReview { site: s as u32 });
             }
         }
     }
@@ -450,6 +464,7 @@ impl Model for CapacityModel<'_> {
             Ev::PeriodEnd(p) => self.on_period_end(p as usize, now),
             Ev::Delivery { shipment } => self.on_delivery(shipment, now, ctx),
             Ev::SupplyLot { site } => self.on_supply_lot(SiteId(site), now, ctx),
+            Ev::CloudReview { site } => self.on_cloud_review(SiteId(site), now, ctx),
             Ev::Arrival {
                 firm,
                 workload,

@@ -212,7 +212,14 @@ impl CapacityModel<'_> {
         // Open orders take their share of the lot first (orders.rs).
         let chips = self.fill_orders(site, chips as u64, now, ctx);
         if chips > 0 {
-            self.deliver(site, chips, Vec::new(), true, now, ctx);
+            if self.cloud_buys(s) {
+                self.deliver(site, chips, Vec::new(), true, now, ctx);
+            } else {
+                // A cloud that declined at its last review (clouds.rs): the chips go to buyers
+                // outside the scenario.
+                let p = self.periods.index(now);
+                self.metrics.site[s][p].chips_declined += chips;
+            }
         }
         let next = now.saturating_add(SUPPLY_LOT);
         if next < sup.until && next < self.periods.horizon() {
