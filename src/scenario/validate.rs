@@ -991,6 +991,12 @@ pub(crate) fn validate(
     if cx.deferred.borrow().is_empty() {
         planning_fits(&firms, &sites).map_err(|e| vec![e])?;
     }
+    // Firms that may order domestic chips (an output_allocation rule may list only these).
+    let orderers: Vec<&str> = firms
+        .iter()
+        .filter(|f| f.planning.is_some_and(|p| p.order_share > 0.0))
+        .map(|f| f.name.as_str())
+        .collect();
     let mut policies = Vec::with_capacity(raw.policy.len());
     let mut policy_dates = Vec::with_capacity(raw.policy.len());
     let mut seen = BTreeSet::new();
@@ -1004,7 +1010,15 @@ pub(crate) fn validate(
             let (inputs, slots) = (cx.inputs.borrow().len(), cx.slots.borrow().len());
             cx.owner.set(Some(Owner::Policy(policies.len())));
             keep(
-                policy(&cx, &path, p, &chips, &firm_names, &mut Vec::new()),
+                policy(
+                    &cx,
+                    &path,
+                    p,
+                    &chips,
+                    &firm_names,
+                    &orderers,
+                    &mut Vec::new(),
+                ),
                 &mut errors,
             );
             cx.inputs.borrow_mut().truncate(inputs);
@@ -1022,7 +1036,7 @@ pub(crate) fn validate(
         }
         cx.owner.set(Some(Owner::Policy(policies.len())));
         let Some(rule) = keep(
-            policy(&cx, &path, p, &chips, &firm_names, &mut prov),
+            policy(&cx, &path, p, &chips, &firm_names, &orderers, &mut prov),
             &mut errors,
         ) else {
             continue;
@@ -2762,6 +2776,7 @@ fn policy<'a>(
     p: &'a RawPolicy,
     chips: &[Chip],
     firms: &[&str],
+    orderers: &[&str],
     prov: &mut Vec<Provenance>,
 ) -> R<Policy> {
     entry_name(&p.name, &path.k("name"), "policy")?;
@@ -2935,6 +2950,17 @@ fn policy<'a>(
                             "priority lists the firms served first, by name; known firms: {}{}",
                             list_or_none(&known),
                             did_you_mean(firm, &known)
+                        ),
+                    ));
+                }
+                if !orderers.contains(&firm.as_str()) {
+                    return Err(at.value(
+                        format!("'{firm}' does not order domestic chips"),
+                        format!(
+                            "a firm is served from national output only if its planning has \
+                             order_share above 0 (the rule then sets how much it takes): set \
+                             firms.{}.planning.order_share, or remove it from priority",
+                            fmt_key(firm)
                         ),
                     ));
                 }

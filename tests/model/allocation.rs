@@ -13,7 +13,7 @@
 use capsim::metrics::RunMetrics;
 use capsim::scenario::Scenario;
 
-use crate::support::{load, run_by, site_index, ASCEND_910C};
+use crate::support::{load, run_by, site_index, ASCEND_910C, H100};
 use capsim::metrics::PeriodKind;
 
 fn world(extra: &str) -> String {
@@ -198,31 +198,32 @@ fn a_priority_list_serves_the_firm_it_names_first() {
 
 #[test]
 fn the_rule_holds_only_while_in_force_and_only_for_its_chip_and_country() {
-    // In force from July: before it, each firm's own 30 a day.
+    let plain = daily(&load(&world("")));
+    let delivered = |m: &RunMetrics, f: usize| -> Vec<u64> {
+        m.firm[f].iter().map(|p| p.order_chips_delivered).collect()
+    };
+    // In force from July (day 181): before it, the allocations are those without the rule, to
+    // the chip; after it, acme gets more than its own 30 a day on some days.
     let from_july = rule(0.9, "").replace("from = 2025-01-01", "from = 2025-07-01");
     let m = daily(&load(&world(&from_july)));
-    let july = 181;
-    assert!(m.firm[0][..july]
-        .iter()
-        .chain(&m.firm[1][..july])
-        .all(|p| p.order_chips_delivered <= 30));
-    assert!(m.firm[0][july..]
+    for f in 0..2 {
+        assert_eq!(delivered(&m, f)[..181], delivered(&plain, f)[..181]);
+    }
+    assert!(m.firm[0][181..]
         .iter()
         .any(|p| p.order_chips_delivered > 30));
-    // A rule on another country's output changes nothing: byte for byte the same allocations.
+    // A rule on another country's output, or on another chip, changes nothing.
     let elsewhere = rule(0.9, "").replace("country = \"CN\"", "country = \"MY\"");
-    let plain = daily(&load(&world("")));
-    let moved = daily(&load(&world(&elsewhere)));
-    for f in 0..2 {
-        let a: Vec<u64> = plain.firm[f]
-            .iter()
-            .map(|p| p.order_chips_delivered)
-            .collect();
-        let b: Vec<u64> = moved.firm[f]
-            .iter()
-            .map(|p| p.order_chips_delivered)
-            .collect();
-        assert_eq!(a, b);
+    let other_chip = format!(
+        "{}\n{}",
+        rule(0.9, "").replace("chip = \"ascend-910c\"", "chip = \"h100\""),
+        H100.toml()
+    );
+    for extra in [elsewhere, other_chip] {
+        let moved = daily(&load(&world(&extra)));
+        for f in 0..2 {
+            assert_eq!(delivered(&moved, f), delivered(&plain, f), "{extra}");
+        }
     }
 }
 
@@ -237,6 +238,20 @@ fn an_allocation_rule_is_checked_at_load() {
     let e = err(&rule(0.9, r#"priority = ["beat"]"#));
     assert!(
         e.contains("unknown firm 'beat'") && e.contains("beta") && e.contains("priority"),
+        "{e}"
+    );
+    // Beta without planning orders nothing: listing it would silently change nothing.
+    let w = world(&rule(0.9, r#"priority = ["beta"]"#));
+    let (i, j) = (
+        w.find("[firms.beta.planning]").unwrap(),
+        w.find("[[firms.beta.workloads]]").unwrap(),
+    );
+    let e = capsim::scenario::load_str(&format!("{}{}", &w[..i], &w[j..]), "t.toml", None)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        e.contains("'beta' does not order domestic chips") && e.contains("order_share"),
         "{e}"
     );
     let e = err(&rule(0.9, r#"priority = ["beta", "acme", "beta"]"#));
@@ -261,4 +276,56 @@ fn an_allocation_rule_is_checked_at_load() {
         sc.world.timeline.policies[0].rule.describe(),
         "output allocation: up to 60% of ascend-910c made in CN to orders, beta first, then pro rata"
     );
+}
+
+#[test]
+fn a_review_orders_what_the_rule_lets_it_expect() {
+    // Each order is at most what the firm can expect within its 180-day wait, less the open
+    // orders served no later than its own; the decision's `market_held_share` is that taken share
+    // of the expected output: (open ahead + ordered) / (share x 100 chips a day x 180 days). So
+    // the expected output an order was sized against is recovered from its row.
+    let check = |extra: &str, want: [f64; 2], ahead_of: [&[usize]; 2]| {
+        let m = daily(&load(&world(extra)));
+        let orders: Vec<_> = m
+            .decisions
+            .iter()
+            .filter(|d| d.action == capsim::metrics::LeaseAction::Order)
+            .copied()
+            .collect();
+        assert!(orders.iter().any(|d| d.firm == 0) && orders.iter().any(|d| d.firm == 1));
+        for d in &orders {
+            let f = d.firm as usize;
+            let day = (d.at.0 / 86_400) as usize;
+            // Open orders before the review: those at the end of the day before, and those the
+            // firms reviewed before it at the same instant (in scenario order) just placed.
+            let ahead: u64 = ahead_of[f]
+                .iter()
+                .map(|&g| {
+                    let before = if day == 0 {
+                        0
+                    } else {
+                        m.firm[g][day - 1].order_chips_open
+                    };
+                    let same_instant: u64 = orders
+                        .iter()
+                        .filter(|o| o.at == d.at && o.firm as usize == g && g < f)
+                        .map(|o| o.chips)
+                        .sum();
+                    before + same_instant
+                })
+                .sum();
+            let r = (ahead + d.chips) as f64 / d.market_held_share;
+            assert!((r - want[f]).abs() <= 1.0, "{d:?}: {r} vs {}", want[f]);
+        }
+    };
+    // No rule: each its own 30 a day, after its own open orders.
+    check("", [5400.0, 5400.0], [&[0], &[1]]);
+    // Acme first: 90 a day, acme after its own, beta after both.
+    check(
+        &rule(0.9, r#"priority = ["acme"]"#),
+        [16_200.0, 16_200.0],
+        [&[0], &[0, 1]],
+    );
+    // Pro rata: 90 a day, each after every open order.
+    check(&rule(0.9, ""), [16_200.0, 16_200.0], [&[0, 1], &[0, 1]]);
 }

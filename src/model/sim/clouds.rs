@@ -82,6 +82,7 @@ impl CapacityModel<'_> {
         u.buys = u.online <= 0.0 || u.used >= b.busy_above * u.online;
         u.used = 0.0;
         u.online = 0.0;
+        debug_assert!(b.every.as_secs() > 0, "a cloud reviews at intervals");
         let next = now.saturating_add(b.every);
         if next < self.periods.horizon() {
             ctx.schedule_at(next, Ev::CloudReview { site: site.0 })

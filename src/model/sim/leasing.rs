@@ -1493,7 +1493,11 @@ impl CapacityModel<'_> {
         }
         match lot.source {
             Source::Market(_) => self.leasing.firm_held[f] -= lot.chips,
-            Source::Cloud(_) => self.leasing.firm_reserved[f] -= lot.chips,
+            Source::Cloud(c) => {
+                self.leasing.firm_reserved[f] -= lot.chips;
+                // The cloud's reserved chips change: its use so far counts them (clouds.rs).
+                self.accrue_use(c.0 as usize, now);
+            }
         }
         self.leasing.lots[l as usize].state = LotState::Ended;
         self.recompute_source(lot.source);
