@@ -451,6 +451,10 @@ pub enum Why {
     ReplacesLease,
     /// A lease released, or held over until it can be, because what replaces it was bought.
     Replaced,
+    /// A domestic cloud buys: its chips were in use at least its threshold since its last review.
+    Used,
+    /// A domestic cloud declines: its chips were in use less than its threshold.
+    Unused,
 }
 
 impl Why {
@@ -468,6 +472,8 @@ impl Why {
             Why::Enforced => "enforced",
             Why::ReplacesLease => "replaces_lease",
             Why::Replaced => "replaced",
+            Why::Used => "used",
+            Why::Unused => "unused",
         }
     }
 }
@@ -501,6 +507,10 @@ pub enum LeaseAction {
     /// A lot kept for one more review interval at the day's price, not renewed for a term: what
     /// replaces it is on its way, or the chips it replaces are still busy.
     HoldOver,
+    /// A domestic cloud's review: it buys its supply's lots until its next review.
+    CloudBuys,
+    /// A domestic cloud's review: it declines its supply's lots until its next review.
+    CloudDeclines,
 }
 
 impl LeaseAction {
@@ -519,6 +529,8 @@ impl LeaseAction {
             LeaseAction::HoldOver => "hold_over",
             LeaseAction::Seized => "seized",
             LeaseAction::Pass => "pass",
+            LeaseAction::CloudBuys => "cloud_buys",
+            LeaseAction::CloudDeclines => "cloud_declines",
         }
     }
 }
@@ -570,6 +582,9 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// `firm` of a decision no firm took: a domestic cloud's own review (`site` is the cloud).
+    pub const NO_FIRM: u32 = u32::MAX;
+
     /// A decision through `channel` that is not a review's choice (a listed lease, a renewal, a
     /// release, a lot a rule ended or refused, a seizure): no price, need or share until set, rank 0
     /// and no `why`.

@@ -329,9 +329,10 @@ pub const DECISIONS_COLUMNS: &[&str] = &[
 /// it did:
 /// `sign`, `order`, `import`, `grey`, or `pass` with `why`. Besides: past leases the scenario
 /// lists, renewals and releases at the end of a term, leases a rule ended, lots refused on
-/// arrival, and grey lots seized. `usd_per_chip_hour` is the lot's price from then on (0 once it
-/// has ended); `market_held_share` is the share of the market's open capacity every tenant holds
-/// after the decision.
+/// arrival, and grey lots seized; and each domestic cloud's review (no firm: `cloud_buys` or
+/// `cloud_declines`, `market_held_share` the share of its chip-time in use since its last review).
+/// `usd_per_chip_hour` is the lot's price from then on (0 once it has ended); `market_held_share`
+/// is the share of the market's open capacity every tenant holds after the decision.
 pub fn decisions(tag: Tag, world: &World, periods: &Periods, runs: &[RunMetrics]) -> Vec<u8> {
     let start = periods.starts.first().copied().unwrap_or_default();
     let mut w = writer();
@@ -344,10 +345,11 @@ pub fn decisions(tag: Tag, world: &World, periods: &Periods, runs: &[RunMetrics]
                 tag.scenario.to_string(),
                 run.replication.to_string(),
                 timestamp(start, d.at),
+                // A domestic cloud's own review has no firm.
                 world
                     .firms
                     .get(d.firm as usize)
-                    .map_or_else(|| d.firm.to_string(), |f| f.name.clone()),
+                    .map_or_else(String::new, |f| f.name.clone()),
                 site.map_or_else(|| d.site.to_string(), |s| s.name.clone()),
                 site.map_or_else(String::new, |s| s.jurisdiction.clone()),
                 site.map_or_else(String::new, |s| {

@@ -8,7 +8,7 @@
 //! 1,000-chip jobs of forty days, one a day from `work_from` (40,000 chips of work at once, more
 //! than the cloud gets in the year), so once work runs, the cloud's chips are all in use.
 
-use capsim::metrics::RunMetrics;
+use capsim::metrics::{Decision, LeaseAction, RunMetrics, Why};
 use capsim::scenario::Scenario;
 
 use crate::support::{load, run, run_by, site_index, ASCEND_910C};
@@ -86,6 +86,32 @@ fn an_idle_cloud_stops_buying_and_starts_again_when_its_chips_are_used() {
     // Then its chips were in use most of the time since day 270, and it buys again.
     assert_eq!(delivered(300..365), 65 * 100);
     assert_eq!(declined(300..365), 0);
+    // Each review is a row of decisions.csv with no firm: declines while unused (0% in use at
+    // day 30 to 270), buys at day 300 (used on 27 of the last 30 days, all chips held).
+    let reviews: Vec<(u64, LeaseAction, f64)> = m
+        .decisions
+        .iter()
+        .filter(|d| d.firm == Decision::NO_FIRM)
+        .map(|d| (d.at.0 / 86_400, d.action, d.market_held_share))
+        .collect();
+    assert_eq!(reviews.len(), 12, "{reviews:?}");
+    for &(day, action, share) in &reviews {
+        if day < 300 {
+            assert_eq!(
+                (action, share),
+                (LeaseAction::CloudDeclines, 0.0),
+                "day {day}"
+            );
+        } else {
+            assert_eq!(action, LeaseAction::CloudBuys, "day {day}");
+            assert!(share >= 0.5, "day {day}: {share}");
+        }
+    }
+    assert!(m
+        .decisions
+        .iter()
+        .filter(|d| d.firm == Decision::NO_FIRM)
+        .all(|d| d.site as usize == cloud && (d.why == Why::Unused || d.why == Why::Used)));
     // Every lot of supply is either bought or declined (no orders here).
     assert_eq!(
         sum(&m, cloud, |p| p.chips_delivered) + sum(&m, cloud, |p| p.chips_declined),

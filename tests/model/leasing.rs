@@ -227,8 +227,10 @@ fn a_lot_is_paid_busy_or_idle_at_its_price_from_online_to_its_end() {
             | LeaseAction::Refused
             | LeaseAction::Import
             | LeaseAction::Grey
-            | LeaseAction::Seized => {
-                unreachable!("no listed leases, orders or purchases here")
+            | LeaseAction::Seized
+            | LeaseAction::CloudBuys
+            | LeaseAction::CloudDeclines => {
+                unreachable!("no listed leases, orders, purchases or clouds that decide here")
             }
         }
     }

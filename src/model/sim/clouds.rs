@@ -21,6 +21,7 @@
 //! stay facts.
 
 use crate::engine::{Context, SimTime};
+use crate::metrics::{Channel, Decision, LeaseAction, Why};
 
 use super::super::SiteId;
 use super::{CapacityModel, Ev};
@@ -80,8 +81,33 @@ impl CapacityModel<'_> {
         self.accrue_use(s, now);
         let u = &mut self.cloud_use[s];
         u.buys = u.online <= 0.0 || u.used >= b.busy_above * u.online;
+        let share = if u.online > 0.0 {
+            u.used / u.online
+        } else {
+            0.0
+        };
+        let (action, why) = if u.buys {
+            (LeaseAction::CloudBuys, Why::Used)
+        } else {
+            (LeaseAction::CloudDeclines, Why::Unused)
+        };
         u.used = 0.0;
         u.online = 0.0;
+        // Logged in decisions.csv with no firm: the share of its chip-time in use is the row's
+        // `market_held_share`.
+        self.metrics.decisions.push(Decision {
+            market_held_share: share,
+            why,
+            ..Decision::event(
+                now,
+                Decision::NO_FIRM,
+                site.0,
+                0,
+                action,
+                0,
+                Channel::Domestic,
+            )
+        });
         debug_assert!(b.every.as_secs() > 0, "a cloud reviews at intervals");
         let next = now.saturating_add(b.every);
         if next < self.periods.horizon() {

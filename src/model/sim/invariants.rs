@@ -269,9 +269,13 @@ impl CapacityModel<'_> {
                 ("market_held_share", d.market_held_share),
             ] {
                 if !(v.is_finite() && v >= 0.0) {
+                    let who = self.world.firms.get(d.firm as usize).map_or_else(
+                        || format!("cloud '{}'", self.world.sites[d.site as usize].name),
+                        |f| format!("firm '{}'", f.name),
+                    );
                     return Err(ModelError::new(format!(
-                        "invariant broken: {name} = {v} in a decision of firm '{}' at {}",
-                        self.world.firms[d.firm as usize].name, d.at
+                        "invariant broken: {name} = {v} in a decision of {who} at {}",
+                        d.at
                     )));
                 }
             }
