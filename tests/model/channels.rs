@@ -389,12 +389,13 @@ from = 2025-01-01
     );
 }
 
-#[test]
-fn on_the_national_baseline_the_h20_ban_sets_off_leases_orders_and_grey_purchases() {
-    // The April 2025 H20 rule refuses the H20 that ByteDance and Alibaba had ordered (Nvidia's
-    // $2.5bn that could not ship and ~$8bn lost, dated 2025-04-20 and 2025-06-12): their reviews
-    // replace that plan through the channels open to them. Without the rule (the same world, the
-    // policy switched off) the H20 arrive and no review finds a gap. Means over 4 replications.
+/// The national baseline, and 4 replications of it with and without the April 2025 H20 rule
+/// (`us-h20-licence-cn` switched off: the same world in which the H20 arrive).
+fn h20_runs() -> (
+    capsim::scenario::Scenario,
+    capsim::experiment::RunResult,
+    capsim::experiment::RunResult,
+) {
     let ban = capsim::scenario::baseline().unwrap();
     let mut free = ban.clone();
     free.set_field(
@@ -403,6 +404,16 @@ fn on_the_national_baseline_the_h20_ban_sets_off_leases_orders_and_grey_purchase
     )
     .unwrap();
     let (b, f) = (run(&ban, 4), run(&free, 4));
+    (ban, b, f)
+}
+
+#[test]
+fn on_the_national_baseline_the_h20_ban_sets_off_leases_orders_and_grey_purchases() {
+    // The April 2025 H20 rule refuses the H20 that ByteDance and Alibaba had ordered (Nvidia's
+    // $2.5bn that could not ship and ~$8bn lost, dated 2025-04-20 and 2025-06-12): their reviews
+    // replace that plan through the channels open to them. Without the rule (the same world, the
+    // policy switched off) the H20 arrive and no review finds a gap. Means over 4 replications.
+    let (ban, b, f) = h20_runs();
     let april = ban.date_to_time(chrono::NaiveDate::from_ymd_opt(2025, 4, 9).unwrap());
     let sept = ban.date_to_time(chrono::NaiveDate::from_ymd_opt(2025, 10, 1).unwrap());
     let acquired = |r: &capsim::experiment::RunResult, action: LeaseAction| -> u64 {
@@ -465,6 +476,92 @@ fn on_the_national_baseline_the_h20_ban_sets_off_leases_orders_and_grey_purchase
         b_with > 1.05 * b_without,
         "bytedance {b_with} vs {b_without}"
     );
+}
+
+#[test]
+fn on_the_national_baseline_every_firm_reviews_and_tencent_and_baidu_replace_their_refused_h20() {
+    // Every one of the nine firms plans (RESEARCH 6.22), and its reviews weigh only its own
+    // options (orders of the chips its own sites are supplied with, blocks at the clouds it
+    // rents from, its grey site). A review that finds no need logs nothing (Zhipu's find none
+    // here); Tencent, Baidu, DeepSeek and the other developers log reviews in every
+    // replication. The H20 rule refuses Tencent's and Baidu's planned H20 too: with it, their
+    // reviews from April to September 2025 order domestic chips (Tencent also reserves cloud
+    // blocks) to replace them, and acquire more than without it.
+    let (ban, b, f) = h20_runs();
+    let firms = &ban.world.firms;
+    assert_eq!(firms.len(), 9);
+    for (i, firm) in firms.iter().enumerate() {
+        assert!(firm.planning.is_some(), "{} plans", firm.name);
+        let acts = ["tencent", "baidu", "deepseek", "other-cn"].contains(&firm.name.as_str());
+        for m in &b.runs {
+            let own: Vec<&Decision> = m
+                .decisions
+                .iter()
+                .filter(|d| d.firm as usize == i)
+                .collect();
+            assert!(!acts || !own.is_empty(), "{} reviews", firm.name);
+            for d in own {
+                let site = &ban.world.sites[d.site as usize];
+                assert!(
+                    firm.sites.iter().any(|s| s.0 == d.site),
+                    "{} weighs {} which it does not list",
+                    firm.name,
+                    site.name
+                );
+            }
+        }
+    }
+    let april = ban.date_to_time(chrono::NaiveDate::from_ymd_opt(2025, 4, 9).unwrap());
+    let oct = ban.date_to_time(chrono::NaiveDate::from_ymd_opt(2025, 10, 1).unwrap());
+    let firm = |name: &str| firms.iter().position(|x| x.name == name).unwrap();
+    let acquired = |r: &capsim::experiment::RunResult, f: usize| -> u64 {
+        r.runs
+            .iter()
+            .flat_map(|m| m.decisions.iter())
+            .filter(|d| d.firm as usize == f && d.at >= april && d.at < oct)
+            .filter(|d| matches!(d.action, LeaseAction::Order | LeaseAction::Sign))
+            .map(|d| d.chips)
+            .sum()
+    };
+    // Tencent starts replacing its refused H20 (201,600 planned) with orders and blocks: about
+    // 50,000 chips a replication by October, where without the rule it takes none.
+    let tencent = firm("tencent");
+    let (with, without) = (acquired(&b, tencent), acquired(&f, tencent));
+    assert!(
+        with > 20_000 * 4 && without == 0,
+        "tencent: {with} vs {without}"
+    );
+    let orders_name_the_gap = b
+        .runs
+        .iter()
+        .flat_map(|m| m.decisions.iter())
+        .filter(|d| d.firm as usize == tencent && d.at >= april && d.at < oct)
+        .filter(|d| d.action == LeaseAction::Order)
+        .all(|d| d.gap_pflops > 0.0);
+    assert!(orders_name_the_gap);
+    // Baidu's only option is its share of the Kunlunxin line (about 35,000 chips a year), too
+    // small to replace its refused 42,000 H20 within 180 days: it orders more than without the
+    // rule, and its reviews pass the order as too slow while the gap is open.
+    let baidu = firm("baidu");
+    let (with, without) = (acquired(&b, baidu), acquired(&f, baidu));
+    assert!(with > without, "baidu: {with} vs {without}");
+    let too_slow = b
+        .runs
+        .iter()
+        .flat_map(|m| m.decisions.iter())
+        .filter(|d| d.firm as usize == baidu && d.at >= april && d.at < oct)
+        .filter(|d| d.action == LeaseAction::Pass && d.gap_pflops > 0.0)
+        .all(|d| d.why == Why::TooSlow);
+    assert!(too_slow);
+    let gapped = |r: &capsim::experiment::RunResult| {
+        r.runs
+            .iter()
+            .flat_map(|m| m.decisions.iter())
+            .filter(|d| d.firm as usize == baidu && d.at >= april && d.at < oct)
+            .filter(|d| d.gap_pflops > 0.0)
+            .count()
+    };
+    assert!(gapped(&b) > 0 && gapped(&f) == 0);
 }
 
 #[test]
