@@ -336,3 +336,62 @@ fn blocks_reserved_count_as_the_cloud_s_use_when_it_decides_what_to_buy() {
     assert_eq!(buying("2025-06-30"), (0, 1200));
     assert_eq!(buying("2025-01-01"), (1200, 0));
 }
+
+#[test]
+fn a_cloud_s_measured_use_counts_each_block_until_the_moment_it_ends() {
+    // The cloud of the test above, but it keeps buying only at 90% use or more: with acme's
+    // blocks (at most half of it) as its only use, it declines from its first review on, so no
+    // daily delivery brings its use up to date. Each of its reviews must still measure exactly
+    // the blocks' chip-time over its chip-time online, as the run's own accounting records them
+    // (the block sites' online hours; the cloud's online hours), over the days since the last
+    // review, including the reviews that follow a block's release at its term end, mid-interval.
+    // (A block's end that did not first bring the cloud's use up to date would count the block
+    // as gone since the last change before it.)
+    let w = world(0.5, "2025-06-30", "").replace(
+        "initial_chips = 8192\n",
+        "initial_chips = 8192\nsupply = { chips_per_year = 3652.5 }\n\
+         buying = { every_days = 30, busy_above = 0.9 }\n",
+    );
+    let sc = load(&w);
+    let (cloud, reserved) = (site_index(&sc, "cloud"), site_index(&sc, "acme-cloud"));
+    let m = crate::support::run_by(&sc, 1, capsim::metrics::PeriodKind::Day)
+        .runs
+        .remove(0);
+    let day = 86_400;
+    let reviews: Vec<(usize, f64)> = m
+        .decisions
+        .iter()
+        .filter(|d| d.firm == capsim::metrics::Decision::NO_FIRM)
+        .map(|d| ((d.at.0 / day) as usize, d.market_held_share))
+        .collect();
+    assert_eq!(reviews.len(), 12);
+    // Blocks were released at term ends while the cloud declined (nothing delivered after its
+    // first review).
+    let released: Vec<usize> = reservations(&m, LeaseAction::Release)
+        .iter()
+        .map(|d| (d.at.0 / day) as usize)
+        .collect();
+    assert!(!released.is_empty());
+    let delivered: u64 = m.site[cloud][30..].iter().map(|p| p.chips_delivered).sum();
+    assert_eq!(delivered, 0);
+    let mut last = 0;
+    let mut spanned_a_release = false;
+    for &(at, share) in &reviews {
+        let held: f64 = m.site[reserved][last..at]
+            .iter()
+            .map(|p| p.chip_hours_online)
+            .sum();
+        let own: f64 = m.site[cloud][last..at]
+            .iter()
+            .map(|p| p.chip_hours_online)
+            .sum();
+        let want = held / (held + own);
+        assert!(
+            (share - want).abs() < 1e-9,
+            "review on day {at}: measured {share}, accounted {want}"
+        );
+        spanned_a_release |= released.iter().any(|&r| r > last && r < at) && held > 0.0;
+        last = at;
+    }
+    assert!(spanned_a_release, "{released:?} {reviews:?}");
+}
