@@ -136,21 +136,18 @@ impl CapacityModel<'_> {
         per_day
     }
 
-    /// Chips firm `f` (or every firm, when `None`) has open (not yet allocated) for `site`'s chip
-    /// made in `site`'s country.
-    fn open_for_chip(&self, f: Option<usize>, site: SiteId) -> u64 {
+    /// Per firm, the chips it has open (not yet allocated) for `site`'s chip made in `site`'s
+    /// country: one pass over the open orders.
+    fn open_by_firm(&self, site: SiteId) -> Vec<u64> {
         let spec = &self.world.sites[site.0 as usize];
-        self.orders
-            .open
-            .iter()
-            .filter(|o| {
-                let os = &self.world.sites[o.site.0 as usize];
-                f.is_none_or(|f| o.firm.0 as usize == f)
-                    && os.chip == spec.chip
-                    && os.jurisdiction == spec.jurisdiction
-            })
-            .map(|o| o.left)
-            .sum()
+        let mut open = vec![0; self.world.firms.len()];
+        for o in &self.orders.open {
+            let os = &self.world.sites[o.site.0 as usize];
+            if os.chip == spec.chip && os.jurisdiction == spec.jurisdiction {
+                open[o.firm.0 as usize] += o.left;
+            }
+        }
+        open
     }
 
     /// The rate at which firm `f` may expect allocations of `site`'s chip at `t`, chips per day,
@@ -162,17 +159,18 @@ impl CapacityModel<'_> {
         let out = self.output_per_day(site, t);
         let spec = &self.world.sites[site.0 as usize];
         let chip = &self.world.chips[spec.chip.0 as usize];
+        let open = self.open_by_firm(site);
         match self.world.timeline.allocation(&spec.jurisdiction, chip, t) {
-            None => (pl.order_share * out, self.open_for_chip(Some(f), site)),
+            None => (pl.order_share * out, open[f]),
             Some(a) => {
                 let name = &self.world.firms[f].name;
                 let ahead = match a.priority.iter().position(|p| p == name) {
                     Some(rank) => a.priority[..=rank]
                         .iter()
                         .filter_map(|p| self.world.firms.iter().position(|x| x.name == *p))
-                        .map(|g| self.open_for_chip(Some(g), site))
+                        .map(|g| open[g])
                         .sum(),
-                    None => self.open_for_chip(None, site),
+                    None => open.iter().sum(),
                 };
                 (a.orders_share * out, ahead)
             }
@@ -441,6 +439,7 @@ impl CapacityModel<'_> {
         }
         let chip = &self.world.chips[s.chip.0 as usize];
         let n = self.world.firms.len();
+        let want = self.open_by_firm(site);
         let give: Vec<u64> = match self.world.timeline.allocation(&s.jurisdiction, chip, now) {
             None => {
                 let mut left = chips;
@@ -451,14 +450,13 @@ impl CapacityModel<'_> {
                             .map_or(0.0, |pl| pl.order_share);
                         let take = ((chips as f64 * share).floor() as u64)
                             .min(left)
-                            .min(self.open_for_chip(Some(f), site));
+                            .min(want[f]);
                         left -= take;
                         take
                     })
                     .collect()
             }
             Some(a) => {
-                let want: Vec<u64> = (0..n).map(|f| self.open_for_chip(Some(f), site)).collect();
                 let mut give = vec![0; n];
                 let mut left = ((chips as f64 * a.orders_share).floor() as u64).min(chips);
                 let mut first = vec![false; n];
