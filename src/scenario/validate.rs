@@ -960,6 +960,19 @@ pub(crate) fn validate(
         return Err(with_deferred(errors, &cx));
     }
     let site_names: Vec<&str> = raw.sites.0.iter().map(|(n, _)| n.as_str()).collect();
+    // Firms whose planning orders domestic chips: a site one of them owns may have a supply of 0
+    // (its chips are only what its owner orders from national output).
+    let ordering: Vec<&str> = raw
+        .firms
+        .0
+        .iter()
+        .filter(|(_, f)| {
+            f.planning
+                .as_ref()
+                .is_some_and(|p| p.order_share.is_some_and(|x| x > 0.0))
+        })
+        .map(|(n, _)| n.as_str())
+        .collect();
     let mut sites = Vec::with_capacity(raw.sites.0.len());
     for (i, (name, s)) in raw.sites.0.iter().enumerate() {
         cx.owner.set(Some(Owner::Site(i)));
@@ -969,6 +982,7 @@ pub(crate) fn validate(
             s,
             &chips,
             &firm_names,
+            &ordering,
             &site_names,
             &markets,
             &mut prov,
@@ -1261,6 +1275,7 @@ fn site(
     s: &RawSite,
     chips: &[Chip],
     firms: &[&str],
+    ordering: &[&str],
     site_names: &[&str],
     markets: &[Market],
     prov: &mut Vec<Provenance>,
@@ -1702,11 +1717,20 @@ fn site(
             ..
         }
     );
-    if delivered == 0 && !supplied && s.initial_chips == 0 && !leased && procurement.is_none() {
+    // A supply of 0 at a site whose owner orders: its chips are what the owner's orders bring.
+    let ordered = supply.is_some() && s.owner.as_deref().is_some_and(|o| ordering.contains(&o));
+    if delivered == 0
+        && !supplied
+        && !ordered
+        && s.initial_chips == 0
+        && !leased
+        && procurement.is_none()
+    {
         return Err(path.value(
             format!("site '{name}' never receives chips"),
             "add initial_chips = 1000, deliveries = [{ date = 2025-01-01, chips = 1000 }] or \
-             supply = { chips_per_year = 10000 }",
+             supply = { chips_per_year = 10000 } (or supply = { chips_per_year = 0 } with an \
+             owner whose planning has order_share above 0, which orders its chips)",
         ));
     }
 

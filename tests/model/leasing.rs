@@ -574,6 +574,41 @@ fn orders_take_national_output_from_other_buyers_and_it_binds() {
 }
 
 #[test]
+fn a_site_with_a_supply_of_0_receives_exactly_what_its_owner_orders() {
+    // Acme's 910C site has no planned output (supply 0, as DeepSeek's 950 site in the baseline):
+    // every chip it holds is one acme's orders took from the cloud's lots, 30 days after. An
+    // owner that does not order leaves such a site with no chips: refused at load, located.
+    let zero = |order_share: f64| {
+        world_with_orders(EXPORT_BAN, order_share).replace(
+            "supply = { chips_per_year = 2400 }",
+            "supply = { chips_per_year = 0 }",
+        )
+    };
+    let sc = load(&zero(0.5));
+    let m = &run(&sc, 1).runs[0];
+    let home = site_index(&sc, "home-910c");
+    let at_home: u64 = m.site[home].iter().map(|p| p.chips_delivered).sum();
+    let arrived: u64 = m.firm[0].iter().map(|p| p.order_chips_delivered).sum();
+    assert!(arrived > 0);
+    assert_eq!(at_home, arrived);
+    let took: u64 = m.site[site_index(&sc, "cloud-910c")]
+        .iter()
+        .map(|p| p.chips_to_orders)
+        .sum();
+    assert!(arrived <= took);
+    let err = capsim::scenario::load_str(&zero(0.0), "t.toml", None)
+        .map(|_| ())
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains("site 'home-910c' never receives chips")
+            && err.contains("t.toml:")
+            && err.contains("order_share above 0"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_supply_shock_leaves_orders_short_and_leasing_fills_the_gap() {
     // Cutting the 910C output to a quarter from April: acme's own supply and what its orders can
     // reach shrink; no order exceeds what output can deliver within its 180-day wait, and acme
