@@ -961,7 +961,9 @@ pub(crate) fn validate(
     }
     let site_names: Vec<&str> = raw.sites.0.iter().map(|(n, _)| n.as_str()).collect();
     // Firms whose planning orders domestic chips: a site one of them owns may have a supply of 0
-    // (its chips are only what its owner orders from national output).
+    // (its chips are only what its owner orders from national output), and only these may an
+    // output_allocation rule list. Read from the raw firms, since sites are checked before firms
+    // (a firm that passes validation keeps its raw order_share).
     let ordering: Vec<&str> = raw
         .firms
         .0
@@ -1005,12 +1007,6 @@ pub(crate) fn validate(
     if cx.deferred.borrow().is_empty() {
         planning_fits(&firms, &sites).map_err(|e| vec![e])?;
     }
-    // Firms that may order domestic chips (an output_allocation rule may list only these).
-    let orderers: Vec<&str> = firms
-        .iter()
-        .filter(|f| f.planning.is_some_and(|p| p.order_share > 0.0))
-        .map(|f| f.name.as_str())
-        .collect();
     let mut policies = Vec::with_capacity(raw.policy.len());
     let mut policy_dates = Vec::with_capacity(raw.policy.len());
     let mut seen = BTreeSet::new();
@@ -1030,7 +1026,7 @@ pub(crate) fn validate(
                     p,
                     &chips,
                     &firm_names,
-                    &orderers,
+                    &ordering,
                     &mut Vec::new(),
                 ),
                 &mut errors,
@@ -1050,7 +1046,7 @@ pub(crate) fn validate(
         }
         cx.owner.set(Some(Owner::Policy(policies.len())));
         let Some(rule) = keep(
-            policy(&cx, &path, p, &chips, &firm_names, &orderers, &mut prov),
+            policy(&cx, &path, p, &chips, &firm_names, &ordering, &mut prov),
             &mut errors,
         ) else {
             continue;

@@ -373,7 +373,8 @@ pub fn run_replication(
             at(&mut sim, t, ev);
         }
         if let Some(sup) = &site.supply {
-            if sup.from < horizon {
+            // A supply of 0 (a site its owner only orders for) has no lots to deliver.
+            if sup.from < horizon && sup.chips_per_year > 0.0 {
                 at(&mut sim, sup.from, Ev::SupplyLot { site: s as u32 });
             }
         }
