@@ -20,6 +20,8 @@ pub(crate) enum Owner {
     Chip(usize),
     /// `world.sites[i]`.
     Site(usize),
+    /// `world.firms[f].planning`.
+    Firm(usize),
     /// `world.firms[f].workloads[w]`.
     Workload(usize, usize),
     /// `world.timeline.policies[i]`.
@@ -61,6 +63,16 @@ pub(crate) enum SiteFigure {
     BuyingBusyAbove,
 }
 
+/// A figure of a firm's planning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FirmFigure {
+    OrderShare,
+    RiskAversion,
+    LeaseBanRisk,
+    HomePremium,
+    SwitchMargin,
+}
+
 /// A figure of a workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum WorkloadFigure {
@@ -92,6 +104,7 @@ pub(crate) enum PolicyFigure {
 pub(crate) enum Figure {
     Chip(usize, ChipFigure),
     Site(usize, SiteFigure),
+    Firm(usize, FirmFigure),
     Workload(usize, usize, WorkloadFigure),
     Policy(usize, PolicyFigure),
 }
@@ -134,6 +147,17 @@ impl Figure {
                     "reserve_share" => SiteFigure::ReserveShare,
                     "reserve_markup" => SiteFigure::ReserveMarkup,
                     "busy_above" => SiteFigure::BuyingBusyAbove,
+                    _ => return None,
+                },
+            ),
+            Owner::Firm(f) => Figure::Firm(
+                f,
+                match key {
+                    "order_share" => FirmFigure::OrderShare,
+                    "risk_aversion" => FirmFigure::RiskAversion,
+                    "lease_ban_risk" => FirmFigure::LeaseBanRisk,
+                    "home_premium" => FirmFigure::HomePremium,
+                    "switch_margin" => FirmFigure::SwitchMargin,
                     _ => return None,
                 },
             ),
@@ -347,6 +371,21 @@ fn set(world: &mut model::World, slot: &Slot, value: Value) -> Result<(), String
                     }
                 }
             }
+        }
+        Figure::Firm(f, figure) => {
+            let v = number("a firm's planning figure")?;
+            let pl = world
+                .firms
+                .get_mut(f)
+                .and_then(|firm| firm.planning.as_mut())
+                .ok_or(format!("planning of firm {f}"))?;
+            *match figure {
+                FirmFigure::OrderShare => &mut pl.order_share,
+                FirmFigure::RiskAversion => &mut pl.risk_aversion,
+                FirmFigure::LeaseBanRisk => &mut pl.lease_ban_risk,
+                FirmFigure::HomePremium => &mut pl.home_premium,
+                FirmFigure::SwitchMargin => &mut pl.switch_margin,
+            } = v;
         }
         Figure::Workload(f, w, figure) => {
             let wl = world

@@ -971,7 +971,7 @@ pub(crate) fn validate(
         .filter(|(_, f)| {
             f.planning
                 .as_ref()
-                .is_some_and(|p| p.order_share.is_some_and(|x| x > 0.0))
+                .is_some_and(|p| p.order_share.as_ref().is_some_and(|q| upper(q) > 0.0))
         })
         .map(|(n, _)| n.as_str())
         .collect();
@@ -1714,6 +1714,7 @@ fn site(
         }
     );
     // A supply of 0 at a site whose owner orders: its chips are what the owner's orders bring.
+    // (That the owner lists the site is checked with the firms, in `planning_fits`.)
     let ordered = supply.is_some() && s.owner.as_deref().is_some_and(|o| ordering.contains(&o));
     if delivered == 0
         && !supplied
@@ -2039,7 +2040,12 @@ fn firm(
     }
     let planning = match &f.planning {
         None => None,
-        Some(pl) => Some(planning(&base, &path.k("planning"), pl, prov)?),
+        Some(pl) => {
+            cx.owner.set(Some(Owner::Firm(index)));
+            let pl = planning(cx, &base, &path.k("planning"), pl, prov);
+            cx.owner.set(None);
+            Some(pl?)
+        }
     };
     sources(&base, &f.source, raw::FIRM_KEYS, &path, prov)?;
     Ok(Firm {
@@ -2060,6 +2066,33 @@ fn firm(
 /// not list (its lots would stand idle), a firm that plans but has nothing to lease or order, a lot
 /// larger than the firm may hold.
 fn planning_fits(firms: &[Firm], sites: &[Site]) -> R<()> {
+    // A site with a supply of 0 and nothing else gets only what its owner orders for it, and a
+    // firm orders only for the sites it lists.
+    for (id, site) in sites.iter().enumerate() {
+        let (Some(sp), Pricing::Owned { owner: Some(o), .. }) = (site.supply, site.pricing) else {
+            continue;
+        };
+        let firm = &firms[o.0 as usize];
+        if sp.chips_per_year <= 0.0
+            && site.initial_chips == 0
+            && site.deliveries.is_empty()
+            && !firm.sites.contains(&SiteId(id as u32))
+        {
+            return Err(P::root("sites").k(&site.name).k("owner").value(
+                format!(
+                    "site '{}' has a supply of 0, so its chips are what '{}' orders, but '{}' \
+                     does not list it",
+                    site.name, firm.name, firm.name
+                ),
+                format!(
+                    "add \"{}\" to [firms.{}] sites (a firm orders only for the sites it lists), \
+                     or give the site a supply above 0",
+                    site.name,
+                    fmt_key(&firm.name)
+                ),
+            ));
+        }
+    }
     for site in sites {
         if let Pricing::Contract {
             tenant,
@@ -2240,7 +2273,19 @@ fn planning_fits(firms: &[Firm], sites: &[Site]) -> R<()> {
 }
 
 /// `[firms.<name>.planning]`.
-fn planning(base: &str, path: &P, pl: &RawPlanning, prov: &mut Vec<Provenance>) -> R<Planning> {
+fn planning(
+    cx: &Cx,
+    base: &str,
+    path: &P,
+    pl: &RawPlanning,
+    prov: &mut Vec<Provenance>,
+) -> R<Planning> {
+    // A fraction or multiplier that may be uncertain (drawn per replication), with its default.
+    let figure =
+        |q: &Option<RawQuantity>, default: f64, key: &str, bound: Bound, help: &str| match q {
+            Some(q) => cx.num(q, &path.k(key), bound, help),
+            None => Ok(default),
+        };
     let day = SECS_PER_DAY as f64;
     // A number of days that may be 0 (no delay).
     let days_or_zero = |v: f64, key: &str, help: &str| -> R<SimDuration> {
@@ -2277,9 +2322,10 @@ fn planning(base: &str, path: &P, pl: &RawPlanning, prov: &mut Vec<Provenance>) 
             &path.k("max_leased_chips"),
             "the most chips the firm holds under lease in all markets together",
         )?,
-        order_share: num(
-            pl.order_share.unwrap_or(0.0),
-            &path.k("order_share"),
+        order_share: figure(
+            &pl.order_share,
+            0.0,
+            "order_share",
             range(0.0, 1.0),
             "share of each day's national output of a chip the firm's domestic orders may take \
              (0 to 1; default 0: it does not order)",
@@ -2295,30 +2341,34 @@ fn planning(base: &str, path: &P, pl: &RawPlanning, prov: &mut Vec<Provenance>) 
             "max_wait_days",
             "the longest the firm waits for ordered chips, days (0 to 3650; default 365)",
         )?,
-        risk_aversion: num(
-            pl.risk_aversion.unwrap_or(0.0),
-            &path.k("risk_aversion"),
+        risk_aversion: figure(
+            &pl.risk_aversion,
+            0.0,
+            "risk_aversion",
             range(0.0, 100.0),
             "how much a chance of losing chips weighs on an option's cost: cost x (1 + \
              risk_aversion x chance); 0 (the default) is risk-neutral",
         )?,
-        lease_ban_risk: num(
-            pl.lease_ban_risk.unwrap_or(0.0),
-            &path.k("lease_ban_risk"),
+        lease_ban_risk: figure(
+            &pl.lease_ban_risk,
+            0.0,
+            "lease_ban_risk",
             range(0.0, 1.0),
             "the chance the firm assigns to a lease ban within a year (0 to 1; default 0)",
         )?,
         replace_refused: pl.replace_refused.unwrap_or(true),
-        home_premium: num(
-            pl.home_premium.unwrap_or(0.0),
-            &path.k("home_premium"),
+        home_premium: figure(
+            &pl.home_premium,
+            0.0,
+            "home_premium",
             range(0.0, 100.0),
             "how much more an option abroad may cost per useful FLOP before home is preferred: \
              0.2 = home wins unless abroad is 20% cheaper (default 0)",
         )?,
-        switch_margin: num(
-            pl.switch_margin.unwrap_or(0.25),
-            &path.k("switch_margin"),
+        switch_margin: figure(
+            &pl.switch_margin,
+            0.25,
+            "switch_margin",
             range(0.0, 1.0),
             "how much cheaper per useful FLOP an option must be than renewing a lease for the \
              firm to replace the lease with it: 0.25 (the default) = 25% cheaper; 1 = never",

@@ -606,6 +606,62 @@ fn a_site_with_a_supply_of_0_receives_exactly_what_its_owner_orders() {
             && err.contains("order_share above 0"),
         "{err}"
     );
+    // An owner that orders but does not list the site never orders for it: refused, located at
+    // the site's owner, with the fix.
+    let unlisted = zero(0.5).replace(
+        "sites = [\"home\", \"my-acme\", \"home-910c\"]",
+        "sites = [\"home\", \"my-acme\"]",
+    );
+    assert_ne!(unlisted, zero(0.5));
+    let err = capsim::scenario::load_str(&unlisted, "t.toml", None)
+        .map(|_| ())
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains("site 'home-910c' has a supply of 0")
+            && err.contains("'acme' does not list it")
+            && err.contains("sites.home-910c.owner")
+            && err.contains("add \"home-910c\" to [firms.acme] sites"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_order_share_may_be_a_range_drawn_per_replication() {
+    // order_share = { triangular = [...] }: each replication draws its own share, so the chips
+    // acme's orders take vary between replications; a range whose top is 0 cannot order, and a
+    // supply-0 site of such an owner is refused as before.
+    let ranged = world_with_orders(EXPORT_BAN, 0.5).replace(
+        "order_share = 0.5",
+        "order_share = { triangular = [0.05, 0.3, 0.9] }",
+    );
+    assert_ne!(ranged, world_with_orders(EXPORT_BAN, 0.5));
+    let sc = load(&ranged);
+    let runs = run(&sc, 6).runs;
+    let took: Vec<u64> = runs
+        .iter()
+        .map(|m| chips(&of(m, LeaseAction::Order)))
+        .collect();
+    assert!(took.iter().all(|&n| n > 0), "{took:?}");
+    let mut distinct = took.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert!(
+        distinct.len() > 1,
+        "one share for every replication: {took:?}"
+    );
+    let err = capsim::scenario::load_str(
+        &ranged.replace("[0.05, 0.3, 0.9]", "[0.05, 0.3, 1.5]"),
+        "t.toml",
+        None,
+    )
+    .map(|_| ())
+    .expect_err("refused")
+    .to_string();
+    assert!(
+        err.contains("order_share") && err.contains("t.toml:"),
+        "{err}"
+    );
 }
 
 #[test]
