@@ -453,6 +453,9 @@ pub enum Why {
     Replaced,
     /// A domestic cloud buys: its chips were in use at least its threshold since its last review.
     Used,
+    /// A domestic cloud buys: its use was below its threshold, but at the growth it measured it
+    /// reaches it by its next review.
+    Growing,
     /// A domestic cloud declines: its chips were in use less than its threshold.
     Unused,
 }
@@ -473,6 +476,7 @@ impl Why {
             Why::ReplacesLease => "replaces_lease",
             Why::Replaced => "replaced",
             Why::Used => "used",
+            Why::Growing => "growing",
             Why::Unused => "unused",
         }
     }

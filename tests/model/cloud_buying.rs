@@ -219,3 +219,117 @@ fn buying_is_checked_at_load() {
     ));
     assert!(sc.inputs.iter().any(|u| u.path.ends_with("busy_above")));
 }
+
+/// A cloud of 10,000 910C (and 10 more a day from its supply) rented by the hour for inference
+/// that starts at about a tenth of it and grows eightfold a year.
+fn growing_world() -> String {
+    format!(
+        r#"name = "cloud-forecast"
+description = "a domestic cloud whose renters' use grows"
+start_date = 2025-01-01
+end_date = 2025-12-31
+seed = 5
+{chip}
+[sites.cloud]
+jurisdiction = "CN"
+operator = "domestic"
+chip = "ascend-910c"
+pricing = "owned"
+electricity_usd_per_kwh = 0.08
+pue = 1.3
+mtbf_hours = 1e9
+repair_hours = 24.0
+initial_chips = 10000
+supply = {{ chips_per_year = 3652.5 }}
+{BUYING}
+
+[firms.acme]
+headquarters = "CN"
+sites = ["cloud"]
+placement = "earliest_finish"
+
+[[firms.acme.workloads]]
+name = "serve"
+kind = "inference"
+start_date = 2025-01-01
+tokens_per_day = 1.64e11
+growth_per_year = 8.0
+batch_hours = 1
+"#,
+        chip = ASCEND_910C.toml(),
+    )
+}
+
+#[test]
+fn a_cloud_whose_use_grows_buys_a_review_before_its_use_reaches_the_threshold() {
+    // The forecast (issue 12: a cloud "forecasts what its workloads need"): from its second
+    // review, a cloud also buys when the chips held on average since its last review, grown by
+    // their growth since the review before, reach busy_above of the chips online now. Here its
+    // use climbs from ~10% to ~70% over the year: it declines while even the forecast is short,
+    // then buys as `growing` while its measured use is still under half, at least one review
+    // before the measured use alone would have made it buy.
+    let sc = load(&growing_world());
+    let cloud = site_index(&sc, "cloud");
+    let m = daily(&sc);
+    let reviews: Vec<(usize, LeaseAction, Why, f64)> = m
+        .decisions
+        .iter()
+        .filter(|d| d.firm == Decision::NO_FIRM)
+        .map(|d| {
+            (
+                (d.at.0 / 86_400) as usize,
+                d.action,
+                d.why,
+                d.market_held_share,
+            )
+        })
+        .collect();
+    assert_eq!(reviews.len(), 12, "{reviews:?}");
+    // The rule, recomputed from the daily metrics: chips held on average over each review's 30
+    // days, and the chips online at the review.
+    let held = |days: std::ops::Range<usize>| -> f64 {
+        let n = days.len() as f64;
+        m.site[cloud][days]
+            .iter()
+            .map(|p| p.chip_hours_busy)
+            .sum::<f64>()
+            / (24.0 * n)
+    };
+    let mut first_growing = None;
+    let mut first_used = None;
+    for (k, &(day, action, why, share)) in reviews.iter().enumerate() {
+        let now = held(day - 30..day);
+        let forecast = if k == 0 {
+            0.0
+        } else {
+            now * (now / held(day - 60..day - 30)) / m.site[cloud][day - 1].chips_online as f64
+        };
+        let expect = if share >= 0.5 {
+            (LeaseAction::CloudBuys, Why::Used)
+        } else if forecast >= 0.5 {
+            (LeaseAction::CloudBuys, Why::Growing)
+        } else {
+            (LeaseAction::CloudDeclines, Why::Unused)
+        };
+        if (forecast - 0.5).abs() > 0.01 && (share - 0.5).abs() > 0.01 {
+            assert_eq!((action, why), expect, "day {day}: {share} {forecast}");
+        }
+        if why == Why::Growing {
+            assert!(share < 0.5, "day {day}: {share}");
+            first_growing.get_or_insert(day);
+        }
+        if why == Why::Used {
+            first_used.get_or_insert(day);
+        }
+    }
+    let (g, u) = (
+        first_growing.expect("a growing buy"),
+        first_used.unwrap_or(365),
+    );
+    assert!(g + 30 <= u, "growing {g}, used {u}: {reviews:?}");
+    // It declined before it forecast the threshold, and bought every lot after.
+    let delivered = |d: std::ops::Range<usize>| -> u64 {
+        m.site[cloud][d].iter().map(|p| p.chips_delivered).sum()
+    };
+    assert!(delivered(30..g) == 0 && delivered(g..365) == 10 * (365 - g) as u64);
+}

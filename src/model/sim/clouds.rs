@@ -9,8 +9,12 @@
 //! - **Its review.** From `buying.from` it reviews every `buying.every`. At a review it measures
 //!   its use since the last one (since `from`, at the first): the chip-time its chips were held
 //!   (by renters' jobs and inference batches, or reserved as blocks) over the chip-time they were
-//!   online (reserved ones included). It buys until the next review when that share is at least
-//!   `buying.busy_above`, and declines otherwise. Before `from` it buys every lot (history).
+//!   online (reserved ones included). From its second review it also forecasts its use at the
+//!   next: the chips held on average since the last review, times their growth since the review
+//!   before (this average over the previous one; no forecast after an interval with nothing
+//!   held), over the chips online now. It buys until the next review when either share
+//!   is at least `buying.busy_above` (`why` = `used` when its use reached it, `growing` when only
+//!   the forecast did), and declines otherwise. Before `from` it buys every lot (history).
 //! - **What it buys.** Each daily lot of its supply, after firms' orders have taken theirs
 //!   (`model/sim/orders.rs`: orders bind first). A lot it declines is not installed: those chips
 //!   go to buyers outside the scenario (`chips_declined` per site and period), and cost no one
@@ -35,6 +39,10 @@ pub(super) struct CloudUse {
     online: f64,
     /// Measured up to here.
     from: SimTime,
+    /// Chips held on average over the previous review's interval (none before the first review).
+    prev_held: Option<f64>,
+    /// When it last reviewed (none before the first review).
+    reviewed: Option<SimTime>,
     /// Whether it buys its lots until its next review.
     pub buys: bool,
 }
@@ -45,6 +53,8 @@ impl Default for CloudUse {
             used: 0.0,
             online: 0.0,
             from: SimTime::ZERO,
+            prev_held: None,
+            reviewed: None,
             buys: true,
         }
     }
@@ -79,18 +89,32 @@ impl CapacityModel<'_> {
             return;
         };
         self.accrue_use(s, now);
+        // The interval this review measured: since the last review, or since `from` at the first.
+        let start = self.cloud_use[s].reviewed.unwrap_or(b.from).max(b.from);
+        let secs = now.saturating_since(start).as_secs() as f64;
+        let online_now = (self.sites[s].online() + self.leasing.cloud_reserved[s]) as f64;
         let u = &mut self.cloud_use[s];
-        u.buys = u.online <= 0.0 || u.used >= b.busy_above * u.online;
         let share = if u.online > 0.0 {
             u.used / u.online
         } else {
             0.0
         };
-        let (action, why) = if u.buys {
-            (LeaseAction::CloudBuys, Why::Used)
-        } else {
-            (LeaseAction::CloudDeclines, Why::Unused)
+        // Chips held on average over the interval, and one interval ahead at the growth measured
+        // since the previous one.
+        let held = if secs > 0.0 { u.used / secs } else { 0.0 };
+        let forecast = match u.prev_held {
+            Some(p) if p > 0.0 && online_now > 0.0 => held * (held / p) / online_now,
+            _ => 0.0,
         };
+        let used = u.online <= 0.0 || share >= b.busy_above;
+        u.buys = used || forecast >= b.busy_above;
+        let (action, why) = match (u.buys, used) {
+            (true, true) => (LeaseAction::CloudBuys, Why::Used),
+            (true, false) => (LeaseAction::CloudBuys, Why::Growing),
+            (false, _) => (LeaseAction::CloudDeclines, Why::Unused),
+        };
+        u.prev_held = Some(held);
+        u.reviewed = Some(now);
         u.used = 0.0;
         u.online = 0.0;
         // Logged in decisions.csv with no firm: the share of its chip-time in use is the row's
