@@ -453,8 +453,8 @@ pub enum Why {
     Replaced,
     /// A domestic cloud buys: its chips were in use at least its threshold since its last review.
     Used,
-    /// A domestic cloud buys: its use was below its threshold, but at the growth it measured it
-    /// reaches it by its next review.
+    /// A domestic cloud buys: its use was below its threshold, but at the growth it measured its
+    /// use over the next interval reaches it.
     Growing,
     /// A domestic cloud declines: its chips were in use less than its threshold.
     Unused,

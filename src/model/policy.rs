@@ -28,8 +28,8 @@
 use crate::engine::{SimDuration, SimTime};
 
 use super::chip::Chip;
-use super::firm::Firm;
-use super::site::{Operator, Site};
+use super::firm::{Firm, FirmId};
+use super::site::{Operator, Pricing, Site};
 
 /// One rule of the timeline.
 #[derive(Clone, Debug, PartialEq)]
@@ -55,7 +55,9 @@ pub enum Rule {
     LeaseBan {
         /// Home country of the firms the ban applies to.
         firms_headquartered_in: String,
-        /// Grace period for running work.
+        /// From `from`, no new contracts (lots signed or renewed, hours on demand) and no new work
+        /// but on capacity the firm holds under contract; at `from + grace` the contracts end and
+        /// running work is evicted.
         grace: SimDuration,
     },
     /// Work on data of `data_class` must run in the firm's home jurisdiction.
@@ -330,13 +332,17 @@ impl Policy {
     }
 }
 
-/// Whether a job asks to be placed or to keep running where it is.
+/// What is asked of a site: to place work there, to keep work there, or to sign (or renew) a
+/// contract for capacity there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Phase {
     /// A new placement (arrival, re-placement after eviction).
     Place,
     /// Work already running or queued at the site.
     Stay,
+    /// A new contract for capacity at the site: a lease lot signed or renewed, an hour on demand
+    /// bought, a block reserved, chips ordered.
+    Sign,
 }
 
 /// The work being judged: whose it is and what data it carries.
@@ -344,6 +350,8 @@ pub enum Phase {
 pub struct WorkRef<'a> {
     /// The firm that owns the work.
     pub firm: &'a Firm,
+    /// Its index in the world.
+    pub id: FirmId,
     /// The data class of the work, if any.
     pub data_class: Option<&'a str>,
 }
@@ -389,8 +397,21 @@ impl Timeline {
                     let applies = work.firm.headquarters == *firms_headquartered_in
                         && site.jurisdiction != *firms_headquartered_in
                         && site.operator == Operator::Foreign;
+                    // From `from`: no new contracts; until the deadline, work keeps running where
+                    // it runs, and may still be placed on capacity the firm holds under contract
+                    // there (it pays for it until the deadline).
                     let deadline = p.from.saturating_add(*grace);
-                    !applies || (phase == Phase::Stay && t < deadline)
+                    let contracted = matches!(
+                        site.pricing,
+                        Pricing::Contract { tenant, .. } if tenant == work.id
+                    );
+                    !applies
+                        || (t < deadline
+                            && match phase {
+                                Phase::Stay => true,
+                                Phase::Place => contracted,
+                                Phase::Sign => false,
+                            })
                 }
                 Rule::DataResidency { data_class } => {
                     work.data_class != Some(data_class.as_str())

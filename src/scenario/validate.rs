@@ -1005,7 +1005,18 @@ pub(crate) fn validate(
     // A stand-in figure could make plans that fit look as if they do not: check them only on the
     // figures as written.
     if cx.deferred.borrow().is_empty() {
-        planning_fits(&firms, &sites).map_err(|e| vec![e])?;
+        // Sites whose supply can be nothing but 0 (on what it can be, as in `site`).
+        let zero_supply: Vec<bool> = raw
+            .sites
+            .0
+            .iter()
+            .map(|(_, s)| {
+                s.supply
+                    .as_ref()
+                    .is_some_and(|sp| upper(&sp.chips_per_year) <= 0.0)
+            })
+            .collect();
+        planning_fits(&firms, &sites, &ordering, &zero_supply).map_err(|e| vec![e])?;
     }
     let mut policies = Vec::with_capacity(raw.policy.len());
     let mut policy_dates = Vec::with_capacity(raw.policy.len());
@@ -2065,31 +2076,52 @@ fn firm(
 /// Planning that could never do anything is a mistake in the file: a market site its tenant does
 /// not list (its lots would stand idle), a firm that plans but has nothing to lease or order, a lot
 /// larger than the firm may hold.
-fn planning_fits(firms: &[Firm], sites: &[Site]) -> R<()> {
+/// `ordering`: the firms whose `order_share` can be above 0; `zero_supply`: the sites whose supply
+/// can be nothing but 0 (both on what the figures can be, not this replication's draw).
+fn planning_fits(firms: &[Firm], sites: &[Site], ordering: &[&str], zero_supply: &[bool]) -> R<()> {
     // A site with a supply of 0 and nothing else gets only what its owner orders for it, and a
-    // firm orders only for the sites it lists.
+    // firm orders only for the sites it lists, in its home country.
     for (id, site) in sites.iter().enumerate() {
-        let (Some(sp), Pricing::Owned { owner: Some(o), .. }) = (site.supply, site.pricing) else {
+        let Pricing::Owned { owner: Some(o), .. } = site.pricing else {
             continue;
         };
         let firm = &firms[o.0 as usize];
-        if sp.chips_per_year <= 0.0
-            && site.initial_chips == 0
-            && site.deliveries.is_empty()
-            && !firm.sites.contains(&SiteId(id as u32))
+        if !zero_supply[id]
+            || site.initial_chips > 0
+            || !site.deliveries.is_empty()
+            || !ordering.contains(&firm.name.as_str())
         {
+            continue;
+        }
+        let listed = firm.sites.contains(&SiteId(id as u32));
+        let home = site.jurisdiction == firm.headquarters;
+        if !listed || !home {
             return Err(P::root("sites").k(&site.name).k("owner").value(
                 format!(
-                    "site '{}' has a supply of 0, so its chips are what '{}' orders, but '{}' \
-                     does not list it",
-                    site.name, firm.name, firm.name
-                ),
-                format!(
-                    "add \"{}\" to [firms.{}] sites (a firm orders only for the sites it lists), \
-                     or give the site a supply above 0",
+                    "site '{}' has a supply of 0, so its chips are what '{}' orders, but '{}' {}",
                     site.name,
-                    fmt_key(&firm.name)
+                    firm.name,
+                    firm.name,
+                    if listed {
+                        "orders only at home"
+                    } else {
+                        "does not list it"
+                    }
                 ),
+                if listed {
+                    format!(
+                        "a firm orders domestic chips for its own sites in its home country ({}): \
+                         give the site a supply above 0, or move it home",
+                        firm.headquarters
+                    )
+                } else {
+                    format!(
+                        "add \"{}\" to [firms.{}] sites (a firm orders only for the sites it \
+                         lists), or give the site a supply above 0",
+                        site.name,
+                        fmt_key(&firm.name)
+                    )
+                },
             ));
         }
     }
@@ -2243,8 +2275,14 @@ fn planning_fits(firms: &[Firm], sites: &[Site]) -> R<()> {
                 }
             )
         });
-        let orders = !model::order_sites(firms, sites, f).is_empty()
-            || firm
+        // On what its order share can be (a range reaching above 0 orders in some replications).
+        let orders =
+            (ordering.contains(&firm.name.as_str()) && firm.sites.iter().any(|&s| {
+                let site = &sites[s.0 as usize];
+                matches!(site.pricing, Pricing::Owned { owner: Some(o), .. } if o.0 as usize == f)
+                    && site.supply.is_some()
+                    && site.jurisdiction == firm.headquarters
+            })) || firm
                 .sites
                 .iter()
                 .any(|s| sites[s.0 as usize].procurement.is_some());
@@ -2956,7 +2994,8 @@ fn policy<'a>(
                 &path.k("grace_days"),
                 range(0.0, 36_525.0),
                 SECS_PER_DAY as f64,
-                "days running work may stay before it is evicted, e.g. grace_days = 90",
+                "days the firms keep the capacity they hold under contract before the contracts \
+                 end and running work is evicted, e.g. grace_days = 90",
             )?,
         },
         RuleKind::DataResidency => {

@@ -324,7 +324,7 @@ fn a_cloud_whose_use_grows_buys_a_review_before_its_use_reaches_the_threshold() 
     }
     let (g, u) = (
         first_growing.expect("a growing buy"),
-        first_used.unwrap_or(365),
+        first_used.expect("its use reaches the threshold within the year"),
     );
     assert!(g + 30 <= u, "growing {g}, used {u}: {reviews:?}");
     // It declined before it forecast the threshold, and bought every lot after.

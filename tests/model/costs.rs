@@ -6,7 +6,8 @@
 use capsim::metrics::RunMetrics;
 
 use crate::support::world::{FirmBuilder, SiteBuilder};
-use crate::support::{run, WorldBuilder, H100};
+use crate::support::{run, run_by, WorldBuilder, H100};
+use capsim::metrics::PeriodKind;
 
 const HOURS_2025_Q1: f64 = (31.0 + 28.0 + 31.0) * 24.0;
 
@@ -143,6 +144,62 @@ fn a_lease_ban_ends_the_contract_and_evicts_the_work_running_there() {
         firm_total(m, 0, |p| p.cost_abroad_usd),
         1000.0 * HOURS_2025_Q1 * 2.0
     ));
+}
+
+#[test]
+fn in_a_lease_ban_s_grace_work_uses_the_contract_paid_for_until_the_deadline_evicts_it() {
+    // The ban is in force from 2025-02-01 with 30 days' grace (deadline 2025-03-03). A run that
+    // arrives on 2025-02-10 may still be placed on the block acme holds under contract (it pays
+    // for it until the deadline); it is running there at the deadline, so it is evicted and
+    // finishes at home, and the contract ends then. On-demand capacity abroad takes no new work
+    // from the ban's first day: the same run goes home at once and nothing is evicted.
+    let training = |f: FirmBuilder| {
+        f.placement("earliest_finish").training(|w| {
+            w.name("run")
+                .dates(["2025-02-10"])
+                .size_flop(1.5e24)
+                .gang(1000)
+        })
+    };
+    let ban = |w: WorldBuilder| {
+        w.policy("ban", "lease_ban", "2025-02-01", |p| {
+            p.firms_headquartered_in("CN").grace_days(30.0)
+        })
+        .build()
+    };
+    let m = &run_by(&ban(world(contract, training)), 1, PeriodKind::Day).runs[0];
+    let (johor, home) = (0, 1);
+    let (arrival, deadline) = (31 + 9, 31 + 28 + 2);
+    let days = |s: usize, d: std::ops::Range<usize>| -> f64 {
+        m.site[s][d].iter().map(|p| p.compute_pflop_days).sum()
+    };
+    assert!(
+        days(johor, arrival..deadline) > 0.0,
+        "ran abroad in the grace"
+    );
+    assert_eq!(
+        days(johor, deadline..90),
+        0.0,
+        "nothing abroad after the deadline"
+    );
+    assert_eq!(days(home, 0..deadline), 0.0, "nothing at home before it");
+    assert!(days(home, deadline..90) > 0.0, "finished at home");
+    assert_eq!(site_total(m, johor, |p| p.evictions as f64), 1.0);
+    assert_eq!(
+        m.site[johor][deadline].evictions, 1,
+        "evicted at the deadline"
+    );
+    assert_eq!(m.jobs.completed, 1);
+    assert_eq!(site_total(m, johor, |p| p.contracts_ended as f64), 1.0);
+    // Paid to the deadline: 1,000 chips x (31 + 28 + 2) days x 24 h x $2.
+    let want = 1000.0 * 61.0 * 24.0 * 2.0;
+    let paid = firm_total(m, 0, |p| p.cost_abroad_usd);
+    assert!(close(paid, want), "{paid} vs {want}");
+    // On demand: placed at home from the ban's first day, never abroad, never evicted.
+    let m = &run(&ban(world(|s| s.lease(2.0), training)), 1).runs[0];
+    assert_eq!(site_total(m, johor, |p| p.compute_pflop_days), 0.0);
+    assert_eq!(site_total(m, johor, |p| p.evictions as f64), 0.0);
+    assert_eq!(m.jobs.completed, 1);
 }
 
 #[test]

@@ -624,13 +624,36 @@ fn a_site_with_a_supply_of_0_receives_exactly_what_its_owner_orders() {
             && err.contains("add \"home-910c\" to [firms.acme] sites"),
         "{err}"
     );
+    // Listed but abroad: a firm orders domestic chips only for its sites at home.
+    let abroad = zero(0.5).replacen(
+        "[sites.home-910c]\njurisdiction = \"CN\"",
+        "[sites.home-910c]\njurisdiction = \"MY\"",
+        1,
+    );
+    assert_ne!(abroad, zero(0.5));
+    let err = capsim::scenario::load_str(&abroad, "t.toml", None)
+        .map(|_| ())
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains("site 'home-910c' has a supply of 0")
+            && err.contains("'acme' orders only at home")
+            && err.contains("sites.home-910c.owner"),
+        "{err}"
+    );
 }
 
 #[test]
 fn an_order_share_may_be_a_range_drawn_per_replication() {
     // order_share = { triangular = [...] }: each replication draws its own share, so the chips
-    // acme's orders take vary between replications; a range whose top is 0 cannot order, and a
-    // supply-0 site of such an owner is refused as before.
+    // acme's orders take vary between replications, where a fixed share orders the same in every
+    // replication of this world; a range that reaches beyond 1 is refused, located.
+    let fixed: Vec<u64> = run(&load(&world_with_orders(EXPORT_BAN, 0.5)), 6)
+        .runs
+        .iter()
+        .map(|m| chips(&of(m, LeaseAction::Order)))
+        .collect();
+    assert!(fixed.iter().all(|&n| n > 0 && n == fixed[0]), "{fixed:?}");
     let ranged = world_with_orders(EXPORT_BAN, 0.5).replace(
         "order_share = 0.5",
         "order_share = { triangular = [0.05, 0.3, 0.9] }",

@@ -9,12 +9,13 @@
 //! - **Its review.** From `buying.from` it reviews every `buying.every`. At a review it measures
 //!   its use since the last one (since `from`, at the first): the chip-time its chips were held
 //!   (by renters' jobs and inference batches, or reserved as blocks) over the chip-time they were
-//!   online (reserved ones included). From its second review it also forecasts its use at the
-//!   next: the chips held on average since the last review, times their growth since the review
-//!   before (this average over the previous one; no forecast after an interval with nothing
-//!   held), over the chips online now. It buys until the next review when either share
-//!   is at least `buying.busy_above` (`why` = `used` when its use reached it, `growing` when only
-//!   the forecast did), and declines otherwise. Before `from` it buys every lot (history).
+//!   online (reserved ones included). From its second review it also forecasts its use over the
+//!   next interval: the chips held on average since the last review, times their growth since
+//!   the review before (this average over the previous one, at most x2; no forecast when the
+//!   previous average was under 1% of the chips online now, so one late renter is not a trend),
+//!   over the chips online now. It buys until the next review when either share is at least
+//!   `buying.busy_above` (`why` = `used` when its use reached it, `growing` when only the
+//!   forecast did), and declines otherwise. Before `from` it buys every lot (history).
 //! - **What it buys.** Each daily lot of its supply, after firms' orders have taken theirs
 //!   (`model/sim/orders.rs`: orders bind first). A lot it declines is not installed: those chips
 //!   go to buyers outside the scenario (`chips_declined` per site and period), and cost no one
@@ -29,6 +30,12 @@ use crate::metrics::{Channel, Decision, LeaseAction, Why};
 
 use super::super::SiteId;
 use super::{CapacityModel, Ev};
+
+/// The most a cloud's forecast lets its use grow from one review interval to the next.
+const MAX_GROWTH: f64 = 2.0;
+/// A cloud forecasts from a trend only when the previous interval's average held chips were at
+/// least this share of its chips online now.
+const MIN_TREND_SHARE: f64 = 0.01;
 
 /// What a cloud measured of its use since its last review.
 #[derive(Clone, Copy, Debug)]
@@ -82,7 +89,8 @@ impl CapacityModel<'_> {
     }
 
     /// A cloud's review: it buys until the next one if its chips were in use at least
-    /// `busy_above` of the time since the last (a cloud with no chips online buys).
+    /// `busy_above` of the time since the last, or if its forecast of its use over the next
+    /// interval reaches that (module docs); a cloud with no chips online buys.
     pub(super) fn on_cloud_review(&mut self, site: SiteId, now: SimTime, ctx: &mut Context<Ev>) {
         let s = site.0 as usize;
         let Some(b) = self.world.sites[s].buying else {
@@ -103,7 +111,9 @@ impl CapacityModel<'_> {
         // since the previous one.
         let held = if secs > 0.0 { u.used / secs } else { 0.0 };
         let forecast = match u.prev_held {
-            Some(p) if p > 0.0 && online_now > 0.0 => held * (held / p) / online_now,
+            Some(p) if online_now > 0.0 && p >= MIN_TREND_SHARE * online_now => {
+                held * (held / p).min(MAX_GROWTH) / online_now
+            }
             _ => 0.0,
         };
         let used = u.online <= 0.0 || share >= b.busy_above;

@@ -69,7 +69,7 @@
 //! Lots listed in the scenario as a market site's `deliveries` are history: signed on their date at
 //! that day's price, and renewed or released like any other.
 
-use crate::engine::{Context, SimTime};
+use crate::engine::{Context, SimDuration, SimTime};
 use crate::metrics::{Channel, Decision, LeaseAction, Why};
 
 use super::super::policy::{DeliveryVerdict, Phase};
@@ -899,7 +899,7 @@ impl CapacityModel<'_> {
         let channel = super::super::site_channel(&self.world.firms, &self.world.sites, f, site)
             .expect("an option site has a channel");
         let mut closed = None;
-        if !self.allows(firm, None, site, now, Phase::Place) {
+        if !self.allows(firm, None, site, now, Phase::Sign) {
             closed = Some(Why::RulesForbid);
         }
         let (price, loss, short) = match channel {
@@ -1362,9 +1362,19 @@ impl CapacityModel<'_> {
             return;
         }
         let hold = self.world.firms[f].planning.map(|pl| pl.every);
+        // A rule that forbids new contracts here (a lease ban in its grace period) forbids
+        // renewing: the lot is held over one review interval at a time (30 days for a firm that
+        // does not plan) until the rule ends it or its chips stand idle.
+        let forbidden = !self.allows(lot.firm, None, site, now, Phase::Sign);
+        let hold = match hold {
+            None if forbidden => Some(SimDuration::from_days(30)),
+            h => h,
+        };
+        let why = if forbidden { Why::RulesForbid } else { why };
         let action = match hold {
-            // What replaces it is on its way: kept one more review interval.
-            Some(every) if lot.replace_open_flops > 0.0 => {
+            // What replaces it is on its way, or the rules forbid renewing it: kept one more
+            // review interval.
+            Some(every) if lot.replace_open_flops > 0.0 || forbidden => {
                 let price = self.lot_price(site, lot.chips, now, true);
                 self.leasing.lots[l as usize].price = price;
                 self.recompute_site_lots(s);

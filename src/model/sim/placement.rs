@@ -50,6 +50,7 @@ impl CapacityModel<'_> {
     ) -> bool {
         let work = WorkRef {
             firm: &self.world.firms[firm.0 as usize],
+            id: firm,
             data_class,
         };
         self.world
