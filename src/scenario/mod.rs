@@ -941,6 +941,7 @@ fn from_parts(
     let template = template::Template {
         world: v.world.clone(),
         slots: v.slots,
+        splits: v.splits,
     };
     Ok(Scenario {
         name: v.name,
@@ -1196,6 +1197,7 @@ pub(super) fn table_keys(at: &[Seg]) -> Option<Vec<&'static str>> {
         [c, _, b] if is(c, "sites") && is(b, "buying") => raw::BUYING_KEYS.to_vec(),
         [c, _] if is(c, "firms") => raw::FIRM_KEYS.to_vec(),
         [c, _, p] if is(c, "firms") && is(p, "planning") => raw::PLANNING_KEYS.to_vec(),
+        [c, _, d] if is(c, "firms") && is(d, "demand") => raw::DEMAND_KEYS.to_vec(),
         [c, _] if is(c, "markets") => raw::MARKET_KEYS.to_vec(),
         [c, _, w, Seg::Index(_)] if is(c, "firms") && is(w, "workloads") => [
             raw::WORKLOAD_COMMON_KEYS,

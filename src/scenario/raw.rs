@@ -81,8 +81,12 @@ pub const FIRM_KEYS: &[&str] = &[
     "placement",
     "workloads",
     "planning",
+    "demand",
     "source",
 ];
+
+/// Keys of a firm's `demand` table.
+pub const DEMAND_KEYS: &[&str] = &["group", "share", "source"];
 
 /// Keys of a firm's `planning` table.
 pub const PLANNING_KEYS: &[&str] = &[
@@ -458,6 +462,18 @@ pub struct RawFirm {
     #[serde(default)]
     pub workloads: Vec<RawWorkload>,
     pub planning: Option<RawPlanning>,
+    pub demand: Option<RawDemand>,
+    pub source: Option<RawSource>,
+}
+
+/// `[firms.<name>.demand]`: the firm's share of a demand path it splits with the other firms of
+/// its `group`. Its inference segments are written at the share's nominal value; each replication
+/// scales them by the share drawn, renormalised over the group (see `scenario/template.rs`).
+#[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawDemand {
+    pub group: String,
+    pub share: RawQuantity,
     pub source: Option<RawSource>,
 }
 

@@ -20,7 +20,7 @@ pub(crate) enum Owner {
     Chip(usize),
     /// `world.sites[i]`.
     Site(usize),
-    /// `world.firms[f].planning`.
+    /// `world.firms[f]`: its planning, or its demand share.
     Firm(usize),
     /// `world.firms[f].workloads[w]`.
     Workload(usize, usize),
@@ -63,7 +63,7 @@ pub(crate) enum SiteFigure {
     BuyingBusyAbove,
 }
 
-/// A figure of a firm's planning.
+/// A figure of a firm: of its planning, or its demand share.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FirmFigure {
     OrderShare,
@@ -71,6 +71,8 @@ pub(crate) enum FirmFigure {
     LeaseBanRisk,
     HomePremium,
     SwitchMargin,
+    /// `demand.share`: applied after every draw, by [`split_demand`].
+    DemandShare,
 }
 
 /// A figure of a workload.
@@ -158,6 +160,7 @@ impl Figure {
                     "lease_ban_risk" => FirmFigure::LeaseBanRisk,
                     "home_premium" => FirmFigure::HomePremium,
                     "switch_margin" => FirmFigure::SwitchMargin,
+                    "share" => FirmFigure::DemandShare,
                     _ => return None,
                 },
             ),
@@ -229,6 +232,62 @@ pub(crate) struct Slot {
     pub followers: Vec<usize>,
 }
 
+/// Firms that split one demand path (`[firms.<name>.demand]` with the same `group`).
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Split {
+    /// The group's name.
+    pub group: String,
+    /// `(firm index, nominal share)`, in the scenario's order of firms; the nominal shares sum
+    /// to 1 (checked at load).
+    pub members: Vec<(usize, f64)>,
+}
+
+/// Scales each member's inference segments by its share over its nominal share, renormalised so
+/// that the group's shares keep their nominal sum: `factor_i = (s_i / n_i) x (sum n / sum s)`.
+/// Where every member's segments are its nominal share of one path `R(t)`, the group's total
+/// `sum_i factor_i n_i R(t) = sum_i n_i R(t)` is as written; only its split moves. `share(f)` is
+/// firm `f`'s share in this world (drawn, or nominal).
+pub(crate) fn split_demand(
+    firms: &mut [model::Firm],
+    splits: &[Split],
+    share: impl Fn(usize) -> Option<f64>,
+) {
+    for split in splits {
+        let shares: Vec<f64> = split
+            .members
+            .iter()
+            .map(|&(f, nominal)| share(f).unwrap_or(nominal))
+            .collect();
+        if shares
+            .iter()
+            .zip(&split.members)
+            .all(|(s, &(_, n))| *s == n)
+        {
+            // Every share at its nominal value: the world is the file as written.
+            continue;
+        }
+        let nominal: f64 = split.members.iter().map(|&(_, n)| n).sum();
+        let drawn: f64 = shares.iter().sum();
+        if drawn <= 0.0 {
+            // Every share drawn at 0 (a range that reaches 0): no split to renormalise.
+            continue;
+        }
+        for (&(f, n), s) in split.members.iter().zip(&shares) {
+            let factor = (s / n) * (nominal / drawn);
+            if factor == 1.0 {
+                continue;
+            }
+            if let Some(firm) = firms.get_mut(f) {
+                for w in &mut firm.workloads {
+                    if let WorkloadKind::Inference(i) = &mut w.kind {
+                        i.tokens_per_day *= factor;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The nominal world and the slots of its uncertain figures, in the order of the scenario's
 /// inputs.
 #[derive(Clone, Debug, PartialEq)]
@@ -237,6 +296,8 @@ pub(crate) struct Template {
     pub world: model::World,
     /// `slots[i]` is where `inputs[i]` lands.
     pub slots: Vec<Slot>,
+    /// The demand paths firms split, applied after every draw.
+    pub splits: Vec<Split>,
 }
 
 impl Template {
@@ -251,10 +312,16 @@ impl Template {
     ) -> Result<(model::World, Vec<(String, f64)>), Issue> {
         let mut world = self.world.clone();
         let mut draws = Vec::with_capacity(inputs.len());
+        let mut shares: Vec<(usize, f64)> = Vec::new();
         for (input, slot) in inputs.iter().zip(&self.slots) {
             let mut g = rng::stream_by_key(seed, replication, input_key(&input.path));
             let v = input.quantity.sample(&mut g);
             let value = drawn(v, slot)?;
+            if let Figure::Firm(f, FirmFigure::DemandShare) = slot.figure {
+                shares.push((f, v));
+                draws.push((input.path.clone(), v));
+                continue;
+            }
             set(&mut world, slot, value).map_err(|what| Issue {
                 path: slot.path.clone(),
                 want: super::locate::Want::Value,
@@ -263,6 +330,9 @@ impl Template {
             })?;
             draws.push((input.path.clone(), v));
         }
+        split_demand(&mut world.firms, &self.splits, |f| {
+            shares.iter().find(|&&(g, _)| g == f).map(|&(_, v)| v)
+        });
         Ok((world, draws))
     }
 }
@@ -372,6 +442,9 @@ fn set(world: &mut model::World, slot: &Slot, value: Value) -> Result<(), String
                 }
             }
         }
+        Figure::Firm(_, FirmFigure::DemandShare) => {
+            // Applied after every draw, by `split_demand`.
+        }
         Figure::Firm(f, figure) => {
             let v = number("a firm's planning figure")?;
             let pl = world
@@ -385,6 +458,7 @@ fn set(world: &mut model::World, slot: &Slot, value: Value) -> Result<(), String
                 FirmFigure::LeaseBanRisk => &mut pl.lease_ban_risk,
                 FirmFigure::HomePremium => &mut pl.home_premium,
                 FirmFigure::SwitchMargin => &mut pl.switch_margin,
+                FirmFigure::DemandShare => return Ok(()),
             } = v;
         }
         Figure::Workload(f, w, figure) => {

@@ -228,3 +228,230 @@ fn a_drawn_value_out_of_range_is_a_clear_error_not_a_panic() {
         template::Value::Duration(crate::engine::SimDuration(1))
     );
 }
+
+/// Three firms that split one demand path (`[firms.<name>.demand]`), two shares drawn, one fixed.
+const SPLIT: &str = r#"name = "split"
+description = "three firms split one demand path"
+start_date = 2025-01-01
+end_date = 2025-12-31
+seed = 3
+
+[chips.h100]
+vendor = "nvidia"
+vendor_country = "US"
+bf16_dense_tflops = 989
+memory_gb = 80
+board_power_w = 700
+all_in_power_w = 1300
+training_mfu = 0.35
+inference_tokens_per_s = 2800
+purchase_usd = 30000
+lease_usd_per_chip_hour = 2.2
+
+[sites.home]
+jurisdiction = "CN"
+operator = "domestic"
+chip = "h100"
+pricing = "owned"
+amortisation_years = 4
+electricity_usd_per_kwh = 0.07
+pue = 1.3
+mtbf_hours = 50000
+repair_hours = 48
+initial_chips = 1000
+
+[firms.a]
+headquarters = "CN"
+sites = ["home"]
+placement = "cheapest"
+
+[firms.a.demand]
+group = "rest"
+share = { triangular = [0.3, 0.6, 0.8] }
+
+[[firms.a.workloads]]
+name = "chat-2025h1"
+kind = "inference"
+tokens_per_day = 6e11
+growth_per_year = 2
+end_date = 2025-06-30
+
+[[firms.a.workloads]]
+name = "chat-2025h2"
+kind = "inference"
+tokens_per_day = { uniform = [8e11, 9e11] }
+growth_per_year = 2
+start_date = 2025-07-01
+
+[[firms.a.workloads]]
+name = "tuning"
+kind = "fine_tuning"
+arrivals = { every_days = 30 }
+size_flop = 1e21
+gang_chips = 8
+checkpoint_hours = 1
+restart_hours = 0.5
+
+[firms.b]
+headquarters = "CN"
+sites = ["home"]
+placement = "cheapest"
+
+[firms.b.demand]
+group = "rest"
+share = { uniform = [0.1, 0.5] }
+
+[[firms.b.workloads]]
+name = "chat"
+kind = "inference"
+tokens_per_day = 3e11
+growth_per_year = 2
+
+[firms.c]
+headquarters = "CN"
+sites = ["home"]
+placement = "cheapest"
+
+[firms.c.demand]
+group = "rest"
+share = 0.1
+
+[[firms.c.workloads]]
+name = "chat"
+kind = "inference"
+tokens_per_day = 1e11
+growth_per_year = 2
+"#;
+
+/// `(firm, workload) -> tokens_per_day` of every inference workload in `w`.
+fn inference_tokens(w: &model::World) -> Vec<f64> {
+    w.firms
+        .iter()
+        .flat_map(|f| &f.workloads)
+        .filter_map(|w| match &w.kind {
+            model::WorkloadKind::Inference(i) => Some(i.tokens_per_day),
+            model::WorkloadKind::Batch(_) => None,
+        })
+        .collect()
+}
+
+#[test]
+fn firms_that_split_a_demand_path_draw_their_shares_and_keep_the_group_total() {
+    let s = load_str(SPLIT, "split.toml", None).unwrap_or_else(|e| panic!("{e}"));
+    let paths: Vec<&str> = s.inputs.iter().map(|i| i.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "firms.a.workloads.chat-2025h2.tokens_per_day",
+            "firms.a.demand.share",
+            "firms.b.demand.share"
+        ]
+    );
+    // The nominal world is the file as written: every share at its nominal value.
+    assert_eq!(inference_tokens(&s.world), [6e11, 8.5e11, 3e11, 1e11]);
+    let mut seen_a = Vec::new();
+    for r in 0..40 {
+        let (w, draws) = s.world_for(7, r).unwrap();
+        assert_eq!(
+            (w.clone(), draws.clone()),
+            revalidated(&s, 7, r),
+            "replication {r}"
+        );
+        let drawn = |p: &str| draws.iter().find(|(q, _)| q == p).unwrap().1;
+        let (sa, sb, sc) = (
+            drawn("firms.a.demand.share"),
+            drawn("firms.b.demand.share"),
+            0.1,
+        );
+        let h2 = drawn("firms.a.workloads.chat-2025h2.tokens_per_day");
+        // Each firm's segments scale by its share over its nominal, renormalised over the group.
+        let norm = 1.0 / (sa + sb + sc);
+        let want = [
+            6e11 * sa / 0.6 * norm,
+            h2 * sa / 0.6 * norm,
+            3e11 * sb / 0.3 * norm,
+            1e11 * sc / 0.1 * norm,
+        ];
+        let got = inference_tokens(&w);
+        for (g, x) in got.iter().zip(want) {
+            assert!(
+                (g / x - 1.0).abs() < 1e-12,
+                "replication {r}: {got:?} against {want:?}"
+            );
+        }
+        // The group's path (its first half-year, where each firm is its nominal share of it) is
+        // as written in every replication; only its split moves.
+        let total = got[0] + got[2] + got[3];
+        assert!(
+            (total / 1e12 - 1.0).abs() < 1e-12,
+            "replication {r}: total {total}"
+        );
+        // A firm with a fixed share still moves: the others' draws renormalise it.
+        assert_ne!(got[3], 1e11);
+        seen_a.push(got[0]);
+    }
+    seen_a.sort_by(f64::total_cmp);
+    assert!(
+        seen_a[39] > 1.3 * seen_a[0],
+        "firm a's demand barely varies: {seen_a:?}"
+    );
+    // Fixed shares at their nominal values split nothing: the world is the file as written.
+    let fixed = SPLIT
+        .replace("{ triangular = [0.3, 0.6, 0.8] }", "0.6")
+        .replace("{ uniform = [0.1, 0.5] }", "0.3");
+    let s = load_str(&fixed, "split.toml", None).unwrap();
+    let (w, _) = s.world_for(7, 3).unwrap();
+    assert_eq!(inference_tokens(&w)[0], 6e11);
+    assert_eq!(inference_tokens(&w)[2], 3e11);
+}
+
+#[test]
+fn a_demand_split_that_cannot_hold_is_refused_with_its_location_and_fix() {
+    // Cases: the text, the line its error is at (the first that starts so) and column, message
+    // and help.
+    let cases: [(String, &str, usize, &str, &str); 4] = [
+        (
+            SPLIT.replace("share = 0.1", "share = 0.2"),
+            "share = 0.2",
+            9,
+            "firms.c.demand.share: the nominal demand shares of group 'rest' sum to 1.1, not 1",
+            "make their shares' nominal values (a triangular's mode) sum to 1",
+        ),
+        (
+            SPLIT
+                .replace("group = \"rest\"\nshare = { uniform", "group = \"other\"\nshare = { uniform")
+                .replace("0.3, 0.6, 0.8", "0.5, 0.9, 0.95"),
+            "share = { uniform",
+            9,
+            "firms.b.demand.share: the demand group 'other' has only one firm",
+            "give another firm the same group, or remove demand",
+        ),
+        (
+            SPLIT.replace(
+                "name = \"chat\"\nkind = \"inference\"\ntokens_per_day = 1e11\ngrowth_per_year = 2",
+                "name = \"chat\"\nkind = \"fine_tuning\"\narrivals = { every_days = 30 }\nsize_flop = 1e21\ngang_chips = 8\ncheckpoint_hours = 1\nrestart_hours = 0.5",
+            ),
+            "[firms.c.demand]",
+            10,
+            "firm 'c' has a demand share but no inference workload for it to scale",
+            "add them, or remove demand",
+        ),
+        (
+            SPLIT.replace("share = 0.1", "share = 1.5"),
+            "share = 1.5",
+            9,
+            "firms.c.demand.share: must be a number in [0, 1], found 1.5",
+            "the firm's share of its group's demand path",
+        ),
+    ];
+    for (text, line, column, message, help) in cases {
+        let e = load_str(&text, "split.toml", None)
+            .expect_err(message)
+            .to_string();
+        let n = 1 + text.lines().position(|l| l.starts_with(line)).unwrap();
+        let at = format!("split.toml:{n}:{column}:");
+        assert!(e.contains(&at), "{e}\n(expected at {at})");
+        assert!(e.contains(message), "{e}\n(expected {message})");
+        assert!(e.contains(help), "{e}\n(expected {help})");
+    }
+}

@@ -926,6 +926,7 @@ fn key_lists_match_serde() {
     assert_eq!(serde_keys::<raw::RawChip>(), sorted(raw::CHIP_KEYS));
     assert_eq!(serde_keys::<raw::RawSite>(), sorted(raw::SITE_KEYS));
     assert_eq!(serde_keys::<raw::RawFirm>(), sorted(raw::FIRM_KEYS));
+    assert_eq!(serde_keys::<raw::RawDemand>(), sorted(raw::DEMAND_KEYS));
     assert_eq!(
         serde_keys::<raw::RawProcurement>(),
         sorted(raw::PROCUREMENT_KEYS)

@@ -41,11 +41,11 @@ use crate::model::{
 
 use super::locate::{fmt_key, key, Seg, Want};
 use super::raw::{
-    self, Named, RawArrivals, RawChip, RawDate, RawFirm, RawMarket, RawOperator, RawPlacement,
-    RawPlanning, RawPolicy, RawPricing, RawQuantity, RawScenario, RawSite, RawSource, RawWorkload,
-    RawWorkloadKind,
+    self, Named, RawArrivals, RawChip, RawDate, RawDemand, RawFirm, RawMarket, RawOperator,
+    RawPlacement, RawPlanning, RawPolicy, RawPricing, RawQuantity, RawScenario, RawSite, RawSource,
+    RawWorkload, RawWorkloadKind,
 };
-use super::template::{ChipFigure, Conversion, Figure, Owner, Slot, Value};
+use super::template::{split_demand, ChipFigure, Conversion, Figure, Owner, Slot, Split, Value};
 use super::{date_to_time, did_you_mean, list_or_none, Provenance, UncertainInput};
 
 /// One validation failure, not yet located.
@@ -75,6 +75,8 @@ pub(crate) struct Validated {
     pub inputs: Vec<UncertainInput>,
     /// Where each of `inputs` lands in `world`, in the same order.
     pub slots: Vec<Slot>,
+    /// The demand paths firms split (`[firms.<name>.demand]`), by group.
+    pub splits: Vec<Split>,
     /// In [`Mode::Sample`], `(path, value drawn)` in the order of `inputs`; empty otherwise.
     #[cfg(test)]
     pub draws: Vec<(String, f64)>,
@@ -995,13 +997,28 @@ pub(crate) fn validate(
         return Err(with_deferred(errors, &cx));
     }
     let mut firms = Vec::with_capacity(raw.firms.0.len());
+    // (group, firm index, nominal share, share in this world, path of the share)
+    let mut shares: Vec<(String, usize, f64, f64, P)> = Vec::new();
     for (i, (name, f)) in raw.firms.0.iter().enumerate() {
         cx.owner.set(None);
-        firms.extend(keep(firm(&cx, i, name, f, &sites, &mut prov), &mut errors));
+        let Some(firm) = keep(firm(&cx, i, name, f, &sites, &mut prov), &mut errors) else {
+            continue;
+        };
+        firms.push(firm);
+        if let Some(d) = &f.demand {
+            cx.owner.set(Some(Owner::Firm(i)));
+            let share = keep(demand(&cx, name, f, d, &mut prov), &mut errors);
+            cx.owner.set(None);
+            shares.extend(share.map(|(v, nominal, path)| (d.group.clone(), i, nominal, v, path)));
+        }
     }
     if !errors.is_empty() {
         return Err(with_deferred(errors, &cx));
     }
+    let splits = splits(&shares).map_err(|e| with_deferred(vec![e], &cx))?;
+    split_demand(&mut firms, &splits, |f| {
+        shares.iter().find(|s| s.1 == f).map(|s| s.3)
+    });
     // A stand-in figure could make plans that fit look as if they do not: check them only on the
     // figures as written.
     if cx.deferred.borrow().is_empty() {
@@ -1103,9 +1120,114 @@ pub(crate) fn validate(
         policy_dates,
         inputs: cx.inputs.into_inner(),
         slots: cx.slots.into_inner(),
+        splits,
         #[cfg(test)]
         draws: cx.draws.into_inner(),
     })
+}
+
+/// `[firms.<name>.demand]`: the firm's share of the demand path of its group, as resolved in this
+/// world (nominal, or drawn), its nominal value, and the share's path.
+fn demand(
+    cx: &Cx,
+    name: &str,
+    f: &RawFirm,
+    d: &RawDemand,
+    prov: &mut Vec<Provenance>,
+) -> R<(f64, f64, P)> {
+    let path = P::root("firms").k(name).k("demand");
+    entry_name(&d.group, &path.k("group"), "demand group")?;
+    if !f
+        .workloads
+        .iter()
+        .any(|w| w.kind == RawWorkloadKind::Inference)
+    {
+        return Err(path.key(
+            format!("firm '{name}' has a demand share but no inference workload for it to scale"),
+            "a demand share scales the firm's inference segments: add them, or remove demand",
+        ));
+    }
+    let share_path = path.k("share");
+    let v = cx.num(
+        &d.share,
+        &share_path,
+        range(0.0, 1.0),
+        "the firm's share of its group's demand path (0 to 1): its inference segments are \
+         written at the share's nominal value (a triangular's mode, a uniform's midpoint), and \
+         each replication scales them by the share drawn, renormalised over the group",
+    )?;
+    // As `nominal` takes it (the share passed `cx.num`, so its shape is sound).
+    let nominal = match &d.share {
+        RawQuantity::Fixed(v) => *v,
+        RawQuantity::Triangular(v) => v.get(1).copied().unwrap_or(0.0),
+        RawQuantity::Uniform(v) => {
+            let (low, high) = (v.first().copied(), v.last().copied());
+            let (low, high) = (low.unwrap_or(0.0), high.unwrap_or(0.0));
+            low + (high - low) / 2.0
+        }
+        RawQuantity::LogNormal(l) => l.median,
+    };
+    if nominal <= 0.0 {
+        return Err(share_path.value(
+            format!(
+                "the share's nominal value is {}, not above 0",
+                fmt_num(nominal)
+            ),
+            "the firm's inference segments are written at this share: give it a nominal value \
+             above 0 (a triangular's mode, a uniform's midpoint), or remove demand",
+        ));
+    }
+    sources(
+        &format!("firms.{}.demand", fmt_key(name)),
+        &d.source,
+        raw::DEMAND_KEYS,
+        &path,
+        prov,
+    )?;
+    Ok((v, nominal, share_path))
+}
+
+/// The groups of firms that split a demand path, in the order of their first firm: each of at
+/// least two firms, with nominal shares that sum to 1.
+fn splits(shares: &[(String, usize, f64, f64, P)]) -> R<Vec<Split>> {
+    let mut out: Vec<(Split, &P)> = Vec::new();
+    for (group, firm, nominal, _, path) in shares {
+        match out.iter_mut().find(|(s, _)| &s.group == group) {
+            Some((s, last)) => {
+                s.members.push((*firm, *nominal));
+                *last = path;
+            }
+            None => out.push((
+                Split {
+                    group: group.clone(),
+                    members: vec![(*firm, *nominal)],
+                },
+                path,
+            )),
+        }
+    }
+    for (s, last) in &out {
+        if s.members.len() < 2 {
+            return Err(last.value(
+                format!("the demand group '{}' has only one firm", s.group),
+                "a group is the firms that split one demand path, so its shares can move only \
+                 between two or more: give another firm the same group, or remove demand",
+            ));
+        }
+        let sum: f64 = s.members.iter().map(|&(_, n)| n).sum();
+        if (sum - 1.0).abs() > 1e-6 {
+            return Err(last.value(
+                format!(
+                    "the nominal demand shares of group '{}' sum to {}, not 1",
+                    s.group,
+                    fmt_num((sum * 1e9).round() / 1e9)
+                ),
+                "the firms of a group split one path: make their shares' nominal values (a \
+                 triangular's mode) sum to 1, each firm's inference segments written at its share",
+            ));
+        }
+    }
+    Ok(out.into_iter().map(|(s, _)| s).collect())
 }
 
 /// The run name becomes a folder under `output/`: keep it to a safe alphabet.

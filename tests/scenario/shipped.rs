@@ -76,7 +76,7 @@ fn baseline_runs_its_full_horizon_with_every_invariant() {
 /// The baseline held against what happened: its held-out observations (not inputs, not context)
 /// are scored, and every one the model misses is listed, with its reason, in the README's table
 /// "Where the baseline misses". Issue 11 asks for at least 80% inside; the national baseline
-/// reaches 6 of 16 (38%), and this test holds that floor so that a change that loses ground is
+/// reaches 6 of 17 (35%), and this test holds that floor so that a change that loses ground is
 /// seen, while the README says why each miss is a miss.
 #[test]
 fn the_baseline_is_held_against_its_held_out_observations_and_every_miss_is_explained() {
@@ -86,7 +86,7 @@ fn the_baseline_is_held_against_its_held_out_observations_and_every_miss_is_expl
     let held = observed::hold(&sc, &result);
     let (scored, inside) = observed::score(&held);
     assert!(
-        scored >= 15,
+        scored >= 17,
         "only {scored} held-out observations are scored"
     );
     assert!(
