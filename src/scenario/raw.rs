@@ -86,7 +86,7 @@ pub const FIRM_KEYS: &[&str] = &[
 ];
 
 /// Keys of a firm's `demand` table.
-pub const DEMAND_KEYS: &[&str] = &["group", "share", "source"];
+pub const DEMAND_KEYS: &[&str] = &["group", "written_at", "share", "source"];
 
 /// Keys of a firm's `planning` table.
 pub const PLANNING_KEYS: &[&str] = &[
@@ -467,12 +467,14 @@ pub struct RawFirm {
 }
 
 /// `[firms.<name>.demand]`: the firm's share of a demand path it splits with the other firms of
-/// its `group`. Its inference segments are written at the share's nominal value; each replication
-/// scales them by the share drawn, renormalised over the group (see `scenario/template.rs`).
+/// its `group`. Its inference segments are written at `written_at` (the group's sum to 1); each
+/// replication scales them by its `share` over `written_at`, renormalised over the group (see
+/// `scenario/template.rs`).
 #[derive(Clone, Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawDemand {
     pub group: String,
+    pub written_at: f64,
     pub share: RawQuantity,
     pub source: Option<RawSource>,
 }

@@ -237,51 +237,56 @@ pub(crate) struct Slot {
 pub(crate) struct Split {
     /// The group's name.
     pub group: String,
-    /// `(firm index, nominal share)`, in the scenario's order of firms; the nominal shares sum
-    /// to 1 (checked at load).
-    pub members: Vec<(usize, f64)>,
+    /// Its firms, in the scenario's order.
+    pub members: Vec<Member>,
 }
 
-/// Scales each member's inference segments by its share over its nominal share, renormalised so
-/// that the group's shares keep their nominal sum: `factor_i = (s_i / n_i) x (sum n / sum s)`.
-/// Where every member's segments are its nominal share of one path `R(t)`, the group's total
-/// `sum_i factor_i n_i R(t) = sum_i n_i R(t)` is as written; only its split moves. `share(f)` is
-/// firm `f`'s share in this world (drawn, or nominal).
+/// One firm of a [`Split`].
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Member {
+    /// Index of the firm in `world.firms`.
+    pub firm: usize,
+    /// The share its inference segments are written at (the group's sum to 1).
+    pub written_at: f64,
+    /// Its share in the nominal world (a distribution's nominal value).
+    pub nominal: f64,
+    /// `(workload index, tokens_per_day as written)` of each of its inference workloads.
+    pub written: Vec<(usize, f64)>,
+}
+
+/// Scales each member's inference segments by its share over the share they are written at,
+/// renormalised so that the group's shares keep the sum of what they are written at (1):
+/// `factor_i = (s_i / w_i) x (sum w / sum s)`. Every member's segments are its `w_i` of one path
+/// `R(t)`, so the group's total `sum_i factor_i w_i R(t) = sum_i w_i R(t)` is as written; only its
+/// split moves. `share(f)` is firm `f`'s share in this world. The segments must hold their written
+/// values (or this replication's draws of them) when it is called.
 pub(crate) fn split_demand(
     firms: &mut [model::Firm],
     splits: &[Split],
-    share: impl Fn(usize) -> Option<f64>,
+    share: impl Fn(usize) -> f64,
 ) {
     for split in splits {
-        let shares: Vec<f64> = split
-            .members
-            .iter()
-            .map(|&(f, nominal)| share(f).unwrap_or(nominal))
-            .collect();
+        let shares: Vec<f64> = split.members.iter().map(|m| share(m.firm)).collect();
         if shares
             .iter()
             .zip(&split.members)
-            .all(|(s, &(_, n))| *s == n)
+            .all(|(s, m)| *s == m.written_at)
         {
-            // Every share at its nominal value: the world is the file as written.
+            // Every share at what the segments are written at: the world is the file as written.
             continue;
         }
-        let nominal: f64 = split.members.iter().map(|&(_, n)| n).sum();
+        let written: f64 = split.members.iter().map(|m| m.written_at).sum();
         let drawn: f64 = shares.iter().sum();
-        if drawn <= 0.0 {
-            // Every share drawn at 0 (a range that reaches 0): no split to renormalise.
+        if drawn.is_nan() || drawn <= 0.0 {
+            // Every share at 0 (ranges that reach 0): no split to renormalise.
             continue;
         }
-        for (&(f, n), s) in split.members.iter().zip(&shares) {
-            let factor = (s / n) * (nominal / drawn);
-            if factor == 1.0 {
-                continue;
-            }
-            if let Some(firm) = firms.get_mut(f) {
-                for w in &mut firm.workloads {
-                    if let WorkloadKind::Inference(i) = &mut w.kind {
-                        i.tokens_per_day *= factor;
-                    }
+        for (m, s) in split.members.iter().zip(&shares) {
+            let factor = (s / m.written_at) * (written / drawn);
+            let firm = &mut firms[m.firm];
+            for &(w, _) in &m.written {
+                if let WorkloadKind::Inference(i) = &mut firm.workloads[w].kind {
+                    i.tokens_per_day *= factor;
                 }
             }
         }
@@ -311,6 +316,16 @@ impl Template {
         replication: u64,
     ) -> Result<(model::World, Vec<(String, f64)>), Issue> {
         let mut world = self.world.clone();
+        // The template world's segments are split at the nominal shares: start again from what
+        // they are written at (a draw of one then replaces it), so that a replication's world is
+        // the one validating around its draws builds, to the bit.
+        for m in self.splits.iter().flat_map(|s| &s.members) {
+            for &(w, tokens) in &m.written {
+                if let WorkloadKind::Inference(i) = &mut world.firms[m.firm].workloads[w].kind {
+                    i.tokens_per_day = tokens;
+                }
+            }
+        }
         let mut draws = Vec::with_capacity(inputs.len());
         let mut shares: Vec<(usize, f64)> = Vec::new();
         for (input, slot) in inputs.iter().zip(&self.slots) {
@@ -331,7 +346,16 @@ impl Template {
             draws.push((input.path.clone(), v));
         }
         split_demand(&mut world.firms, &self.splits, |f| {
-            shares.iter().find(|&&(g, _)| g == f).map(|&(_, v)| v)
+            shares.iter().find(|&&(g, _)| g == f).map_or_else(
+                || {
+                    let member = self.splits.iter().flat_map(|s| &s.members);
+                    member
+                        .clone()
+                        .find(|m| m.firm == f)
+                        .map_or(0.0, |m| m.nominal)
+                },
+                |&(_, v)| v,
+            )
         });
         Ok((world, draws))
     }

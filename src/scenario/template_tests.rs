@@ -267,6 +267,7 @@ placement = "cheapest"
 
 [firms.a.demand]
 group = "rest"
+written_at = 0.6
 share = { triangular = [0.3, 0.6, 0.8] }
 
 [[firms.a.workloads]]
@@ -299,6 +300,7 @@ placement = "cheapest"
 
 [firms.b.demand]
 group = "rest"
+written_at = 0.3
 share = { uniform = [0.1, 0.5] }
 
 [[firms.b.workloads]]
@@ -314,6 +316,7 @@ placement = "cheapest"
 
 [firms.c.demand]
 group = "rest"
+written_at = 0.1
 share = 0.1
 
 [[firms.c.workloads]]
@@ -347,8 +350,14 @@ fn firms_that_split_a_demand_path_draw_their_shares_and_keep_the_group_total() {
             "firms.b.demand.share"
         ]
     );
-    // The nominal world is the file as written: every share at its nominal value.
-    assert_eq!(inference_tokens(&s.world), [6e11, 8.5e11, 3e11, 1e11]);
+    // The nominal world is the file as written, up to the rounding of the uniform's midpoint
+    // (0.1 + 0.4 / 2 is a hair above b's written_at, 0.3).
+    for (g, x) in inference_tokens(&s.world)
+        .iter()
+        .zip([6e11, 8.5e11, 3e11, 1e11])
+    {
+        assert!((g / x - 1.0).abs() < 1e-12, "{g} against {x}");
+    }
     let mut seen_a = Vec::new();
     for r in 0..40 {
         let (w, draws) = s.world_for(7, r).unwrap();
@@ -364,7 +373,8 @@ fn firms_that_split_a_demand_path_draw_their_shares_and_keep_the_group_total() {
             0.1,
         );
         let h2 = drawn("firms.a.workloads.chat-2025h2.tokens_per_day");
-        // Each firm's segments scale by its share over its nominal, renormalised over the group.
+        // Each firm's segments scale by its share over the share they are written at,
+        // renormalised over the group.
         let norm = 1.0 / (sa + sb + sc);
         let want = [
             6e11 * sa / 0.6 * norm,
@@ -395,35 +405,59 @@ fn firms_that_split_a_demand_path_draw_their_shares_and_keep_the_group_total() {
         seen_a[39] > 1.3 * seen_a[0],
         "firm a's demand barely varies: {seen_a:?}"
     );
-    // Fixed shares at their nominal values split nothing: the world is the file as written.
+    // Fixed shares at what the segments are written at split nothing: the file as written.
     let fixed = SPLIT
         .replace("{ triangular = [0.3, 0.6, 0.8] }", "0.6")
         .replace("{ uniform = [0.1, 0.5] }", "0.3");
     let s = load_str(&fixed, "split.toml", None).unwrap();
-    let (w, _) = s.world_for(7, 3).unwrap();
-    assert_eq!(inference_tokens(&w)[0], 6e11);
-    assert_eq!(inference_tokens(&w)[2], 3e11);
+    let (w, draws) = s.world_for(7, 3).unwrap();
+    let h2 = draws
+        .iter()
+        .find(|(p, _)| p.ends_with("tokens_per_day"))
+        .unwrap()
+        .1;
+    assert_eq!(inference_tokens(&w), [6e11, h2, 3e11, 1e11]);
+    // One share set on its own (as `--set` or a sweep point would) moves the split, and the
+    // group's path stays as written: b at 0.5 of (0.6 + 0.5 + 0.1).
+    let mut s = load_str(&fixed, "split.toml", None).unwrap();
+    s.set_field("firms.b.demand.share", toml::Value::Float(0.5))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let got = inference_tokens(&s.world);
+    let want = [
+        6e11 / 1.2,
+        8.5e11 / 1.2,
+        3e11 * (0.5 / 0.3) / 1.2,
+        1e11 / 1.2,
+    ];
+    for (g, x) in got.iter().zip(want) {
+        assert!((g / x - 1.0).abs() < 1e-12, "{got:?} against {want:?}");
+    }
+    assert!(((got[0] + got[2] + got[3]) / 1e12 - 1.0).abs() < 1e-12);
+    assert_eq!(s.world_for(7, 3).unwrap(), revalidated(&s, 7, 3));
 }
 
 #[test]
 fn a_demand_split_that_cannot_hold_is_refused_with_its_location_and_fix() {
     // Cases: the text, the line its error is at (the first that starts so) and column, message
     // and help.
-    let cases: [(String, &str, usize, &str, &str); 4] = [
+    let cases: [(String, &str, usize, &str, &str); 5] = [
         (
-            SPLIT.replace("share = 0.1", "share = 0.2"),
-            "share = 0.2",
-            9,
-            "firms.c.demand.share: the nominal demand shares of group 'rest' sum to 1.1, not 1",
-            "make their shares' nominal values (a triangular's mode) sum to 1",
+            SPLIT.replace("written_at = 0.1", "written_at = 0.2"),
+            "written_at = 0.2",
+            14,
+            "firms.c.demand.written_at: the written_at of demand group 'rest' sum to 1.1, not 1 \
+             (a 0.6, b 0.3, c 0.2)",
+            "each firm's inference segments are written at its share of it, so these shares sum to 1",
         ),
         (
-            SPLIT
-                .replace("group = \"rest\"\nshare = { uniform", "group = \"other\"\nshare = { uniform")
-                .replace("0.3, 0.6, 0.8", "0.5, 0.9, 0.95"),
-            "share = { uniform",
-            9,
-            "firms.b.demand.share: the demand group 'other' has only one firm",
+            SPLIT.replace(
+                "group = \"rest\"\nwritten_at = 0.3",
+                "group = \"Rest\"\nwritten_at = 0.3",
+            ),
+            "written_at = 0.3",
+            14,
+            "firms.b.demand.written_at: the demand group 'Rest' has only one firm; did you mean \
+             'rest'?",
             "give another firm the same group, or remove demand",
         ),
         (
@@ -443,12 +477,19 @@ fn a_demand_split_that_cannot_hold_is_refused_with_its_location_and_fix() {
             "firms.c.demand.share: must be a number in [0, 1], found 1.5",
             "the firm's share of its group's demand path",
         ),
+        (
+            SPLIT.replace("written_at = 0.1", "written_at = 0"),
+            "written_at = 0",
+            14,
+            "firms.c.demand.written_at: written_at is 0",
+            "give the share they are written at, above 0",
+        ),
     ];
     for (text, line, column, message, help) in cases {
         let e = load_str(&text, "split.toml", None)
             .expect_err(message)
             .to_string();
-        let n = 1 + text.lines().position(|l| l.starts_with(line)).unwrap();
+        let n = 1 + text.lines().position(|l| l == line).unwrap();
         let at = format!("split.toml:{n}:{column}:");
         assert!(e.contains(&at), "{e}\n(expected at {at})");
         assert!(e.contains(message), "{e}\n(expected {message})");

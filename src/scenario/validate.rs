@@ -45,7 +45,9 @@ use super::raw::{
     RawPlacement, RawPlanning, RawPolicy, RawPricing, RawQuantity, RawScenario, RawSite, RawSource,
     RawWorkload, RawWorkloadKind,
 };
-use super::template::{split_demand, ChipFigure, Conversion, Figure, Owner, Slot, Split, Value};
+use super::template::{
+    split_demand, ChipFigure, Conversion, Figure, Member, Owner, Slot, Split, Value,
+};
 use super::{date_to_time, did_you_mean, list_or_none, Provenance, UncertainInput};
 
 /// One validation failure, not yet located.
@@ -996,28 +998,31 @@ pub(crate) fn validate(
     if !errors.is_empty() {
         return Err(with_deferred(errors, &cx));
     }
-    let mut firms = Vec::with_capacity(raw.firms.0.len());
-    // (group, firm index, nominal share, share in this world, path of the share)
-    let mut shares: Vec<(String, usize, f64, f64, P)> = Vec::new();
+    let mut firms: Vec<Firm> = Vec::with_capacity(raw.firms.0.len());
+    // Each firm's demand share, as `demand` reads it, and the share it has in this world.
+    let mut shares: Vec<(Share, f64)> = Vec::new();
     for (i, (name, f)) in raw.firms.0.iter().enumerate() {
         cx.owner.set(None);
         let Some(firm) = keep(firm(&cx, i, name, f, &sites, &mut prov), &mut errors) else {
             continue;
         };
-        firms.push(firm);
         if let Some(d) = &f.demand {
             cx.owner.set(Some(Owner::Firm(i)));
-            let share = keep(demand(&cx, name, f, d, &mut prov), &mut errors);
+            let share = keep(demand(&cx, i, name, &firm, d, &mut prov), &mut errors);
             cx.owner.set(None);
-            shares.extend(share.map(|(v, nominal, path)| (d.group.clone(), i, nominal, v, path)));
+            shares.extend(share);
         }
+        firms.push(firm);
     }
     if !errors.is_empty() {
         return Err(with_deferred(errors, &cx));
     }
-    let splits = splits(&shares).map_err(|e| with_deferred(vec![e], &cx))?;
+    let splits = splits(&shares).map_err(|e| with_deferred(e, &cx))?;
     split_demand(&mut firms, &splits, |f| {
-        shares.iter().find(|s| s.1 == f).map(|s| s.3)
+        shares
+            .iter()
+            .find(|(s, _)| s.member.firm == f)
+            .map_or(0.0, |&(_, v)| v)
     });
     // A stand-in figure could make plans that fit look as if they do not: check them only on the
     // figures as written.
@@ -1126,25 +1131,62 @@ pub(crate) fn validate(
     })
 }
 
-/// `[firms.<name>.demand]`: the firm's share of the demand path of its group, as resolved in this
-/// world (nominal, or drawn), its nominal value, and the share's path.
+/// A firm's `[firms.<name>.demand]`, read.
+struct Share {
+    group: String,
+    /// The firm's name.
+    name: String,
+    member: Member,
+    /// Where `written_at` is (the group's errors are located there).
+    path: P,
+}
+
+/// `[firms.<name>.demand]`: the firm's share of the demand path of its group, and the share it has
+/// in this world (nominal, or drawn).
 fn demand(
     cx: &Cx,
+    index: usize,
     name: &str,
-    f: &RawFirm,
+    firm: &Firm,
     d: &RawDemand,
     prov: &mut Vec<Provenance>,
-) -> R<(f64, f64, P)> {
+) -> R<(Share, f64)> {
     let path = P::root("firms").k(name).k("demand");
-    entry_name(&d.group, &path.k("group"), "demand group")?;
-    if !f
+    if d.group.trim().is_empty() {
+        return Err(path.k("group").value(
+            "the demand group's name is empty",
+            "name the demand path the firm splits with others, the same in each of them, e.g. \
+             group = \"rest\"",
+        ));
+    }
+    let written: Vec<(usize, f64)> = firm
         .workloads
         .iter()
-        .any(|w| w.kind == RawWorkloadKind::Inference)
-    {
+        .enumerate()
+        .filter_map(|(w, wl)| match &wl.kind {
+            WorkloadKind::Inference(i) => Some((w, i.tokens_per_day)),
+            WorkloadKind::Batch(_) => None,
+        })
+        .collect();
+    if written.is_empty() {
         return Err(path.key(
             format!("firm '{name}' has a demand share but no inference workload for it to scale"),
             "a demand share scales the firm's inference segments: add them, or remove demand",
+        ));
+    }
+    let wpath = path.k("written_at");
+    let written_at = num(
+        d.written_at,
+        &wpath,
+        range(0.0, 1.0),
+        "the share of the group's path the firm's inference segments are written at (above 0, \
+         up to 1; the group's sum to 1)",
+    )?;
+    if written_at <= 0.0 {
+        return Err(wpath.value(
+            "written_at is 0",
+            "the firm's inference segments are its written_at of the group's path: give the share \
+             they are written at, above 0, or remove demand",
         ));
     }
     let share_path = path.k("share");
@@ -1152,9 +1194,8 @@ fn demand(
         &d.share,
         &share_path,
         range(0.0, 1.0),
-        "the firm's share of its group's demand path (0 to 1): its inference segments are \
-         written at the share's nominal value (a triangular's mode, a uniform's midpoint), and \
-         each replication scales them by the share drawn, renormalised over the group",
+        "the firm's share of its group's demand path (0 to 1): each replication scales its \
+         inference segments by share / written_at, renormalised over the group",
     )?;
     // As `nominal` takes it (the share passed `cx.num`, so its shape is sound).
     let nominal = match &d.share {
@@ -1167,16 +1208,6 @@ fn demand(
         }
         RawQuantity::LogNormal(l) => l.median,
     };
-    if nominal <= 0.0 {
-        return Err(share_path.value(
-            format!(
-                "the share's nominal value is {}, not above 0",
-                fmt_num(nominal)
-            ),
-            "the firm's inference segments are written at this share: give it a nominal value \
-             above 0 (a triangular's mode, a uniform's midpoint), or remove demand",
-        ));
-    }
     sources(
         &format!("firms.{}.demand", fmt_key(name)),
         &d.source,
@@ -1184,50 +1215,87 @@ fn demand(
         &path,
         prov,
     )?;
-    Ok((v, nominal, share_path))
+    let member = Member {
+        firm: index,
+        written_at,
+        nominal,
+        written,
+    };
+    Ok((
+        Share {
+            group: d.group.clone(),
+            name: name.to_string(),
+            member,
+            path: wpath,
+        },
+        v,
+    ))
 }
 
 /// The groups of firms that split a demand path, in the order of their first firm: each of at
-/// least two firms, with nominal shares that sum to 1.
-fn splits(shares: &[(String, usize, f64, f64, P)]) -> R<Vec<Split>> {
-    let mut out: Vec<(Split, &P)> = Vec::new();
-    for (group, firm, nominal, _, path) in shares {
-        match out.iter_mut().find(|(s, _)| &s.group == group) {
-            Some((s, last)) => {
-                s.members.push((*firm, *nominal));
-                *last = path;
+/// least two firms, whose `written_at` sum to 1. Every group that does not hold is reported.
+fn splits(shares: &[(Share, f64)]) -> Result<Vec<Split>, Vec<Issue>> {
+    let mut out: Vec<(Split, Vec<(&str, &P)>)> = Vec::new();
+    for (share, _) in shares {
+        let name = share.name.as_str();
+        match out.iter_mut().find(|(s, _)| s.group == share.group) {
+            Some((s, at)) => {
+                s.members.push(share.member.clone());
+                at.push((name, &share.path));
             }
             None => out.push((
                 Split {
-                    group: group.clone(),
-                    members: vec![(*firm, *nominal)],
+                    group: share.group.clone(),
+                    members: vec![share.member.clone()],
                 },
-                path,
+                vec![(name, &share.path)],
             )),
         }
     }
-    for (s, last) in &out {
+    let groups: Vec<&str> = out.iter().map(|(s, _)| s.group.as_str()).collect();
+    let mut errors = Vec::new();
+    for (s, at) in &out {
+        let Some(&(_, last)) = at.last() else {
+            continue;
+        };
         if s.members.len() < 2 {
-            return Err(last.value(
-                format!("the demand group '{}' has only one firm", s.group),
+            let others: Vec<&str> = groups.iter().copied().filter(|&g| g != s.group).collect();
+            errors.push(last.value(
+                format!(
+                    "the demand group '{}' has only one firm{}",
+                    s.group,
+                    did_you_mean(&s.group, &others)
+                ),
                 "a group is the firms that split one demand path, so its shares can move only \
                  between two or more: give another firm the same group, or remove demand",
             ));
+            continue;
         }
-        let sum: f64 = s.members.iter().map(|&(_, n)| n).sum();
-        if (sum - 1.0).abs() > 1e-6 {
-            return Err(last.value(
+        let sum: f64 = s.members.iter().map(|m| m.written_at).sum();
+        let off = (sum - 1.0).abs();
+        if off.is_nan() || off > 1e-6 {
+            let each: Vec<String> = at
+                .iter()
+                .zip(&s.members)
+                .map(|((name, _), m)| format!("{name} {}", fmt_num(m.written_at)))
+                .collect();
+            errors.push(last.value(
                 format!(
-                    "the nominal demand shares of group '{}' sum to {}, not 1",
+                    "the written_at of demand group '{}' sum to {}, not 1 ({})",
                     s.group,
-                    fmt_num((sum * 1e9).round() / 1e9)
+                    fmt_num((sum * 1e9).round() / 1e9),
+                    each.join(", ")
                 ),
-                "the firms of a group split one path: make their shares' nominal values (a \
-                 triangular's mode) sum to 1, each firm's inference segments written at its share",
+                "the firms of a group split one path: each firm's inference segments are written \
+                 at its share of it, so these shares sum to 1",
             ));
         }
     }
-    Ok(out.into_iter().map(|(s, _)| s).collect())
+    if errors.is_empty() {
+        Ok(out.into_iter().map(|(s, _)| s).collect())
+    } else {
+        Err(errors)
+    }
 }
 
 /// The run name becomes a folder under `output/`: keep it to a safe alphabet.
