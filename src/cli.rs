@@ -38,10 +38,10 @@ enum Command {
         #[arg(long, env = "CAPSIM_OUT", default_value = "output")]
         out: PathBuf,
         /// Master seed (default: the scenario's `seed`).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true, value_parser = seed)]
         seed: Option<u64>,
         /// Monte Carlo replications.
-        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        #[arg(long, default_value_t = 1, allow_negative_numbers = true, value_parser = run_replications)]
         replications: u64,
         /// Set a field on top of the scenario file (repeatable), as a sweep point does, e.g.
         /// --set chips.h100.training_mfu=0.35 or --set policy.lease-ban.from=2026-07-01. The
@@ -89,10 +89,10 @@ enum Command {
         design: Option<DesignArg>,
         /// Replications per point (every point uses the same seeds). Default: the scenario's
         /// [sweep], else 10.
-        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        #[arg(long, allow_negative_numbers = true, value_parser = sweep_replications)]
         replications: Option<u64>,
         /// Master seed (default: the scenario's `seed`).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true, value_parser = seed)]
         seed: Option<u64>,
         /// Run only slice I of N of the (point, replication) pairs (e.g. from a job array index).
         /// Shards keep headline numbers only (no points/ folders).
@@ -531,6 +531,31 @@ pub struct AlreadyReported(pub ScenarioError);
 
 /// Opens `url` in the default browser, or says how to.
 #[cfg(feature = "serve")]
+/// `s` as a whole number from `lo` to `hi`, or what is wrong with it and what it may be.
+fn whole(s: &str, lo: u64, hi: u64) -> Result<u64, String> {
+    let range = format!("a whole number from {lo} to {hi}");
+    match s.trim().parse::<i128>() {
+        Ok(v) if v >= i128::from(lo) && v <= i128::from(hi) => Ok(v as u64),
+        Ok(v) => Err(format!("{v} is not {range}")),
+        Err(_) => Err(format!("'{s}' is not {range}")),
+    }
+}
+
+/// `--replications` of `capsim run`.
+fn run_replications(s: &str) -> Result<u64, String> {
+    whole(s, 1, 100_000)
+}
+
+/// `--replications` of `capsim sweep`.
+fn sweep_replications(s: &str) -> Result<u64, String> {
+    whole(s, 1, 1_000_000)
+}
+
+/// `--seed`.
+fn seed(s: &str) -> Result<u64, String> {
+    whole(s, 0, u64::MAX)
+}
+
 fn open_browser(url: &str) {
     let opener = if cfg!(target_os = "macos") {
         "open"

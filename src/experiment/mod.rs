@@ -44,8 +44,20 @@ pub enum ExperimentError {
 pub struct Replication {
     /// Metrics per period.
     pub metrics: RunMetrics,
-    /// (field path, value) of each uncertain input, in the scenario's order.
-    pub draws: Vec<(String, f64)>,
+    /// Each uncertain input's draw, in the scenario's order.
+    pub draws: Vec<Draw>,
+}
+
+/// What one replication drew for one uncertain input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Draw {
+    /// The input's field path (as `--set` takes it).
+    pub field: String,
+    /// The value drawn.
+    pub value: f64,
+    /// The value the replication ran with: the draw, but for a firm's `demand.share` its share
+    /// renormalised over the firm's group ([`Scenario::in_run`]).
+    pub in_run: f64,
 }
 
 /// Runs replication `replication` of `scenario` under `seed`.
@@ -55,8 +67,18 @@ pub fn run_one(
     seed: u64,
     replication: u64,
 ) -> Result<Replication, ExperimentError> {
-    let (world, draws) = scenario.world_for(seed, replication)?;
+    let (world, drawn) = scenario.world_for(seed, replication)?;
     let metrics = run_replication(&world, periods, seed, replication)?;
+    let in_run = scenario.in_run(&drawn);
+    let draws = drawn
+        .into_iter()
+        .zip(in_run)
+        .map(|((field, value), in_run)| Draw {
+            field,
+            value,
+            in_run,
+        })
+        .collect();
     Ok(Replication { metrics, draws })
 }
 
@@ -135,8 +157,8 @@ pub struct RunResult {
     pub periods: Periods,
     /// Per-replication metrics, in replication order.
     pub runs: Vec<RunMetrics>,
-    /// Per-replication drawn inputs (field path, value), in replication order.
-    pub draws: Vec<Vec<(String, f64)>>,
+    /// Per-replication drawn inputs, in replication order.
+    pub draws: Vec<Vec<Draw>>,
     /// Statistics across replications.
     pub summary: Vec<SummaryRow>,
     /// Wall-clock seconds spent simulating.

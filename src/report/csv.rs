@@ -2,6 +2,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 
+use crate::experiment::Draw;
 use crate::metrics::catalog::{self, headline_list, Dtype, Rows};
 use crate::metrics::{headline, Periods, RunMetrics, SummaryRow};
 use crate::model::{Operator, World};
@@ -430,17 +431,26 @@ pub fn summary_to(
     w.flush()
 }
 
+/// Columns of `draws.csv`.
+pub const DRAWS_COLUMNS: &[&str] = &["run", "scenario", "replication", "field", "value", "in_run"];
+
 /// `draws.csv`: the value each replication drew for each uncertain input (header only when the
 /// scenario has none).
-pub fn draws(tag: Tag, draws: &[Vec<(String, f64)>]) -> Vec<u8> {
+pub fn draws(tag: Tag, draws: &[Vec<Draw>]) -> Vec<u8> {
     let mut w = writer();
-    w.write_record(["run", "scenario", "replication", "field", "value"])
-        .expect("in memory");
+    w.write_record(DRAWS_COLUMNS).expect("in memory");
     for (r, rep) in draws.iter().enumerate() {
-        for (field, v) in rep {
-            // Shortest round-trip form: the exact value the replication used.
-            w.write_record([tag.run, tag.scenario, &r.to_string(), field, &float(*v)])
-                .expect("in memory");
+        for d in rep {
+            // Shortest round-trip form: the exact values drawn and used.
+            w.write_record([
+                tag.run,
+                tag.scenario,
+                &r.to_string(),
+                &d.field,
+                &float(d.value),
+                &float(d.in_run),
+            ])
+            .expect("in memory");
         }
     }
     finish(w)

@@ -4,8 +4,8 @@
 //! The convention: three significant digits at most, trailing zeros dropped, and a suffix for
 //! thousands (`k`), millions (`M`), billions (`B`) and trillions (`T`), written without a space;
 //! dollars with a leading `$` (`-$2.5M` below zero); shares as percentages of the same three
-//! digits (`0.4567` is `45.7%`). A thousand trillion or more keeps the `T` suffix (`1500T`). Not
-//! finite: `n/a`.
+//! digits (`0.4567` is `45.7%`). A thousand trillion or more is written in scientific notation
+//! with the same three digits (`7.62e17`). Not finite: `n/a`.
 //!
 //! CSVs are machine data and keep their full round-trip precision (`csv::number`); nothing here
 //! reaches them.
@@ -47,11 +47,11 @@ impl Unit {
     /// ticks that need no decimals, read as [`Unit::format`] writes them.
     pub fn format_ticks(self, ticks: &[f64]) -> Vec<String> {
         let value = |t: f64| if self == Unit::Percent { t * 100.0 } else { t };
-        let parts: Vec<(f64, &str)> = ticks
+        let parts: Vec<(f64, String)> = ticks
             .iter()
             .map(|&t| {
                 if t == 0.0 {
-                    (0.0, "")
+                    (0.0, String::new())
                 } else {
                     scaled(value(t))
                 }
@@ -59,10 +59,11 @@ impl Unit {
             .collect();
         parts
             .iter()
-            .map(|&(x, suffix)| {
+            .map(|(x, suffix)| {
+                let x = *x;
                 let d = parts
                     .iter()
-                    .filter(|p| p.1 == suffix && p.0 != 0.0)
+                    .filter(|p| p.1 == *suffix && p.0 != 0.0)
                     .map(|p| decimals_of(p.0))
                     .max()
                     .unwrap_or(0);
@@ -94,9 +95,18 @@ pub fn number(v: f64) -> String {
     format!("{}{suffix}", trim_zeros(format!("{x:.decimals$}")))
 }
 
-/// `v` divided by its thousands power, with the suffix: k, M, B (billion) or T (trillion).
-fn scaled(v: f64) -> (f64, &'static str) {
+/// `v` divided by its thousands power, with the suffix: k, M, B (billion) or T (trillion); from a
+/// thousand trillion, by its power of ten, with the exponent as the suffix (`e17`).
+fn scaled(v: f64) -> (f64, String) {
     let a = v.abs();
+    if a >= 1e15 * 0.9995 {
+        // Rounded to three digits first, so that 9.996e16 is 1e17, not 10e16.
+        let exp = format!("{a:.2e}")
+            .split_once('e')
+            .and_then(|(_, e)| e.parse::<i32>().ok())
+            .unwrap_or(15);
+        return (v / 10f64.powi(exp), format!("e{exp}"));
+    }
     let (div, suffix) = if a >= 1e12 * 0.9995 {
         (1e12, "T")
     } else if a >= 1e9 * 0.9995 {
@@ -108,7 +118,7 @@ fn scaled(v: f64) -> (f64, &'static str) {
     } else {
         (1.0, "")
     };
-    (v / div, suffix)
+    (v / div, suffix.to_string())
 }
 
 fn trim_zeros(mut s: String) -> String {
@@ -159,7 +169,11 @@ mod tests {
             (3_000_000.0, "3M"),
             (7.5e9, "7.5B"),
             (1.53e14, "153T"),
-            (1.5e15, "1500T"),
+            (9.99e14, "999T"),
+            (1.5e15, "1.5e15"),
+            (7.61504e17, "7.62e17"),
+            (9.9996e16, "1e17"),
+            (-3.2e18, "-3.2e18"),
             (0.0421, "0.0421"),
             (0.05, "0.05"),
             (0.30000000000000004, "0.3"),
@@ -178,6 +192,18 @@ mod tests {
         assert_eq!(Unit::of("share"), Unit::Percent);
         assert_eq!(Unit::of("USD"), Unit::Usd);
         assert_eq!(Unit::of("PFLOP-days"), Unit::Plain);
+    }
+
+    #[test]
+    fn ticks_past_a_thousand_trillion_are_scientific() {
+        assert_eq!(
+            Unit::Plain.format_ticks(&[0.0, 1e15, 2e15, 3e15]),
+            ["0", "1e15", "2e15", "3e15"]
+        );
+        assert_eq!(
+            Unit::Plain.format_ticks(&[2.5e17, 5e17, 7.5e17]),
+            ["2.5e17", "5.0e17", "7.5e17"]
+        );
     }
 
     #[test]

@@ -11,8 +11,8 @@
 use serde::Serialize;
 
 use super::csv::{
-    DECISIONS_COLUMNS, FIRMS_KEYS, HEADLINE_COLUMNS, INPUTS_COLUMNS, JOBS_COLUMNS, SUMMARY_COLUMNS,
-    TIMESERIES_KEYS,
+    DECISIONS_COLUMNS, DRAWS_COLUMNS, FIRMS_KEYS, HEADLINE_COLUMNS, INPUTS_COLUMNS, JOBS_COLUMNS,
+    SUMMARY_COLUMNS, TIMESERIES_KEYS,
 };
 use super::observed::COLUMNS as OBSERVATIONS_COLUMNS;
 use crate::metrics::catalog::{self, Dtype, Metric};
@@ -171,6 +171,7 @@ fn known(name: &str) -> Option<(Type, &'static str, &'static str)> {
             "first day of the observed figure's window (empty: one day)",
         ),
         "value" => (Float, "the unit column's", "the value"),
+        "in_run" => (Float, "the input's", "the value the replication ran with"),
         "low" => (Float, "the unit column's", "lowest value the source allows"),
         "high" => (
             Float,
@@ -270,9 +271,14 @@ pub fn run_table(name: &str) -> Option<Vec<Column>> {
             v
         }
         "draws" => {
-            let mut v = columns(&["run", "scenario", "replication", "field", "value"]);
+            let mut v = columns(DRAWS_COLUMNS);
             v[4].unit = "the input's".into();
             v[4].meaning = "the value this replication drew".into();
+            v[5].unit = "the input's".into();
+            v[5].meaning = "the value this replication ran with: the draw, but for a firm's \
+                demand.share its share renormalised over the firm's group (the draw x the sum of \
+                the group's written_at / the sum of the group's draws)"
+                .into();
             v
         }
         "observations" => columns(OBSERVATIONS_COLUMNS),

@@ -468,6 +468,14 @@ impl Scenario {
             })
     }
 
+    /// The value each of a replication's `draws` (as [`Scenario::world_for`] returns them) has in
+    /// its world: the draw itself, but for a firm's `demand.share` its share in the run, the draw
+    /// renormalised over the firm's group (the draw x the sum of the group's `written_at` / the sum
+    /// of the group's shares).
+    pub fn in_run(&self, draws: &[(String, f64)]) -> Vec<f64> {
+        self.source.0.template.in_run(draws)
+    }
+
     /// Overrides one field of the merged scenario and validates it again: world, inputs and
     /// everything else follow the new value, and [`Scenario::content_hash`] covers the override.
     /// On error the scenario is unchanged.
@@ -873,7 +881,10 @@ fn from_parts(
                     errors.extend(
                         issues
                             .into_iter()
-                            .filter(|i| !taken.iter().any(|t| i.path.starts_with(t)))
+                            .filter(|i| {
+                                !taken.iter().any(|t| i.path.starts_with(t))
+                                    && !misspelt_for(&i.path, &taken, &merged)
+                            })
                             .map(located),
                     );
                 }
@@ -1600,6 +1611,29 @@ pub(crate) fn list_or_none(names: &[String]) -> String {
 
 /// `"; did you mean 'x'?"` when one of `options` is close to `given` (case-insensitive edit
 /// distance at most a third of the length, and at least 1 allowed), else `""`.
+/// Whether `path` names a key the document lacks where one of the unknown keys `taken` beside it
+/// looks like a misspelling of it: the key is reported once, as the unknown key that says what it
+/// may mean, not also as missing.
+fn misspelt_for(path: &[Seg], taken: &[Vec<Seg>], merged: &toml::Value) -> bool {
+    let Some((Seg::Key(k), parent)) = path.split_last() else {
+        return false;
+    };
+    let mut at = Some(merged);
+    for seg in parent {
+        at = match (at, seg) {
+            (Some(toml::Value::Table(t)), Seg::Key(key)) => t.get(key),
+            (Some(toml::Value::Array(a)), Seg::Index(i)) => a.get(*i),
+            _ => None,
+        };
+    }
+    let lacks = matches!(at, Some(toml::Value::Table(t)) if !t.contains_key(k));
+    lacks
+        && taken.iter().any(|t| match t.split_last() {
+            Some((Seg::Key(u), p)) => p == parent && !did_you_mean(u, &[k]).is_empty(),
+            _ => false,
+        })
+}
+
 pub(crate) fn did_you_mean<S: AsRef<str>>(given: &str, options: &[S]) -> String {
     let g = given.to_lowercase();
     let limit = (g.chars().count() / 3).max(1);

@@ -293,6 +293,28 @@ pub(crate) fn split_demand(
     }
 }
 
+/// Each member's share in the run, as [`split_demand`] applies it: its share x the sum of the
+/// group's `written_at` / the sum of the group's shares (what the shares sum to then), or its
+/// `written_at` where the shares sum to nothing (the segments stay as written). `(firm, share)`,
+/// in the order of the splits and their members.
+fn shares_in_run(splits: &[Split], share: impl Fn(usize) -> f64) -> Vec<(usize, f64)> {
+    let mut out = Vec::new();
+    for split in splits {
+        let shares: Vec<f64> = split.members.iter().map(|m| share(m.firm)).collect();
+        let written: f64 = split.members.iter().map(|m| m.written_at).sum();
+        let drawn: f64 = shares.iter().sum();
+        for (m, s) in split.members.iter().zip(&shares) {
+            let used = if drawn.is_nan() || drawn <= 0.0 {
+                m.written_at
+            } else {
+                s * (written / drawn)
+            };
+            out.push((m.firm, used));
+        }
+    }
+    out
+}
+
 /// The nominal world and the slots of its uncertain figures, in the order of the scenario's
 /// inputs.
 #[derive(Clone, Debug, PartialEq)]
@@ -345,19 +367,46 @@ impl Template {
             })?;
             draws.push((input.path.clone(), v));
         }
-        split_demand(&mut world.firms, &self.splits, |f| {
-            shares.iter().find(|&&(g, _)| g == f).map_or_else(
-                || {
-                    let member = self.splits.iter().flat_map(|s| &s.members);
-                    member
-                        .clone()
-                        .find(|m| m.firm == f)
-                        .map_or(0.0, |m| m.nominal)
-                },
-                |&(_, v)| v,
-            )
-        });
+        split_demand(&mut world.firms, &self.splits, |f| self.share(&shares, f));
         Ok((world, draws))
+    }
+
+    /// Firm `f`'s share in a replication that drew `shares` (`(firm, draw)`): its draw, or its
+    /// nominal share where it has none.
+    fn share(&self, shares: &[(usize, f64)], f: usize) -> f64 {
+        shares.iter().find(|&&(g, _)| g == f).map_or_else(
+            || {
+                let mut members = self.splits.iter().flat_map(|s| &s.members);
+                members.find(|m| m.firm == f).map_or(0.0, |m| m.nominal)
+            },
+            |&(_, v)| v,
+        )
+    }
+
+    /// The value each of `draws` (as [`Template::world_for`] returns them, in the order of the
+    /// inputs) has in the replication: the draw itself, but for a firm's `demand.share`, its share
+    /// in the run ([`shares_in_run`]: renormalised over its group).
+    pub(crate) fn in_run(&self, draws: &[(String, f64)]) -> Vec<f64> {
+        let share_slot = |slot: &Slot| match slot.figure {
+            Figure::Firm(f, FirmFigure::DemandShare) => Some(f),
+            _ => None,
+        };
+        let shares: Vec<(usize, f64)> = self
+            .slots
+            .iter()
+            .zip(draws)
+            .filter_map(|(slot, &(_, v))| share_slot(slot).map(|f| (f, v)))
+            .collect();
+        let in_run = shares_in_run(&self.splits, |f| self.share(&shares, f));
+        self.slots
+            .iter()
+            .zip(draws)
+            .map(|(slot, &(_, v))| {
+                share_slot(slot)
+                    .and_then(|f| in_run.iter().find(|&&(g, _)| g == f))
+                    .map_or(v, |&(_, used)| used)
+            })
+            .collect()
     }
 }
 

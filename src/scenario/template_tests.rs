@@ -389,6 +389,23 @@ fn firms_that_split_a_demand_path_draw_their_shares_and_keep_the_group_total() {
                 "replication {r}: {got:?} against {want:?}"
             );
         }
+        // What the replication ran with (draws.csv's `in_run`): a draw as drawn, a share
+        // renormalised over the group, which is what its segments are scaled to.
+        let in_run = s.in_run(&draws);
+        assert_eq!(in_run[0], h2);
+        for (i, (share, tokens, written)) in [(1, (sa, got[0], 6e11)), (2, (sb, got[2], 3e11))] {
+            assert!(
+                (in_run[i] / (share * norm) - 1.0).abs() < 1e-12,
+                "replication {r}"
+            );
+            let written_at = [0.6, 0.3][i - 1];
+            assert!(
+                (tokens / (written / written_at * in_run[i]) - 1.0).abs() < 1e-12,
+                "replication {r}: share {} in the run, tokens {tokens}",
+                in_run[i]
+            );
+        }
+        assert!((in_run[1] + in_run[2] + sc * norm - 1.0).abs() < 1e-12);
         // The group's path (its first half-year, where each firm is its nominal share of it) is
         // as written in every replication; only its split moves.
         let total = got[0] + got[2] + got[3];
@@ -417,6 +434,10 @@ fn firms_that_split_a_demand_path_draw_their_shares_and_keep_the_group_total() {
         .unwrap()
         .1;
     assert_eq!(inference_tokens(&w), [6e11, h2, 3e11, 1e11]);
+    assert_eq!(
+        s.in_run(&draws),
+        draws.iter().map(|d| d.1).collect::<Vec<_>>()
+    );
     // One share set on its own (as `--set` or a sweep point would) moves the split, and the
     // group's path stays as written: b at 0.5 of (0.6 + 0.5 + 0.1).
     let mut s = load_str(&fixed, "split.toml", None).unwrap();

@@ -1779,6 +1779,35 @@ fn every_type_error_is_reported_once_without_the_consequences_of_reading_on() {
 }
 
 #[test]
+fn a_rule_key_misspelt_is_reported_once_as_unknown_not_also_as_missing() {
+    // The rule's required key is misspelt: one error, at the misspelling, with what it may mean;
+    // the rest of the file is still checked (the wrong pue).
+    let text = VALID
+        .replacen("fee_fraction = 0.15", "fee_fracton = 0.15", 1)
+        .replacen("pue = 1.4", "pue = 0.5", 1);
+    let e = load_str(&text, "t.toml", None).unwrap_err();
+    let got = lines_and_paths(&e);
+    let want = vec![
+        (line_of(&text, "pue = 0.5"), "sites.johor.pue".to_string()),
+        (
+            line_of(&text, "fee_fracton = 0.15"),
+            "policy.h20-licence.fee_fracton".to_string(),
+        ),
+    ];
+    assert_eq!(got, want, "{e}");
+    assert!(e.to_string().contains("did you mean 'fee_fraction'"), "{e}");
+    assert!(!e.to_string().contains("needs"), "{e}");
+    // Taken out altogether, it is reported as missing, at the rule.
+    let text = VALID.replacen("fee_fraction = 0.15\n", "", 1);
+    let e = load_str(&text, "t.toml", None).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("rule 'licence_fee' needs 'fee_fraction'"),
+        "{e}"
+    );
+}
+
+#[test]
 fn unknown_keys_and_wrong_values_are_reported_together() {
     // An unknown key is never read: the rest of the file is checked too. A value of the wrong type
     // is not (its default would stand in for it), so its file's values wait until it is fixed.

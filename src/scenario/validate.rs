@@ -3103,7 +3103,9 @@ fn policy<'a>(
             .iter()
             .any(|(name, present)| name == k && *present)
         {
-            return Err(path.value(
+            // At the missing key's path (located at the policy's table, where it is not): a key
+            // misspelt there is reported once, as unknown, not also as missing.
+            return Err(path.k(k).value(
                 format!("rule '{rule_name}' needs '{k}'"),
                 format!("add {k} = ...; {takes}"),
             ));

@@ -395,7 +395,9 @@ fn every_csv_of_a_daily_run_has_one_type_per_column() {
             for (column, cell) in header.iter().zip(rec.iter()) {
                 let dtype = match (name.as_str(), column.as_str()) {
                     // One column of many metrics: floats, counts included.
-                    ("headline.csv", "value") | ("draws.csv", "value") => Some(Dtype::Float),
+                    ("headline.csv", "value") | ("draws.csv", "value" | "in_run") => {
+                        Some(Dtype::Float)
+                    }
                     _ => dtype_of(column),
                 };
                 if let Some(d) = dtype {

@@ -115,20 +115,23 @@ fn a_csv_that_breaks_its_schema_is_refused_with_the_table_and_the_value() {
         )
         .map(|()| out)
     };
-    let good =
-        "run,scenario,replication,field,value\nr,s,0,chips.x.pue,1.25\nr,s,1,chips.x.pue,1.5\n";
+    let good = "run,scenario,replication,field,value,in_run\nr,s,0,chips.x.pue,1.25,1.25\n\
+                r,s,1,chips.x.pue,1.5,1.5\n";
     assert!(write(good).unwrap().starts_with(b"PAR1"));
     // An integer column written as a float, a float column holding text, a header that differs.
     for (csv, says) in [
         (
-            "run,scenario,replication,field,value\nr,s,0.0,f,1.0\n",
+            "run,scenario,replication,field,value,in_run\nr,s,0.0,f,1.0,1.0\n",
             "0.0",
         ),
         (
-            "run,scenario,replication,field,value\nr,s,0,f,high\n",
+            "run,scenario,replication,field,value,in_run\nr,s,0,f,high,1.0\n",
             "high",
         ),
-        ("run,scenario,rep,field,value\nr,s,0,f,1.0\n", "header"),
+        (
+            "run,scenario,rep,field,value,in_run\nr,s,0,f,1.0,1.0\n",
+            "header",
+        ),
     ] {
         let e = write(csv).unwrap_err().to_string();
         assert!(

@@ -60,6 +60,10 @@ pub(super) struct Observed {
 /// How many times the curves' top an observation may reach before the axis stops following it.
 pub(super) const EXTEND: f64 = 3.0;
 
+/// How many times below the curves' top an observation may lie before a linear axis squashes it
+/// onto zero (it would sit in the bottom hundredth of the panel): a log axis shows it instead.
+pub(super) const SQUASH: f64 = 100.0;
+
 /// The summary series an observation measures: (group kind, group, metric), as in `summary.csv`.
 /// None for a context figure and for a group `summary.csv` does not have (`chip:<id>`).
 pub(super) fn series_of(h: &Held) -> Option<(&'static str, String, &'static str)> {
@@ -244,7 +248,8 @@ fn attach_one(spec: &mut Spec, held: &[Held]) {
     }
     if logged {
         note.push_str(&format!(
-            " Log scale: observations lie more than {EXTEND}x above the curves."
+            " Log scale: observations lie more than {EXTEND}x above the curves' top, or under \
+             1/{SQUASH} of it."
         ));
     }
     if capped {
@@ -278,7 +283,8 @@ fn scale(spec: &mut Spec) -> (bool, bool) {
         };
         let cap = EXTEND * top;
         let near = panel.observed.iter().all(|o| o.value <= cap);
-        if !near && shared.is_none() && loggable(panel) {
+        let squashed = (panel.observed.iter()).any(|o| o.value > 0.0 && o.value < top / SQUASH);
+        if (!near || squashed) && shared.is_none() && loggable(panel) {
             panel.log = true;
             panel.y_title.push_str(" (log scale)");
             logged = true;

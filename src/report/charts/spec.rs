@@ -84,8 +84,11 @@ pub(super) struct HeatRow {
     /// Drawn on every row (the run, when runs are compared).
     pub sub: Option<String>,
     /// Cells: (x0, x1, value in 0..=1 or None).
-    pub cells: Vec<(f64, f64, Option<f64>)>,
+    pub cells: HeatCells,
 }
+
+/// A heatmap row's cells: (x0, x1, value in 0..=1 or None).
+pub(super) type HeatCells = Vec<(f64, f64, Option<f64>)>;
 
 #[derive(Clone, Debug)]
 pub(super) enum Body {
@@ -278,8 +281,11 @@ pub(super) const COMPUTE_RATE: &str = "PFLOP/s (average over the period)";
 
 /// The note every chart of flows carries: why they are rates.
 const RATE_NOTE: &str = "Flows are drawn as daily rates (the period's total divided by its days), \
-     so partial first and last periods and short months do not read as drops. Compute in PFLOP/s \
-     sustained: 1 PFLOP/s for a day is 1 PFLOP-day (8.64e19 FLOP).";
+     so partial first and last periods and short months do not read as drops.";
+
+/// The unit of compute rates, on the charts that draw them.
+const COMPUTE_NOTE: &str =
+    "Compute in PFLOP/s sustained: 1 PFLOP/s for a day is 1 PFLOP-day (8.64e19 FLOP).";
 
 /// Each period's length in days: from its first day to the next period's, the last to the day
 /// after the manifest's end date (inclusive). The first and last periods may be partial.
@@ -732,6 +738,7 @@ impl<'a> Ctx<'a> {
             }
         }
         self.lost_panel(&mut spec);
+        spec.notes.insert(0, COMPUTE_NOTE.into());
         spec.notes.insert(0, RATE_NOTE.into());
         spec.notes.insert(
             0,
@@ -1029,7 +1036,7 @@ impl<'a> Ctx<'a> {
                 "all",
                 "all",
                 "cost_unpaid_usd",
-                "idle, paid by no firm (clouds' unrented chips)",
+                "idle, paid by no firm",
                 okabe_ito::SKY_BLUE,
             ),
         ];
@@ -1109,7 +1116,8 @@ impl<'a> Ctx<'a> {
                 0,
                 format!(
                     "Top panel: layers stack the means{}; the dashed line is the sites' total \
-                     cost, which the layers add up to.",
+                     cost, which the layers add up to. Idle, paid by no firm: domestic clouds' \
+                     chips no firm rented.",
                     if hatched {
                         " (hatching: each part's own 5th to 95th percentile)"
                     } else {
@@ -1300,7 +1308,7 @@ impl<'a> Ctx<'a> {
                         .into(),
                 );
             }
-            spec.cols = 1;
+            spec.cols = grid_cols(firms.len());
         } else {
             let names: Vec<String> = firms.iter().map(|(n, _)| n.clone()).collect();
             let metrics = [
@@ -1309,8 +1317,15 @@ impl<'a> Ctx<'a> {
             ];
             let banded_any =
                 self.overlaid_firm_panels(&mut spec, &names, &metrics, Read::PerDay, &y_title);
-            spec.legend = self.run_legend(banded_any);
-            spec.cols = firms.len().max(1);
+            spec.legend = self.run_metric_legend(banded_any, "Compute", &metrics);
+            spec.cols = grid_cols(firms.len());
+        }
+        if firms.len() > 1 {
+            // Firms differ by orders of magnitude: a shared scale would flatten all but the
+            // largest.
+            spec.shared_y = false;
+            spec.notes
+                .push("Each firm's panel has its own scale.".into());
         }
         if firms.is_empty() {
             spec.panels.push(Panel {
@@ -1326,8 +1341,9 @@ impl<'a> Ctx<'a> {
         spec
     }
 
-    /// For a comparison: a panel per (metric, firm), in that order, each with every run's series
-    /// overlaid, titled "firm: label"; whether any series has a band.
+    /// For a comparison: a panel per firm, titled with its name, each with every run's series of
+    /// every metric overlaid: a run's colour (as [`run_style`]), a metric's dash
+    /// ([`METRIC_DASHES`]); whether any series has a band. Legend: [`Self::run_metric_legend`].
     fn overlaid_firm_panels(
         &self,
         spec: &mut Spec,
@@ -1337,14 +1353,18 @@ impl<'a> Ctx<'a> {
         y_title: &str,
     ) -> bool {
         let mut banded_any = false;
-        for (metric, label) in metrics {
-            for firm in firms {
-                let mut series = Vec::new();
+        for firm in firms {
+            let mut series = Vec::new();
+            for (m, (metric, _)) in metrics.iter().enumerate() {
                 for r in 0..self.runs.len() {
                     let band = self.banded(r, "firm", firm, metric);
                     banded_any |= band;
                     series.push(Series {
-                        style: run_style(r),
+                        style: Style {
+                            dash: METRIC_DASHES[m % METRIC_DASHES.len()],
+                            width: 1.6,
+                            ..run_style(r)
+                        },
                         points: self
                             .points(r, "firm", firm, metric, read)
                             .unwrap_or_default(),
@@ -1353,17 +1373,47 @@ impl<'a> Ctx<'a> {
                         key: SeriesRef::of("firm", firm, metric, read),
                     });
                 }
-                spec.panels.push(Panel {
-                    title: Some(format!("{firm}: {label}")),
-                    y_title: y_title.to_string(),
-                    unit: Unit::Plain,
-                    log: false,
-                    body: Body::Lines(series),
-                    observed: Vec::new(),
-                });
             }
+            spec.panels.push(Panel {
+                title: Some(firm.clone()),
+                y_title: y_title.to_string(),
+                unit: Unit::Plain,
+                log: false,
+                body: Body::Lines(series),
+                observed: Vec::new(),
+            });
         }
         banded_any
+    }
+
+    /// The legend of [`Self::overlaid_firm_panels`]: each run's colour, then each metric's dash
+    /// (in black) under `heading`.
+    fn run_metric_legend(
+        &self,
+        banded: bool,
+        heading: &str,
+        metrics: &[(&str, &str)],
+    ) -> Vec<LegendItem> {
+        let mut v = vec![LegendItem::Heading("Scenario".into())];
+        for (i, n) in self.names.iter().enumerate() {
+            v.push(LegendItem::Swatch {
+                label: n.clone(),
+                color: run_style(i).color,
+            });
+        }
+        v.push(LegendItem::Heading(heading.into()));
+        for (m, (_, label)) in metrics.iter().enumerate() {
+            v.push(LegendItem::Line {
+                label: (*label).into(),
+                style: line(
+                    okabe_ito::BLACK,
+                    METRIC_DASHES[m % METRIC_DASHES.len()],
+                    1.6,
+                ),
+                band: banded,
+            });
+        }
+        v
     }
 
     /// What firms' planning decided, per firm that leased or ordered: chips held under lease,
@@ -1386,8 +1436,7 @@ impl<'a> Ctx<'a> {
             "At each period's end",
             "Leases are signed in offshore markets and orders placed from domestic output at each \
              firm's review when its work waits or a rule refused chips it had planned for \
-             (decisions.csv lists every option weighed). Lines: means across replications; bands: \
-             5th to 95th percentile.",
+             (decisions.csv lists every option weighed).",
         )
     }
 
@@ -1415,7 +1464,7 @@ impl<'a> Ctx<'a> {
             "Chips a day, by channel",
             "What each firm's reviews acquired, by channel, when it was decided (leases signed, \
              orders and purchases placed; they arrive after their lead times; domestic-cloud \
-             blocks reserved, online at once), and smuggled chips seized on the way. Lines: means across replications; bands: 5th to 95th percentile.",
+             blocks reserved, online at once), and smuggled chips seized on the way.",
         )
     }
 
@@ -1451,6 +1500,14 @@ impl<'a> Ctx<'a> {
         }
         if firms.is_empty() {
             return None;
+        }
+        let mut left_out: Vec<&str> = Vec::new();
+        for r in self.runs {
+            for f in &r.manifest.firms {
+                if !firms.contains(&f.name) && !left_out.contains(&f.name.as_str()) {
+                    left_out.push(&f.name);
+                }
+            }
         }
         let mut spec = self.spec(name, title);
         let mut banded_any = false;
@@ -1491,10 +1548,22 @@ impl<'a> Ctx<'a> {
         } else {
             banded_any =
                 self.overlaid_firm_panels(&mut spec, &firms, &metrics[..active], read, y_title);
-            spec.legend = self.run_legend(banded_any);
-            spec.cols = firms.len().max(1);
+            spec.legend = self.run_metric_legend(banded_any, heading, &metrics[..active]);
+            spec.cols = grid_cols(firms.len());
         }
-        spec.notes.insert(0, note.into());
+        let mut note = note.to_string();
+        if banded_any {
+            note.push_str(" Lines: means across replications; bands: 5th to 95th percentile.");
+        } else if self.runs.iter().any(|r| r.manifest.replications > 1) {
+            note.push_str(" Lines: means across replications.");
+        }
+        if !left_out.is_empty() {
+            note.push_str(&format!(
+                " Not drawn, with none in any period: {}.",
+                left_out.join(", ")
+            ));
+        }
+        spec.notes.insert(0, note);
         if read == Read::PerDay {
             spec.notes.push(RATE_NOTE.into());
         }
@@ -1516,31 +1585,78 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
-        let mut rows = Vec::new();
+        // Each site's rows (one per run), and the sites left out: those with no chip online in any
+        // period of any run.
+        let mut groups: Vec<(&str, &str, &str, Vec<HeatCells>)> = Vec::new();
+        let mut never_online = Vec::new();
         for (site, jur, chip) in &sites {
-            for r in 0..self.runs.len() {
-                let cells = match self.points(r, "site", site, "utilisation", Read::Level(1.0)) {
-                    Some(p) => p
-                        .iter()
-                        .map(|p| (p.x0, p.x1, p.v.map(|v| v.mean)))
-                        .collect(),
-                    None => self.spans[r].iter().map(|&(a, b)| (a, b, None)).collect(),
-                };
-                rows.push(HeatRow {
-                    label: (r == 0).then(|| format!("{site} ({jur}, {chip})")),
-                    sub: self.compare().then(|| self.names[r].clone()),
-                    cells,
-                });
+            let runs: Vec<HeatCells> = (0..self.runs.len())
+                .map(
+                    |r| match self.points(r, "site", site, "utilisation", Read::Level(1.0)) {
+                        Some(p) => p
+                            .iter()
+                            .map(|p| (p.x0, p.x1, p.v.map(|v| v.mean)))
+                            .collect(),
+                        None => self.spans[r].iter().map(|&(a, b)| (a, b, None)).collect(),
+                    },
+                )
+                .collect();
+            if runs.iter().flatten().all(|c| c.2.is_none()) {
+                never_online.push(site.as_str());
+            } else {
+                groups.push((site, jur, chip, runs));
             }
         }
-        spec.panels.push(Panel {
-            title: None,
-            y_title: String::new(),
-            unit: Unit::Percent,
-            log: false,
-            body: Body::Heatmap(rows),
-            observed: Vec::new(),
-        });
+        // At most SITE_ROWS rows a panel, in up to three panels side by side; a site's rows stay
+        // in one panel. Where three panels are needed, labels are the sites' names alone.
+        const SITE_ROWS: usize = 24;
+        let per_site = self.runs.len().max(1);
+        let cols = (groups.len() * per_site).div_ceil(SITE_ROWS).clamp(1, 3);
+        let sites_per_panel = groups.len().div_ceil(cols).max(1);
+        for chunk in groups.chunks(sites_per_panel) {
+            let mut rows = Vec::new();
+            for (site, jur, chip, runs) in chunk {
+                for (r, cells) in runs.iter().enumerate() {
+                    rows.push(HeatRow {
+                        label: (r == 0).then(|| {
+                            if cols < 3 {
+                                format!("{site} ({jur}, {chip})")
+                            } else {
+                                site.to_string()
+                            }
+                        }),
+                        // Three panels leave no room for the runs' names: their numbers.
+                        sub: self.compare().then(|| {
+                            if cols < 3 {
+                                self.names[r].clone()
+                            } else {
+                                (r + 1).to_string()
+                            }
+                        }),
+                        cells: cells.clone(),
+                    });
+                }
+            }
+            spec.panels.push(Panel {
+                title: None,
+                y_title: String::new(),
+                unit: Unit::Percent,
+                log: false,
+                body: Body::Heatmap(rows),
+                observed: Vec::new(),
+            });
+        }
+        if spec.panels.is_empty() {
+            spec.panels.push(Panel {
+                title: None,
+                y_title: String::new(),
+                unit: Unit::Percent,
+                log: false,
+                body: Body::Heatmap(Vec::new()),
+                observed: Vec::new(),
+            });
+        }
+        spec.cols = spec.panels.len();
         spec.legend = vec![
             LegendItem::ColorBar {
                 title: "Utilisation".into(),
@@ -1559,8 +1675,20 @@ impl<'a> Ctx<'a> {
         }
         if self.compare() {
             note.push_str("; one row per scenario under each site");
+            if cols >= 3 {
+                let numbered: Vec<String> = (self.names.iter().enumerate())
+                    .map(|(r, n)| format!("{} {n}", r + 1))
+                    .collect();
+                note.push_str(&format!(", numbered: {}", numbered.join(", ")));
+            }
         }
         note.push('.');
+        if !never_online.is_empty() {
+            note.push_str(&format!(
+                " Left out, with no chip online in any period: {}.",
+                never_online.join(", ")
+            ));
+        }
         spec.notes.insert(0, note);
         if !spec.marks.is_empty() {
             spec.legend.push(LegendItem::Policy(
@@ -1713,6 +1841,15 @@ impl<'a> Ctx<'a> {
         spec
     }
 }
+
+/// The dashes that tell metrics apart in a comparison's per-firm panels, where colour is the run's.
+const METRIC_DASHES: [Dash; 5] = [
+    Dash::Solid,
+    Dash::Dashed,
+    Dash::Dotted,
+    Dash::DotDashed,
+    Dash::LongDashed,
+];
 
 fn grid_cols(n: usize) -> usize {
     match n {

@@ -446,7 +446,32 @@ fn runs_are_overlaid_with_scenario_names() {
     // Split charts get a panel per group, runs overlaid in each.
     assert!(svg("throughput-compute").contains("All sites"));
     assert!(svg("throughput-compute").contains("Malaysia (MY)"));
-    assert!(svg("compute-share").contains("alpha: abroad"));
+    // A panel per firm, each run's series of both metrics in it: colour for the run, dash for
+    // the metric, and a legend for each.
+    let share = spec::build(&runs)
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name == "compute-share")
+        .unwrap();
+    let titles: Vec<_> = share.panels.iter().map(|p| p.title.as_deref()).collect();
+    assert_eq!(titles, [Some("alpha"), Some("beta")]);
+    for p in &share.panels {
+        let spec::Body::Lines(series) = &p.body else {
+            panic!("compute-share draws lines")
+        };
+        let styles: Vec<_> = series
+            .iter()
+            .map(|s| (s.style.color, s.style.dash))
+            .collect();
+        assert_eq!(styles.len(), 4);
+        assert_eq!(styles[0].1, styles[1].1, "one dash for a metric");
+        assert_ne!(styles[0].0, styles[1].0, "one colour for a run");
+        assert_ne!(styles[0].1, styles[2].1);
+        assert_eq!(styles[0].0, styles[2].0);
+    }
+    for label in ["abroad", "at home", "baseline", "what-if"] {
+        assert!(svg("compute-share").contains(label), "{label}");
+    }
     // Each run's share of compute lost goes in a note: in the panel's title it would not fit.
     let spec = spec::build(&runs).unwrap().remove(0);
     let lost = spec.panels.last().and_then(|p| p.title.as_deref());
