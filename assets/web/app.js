@@ -42,8 +42,11 @@
   }
   function si(v) {
     const a = Math.abs(v);
-    if (a >= 1e18) return v.toExponential(1).replace(".0e", "e").replace("e+", "e");
-    if (a >= 1e15) return Math.round(v / 1e12).toLocaleString("en-US") + "T";
+    // From a thousand trillion, scientific with three digits, as report.html writes it (7.62e17).
+    if (a >= 0.9995e15) {
+      const [m, e] = v.toExponential(2).split("e");
+      return trimNum(Number(m)) + "e" + Number(e);
+    }
     const steps = [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "k"]];
     for (const [d, s] of steps) if (a >= d) return trimNum(v / d) + s;
     return trimNum(v);
