@@ -187,8 +187,14 @@ fn short_run(sc: &Scenario) {
     if let Some(tok) = non_finite(&debug) {
         panic!("{tok} in the metrics of a scenario that validates");
     }
-    for (path, v) in &rep.draws {
-        assert!(v.is_finite(), "{path} drawn as {v}");
+    for d in &rep.draws {
+        assert!(
+            d.value.is_finite() && d.in_run.is_finite(),
+            "{} drawn as {}, run with {}",
+            d.field,
+            d.value,
+            d.in_run
+        );
     }
 }
 
