@@ -529,8 +529,6 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
 #[error("{0}")]
 pub struct AlreadyReported(pub ScenarioError);
 
-/// Opens `url` in the default browser, or says how to.
-#[cfg(feature = "serve")]
 /// `s` as a whole number from `lo` to `hi`, or what is wrong with it and what it may be.
 fn whole(s: &str, lo: u64, hi: u64) -> Result<u64, String> {
     let range = format!("a whole number from {lo} to {hi}");
@@ -556,6 +554,8 @@ fn seed(s: &str) -> Result<u64, String> {
     whole(s, 0, u64::MAX)
 }
 
+/// Opens `url` in the default browser, or says how to.
+#[cfg(feature = "serve")]
 fn open_browser(url: &str) {
     let opener = if cfg!(target_os = "macos") {
         "open"

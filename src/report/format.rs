@@ -100,12 +100,15 @@ pub fn number(v: f64) -> String {
 fn scaled(v: f64) -> (f64, String) {
     let a = v.abs();
     if a >= 1e15 * 0.9995 {
-        // Rounded to three digits first, so that 9.996e16 is 1e17, not 10e16.
-        let exp = format!("{a:.2e}")
-            .split_once('e')
-            .and_then(|(_, e)| e.parse::<i32>().ok())
-            .unwrap_or(15);
-        return (v / 10f64.powi(exp), format!("e{exp}"));
+        // Rounded to three digits by the formatter, mantissa and exponent both, so that 9.996e16
+        // is 1e17, not 10e16 (a division by a power of ten, inexact from 1e23, could round the
+        // other way).
+        let text = format!("{v:.2e}");
+        if let Some((m, e)) = text.split_once('e') {
+            if let (Ok(m), Ok(e)) = (m.parse::<f64>(), e.parse::<i32>()) {
+                return (m, format!("e{e}"));
+            }
+        }
     }
     let (div, suffix) = if a >= 1e12 * 0.9995 {
         (1e12, "T")
@@ -174,6 +177,9 @@ mod tests {
             (7.61504e17, "7.62e17"),
             (9.9996e16, "1e17"),
             (-3.2e18, "-3.2e18"),
+            (9.995e24, "1e25"),
+            (9.9951e23, "1e24"),
+            (1.234e25, "1.23e25"),
             (0.0421, "0.0421"),
             (0.05, "0.05"),
             (0.30000000000000004, "0.3"),

@@ -277,7 +277,7 @@ pub fn run_table(name: &str) -> Option<Vec<Column>> {
             v[5].unit = "the input's".into();
             v[5].meaning = "the value this replication ran with: the draw, but for a firm's \
                 demand.share its share renormalised over the firm's group (the draw x the sum of \
-                the group's written_at / the sum of the group's draws)"
+                the group's written_at / the sum of the group's shares, drawn or fixed)"
                 .into();
             v
         }

@@ -1362,7 +1362,7 @@ impl<'a> Ctx<'a> {
                     series.push(Series {
                         style: Style {
                             dash: METRIC_DASHES[m % METRIC_DASHES.len()],
-                            width: 1.6,
+                            width: run_width(r),
                             ..run_style(r)
                         },
                         points: self
@@ -1396,9 +1396,14 @@ impl<'a> Ctx<'a> {
     ) -> Vec<LegendItem> {
         let mut v = vec![LegendItem::Heading("Scenario".into())];
         for (i, n) in self.names.iter().enumerate() {
-            v.push(LegendItem::Swatch {
+            v.push(LegendItem::Line {
                 label: n.clone(),
-                color: run_style(i).color,
+                style: Style {
+                    dash: Dash::Solid,
+                    width: run_width(i),
+                    ..run_style(i)
+                },
+                band: false,
             });
         }
         v.push(LegendItem::Heading(heading.into()));
@@ -1611,8 +1616,10 @@ impl<'a> Ctx<'a> {
         // in one panel. Where three panels are needed, labels are the sites' names alone.
         const SITE_ROWS: usize = 24;
         let per_site = self.runs.len().max(1);
-        let cols = (groups.len() * per_site).div_ceil(SITE_ROWS).clamp(1, 3);
-        let sites_per_panel = groups.len().div_ceil(cols).max(1);
+        let wanted = (groups.len() * per_site).div_ceil(SITE_ROWS).clamp(1, 3);
+        let sites_per_panel = groups.len().div_ceil(wanted).max(1);
+        // The panels the sites fill (fewer than wanted where they do not divide evenly).
+        let cols = groups.len().div_ceil(sites_per_panel).max(1);
         for chunk in groups.chunks(sites_per_panel) {
             let mut rows = Vec::new();
             for (site, jur, chip, runs) in chunk {
@@ -1840,6 +1847,12 @@ impl<'a> Ctx<'a> {
         self.finish_legend(&mut spec);
         spec
     }
+}
+
+/// A run's line width in a comparison's per-firm panels, where the dash is the metric's: runs
+/// past the six colours and markers [`run_style`] cycles through are drawn heavier.
+fn run_width(r: usize) -> f64 {
+    1.6 + 1.2 * (r / 6) as f64
 }
 
 /// The dashes that tell metrics apart in a comparison's per-firm panels, where colour is the run's.
