@@ -16,6 +16,22 @@ fn main() -> ExitCode {
         Err(e) if e.is::<cli::AlreadyReported>() => ExitCode::from(2),
         Err(e) if capsim::api::is_input_error(&e) => {
             eprintln!("error: {e}");
+            if let Some(files) = e
+                .downcast_ref::<capsim::scenario::ScenarioError>()
+                .map(capsim::scenario::ScenarioError::embedded_files)
+                .filter(|f| !f.is_empty())
+            {
+                let src: Vec<String> = files
+                    .iter()
+                    .map(|f| f.replacen("<embedded>/", "scenarios/", 1))
+                    .collect();
+                eprintln!(
+                    "  note: `<embedded>/` is the built-in baseline, compiled into capsim from {} \
+                     in its source; `--set` changes it for one run, or copy scenarios/ and run \
+                     `capsim run scenarios/baseline.toml` to edit it",
+                    src.join(", ")
+                );
+            }
             ExitCode::from(2)
         }
         Err(e) => {

@@ -466,7 +466,10 @@ pub fn compare(views: &[RunView]) -> Result<Comparison, CompareError> {
             let (Some(a), Some(b)) = (base.headline(&r.name), v.headline(&r.name)) else {
                 continue;
             };
-            let diffs = a.iter().zip(b).filter_map(|(x, y)| Some((*y)? - (*x)?));
+            let diffs = a
+                .iter()
+                .zip(b)
+                .filter_map(|(x, y)| Some(change((*y)?, (*x)?)));
             r.paired[i] = crate::metrics::summary::Spread::of(diffs).map(|s| Value {
                 mean: s.mean,
                 band: (s.n > 1).then_some((s.p05, s.p95)),
@@ -569,7 +572,7 @@ fn write_statistics(
         if i == 0 {
             continue;
         }
-        put(label, diff, mean.zip(base).map(|(m, b)| (m - b) * pp));
+        put(label, diff, mean.zip(base).map(|(m, b)| change(m, b) * pp));
         let pair = paired.get(i).copied().flatten().and_then(|p| p.band);
         put(label, &format!("{diff}_p05"), pair.map(|b| b.0 * pp));
         put(label, &format!("{diff}_p95"), pair.map(|b| b.1 * pp));
@@ -577,11 +580,27 @@ fn write_statistics(
             put(
                 label,
                 "ratio",
-                mean.zip(base)
-                    .filter(|(_, b)| *b != 0.0)
-                    .map(|(m, b)| m / b),
+                mean.zip(base).filter(|(_, b)| *b != 0.0).map(|(m, b)| {
+                    if change(m, b) == 0.0 {
+                        1.0
+                    } else {
+                        m / b
+                    }
+                }),
             );
         }
+    }
+}
+
+/// `run` less `base`, with a difference that is only rounding read as none: within 1e-9 of the
+/// larger value, as the same figure summed in another order, or a mean of equal numbers over
+/// different counts, gives (`2.8e-15` percentage points of a share that did not move).
+pub fn change(run: f64, base: f64) -> f64 {
+    let d = run - base;
+    if d.abs() <= 1e-9 * run.abs().max(base.abs()) {
+        0.0
+    } else {
+        d
     }
 }
 
@@ -615,6 +634,18 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_change_that_is_only_rounding_is_none() {
+        // The same share summed in another order: 0.1 + 0.2 against 0.3.
+        assert_eq!(change(0.1 + 0.2, 0.3), 0.0);
+        assert_eq!(change(0.0, 0.0), 0.0);
+        assert_eq!(change(1e12 + 1.0, 1e12), 0.0);
+        // A real change, however small against zero or against the values, stays.
+        assert_eq!(change(1e-20, 0.0), 1e-20);
+        assert_eq!(change(1.000_001, 1.0), 1.000_001 - 1.0);
+        assert_eq!(change(-3.0, -1.0), -2.0);
     }
 
     fn band(mean: f64, n: usize) -> Option<Band> {
@@ -1048,7 +1079,9 @@ pub fn by_period(
                     continue;
                 };
                 paired[i] = value_of(crate::metrics::summary::Spread::of(
-                    a.iter().zip(b).filter_map(|(x, y)| Some((*y)? - (*x)?)),
+                    a.iter()
+                        .zip(b)
+                        .filter_map(|(x, y)| Some(change((*y)?, (*x)?))),
                 ));
             }
             out.push(PeriodRow {

@@ -92,16 +92,10 @@ pub fn format_diff(d: f64, unit: &str) -> String {
     }
 }
 
-/// `run` less `base` for a reader: [`format_diff`], with a difference that is only rounding
-/// (within 1e-9 of the values, as means of equal numbers over different counts give) read as none.
+/// `run` less `base` for a reader: [`format_diff`] of [`super::compare::change`] (a difference
+/// that is only rounding reads as none).
 pub fn format_change(run: f64, base: f64, unit: &str) -> String {
-    let d = run - base;
-    let d = if d.abs() <= 1e-9 * run.abs().max(base.abs()) {
-        0.0
-    } else {
-        d
-    };
-    format_diff(d, unit)
+    format_diff(super::compare::change(run, base), unit)
 }
 
 /// How a reader calls the period starting `d` (`December 2027`, `week of 2027-12-27`, ...).

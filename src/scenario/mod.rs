@@ -781,6 +781,25 @@ impl ScenarioError {
         }
     }
 
+    /// The built-in files the error points into (`<embedded>/PATH`), each once, in order: a user
+    /// who did not write them learns where their source is (`scenarios/PATH`).
+    pub fn embedded_files(&self) -> Vec<&str> {
+        let places: Vec<&Location> = match self {
+            ScenarioError::Several { errors } => {
+                errors.iter().filter_map(ScenarioError::location).collect()
+            }
+            ScenarioError::DuplicateKey { at, first, .. } => vec![at, first],
+            other => other.location().into_iter().collect(),
+        };
+        let mut out: Vec<&str> = Vec::new();
+        for f in places.into_iter().map(|l| l.file.as_str()) {
+            if f.starts_with("<embedded>/") && !out.contains(&f) {
+                out.push(f);
+            }
+        }
+        out
+    }
+
     /// The field path the error concerns, if any (of several, the first's).
     pub fn path(&self) -> Option<&str> {
         match self {

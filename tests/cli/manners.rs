@@ -181,3 +181,48 @@ from = 2031-01-01
     assert_eq!(code, 2);
     assert!(!err.contains("errors in all"), "{err}");
 }
+
+#[test]
+fn an_error_in_the_built_in_baseline_says_where_its_source_is() {
+    let out = crate::support::tmp("cli-embedded-note");
+    let (code, _, err) = capsim(&[
+        "run",
+        "--set",
+        "firms.alibaba.demand.share=2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("error: <embedded>/baseline/firms/alibaba.toml:"),
+        "{err}"
+    );
+    // The note names the file in the source tree once, and that file exists there.
+    let note = err
+        .lines()
+        .find(|l| l.starts_with("  note: "))
+        .unwrap_or_else(|| panic!("no note: {err}"));
+    assert!(
+        note.contains("from scenarios/baseline/firms/alibaba.toml in its source"),
+        "{note}"
+    );
+    assert!(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/baseline/firms/alibaba.toml")
+        .is_file());
+    assert!(
+        !out.join("baseline").exists(),
+        "nothing is written on bad input"
+    );
+    // A user file's error has no such note.
+    let dir = crate::support::tmp("cli-embedded-note-user");
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("bad.toml");
+    std::fs::write(
+        &f,
+        crate::support::two_sites("", "").replacen("pue = 1.4", "pue = 0.4", 1),
+    )
+    .unwrap();
+    let (code, _, err) = capsim(&["run", f.to_str().unwrap(), "--out", dir.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(!err.contains("note:"), "{err}");
+}
