@@ -19,10 +19,62 @@ use crate::report::output::{self, Kind, OutputError};
 use crate::report::{self, compare};
 use crate::scenario::{self, Scenario, ScenarioError};
 
+/// Most replications of one run, as the command line and the web app take them.
+pub const RUN_REPLICATIONS_MAX: u64 = 100_000;
+/// Most replications per point of a sweep.
+pub const SWEEP_REPLICATIONS_MAX: u64 = 1_000_000;
+/// Most worker threads (the command line's `--threads` is a `u16`).
+pub const THREADS_MAX: u64 = u16::MAX as u64;
+
+/// A number of a request out of its range: replications, threads or a seed, as every caller (the
+/// command line, Python, the web app) refuses it, with the same words.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {given} is not a whole number from {lo} to {hi}\n  help: give {what} as a whole number from {lo} to {hi}")]
+pub struct RequestError {
+    /// The argument (`replications`, `threads`, `seed`).
+    pub what: &'static str,
+    /// The number given.
+    pub given: i128,
+    /// The least it may be.
+    pub lo: u64,
+    /// The most it may be.
+    pub hi: u64,
+}
+
+/// `given` as a `u64` from `lo` to `hi`, or the [`RequestError`] that says why not.
+pub fn whole(what: &'static str, given: i128, lo: u64, hi: u64) -> Result<u64, RequestError> {
+    if (i128::from(lo)..=i128::from(hi)).contains(&given) {
+        Ok(given as u64)
+    } else {
+        Err(RequestError {
+            what,
+            given,
+            lo,
+            hi,
+        })
+    }
+}
+
+/// Refuses replications and threads out of range before anything runs.
+fn check_counts(
+    replications: Option<u64>,
+    replications_max: u64,
+    threads: Option<usize>,
+) -> Result<(), RequestError> {
+    if let Some(r) = replications {
+        whole("replications", i128::from(r), 1, replications_max)?;
+    }
+    if let Some(t) = threads {
+        whole("threads", t as i128, 1, THREADS_MAX)?;
+    }
+    Ok(())
+}
+
 /// Whether `e` is the input's fault (a bad scenario, a folder that is not a run, a refused
 /// destination), which the CLI reports with exit code 2.
 pub fn is_input_error(e: &anyhow::Error) -> bool {
     e.is::<ScenarioError>()
+        || e.is::<RequestError>()
         || e.is::<report::view::ReadError>()
         || e.is::<compare::CompareError>()
         || e.is::<sweep::SweepError>()
@@ -139,6 +191,7 @@ fn run_with(
         RunOptions,
     ) -> Result<experiment::RunResult, experiment::ExperimentError>,
 ) -> anyhow::Result<RunDone> {
+    check_counts(Some(req.replications), RUN_REPLICATIONS_MAX, req.threads)?;
     let folder_name = req.name.clone().unwrap_or_else(|| sc.name.clone());
     output::check(&req.out, &folder_name, Kind::Run)?;
     let options = RunOptions {
@@ -245,6 +298,7 @@ pub fn sweep(
     start: &dyn Fn(u64),
     tick: &(dyn Fn() + Sync),
 ) -> anyhow::Result<SweepDone> {
+    check_counts(req.replications, SWEEP_REPLICATIONS_MAX, req.threads)?;
     let (sc, plan, replications, shard, scenarios) = plan_sweep(req)?;
     let seed = req.seed.unwrap_or(sc.seed);
     start((scenarios.len() as u64 * replications).div_ceil(shard.count));

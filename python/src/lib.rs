@@ -52,6 +52,22 @@ fn period(p: &str) -> PyResult<PeriodKind> {
     })
 }
 
+/// A count from 1 to `max`, refused as the command line refuses it (a negative number too, which
+/// Python would otherwise refuse with an `OverflowError`).
+fn count(what: &'static str, given: i128, max: u64) -> PyResult<u64> {
+    api::whole(what, given, 1, max).map_err(|e| InputError::new_err(e.to_string()))
+}
+
+/// A seed: any whole number from 0 to 2^64 - 1.
+fn seed(given: i128) -> PyResult<u64> {
+    api::whole("seed", given, 0, u64::MAX).map_err(|e| InputError::new_err(e.to_string()))
+}
+
+/// Worker threads: 1 to 65535, as `--threads`.
+fn threads(given: i128) -> PyResult<usize> {
+    count("threads", given, api::THREADS_MAX).map(|t| t as usize)
+}
+
 /// Runs a scenario (None: the built-in baseline) and writes its run folder; returns its path.
 #[pyfunction]
 #[pyo3(signature = (scenario=None, *, set=Vec::new(), seed=None, replications=1, period="month", format="csv", threads=None, out="output".to_string(), name=None))]
@@ -60,19 +76,19 @@ fn run(
     py: Python<'_>,
     scenario: Option<PathBuf>,
     set: Vec<String>,
-    seed: Option<u64>,
-    replications: u64,
+    seed: Option<i128>,
+    replications: i128,
     period: &str,
     format: &str,
-    threads: Option<usize>,
+    threads: Option<i128>,
     out: String,
     name: Option<String>,
 ) -> PyResult<String> {
     let req = api::RunRequest {
         scenario,
         set,
-        seed,
-        replications,
+        seed: seed.map(self::seed).transpose()?,
+        replications: count("replications", replications, api::RUN_REPLICATIONS_MAX)?,
         period: self::period(period)?,
         format: match format {
             "csv" => Format::Csv,
@@ -84,7 +100,7 @@ fn run(
                 )))
             }
         },
-        threads,
+        threads: threads.map(self::threads).transpose()?,
         out: PathBuf::from(out),
         name,
     };
@@ -117,11 +133,11 @@ fn sweep(
     scenario: Option<PathBuf>,
     vary: Vec<String>,
     design: Option<&str>,
-    replications: Option<u64>,
-    seed: Option<u64>,
+    replications: Option<i128>,
+    seed: Option<i128>,
     period: &str,
     headline_only: bool,
-    threads: Option<usize>,
+    threads: Option<i128>,
     out: String,
 ) -> PyResult<String> {
     let design = match design {
@@ -138,13 +154,15 @@ fn sweep(
         scenario,
         vary,
         design,
-        replications,
-        seed,
+        replications: replications
+            .map(|r| count("replications", r, api::SWEEP_REPLICATIONS_MAX))
+            .transpose()?,
+        seed: seed.map(self::seed).transpose()?,
         shard: None,
         period: self::period(period)?,
         headline_only,
         out: PathBuf::from(out),
-        threads,
+        threads: threads.map(self::threads).transpose()?,
     };
     let done = py
         .detach(|| api::sweep(&req, &|_| (), &|| ()))

@@ -159,10 +159,15 @@ pub struct SitePeriod {
     pub chips_delivered: u64,
     /// Chips stopped by a rule (bans, caps, power caps).
     pub chips_refused: u64,
-    /// Chips its tenant signed leases for here (new lots, online after the lead time).
+    /// Chips its tenant signed leases for here in a market (new lots, online after the lead
+    /// time).
     pub lease_chips_signed: u64,
-    /// Chips whose lease ended here: released at the end of a term, or ended by a rule.
+    /// Chips whose market lease ended here: released at the end of a term, or ended by a rule.
     pub lease_chips_ended: u64,
+    /// Chips of a domestic cloud reserved here by new blocks (a block site's own count).
+    pub cloud_chips_reserved: u64,
+    /// Chips of blocks that ended here (released, replaced or ended by a rule), back to the cloud.
+    pub cloud_chips_ended: u64,
     /// Of this site's steady supply, chips that went to firms' domestic orders instead.
     pub chips_to_orders: u64,
     /// Of this site's steady supply, chips its cloud declined (its chips were not used enough at
@@ -259,6 +264,9 @@ pub struct FirmPeriod {
     pub lease_chips_held: u64,
     /// Chips of domestic clouds the firm reserved in the period (new blocks).
     pub cloud_chips_reserved: u64,
+    /// Chips of the firm's blocks that ended in the period (released, replaced or ended by a
+    /// rule).
+    pub cloud_chips_ended: u64,
     /// Chips of domestic clouds the firm holds reserved at the end of the period.
     pub cloud_chips_held: u64,
     /// Chips of unmet need at the firm's last review in the period (jobs that waited past its

@@ -229,9 +229,9 @@ pub fn common_window(views: &[RunView]) -> Result<Window, CompareError> {
     for (i, v) in views.iter().enumerate().skip(1) {
         if v.manifest.period != first.manifest.period {
             return Err(CompareError::PeriodMismatch {
-                first: first.manifest.scenario.clone(),
+                first: first.run.clone(),
                 first_period: first.manifest.period.clone(),
-                other: v.manifest.scenario.clone(),
+                other: v.run.clone(),
                 other_period: v.manifest.period.clone(),
             });
         }
@@ -241,9 +241,9 @@ pub fn common_window(views: &[RunView]) -> Result<Window, CompareError> {
         // Every run so far must have a period that starts inside the window.
         if w.from > w.until || views[..=i].iter().any(|x| w.periods(x).is_empty()) {
             return Err(CompareError::NoOverlap {
-                first: first.manifest.scenario.clone(),
+                first: first.run.clone(),
                 first_horizon: format!("{} to {}", base.from, base.until),
-                other: v.manifest.scenario.clone(),
+                other: v.run.clone(),
                 other_horizon: format!("{} to {}", h.from, h.until),
             });
         }
@@ -390,7 +390,8 @@ impl Row {
 /// Runs side by side: their labels, the common window and the headline rows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Comparison {
-    /// A unique label per run (its scenario name; `-2`, `-3`, ... appended to repeats).
+    /// A unique label per run (its name, as its tables' `run` column; `-2`, `-3`, ... appended
+    /// to repeats, which only runs of the same name in different folders have).
     pub labels: Vec<String>,
     /// The window every figure is read over.
     pub window: Window,
@@ -400,11 +401,12 @@ pub struct Comparison {
     pub rows: Vec<Row>,
 }
 
-/// Unique labels for runs: scenario names, with `-2`, `-3`, ... appended to repeats.
+/// Unique labels for runs: their names (the `run` column of their tables, `--name`), with `-2`,
+/// `-3`, ... appended to repeats.
 pub fn labels(views: &[RunView]) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(views.len());
     for v in views {
-        let name = &v.manifest.scenario;
+        let name = &v.run;
         let mut label = name.clone();
         let mut k = 1;
         while out.contains(&label) {
@@ -685,6 +687,7 @@ mod tests {
             })
             .collect();
         RunView {
+            run: name.into(),
             manifest: Manifest {
                 scenario: name.into(),
                 description: String::new(),
@@ -973,7 +976,7 @@ pub fn by_period(
     }
     let has = &views[0].manifest.period;
     let refuse = |why: &str| CompareError::PeriodNotWritten {
-        run: views[0].manifest.scenario.clone(),
+        run: views[0].run.clone(),
         has: has.clone(),
         want: period.to_string(),
         why: why.to_string(),
@@ -991,7 +994,7 @@ pub fn by_period(
                 .zip(firms)
                 .map(|(v, f)| {
                     let bad = |message: String| CompareError::BadPeriods {
-                        run: v.manifest.scenario.clone(),
+                        run: v.run.clone(),
                         message,
                     };
                     let start: NaiveDate = v.manifest.start_date.parse().map_err(|_| {

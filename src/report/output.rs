@@ -117,6 +117,14 @@ pub enum OutputError {
         /// How to go on.
         help: &'static str,
     },
+    /// The name of the folder to write is not one safe folder name (`../x`, `a/b`, `.x`).
+    #[error("invalid folder name '{name}': {reason}\n  help: {NAME_HELP}")]
+    BadName {
+        /// The name as given.
+        name: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// Reading or writing failed.
     #[error("{path}: {source}")]
     Io {
@@ -135,6 +143,37 @@ impl OutputError {
     }
 }
 
+/// The longest folder name capsim writes (`--name`, the web app's runs).
+pub const MAX_FOLDER_NAME: usize = 100;
+
+/// How to name a folder, as [`OutputError::BadName`] says it.
+pub const NAME_HELP: &str = "use letters, digits, '-', '_' and '.' (not first), at most 100 of \
+                             them: the folder is written under --out, never above or beside it";
+
+/// What is wrong with `name` as the name of a folder capsim writes under its output folder, if
+/// anything: one folder name of letters, digits, `-`, `_` and `.`, not starting with a dot (which
+/// names capsim's temporary folders, and `..` a folder above), at most [`MAX_FOLDER_NAME`] long.
+/// The one rule of `--name`, the Python `name=` and the web app's run names.
+pub fn name_problem(name: &str) -> Option<String> {
+    if name.is_empty() {
+        Some("it is empty".into())
+    } else if name.chars().count() > MAX_FOLDER_NAME {
+        Some(format!(
+            "it is {} characters long, more than {MAX_FOLDER_NAME}",
+            name.chars().count()
+        ))
+    } else if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(*c)))
+    {
+        Some(format!("{c:?} is not allowed"))
+    } else if name.starts_with('.') {
+        Some("it starts with '.'".into())
+    } else {
+        None
+    }
+}
+
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> OutputError + '_ {
     move |source| OutputError::Io {
         path: path.display().to_string(),
@@ -145,6 +184,12 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> OutputError + '_ {
 /// Refuses a destination `root/name` that a folder of `kind` may not replace (see the module
 /// documentation); `Ok` when it is missing, empty, or capsim's own folder of that kind.
 pub fn check(root: &Path, name: &str, kind: Kind) -> Result<(), OutputError> {
+    if let Some(reason) = name_problem(name) {
+        return Err(OutputError::BadName {
+            name: name.to_string(),
+            reason,
+        });
+    }
     match fs::metadata(root) {
         Ok(m) if !m.is_dir() => return Err(not_a_folder(root)),
         Err(e) if e.kind() == io::ErrorKind::NotADirectory => return Err(not_a_folder(root)),

@@ -80,6 +80,9 @@ pub type Headlines = Vec<(String, Vec<Option<f64>>)>;
 /// A run as the report layer sees it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunView {
+    /// The run's name, as its tables' `run` column gives it (`--name`; by default the
+    /// scenario's).
+    pub run: String,
     /// The run's manifest (scenario, seed, replications, sites, firms, policies, ...).
     pub manifest: Manifest,
     /// First day of each period.
@@ -168,6 +171,7 @@ impl RunView {
             });
         }
         RunView {
+            run: scenario.name.clone(),
             manifest,
             periods: result.periods.starts.clone(),
             period_days: (0..n).map(|p| result.periods.days(p)).collect(),
@@ -226,12 +230,16 @@ impl RunView {
         let mut values: Vec<Vec<Option<Band>>> = Vec::new();
         let mut rec = csv::StringRecord::new();
         let mut joined = String::new();
+        let mut run: Option<String> = None;
         let mut i = 0;
         while rdr
             .read_record(&mut rec)
             .map_err(|e| format("summary.csv", e.to_string()))?
         {
             i += 1;
+            if run.is_none() {
+                run = Some(rec[0].to_string());
+            }
             let bad = |what: &str| format("summary.csv", format!("row {}: bad {what}", i + 1));
             let date: NaiveDate = rec[2].parse().map_err(|_| bad("period_start"))?;
             let num = |j: usize, what: &str| rec[j].parse::<f64>().map_err(|_| bad(what));
@@ -309,7 +317,14 @@ impl RunView {
                 });
             }
         }
+        // An empty summary (no periods) names no run: the folder's name is the run's.
+        let run = run.filter(|r| !r.is_empty()).unwrap_or_else(|| {
+            dir.file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_else(|| manifest.scenario.clone())
+        });
         Ok(RunView {
+            run,
             manifest,
             periods,
             period_days,

@@ -185,6 +185,14 @@ impl Catalog {
             let named = spec.split_once('=').map(|(p, _)| p.trim().to_string());
             match parse_setting(spec) {
                 Err(e) => errors.push(FieldError::new(named, e.to_string())),
+                Ok((path, _)) if names_a_file(&path) => errors.push(FieldError::new(
+                    Some(path.clone()),
+                    format!(
+                        "{path}: names a file, which the web app does not let a request choose \
+                         (it would read any file on this machine)\n  help: set it in the \
+                         scenario file and start capsim serve again"
+                    ),
+                )),
                 Ok((path, value)) => {
                     if let Err(e) = sc.set_field(&path, value) {
                         errors.push(FieldError::new(Some(path), e.to_string()));
@@ -202,6 +210,13 @@ impl Catalog {
             Err(EditError::Refused(errors))
         }
     }
+}
+
+/// Whether a field path names a file the loader reads (`observations`): the web app refuses to
+/// set it, so that no request can make it read a file of its choosing.
+fn names_a_file(path: &str) -> bool {
+    let first = path.split(['.', '[']).next().unwrap_or("").trim();
+    first.trim_matches('"') == "observations"
 }
 
 /// The file stem of `p`, kept to URL-safe characters.
@@ -346,6 +361,11 @@ pub fn command(req: &api::RunRequest) -> String {
     }
     words.push(format!("--replications {}", req.replications));
     words.push(format!("--period {}", req.period.as_str()));
+    match req.format {
+        crate::report::folders::Format::Csv => {}
+        crate::report::folders::Format::Parquet => words.push("--format parquet".into()),
+        crate::report::folders::Format::Both => words.push("--format both".into()),
+    }
     if let Some(seed) = req.seed {
         words.push(format!("--seed {seed}"));
     }
@@ -381,6 +401,34 @@ mod tests {
         assert_eq!(quote("a b"), "'a b'");
         assert_eq!(quote("x='y'"), r"'x='\''y'\'''");
         assert_eq!(quote(""), "''");
+    }
+
+    #[test]
+    fn the_command_writes_the_same_tables() {
+        let mut req = api::RunRequest {
+            scenario: None,
+            set: vec![],
+            seed: Some(7),
+            replications: 2,
+            period: crate::metrics::PeriodKind::Month,
+            format: crate::report::folders::Format::Csv,
+            threads: None,
+            out: "output".into(),
+            name: Some("x".into()),
+        };
+        assert!(!command(&req).contains("--format"));
+        req.format = crate::report::folders::Format::Parquet;
+        assert!(
+            command(&req).contains(" --format parquet "),
+            "{}",
+            command(&req)
+        );
+        req.format = crate::report::folders::Format::Both;
+        assert!(
+            command(&req).contains(" --format both "),
+            "{}",
+            command(&req)
+        );
     }
 
     fn baseline_catalog() -> Catalog {
@@ -419,6 +467,30 @@ mod tests {
         assert!(errors[0].help.is_some());
         assert_eq!(errors[1].path.as_deref(), Some("chips.nope.training_mfu"));
         assert_eq!(errors[2].path, None);
+    }
+
+    #[test]
+    fn no_request_chooses_a_file_to_read() {
+        let cat = baseline_catalog();
+        for spec in [
+            "observations=\"/etc/passwd\"",
+            "\"observations\" = \"../../secret.csv\"",
+        ] {
+            let edits = Edits {
+                scenario: "baseline".into(),
+                set: vec![spec.into()],
+                add_policies: vec![],
+            };
+            let Err(EditError::Refused(errors)) = cat.edit(&edits, Path::new("/nonexistent"))
+            else {
+                panic!("{spec}: refused");
+            };
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert!(errors[0].message.contains("names a file"), "{errors:?}");
+            assert!(!errors[0].message.contains("root:"), "{errors:?}");
+        }
+        assert!(!names_a_file("chips.h100.training_mfu"));
+        assert!(!names_a_file("firms.observations.x"));
     }
 
     #[test]

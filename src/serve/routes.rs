@@ -207,14 +207,9 @@ fn queue() -> String {
     "queue".into()
 }
 
-/// A name for a run folder: letters, digits, `-`, `_`, `.`; not starting with a dot.
+/// A name for a run folder, by the rule every writer follows ([`output::name_problem`]).
 fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 100
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    crate::report::output::name_problem(name).is_none()
 }
 
 async fn submit(AxState(s): AxState<Shared>, b: Result<Json<RunBody>, JsonRejection>) -> Response {
@@ -254,7 +249,11 @@ async fn submit(AxState(s): AxState<Shared>, b: Result<Json<RunBody>, JsonReject
         if !valid_name(n) {
             return error(
                 StatusCode::BAD_REQUEST,
-                format!("name '{n}': use letters, digits, '-', '_' and '.' (not first)"),
+                format!(
+                    "name '{n}': {}",
+                    crate::report::output::name_problem(n).unwrap_or_default()
+                ) + "; "
+                    + crate::report::output::NAME_HELP,
             );
         }
     }
@@ -494,7 +493,15 @@ fn folder_command(out: &Path, name: &str, m: &Manifest) -> String {
         seed: Some(m.seed),
         replications: m.replications,
         period: PeriodKind::parse(&m.period).unwrap_or(PeriodKind::Month),
-        format: Format::Csv,
+        // The manifest does not say which tables were written: the folder does.
+        format: {
+            let has = |ext: &str| out.join(name).join(format!("summary.{ext}")).is_file();
+            match (has("csv"), has("parquet")) {
+                (false, true) => Format::Parquet,
+                (true, true) => Format::Both,
+                _ => Format::Csv,
+            }
+        },
         threads: None,
         out: out.to_path_buf(),
         name: Some(name.to_string()),

@@ -427,3 +427,23 @@ fn merge_refuses_rows_that_do_not_fit_the_sweep() {
         assert!(!dir.join(format!("{name}-out")).exists(), "{name}: written");
     }
 }
+
+#[test]
+fn a_name_never_writes_above_or_beside_the_output_folder() {
+    let dir = tmp("safety-name");
+    let sc = tiny(&dir);
+    let runs = dir.join("runs");
+    for name in ["../escaped", "a/b", "..", ".hidden", "", "x y"] {
+        let (code, _, err) = run_tiny(&sc, &runs, name);
+        assert_eq!(code, 2, "--name {name:?}: {err}");
+        assert!(
+            err.contains(&format!("invalid folder name '{name}'")) && err.contains("help: "),
+            "--name {name:?}: {err}"
+        );
+    }
+    assert!(!dir.join("escaped").exists());
+    assert!(names(&runs).is_empty(), "{:?}", names(&runs));
+    let (code, _, err) = run_tiny(&sc, &runs, "fine-name_1.0");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(names(&runs), ["fine-name_1.0"]);
+}

@@ -170,6 +170,22 @@ fn costs_reconcile_in_every_shipped_scenario() {
             unpaid_total += unpaid;
             firms_idle_total += firms_idle;
         }
+        // Leases and blocks: the sites' counts are the firms' (a block is not a market lease).
+        let sum = |site: fn(&capsim::metrics::SitePeriod) -> u64,
+                   firm: fn(&capsim::metrics::FirmPeriod) -> u64| {
+            let s: u64 = m.site.iter().flatten().map(site).sum();
+            let f: u64 = m.firm.iter().flatten().map(firm).sum();
+            (s, f)
+        };
+        let signed = sum(|p| p.lease_chips_signed, |p| p.lease_chips_signed);
+        let blocks = sum(|p| p.cloud_chips_reserved, |p| p.cloud_chips_reserved);
+        assert_eq!(signed.0, signed.1, "{}", sc.name);
+        assert_eq!(blocks.0, blocks.1, "{}", sc.name);
+        assert!(
+            signed.0 > 0 && blocks.0 > 0,
+            "{}: {signed:?} {blocks:?}",
+            sc.name
+        );
         // Clouds' unrented chips are paid by no firm; owners and tenants pay for their idle.
         assert!(unpaid_total > 0.0, "{}", sc.name);
         assert!(firms_idle_total > 0.0, "{}", sc.name);

@@ -1,6 +1,8 @@
 """The Python package (python/): runs, loads, compares and sweeps as the command does, with typed
 tables, and raises InputError with the command's located message."""
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -37,6 +39,25 @@ def test_settings_and_errors_are_the_command_s(tmp_path):
         capsim.run(period="fortnight", out=tmp_path)
     with pytest.raises(ValueError):
         capsim.load(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"replications": 0}, "replications: 0 is not a whole number from 1 to 100000"),
+        ({"replications": -1}, "replications: -1 is not a whole number"),
+        ({"threads": 0}, "threads: 0 is not a whole number from 1 to 65535"),
+        ({"seed": -1}, "seed: -1 is not a whole number from 0"),
+        ({"name": "../x"}, "invalid folder name '../x'"),
+    ],
+)
+def test_counts_and_names_are_refused_as_the_command_refuses_them(tmp_path, kwargs, words):
+    out = tmp_path / "out"
+    with pytest.raises(capsim.InputError, match=re.escape(words)) as e:
+        capsim.run(out=out, **kwargs)
+    assert "help:" in str(e.value)
+    assert not (tmp_path / "x").exists()
+    assert not out.exists() or not any(out.iterdir())
 
 
 def test_sweep_and_compare(tmp_path):

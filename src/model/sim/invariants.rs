@@ -260,6 +260,46 @@ impl CapacityModel<'_> {
                 }
             }
         }
+        // Every lease and block is one firm's at one site: the two views count the same chips.
+        type Count<T> = fn(&T) -> u64;
+        let counts: [(
+            &str,
+            Count<crate::metrics::SitePeriod>,
+            Count<crate::metrics::FirmPeriod>,
+        ); 4] = [
+            (
+                "lease_chips_signed",
+                |r| r.lease_chips_signed,
+                |r| r.lease_chips_signed,
+            ),
+            (
+                "lease_chips_ended",
+                |r| r.lease_chips_ended,
+                |r| r.lease_chips_ended,
+            ),
+            (
+                "cloud_chips_reserved",
+                |r| r.cloud_chips_reserved,
+                |r| r.cloud_chips_reserved,
+            ),
+            (
+                "cloud_chips_ended",
+                |r| r.cloud_chips_ended,
+                |r| r.cloud_chips_ended,
+            ),
+        ];
+        for p in 0..self.metrics.site.first().map_or(0, Vec::len) {
+            for (name, site, firm) in counts {
+                let sites: u64 = self.metrics.site.iter().map(|rows| site(&rows[p])).sum();
+                let firms: u64 = self.metrics.firm.iter().map(|rows| firm(&rows[p])).sum();
+                if sites != firms {
+                    return Err(ModelError::new(format!(
+                        "invariant broken: {name} in period {p}: {sites} chips at the sites, \
+                         {firms} at the firms"
+                    )));
+                }
+            }
+        }
         for d in &self.metrics.decisions {
             for (name, v) in [
                 ("usd_per_chip_hour", d.usd_per_chip_hour),

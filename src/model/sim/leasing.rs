@@ -1112,7 +1112,7 @@ impl CapacityModel<'_> {
         self.leasing.firm_reserved[f] += n;
         let p = self.periods.index(now);
         self.metrics.firm[f][p].cloud_chips_reserved += n;
-        self.metrics.site[s][p].lease_chips_signed += n;
+        self.metrics.site[s][p].cloud_chips_reserved += n;
         self.metrics.firm[f][p].commitments_usd += self.term_value(site, n, price);
         self.decide(Decision {
             lot,
@@ -1486,11 +1486,14 @@ impl CapacityModel<'_> {
     /// Counts `chips` of a lot at site `s` released in period `p`, `replaced` of them because
     /// capacity bought to replace them had arrived.
     fn count_release(&mut self, f: usize, s: usize, p: usize, chips: u64, replaced: u64) {
+        // Lease counts are of market lots; cloud blocks have their own, at the firm and the site.
         if self.site_cloud(SiteId(s as u32)).is_none() {
-            // (A firm's lease counts are of market lots; cloud blocks have their own.)
             self.metrics.firm[f][p].lease_chips_ended += chips;
+            self.metrics.site[s][p].lease_chips_ended += chips;
+        } else {
+            self.metrics.firm[f][p].cloud_chips_ended += chips;
+            self.metrics.site[s][p].cloud_chips_ended += chips;
         }
-        self.metrics.site[s][p].lease_chips_ended += chips;
         self.metrics.firm[f][p].lease_chips_replaced += replaced.min(chips);
     }
 
@@ -1552,8 +1555,11 @@ impl CapacityModel<'_> {
             self.metrics.site[s][p].contracts_ended += 1;
             if matches!(lot.source, Source::Market(_)) {
                 self.metrics.firm[f][p].lease_chips_ended += lot.chips;
+                self.metrics.site[s][p].lease_chips_ended += lot.chips;
+            } else {
+                self.metrics.firm[f][p].cloud_chips_ended += lot.chips;
+                self.metrics.site[s][p].cloud_chips_ended += lot.chips;
             }
-            self.metrics.site[s][p].lease_chips_ended += lot.chips;
         }
     }
 

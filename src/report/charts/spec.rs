@@ -331,15 +331,15 @@ impl<'a> Ctx<'a> {
         for r in runs {
             if r.manifest.period != first.manifest.period {
                 return Err(ChartError::MixedPeriods {
-                    first: first.manifest.scenario.clone(),
+                    first: first.run.clone(),
                     first_period: first.manifest.period.clone(),
-                    other: r.manifest.scenario.clone(),
+                    other: r.run.clone(),
                     other_period: r.manifest.period.clone(),
                 });
             }
             if r.periods.is_empty() {
                 return Err(ChartError::NoPeriods {
-                    scenario: r.manifest.scenario.clone(),
+                    scenario: r.run.clone(),
                 });
             }
         }
@@ -374,7 +374,7 @@ impl<'a> Ctx<'a> {
 
         let mut names: Vec<String> = Vec::new();
         for r in runs {
-            let base = r.manifest.scenario.clone();
+            let base = r.run.clone();
             let mut name = base.clone();
             let mut k = 2;
             while names.contains(&name) {
@@ -440,7 +440,11 @@ impl<'a> Ctx<'a> {
             runs.iter()
                 .map(|r| format!(
                     "{} (seed {}, {} replication{}, {} to {})",
-                    r.manifest.scenario,
+                    if r.run == r.manifest.scenario {
+                        r.run.clone()
+                    } else {
+                        format!("{}, scenario {}", r.run, r.manifest.scenario)
+                    },
                     r.manifest.seed,
                     r.manifest.replications,
                     if r.manifest.replications == 1 {
@@ -537,7 +541,7 @@ impl<'a> Ctx<'a> {
 
     /// Legend lines for the runs, as overlaid.
     fn run_legend(&self, banded: bool) -> Vec<LegendItem> {
-        let mut v = vec![LegendItem::Heading("Scenario".into())];
+        let mut v = vec![LegendItem::Heading("Run".into())];
         for (i, n) in self.names.iter().enumerate() {
             v.push(LegendItem::Line {
                 label: n.clone(),
@@ -1394,7 +1398,7 @@ impl<'a> Ctx<'a> {
         heading: &str,
         metrics: &[(&str, &str)],
     ) -> Vec<LegendItem> {
-        let mut v = vec![LegendItem::Heading("Scenario".into())];
+        let mut v = vec![LegendItem::Heading("Run".into())];
         for (i, n) in self.names.iter().enumerate() {
             v.push(LegendItem::Line {
                 label: n.clone(),

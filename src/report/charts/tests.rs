@@ -130,6 +130,7 @@ fn view(scenario: &str, reps: usize, scale: f64) -> RunView {
         }
     }
     RunView {
+        run: scenario.to_string(),
         manifest,
         period_days: periods
             .iter()
