@@ -193,6 +193,7 @@ fn run_with(
 ) -> anyhow::Result<RunDone> {
     check_counts(Some(req.replications), RUN_REPLICATIONS_MAX, req.threads)?;
     let folder_name = req.name.clone().unwrap_or_else(|| sc.name.clone());
+    output::check_name(&folder_name)?;
     output::check(&req.out, &folder_name, Kind::Run)?;
     let options = RunOptions {
         seed: req.seed.unwrap_or(sc.seed),

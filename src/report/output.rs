@@ -117,7 +117,7 @@ pub enum OutputError {
         /// How to go on.
         help: &'static str,
     },
-    /// The name of the folder to write is not one safe folder name (`../x`, `a/b`, `.x`).
+    /// A run name that is not one safe folder name (`../x`, `a/b`, `.x`).
     #[error("invalid folder name '{name}': {reason}\n  help: {NAME_HELP}")]
     BadName {
         /// The name as given.
@@ -143,14 +143,27 @@ impl OutputError {
     }
 }
 
-/// The longest folder name capsim writes (`--name`, the web app's runs).
-pub const MAX_FOLDER_NAME: usize = 100;
+/// The longest run name (`--name`, Python's `name=`, the web app's runs): a file system's name is
+/// at most 255 bytes, and the temporary folder adds `.` and `.tmp-<pid>` to it.
+pub const MAX_FOLDER_NAME: usize = 230;
 
-/// How to name a folder, as [`OutputError::BadName`] says it.
-pub const NAME_HELP: &str = "use letters, digits, '-', '_' and '.' (not first), at most 100 of \
+/// How to name a run folder, as [`OutputError::BadName`] says it.
+pub const NAME_HELP: &str = "use letters, digits, '-', '_' and '.' (not first), at most 230 of \
                              them: the folder is written under --out, never above or beside it";
 
-/// What is wrong with `name` as the name of a folder capsim writes under its output folder, if
+/// Refuses a run name that is not one safe folder name ([`name_problem`]): `root/name` must be a
+/// folder under `root`, never above or beside it.
+pub fn check_name(name: &str) -> Result<(), OutputError> {
+    match name_problem(name) {
+        None => Ok(()),
+        Some(reason) => Err(OutputError::BadName {
+            name: name.to_string(),
+            reason,
+        }),
+    }
+}
+
+/// What is wrong with `name` as the name of a run folder capsim writes under its output folder, if
 /// anything: one folder name of letters, digits, `-`, `_` and `.`, not starting with a dot (which
 /// names capsim's temporary folders, and `..` a folder above), at most [`MAX_FOLDER_NAME`] long.
 /// The one rule of `--name`, the Python `name=` and the web app's run names.
@@ -184,12 +197,6 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> OutputError + '_ {
 /// Refuses a destination `root/name` that a folder of `kind` may not replace (see the module
 /// documentation); `Ok` when it is missing, empty, or capsim's own folder of that kind.
 pub fn check(root: &Path, name: &str, kind: Kind) -> Result<(), OutputError> {
-    if let Some(reason) = name_problem(name) {
-        return Err(OutputError::BadName {
-            name: name.to_string(),
-            reason,
-        });
-    }
     match fs::metadata(root) {
         Ok(m) if !m.is_dir() => return Err(not_a_folder(root)),
         Err(e) if e.kind() == io::ErrorKind::NotADirectory => return Err(not_a_folder(root)),

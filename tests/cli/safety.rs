@@ -446,4 +446,10 @@ fn a_name_never_writes_above_or_beside_the_output_folder() {
     let (code, _, err) = run_tiny(&sc, &runs, "fine-name_1.0");
     assert_eq!(code, 0, "{err}");
     assert_eq!(names(&runs), ["fine-name_1.0"]);
+    // The rule is of run names: a comparison's --out is the user's own path, spaces and all.
+    let run = s(&runs.join("fine-name_1.0"));
+    let out = dir.join("my results");
+    let (code, _, err) = capsim(&["compare", &run, &run, "--out", &s(&out)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.join("comparison.csv").is_file());
 }
