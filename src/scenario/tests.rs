@@ -306,7 +306,14 @@ fn single_file_cases() -> Vec<Case> {
             with("name = \"t\"", "name = \"my run\""),
             "t.toml:1:8",
             "name: invalid run name 'my run'",
-            "letters, digits, '-', '_' and '.' only",
+            "letters, digits, '-', '_' and '.' (not first) only",
+        ),
+        (
+            "run name like a temporary folder",
+            with("name = \"t\"", "name = \".t\""),
+            "t.toml:1:8",
+            "name: invalid run name '.t': it starts with '.'",
+            "(not first)",
         ),
         (
             "missing key",

@@ -1315,6 +1315,8 @@ fn run_name(name: &str) -> R<()> {
         Some(format!("{c:?} is not allowed"))
     } else if name == "." || name == ".." {
         Some("it names a folder above the output".to_string())
+    } else if name.starts_with('.') {
+        Some("it starts with '.', as capsim's temporary folders do".to_string())
     } else {
         None
     };
@@ -1323,8 +1325,9 @@ fn run_name(name: &str) -> R<()> {
         Some(r) => Err(path.value(
             format!("invalid run name '{name}': {r}"),
             format!(
-                "use letters, digits, '-', '_' and '.' only, at most {MAX_NAME_CHARS} of them \
-                 (output goes to output/<name>/), e.g. name = \"lease-ban-2026\""
+                "use letters, digits, '-', '_' and '.' (not first) only, at most \
+                 {MAX_NAME_CHARS} of them (output goes to output/<name>/), e.g. name = \
+                 \"lease-ban-2026\""
             ),
         )),
     }
