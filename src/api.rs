@@ -19,7 +19,8 @@ use crate::report::output::{self, Kind, OutputError};
 use crate::report::{self, compare};
 use crate::scenario::{self, Scenario, ScenarioError};
 
-/// Most replications of one run, as the command line and the web app take them.
+/// Most replications of one run, as the command line takes them (the web app's pages take at
+/// most 1000).
 pub const RUN_REPLICATIONS_MAX: u64 = 100_000;
 /// Most replications per point of a sweep.
 pub const SWEEP_REPLICATIONS_MAX: u64 = 1_000_000;

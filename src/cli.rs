@@ -439,6 +439,7 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
             let (mut manifest, records) = report::sweep::merge(&dirs)?;
             manifest.shard = "all".into();
             let name = format!("sweep-{}", manifest.scenario);
+            output::check_name(&name)?;
             output::check(&out, &name, Kind::Sweep)?;
             let files = folders::sweep_files(&manifest, &records, false)
                 .context("cannot draw the sweep's charts")?;

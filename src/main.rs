@@ -16,8 +16,14 @@ fn main() -> ExitCode {
         Err(e) if e.is::<cli::AlreadyReported>() => ExitCode::from(2),
         Err(e) if capsim::api::is_input_error(&e) => {
             eprintln!("error: {e}");
+            // (A sweep's point wraps the scenario's error, boxed: look through the chain.)
+            use capsim::scenario::ScenarioError;
             if let Some(files) = e
-                .downcast_ref::<capsim::scenario::ScenarioError>()
+                .chain()
+                .find_map(|c| {
+                    c.downcast_ref::<ScenarioError>()
+                        .or_else(|| c.downcast_ref::<Box<ScenarioError>>().map(|b| &**b))
+                })
                 .map(capsim::scenario::ScenarioError::embedded_files)
                 .filter(|f| !f.is_empty())
             {

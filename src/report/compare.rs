@@ -198,7 +198,7 @@ fn horizon(view: &RunView) -> Result<Window, CompareError> {
         value
             .parse::<NaiveDate>()
             .map_err(|_| CompareError::BadDate {
-                run: m.scenario.clone(),
+                run: view.run.clone(),
                 field,
                 value: value.to_string(),
             })
@@ -375,9 +375,12 @@ impl Row {
         self.def.metric().unit
     }
 
-    /// Run `i`'s mean minus the baseline's.
+    /// Run `i`'s mean minus the baseline's ([`change`]: rounding reads as none).
     pub fn diff(&self, i: usize) -> Option<f64> {
-        Some(self.values.get(i).copied()??.mean - self.values.first().copied()??.mean)
+        Some(change(
+            self.values.get(i).copied()??.mean,
+            self.values.first().copied()??.mean,
+        ))
     }
     /// Run `i`'s mean over the baseline's (`None` when the baseline is 0).
     pub fn ratio(&self, i: usize) -> Option<f64> {
@@ -620,7 +623,12 @@ pub fn check_out(out: &std::path::Path) -> Result<(), CompareError> {
 /// `-and-N-more`, so the name stays short enough for any file system).
 pub fn folder_name(labels: &[String]) -> String {
     let shown = labels.len().min(4);
-    let mut name = format!("compare-{}", labels[..shown].join("-vs-"));
+    // Each name cut to 40 characters (run names are ASCII), so four fit in one file name.
+    let cut: Vec<&str> = labels[..shown]
+        .iter()
+        .map(|l| l.get(..40).unwrap_or(l))
+        .collect();
+    let mut name = format!("compare-{}", cut.join("-vs-"));
     if labels.len() > shown {
         name.push_str(&format!("-and-{}-more", labels.len() - shown));
     }
@@ -915,6 +923,22 @@ mod tests {
         let l: Vec<String> = (0..6).map(|i| format!("s{i}")).collect();
         assert_eq!(folder_name(&l[..2]), "compare-s0-vs-s1");
         assert_eq!(folder_name(&l), "compare-s0-vs-s1-vs-s2-vs-s3-and-2-more");
+        // Four names of the longest a run may have still make one file name.
+        let long: Vec<String> = (0..5).map(|i| format!("{i}{}", "x".repeat(229))).collect();
+        let name = folder_name(&long);
+        assert!(name.len() < 230, "{}", name.len());
+        assert!(crate::report::output::name_problem(&name).is_none());
+    }
+
+    #[test]
+    fn runs_are_labelled_by_their_names_not_their_scenarios() {
+        let periods = ["2025-01-01", "2025-02-01"];
+        let mut a = view("baseline", "month", "2025-01-01", "2025-02-28", &periods);
+        let mut b = view("baseline", "month", "2025-01-01", "2025-02-28", &periods);
+        (a.run, b.run) = ("base2".into(), "mfu45".into());
+        assert_eq!(labels(&[a.clone(), b.clone()]), ["base2", "mfu45"]);
+        b.run = "base2".into();
+        assert_eq!(labels(&[a, b]), ["base2", "base2-2"]);
     }
 }
 

@@ -175,7 +175,7 @@ pub fn run_folder_files_as<'a>(
     format: Format,
 ) -> Result<Vec<(String, Content<'a>)>, ChartError> {
     let mut files = run_tables(scenario, result, run);
-    let view = RunView::from_run(scenario, result);
+    let view = RunView::from_run_named(scenario, result, run);
     let held = observed::hold(scenario, result);
     let charts = charts::render_observed(std::slice::from_ref(&view), &held)?;
     if !held.is_empty() {

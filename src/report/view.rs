@@ -129,8 +129,14 @@ pub enum ReadError {
 }
 
 impl RunView {
-    /// The view of a run that just finished.
+    /// The view of a run that just finished, named as its scenario (see [`RunView::from_run_named`]).
     pub fn from_run(scenario: &Scenario, result: &RunResult) -> RunView {
+        Self::from_run_named(scenario, result, &scenario.name)
+    }
+
+    /// The view of a run that just finished, named `run` (its folder's name, the `run` column of
+    /// its tables: `--name`).
+    pub fn from_run_named(scenario: &Scenario, result: &RunResult, run: &str) -> RunView {
         let manifest = manifest_of(scenario, result);
         let n = result.periods.len();
         let names = headline_names(
@@ -171,7 +177,7 @@ impl RunView {
             });
         }
         RunView {
-            run: scenario.name.clone(),
+            run: run.to_string(),
             manifest,
             periods: result.periods.starts.clone(),
             period_days: (0..n).map(|p| result.periods.days(p)).collect(),
@@ -317,12 +323,19 @@ impl RunView {
                 });
             }
         }
-        // An empty summary (no periods) names no run: the folder's name is the run's.
-        let run = run.filter(|r| !r.is_empty()).unwrap_or_else(|| {
-            dir.file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_else(|| manifest.scenario.clone())
-        });
+        // An empty summary (no periods) names no run: the folder's name is the run's. A name
+        // that is not a run name (a table edited by hand) is not taken: it becomes part of a
+        // comparison's folder name.
+        let safe = |r: &String| super::output::name_problem(r).is_none();
+        let run = run
+            .filter(safe)
+            .or_else(|| {
+                dir.file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .filter(safe)
+            })
+            .or_else(|| Some(manifest.scenario.clone()).filter(safe))
+            .unwrap_or_else(|| "run".to_string());
         Ok(RunView {
             run,
             manifest,

@@ -312,7 +312,8 @@ impl Runs {
         let seq = std::sync::atomic::AtomicU64::new(0);
         let partial = |result: &crate::experiment::RunResult| {
             let k = result.runs.len() as u64;
-            let view = RunView::from_run(&scenario, result);
+            let name = run.req.name.as_deref().unwrap_or(&scenario.name);
+            let view = RunView::from_run_named(&scenario, result, name);
             let held = observed::hold(&scenario, result);
             let charts = match web::charts(std::slice::from_ref(&view), &held) {
                 Ok(c) => c,

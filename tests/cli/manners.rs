@@ -213,6 +213,19 @@ fn an_error_in_the_built_in_baseline_says_where_its_source_is() {
         !out.join("baseline").exists(),
         "nothing is written on bad input"
     );
+    // A sweep's point wraps the same error: the note is there too.
+    let (code, _, err) = capsim(&[
+        "sweep",
+        "--vary",
+        "firms.alibaba.demand.share=0.5,2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("note: `<embedded>/` is the built-in baseline"),
+        "{err}"
+    );
     // A user file's error has no such note.
     let dir = crate::support::tmp("cli-embedded-note-user");
     std::fs::create_dir_all(&dir).unwrap();

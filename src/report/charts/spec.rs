@@ -256,7 +256,7 @@ fn jurisdiction_label(code: &str) -> String {
 
 fn parse_date(run: &RunView, field: &str, value: &str) -> Result<NaiveDate, ChartError> {
     value.parse().map_err(|_| ChartError::BadDate {
-        scenario: run.manifest.scenario.clone(),
+        scenario: run.run.clone(),
         field: field.to_string(),
         value: value.to_string(),
     })
@@ -372,17 +372,8 @@ impl<'a> Ctx<'a> {
 
         let days_of = runs.iter().map(period_days).collect::<Result<_, _>>()?;
 
-        let mut names: Vec<String> = Vec::new();
-        for r in runs {
-            let base = r.run.clone();
-            let mut name = base.clone();
-            let mut k = 2;
-            while names.contains(&name) {
-                name = format!("{base} #{k}");
-                k += 1;
-            }
-            names.push(name);
-        }
+        // The runs' names as comparison.csv gives them (`name`, `name-2` for a repeat).
+        let names = crate::report::compare::labels(runs);
 
         let mut jurisdictions: Vec<String> = runs.iter().flat_map(|r| r.jurisdictions()).collect();
         jurisdictions.sort();
@@ -399,7 +390,7 @@ impl<'a> Ctx<'a> {
                 .any(|b| b.n > 1 || b.p05 != b.p95)
         });
         let who = if runs.len() == 1 {
-            format!("Scenario {}", names[0])
+            format!("Run {}", names[0])
         } else {
             names.join(" vs ")
         };
