@@ -386,10 +386,10 @@ fn cycles_repeats_extends_and_wrong_types_in_include_are_refused() {
         "folder",
     );
 
-    // A layer of more than MAX_LAYER_FILES files (here a chain, each including the next).
+    // A chain of includes deeper than MAX_INCLUDE_DEPTH (each file including the next).
     let chain = dir.join("chain");
     std::fs::create_dir_all(&chain).expect("mkdir");
-    for i in 0..=merge::MAX_LAYER_FILES {
+    for i in 0..=merge::MAX_INCLUDE_DEPTH {
         put(
             &chain,
             &format!("{i}.toml"),
@@ -401,9 +401,33 @@ fn cycles_repeats_extends_and_wrong_types_in_include_are_refused() {
         &msg,
         &[
             &format!(
-                "{}:1:12: include[0]: more than 1000 files",
-                chain.join("999.toml").display()
+                "{}:1:12: include[0]: includes nested more than 64 deep",
+                chain.join("63.toml").display()
             ),
+            "\n  help: ",
+        ],
+        "too deep",
+    );
+    // A layer of more than MAX_LAYER_FILES files (here one file listing them all).
+    let wide = dir.join("wide");
+    std::fs::create_dir_all(&wide).expect("mkdir");
+    let names: Vec<String> = (0..=merge::MAX_LAYER_FILES)
+        .map(|i| {
+            put(&wide, &format!("{i}.toml"), "# empty\n");
+            format!("\"{i}.toml\"")
+        })
+        .collect();
+    let root = put(
+        &wide,
+        "root.toml",
+        &format!("include = [{}]\n", names.join(", ")),
+    );
+    let msg = err_of(load_file(&root));
+    assert_mentions(
+        &msg,
+        &[
+            &format!("{}:1:", root.display()),
+            "include[999]: more than 1000 files",
             "\n  help: ",
         ],
         "too many",

@@ -241,6 +241,20 @@ impl Gather {
         };
         for (idx, target) in targets.into_iter().enumerate() {
             let at = || locate_include(&self.parts[pi], idx);
+            if self.stack.len() >= MAX_INCLUDE_DEPTH {
+                return Err(ScenarioError::Invalid {
+                    at: at(),
+                    path: format!("include[{idx}]"),
+                    message: format!(
+                        "includes nested more than {MAX_INCLUDE_DEPTH} deep (a file that \
+                         includes a file that includes ...)"
+                    ),
+                    help: format!(
+                        "include the files from fewer levels: a file may list many files in \
+                         its `include`, at most {MAX_INCLUDE_DEPTH} levels deep"
+                    ),
+                });
+            }
             if self.parts.len() >= MAX_LAYER_FILES {
                 return Err(ScenarioError::Invalid {
                     at: at(),
@@ -591,9 +605,13 @@ pub(crate) fn load_chain(root: Layer) -> Result<Vec<Layer>, ScenarioError> {
     Ok(layers)
 }
 
-/// The most files one layer may have: a file and all it includes, at any depth (which also
-/// bounds the depth of nested includes).
+/// The most files one layer may have: a file and all it includes, at any depth.
 pub(crate) const MAX_LAYER_FILES: usize = 1000;
+
+/// The deepest chain of includes (a file that includes a file that includes ...): reading one
+/// level takes a frame of the loader's stack, so the depth is bounded well under what a thread's
+/// stack holds (a test thread's 2 MiB held about 1,000 levels in a debug build, and no more).
+pub(crate) const MAX_INCLUDE_DEPTH: usize = 64;
 
 /// The largest scenario file read (the shipped ones are well under 100 KiB).
 pub(crate) const MAX_FILE_BYTES: u64 = 16 << 20;
