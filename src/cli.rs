@@ -530,24 +530,24 @@ pub fn execute(cli: Cli) -> anyhow::Result<()> {
 #[error("{0}")]
 pub struct AlreadyReported(pub ScenarioError);
 
-/// `s` as a whole number from `lo` to `hi`, or what is wrong with it and what it may be.
+/// `s` as a whole number from `lo` to `hi` (the library's range check, [`api::whole`]), or what
+/// is wrong with it and what it may be, as clap shows an argument's error.
 fn whole(s: &str, lo: u64, hi: u64) -> Result<u64, String> {
     let range = format!("a whole number from {lo} to {hi}");
     match s.trim().parse::<i128>() {
-        Ok(v) if v >= i128::from(lo) && v <= i128::from(hi) => Ok(v as u64),
-        Ok(v) => Err(format!("{v} is not {range}")),
+        Ok(v) => api::whole("", v, lo, hi).map_err(|_| format!("{v} is not {range}")),
         Err(_) => Err(format!("'{s}' is not {range}")),
     }
 }
 
 /// `--replications` of `capsim run`.
 fn run_replications(s: &str) -> Result<u64, String> {
-    whole(s, 1, 100_000)
+    whole(s, 1, api::RUN_REPLICATIONS_MAX)
 }
 
 /// `--replications` of `capsim sweep`.
 fn sweep_replications(s: &str) -> Result<u64, String> {
-    whole(s, 1, 1_000_000)
+    whole(s, 1, api::SWEEP_REPLICATIONS_MAX)
 }
 
 /// `--seed`.

@@ -24,7 +24,7 @@ fn main() -> ExitCode {
                     c.downcast_ref::<ScenarioError>()
                         .or_else(|| c.downcast_ref::<Box<ScenarioError>>().map(|b| &**b))
                 })
-                .map(capsim::scenario::ScenarioError::embedded_files)
+                .map(ScenarioError::embedded_files)
                 .filter(|f| !f.is_empty())
             {
                 let src: Vec<String> = files
